@@ -1,0 +1,40 @@
+// smolvk — command-line entry point. Subcommands live in cmd_*.cpp.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "apps/cli/commands.h"
+
+namespace {
+void usage(FILE* out) {
+  std::fprintf(out,
+               "usage: smolvk <command> [options]\n"
+               "\n"
+               "commands:\n"
+               "  info     list Vulkan devices and their capabilities (--json for JSON)\n"
+               "\n"
+               "Run 'smolvk <command> --help' for the options of a command.\n"
+               "Environment: SMOLVK_DEVICE=<index|name> picks the device, SMOLVK_PORTABLE=1\n"
+               "turns every fast path off, SMOLVK_VALIDATION=1 enables the validation layer.\n");
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  std::string cmd = argv[1];
+  std::vector<std::string> args(argv + 2, argv + argc);
+  try {
+    if (cmd == "info") return smolvk::cli::cmd_info(args);
+    std::fprintf(stderr, "smolvk: unknown command '%s'\n\n", cmd.c_str());
+    usage(stderr);
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "smolvk %s: error: %s\n", cmd.c_str(), e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,99 @@
+#include "loader/config_json.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "loader/error.h"
+
+namespace smolvk {
+
+ConfigObject::ConfigObject(const nlohmann::json& obj, const nlohmann::json* defaults,
+                           std::string source, std::string prefix)
+    : obj_(obj), defaults_(defaults), source_(std::move(source)), prefix_(std::move(prefix)) {}
+
+const nlohmann::json* ConfigObject::find(const std::string& key) const {
+  auto it = obj_.find(key);
+  if (it == obj_.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+bool ConfigObject::has(const std::string& key) const { return find(key) != nullptr; }
+
+void ConfigObject::fail(const std::string& key, const std::string& what) const {
+  throw LoadError(source_ + ": " + key_path(key) + " " + what);
+}
+
+void ConfigObject::wrong_type(const std::string& key, const nlohmann::json& v,
+                              const char* expected) const {
+  fail(key, "= " + v.dump() + ": expected " + expected);
+}
+
+const nlohmann::json& ConfigObject::value(const std::string& key) const {
+  if (const auto* v = find(key)) return *v;
+  if (defaults_) {
+    auto it = defaults_->find(key);
+    if (it != defaults_->end() && !it->is_null()) return *it;
+  }
+  fail(key, "is missing (required key)");
+}
+
+int64_t ConfigObject::integer(const std::string& key) const {
+  const auto& v = value(key);
+  if (v.is_number_integer()) return v.get<int64_t>();
+  if (v.is_number_unsigned()) {
+    auto u = v.get<uint64_t>();
+    if (u <= uint64_t(INT64_MAX)) return int64_t(u);
+  }
+  wrong_type(key, v, "an integer");
+}
+
+int64_t ConfigObject::positive(const std::string& key) const {
+  int64_t x = integer(key);
+  if (x <= 0) fail(key, "= " + std::to_string(x) + ": expected a positive integer");
+  return x;
+}
+
+double ConfigObject::number(const std::string& key) const {
+  const auto& v = value(key);
+  if (!v.is_number()) wrong_type(key, v, "a number");
+  return v.get<double>();
+}
+
+bool ConfigObject::boolean(const std::string& key) const {
+  const auto& v = value(key);
+  if (!v.is_boolean()) wrong_type(key, v, "true or false");
+  return v.get<bool>();
+}
+
+std::string ConfigObject::string(const std::string& key) const {
+  const auto& v = value(key);
+  if (!v.is_string()) wrong_type(key, v, "a string");
+  return v.get<std::string>();
+}
+
+std::optional<int64_t> ConfigObject::optional_integer(const std::string& key) const {
+  if (!has(key)) return std::nullopt;
+  return integer(key);
+}
+
+const nlohmann::json* ConfigObject::object(const std::string& key) const {
+  const auto* v = find(key);
+  if (v && !v->is_object()) wrong_type(key, *v, "an object");
+  return v;
+}
+
+nlohmann::json read_config_json_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw LoadError(path.string() + ": cannot open file");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) throw LoadError(path.string() + ": read error");
+  try {
+    return nlohmann::json::parse(ss.str());
+  } catch (const nlohmann::json::parse_error& e) {
+    throw LoadError(path.string() + ": not valid JSON: " + e.what());
+  }
+}
+
+}  // namespace smolvk

@@ -1,0 +1,119 @@
+#include "loader/image.h"
+
+#include <stb/stb_image.h>
+
+#include <climits>
+#include <cstring>
+#include <fstream>
+#include <memory>
+
+#include "loader/error.h"
+
+namespace smolvk {
+namespace {
+
+std::string stb_reason() {
+  const char* r = stbi_failure_reason();
+  return r ? r : "unknown reason";
+}
+
+void check_limits(int w, int h, const std::string& source) {
+  if (w <= 0 || h <= 0)
+    throw LoadError(source + ": image has zero size (" + std::to_string(w) + "x" + std::to_string(h) +
+                    "), expected at least 1x1");
+  if (w > kMaxImageSide || h > kMaxImageSide || int64_t(w) * h > kMaxImagePixels)
+    throw LoadError(source + ": image is " + std::to_string(w) + "x" + std::to_string(h) +
+                    ", over the limit of " + std::to_string(kMaxImageSide) + " pixels a side and " +
+                    std::to_string(kMaxImagePixels) + " pixels in all");
+}
+
+struct StbFree {
+  void operator()(void* p) const { stbi_image_free(p); }
+};
+
+// 8-bit samples with `comp` channels (1 grey, 2 grey+alpha, 3 RGB, 4 RGBA) → RGB.
+template <typename Sample, typename To8>
+Image to_rgb(const Sample* in, int w, int h, int comp, AlphaPolicy alpha, To8 to8) {
+  Image img{w, h, std::vector<uint8_t>(size_t(w) * h * 3)};
+  uint8_t* out = img.rgb.data();
+  const size_t n = size_t(w) * h;
+  for (size_t i = 0; i < n; ++i, in += comp, out += 3) {
+    switch (comp) {
+      case 1: out[0] = out[1] = out[2] = to8(in[0], true); break;
+      case 2: {
+        uint8_t v = to8(in[0], false), a = to8(in[1], false);
+        out[0] = out[1] = out[2] = alpha == AlphaPolicy::Drop ? v : composite_over_white(v, a);
+        break;
+      }
+      default: {
+        uint8_t a = comp == 4 ? to8(in[3], false) : 255;
+        for (int c = 0; c < 3; ++c) {
+          uint8_t v = to8(in[c], false);
+          out[c] = (comp == 3 || alpha == AlphaPolicy::Drop) ? v : composite_over_white(v, a);
+        }
+      }
+    }
+  }
+  return img;
+}
+
+}  // namespace
+
+uint8_t composite_over_white(uint8_t v, uint8_t a) {
+  // PIL AlphaComposite.c (scalar path) with dst = (255, 255, 255, 255): blend and coefficients
+  // in 7 extra bits, then a rounded division by 255 done with shifts.
+  if (a == 0) return 255;
+  constexpr uint32_t kBits = 7;
+  const uint32_t blend = 255u * (255u - a);
+  const uint32_t outa255 = a * 255u + blend;
+  const uint32_t coef1 = a * 255u * 255u * (1u << kBits) / outa255;
+  const uint32_t coef2 = 255u * (1u << kBits) - coef1;
+  const uint32_t tmp = v * coef1 + 255u * coef2 + (0x80u << kBits);
+  return uint8_t((((tmp >> 8) + tmp) >> 8) >> kBits);
+}
+
+Image decode_image(std::span<const uint8_t> bytes, const std::string& source, AlphaPolicy alpha) {
+  static constexpr const char* kFormats = "expected PNG, JPEG, BMP, GIF, TGA or PNM";
+  if (bytes.empty()) throw LoadError(source + ": file is empty, " + kFormats);
+  if (bytes.size() > size_t(INT_MAX) || bytes.size() > kMaxImageFileBytes)
+    throw LoadError(source + ": file of " + std::to_string(bytes.size()) + " bytes is over the " +
+                    std::to_string(kMaxImageFileBytes) + "-byte limit for images");
+  const int len = int(bytes.size());
+  int w = 0, h = 0, comp = 0;
+  if (!stbi_info_from_memory(bytes.data(), len, &w, &h, &comp))
+    throw LoadError(source + ": not a decodable image (" + stb_reason() + "), " + kFormats);
+  check_limits(w, h, source);
+
+  if (stbi_is_16_bit_from_memory(bytes.data(), len)) {
+    std::unique_ptr<uint16_t, StbFree> px(stbi_load_16_from_memory(bytes.data(), len, &w, &h, &comp, 0));
+    if (!px) throw LoadError(source + ": cannot decode image (" + stb_reason() + ")");
+    check_limits(w, h, source);
+    // PIL: 16-bit grey is mode I and clips; every other 16-bit PNG mode keeps the high byte.
+    auto to8 = [](uint16_t v, bool grey_only) { return uint8_t(grey_only ? (v > 255 ? 255 : v) : v >> 8); };
+    return to_rgb(px.get(), w, h, comp, alpha, to8);
+  }
+  std::unique_ptr<uint8_t, StbFree> px(stbi_load_from_memory(bytes.data(), len, &w, &h, &comp, 0));
+  if (!px) throw LoadError(source + ": cannot decode image (" + stb_reason() + ")");
+  check_limits(w, h, source);
+  if (comp < 1 || comp > 4)
+    throw LoadError(source + ": image has " + std::to_string(comp) + " channels, expected 1 to 4");
+  return to_rgb(px.get(), w, h, comp, alpha, [](uint8_t v, bool) { return v; });
+}
+
+Image load_image(const std::filesystem::path& path, AlphaPolicy alpha) {
+  const std::string source = path.string();
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) throw LoadError(source + ": cannot read image file (" + ec.message() + ")");
+  if (size > kMaxImageFileBytes)
+    throw LoadError(source + ": file of " + std::to_string(size) + " bytes is over the " +
+                    std::to_string(kMaxImageFileBytes) + "-byte limit for images");
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw LoadError(source + ": cannot open image file (" + std::strerror(errno) + ")");
+  std::vector<uint8_t> bytes(size);
+  if (size && !f.read(reinterpret_cast<char*>(bytes.data()), std::streamsize(size)))
+    throw LoadError(source + ": cannot read image file (short read)");
+  return decode_image(bytes, source, alpha);
+}
+
+}  // namespace smolvk

@@ -1,0 +1,115 @@
+#include "loader/processor_config.h"
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "loader/error.h"
+
+namespace smolvk {
+namespace {
+
+using nlohmann::json;
+
+std::string where(const std::string& source, const std::string& key) { return source + ": \"" + key + "\""; }
+
+json read_json(const std::filesystem::path& path) {
+  std::ifstream f(path);
+  if (!f) throw LoadError(path.string() + ": cannot open");
+  try {
+    return json::parse(f);
+  } catch (const json::exception& e) {
+    throw LoadError(path.string() + ": not valid JSON (" + e.what() + ")");
+  }
+}
+
+void read_bool(const json& j, const char* key, bool& out, const std::string& source) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return;
+  if (!it->is_boolean()) throw LoadError(where(source, key) + " = " + it->dump() + ", expected true or false");
+  out = it->get<bool>();
+}
+
+int positive_int(const json& v, const std::string& what) {
+  if (!v.is_number_integer() || v.get<int64_t>() <= 0 || v.get<int64_t>() > (1 << 20))
+    throw LoadError(what + " = " + v.dump() + ", expected a positive integer");
+  return int(v.get<int64_t>());
+}
+
+// "size": {"longest_edge": N}
+void read_longest_edge(const json& j, const char* key, int& out, const std::string& source) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return;
+  if (!it->is_object() || !it->contains("longest_edge"))
+    throw LoadError(where(source, key) + " = " + it->dump() + ", expected an object with \"longest_edge\"");
+  out = positive_int(it->at("longest_edge"), where(source, std::string(key) + ".longest_edge"));
+}
+
+// A number or a list of 3 numbers (one per channel).
+void read_triplet(const json& j, const char* key, std::array<double, 3>& out, const std::string& source,
+                  bool nonzero) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return;
+  std::array<double, 3> v{};
+  if (it->is_number()) {
+    v.fill(it->get<double>());
+  } else if (it->is_array() && it->size() == 3 && std::all_of(it->begin(), it->end(), [](const json& x) {
+               return x.is_number();
+             })) {
+    for (int c = 0; c < 3; ++c) v[c] = (*it)[c].get<double>();
+  } else {
+    throw LoadError(where(source, key) + " = " + it->dump() + ", expected a number or a list of 3 numbers");
+  }
+  if (nonzero)
+    for (double x : v)
+      if (x == 0.0) throw LoadError(where(source, key) + " = " + it->dump() + ", expected non-zero values");
+  out = v;
+}
+
+}  // namespace
+
+ProcessorConfig ProcessorConfig::from_json(const json& ip, const std::string& source, const json* processor,
+                                           const std::string& processor_source) {
+  if (!ip.is_object()) throw LoadError(source + ": expected a JSON object, got " + ip.type_name());
+  ProcessorConfig c;
+  read_bool(ip, "do_convert_rgb", c.do_convert_rgb, source);
+  read_bool(ip, "do_resize", c.do_resize, source);
+  read_longest_edge(ip, "size", c.longest_edge, source);
+  read_longest_edge(ip, "max_image_size", c.max_image_longest_edge, source);
+  if (auto it = ip.find("resample"); it != ip.end() && !it->is_null()) {
+    if (!it->is_number_integer())
+      throw LoadError(where(source, "resample") + " = " + it->dump() + ", expected a PIL filter id 0..5");
+    c.resample = resample_from_pil(it->get<int>(), where(source, "resample"));
+  }
+  read_bool(ip, "do_rescale", c.do_rescale, source);
+  if (auto it = ip.find("rescale_factor"); it != ip.end() && !it->is_null()) {
+    if (!it->is_number() || it->get<double>() <= 0)
+      throw LoadError(where(source, "rescale_factor") + " = " + it->dump() + ", expected a positive number");
+    c.rescale_factor = it->get<double>();
+  }
+  read_bool(ip, "do_normalize", c.do_normalize, source);
+  read_triplet(ip, "image_mean", c.image_mean, source, false);
+  read_triplet(ip, "image_std", c.image_std, source, true);
+  read_bool(ip, "do_image_splitting", c.do_image_splitting, source);
+  read_bool(ip, "do_pad", c.do_pad, source);
+  if (processor && processor->is_object())
+    if (auto it = processor->find("image_seq_len"); it != processor->end() && !it->is_null())
+      c.image_seq_len = positive_int(*it, where(processor_source, "image_seq_len"));
+  return c;
+}
+
+ProcessorConfig ProcessorConfig::load(const std::filesystem::path& dir) {
+  const auto pre = dir / "preprocessor_config.json", proc = dir / "processor_config.json";
+  json processor;
+  const bool have_proc = std::filesystem::exists(proc);
+  if (have_proc) processor = read_json(proc);
+  if (std::filesystem::exists(pre))
+    return from_json(read_json(pre), pre.string(), have_proc ? &processor : nullptr, proc.string());
+  if (have_proc && processor.is_object() && processor.contains("image_processor"))
+    return from_json(processor["image_processor"], proc.string() + " image_processor", &processor,
+                     proc.string());
+  throw LoadError(dir.string() + ": no preprocessor_config.json (nor an \"image_processor\" entry in "
+                  "processor_config.json); expected a Hugging Face SmolVLM / Idefics3 model directory");
+}
+
+}  // namespace smolvk

@@ -1,0 +1,65 @@
+#pragma once
+// What the chosen device can do, and which fast paths smolvk will use on it.
+// Every vendor quirk and every "use fast path X" decision lives here, nowhere else.
+#include <array>
+#include <cstdint>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+
+namespace smolvk {
+
+struct Capabilities {
+  // identity
+  uint32_t index = 0;  // position in the instance's physical-device list
+  std::string name;
+  std::string device_type;  // "discrete", "integrated", "virtual", "cpu", "other"
+  uint32_t vendor_id = 0, device_id = 0;
+  std::string vendor;  // "NVIDIA", "AMD", "Intel", "Mesa (llvmpipe)", ...
+  std::string api_version;
+  std::string driver_name, driver_info;
+  uint32_t driver_version = 0;
+  std::array<uint8_t, 16> pipeline_cache_uuid{};
+  std::array<uint8_t, 16> driver_uuid{};
+
+  // compute limits
+  uint32_t subgroup_size = 1;
+  bool subgroup_basic = false, subgroup_arithmetic = false, subgroup_shuffle = false;
+  bool subgroup_size_control = false;
+  uint32_t min_subgroup_size = 0, max_subgroup_size = 0;
+  uint64_t max_storage_buffer_range = 0;
+  uint64_t min_storage_buffer_offset_alignment = 1;
+  uint64_t max_memory_allocation_size = 0;
+  uint64_t max_buffer_size = 0;
+  uint64_t device_local_bytes = 0;
+  uint32_t max_shared_memory = 0;
+  uint32_t max_push_constants = 0;
+  uint32_t max_workgroup_invocations = 0;
+  std::array<uint32_t, 3> max_workgroup_size{};
+  std::array<uint32_t, 3> max_workgroup_count{};
+
+  // arithmetic / storage features the device reports
+  bool fp16_arithmetic = false;
+  bool int8_arithmetic = false;
+  bool int16 = false, int64 = false;
+  bool storage_16bit = false;
+  bool storage_8bit = false;
+  bool integer_dot_product = false;
+  bool cooperative_matrix_nv = false;
+
+  // timestamps
+  bool timestamps = false;
+  double timestamp_period_ns = 0.0;
+  uint32_t timestamp_valid_bits = 0;
+
+  // Fast paths actually used: the feature is present and not switched off.
+  // SMOLVK_PORTABLE=1 turns all of them off; SMOLVK_NO_FP16, SMOLVK_NO_SUBGROUP,
+  // SMOLVK_NO_STORAGE16, SMOLVK_NO_COOPMAT turn off one each.
+  bool use_fp16 = false;
+  bool use_subgroup = false;
+  bool use_storage16 = false;
+  bool use_coopmat = false;
+
+  nlohmann::json to_json() const;
+};
+
+}  // namespace smolvk

@@ -1,0 +1,351 @@
+// Context: device creation, validation messages, uploads/downloads.
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "runtime/context_impl.h"
+
+namespace smolvk {
+namespace {
+
+VKAPI_ATTR VkBool32 VKAPI_CALL on_debug_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
+                                                VkDebugUtilsMessageTypeFlagsEXT type,
+                                                const VkDebugUtilsMessengerCallbackDataEXT* data,
+                                                void* user) {
+  if (!(type & VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT)) return VK_FALSE;
+  if (severity < VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT) return VK_FALSE;
+  auto* impl = static_cast<Context::Impl*>(user);
+  std::string msg = data->pMessage ? data->pMessage : "(no message)";
+  {
+    std::lock_guard lock(impl->validation_mutex);
+    impl->validation_messages.push_back(msg);
+  }
+  if (impl->options.on_validation_message) impl->options.on_validation_message(msg);
+  return VK_FALSE;
+}
+
+uint32_t find_memory_type(const VkPhysicalDeviceMemoryProperties& mp, uint32_t bits,
+                          VkMemoryPropertyFlags want, VkMemoryPropertyFlags fallback) {
+  for (VkMemoryPropertyFlags flags : {want, fallback})
+    for (uint32_t i = 0; i < mp.memoryTypeCount; ++i)
+      if ((bits & (1u << i)) && (mp.memoryTypes[i].propertyFlags & flags) == flags) return i;
+  throw GpuError("no suitable Vulkan memory type");
+}
+
+}  // namespace
+
+Context::Context(ContextOptions options) : impl_(std::make_unique<Impl>()) {
+  Impl& I = *impl_;
+  I.options = std::move(options);
+  bool debug_utils = false;
+  I.instance = create_instance(I.options.validation, &debug_utils);
+  if (debug_utils) {
+    auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
+        vkGetInstanceProcAddr(I.instance, "vkCreateDebugUtilsMessengerEXT"));
+    VkDebugUtilsMessengerCreateInfoEXT mci{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
+    mci.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
+                          VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+    mci.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                      VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT;
+    mci.pfnUserCallback = on_debug_message;
+    mci.pUserData = &I;
+    if (create) VK_CHECK(create(I.instance, &mci, nullptr, &I.messenger));
+  }
+
+  uint32_t n = 0;
+  VK_CHECK(vkEnumeratePhysicalDevices(I.instance, &n, nullptr));
+  std::vector<VkPhysicalDevice> pds(n);
+  VK_CHECK(vkEnumeratePhysicalDevices(I.instance, &n, pds.data()));
+  std::vector<Capabilities> all;
+  for (uint32_t i = 0; i < n; ++i) all.push_back(probe_device(I.instance, pds[i], i, I.options));
+  uint32_t chosen = choose_device(all, I.options.device);
+  I.physical = pds[chosen];
+  I.caps = all[chosen];
+
+  uint32_t qc = 0;
+  vkGetPhysicalDeviceQueueFamilyProperties(I.physical, &qc, nullptr);
+  std::vector<VkQueueFamilyProperties> qf(qc);
+  vkGetPhysicalDeviceQueueFamilyProperties(I.physical, &qc, qf.data());
+  I.queue_family = UINT32_MAX;
+  for (uint32_t i = 0; i < qc; ++i)  // prefer a queue that can do compute (graphics or not)
+    if (qf[i].queueFlags & VK_QUEUE_COMPUTE_BIT) { I.queue_family = i; break; }
+  if (I.queue_family == UINT32_MAX) throw GpuError(I.caps.name + " has no compute queue");
+
+  uint32_t ec = 0;
+  VK_CHECK(vkEnumerateDeviceExtensionProperties(I.physical, nullptr, &ec, nullptr));
+  std::vector<VkExtensionProperties> exts(ec);
+  VK_CHECK(vkEnumerateDeviceExtensionProperties(I.physical, nullptr, &ec, exts.data()));
+  auto has = [&](const char* e) {
+    for (auto& x : exts) if (std::strcmp(x.extensionName, e) == 0) return true;
+    return false;
+  };
+  std::vector<const char*> enable;
+  if (has(VK_EXT_PIPELINE_CREATION_FEEDBACK_EXTENSION_NAME)) {
+    enable.push_back(VK_EXT_PIPELINE_CREATION_FEEDBACK_EXTENSION_NAME);
+    I.creation_feedback = true;
+  }
+  if (has("VK_KHR_portability_subset")) enable.push_back("VK_KHR_portability_subset");
+
+  VkPhysicalDeviceVulkan11Features f11{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
+  VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+  VkPhysicalDeviceCooperativeMatrixFeaturesNV fcm{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+  f11.pNext = &f12;
+  VkPhysicalDeviceFeatures2 f2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+  f2.pNext = &f11;
+  f2.features.shaderInt16 = I.caps.int16;
+  f2.features.shaderInt64 = I.caps.int64;
+  f11.storageBuffer16BitAccess = I.caps.storage_16bit;
+  f12.shaderFloat16 = I.caps.fp16_arithmetic;
+  f12.shaderInt8 = I.caps.int8_arithmetic;
+  f12.storageBuffer8BitAccess = I.caps.storage_8bit;
+  if (I.caps.use_coopmat) {
+    enable.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
+    fcm.cooperativeMatrix = VK_TRUE;
+    f12.pNext = &fcm;
+  }
+
+  float priority = 1.0f;
+  VkDeviceQueueCreateInfo qci{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
+  qci.queueFamilyIndex = I.queue_family;
+  qci.queueCount = 1;
+  qci.pQueuePriorities = &priority;
+  VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+  dci.pNext = &f2;
+  dci.queueCreateInfoCount = 1;
+  dci.pQueueCreateInfos = &qci;
+  dci.enabledExtensionCount = uint32_t(enable.size());
+  dci.ppEnabledExtensionNames = enable.data();
+  VK_CHECK(vkCreateDevice(I.physical, &dci, nullptr, &I.device));
+  vkGetDeviceQueue(I.device, I.queue_family, 0, &I.queue);
+  vkGetPhysicalDeviceMemoryProperties(I.physical, &I.memory_properties);
+
+  // Memory types: device-local for tensors (host-visible too where that is free, e.g. on
+  // CPU drivers and UMA), host-visible+coherent for staging and params.
+  I.device_memory_type = find_memory_type(
+      I.memory_properties, ~0u,
+      VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
+          VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
+      VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
+  if (I.caps.device_type == "discrete")  // BAR memory is small and slow to read from the host
+    I.device_memory_type = find_memory_type(I.memory_properties, ~0u,
+                                            VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT,
+                                            VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
+  I.host_memory_type = find_memory_type(
+      I.memory_properties, ~0u,
+      VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT |
+          VK_MEMORY_PROPERTY_HOST_CACHED_BIT,
+      VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
+
+  VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+  pci.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+  pci.queueFamilyIndex = I.queue_family;
+  VK_CHECK(vkCreateCommandPool(I.device, &pci, nullptr, &I.command_pool));
+  VkCommandBufferAllocateInfo cai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+  cai.commandPool = I.command_pool;
+  cai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+  cai.commandBufferCount = 1;
+  VK_CHECK(vkAllocateCommandBuffers(I.device, &cai, &I.transfer_cmd));
+  VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+  VK_CHECK(vkCreateFence(I.device, &fci, nullptr, &I.transfer_fence));
+
+  // The one pipeline layout every op shares: kMaxBindings storage buffers + 128 bytes of
+  // push constants.
+  std::vector<VkDescriptorSetLayoutBinding> bindings(8);
+  for (uint32_t i = 0; i < bindings.size(); ++i)
+    bindings[i] = {i, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
+  VkDescriptorSetLayoutCreateInfo dl{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
+  dl.bindingCount = uint32_t(bindings.size());
+  dl.pBindings = bindings.data();
+  VK_CHECK(vkCreateDescriptorSetLayout(I.device, &dl, nullptr, &I.set_layout));
+  VkPushConstantRange range{VK_SHADER_STAGE_COMPUTE_BIT, 0, 128};
+  VkPipelineLayoutCreateInfo pl{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
+  pl.setLayoutCount = 1;
+  pl.pSetLayouts = &I.set_layout;
+  pl.pushConstantRangeCount = 1;
+  pl.pPushConstantRanges = &range;
+  VK_CHECK(vkCreatePipelineLayout(I.device, &pl, nullptr, &I.pipeline_layout));
+  I.load_pipeline_cache();
+  I.dummy = I.allocate(256);
+}
+
+Context::~Context() = default;
+
+Context::Impl::~Impl() {
+  if (device) {
+    vkDeviceWaitIdle(device);
+    try {
+      save_pipeline_cache();
+    } catch (...) {
+      // a cache that cannot be written only costs time on the next start
+    }
+    for (auto& [k, p] : pipelines) vkDestroyPipeline(device, p, nullptr);
+    for (auto& [k, m] : modules) vkDestroyShaderModule(device, m, nullptr);
+    if (pipeline_cache) vkDestroyPipelineCache(device, pipeline_cache, nullptr);
+    if (pipeline_layout) vkDestroyPipelineLayout(device, pipeline_layout, nullptr);
+    if (set_layout) vkDestroyDescriptorSetLayout(device, set_layout, nullptr);
+    staging.reset();
+    if (dummy) dummy->owner = nullptr;  // its block is freed with the others below
+    dummy.reset();
+    if (transfer_fence) vkDestroyFence(device, transfer_fence, nullptr);
+    if (command_pool) vkDestroyCommandPool(device, command_pool, nullptr);
+    for (auto& b : blocks) {
+      if (b->buffer) vkDestroyBuffer(device, b->buffer, nullptr);
+      if (b->memory) vkFreeMemory(device, b->memory, nullptr);
+    }
+    blocks.clear();
+    vkDestroyDevice(device, nullptr);
+  }
+  if (messenger) {
+    auto destroy = reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(
+        vkGetInstanceProcAddr(instance, "vkDestroyDebugUtilsMessengerEXT"));
+    if (destroy) destroy(instance, messenger, nullptr);
+  }
+  if (instance) vkDestroyInstance(instance, nullptr);
+}
+
+const Capabilities& Context::caps() const { return impl_->caps; }
+const ContextOptions& Context::options() const { return impl_->options; }
+
+std::vector<std::string> Context::take_validation_messages() {
+  std::lock_guard lock(impl_->validation_mutex);
+  return std::exchange(impl_->validation_messages, {});
+}
+
+// ---- host buffers and transfers -------------------------------------------------------
+
+HostBuffer::~HostBuffer() {
+  if (!device) return;
+  if (buffer) vkDestroyBuffer(device, buffer, nullptr);
+  if (memory) vkFreeMemory(device, memory, nullptr);
+}
+
+std::unique_ptr<HostBuffer> Context::Impl::make_host_buffer(uint64_t bytes) {
+  auto h = std::make_unique<HostBuffer>();
+  h->device = device;
+  h->size = bytes;
+  VkBufferCreateInfo bci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
+  bci.size = bytes;
+  bci.usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT |
+              VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
+  VK_CHECK(vkCreateBuffer(device, &bci, nullptr, &h->buffer));
+  VkMemoryRequirements req;
+  vkGetBufferMemoryRequirements(device, h->buffer, &req);
+  VkMemoryAllocateInfo mai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
+  mai.allocationSize = req.size;
+  mai.memoryTypeIndex = find_memory_type(memory_properties, req.memoryTypeBits,
+                                         memory_properties.memoryTypes[host_memory_type].propertyFlags,
+                                         VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
+                                             VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
+  VK_CHECK(vkAllocateMemory(device, &mai, nullptr, &h->memory));
+  VK_CHECK(vkBindBufferMemory(device, h->buffer, h->memory, 0));
+  VK_CHECK(vkMapMemory(device, h->memory, 0, VK_WHOLE_SIZE, 0, &h->mapped));
+  return h;
+}
+
+void Context::Impl::submit_and_wait(VkCommandBuffer cmd, VkFence fence) {
+  VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+  si.commandBufferCount = 1;
+  si.pCommandBuffers = &cmd;
+  {
+    std::lock_guard lock(queue_mutex);
+    VK_CHECK(vkQueueSubmit(queue, 1, &si, fence));
+  }
+  VK_CHECK(vkWaitForFences(device, 1, &fence, VK_TRUE, UINT64_MAX));
+  VK_CHECK(vkResetFences(device, 1, &fence));
+}
+
+namespace {
+constexpr uint64_t kStagingBytes = 64ull << 20;
+
+void check_range(const Buffer& b, uint64_t bytes, uint64_t offset, const char* what) {
+  if (!b.valid()) throw GpuError(std::string(what) + ": invalid buffer");
+  if (offset > b.size() || bytes > b.size() - offset)
+    throw GpuError(std::string(what) + ": range [" + std::to_string(offset) + ", " +
+                   std::to_string(offset + bytes) + ") is outside the buffer of " +
+                   std::to_string(b.size()) + " bytes");
+}
+
+// Runs `record(cmd)` on the transfer command buffer and waits.
+template <class F>
+void one_shot(Context::Impl& I, F&& record) {
+  VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+  VK_CHECK(vkBeginCommandBuffer(I.transfer_cmd, &bi));
+  // Earlier submissions' shader writes → these transfers, and these transfers → later work.
+  VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+  mb.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+  vkCmdPipelineBarrier(I.transfer_cmd, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT,
+                       VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &mb, 0, nullptr, 0, nullptr);
+  record(I.transfer_cmd);
+  mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
+  mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT | VK_ACCESS_SHADER_READ_BIT |
+                     VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT;
+  vkCmdPipelineBarrier(I.transfer_cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                       VK_PIPELINE_STAGE_ALL_COMMANDS_BIT | VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb,
+                       0, nullptr, 0, nullptr);
+  VK_CHECK(vkEndCommandBuffer(I.transfer_cmd));
+  I.submit_and_wait(I.transfer_cmd, I.transfer_fence);
+}
+}  // namespace
+
+void Context::upload(const Buffer& dst, const void* src, uint64_t bytes, uint64_t dst_offset) {
+  check_range(dst, bytes, dst_offset, "upload");
+  if (bytes == 0) return;
+  Impl& I = *impl_;
+  std::lock_guard lock(I.transfer_mutex);
+  const Allocation* a = dst.allocation();
+  if (a->block->mapped) {
+    std::memcpy(a->block->mapped + a->offset + dst_offset, src, bytes);
+    return;
+  }
+  if (!I.staging) I.staging = I.make_host_buffer(kStagingBytes);
+  const auto* p = static_cast<const uint8_t*>(src);
+  for (uint64_t done = 0; done < bytes;) {
+    uint64_t n = std::min<uint64_t>(bytes - done, I.staging->size);
+    std::memcpy(I.staging->mapped, p + done, n);
+    one_shot(I, [&](VkCommandBuffer cmd) {
+      VkBufferCopy c{0, a->offset + dst_offset + done, n};
+      vkCmdCopyBuffer(cmd, I.staging->buffer, a->block->buffer, 1, &c);
+    });
+    done += n;
+  }
+}
+
+void Context::download(const Buffer& src, void* dst, uint64_t bytes, uint64_t src_offset) {
+  check_range(src, bytes, src_offset, "download");
+  if (bytes == 0) return;
+  Impl& I = *impl_;
+  std::lock_guard lock(I.transfer_mutex);
+  const Allocation* a = src.allocation();
+  if (a->block->mapped) {
+    std::memcpy(dst, a->block->mapped + a->offset + src_offset, bytes);
+    return;
+  }
+  if (!I.staging) I.staging = I.make_host_buffer(kStagingBytes);
+  auto* p = static_cast<uint8_t*>(dst);
+  for (uint64_t done = 0; done < bytes;) {
+    uint64_t n = std::min<uint64_t>(bytes - done, I.staging->size);
+    one_shot(I, [&](VkCommandBuffer cmd) {
+      VkBufferCopy c{a->offset + src_offset + done, 0, n};
+      vkCmdCopyBuffer(cmd, a->block->buffer, I.staging->buffer, 1, &c);
+    });
+    std::memcpy(p + done, I.staging->mapped, n);
+    done += n;
+  }
+}
+
+void Context::fill_zero(const Buffer& dst) {
+  check_range(dst, dst.size(), 0, "fill_zero");
+  Impl& I = *impl_;
+  std::lock_guard lock(I.transfer_mutex);
+  const Allocation* a = dst.allocation();
+  if (a->block->mapped) {
+    std::memset(a->block->mapped + a->offset, 0, dst.size());
+    return;
+  }
+  one_shot(I, [&](VkCommandBuffer cmd) {
+    vkCmdFillBuffer(cmd, a->block->buffer, a->offset, (dst.size() + 3) & ~3ull, 0);
+  });
+}
+
+}  // namespace smolvk

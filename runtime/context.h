@@ -1,0 +1,101 @@
+#pragma once
+// The Vulkan context: instance, chosen device, queue, memory, pipelines, staging.
+// Public API hides every Vulkan type; only runtime/*.cpp include vulkan.h.
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "runtime/capabilities.h"
+#include "runtime/error.h"
+
+namespace smolvk {
+
+struct ContextOptions {
+  // Device selection: "" = best (discrete > integrated > virtual > cpu), else an index or a
+  // case-insensitive name substring. Defaults to $SMOLVK_DEVICE.
+  std::string device;
+  // Enable VK_LAYER_KHRONOS_validation + a debug messenger. Defaults to $SMOLVK_VALIDATION=1.
+  bool validation = false;
+  // Force every fast path off (the portable shaders). Defaults to $SMOLVK_PORTABLE=1.
+  bool portable = false;
+  // Where the pipeline cache lives; "" = $SMOLVK_CACHE_DIR or $XDG_CACHE_HOME/smolvk or
+  // ~/.cache/smolvk. "none" disables the on-disk cache.
+  std::string cache_dir;
+  // Called for each validation message as it arrives (tests turn it into a failure);
+  // messages are also kept for take_validation_messages().
+  std::function<void(const std::string&)> on_validation_message;
+  // Everything above filled from the environment.
+  static ContextOptions from_env();
+};
+
+std::vector<Capabilities> list_devices();  // full capability report of every device
+// Which of list_devices() a Context would pick for this selector (see ContextOptions::device).
+uint32_t choose_device_index(const std::vector<Capabilities>& devices, const std::string& selector);
+
+class Context;
+struct Allocation;
+
+// A device buffer: a range of a large memory block. Copyable handle; freed when the last
+// copy goes away. Never exposes a VkBuffer.
+class Buffer {
+ public:
+  Buffer() = default;
+  uint64_t size() const;
+  bool valid() const { return alloc_ != nullptr; }
+  const Allocation* allocation() const { return alloc_.get(); }
+
+ private:
+  friend class Context;
+  explicit Buffer(std::shared_ptr<Allocation> a) : alloc_(std::move(a)) {}
+  std::shared_ptr<Allocation> alloc_;
+};
+
+struct PipelineCacheStats {
+  std::filesystem::path file;
+  uint64_t loaded_bytes = 0;  // bytes read from disk at startup (0 = cold)
+  uint32_t pipelines_created = 0;
+  uint32_t cache_hits = 0;  // pipelines the driver reported as found in the cache
+  bool hit_reporting = false;  // whether the driver reports hits at all
+};
+
+class Context {
+ public:
+  explicit Context(ContextOptions options = ContextOptions::from_env());
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  const Capabilities& caps() const;
+  const ContextOptions& options() const;
+
+  // Memory. Buffers are sub-allocated out of large blocks. Sizes may exceed
+  // maxStorageBufferRange; a single binding may not (ops split such tensors).
+  Buffer create_buffer(uint64_t bytes);
+  void upload(const Buffer& dst, const void* src, uint64_t bytes, uint64_t dst_offset = 0);
+  void download(const Buffer& src, void* dst, uint64_t bytes, uint64_t src_offset = 0);
+  void fill_zero(const Buffer& dst);
+  uint64_t device_bytes_in_use() const;  // bytes of live buffers
+  uint64_t device_bytes_reserved() const;  // bytes of allocated memory blocks
+  uint64_t peak_device_bytes() const;
+
+  // Warm the pipelines for the named shader variants (e.g. at model load).
+  void prepare_pipeline(const std::string& shader, std::span<const uint32_t> spec = {});
+  PipelineCacheStats pipeline_cache_stats() const;
+  void save_pipeline_cache();
+
+  // Validation messages collected since the last call (only with validation on).
+  std::vector<std::string> take_validation_messages();
+
+  struct Impl;
+  Impl& impl() { return *impl_; }
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace smolvk

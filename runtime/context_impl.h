@@ -1,0 +1,112 @@
+#pragma once
+// Internal to runtime/: the Vulkan objects behind Context.
+#include <vulkan/vulkan.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "runtime/context.h"
+#include "runtime/vk_check.h"
+
+namespace smolvk {
+
+// One VkDeviceMemory with one VkBuffer spanning it; Buffers are ranges of it.
+struct MemoryBlock {
+  VkDeviceMemory memory = VK_NULL_HANDLE;
+  VkBuffer buffer = VK_NULL_HANDLE;
+  uint64_t size = 0;
+  uint8_t* mapped = nullptr;  // non-null when the memory is host-visible and coherent
+  std::map<uint64_t, uint64_t> free_ranges;  // offset → size
+  uint64_t used = 0;
+};
+
+struct Allocation {
+  Context::Impl* owner = nullptr;
+  MemoryBlock* block = nullptr;
+  uint64_t offset = 0;
+  uint64_t size = 0;      // what the caller asked for
+  uint64_t reserved = 0;  // aligned size taken from the block
+  ~Allocation();
+};
+
+// A host-visible, coherent, mapped buffer used for staging and per-replay params.
+struct HostBuffer {
+  VkDevice device = VK_NULL_HANDLE;
+  VkBuffer buffer = VK_NULL_HANDLE;
+  VkDeviceMemory memory = VK_NULL_HANDLE;
+  uint64_t size = 0;
+  void* mapped = nullptr;
+  HostBuffer() = default;
+  HostBuffer(const HostBuffer&) = delete;
+  HostBuffer& operator=(const HostBuffer&) = delete;
+  ~HostBuffer();
+};
+
+struct Context::Impl {
+  ContextOptions options;
+  Capabilities caps;
+
+  VkInstance instance = VK_NULL_HANDLE;
+  VkDebugUtilsMessengerEXT messenger = VK_NULL_HANDLE;
+  VkPhysicalDevice physical = VK_NULL_HANDLE;
+  VkDevice device = VK_NULL_HANDLE;
+  uint32_t queue_family = 0;
+  VkQueue queue = VK_NULL_HANDLE;
+  std::mutex queue_mutex;
+  VkPhysicalDeviceMemoryProperties memory_properties{};
+  uint32_t device_memory_type = 0;
+  uint32_t host_memory_type = 0;
+
+  // memory
+  std::mutex memory_mutex;
+  std::vector<std::unique_ptr<MemoryBlock>> blocks;
+  uint64_t bytes_in_use = 0, peak_bytes = 0, bytes_reserved = 0;
+  std::shared_ptr<Allocation> allocate(uint64_t bytes);
+  void release(Allocation& a);
+
+  // transfers
+  VkCommandPool command_pool = VK_NULL_HANDLE;
+  VkCommandBuffer transfer_cmd = VK_NULL_HANDLE;
+  VkFence transfer_fence = VK_NULL_HANDLE;
+  std::unique_ptr<HostBuffer> staging;
+  // Bound to every descriptor slot a dispatch leaves empty, so shaders whose optional
+  // bindings are unused (e.g. no bias) still see a valid descriptor.
+  std::shared_ptr<Allocation> dummy;
+  std::mutex transfer_mutex;
+  std::unique_ptr<HostBuffer> make_host_buffer(uint64_t bytes);
+  void submit_and_wait(VkCommandBuffer cmd, VkFence fence);
+
+  // pipelines
+  VkDescriptorSetLayout set_layout = VK_NULL_HANDLE;
+  VkPipelineLayout pipeline_layout = VK_NULL_HANDLE;
+  VkPipelineCache pipeline_cache = VK_NULL_HANDLE;
+  bool creation_feedback = false;
+  PipelineCacheStats cache_stats;
+  bool cache_dirty = false;
+  std::mutex pipeline_mutex;
+  std::map<std::string, VkShaderModule> modules;
+  std::map<std::string, VkPipeline> pipelines;
+  VkPipeline pipeline(const std::string& shader, std::span<const uint32_t> spec);
+  void load_pipeline_cache();
+  void save_pipeline_cache();
+
+  // validation
+  std::mutex validation_mutex;
+  std::vector<std::string> validation_messages;
+
+  static VkBuffer vk_buffer(const Buffer& b) { return b.allocation()->block->buffer; }
+  static uint64_t vk_offset(const Buffer& b) { return b.allocation()->offset; }
+
+  ~Impl();
+};
+
+// Instance / device selection (instance.cpp).
+VkInstance create_instance(bool validation, bool* debug_utils);
+Capabilities probe_device(VkInstance instance, VkPhysicalDevice device, uint32_t index,
+                          const ContextOptions& options);
+uint32_t choose_device(const std::vector<Capabilities>& devices, const std::string& selector);
+
+}  // namespace smolvk

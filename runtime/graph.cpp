@@ -1,0 +1,336 @@
+// Graph → Program: liveness-based arena, dependency-tracked barriers, one recorded command
+// buffer that is replayed.
+#include "runtime/graph.h"
+
+#include <algorithm>
+
+#include "runtime/context_impl.h"
+
+namespace smolvk {
+namespace {
+uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+struct Range {
+  VkBuffer buffer;
+  uint64_t begin, end;
+  bool overlaps(const Range& o) const { return buffer == o.buffer && begin < o.end && o.begin < end; }
+};
+}  // namespace
+
+struct Program::Impl {
+  Context::Impl* ctx = nullptr;
+  VkCommandBuffer cmd = VK_NULL_HANDLE;
+  VkFence fence = VK_NULL_HANDLE;
+  VkDescriptorPool pool = VK_NULL_HANDLE;
+  VkQueryPool queries = VK_NULL_HANDLE;
+  Buffer arena;
+  Buffer params_device;
+  std::unique_ptr<HostBuffer> params_host;
+  std::vector<Dispatch> dispatches;  // push/bindings dropped after recording; kept for names
+  std::vector<bool> barrier_before;
+  uint64_t arena_bytes = 0, transient_sum = 0;
+  bool ran = false;
+
+  ~Impl() {
+    if (!ctx) return;
+    VkDevice d = ctx->device;
+    if (queries) vkDestroyQueryPool(d, queries, nullptr);
+    if (pool) vkDestroyDescriptorPool(d, pool, nullptr);
+    if (fence) vkDestroyFence(d, fence, nullptr);
+    if (cmd) vkFreeCommandBuffers(d, ctx->command_pool, 1, &cmd);
+  }
+};
+
+Graph::Graph(Context& ctx) : ctx_(ctx) {}
+Graph::~Graph() = default;
+Graph::Graph(Graph&&) noexcept = default;
+
+TensorRef Graph::transient(uint64_t bytes, std::string name) {
+  if (bytes == 0) throw GpuError("transient tensor '" + name + "' has zero size");
+  resources_.push_back({Resource::Transient, {}, bytes, std::move(name)});
+  return {uint32_t(resources_.size() - 1), 0, bytes};
+}
+
+TensorRef Graph::external(const Buffer& buffer, uint64_t offset, uint64_t size) {
+  if (!buffer.valid()) throw GpuError("Graph::external: invalid buffer");
+  if (size == UINT64_MAX) size = buffer.size() - std::min(offset, buffer.size());
+  if (offset + size > buffer.size())
+    throw GpuError("Graph::external: range past the end of the buffer");
+  resources_.push_back({Resource::External, buffer, buffer.size(), {}});
+  return {uint32_t(resources_.size() - 1), offset, size};
+}
+
+TensorRef Graph::params() {
+  if (params_resource_ == UINT32_MAX) {
+    resources_.push_back({Resource::Params, {}, kParamWords * 4, "params"});
+    params_resource_ = uint32_t(resources_.size() - 1);
+  }
+  return {params_resource_, 0, kParamWords * 4};
+}
+
+void Graph::add(Dispatch d) {
+  if (d.bindings.size() > kMaxBindings)
+    throw GpuError("dispatch '" + d.name + "' has more than 8 bindings");
+  for (const auto& b : d.bindings)
+    if (!b.ref.valid() || b.ref.resource >= resources_.size())
+      throw GpuError("dispatch '" + d.name + "' binds a tensor of another graph");
+  for (uint32_t g : d.groups)
+    if (g == 0) throw GpuError("dispatch '" + d.name + "' has an empty grid");
+  for (int i = 0; i < 3; ++i)
+    if (d.groups[i] > ctx_.caps().max_workgroup_count[i])
+      throw GpuError("dispatch '" + d.name + "' grid exceeds maxComputeWorkGroupCount");
+  dispatches_.push_back(std::move(d));
+}
+
+Program Graph::compile() {
+  Context::Impl& C = ctx_.impl();
+  Program prog;
+  prog.impl_ = std::make_unique<Program::Impl>();
+  Program::Impl& P = *prog.impl_;
+  P.ctx = &C;
+  const uint64_t align = std::max<uint64_t>(256, C.caps.min_storage_buffer_offset_alignment);
+
+  // Liveness of transients → offsets in one arena (greedy, largest first).
+  const size_t nres = resources_.size();
+  std::vector<int64_t> first(nres, INT64_MAX), last(nres, -1);
+  for (size_t i = 0; i < dispatches_.size(); ++i)
+    for (const auto& b : dispatches_[i].bindings) {
+      first[b.ref.resource] = std::min<int64_t>(first[b.ref.resource], int64_t(i));
+      last[b.ref.resource] = std::max<int64_t>(last[b.ref.resource], int64_t(i));
+    }
+  std::vector<uint64_t> offset(nres, 0);
+  std::vector<uint32_t> order;
+  for (uint32_t r = 0; r < nres; ++r)
+    if (resources_[r].kind == Resource::Transient && last[r] >= 0) order.push_back(r);
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    return resources_[a].size > resources_[b].size;
+  });
+  std::vector<uint32_t> placed;
+  for (uint32_t r : order) {
+    const uint64_t size = align_up(resources_[r].size, align);
+    P.transient_sum += size;
+    std::vector<std::pair<uint64_t, uint64_t>> busy;
+    for (uint32_t o : placed)
+      if (first[o] <= last[r] && first[r] <= last[o])
+        busy.push_back({offset[o], offset[o] + align_up(resources_[o].size, align)});
+    std::sort(busy.begin(), busy.end());
+    uint64_t off = 0;
+    for (auto [b, e] : busy) {
+      if (off + size <= b) break;
+      off = std::max(off, e);
+    }
+    offset[r] = off;
+    P.arena_bytes = std::max(P.arena_bytes, off + size);
+    placed.push_back(r);
+  }
+  if (P.arena_bytes) P.arena = ctx_.create_buffer(P.arena_bytes);
+  if (params_resource_ != UINT32_MAX) {
+    P.params_host = C.make_host_buffer(kParamWords * 4);
+    std::memset(P.params_host->mapped, 0, kParamWords * 4);
+    P.params_device = ctx_.create_buffer(kParamWords * 4);
+  }
+
+  auto resolve = [&](const TensorRef& t, const std::string& who) -> Range {
+    const Resource& res = resources_[t.resource];
+    const Buffer* buf = nullptr;
+    uint64_t base = 0;
+    switch (res.kind) {
+      case Resource::External: buf = &res.buffer; break;
+      case Resource::Transient: buf = &P.arena; base = offset[t.resource]; break;
+      case Resource::Params: buf = &P.params_device; break;
+    }
+    if (t.offset + t.size > res.size)
+      throw GpuError("dispatch '" + who + "' binds past the end of a tensor");
+    uint64_t begin = Context::Impl::vk_offset(*buf) + base + t.offset;
+    return {Context::Impl::vk_buffer(*buf), begin, begin + t.size};
+  };
+
+  // Descriptor sets: one per dispatch, allocated now, reused by every replay.
+  VkDescriptorPoolSize ps{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                          std::max<uint32_t>(1, uint32_t(dispatches_.size()) * kMaxBindings)};
+  VkDescriptorPoolCreateInfo dpci{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
+  dpci.maxSets = std::max<uint32_t>(1, uint32_t(dispatches_.size()));
+  dpci.poolSizeCount = 1;
+  dpci.pPoolSizes = &ps;
+  VK_CHECK(vkCreateDescriptorPool(C.device, &dpci, nullptr, &P.pool));
+  std::vector<VkDescriptorSet> sets(dispatches_.size());
+  if (!sets.empty()) {
+    std::vector<VkDescriptorSetLayout> layouts(sets.size(), C.set_layout);
+    VkDescriptorSetAllocateInfo ai{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
+    ai.descriptorPool = P.pool;
+    ai.descriptorSetCount = uint32_t(sets.size());
+    ai.pSetLayouts = layouts.data();
+    VK_CHECK(vkAllocateDescriptorSets(C.device, &ai, sets.data()));
+  }
+
+  std::vector<std::vector<Range>> reads(dispatches_.size()), writes(dispatches_.size());
+  std::vector<VkDescriptorBufferInfo> infos;
+  infos.reserve(dispatches_.size() * kMaxBindings);
+  std::vector<VkWriteDescriptorSet> wds;
+  for (size_t i = 0; i < dispatches_.size(); ++i) {
+    const Dispatch& d = dispatches_[i];
+    for (uint32_t j = 0; j < d.bindings.size(); ++j) {
+      const Binding& b = d.bindings[j];
+      Range r = resolve(b.ref, d.name);
+      if (r.end - r.begin > C.caps.max_storage_buffer_range)
+        throw GpuError("dispatch '" + d.name + "' binding " + std::to_string(j) + " spans " +
+                       std::to_string(r.end - r.begin) + " bytes, over this device's "
+                       "maxStorageBufferRange of " + std::to_string(C.caps.max_storage_buffer_range) +
+                       " (split the tensor)");
+      if (r.begin % C.caps.min_storage_buffer_offset_alignment)
+        throw GpuError("dispatch '" + d.name + "' binding " + std::to_string(j) +
+                       " starts at an offset not aligned to minStorageBufferOffsetAlignment");
+      if (b.access != Access::Write) reads[i].push_back(r);
+      if (b.access != Access::Read) writes[i].push_back(r);
+      infos.push_back({r.buffer, r.begin, r.end - r.begin});
+      VkWriteDescriptorSet w{VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
+      w.dstSet = sets[i];
+      w.dstBinding = j;
+      w.descriptorCount = 1;
+      w.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+      w.pBufferInfo = &infos.back();
+      wds.push_back(w);
+    }
+    for (uint32_t j = uint32_t(d.bindings.size()); j < kMaxBindings; ++j) {
+      infos.push_back({C.dummy->block->buffer, C.dummy->offset, 256});
+      VkWriteDescriptorSet w{VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
+      w.dstSet = sets[i];
+      w.dstBinding = j;
+      w.descriptorCount = 1;
+      w.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+      w.pBufferInfo = &infos.back();
+      wds.push_back(w);
+    }
+  }
+  if (!wds.empty()) vkUpdateDescriptorSets(C.device, uint32_t(wds.size()), wds.data(), 0, nullptr);
+
+  std::vector<VkPipeline> pipes(dispatches_.size());
+  for (size_t i = 0; i < dispatches_.size(); ++i)
+    pipes[i] = C.pipeline(dispatches_[i].shader, dispatches_[i].spec);
+
+  const bool timestamps = timestamps_ && C.caps.timestamps && !dispatches_.empty();
+  if (timestamps) {
+    VkQueryPoolCreateInfo q{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
+    q.queryType = VK_QUERY_TYPE_TIMESTAMP;
+    q.queryCount = uint32_t(2 * dispatches_.size());
+    VK_CHECK(vkCreateQueryPool(C.device, &q, nullptr, &P.queries));
+  }
+
+  VkCommandBufferAllocateInfo cai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+  cai.commandPool = C.command_pool;
+  cai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+  cai.commandBufferCount = 1;
+  VK_CHECK(vkAllocateCommandBuffers(C.device, &cai, &P.cmd));
+  VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+  VK_CHECK(vkCreateFence(C.device, &fci, nullptr, &P.fence));
+
+  VkCommandBuffer cmd = P.cmd;
+  VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  VK_CHECK(vkBeginCommandBuffer(cmd, &bi));
+  auto barrier = [&](VkPipelineStageFlags src, VkAccessFlags src_access, VkPipelineStageFlags dst,
+                     VkAccessFlags dst_access) {
+    VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    mb.srcAccessMask = src_access;
+    mb.dstAccessMask = dst_access;
+    vkCmdPipelineBarrier(cmd, src, dst, 0, 1, &mb, 0, nullptr, 0, nullptr);
+  };
+  if (P.queries) vkCmdResetQueryPool(cmd, P.queries, 0, uint32_t(2 * dispatches_.size()));
+  // Work of earlier submissions (uploads, other programs) → this one.
+  barrier(VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+          VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+          VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT);
+  if (P.params_host) {
+    VkBufferCopy c{0, Context::Impl::vk_offset(P.params_device), kParamWords * 4};
+    vkCmdCopyBuffer(cmd, P.params_host->buffer, Context::Impl::vk_buffer(P.params_device), 1, &c);
+    barrier(VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+            VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT);
+  }
+
+  std::vector<Range> pending_reads, pending_writes;
+  P.barrier_before.assign(dispatches_.size(), false);
+  VkPipeline bound = VK_NULL_HANDLE;
+  for (size_t i = 0; i < dispatches_.size(); ++i) {
+    const Dispatch& d = dispatches_[i];
+    auto hits = [](const std::vector<Range>& mine, const std::vector<Range>& pending) {
+      for (const auto& a : mine)
+        for (const auto& b : pending)
+          if (a.overlaps(b)) return true;
+      return false;
+    };
+    bool need = hits(reads[i], pending_writes) || hits(writes[i], pending_writes) ||
+                hits(writes[i], pending_reads);
+    if (need) {
+      barrier(VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_SHADER_READ_BIT,
+              VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
+      P.barrier_before[i] = true;
+      pending_reads.clear();
+      pending_writes.clear();
+    }
+    pending_reads.insert(pending_reads.end(), reads[i].begin(), reads[i].end());
+    pending_writes.insert(pending_writes.end(), writes[i].begin(), writes[i].end());
+
+    if (pipes[i] != bound) {
+      vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipes[i]);
+      bound = pipes[i];
+    }
+    vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, C.pipeline_layout, 0, 1, &sets[i], 0, nullptr);
+    if (d.push_size)
+      vkCmdPushConstants(cmd, C.pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, d.push_size, d.push.data());
+    if (P.queries) vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, P.queries, uint32_t(2 * i));
+    vkCmdDispatch(cmd, d.groups[0], d.groups[1], d.groups[2]);
+    if (P.queries) vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, P.queries, uint32_t(2 * i + 1));
+  }
+  // Results → host reads, downloads and later submissions.
+  barrier(VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
+          VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+          VK_ACCESS_HOST_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_SHADER_READ_BIT);
+  VK_CHECK(vkEndCommandBuffer(cmd));
+
+  P.dispatches = std::move(dispatches_);
+  for (auto& d : P.dispatches) d.bindings.clear();
+  return prog;
+}
+
+Program::Program() = default;
+Program::~Program() = default;
+Program::Program(Program&&) noexcept = default;
+Program& Program::operator=(Program&&) noexcept = default;
+
+void Program::run() {
+  if (!impl_) throw GpuError("Program::run on an empty program");
+  impl_->ctx->submit_and_wait(impl_->cmd, impl_->fence);
+  impl_->ran = true;
+}
+
+std::span<uint32_t> Program::params() {
+  if (!impl_ || !impl_->params_host)
+    throw GpuError("Program::params: the graph never used Graph::params()");
+  return {static_cast<uint32_t*>(impl_->params_host->mapped), Graph::kParamWords};
+}
+
+size_t Program::dispatch_count() const { return impl_ ? impl_->dispatches.size() : 0; }
+size_t Program::barrier_count() const {
+  return impl_ ? size_t(std::count(impl_->barrier_before.begin(), impl_->barrier_before.end(), true)) : 0;
+}
+bool Program::barrier_before(size_t i) const { return impl_->barrier_before.at(i); }
+uint64_t Program::arena_bytes() const { return impl_ ? impl_->arena_bytes : 0; }
+uint64_t Program::transient_bytes_sum() const { return impl_ ? impl_->transient_sum : 0; }
+
+std::vector<DispatchTiming> Program::timings() const {
+  std::vector<DispatchTiming> out;
+  if (!impl_ || !impl_->queries || !impl_->ran) return out;
+  const auto& C = *impl_->ctx;
+  const size_t n = impl_->dispatches.size();
+  std::vector<uint64_t> ts(2 * n);
+  VK_CHECK(vkGetQueryPoolResults(C.device, impl_->queries, 0, uint32_t(2 * n), ts.size() * 8, ts.data(), 8,
+                                 VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
+  const uint64_t mask = C.caps.timestamp_valid_bits >= 64 ? ~0ull : ((1ull << C.caps.timestamp_valid_bits) - 1);
+  for (size_t i = 0; i < n; ++i) {
+    const auto& d = impl_->dispatches[i];
+    double ns = double((ts[2 * i + 1] - ts[2 * i]) & mask) * C.caps.timestamp_period_ns;
+    out.push_back({d.name, d.op, d.shader, d.groups, d.flops, d.bytes, ns});
+  }
+  return out;
+}
+
+}  // namespace smolvk

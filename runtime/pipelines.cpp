@@ -1,0 +1,140 @@
+// Compute pipelines from embedded SPIR-V, keyed by (shader, specialization constants), and
+// the on-disk VkPipelineCache keyed by vendor, device, driver version and cache UUID.
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+#include "runtime/context_impl.h"
+#include "runtime/shader_registry.h"
+
+namespace smolvk {
+namespace {
+
+std::filesystem::path cache_directory(const ContextOptions& o) {
+  if (!o.cache_dir.empty()) return o.cache_dir;
+  if (const char* d = std::getenv("SMOLVK_CACHE_DIR"); d && *d) return d;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::filesystem::path(x) / "smolvk";
+  if (const char* h = std::getenv("HOME"); h && *h) return std::filesystem::path(h) / ".cache" / "smolvk";
+  return {};
+}
+
+std::string hex(const uint8_t* p, size_t n) {
+  static const char* d = "0123456789abcdef";
+  std::string s;
+  for (size_t i = 0; i < n; ++i) { s += d[p[i] >> 4]; s += d[p[i] & 15]; }
+  return s;
+}
+
+// The header every VkPipelineCache blob starts with; checked before handing data to a driver.
+bool header_matches(const std::string& data, const Capabilities& c) {
+  if (data.size() < 32) return false;
+  uint32_t len, version, vendor, device;
+  std::memcpy(&len, data.data(), 4);
+  std::memcpy(&version, data.data() + 4, 4);
+  std::memcpy(&vendor, data.data() + 8, 4);
+  std::memcpy(&device, data.data() + 12, 4);
+  return len >= 32 && version == VK_PIPELINE_CACHE_HEADER_VERSION_ONE && vendor == c.vendor_id &&
+         device == c.device_id && std::memcmp(data.data() + 16, c.pipeline_cache_uuid.data(), 16) == 0;
+}
+
+}  // namespace
+
+void Context::Impl::load_pipeline_cache() {
+  std::string data;
+  if (options.cache_dir != "none") {
+    auto dir = cache_directory(options);
+    if (!dir.empty()) {
+      std::ostringstream name;
+      name << "pipelines-" << std::hex << caps.vendor_id << "-" << caps.device_id << "-"
+           << caps.driver_version << "-" << hex(caps.pipeline_cache_uuid.data(), 16) << ".bin";
+      cache_stats.file = dir / name.str();
+      std::ifstream in(cache_stats.file, std::ios::binary);
+      if (in) data.assign(std::istreambuf_iterator<char>(in), {});
+      if (!header_matches(data, caps)) data.clear();
+    }
+  }
+  cache_stats.loaded_bytes = data.size();
+  cache_stats.hit_reporting = creation_feedback;
+  VkPipelineCacheCreateInfo ci{VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
+  ci.initialDataSize = data.size();
+  ci.pInitialData = data.empty() ? nullptr : data.data();
+  VK_CHECK(vkCreatePipelineCache(device, &ci, nullptr, &pipeline_cache));
+}
+
+void Context::Impl::save_pipeline_cache() {
+  if (!cache_dirty || cache_stats.file.empty()) return;
+  size_t size = 0;
+  VK_CHECK(vkGetPipelineCacheData(device, pipeline_cache, &size, nullptr));
+  std::string data(size, '\0');
+  VK_CHECK(vkGetPipelineCacheData(device, pipeline_cache, &size, data.data()));
+  std::error_code ec;
+  std::filesystem::create_directories(cache_stats.file.parent_path(), ec);
+  auto tmp = cache_stats.file;
+  tmp += ".tmp" + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    if (!out) return;
+    out.write(data.data(), std::streamsize(size));
+    if (!out) return;
+  }
+  std::filesystem::rename(tmp, cache_stats.file, ec);  // atomic: concurrent starts never see half a file
+  if (ec) std::filesystem::remove(tmp, ec);
+  cache_dirty = false;
+}
+
+VkPipeline Context::Impl::pipeline(const std::string& shader, std::span<const uint32_t> spec) {
+  std::string key = shader;
+  for (uint32_t v : spec) key += ":" + std::to_string(v);
+  std::lock_guard lock(pipeline_mutex);
+  if (auto it = pipelines.find(key); it != pipelines.end()) return it->second;
+
+  VkShaderModule& module = modules[shader];
+  if (!module) {
+    const EmbeddedShader* s = find_embedded_shader(shader);
+    if (!s) {
+      modules.erase(shader);
+      throw GpuError("no embedded shader named '" + shader + "' (see shaders/variants.cmake)");
+    }
+    VkShaderModuleCreateInfo mci{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
+    mci.codeSize = s->word_count * 4;
+    mci.pCode = s->words;
+    VK_CHECK(vkCreateShaderModule(device, &mci, nullptr, &module));
+  }
+
+  std::vector<VkSpecializationMapEntry> entries(spec.size());
+  for (uint32_t i = 0; i < spec.size(); ++i) entries[i] = {i, i * 4, 4};
+  VkSpecializationInfo si{uint32_t(entries.size()), entries.data(), spec.size() * 4, spec.data()};
+
+  VkPipelineCreationFeedback feedback{};
+  VkPipelineCreationFeedbackCreateInfo fci{VK_STRUCTURE_TYPE_PIPELINE_CREATION_FEEDBACK_CREATE_INFO};
+  fci.pPipelineCreationFeedback = &feedback;
+  VkComputePipelineCreateInfo ci{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
+  if (creation_feedback) ci.pNext = &fci;
+  ci.stage = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO};
+  ci.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+  ci.stage.module = module;
+  ci.stage.pName = "main";
+  ci.stage.pSpecializationInfo = spec.empty() ? nullptr : &si;
+  ci.layout = pipeline_layout;
+  VkPipeline p = VK_NULL_HANDLE;
+  VkResult r = vkCreateComputePipelines(device, pipeline_cache, 1, &ci, nullptr, &p);
+  if (r != VK_SUCCESS) throw GpuError("vkCreateComputePipelines(" + key + ")", int(r), vk_result_name(r));
+  ++cache_stats.pipelines_created;
+  if (creation_feedback && (feedback.flags & VK_PIPELINE_CREATION_FEEDBACK_VALID_BIT) &&
+      (feedback.flags & VK_PIPELINE_CREATION_FEEDBACK_APPLICATION_PIPELINE_CACHE_HIT_BIT))
+    ++cache_stats.cache_hits;
+  else
+    cache_dirty = true;
+  pipelines[key] = p;
+  return p;
+}
+
+void Context::prepare_pipeline(const std::string& shader, std::span<const uint32_t> spec) {
+  impl_->pipeline(shader, spec);
+}
+PipelineCacheStats Context::pipeline_cache_stats() const { return impl_->cache_stats; }
+void Context::save_pipeline_cache() { impl_->save_pipeline_cache(); }
+
+}  // namespace smolvk
