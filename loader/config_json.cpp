@@ -40,11 +40,12 @@ const nlohmann::json& ConfigObject::value(const std::string& key) const {
 
 int64_t ConfigObject::integer(const std::string& key) const {
   const auto& v = value(key);
-  if (v.is_number_integer()) return v.get<int64_t>();
+  // nlohmann counts unsigned values as integers too: check the range before converting.
   if (v.is_number_unsigned()) {
-    auto u = v.get<uint64_t>();
-    if (u <= uint64_t(INT64_MAX)) return int64_t(u);
+    if (v.get<uint64_t>() > uint64_t(INT64_MAX)) wrong_type(key, v, "an integer below 2^63");
+    return int64_t(v.get<uint64_t>());
   }
+  if (v.is_number_integer()) return v.get<int64_t>();
   wrong_type(key, v, "an integer");
 }
 

@@ -2,6 +2,7 @@
 
 #include <stb/stb_image.h>
 
+#include <cerrno>
 #include <climits>
 #include <cstring>
 #include <fstream>
@@ -80,8 +81,15 @@ Image decode_image(std::span<const uint8_t> bytes, const std::string& source, Al
                     std::to_string(kMaxImageFileBytes) + "-byte limit for images");
   const int len = int(bytes.size());
   int w = 0, h = 0, comp = 0;
-  if (!stbi_info_from_memory(bytes.data(), len, &w, &h, &comp))
-    throw LoadError(source + ": not a decodable image (" + stb_reason() + "), " + kFormats);
+  if (!stbi_info_from_memory(bytes.data(), len, &w, &h, &comp)) {
+    // stbi_info tries every format and keeps the last one's complaint; a decode attempt
+    // stops at the format whose signature matched and says what is wrong with it.
+    std::unique_ptr<uint8_t, StbFree> probe(stbi_load_from_memory(bytes.data(), len, &w, &h, &comp, 0));
+    const std::string reason = probe ? "header not readable" : stb_reason();
+    if (reason.find("0-pixel") != std::string::npos)
+      throw LoadError(source + ": image has zero size (" + reason + "), expected at least 1x1");
+    throw LoadError(source + ": not a decodable image (" + reason + "), " + kFormats);
+  }
   check_limits(w, h, source);
 
   if (stbi_is_16_bit_from_memory(bytes.data(), len)) {

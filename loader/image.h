@@ -23,20 +23,22 @@ struct Image {
 
 // How a transparent image becomes RGB.
 enum class AlphaPolicy {
-  // convert("RGBA") + Image.alpha_composite over opaque white + convert("RGB"), with PIL's
-  // integer rounding: what transformers' SmolVLM/Idefics3 `convert_to_rgb` does.
-  CompositeOverWhite,
-  // Plain PIL convert("RGB"): the alpha channel is dropped.
+  // Plain PIL convert("RGB"): the alpha channel is dropped. transformers 5.x's PIL backend
+  // (PilBackend.convert_to_rgb → image_transforms.convert_to_rgb) does this; the goldens,
+  // made with transformers 5.17, confirm it.
   Drop,
+  // convert("RGBA") + Image.alpha_composite over opaque white + convert("RGB"), with PIL's
+  // integer rounding: what transformers 4.x's SmolVLM / Idefics3 `convert_to_rgb` did.
+  CompositeOverWhite,
 };
 
 // PNG, JPEG, BMP, GIF (first frame), TGA, PNM. 16-bit PNGs follow PIL: RGB(A) and grey+alpha
 // keep the high byte of each sample (PIL opens them as 8-bit modes); 16-bit grey opens as
 // mode I and convert("RGB") clips it to 255. Throws LoadError naming the file and the problem.
 Image load_image(const std::filesystem::path& path,
-                 AlphaPolicy alpha = AlphaPolicy::CompositeOverWhite);
+                 AlphaPolicy alpha = AlphaPolicy::Drop);
 Image decode_image(std::span<const uint8_t> bytes, const std::string& source_name,
-                   AlphaPolicy alpha = AlphaPolicy::CompositeOverWhite);
+                   AlphaPolicy alpha = AlphaPolicy::Drop);
 
 // One pixel of Image.alpha_composite(opaque white, (v, alpha)) in PIL's fixed point.
 uint8_t composite_over_white(uint8_t v, uint8_t alpha);

@@ -98,6 +98,24 @@ ProcessorConfig ProcessorConfig::from_json(const json& ip, const std::string& so
   return c;
 }
 
+void ProcessorConfig::check_against_model(int image_size, int patch_size, int scale_factor,
+                                          const std::string& model_source) const {
+  if (image_size <= 0 || patch_size <= 0 || scale_factor <= 0)
+    throw LoadError(model_source + ": image_size " + std::to_string(image_size) + ", patch_size " +
+                    std::to_string(patch_size) + ", scale_factor " + std::to_string(scale_factor) +
+                    " must be positive");
+  const int grid = image_size / patch_size;
+  const int expected = grid * grid / (scale_factor * scale_factor);
+  if (image_seq_len != expected)
+    throw LoadError("processor image_seq_len = " + std::to_string(image_seq_len) + " but " + model_source +
+                    " gives (" + std::to_string(image_size) + "/" + std::to_string(patch_size) + ")^2/" +
+                    std::to_string(scale_factor) + "^2 = " + std::to_string(expected) + " tokens per tile");
+  if (max_image_longest_edge != image_size)
+    throw LoadError("processor max_image_size.longest_edge = " + std::to_string(max_image_longest_edge) +
+                    " but " + model_source + " vision image_size = " + std::to_string(image_size) +
+                    "; tiles must be the vision encoder's input size");
+}
+
 ProcessorConfig ProcessorConfig::load(const std::filesystem::path& dir) {
   const auto pre = dir / "preprocessor_config.json", proc = dir / "processor_config.json";
   json processor;

@@ -31,6 +31,10 @@ struct ProcessorConfig {
   // Reads model_dir/preprocessor_config.json (or the "image_processor" object of
   // processor_config.json when the former is absent) and model_dir/processor_config.json.
   static ProcessorConfig load(const std::filesystem::path& model_dir);
+  // LoadError unless image_seq_len == (image_size / patch_size)² / scale_factor² and the tile
+  // side equals the vision image_size (the model config's values; `model_source` names it).
+  void check_against_model(int image_size, int patch_size, int scale_factor, const std::string& model_source) const;
+
   // `processor` (processor_config.json) may be null; the sources name the files in errors.
   static ProcessorConfig from_json(const nlohmann::json& image_processor, const std::string& source,
                                    const nlohmann::json* processor = nullptr,

@@ -35,9 +35,9 @@ class Tokenizer {
   std::span<const int32_t> bos_prefix() const;
 
   std::string decode(std::span<const int32_t> ids, bool skip_special = false) const;
-  // Bytes that `id` contributes to decoded text before the UTF-8 repair of decode(): empty
-  // for unknown ids and, with skip_special, special tokens.
-  std::string token_bytes(int32_t id, bool skip_special) const;
+  // Bytes that `id` contributes to decoded text before the UTF-8 repair of decode();
+  // nullopt for unknown ids and, with skip_special, special tokens (both are dropped).
+  std::optional<std::string> token_bytes(int32_t id, bool skip_special) const;
   // True when the decoder joins tokens with spaces (tokenizer.json without a decoder).
   bool joins_with_space() const;
 
@@ -59,7 +59,8 @@ class Tokenizer {
 
 // Incremental decode: feed ids one at a time and get the text that is final so far. Never
 // returns part of a UTF-8 character; flush() returns the rest at the end of the stream.
-// decode(ids) == concatenation of every feed() and flush().
+// decode(ids) == concatenation of every feed() and flush(). The tokenizer must outlive the
+// decoder and stay where it is (not moved from).
 class StreamDecoder {
  public:
   explicit StreamDecoder(const Tokenizer& tokenizer, bool skip_special = false);

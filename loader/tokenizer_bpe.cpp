@@ -139,19 +139,19 @@ std::vector<int32_t> BpeModel::merge_word(std::string_view word) const {
     if (n > 0) symbols.back().next = n;
     symbols.push_back({id, n - 1, -1, len});
   };
-  std::optional<std::pair<int32_t, uint32_t>> unk;  // pending unknown run: id, bytes
-  auto unk_id = [&]() {
-    auto id = token_to_id(*unk_token_);
-    if (!id)
-      throw LoadError(origin_ + ": model.unk_token \"" + *unk_token_ + "\" is not in the vocab");
-    return *id;
+  // Pending run of unknown characters: unk_len bytes (0: none).
+  int32_t unk = -1;
+  uint32_t unk_len = 0;
+  auto flush_unk = [&] {
+    if (unk_len > 0) add(unk, unk_len);
+    unk_len = 0;
   };
   for (size_t pos = 0; pos < word.size();) {
     const uint32_t len = unicode::decode_utf8(word, pos).len;
     const std::string_view s = word.substr(pos, len);
     pos += len;
     if (auto id = token_to_id(s)) {
-      if (unk) add(unk->first, unk->second), unk.reset();
+      flush_unk();
       add(*id, len);
       continue;
     }
@@ -169,16 +169,21 @@ std::vector<int32_t> BpeModel::merge_word(std::string_view word) const {
       }
     }
     if (unk_token_) {
-      if (unk && fuse_unk_) {
-        unk->second += len;
+      if (unk_len > 0 && fuse_unk_) {
+        unk_len += len;
       } else {
-        if (unk) add(unk->first, unk->second);
-        unk = std::pair{unk_id(), len};
+        flush_unk();
+        const auto id = token_to_id(*unk_token_);
+        if (!id)
+          throw LoadError(origin_ + ": model.unk_token \"" + *unk_token_ +
+                          "\" is not in the vocab");
+        unk = *id;
+        unk_len = len;
       }
     }
     // Without an unk token an unknown character is dropped, as in HF tokenizers.
   }
-  if (unk) add(unk->first, unk->second);
+  flush_unk();
 
   std::priority_queue<Merge> queue;
   auto push_pair = [&](int32_t pos) {

@@ -82,9 +82,9 @@ class Graph {
   TensorRef transient(uint64_t bytes, std::string name = {});
   // A caller-owned buffer (weights, inputs, KV cache, outputs); must outlive the Program.
   TensorRef external(const Buffer& buffer, uint64_t offset = 0, uint64_t size = UINT64_MAX);
-  // The per-replay parameter words (Program::params()); up to 64 uint32 values.
+  // The per-replay parameter words (Program::params()); up to 256 uint32 values.
   TensorRef params();
-  static constexpr uint32_t kParamWords = 64;
+  static constexpr uint32_t kParamWords = 256;
 
   void add(Dispatch d);
   size_t size() const { return dispatches_.size(); }

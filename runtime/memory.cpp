@@ -34,7 +34,7 @@ std::shared_ptr<Allocation> Context::Impl::allocate(uint64_t bytes) {
       a->owner = this;
       a->block = &b;
       a->offset = off;
-      a->size = bytes;
+      a->size = (bytes + 3) & ~uint64_t{3};  // whole 32-bit words: shaders read 16-bit data as words
       a->reserved = need;
       bytes_in_use += need;
       peak_bytes = std::max(peak_bytes, bytes_in_use);

@@ -1,0 +1,71 @@
+// Throughput of ops::matmul on the chosen device (not a test): GPU time from timestamps,
+// best of several replays, for SmolVLM-256M-like shapes.
+// Usage: bench_ops [reps]   (SMOLVK_DEVICE / SMOLVK_PORTABLE pick the device and path)
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <vector>
+
+#include "model/ops/matmul.h"
+#include "model/ops/matmul_ref.h"
+
+using namespace smolvk;
+
+namespace {
+
+void bench(Context& ctx, int64_t M, int64_t N, int64_t K, DType wt, int reps) {
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> x(size_t(M * K)), w(size_t(N * K));
+  for (float& f : x) f = u(rng);
+  for (float& f : w) f = u(rng);
+  const ops::PackedWeights pw = ops::pack_weights(w, wt);
+  Buffer bx = ctx.create_buffer(x.size() * 4), bw = ctx.create_buffer((pw.bytes.size() + 3) / 4 * 4),
+         by = ctx.create_buffer(size_t(M * N) * 4);
+  ctx.upload(bx, x.data(), x.size() * 4);
+  ctx.upload(bw, pw.bytes.data(), pw.bytes.size());
+  Graph g(ctx);
+  g.enable_timestamps();
+  ops::matmul(g, ops::external(g, bx, DType::F32, {M, K}), ops::external(g, bw, wt, {N, K}), nullptr,
+              ops::external(g, by, DType::F32, {M, N}), {.name = "bench"});
+  Program p = g.compile();
+  double best_ns = 1e300;
+  std::string shader;
+  for (int r = 0; r < reps + 1; ++r) {
+    p.run();
+    double ns = 0;
+    for (const auto& t : p.timings()) {
+      ns += t.ns;
+      shader = t.shader;
+    }
+    if (r > 0) best_ns = std::min(best_ns, ns);  // first run warms up
+  }
+  const double flops = 2.0 * double(M) * double(N) * double(K);
+  const double bytes = double(M * K) * 4 + double(pw.bytes.size()) + double(M * N) * 4;
+  std::printf("M %5lld N %5lld K %5lld %-4s %-20s %10.1f us %8.2f GFLOP/s %8.2f GB/s\n",
+              (long long)M, (long long)N, (long long)K, std::string(dtype_name(wt)).c_str(),
+              shader.c_str(), best_ns / 1e3, flops / best_ns, bytes / best_ns);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const int reps = argc > 1 ? std::max(1, std::atoi(argv[1])) : 5;
+    Context ctx;
+    if (!ctx.caps().timestamps) {
+      std::fprintf(stderr, "device has no compute timestamps\n");
+      return 1;
+    }
+    std::printf("%s (subgroup %s)\n", ctx.caps().name.c_str(), ctx.caps().use_subgroup ? "on" : "off");
+    bench(ctx, 1024, 768, 768, DType::F32, reps);
+    bench(ctx, 1024, 768, 768, DType::BF16, reps);
+    bench(ctx, 1, 576, 1536, DType::BF16, reps);
+    bench(ctx, 1, 576, 1536, DType::F32, reps);
+    bench(ctx, 1, 49280, 576, DType::BF16, reps);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}

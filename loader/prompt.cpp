@@ -1,0 +1,193 @@
+#include "loader/prompt.h"
+
+#include <cctype>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "loader/error.h"
+
+namespace smolvk {
+namespace {
+
+using nlohmann::json;
+
+json read_json(const std::filesystem::path& path) {
+  std::ifstream f(path);
+  if (!f) throw LoadError(path.string() + ": cannot open");
+  try {
+    return json::parse(f);
+  } catch (const json::exception& e) {
+    throw LoadError(path.string() + ": not valid JSON (" + e.what() + ")");
+  }
+}
+
+// Python's str.capitalize on ASCII.
+std::string capitalize(std::string s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char& ch = reinterpret_cast<unsigned char&>(s[i]);
+    if (ch < 0x80) ch = i == 0 ? std::toupper(ch) : std::tolower(ch);
+  }
+  return s;
+}
+
+size_t count_occurrences(std::string_view text, std::string_view needle) {
+  size_t n = 0;
+  for (size_t pos = text.find(needle); pos != std::string_view::npos; pos = text.find(needle, pos + needle.size()))
+    ++n;
+  return n;
+}
+
+// The Jinja with blanks dropped and double quotes as single quotes, so that formatting
+// differences between checkpoints do not matter.
+std::string compact(std::string_view jinja) {
+  std::string out;
+  for (char ch : jinja) {
+    if (ch == ' ' || ch == '\t') continue;
+    out += ch == '"' ? '\'' : ch;
+  }
+  return out;
+}
+
+std::string template_from_json_value(const json& v, const std::string& source) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_array())  // [{"name": "default", "template": "..."}, ...]
+    for (const auto& t : v)
+      if (t.is_object() && t.value("name", "") == "default" && t.contains("template") && t["template"].is_string())
+        return t["template"].get<std::string>();
+  throw LoadError(source + ": \"chat_template\" is neither a string nor a list with a \"default\" template");
+}
+
+}  // namespace
+
+ChatTemplate ChatTemplate::parse(std::string_view jinja, const std::string& source) {
+  const std::string c = compact(jinja);
+  static constexpr const char* kMarkers[] = {
+      "{%formessageinmessages%}",
+      "capitalize",
+      "{%ifmessage['content'][0]['type']=='image'%}{{':'}}{%else%}",
+      "{%forlineinmessage['content']%}",
+      "{%ifline['type']=='text'%}{{line['text']}}",
+      "{%elifline['type']=='image'%}{{'<image>'}}",
+      "<end_of_utterance>\n{%endfor%}",
+      "{%ifadd_generation_prompt%}{{'Assistant:'}}{%endif%}",
+  };
+  for (const char* m : kMarkers)
+    if (c.find(m) == std::string::npos)
+      throw LoadError(source + ": chat template not recognised as the SmolVLM / Idefics3 layout (no `" +
+                      std::string(m) + "` in it)");
+  // ": " after a text-first role: the one place where a blank matters.
+  if (jinja.find("': '") == std::string_view::npos && jinja.find("\": \"") == std::string_view::npos)
+    throw LoadError(source + ": chat template not recognised as the SmolVLM / Idefics3 layout (no `': '` in it)");
+  const size_t first_tag = jinja.find("{%");
+  const std::string_view prefix = jinja.substr(0, first_tag);
+  if (prefix.find("{{") != std::string_view::npos || prefix.find("{#") != std::string_view::npos)
+    throw LoadError(source + ": chat template not recognised (expressions before the message loop)");
+  ChatTemplate t;
+  t.prefix_ = std::string(prefix);
+  return t;
+}
+
+ChatTemplate ChatTemplate::load(const std::filesystem::path& dir) {
+  if (const auto p = dir / "chat_template.jinja"; std::filesystem::exists(p)) {
+    std::ifstream f(p, std::ios::binary);
+    if (!f) throw LoadError(p.string() + ": cannot open");
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return parse(ss.str(), p.string());
+  }
+  for (const char* name : {"chat_template.json", "processor_config.json", "tokenizer_config.json"}) {
+    const auto p = dir / name;
+    if (!std::filesystem::exists(p)) continue;
+    const json j = read_json(p);
+    if (j.is_object() && j.contains("chat_template") && !j["chat_template"].is_null())
+      return parse(template_from_json_value(j["chat_template"], p.string()), p.string() + " chat_template");
+  }
+  throw LoadError(dir.string() + ": no chat template (looked for chat_template.jinja, chat_template.json, and "
+                  "\"chat_template\" in processor_config.json and tokenizer_config.json)");
+}
+
+std::string ChatTemplate::apply(std::span<const ChatMessage> messages, bool add_generation_prompt) const {
+  std::string out = prefix_;
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const ChatMessage& m = messages[i];
+    if (m.content.empty())
+      throw LoadError("chat message " + std::to_string(i) + " (role \"" + m.role +
+                      "\") has no content items; the chat template needs at least one");
+    out += capitalize(m.role);
+    out += m.content.front().kind == ChatItem::Image ? ":" : ": ";
+    for (const ChatItem& item : m.content) out += item.kind == ChatItem::Image ? "<image>" : item.text;
+    out += "<end_of_utterance>\n";
+  }
+  if (add_generation_prompt) out += "Assistant:";
+  return out;
+}
+
+std::string apply_chat_template(std::span<const ChatMessage> messages, bool add_generation_prompt) {
+  return ChatTemplate().apply(messages, add_generation_prompt);
+}
+
+ImageTokens ImageTokens::load(const std::filesystem::path& dir) {
+  ImageTokens t;
+  const auto p = dir / "tokenizer_config.json";
+  if (!std::filesystem::exists(p)) return t;
+  const json j = read_json(p);
+  if (!j.is_object()) throw LoadError(p.string() + ": expected a JSON object");
+  const auto pick = [&](const char* key, std::string& out) {
+    for (const json* scope : {&j, j.contains("extra_special_tokens") ? &j["extra_special_tokens"] : nullptr}) {
+      if (!scope || !scope->is_object() || !scope->contains(key)) continue;
+      const json& v = (*scope)[key];
+      // A plain string or a serialised AddedToken {"content": ...}.
+      const json* s = v.is_object() && v.contains("content") ? &v["content"] : &v;
+      if (!s->is_string() || s->get<std::string>().empty())
+        throw LoadError(p.string() + ": \"" + key + "\" = " + v.dump() + ", expected a non-empty token string");
+      out = s->get<std::string>();
+    }
+  };
+  pick("image_token", t.image);
+  pick("fake_image_token", t.fake_image);
+  pick("global_image_token", t.global_image);
+  return t;
+}
+
+std::string ImageTokens::row_col(int row, int col) const {
+  return "<row_" + std::to_string(row) + "_col_" + std::to_string(col) + ">";
+}
+
+std::string expand_image_tokens(const std::string& prompt, std::span<const ImageGrid> grids, int image_seq_len,
+                                const ImageTokens& tok) {
+  if (tok.image.empty()) throw LoadError("expand_image_tokens: the image token string is empty");
+  if (image_seq_len <= 0)
+    throw LoadError("expand_image_tokens: image_seq_len = " + std::to_string(image_seq_len) + ", expected > 0");
+  const size_t placeholders = count_occurrences(prompt, tok.image);
+  if (placeholders != grids.size())
+    throw LoadError("prompt has " + std::to_string(placeholders) + " `" + tok.image + "` placeholder(s) but " +
+                    std::to_string(grids.size()) + " image(s) were given; they must match");
+  std::string run;
+  run.reserve(tok.image.size() * image_seq_len);
+  for (int i = 0; i < image_seq_len; ++i) run += tok.image;
+
+  std::string out;
+  size_t pos = 0;
+  for (const ImageGrid& g : grids) {
+    if (g.rows < 0 || g.cols < 0 || (g.rows == 0) != (g.cols == 0))
+      throw LoadError("expand_image_tokens: image grid " + std::to_string(g.rows) + "x" + std::to_string(g.cols) +
+                      ", expected both 0 (unsplit) or both positive");
+    const size_t at = prompt.find(tok.image, pos);
+    out.append(prompt, pos, at - pos);
+    pos = at + tok.image.size();
+    if (g.rows == 0) {
+      out += tok.fake_image + tok.global_image + run + tok.fake_image;
+      continue;
+    }
+    for (int r = 1; r <= g.rows; ++r) {
+      for (int c = 1; c <= g.cols; ++c) out += tok.fake_image + tok.row_col(r, c) + run;
+      out += '\n';
+    }
+    out += '\n' + tok.fake_image + tok.global_image + run + tok.fake_image;
+  }
+  out.append(prompt, pos, std::string::npos);
+  return out;
+}
+
+}  // namespace smolvk

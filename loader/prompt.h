@@ -1,0 +1,69 @@
+#pragma once
+// The SmolVLM / Idefics3 chat layout and the expansion of each <image> placeholder into the
+// processor's tile layout, byte for byte as transformers builds the prompt text.
+#include <filesystem>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "loader/preprocess.h"
+
+namespace smolvk {
+
+struct ChatItem {
+  enum Kind { Text, Image } kind = Text;
+  std::string text;  // Text items only
+};
+
+struct ChatMessage {
+  std::string role;  // "user", "assistant", ...: written capitalised
+  std::vector<ChatItem> content;
+};
+
+// The checkpoint's Jinja chat template, recognised (not interpreted): every SmolVLM /
+// Idefics3 template is the same loop after a literal prefix (`<|im_start|>`, or
+// `<|begin_of_text|>` for Idefics3-8B). Per message: role capitalised (ASCII; other bytes
+// kept), ":" if the first item is an image else ": ", the items (text verbatim, image →
+// `<image>`), `<end_of_utterance>\n`; then `Assistant:` when a generation prompt is asked.
+class ChatTemplate {
+ public:
+  ChatTemplate() = default;  // SmolVLM's layout with the `<|im_start|>` prefix
+  // From model_dir: chat_template.jinja, chat_template.json, processor_config.json or
+  // tokenizer_config.json (first found). LoadError if none, or if not recognised.
+  static ChatTemplate load(const std::filesystem::path& model_dir);
+  // LoadError naming `source` and the missing marker when `jinja` is not this layout.
+  static ChatTemplate parse(std::string_view jinja, const std::string& source);
+
+  // LoadError for a message without content items (the template indexes content[0]).
+  std::string apply(std::span<const ChatMessage> messages, bool add_generation_prompt) const;
+  const std::string& prefix() const { return prefix_; }
+
+ private:
+  std::string prefix_ = "<|im_start|>";
+};
+
+// SmolVLM's layout (ChatTemplate()).
+std::string apply_chat_template(std::span<const ChatMessage> messages, bool add_generation_prompt);
+
+// The strings the processor writes around image tokens. Defaults are transformers'
+// processor defaults; load() takes any the checkpoint's tokenizer_config.json names
+// (top-level or in "extra_special_tokens": image_token, fake_image_token, global_image_token).
+struct ImageTokens {
+  std::string image = "<image>";
+  std::string fake_image = "<fake_token_around_image>";
+  std::string global_image = "<global-img>";
+
+  static ImageTokens load(const std::filesystem::path& model_dir);
+  // `<row_R_col_C>`, 1-based: the processor's fixed format.
+  std::string row_col(int row, int col) const;
+};
+
+// Replaces the i-th `tok.image` in `prompt` with the layout of grids[i]: for a split image,
+// per tile row r and column c `fake + <row_r_col_c> + image×seq_len`, `\n` after each row,
+// then `\n + fake + global + image×seq_len + fake`; unsplit: `fake + global + image×seq_len +
+// fake`. LoadError when the placeholder count differs from grids.size() (both counts named).
+std::string expand_image_tokens(const std::string& prompt, std::span<const ImageGrid> grids, int image_seq_len,
+                                const ImageTokens& tok);
+
+}  // namespace smolvk

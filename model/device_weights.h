@@ -1,0 +1,41 @@
+#pragma once
+// The checkpoint's weights on the device, uploaded once, in the checkpoint's dtype (bf16
+// stays bf16). q/k/v are fused into one [q+k+v, in] matrix and gate/up into one [2I, in]
+// so each is a single matmul.
+#include <vector>
+
+#include "loader/config.h"
+#include "loader/weights.h"
+#include "model/ops/common.h"
+
+namespace smolvk {
+
+struct DeviceTensor {
+  Buffer buffer;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+  ops::Tensor bind(Graph& g) const { return ops::external(g, buffer, dtype, shape); }
+  bool valid() const { return buffer.valid(); }
+};
+
+struct DeviceVisionLayer {
+  DeviceTensor ln1_w, ln1_b, qkv_w, qkv_b, out_w, out_b, ln2_w, ln2_b, fc1_w, fc1_b, fc2_w, fc2_b;
+};
+struct DeviceTextLayer {
+  DeviceTensor input_norm, qkv_w, o_w, post_norm, gate_up_w, down_w;
+};
+
+struct DeviceWeights {
+  DeviceTensor patch_w;  // [hidden, 3·p·p] (the conv weight flattened as (c, ky, kx))
+  DeviceTensor patch_b, position_embedding, post_ln_w, post_ln_b;
+  std::vector<DeviceVisionLayer> vision;
+  DeviceTensor connector_w;  // [text hidden, vision hidden · s²]
+  DeviceTensor embed_tokens, final_norm, lm_head;  // lm_head shares embed's buffer when tied
+  std::vector<DeviceTextLayer> text;
+  uint64_t bytes = 0;
+  uint64_t parameters = 0;
+};
+
+DeviceWeights upload_weights(Context& ctx, const ModelConfig& config, const WeightSet& w);
+
+}  // namespace smolvk

@@ -1,0 +1,251 @@
+#include "model/ops/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace smolvk::ops {
+namespace {
+
+struct AttnPush {
+  uint32_t T, G, Hq, Hkv;
+  uint32_t q_off, q_bstride, q_rstride;
+  uint32_t k_off, v_off, kv_bstride, kv_hstride, kv_rstride;
+  uint32_t nkeys;
+  uint32_t pos0, pos0_param;
+  uint32_t split_keys;
+  float scale;
+};
+struct CombinePush {
+  uint32_t rows, D, splits;
+};
+
+constexpr uint32_t kStaticParam = 0xFFFFFFFFu;
+constexpr uint32_t kCombineWorkgroup = 64;
+// Flash-decoding: split the keys while fewer workgroups than this would run, but never
+// below kMinSplitKeys keys per split.
+constexpr uint64_t kTargetWorkgroups = 128;
+constexpr uint64_t kMinSplitKeys = 128;
+constexpr double kLog2e = 1.4426950408889634;
+
+std::string shape_str(const Tensor& t) {
+  std::string s = std::string(dtype_name(t.dtype)) + "[";
+  for (size_t i = 0; i < t.shape.size(); ++i) s += (i ? "," : "") + std::to_string(t.shape[i]);
+  return s + "]";
+}
+void expect(bool ok, const std::string& op, const std::string& what) {
+  if (!ok) throw std::invalid_argument(op + ": " + what);
+}
+void check_u32(int64_t n, const std::string& op, const std::string& what) {
+  expect(n >= 0 && n < (int64_t(1) << 32), op,
+         what + " has " + std::to_string(n) + " elements, more than 32-bit indexing allows");
+}
+
+uint32_t next_pow2(uint64_t v) {
+  uint32_t p = 1;
+  while (p < v && p < (1u << 30)) p <<= 1;
+  return p;
+}
+
+// Workgroup size and tile sizes for head dim D with `rows` query rows per (batch, kv head),
+// fitting the shared-memory limit.
+struct Tiles {
+  uint32_t wg, br, bc;
+};
+uint64_t shared_bytes(uint64_t D, uint64_t br, uint64_t bc) {
+  return 4 * (br * D + bc * (D + 1) + bc * D + br * bc + 3 * br + bc);
+}
+Tiles pick_tiles(const Capabilities& caps, int64_t D, int64_t rows, const std::string& op) {
+  uint32_t wg = std::clamp<uint32_t>(4 * std::max<uint32_t>(caps.subgroup_size, 1), 64, 256);
+  wg = std::min<uint32_t>(wg, std::max<uint32_t>(caps.max_workgroup_invocations, 1));
+  uint32_t br = std::min<uint32_t>(32, next_pow2(uint64_t(rows)));
+  uint32_t bc = br <= 8 ? 64 : 32;  // few query rows (decode): longer key tiles
+  while (shared_bytes(D, br, bc) > caps.max_shared_memory) {
+    if (bc > 16 && bc >= br) bc /= 2;
+    else if (br > 1) br /= 2;
+    else if (bc > 1) bc /= 2;
+    else break;
+  }
+  expect(shared_bytes(D, br, bc) <= caps.max_shared_memory, op,
+         "head_dim " + std::to_string(D) + " does not fit this device's " +
+             std::to_string(caps.max_shared_memory) + " bytes of shared memory");
+  return {wg, br, bc};
+}
+
+// Row stride of a TokenHeads view over `tokens` tokens of `heads` heads of D.
+uint32_t row_stride(const TokenHeads& x, int64_t tokens, int64_t heads, int64_t D,
+                    const std::string& op, const std::string& what) {
+  const Tensor& t = x.tensor;
+  expect(t.dtype == DType::F32, op, what + " must be f32, got " + shape_str(t));
+  expect(tokens > 0 && t.numel() % tokens == 0, op,
+         what + " " + shape_str(t) + " does not hold " + std::to_string(tokens) + " token rows");
+  const int64_t stride = t.numel() / tokens;
+  expect(x.col >= 0 && x.col + heads * D <= stride, op,
+         what + ": columns " + std::to_string(x.col) + ".." + std::to_string(x.col + heads * D) +
+             " do not fit its row of " + std::to_string(stride) + " elements");
+  check_u32(t.numel(), op, what);
+  return uint32_t(stride);
+}
+
+// Records the attention dispatch (and the combine when split), given the filled push.
+void record(Graph& g, const std::string& shader, const std::string& label, const Tiles& tl,
+            uint32_t D, AttnPush push, uint32_t q_blocks, uint32_t batch_heads, uint32_t splits,
+            const TensorRef& q, const TensorRef& k, const TensorRef& v, const TensorRef& mask,
+            const Tensor& out, const TensorRef* params, double flops, double bytes) {
+  const uint64_t out_rows = uint64_t(out.rows());
+  Dispatch d{.name = label, .op = "attention", .shader = shader, .spec = {tl.wg, D, tl.br, tl.bc}};
+  d.groups = {q_blocks, batch_heads, splits};
+  d.flops = flops;
+  d.bytes = bytes;
+  d.bindings = {{q, Access::Read}, {k, Access::Read}, {v, Access::Read}, {mask, Access::Read}};
+  if (splits == 1) {
+    d.bindings.push_back({out.ref, Access::Write});
+    if (params) d.bindings.push_back({*params, Access::Read});
+    d.set_push(push);
+    g.add(std::move(d));
+    return;
+  }
+  const TensorRef part = g.transient(uint64_t(splits) * out_rows * D * 4, label + ".partial");
+  const TensorRef ml = g.transient(uint64_t(splits) * out_rows * 8, label + ".max_sum");
+  d.bindings.push_back({part, Access::Write});
+  d.bindings.push_back({params ? *params : g.params(), Access::Read});
+  d.bindings.push_back({ml, Access::Write});
+  d.set_push(push);
+  g.add(std::move(d));
+
+  Dispatch c{.name = label + ".combine", .op = "attention", .shader = "attention_combine",
+             .spec = {kCombineWorkgroup}};
+  c.bindings = {{part, Access::Read}, {ml, Access::Read}, {out.ref, Access::Write}};
+  c.set_push(CombinePush{uint32_t(out_rows), D, splits});
+  c.groups = grid_1d(ceil_div(out_rows * D, kCombineWorkgroup));
+  c.flops = 4.0 * double(splits) * double(out_rows * D);
+  c.bytes = double(splits) * double(out_rows) * (4.0 * D + 8.0) + 4.0 * double(out_rows * D);
+  g.add(std::move(c));
+}
+
+// Number of key splits and keys per split (a multiple of the key tile).
+std::pair<uint32_t, uint32_t> pick_splits(const Capabilities& caps, int requested, uint64_t keys,
+                                          uint64_t workgroups, uint32_t bc, uint64_t out_rows,
+                                          uint32_t D) {
+  uint64_t splits = 1;
+  if (requested > 0) {
+    splits = uint64_t(requested);
+  } else if (workgroups < kTargetWorkgroups && keys >= 2 * kMinSplitKeys) {
+    splits = std::min((kTargetWorkgroups + workgroups - 1) / workgroups, keys / kMinSplitKeys);
+  }
+  // The partial accumulators must fit one binding.
+  while (splits > 1 && splits * out_rows * D * 4 > caps.max_storage_buffer_range) --splits;
+  splits = std::clamp<uint64_t>(splits, 1, std::max<uint64_t>(keys, 1));
+  uint64_t per = (keys + splits - 1) / splits;
+  per = std::max<uint64_t>(bc, (per + bc - 1) / bc * bc);
+  splits = std::max<uint64_t>(1, (keys + per - 1) / per);
+  return {uint32_t(splits), uint32_t(per)};
+}
+
+}  // namespace
+
+void attention_decoder(Graph& g, const TokenHeads& q, const Tensor& k_cache, const Tensor& v_cache,
+                       const Tensor& kv_start, const Tensor& out, const DeviceValue& pos0,
+                       const AttentionOptions& options) {
+  const std::string op = "attention_decoder";
+  expect(out.dtype == DType::F32 && out.shape.size() == 4, op,
+         "out must be f32 [B, T, Hq, D], got " + shape_str(out));
+  expect(k_cache.dtype == DType::F32 && k_cache.shape.size() == 4 && v_cache.dtype == DType::F32 &&
+             v_cache.shape == k_cache.shape,
+         op, "k_cache and v_cache must both be f32 [B, Hkv, C, D], got " + shape_str(k_cache) +
+                 " and " + shape_str(v_cache));
+  const int64_t B = out.shape[0], T = out.shape[1], Hq = out.shape[2], D = out.shape[3];
+  const int64_t Hkv = k_cache.shape[1], C = k_cache.shape[2];
+  expect(B > 0 && T > 0 && Hq > 0 && D > 0 && Hkv > 0 && C > 0, op,
+         "empty dimension in out " + shape_str(out) + " or caches " + shape_str(k_cache));
+  expect(k_cache.shape[0] == B && k_cache.shape[3] == D, op,
+         "caches " + shape_str(k_cache) + " do not match out " + shape_str(out));
+  expect(Hq % Hkv == 0, op, "q heads (" + std::to_string(Hq) + ") must be a multiple of kv heads (" +
+                                std::to_string(Hkv) + ")");
+  expect(kv_start.dtype == DType::I32 && kv_start.numel() == B, op,
+         "kv_start must be i32 [" + std::to_string(B) + "], got " + shape_str(kv_start));
+  const uint32_t q_stride = row_stride(q, B * T, Hq, D, op, "q");
+  check_u32(k_cache.numel(), op, "k_cache");
+  check_u32(out.numel(), op, "out");
+
+  uint32_t pos_static = 0, pos_param = kStaticParam;
+  const TensorRef* params = nullptr;
+  ParamWord pw;
+  uint64_t keys_max = uint64_t(C);  // keys a split plan must cover
+  if (const auto* fixed = std::get_if<uint32_t>(&pos0)) {
+    expect(uint64_t(*fixed) + uint64_t(T) <= uint64_t(C), op,
+           "pos0 " + std::to_string(*fixed) + " + T " + std::to_string(T) +
+               " exceeds the cache capacity " + std::to_string(C));
+    pos_static = *fixed;
+    keys_max = uint64_t(*fixed) + uint64_t(T);
+  } else {
+    pw = std::get<ParamWord>(pos0);
+    expect(pw.params.valid() && pw.index < Graph::kParamWords, op,
+           "pos0 params word " + std::to_string(pw.index) + " is not a word of Graph::params()");
+    pos_param = pw.index;
+    params = &pw.params;
+  }
+
+  const Capabilities& caps = g.context().caps();
+  const int64_t G = Hq / Hkv;
+  const Tiles tl = pick_tiles(caps, D, T * G, op);
+  const uint32_t q_blocks = ceil_div(uint64_t(T * G), tl.br);
+  const auto [splits, split_keys] =
+      pick_splits(caps, options.splits, keys_max, uint64_t(q_blocks) * B * Hkv, tl.bc,
+                  uint64_t(out.rows()), uint32_t(D));
+
+  const float scale = options.scale != 0.0f ? options.scale : float(1.0 / std::sqrt(double(D)));
+  AttnPush push{uint32_t(T), uint32_t(G), uint32_t(Hq), uint32_t(Hkv),
+                uint32_t(q.col), uint32_t(T) * q_stride, q_stride,
+                0, 0, uint32_t(Hkv * C * D), uint32_t(C * D), uint32_t(D),
+                uint32_t(C), pos_static, pos_param, split_keys, float(double(scale) * kLog2e)};
+
+  // Work for the key count the plan covers (exact with a fixed pos0, an upper bound with a
+  // params word); left padding is not known here.
+  const double p0 = double(keys_max) - double(T);
+  const double key_pairs = double(T) * p0 + double(T) * double(T + 1) / 2.0;
+  const double flops = 4.0 * double(B * Hq * D) * key_pairs;
+  const double bytes = 2.0 * double(out.bytes()) + 8.0 * double(B * Hkv * D) * double(keys_max);
+  record(g, "attention_decoder", options.name.empty() ? op : options.name, tl, uint32_t(D), push,
+         q_blocks, uint32_t(B * Hkv), splits, q.tensor.ref, k_cache.ref, v_cache.ref, kv_start.ref,
+         out, params ? params : nullptr, flops, bytes);
+}
+
+void attention_encoder(Graph& g, const TokenHeads& q, const TokenHeads& k, const TokenHeads& v,
+                       const Tensor& key_mask, const Tensor& out, const AttentionOptions& options) {
+  const std::string op = "attention_encoder";
+  expect(out.dtype == DType::F32 && out.shape.size() == 4, op,
+         "out must be f32 [N, S, H, D], got " + shape_str(out));
+  const int64_t N = out.shape[0], S = out.shape[1], H = out.shape[2], D = out.shape[3];
+  expect(N > 0 && S > 0 && H > 0 && D > 0, op, "empty dimension in out " + shape_str(out));
+  expect((key_mask.dtype == DType::U32 || key_mask.dtype == DType::I32) && key_mask.numel() == N * S,
+         op, "key_mask must be u32 or i32 [" + std::to_string(N) + ", " + std::to_string(S) +
+                 "], got " + shape_str(key_mask));
+  const uint32_t qs = row_stride(q, N * S, H, D, op, "q");
+  const uint32_t ks = row_stride(k, N * S, H, D, op, "k");
+  const uint32_t vs = row_stride(v, N * S, H, D, op, "v");
+  expect(ks == vs, op, "k and v must have the same row stride, got " + std::to_string(ks) +
+                           " and " + std::to_string(vs));
+  check_u32(out.numel(), op, "out");
+
+  const Capabilities& caps = g.context().caps();
+  const Tiles tl = pick_tiles(caps, D, S, op);
+  const uint32_t q_blocks = ceil_div(uint64_t(S), tl.br);
+  // The vision encoder has plenty of query blocks: split only when asked.
+  const auto [splits, split_keys] = pick_splits(caps, std::max(options.splits, 1), uint64_t(S),
+                                                uint64_t(q_blocks) * N * H, tl.bc,
+                                                uint64_t(out.rows()), uint32_t(D));
+  const float scale = options.scale != 0.0f ? options.scale : float(1.0 / std::sqrt(double(D)));
+  AttnPush push{uint32_t(S), 1, uint32_t(H), uint32_t(H),
+                uint32_t(q.col), uint32_t(S) * qs, qs,
+                uint32_t(k.col), uint32_t(v.col), uint32_t(S) * ks, uint32_t(D), ks,
+                uint32_t(S), 0, kStaticParam, split_keys, float(double(scale) * kLog2e)};
+  const double flops = 4.0 * double(N * H * D) * double(S) * double(S);
+  const double bytes = 4.0 * double(out.bytes()) + 4.0 * double(N * S);
+  // Same-buffer q/k/v views (a fused qkv) bind the same range three times; that is fine.
+  record(g, "attention_encoder", options.name.empty() ? op : options.name, tl, uint32_t(D), push,
+         q_blocks, uint32_t(N * H), splits, q.tensor.ref, k.tensor.ref, v.tensor.ref, key_mask.ref,
+         out, nullptr, flops, bytes);
+}
+
+}  // namespace smolvk::ops

@@ -1,0 +1,50 @@
+#pragma once
+// Flash attention (online softmax over key tiles; never a full score matrix): causal decoder
+// attention over a KV cache with GQA and left padding, and non-causal encoder attention with
+// a key-padding mask. Activations are f32.
+#include <cstdint>
+#include <string>
+#include <variant>
+
+#include "model/ops/common.h"
+
+namespace smolvk::ops {
+
+
+// The heads of a token-major activation, possibly a column slice of a wider row (e.g. the q,
+// k or v part of a fused qkv output [tokens, (Hq + 2·Hkv)·D]). Head h of token r starts at
+// element r·row_stride + col + h·D, with row_stride = tensor.numel() / tokens.
+struct TokenHeads {
+  Tensor tensor;
+  int64_t col = 0;  // first element of head 0 within each row
+};
+
+struct AttentionOptions {
+  float scale = 0.0f;  // softmax scale; 0 means 1/√D
+  int splits = 0;      // key splits (flash-decoding); 0 = chosen from the key count
+  std::string name;    // profiler label; "" = the op name
+};
+
+// Causal attention of T new tokens per batch row over the KV cache.
+//   q        [B·T tokens] × Hq heads of D (TokenHeads; [B, T, Hq, D] when contiguous)
+//   k_cache, v_cache f32 [B, Hkv, C, D]   (this layer's cache; rows 0..pos0+T−1 filled)
+//   kv_start I32 [B]    first valid key of each batch row (left padding); keys before it
+//                       are masked out
+//   out      f32 [B, T, Hq, D]
+//   pos0     position of the first new token (same for every batch row): a fixed value or a
+//            params word, so a recorded decode step is replayed with a new position.
+// Query t sees keys kv_start[b] ≤ j ≤ pos0 + t. Hq must be a multiple of Hkv. A row with no
+// valid key gets zeros. With a fixed pos0, pos0 + T ≤ C is checked; with a params word the
+// shader clamps keys to C.
+void attention_decoder(Graph& g, const TokenHeads& q, const Tensor& k_cache, const Tensor& v_cache,
+                       const Tensor& kv_start, const Tensor& out, const DeviceValue& pos0,
+                       const AttentionOptions& options = {});
+
+// Non-causal attention within each of N tiles of S tokens (the vision encoder).
+//   q, k, v  [N·S tokens] × H heads of D (TokenHeads)
+//   key_mask U32 or I32 [N, S]: 0 = padded patch, masked out as a key
+//   out      f32 [N, S, H, D]
+void attention_encoder(Graph& g, const TokenHeads& q, const TokenHeads& k, const TokenHeads& v,
+                       const Tensor& key_mask, const Tensor& out, const AttentionOptions& options = {});
+
+}  // namespace smolvk::ops

@@ -1,0 +1,142 @@
+#include "model/ops/matmul.h"
+
+#include <algorithm>
+#include <bit>
+#include <stdexcept>
+
+#include "model/ops/matmul_split.h"
+
+namespace smolvk::ops {
+namespace {
+
+struct MatmulPush {
+  uint32_t M, N, K;
+  uint32_t x_off, w_off, b_off, y_off, y_stride;
+  uint32_t flags;  // 1: bias, 2: accumulate
+};
+
+constexpr int64_t kMatVecMaxRows = 64;
+
+std::string shape_str(const Tensor& t) {
+  std::string s = std::string(dtype_name(t.dtype)) + "[";
+  for (size_t i = 0; i < t.shape.size(); ++i) s += (i ? "," : "") + std::to_string(t.shape[i]);
+  return s + "]";
+}
+
+struct Kernel {
+  std::string shader;
+  std::vector<uint32_t> spec;
+  uint32_t cols_per_group = 0;       // mat-vec
+  uint32_t tile_m = 0, tile_n = 0;   // tiled
+};
+
+Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt) {
+  const std::string dt(dtype_name(wt));
+  Kernel k;
+  if (rows <= kMatVecMaxRows) {
+    const uint32_t rb = std::bit_ceil(uint32_t(rows));
+    const uint32_t cols = rb <= 2 ? 2 : 1;
+    uint32_t wg = std::max<uint32_t>(64, std::bit_ceil(caps.subgroup_size));
+    wg = std::min<uint32_t>(wg, std::bit_floor(std::max<uint32_t>(caps.max_workgroup_invocations, 1)));
+    while (wg > 1 && uint64_t(cols) * rb * wg * 4 > caps.max_shared_memory) wg /= 2;
+    k.shader = std::string(caps.use_subgroup ? "matmul_vec_sg_" : "matmul_vec_") + dt;
+    k.spec = {wg, rb, cols};
+    k.cols_per_group = cols;
+    return k;
+  }
+  // 64x64x16 tiles, 4x4 outputs per thread on 256 threads; 32x32 on 64 threads where the
+  // device offers fewer invocations or less shared memory.
+  uint32_t bm = 64, bk = 16, t = 4;
+  auto shared_bytes = [&](uint32_t b) { return 2ull * bk * (b + 1) * 4; };
+  if (caps.max_workgroup_invocations < (bm / t) * (bm / t) || shared_bytes(bm) > caps.max_shared_memory)
+    bm = 32;
+  const uint32_t wg = (bm / t) * (bm / t);
+  k.shader = "matmul_tiled_" + dt;
+  k.spec = {wg, bm, bm, bk, t, t};
+  k.tile_m = k.tile_n = bm;
+  return k;
+}
+
+}  // namespace
+
+void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
+            const MatmulOptions& o) {
+  const std::string label = o.name.empty() ? "matmul" : o.name;
+  const std::string who = "matmul '" + label + "'";
+  auto fail = [&](const std::string& why) {
+    std::string s = who + ": " + why + " (x " + shape_str(x) + ", w " + shape_str(w);
+    if (bias) s += ", bias " + shape_str(*bias);
+    throw std::invalid_argument(s + ", y " + shape_str(y) + ")");
+  };
+  if (x.shape.empty() || w.shape.size() != 2 || y.shape.empty()) fail("expected x rank >= 1, w [N, K], y rank >= 1");
+  if (x.dtype != DType::F32 || y.dtype != DType::F32) fail("x and y must be f32");
+  if (w.dtype != DType::F32 && w.dtype != DType::F16 && w.dtype != DType::BF16)
+    fail("w must be f32, f16 or bf16");
+  const int64_t M = x.rows(), K = x.dim(-1), N = w.dim(0), y_cols = y.dim(-1);
+  if (M <= 0 || K <= 0 || N <= 0) fail("empty dimension");
+  if (w.dim(1) != K) fail("w's second dim must equal x's last dim");
+  if (y.rows() != M) fail("y must have as many rows as x");
+  if (o.y_col < 0 || o.y_col + N > y_cols)
+    fail("columns [" + std::to_string(o.y_col) + ", " + std::to_string(o.y_col + N) +
+         ") do not fit y's " + std::to_string(y_cols) + " columns");
+  if (bias && (bias->dtype != w.dtype || bias->numel() != N)) fail("bias must be [N] of w's dtype");
+  for (const Tensor* t : {&x, &w, &y, bias})
+    if (t && (!t->ref.valid() || t->ref.size < t->bytes())) fail("a tensor's buffer range is smaller than its shape");
+  if (uint64_t(M) * uint64_t(y_cols) >= (1ull << 32) || uint64_t(M) * uint64_t(K) >= (1ull << 32))
+    fail("x or y has 2^32 elements or more");
+
+  const Capabilities& caps = g.context().caps();
+  const uint64_t align = std::max<uint64_t>(1, caps.min_storage_buffer_offset_alignment);
+  uint64_t limit = std::min<uint64_t>(caps.max_storage_buffer_range, 0xffffffffull);
+  if (o.max_chunk_bytes) limit = std::min(limit, o.max_chunk_bytes);
+  const uint64_t ws = dtype_size(w.dtype);
+  const uint64_t w_row = uint64_t(K) * ws;
+  const uint32_t flags = (bias ? 1u : 0u) | (o.accumulate ? 2u : 0u);
+
+  // Rows of X (and Y) per dispatch: both bindings fit the limit even when misaligned.
+  const uint64_t xy_row = std::max<uint64_t>(uint64_t(K), uint64_t(y_cols)) * 4;
+  const uint64_t slack = align - 1 + 3;  // misalignment + bind_aligned's word rounding
+  if (limit <= slack || (limit - slack) / xy_row == 0)
+    fail("one row of x or y does not fit a binding of " + std::to_string(limit) + " bytes");
+  const int64_t m_step = int64_t(std::min<uint64_t>((limit - slack) / xy_row, 65535ull * 32));
+
+  for (int64_t m0 = 0; m0 < M; m0 += m_step) {
+    const int64_t mc = std::min(m_step, M - m0);
+    const Kernel kern = pick_kernel(caps, mc, w.dtype);
+    const AlignedBinding xb = bind_aligned(x.ref, uint64_t(m0 * K) * 4, uint64_t(mc * K) * 4, align, 4, who);
+    for (int64_t n0 = 0; n0 < N;) {
+      const uint64_t w_start = w.ref.offset + uint64_t(n0) * w_row;
+      int64_t nc = int64_t(rows_per_binding(w_start, w_row, uint64_t(N - n0), limit, align, who));
+      if (kern.tile_n) nc = std::min<int64_t>(nc, 65535ll * kern.tile_n);
+      const AlignedBinding wb = bind_aligned(w.ref, uint64_t(n0) * w_row, uint64_t(nc) * w_row, align, ws, who);
+      const uint64_t y_first = uint64_t(m0 * y_cols + o.y_col + n0);
+      const uint64_t y_end = uint64_t((m0 + mc - 1) * y_cols + o.y_col + n0 + nc);
+      const AlignedBinding yb = bind_aligned(y.ref, y_first * 4, (y_end - y_first) * 4, align, 4, who);
+
+      Dispatch d{.name = label, .op = "matmul", .shader = kern.shader, .spec = kern.spec};
+      d.bindings = {{xb.ref, Access::Read},
+                    {wb.ref, Access::Read},
+                    {yb.ref, o.accumulate ? Access::ReadWrite : Access::Write}};
+      MatmulPush p{uint32_t(mc), uint32_t(nc), uint32_t(K), xb.elem_offset, wb.elem_offset, 0,
+                   yb.elem_offset, uint32_t(y_cols), flags};
+      if (bias) {
+        const AlignedBinding bb = bind_aligned(bias->ref, uint64_t(n0) * ws, uint64_t(nc) * ws, align, ws, who);
+        d.bindings.push_back({bb.ref, Access::Read});
+        p.b_off = bb.elem_offset;
+      }
+      d.set_push(p);
+      if (kern.cols_per_group)
+        d.groups = grid_1d(ceil_div(uint64_t(nc), kern.cols_per_group));
+      else
+        d.groups = {ceil_div(uint64_t(nc), kern.tile_n), ceil_div(uint64_t(mc), kern.tile_m), 1};
+      d.flops = 2.0 * double(mc) * double(nc) * double(K) + (bias ? double(mc * nc) : 0.0) +
+                (o.accumulate ? double(mc * nc) : 0.0);
+      d.bytes = double(mc * K) * 4 + double(nc) * double(w_row) + double(mc * nc) * 4 *
+                (o.accumulate ? 2 : 1) + (bias ? double(nc) * double(ws) : 0.0);
+      g.add(std::move(d));
+      n0 += nc;
+    }
+  }
+}
+
+}  // namespace smolvk::ops

@@ -1,0 +1,62 @@
+#include "model/ops/norm_ref.h"
+
+#include <bit>
+#include <cmath>
+#include <cstring>
+
+namespace smolvk::ops::ref {
+
+std::vector<float> rms_norm(std::span<const float> x, std::span<const float> weight,
+                            int64_t rows, int64_t cols, float eps) {
+  std::vector<float> y(size_t(rows * cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x.data() + r * cols;
+    double ss = 0;
+    for (int64_t c = 0; c < cols; ++c) ss += double(xr[c]) * xr[c];
+    const double rstd = 1.0 / std::sqrt(ss / double(cols) + eps);
+    for (int64_t c = 0; c < cols; ++c) y[size_t(r * cols + c)] = float(weight[c] * (xr[c] * rstd));
+  }
+  return y;
+}
+
+std::vector<float> layer_norm(std::span<const float> x, std::span<const float> weight,
+                              std::span<const float> bias, int64_t rows, int64_t cols, float eps) {
+  std::vector<float> y(size_t(rows * cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x.data() + r * cols;
+    double mean = 0;
+    for (int64_t c = 0; c < cols; ++c) mean += xr[c];
+    mean /= double(cols);
+    double var = 0;
+    for (int64_t c = 0; c < cols; ++c) var += (xr[c] - mean) * (xr[c] - mean);
+    const double rstd = 1.0 / std::sqrt(var / double(cols) + eps);
+    for (int64_t c = 0; c < cols; ++c)
+      y[size_t(r * cols + c)] = float((xr[c] - mean) * rstd * weight[c] + bias[c]);
+  }
+  return y;
+}
+
+uint16_t to_bf16(float v) {
+  uint32_t u;
+  std::memcpy(&u, &v, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40);  // quiet NaN
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return uint16_t(u >> 16);
+}
+
+float from_bf16(uint16_t h) {
+  uint32_t u = uint32_t(h) << 16;
+  float v;
+  std::memcpy(&v, &u, 4);
+  return v;
+}
+
+uint16_t to_f16(float v) {
+  return std::bit_cast<uint16_t>(static_cast<_Float16>(v));
+}
+
+float from_f16(uint16_t h) {
+  return static_cast<float>(std::bit_cast<_Float16>(h));
+}
+
+}  // namespace smolvk::ops::ref

@@ -1,0 +1,429 @@
+// Model: loading, request preparation and the encode → prefill → decode loop.
+#include "model/smolvlm.h"
+
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+
+#include "loader/error.h"
+#include "loader/safetensors.h"
+#include "loader/weights.h"
+#include "model/graphs.h"
+#include "model/ops/embedding.h"
+#include "model/ops/position_ids.h"
+#include "model/ops/rope.h"
+#include "model/ops/splice.h"
+
+namespace smolvk {
+namespace {
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+size_t count_occurrences(const std::string& s, const std::string& what) {
+  size_t n = 0;
+  for (size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + what.size())) ++n;
+  return n;
+}
+
+template <class T>
+Buffer upload_vector(Context& ctx, const std::vector<T>& v) {
+  Buffer b = ctx.create_buffer(std::max<uint64_t>(4, v.size() * sizeof(T)));
+  if (!v.empty()) ctx.upload(b, v.data(), v.size() * sizeof(T));
+  return b;
+}
+}  // namespace
+
+struct Model::Impl {
+  Context& ctx;
+  std::filesystem::path dir;
+  ModelConfig config;
+  Tokenizer tokenizer;
+  ProcessorConfig processor;
+  GenerationConfig generation;
+  ChatTemplate chat_template;
+  ImageTokens image_tokens;
+  DeviceWeights weights;
+  DeviceTensor rope_table;
+  std::vector<int32_t> stop_ids;
+  std::atomic<bool> cancel{false};
+
+  Impl(Context& c, Tokenizer t) : ctx(c), tokenizer(std::move(t)) {}
+
+  const DeviceTensor& rope_for(int64_t capacity) {
+    if (!rope_table.valid() || rope_table.shape[0] < capacity) {
+      const auto& t = config.text;
+      auto table = ops::rope_table(capacity, int(t.head_dim), t.rope_theta,
+                                   t.rope_scaling.kind == RopeKind::Default ? nullptr : &t.rope_scaling);
+      rope_table = {upload_vector(ctx, table), DType::F32, {capacity, t.head_dim / 2, 2}};
+    }
+    return rope_table;
+  }
+
+  struct Encoded {
+    Buffer rows;  // [tiles · image_seq_len, text hidden]
+    int64_t tiles = 0;
+  };
+  Encoded encode(const std::vector<const PreparedRequest*>& reqs, std::vector<float>* vision_out);
+};
+
+Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Model::~Model() = default;
+
+std::unique_ptr<Model> Model::load(Context& ctx, const std::filesystem::path& dir,
+                                   const ProgressCallback& progress) {
+  auto say = [&](const std::string& s) { if (progress) progress(s); };
+  if (!std::filesystem::is_directory(dir))
+    throw LoadError(dir.string() + ": not a directory (expected a Hugging Face model folder with "
+                    "config.json, model.safetensors, tokenizer.json)");
+  say("reading config");
+  ModelConfig config = load_model_config(dir);
+  auto tok_path = dir / "tokenizer.json";
+  if (!std::filesystem::exists(tok_path))
+    throw LoadError(tok_path.string() + ": missing (the tokenizer of the checkpoint is required)");
+  auto impl = std::make_unique<Impl>(ctx, Tokenizer::load(tok_path));
+  Impl& I = *impl;
+  I.dir = dir;
+  I.config = config;
+  I.processor = ProcessorConfig::load(dir);
+  I.processor.check_against_model(int(config.vision.image_size), int(config.vision.patch_size),
+                                  int(config.scale_factor), (dir / "config.json").string());
+  I.generation = load_generation_config(dir);
+  I.chat_template = ChatTemplate::load(dir);
+  I.image_tokens = ImageTokens::load(dir);
+  const int32_t image_id = I.tokenizer.require_token(I.image_tokens.image, "the image placeholder");
+  if (image_id != config.image_token_id)
+    throw LoadError((dir / "config.json").string() + ": image_token_id " +
+                    std::to_string(config.image_token_id) + " differs from tokenizer.json's id " +
+                    std::to_string(image_id) + " for " + I.image_tokens.image);
+  for (int64_t id : I.generation.eos_token_ids) I.stop_ids.push_back(int32_t(id));
+  if (auto eou = I.tokenizer.token_to_id("<end_of_utterance>")) I.stop_ids.push_back(*eou);
+
+  say("mapping weights");
+  SafeTensors tensors = SafeTensors::open(dir);
+  WeightSet ws = map_weights(config, tensors);
+  say("uploading weights");
+  I.weights = upload_weights(ctx, config, ws);
+  return std::unique_ptr<Model>(new Model(std::move(impl)));
+}
+
+const ModelConfig& Model::config() const { return impl_->config; }
+const Tokenizer& Model::tokenizer() const { return impl_->tokenizer; }
+const ProcessorConfig& Model::processor() const { return impl_->processor; }
+const GenerationConfig& Model::generation_config() const { return impl_->generation; }
+uint64_t Model::parameter_count() const { return impl_->weights.parameters; }
+uint64_t Model::weight_bytes() const { return impl_->weights.bytes; }
+Context& Model::context() const { return impl_->ctx; }
+void Model::cancel() { impl_->cancel = true; }
+
+PreparedRequest Model::prepare(const Request& r, bool add_generation_prompt) const {
+  const Impl& I = *impl_;
+  PreparedRequest p;
+  int sources = !r.messages.empty() + !r.prompt_text.empty() + !r.prompt_ids.empty() + !r.input_embeds.empty();
+  if (sources != 1)
+    throw std::invalid_argument("a request needs exactly one of messages, prompt text, prompt ids "
+                                "or input embeddings (got " + std::to_string(sources) + ")");
+  std::vector<ProcessedImage> images;
+  for (const Image& im : r.images) images.push_back(preprocess_image(im, I.processor));
+  for (const auto& im : images) {
+    if (p.tiles && (im.height != p.tile_height || im.width != p.tile_width))
+      throw std::invalid_argument("images of one request must give tiles of one size");
+    p.tile_height = im.height;
+    p.tile_width = im.width;
+    p.tiles += im.num_tiles;
+    p.pixel_values.insert(p.pixel_values.end(), im.pixel_values.begin(), im.pixel_values.end());
+    p.pixel_mask.insert(p.pixel_mask.end(), im.pixel_mask.begin(), im.pixel_mask.end());
+    p.grids.push_back(im.grid());
+  }
+  if (!r.pixel_values.empty()) {
+    if (!r.images.empty()) throw std::invalid_argument("give images or pixel values, not both");
+    const int64_t C = I.config.vision.num_channels;
+    const int64_t tile = C * r.tile_height * r.tile_width;
+    if (r.tile_height <= 0 || r.tile_width <= 0 || r.pixel_values.size() % size_t(tile) != 0 ||
+        r.pixel_mask.size() != r.pixel_values.size() / size_t(C))
+      throw std::invalid_argument("pixel values / mask sizes do not match tiles of " +
+                                  std::to_string(C) + "×" + std::to_string(r.tile_height) + "×" +
+                                  std::to_string(r.tile_width));
+    p.tiles = int(r.pixel_values.size() / size_t(tile));
+    p.tile_height = r.tile_height;
+    p.tile_width = r.tile_width;
+    p.pixel_values = r.pixel_values;
+    p.pixel_mask = r.pixel_mask;
+  }
+  if (!r.input_embeds.empty()) {
+    if (!r.images.empty()) throw std::invalid_argument("input embeddings already contain any image features");
+    return p;
+  }
+  if (!r.prompt_ids.empty()) {
+    p.input_ids = r.prompt_ids;
+    ops::check_token_ids(p.input_ids, I.config.text.vocab_size);
+    return p;
+  }
+  std::string text = r.prompt_text;
+  if (!r.messages.empty()) text = I.chat_template.apply(r.messages, add_generation_prompt);
+  const size_t placeholders = count_occurrences(text, I.image_tokens.image);
+  if (placeholders != r.images.size())
+    throw std::invalid_argument("the prompt has " + std::to_string(placeholders) + " " +
+                                I.image_tokens.image + " placeholder(s) but " +
+                                std::to_string(r.images.size()) + " image(s) were given");
+  p.prompt_text = expand_image_tokens(text, p.grids, I.processor.image_seq_len, I.image_tokens);
+  auto bos = I.tokenizer.bos_prefix();
+  p.input_ids.assign(bos.begin(), bos.end());
+  auto ids = I.tokenizer.encode(p.prompt_text);
+  p.input_ids.insert(p.input_ids.end(), ids.begin(), ids.end());
+  return p;
+}
+
+Model::Impl::Encoded Model::Impl::encode(const std::vector<const PreparedRequest*>& reqs,
+                                         std::vector<float>* vision_out) {
+  Encoded e;
+  int64_t H = 0, W = 0;
+  for (const auto* r : reqs) {
+    e.tiles += r->tiles;
+    H = std::max<int64_t>(H, r->tile_height);
+    W = std::max<int64_t>(W, r->tile_width);
+  }
+  if (e.tiles == 0) return e;
+  const int64_t C = config.vision.num_channels, N = e.tiles;
+  // Tiles of different sizes are zero-padded to the largest, with the mask marking real pixels.
+  std::vector<float> pixels(size_t(N * C * H * W), 0.0f);
+  std::vector<uint8_t> mask(size_t(N * H * W), 0);
+  int64_t n = 0;
+  for (const auto* r : reqs)
+    for (int64_t i = 0; i < r->tiles; ++i, ++n)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t y = 0; y < r->tile_height; ++y) {
+          const size_t src = size_t(((i * C + c) * r->tile_height + y) * r->tile_width);
+          std::copy_n(&r->pixel_values[src], r->tile_width, &pixels[size_t(((n * C + c) * H + y) * W)]);
+          if (c == 0)
+            std::copy_n(&r->pixel_mask[size_t((i * r->tile_height + y) * r->tile_width)], r->tile_width,
+                        &mask[size_t((n * H + y) * W)]);
+        }
+  const int P = int(config.vision.patches_per_side());
+  ops::PatchLayout layout = ops::patch_layout(mask, N, H, W, int(config.vision.patch_size), P);
+  const int64_t S = layout.seq;
+  const int64_t rows = N * S / (config.scale_factor * config.scale_factor);
+
+  Buffer pix_b = upload_vector(ctx, pixels), ids_b = upload_vector(ctx, layout.position_ids),
+         valid_b = upload_vector(ctx, layout.valid);
+  e.rows = ctx.create_buffer(uint64_t(rows * config.text.hidden_size) * 4);
+  Buffer vis_b;
+  Graph g(ctx);
+  VisionIO io{ops::external(g, pix_b, DType::F32, {N, C, H, W}),
+              ops::external(g, ids_b, DType::I32, {N, S}),
+              ops::external(g, valid_b, DType::I32, {N, S}),
+              ops::external(g, e.rows, DType::F32, {rows, config.text.hidden_size})};
+  ops::Tensor vis_t;
+  if (vision_out) {
+    vis_b = ctx.create_buffer(uint64_t(N * S * config.vision.hidden_size) * 4);
+    vis_t = ops::external(g, vis_b, DType::F32, {N, S, config.vision.hidden_size});
+    io.vision_out = &vis_t;
+  }
+  build_vision(g, config, weights, io);
+  Program prog = g.compile();
+  prog.run();
+  if (vision_out) {
+    vision_out->resize(size_t(N * S * config.vision.hidden_size));
+    ctx.download(vis_b, vision_out->data(), vision_out->size() * 4);
+  }
+  return e;
+}
+
+std::vector<float> Model::encode_images(const PreparedRequest& r, std::vector<float>* vision_out) {
+  auto e = impl_->encode({&r}, vision_out);
+  std::vector<float> out;
+  if (!e.tiles) return out;
+  out.resize(e.rows.size() / 4);
+  impl_->ctx.download(e.rows, out.data(), e.rows.size());
+  return out;
+}
+
+Result Model::generate(const Request& r, const GenerateOptions& options, const TokenCallback& on_token) {
+  return std::move(generate(std::span<const Request>(&r, 1), options, on_token).front());
+}
+
+std::vector<Result> Model::generate(std::span<const Request> batch, const GenerateOptions& o,
+                                    const TokenCallback& on_token) {
+  Impl& I = *impl_;
+  I.cancel = false;
+  const auto& tc = I.config.text;
+  const int64_t B = int64_t(batch.size());
+  if (B == 0) return {};
+  if (o.max_new_tokens < 1) throw std::invalid_argument("max_new_tokens must be at least 1");
+  if (B > int64_t(Graph::kParamWords - param::kPositions))
+    throw std::invalid_argument("batch size " + std::to_string(B) + " is over the maximum of " +
+                                std::to_string(Graph::kParamWords - param::kPositions));
+
+  std::vector<PreparedRequest> prepared;
+  for (const auto& r : batch) prepared.push_back(prepare(r, o.add_generation_prompt));
+  const bool embeds = !batch[0].input_embeds.empty();
+  if (embeds && B != 1) throw std::invalid_argument("generation from embeddings takes one request");
+  int64_t T = 0;
+  std::vector<int64_t> lengths;
+  for (size_t b = 0; b < prepared.size(); ++b) {
+    int64_t len = embeds ? int64_t(batch[b].input_embeds.size()) / tc.hidden_size
+                         : int64_t(prepared[b].input_ids.size());
+    if (embeds && len * tc.hidden_size != int64_t(batch[b].input_embeds.size()))
+      throw std::invalid_argument("input embeddings: " + std::to_string(batch[b].input_embeds.size()) +
+                                  " values is not a multiple of the hidden size " + std::to_string(tc.hidden_size));
+    if (len == 0) throw std::invalid_argument("request " + std::to_string(b) + " has an empty prompt");
+    lengths.push_back(len);
+    T = std::max(T, len);
+  }
+  const int64_t need = T + o.max_new_tokens;
+  if (need > tc.max_position_embeddings)
+    throw std::invalid_argument("context overflow: " + std::to_string(T) + " prompt tokens + " +
+                                std::to_string(o.max_new_tokens) + " new tokens exceed the model's " +
+                                std::to_string(tc.max_position_embeddings) + " positions");
+  const int64_t capacity = std::min<int64_t>((need + 15) / 16 * 16, tc.max_position_embeddings);
+
+  std::vector<Result> results(batch.size());
+  auto t_start = Clock::now();
+
+  // Left padding: row b's tokens occupy slots pad_b .. T−1; its keys before pad_b are masked.
+  std::vector<int32_t> ids(size_t(B * T), 0);
+  std::vector<int32_t> positions(size_t(B * T), 0);
+  std::vector<int32_t> kv_start(size_t(B), 0);
+  std::vector<int32_t> last_rows(size_t(B), 0);
+  const int32_t pad_id = int32_t(I.generation.pad_token_id.value_or(0));
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t pad = T - lengths[size_t(b)];
+    kv_start[size_t(b)] = int32_t(pad);
+    last_rows[size_t(b)] = int32_t(b * T + T - 1);
+    for (int64_t t = 0; t < T; ++t) {
+      positions[size_t(b * T + t)] = int32_t(t);
+      if (!embeds) ids[size_t(b * T + t)] = t < pad ? pad_id : prepared[size_t(b)].input_ids[size_t(t - pad)];
+    }
+    results[size_t(b)].input_ids = prepared[size_t(b)].input_ids;
+  }
+
+  // 1. all tiles of all requests in one vision batch
+  auto t0 = Clock::now();
+  std::vector<const PreparedRequest*> with_images;
+  for (const auto& p : prepared) with_images.push_back(&p);
+  Impl::Encoded enc = I.encode(with_images, nullptr);
+  std::vector<int32_t> targets;
+  if (enc.tiles) targets = ops::image_token_targets(ids, int32_t(I.config.image_token_id),
+                                                    enc.tiles * I.config.image_seq_len());
+  else if (!embeds)
+    ops::image_token_targets(ids, int32_t(I.config.image_token_id), 0);  // placeholders need images
+  const double encode_ms = ms_since(t0);
+
+  // 2. prefill
+  t0 = Clock::now();
+  KvCache kv = make_kv_cache(I.ctx, I.config, B, capacity);
+  const DeviceTensor& rope = I.rope_for(capacity);
+  Buffer ids_b = upload_vector(I.ctx, ids), pos_b = upload_vector(I.ctx, positions),
+         start_b = upload_vector(I.ctx, kv_start), last_b = upload_vector(I.ctx, last_rows),
+         targets_b = upload_vector(I.ctx, targets);
+  Buffer logits_b = I.ctx.create_buffer(uint64_t(B * tc.vocab_size) * 4);
+  Buffer next_b = I.ctx.create_buffer(uint64_t(B) * 4);
+  Buffer embeds_b;
+  if (embeds) embeds_b = upload_vector(I.ctx, batch[0].input_embeds);
+
+  ops::SamplingParams sp{o.sampling.temperature, o.sampling.top_k, o.sampling.top_p, o.sampling.seed};
+  Program prefill;
+  {
+    Graph g(I.ctx);
+    TextIO io;
+    io.batch = B;
+    io.tokens = T;
+    io.ids = ops::external(g, ids_b, DType::I32, {B * T});
+    ops::Tensor emb_t;
+    if (embeds) {
+      emb_t = ops::external(g, embeds_b, DType::F32, {T, tc.hidden_size});
+      io.embeds = &emb_t;
+    }
+    io.positions = ops::external(g, pos_b, DType::I32, {B * T});
+    io.kv_start = ops::external(g, start_b, DType::I32, {B});
+    io.pos0 = uint32_t{0};
+    ops::Tensor rows_t, targets_t;
+    if (enc.tiles) {
+      rows_t = ops::external(g, enc.rows, DType::F32, {int64_t(targets.size()), tc.hidden_size});
+      targets_t = ops::external(g, targets_b, DType::I32, {int64_t(targets.size())});
+      io.image_rows = &rows_t;
+      io.image_targets = &targets_t;
+    }
+    io.last_rows = ops::external(g, last_b, DType::I32, {B});
+    io.logits = ops::external(g, logits_b, DType::F32, {B, tc.vocab_size});
+    io.next_ids = ops::external(g, next_b, DType::I32, {B});
+    io.sampling = sp;
+    io.step = uint32_t{0};
+    build_text(g, I.config, I.weights, kv, rope, io);
+    prefill = g.compile();
+  }
+  prefill.run();
+  const double prefill_ms = ms_since(t0);
+  if (o.want_last_logits) {
+    std::vector<float> all(size_t(B * tc.vocab_size));
+    I.ctx.download(logits_b, all.data(), all.size() * 4);
+    for (int64_t b = 0; b < B; ++b)
+      results[size_t(b)].last_logits.assign(all.begin() + b * tc.vocab_size, all.begin() + (b + 1) * tc.vocab_size);
+  }
+
+  // 3. decode: one recorded step, replayed with the position in the params buffer
+  t0 = Clock::now();
+  std::vector<StreamDecoder> decoders;
+  for (int64_t b = 0; b < B; ++b) decoders.emplace_back(I.tokenizer, true);
+  std::vector<bool> done(size_t(B), false);
+  std::vector<int32_t> next(batch.size(), 0);
+  double first_token_ms = 0;
+  auto take_tokens = [&]() {
+    I.ctx.download(next_b, next.data(), uint64_t(B) * 4);
+    for (int64_t b = 0; b < B; ++b) {
+      if (done[size_t(b)]) continue;
+      Result& r = results[size_t(b)];
+      r.output_ids.push_back(next[size_t(b)]);
+      std::string piece = decoders[size_t(b)].feed(next[size_t(b)]);
+      r.text += piece;
+      if (on_token) on_token(int(b), next[size_t(b)], piece);
+      if (!o.ignore_eos && std::find(I.stop_ids.begin(), I.stop_ids.end(), next[size_t(b)]) != I.stop_ids.end()) {
+        done[size_t(b)] = true;
+        r.stop_reason = "eos";
+      }
+    }
+  };
+  take_tokens();
+  first_token_ms = ms_since(t_start);
+  Program decode;
+  for (int step = 1; step < o.max_new_tokens; ++step) {
+    if (std::all_of(done.begin(), done.end(), [](bool d) { return d; })) break;
+    if (I.cancel) break;
+    if (step == 1) {
+      Graph g(I.ctx);
+      TextIO io;
+      io.batch = B;
+      io.tokens = 1;
+      TensorRef params = g.params();
+      io.ids = ops::external(g, next_b, DType::I32, {B});
+      io.positions = {params.slice(param::kPositions * 4, uint64_t(B) * 4), DType::I32, {B}};
+      io.kv_start = ops::external(g, start_b, DType::I32, {B});
+      io.pos0 = ops::ParamWord{params, param::kPos0};
+      io.last_rows = io.kv_start;  // unused for T = 1
+      io.logits = ops::external(g, logits_b, DType::F32, {B, tc.vocab_size});
+      io.next_ids = ops::external(g, next_b, DType::I32, {B});
+      io.sampling = sp;
+      io.step = ops::ParamWord{params, param::kStep};
+      build_text(g, I.config, I.weights, kv, rope, io);
+      decode = g.compile();
+    }
+    const uint32_t pos = uint32_t(T + step - 1);
+    decode.set_param(param::kPos0, pos);
+    decode.set_param(param::kStep, uint32_t(step));
+    for (int64_t b = 0; b < B; ++b) decode.set_param(param::kPositions + uint32_t(b), pos);
+    decode.run();
+    take_tokens();
+  }
+  const double decode_ms = ms_since(t0);
+  for (int64_t b = 0; b < B; ++b) {
+    Result& r = results[size_t(b)];
+    r.text += decoders[size_t(b)].flush();
+    if (r.stop_reason.empty()) r.stop_reason = I.cancel ? "cancelled" : "length";
+    r.timings = {encode_ms, prefill_ms, decode_ms, first_token_ms, int(enc.tiles), int(lengths[size_t(b)]),
+                 int(r.output_ids.size())};
+  }
+  return results;
+}
+
+}  // namespace smolvk

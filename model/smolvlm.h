@@ -1,0 +1,117 @@
+#pragma once
+// The library API that the CLI, the GUI and (later) the server all call: load a Hugging Face
+// SmolVLM / Idefics3 directory, encode images, generate with a per-token callback, cancel.
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "loader/config.h"
+#include "loader/generation_config.h"
+#include "loader/image.h"
+#include "loader/preprocess.h"
+#include "loader/processor_config.h"
+#include "loader/prompt.h"
+#include "loader/tokenizer.h"
+#include "runtime/context.h"
+
+namespace smolvk {
+
+struct SamplingParams {
+  float temperature = 0.0f;  // 0 = greedy
+  int top_k = 0;             // 0 = off
+  float top_p = 1.0f;        // 1 = off
+  uint64_t seed = 0;
+};
+
+// One prompt. Give exactly one of messages / prompt_text / prompt_ids / input_embeds.
+struct Request {
+  std::vector<ChatMessage> messages;  // chat template applied, images expanded
+  std::string prompt_text;            // text with `<image>` placeholders, no template
+  std::vector<int32_t> prompt_ids;    // ids as they are (image tokens already expanded)
+  std::vector<Image> images;          // one per `<image>` placeholder / image item, in order
+  std::vector<float> input_embeds;    // generate from embeddings: [rows, text hidden]
+  // Instead of images: the processor's output for them, pixel_values [tiles, 3, H, W] and
+  // pixel_attention_mask [tiles, H, W] (e.g. a caller's own partial masks).
+  std::vector<float> pixel_values;
+  std::vector<uint8_t> pixel_mask;
+  int tile_height = 0, tile_width = 0;
+};
+
+struct GenerateOptions {
+  int max_new_tokens = 64;
+  SamplingParams sampling;
+  bool ignore_eos = false;          // run all max_new_tokens (tests, benchmarks)
+  bool add_generation_prompt = true;
+  bool want_last_logits = false;    // keep the last prompt position's logits (--dump-logits)
+};
+
+struct Timings {
+  double encode_ms = 0, prefill_ms = 0, decode_ms = 0, first_token_ms = 0;
+  int tiles = 0, prompt_tokens = 0, new_tokens = 0;
+};
+
+struct Result {
+  std::vector<int32_t> input_ids;   // the prompt as fed (empty for input_embeds)
+  std::vector<int32_t> output_ids;  // generated, the stop token included if one was hit
+  std::string text;                 // output decoded, special tokens skipped
+  std::string stop_reason;          // "eos", "length", "cancelled"
+  std::vector<float> last_logits;   // [vocab] when GenerateOptions::want_last_logits
+  Timings timings;
+};
+
+// Called for every generated token of every batch row, in order; `piece` is the newly
+// complete text (never half a UTF-8 character).
+using TokenCallback = std::function<void(int row, int32_t id, const std::string& piece)>;
+using ProgressCallback = std::function<void(const std::string& what)>;
+
+// What a request becomes before the GPU sees it.
+struct PreparedRequest {
+  std::vector<int32_t> input_ids;
+  std::vector<float> pixel_values;  // [tiles, 3, H, W] of every image, in order
+  std::vector<uint8_t> pixel_mask;  // [tiles, H, W]
+  int tiles = 0, tile_height = 0, tile_width = 0;
+  std::vector<ImageGrid> grids;
+  std::string prompt_text;
+};
+
+class Model {
+ public:
+  static std::unique_ptr<Model> load(Context& ctx, const std::filesystem::path& dir,
+                                     const ProgressCallback& progress = {});
+  ~Model();
+
+  const ModelConfig& config() const;
+  const Tokenizer& tokenizer() const;
+  const ProcessorConfig& processor() const;
+  const GenerationConfig& generation_config() const;
+  uint64_t parameter_count() const;
+  uint64_t weight_bytes() const;
+  Context& context() const;
+
+  PreparedRequest prepare(const Request& r, bool add_generation_prompt = true) const;
+
+  // A batch of requests of any lengths (left-padded internally).
+  std::vector<Result> generate(std::span<const Request> batch, const GenerateOptions& options,
+                               const TokenCallback& on_token = {});
+  Result generate(const Request& r, const GenerateOptions& options, const TokenCallback& on_token = {});
+
+  // Vision encoder + connector for a prepared request: [tiles, image_seq_len, text hidden]
+  // (and the encoder output [tiles, patches, vision hidden] when asked). For tests/tools.
+  std::vector<float> encode_images(const PreparedRequest& r, std::vector<float>* vision_out = nullptr);
+
+  // Thread-safe: the running generate() stops after the token in flight.
+  void cancel();
+
+  struct Impl;
+
+ private:
+  explicit Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace smolvk

@@ -1,0 +1,81 @@
+// Llama decoder (SmolLM2): prefill of T tokens per batch row, or one decode step (T = 1).
+#include "model/graphs.h"
+#include "model/ops/activation.h"
+#include "model/ops/attention.h"
+#include "model/ops/embedding.h"
+#include "model/ops/matmul.h"
+#include "model/ops/norm.h"
+#include "model/ops/rope.h"
+#include "model/ops/splice.h"
+
+namespace smolvk {
+
+KvCache make_kv_cache(Context& ctx, const ModelConfig& c, int64_t batch, int64_t capacity) {
+  const auto& t = c.text;
+  KvCache kv;
+  kv.batch = batch;
+  kv.capacity = capacity;
+  std::vector<int64_t> shape{batch, t.num_key_value_heads, capacity, t.head_dim};
+  const uint64_t bytes = uint64_t(batch * t.num_key_value_heads * capacity * t.head_dim) * 4;
+  for (int64_t i = 0; i < t.num_hidden_layers; ++i) {
+    kv.k.push_back({ctx.create_buffer(bytes), DType::F32, shape});
+    kv.v.push_back({ctx.create_buffer(bytes), DType::F32, shape});
+  }
+  return kv;
+}
+
+void build_text(Graph& g, const ModelConfig& c, const DeviceWeights& w, const KvCache& kv,
+                const DeviceTensor& rope_table, const TextIO& io) {
+  using namespace ops;
+  const auto& t = c.text;
+  const int64_t B = io.batch, T = io.tokens, H = t.hidden_size, D = t.head_dim;
+  const int64_t Hq = t.num_attention_heads, Hkv = t.num_key_value_heads;
+  const float eps = float(t.rms_norm_eps);
+
+  // With given input embeddings the residual stream runs in their (per-call) buffer.
+  Tensor h = io.embeds ? *io.embeds : transient(g, DType::F32, {B * T, H}, "text.h");
+  if (!io.embeds) embedding(g, io.ids, w.embed_tokens.bind(g), h, "text.embed_tokens");
+  if (io.image_rows) splice(g, h, *io.image_rows, *io.image_targets, "text.splice_images");
+
+  Tensor x = transient(g, DType::F32, {B * T, H}, "text.x");
+  Tensor qkv = transient(g, DType::F32, {B * T, (Hq + 2 * Hkv) * D}, "text.qkv");
+  Tensor q = transient(g, DType::F32, {B, T, Hq, D}, "text.q");
+  Tensor att = transient(g, DType::F32, {B, T, Hq, D}, "text.attn");
+  Tensor gate_up = transient(g, DType::F32, {B * T, 2 * t.intermediate_size}, "text.gate_up");
+  Tensor act = transient(g, DType::F32, {B * T, t.intermediate_size}, "text.act");
+  Tensor table = rope_table.bind(g);
+  for (size_t i = 0; i < w.text.size(); ++i) {
+    const DeviceTextLayer& L = w.text[i];
+    const std::string p = "text.L" + std::to_string(i) + ".";
+    Tensor kc = kv.k[i].bind(g), vc = kv.v[i].bind(g);
+    rms_norm(g, h, L.input_norm.bind(g), x, eps, p + "input_layernorm");
+    matmul(g, x, L.qkv_w.bind(g), nullptr, qkv, {.name = p + "qkv_proj"});
+    rope_qkv_write(g, qkv, io.positions, table, q, kc, vc, p + "rope_kv");
+    attention_decoder(g, {q, 0}, kc, vc, io.kv_start, att, io.pos0, {.name = p + "attention"});
+    matmul(g, reshape(att, {B * T, Hq * D}), L.o_w.bind(g), nullptr, h, {.accumulate = true, .name = p + "o_proj"});
+    rms_norm(g, h, L.post_norm.bind(g), x, eps, p + "post_attention_layernorm");
+    matmul(g, x, L.gate_up_w.bind(g), nullptr, gate_up, {.name = p + "gate_up_proj"});
+    swiglu(g, gate_up, act, p + "swiglu");
+    matmul(g, act, L.down_w.bind(g), nullptr, h, {.accumulate = true, .name = p + "down_proj"});
+  }
+
+  // Only each row's last position needs logits: gather those rows, then norm and lm_head.
+  Tensor last = transient(g, DType::F32, {B, H}, "text.last");
+  if (T == 1) {
+    rms_norm(g, h, w.final_norm.bind(g), last, eps, "text.norm");
+  } else {
+    embedding(g, io.last_rows, h, last, "text.gather_last");
+    rms_norm(g, last, w.final_norm.bind(g), last, eps, "text.norm");
+  }
+  matmul(g, last, w.lm_head.bind(g), nullptr, io.logits, {.name = "text.lm_head"});
+  if (io.sampling.temperature > 0 && io.sampling.top_k != 1) {
+    if (const auto* pw = std::get_if<ParamWord>(&io.step))
+      sample(g, io.logits, io.next_ids, io.sampling, *pw, "text.sample");
+    else
+      sample(g, io.logits, io.next_ids, io.sampling, std::get<uint32_t>(io.step), "text.sample");
+  } else {
+    argmax(g, io.logits, io.next_ids, "text.argmax");
+  }
+}
+
+}  // namespace smolvk

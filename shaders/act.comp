@@ -1,0 +1,42 @@
+#version 450
+// Elementwise ops, one invocation per output element over a 2-D grid of workgroups:
+//   OP_GELU    y = gelu_tanh(x)                      (y may alias x)
+//   OP_SWIGLU  y[r, c] = silu(g[r, c]) * g[r, I + c]  (g = fused gate|up rows of 2I)
+//   OP_ADD     y = a + b                             (y may alias a)
+layout(constant_id = 0) const uint WG = 256;
+layout(local_size_x_id = 0) in;
+layout(std430, binding = 0) readonly buffer A { float a[]; };
+#ifdef OP_ADD
+layout(std430, binding = 1) readonly buffer B { float b[]; };
+layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+#else
+layout(std430, binding = 1) writeonly buffer Y { float y[]; };
+#endif
+layout(push_constant) uniform Push {
+  uint n;     // output elements
+  uint cols;  // OP_SWIGLU: I (output columns)
+} pc;
+
+// tanh through exp so large |u| saturates to ±1 on every driver.
+float tanh_safe(float u) {
+  u = clamp(u, -15.0, 15.0);
+  float e = exp(2.0 * u);
+  return (e - 1.0) / (e + 1.0);
+}
+
+void main() {
+  uint i = (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * WG + gl_LocalInvocationID.x;
+  if (i >= pc.n) return;
+#if defined(OP_GELU)
+  float v = a[i];
+  const float k = 0.7978845608028654;  // sqrt(2/pi)
+  y[i] = 0.5 * v * (1.0 + tanh_safe(k * (v + 0.044715 * v * v * v)));
+#elif defined(OP_SWIGLU)
+  uint r = i / pc.cols, c = i - r * pc.cols;
+  uint g = r * 2u * pc.cols + c;
+  float gate = a[g];
+  y[i] = gate / (1.0 + exp(-gate)) * a[g + pc.cols];
+#elif defined(OP_ADD)
+  y[i] = a[i] + b[i];
+#endif
+}

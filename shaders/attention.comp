@@ -1,0 +1,172 @@
+#version 450
+// Flash attention: an online softmax over key tiles, so scores only ever exist as a BR×BC tile
+// in shared memory.
+// A workgroup takes BR query rows of one (batch row, kv head). Row r = t·G + g is token t of
+// q head kvh·G + g: the G q heads that share a kv head (GQA) share every K/V tile it loads.
+// gl_WorkGroupID: x = query block, y = batch row · Hkv + kv head, z = key split.
+// Decoder (default): K/V are the caches [B, Hkv, C, D]; query t sits at position pos0 + t and
+//   sees keys kv_start[b] ≤ j ≤ pos0 + t (binding 3 = kv_start). pos0 is the push value or,
+//   unless pos0_param is ~0, params[pos0_param] (decode replays change only that word).
+// ENCODER: K/V are token-major like q; key j of tile n is valid where mask[n·S + j] ≠ 0
+//   (binding 3 = mask). Padded query rows still attend to the valid keys.
+// One split: the normalised output is written. Several: each split writes its unnormalised
+// accumulator to binding 4 and its (max, sum) to binding 6; attention_combine.comp merges.
+// Scores are kept in the log2 domain (q is pre-scaled by scale·log2 e).
+layout(local_size_x_id = 0) in;
+layout(constant_id = 0) const uint WG = 64;
+layout(constant_id = 1) const uint D = 64;
+layout(constant_id = 2) const uint BR = 16;
+layout(constant_id = 3) const uint BC = 32;
+
+layout(std430, binding = 0) readonly buffer QB { float q[]; };
+layout(std430, binding = 1) readonly buffer KB { float k[]; };
+layout(std430, binding = 2) readonly buffer VB { float v[]; };
+layout(std430, binding = 3) readonly buffer MB { int kmask[]; };
+layout(std430, binding = 4) writeonly buffer OB { float o[]; };
+layout(std430, binding = 5) readonly buffer PB { uint params[]; };
+layout(std430, binding = 6) writeonly buffer MLB { vec2 ml[]; };
+
+layout(push_constant) uniform Push {
+  uint T, G, Hq, Hkv;
+  uint q_off, q_bstride, q_rstride;                     // q[q_off + b·q_bstride + t·q_rstride + h·D + d]
+  uint k_off, v_off, kv_bstride, kv_hstride, kv_rstride;  // k[k_off + b·bs + h·hs + j·rs + d]
+  uint nkeys;       // encoder: S; decoder: cache capacity C
+  uint pos0, pos0_param;
+  uint split_keys;  // keys per split
+  float scale;      // softmax scale · log2(e)
+} pc;
+
+const uint KS = D + 1;  // padded K rows: neighbouring threads read different keys, other banks
+const uint NE = (BR * D + WG - 1) / WG;  // output elements per invocation
+const float MASKED = -1.0e38;  // score of a masked (row, key)
+const float M_INIT = -1.0e30;  // running max before any valid key (finite: no inf − inf)
+
+shared float Qs[BR * D];
+shared float Ks[BC * KS];
+shared float Vs[BC * D];
+shared float Ss[BR * BC];
+shared float row_m[BR], row_l[BR], row_a[BR];
+shared uint key_ok[BC];
+
+void main() {
+  const uint tid = gl_LocalInvocationID.x;
+  const uint b = gl_WorkGroupID.y / pc.Hkv, kvh = gl_WorkGroupID.y % pc.Hkv;
+  const uint nrows = pc.T * pc.G;
+  const uint row0 = gl_WorkGroupID.x * BR;
+  const uint rows_here = min(BR, nrows - row0);
+
+#ifdef ENCODER
+  const uint pos0 = 0;
+  uint kbeg = 0, kend = pc.nkeys;
+#else
+  const uint pos0 = pc.pos0_param == 0xFFFFFFFFu ? pc.pos0 : params[pc.pos0_param];
+  uint kbeg = uint(max(kmask[b], 0));
+  // Causal: the block's last row sees keys up to pos0 + its token index.
+  uint kend = min(pc.nkeys, pos0 + (row0 + rows_here - 1u) / pc.G + 1u);
+#endif
+  const uint split_beg = gl_WorkGroupID.z * pc.split_keys;
+  kbeg = max(kbeg, split_beg);
+  kend = min(kend, split_beg + pc.split_keys);
+
+  for (uint e = tid; e < BR * D; e += WG) {
+    const uint r = e / D, d = e % D;
+    float val = 0.0;
+    if (r < rows_here) {
+      const uint rr = row0 + r, t = rr / pc.G, h = kvh * pc.G + rr % pc.G;
+      val = q[pc.q_off + b * pc.q_bstride + t * pc.q_rstride + h * D + d] * pc.scale;
+    }
+    Qs[e] = val;
+  }
+  for (uint r = tid; r < BR; r += WG) {
+    row_m[r] = M_INIT;
+    row_l[r] = 0.0;
+  }
+  float acc[NE];
+  for (uint i = 0; i < NE; ++i) acc[i] = 0.0;
+
+  const uint kv_base = b * pc.kv_bstride + kvh * pc.kv_hstride;
+  for (uint kb = kbeg; kb < kend; kb += BC) {
+    barrier();  // the previous tile's readers are done
+    for (uint e = tid; e < BC * D; e += WG) {
+      const uint j = e / D, d = e % D, key = kb + j;
+      bool ok = key < kend;
+#ifdef ENCODER
+      if (ok) ok = kmask[b * pc.nkeys + key] != 0;
+#endif
+      float kx = 0.0, vx = 0.0;  // masked keys read as 0 so garbage never reaches P·V
+      if (ok) {
+        const uint src = kv_base + key * pc.kv_rstride + d;
+        kx = k[pc.k_off + src];
+        vx = v[pc.v_off + src];
+      }
+      Ks[j * KS + d] = kx;
+      Vs[e] = vx;
+      if (d == 0) key_ok[j] = ok ? 1u : 0u;
+    }
+    barrier();
+    for (uint e = tid; e < BR * BC; e += WG) {
+      const uint r = e / BC, j = e % BC;
+      bool ok = r < rows_here && key_ok[j] != 0u;
+#ifndef ENCODER
+      ok = ok && kb + j <= pos0 + (row0 + r) / pc.G;
+#endif
+      float s = MASKED;
+      if (ok) {
+        s = 0.0;
+        for (uint d = 0; d < D; ++d) s += Qs[r * D + d] * Ks[j * KS + d];
+      }
+      Ss[e] = s;
+    }
+    barrier();
+    for (uint r = tid; r < BR; r += WG) {
+      const float m_old = row_m[r];
+      float m_new = m_old;
+      for (uint j = 0; j < BC; ++j) m_new = max(m_new, Ss[r * BC + j]);
+      float sum = 0.0;
+      for (uint j = 0; j < BC; ++j) {
+        const float s = Ss[r * BC + j];
+        const float p = s > MASKED ? exp2(s - m_new) : 0.0;
+        Ss[r * BC + j] = p;
+        sum += p;
+      }
+      const float a = exp2(m_old - m_new);
+      row_l[r] = row_l[r] * a + sum;
+      row_m[r] = m_new;
+      row_a[r] = a;
+    }
+    barrier();
+    for (uint i = 0; i < NE; ++i) {
+      const uint e = tid + i * WG;
+      if (e < BR * D) {
+        const uint r = e / D, d = e % D;
+        float a = acc[i] * row_a[r];
+        for (uint j = 0; j < BC; ++j) a += Ss[r * BC + j] * Vs[j * D + d];
+        acc[i] = a;
+      }
+    }
+  }
+  barrier();
+
+  const uint out_rows = (gl_NumWorkGroups.y / pc.Hkv) * pc.T * pc.Hq;
+  const bool split = gl_NumWorkGroups.z > 1u;
+  for (uint i = 0; i < NE; ++i) {
+    const uint e = tid + i * WG;
+    const uint r = e / D, d = e % D;
+    if (e < BR * D && r < rows_here) {
+      const uint rr = row0 + r, t = rr / pc.G, h = kvh * pc.G + rr % pc.G;
+      const uint orow = (b * pc.T + t) * pc.Hq + h;
+      if (split) {
+        o[(gl_WorkGroupID.z * out_rows + orow) * D + d] = acc[i];
+      } else {
+        const float l = row_l[r];
+        o[orow * D + d] = l > 0.0 ? acc[i] / l : 0.0;
+      }
+    }
+  }
+  if (split) {
+    for (uint r = tid; r < rows_here; r += WG) {
+      const uint rr = row0 + r, t = rr / pc.G, h = kvh * pc.G + rr % pc.G;
+      ml[gl_WorkGroupID.z * out_rows + (b * pc.T + t) * pc.Hq + h] = vec2(row_m[r], row_l[r]);
+    }
+  }
+}

@@ -1,0 +1,61 @@
+// Shared by the matmul shaders: push constants and weight/bias fetch for each dtype.
+// Defines: W_F32, W_F16 or W_BF16. Half-precision weights are bound as uint words and
+// unpacked here; element i lives in word i >> 1, half i & 1 (any element offset works).
+layout(push_constant) uniform Push {
+  uint M, N, K;
+  uint x_off;     // element offset of X row 0 in its binding
+  uint w_off;     // element offset of W row 0 in its binding
+  uint b_off;     // element offset of bias[0] in its binding
+  uint y_off;     // element offset of Y[0, 0] (the first written column) in its binding
+  uint y_stride;  // elements between Y rows (>= N for a column-range write)
+  uint flags;     // 1: add bias, 2: accumulate into Y
+} pc;
+
+#if defined(W_F32)
+#define WTYPE float
+#elif defined(W_F16) || defined(W_BF16)
+#define WTYPE uint
+#else
+#error "define W_F32, W_F16 or W_BF16"
+#endif
+
+layout(std430, binding = 0) readonly buffer XBuf { float x[]; };
+layout(std430, binding = 1) readonly buffer WBuf { WTYPE w[]; };
+layout(std430, binding = 2) buffer YBuf { float y[]; };
+layout(std430, binding = 3) readonly buffer BBuf { WTYPE bias[]; };
+
+#if defined(W_F32)
+float load_w(uint i) { return w[i]; }
+float load_b(uint i) { return bias[i]; }
+// Elements i and i+1; the f32 path has no alignment requirement.
+vec2 load_w_pair(uint i) { return vec2(w[i], w[i + 1]); }
+bool pair_aligned(uint i) { return true; }
+#else
+float unpack_one(uint word, uint half_index) {
+#if defined(W_F16)
+  return unpackHalf2x16(word)[half_index];
+#else
+  return uintBitsToFloat(half_index == 0u ? word << 16 : word & 0xffff0000u);
+#endif
+}
+float load_w(uint i) { return unpack_one(w[i >> 1], i & 1u); }
+float load_b(uint i) { return unpack_one(bias[i >> 1], i & 1u); }
+// Elements i and i+1 from one word; requires pair_aligned(i).
+vec2 load_w_pair(uint i) {
+  uint word = w[i >> 1];
+#if defined(W_F16)
+  return unpackHalf2x16(word);
+#else
+  return vec2(uintBitsToFloat(word << 16), uintBitsToFloat(word & 0xffff0000u));
+#endif
+}
+bool pair_aligned(uint i) { return (i & 1u) == 0u; }
+#endif
+
+// The epilogue shared by both kernels: bias, fused residual add, store.
+void store_y(uint m, uint n, float acc) {
+  if ((pc.flags & 1u) != 0u) acc += load_b(pc.b_off + n);
+  uint yi = pc.y_off + m * pc.y_stride + n;
+  if ((pc.flags & 2u) != 0u) acc += y[yi];
+  y[yi] = acc;
+}

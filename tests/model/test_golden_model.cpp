@@ -1,0 +1,86 @@
+// End to end against transformers: input ids, vision/connector activations, last-position
+// logits and the greedy continuation, for every request of every fixture.
+#include <gtest/gtest.h>
+
+#include "tests/model/golden.h"
+
+using namespace smolvk;
+
+namespace {
+
+struct Case {
+  std::string dir;  // relative to tests/data, or "examples/..." for the demo model
+};
+
+std::filesystem::path case_path(const std::string& c) {
+  if (c.rfind("examples/", 0) == 0) return test::data_dir() / ".." / ".." / c;
+  return test::data_dir() / c;
+}
+
+class GoldenModel : public testing::TestWithParam<std::string> {};
+
+// f32 activations throughout; goldens are transformers in float32 (bf16 checkpoints upcast).
+constexpr double kLogitTol = 1e-4;   // max |Δ| / max |logit|
+constexpr double kActTol = 1e-4;
+
+TEST_P(GoldenModel, MatchesTransformers) {
+  const auto dir = case_path(GetParam());
+  auto golden = test::read_golden(dir);
+  Context& ctx = test::context();
+  auto model = Model::load(ctx, dir);
+  const int64_t vocab = model->config().text.vocab_size;
+
+  for (const auto& r : golden.at("requests")) {
+    SCOPED_TRACE(r.at("name").get<std::string>());
+    auto reqs = test::requests_from_golden(dir, r);
+    const auto want_ids = r.at("input_ids").get<std::vector<std::vector<int32_t>>>();
+    for (size_t b = 0; b < reqs.size(); ++b) {
+      auto p = model->prepare(reqs[b]);
+      // transformers left-pads the batch: compare the unpadded tail
+      std::vector<int32_t> want;
+      const auto& mask = r.at("attention_mask").at(b);
+      for (size_t t = 0; t < want_ids[b].size(); ++t)
+        if (mask.at(t).get<int>()) want.push_back(want_ids[b][t]);
+      EXPECT_EQ(p.input_ids, want) << "row " << b;
+    }
+
+    if (r.contains("vision_out") && reqs.size() == 1) {
+      auto p = model->prepare(reqs[0]);
+      std::vector<float> vis;
+      auto conn = model->encode_images(p, &vis);
+      auto want_vis = read_npy(dir / "golden" / r.at("vision_out").get<std::string>());
+      auto want_conn = read_npy(dir / "golden" / r.at("connector_out").get<std::string>());
+      ASSERT_EQ(vis.size(), want_vis.floats.size());
+      ASSERT_EQ(conn.size(), want_conn.floats.size());
+      double ev = test::max_rel_error(want_vis.floats, vis), ec = test::max_rel_error(want_conn.floats, conn);
+      EXPECT_LE(ev, kActTol) << "vision encoder output";
+      EXPECT_LE(ec, kActTol) << "connector output";
+      RecordProperty("vision_rel_err", std::to_string(ev));
+    }
+
+    const auto greedy = r.at("greedy_ids").get<std::vector<std::vector<int32_t>>>();
+    GenerateOptions o;
+    o.max_new_tokens = int(greedy[0].size());
+    o.ignore_eos = true;
+    o.want_last_logits = true;
+    auto results = model->generate(reqs, o);
+    auto want_logits = read_npy(dir / "golden" / r.at("logits_last").get<std::string>());
+    for (size_t b = 0; b < results.size(); ++b) {
+      std::span<const float> ref(want_logits.floats.data() + b * vocab, size_t(vocab));
+      double e = test::max_rel_error(ref, results[b].last_logits);
+      EXPECT_LE(e, kLogitTol) << "row " << b << " last-position logits";
+      EXPECT_EQ(results[b].output_ids, greedy[b]) << "row " << b << " greedy continuation";
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenModel,
+                         testing::Values("idefics3_f32", "smolvlm_bf16", "smolvlm_f32_s3",
+                                         "examples/demo-model"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (auto& ch : n) if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return n;
+                         });
+
+}  // namespace
