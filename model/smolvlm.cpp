@@ -1,5 +1,5 @@
 // Model: loading, request preparation and the encode → prefill → decode loop.
-#include "model/smolvlm.h"
+#include "model/model_impl.h"
 
 #include <algorithm>
 #include <chrono>
@@ -26,47 +26,17 @@ size_t count_occurrences(const std::string& s, const std::string& what) {
   for (size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + what.size())) ++n;
   return n;
 }
-
-template <class T>
-Buffer upload_vector(Context& ctx, const std::vector<T>& v) {
-  Buffer b = ctx.create_buffer(std::max<uint64_t>(4, v.size() * sizeof(T)));
-  if (!v.empty()) ctx.upload(b, v.data(), v.size() * sizeof(T));
-  return b;
-}
 }  // namespace
 
-struct Model::Impl {
-  Context& ctx;
-  std::filesystem::path dir;
-  ModelConfig config;
-  Tokenizer tokenizer;
-  ProcessorConfig processor;
-  GenerationConfig generation;
-  ChatTemplate chat_template;
-  ImageTokens image_tokens;
-  DeviceWeights weights;
-  DeviceTensor rope_table;
-  std::vector<int32_t> stop_ids;
-  std::atomic<bool> cancel{false};
-
-  Impl(Context& c, Tokenizer t) : ctx(c), tokenizer(std::move(t)) {}
-
-  const DeviceTensor& rope_for(int64_t capacity) {
-    if (!rope_table.valid() || rope_table.shape[0] < capacity) {
-      const auto& t = config.text;
-      auto table = ops::rope_table(capacity, int(t.head_dim), t.rope_theta,
-                                   t.rope_scaling.kind == RopeKind::Default ? nullptr : &t.rope_scaling);
-      rope_table = {upload_vector(ctx, table), DType::F32, {capacity, t.head_dim / 2, 2}};
-    }
-    return rope_table;
+const DeviceTensor& Model::Impl::rope_for(int64_t capacity) {
+  if (!rope_table.valid() || rope_table.shape[0] < capacity) {
+    const auto& t = config.text;
+    auto table = ops::rope_table(capacity, int(t.head_dim), t.rope_theta,
+                                 t.rope_scaling.kind == RopeKind::Default ? nullptr : &t.rope_scaling);
+    rope_table = {upload_vector(ctx, table), DType::F32, {capacity, t.head_dim / 2, 2}};
   }
-
-  struct Encoded {
-    Buffer rows;  // [tiles · image_seq_len, text hidden]
-    int64_t tiles = 0;
-  };
-  Encoded encode(const std::vector<const PreparedRequest*>& reqs, std::vector<float>* vision_out);
-};
+  return rope_table;
+}
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::~Model() = default;
@@ -176,7 +146,8 @@ PreparedRequest Model::prepare(const Request& r, bool add_generation_prompt) con
 }
 
 Model::Impl::Encoded Model::Impl::encode(const std::vector<const PreparedRequest*>& reqs,
-                                         std::vector<float>* vision_out) {
+                                         std::vector<float>* vision_out,
+                                         std::vector<DispatchTiming>* timings) {
   Encoded e;
   int64_t H = 0, W = 0;
   for (const auto* r : reqs) {
@@ -221,8 +192,10 @@ Model::Impl::Encoded Model::Impl::encode(const std::vector<const PreparedRequest
     io.vision_out = &vis_t;
   }
   build_vision(g, config, weights, io);
+  g.enable_timestamps(timings != nullptr);
   Program prog = g.compile();
   prog.run();
+  if (timings) *timings = prog.timings();
   if (vision_out) {
     vision_out->resize(size_t(N * S * config.vision.hidden_size));
     ctx.download(vis_b, vision_out->data(), vision_out->size() * 4);
@@ -245,18 +218,23 @@ Result Model::generate(const Request& r, const GenerateOptions& options, const T
 
 std::vector<Result> Model::generate(std::span<const Request> batch, const GenerateOptions& o,
                                     const TokenCallback& on_token) {
-  Impl& I = *impl_;
+  if (batch.empty()) return {};
+  std::vector<PreparedRequest> prepared;
+  for (const auto& r : batch) prepared.push_back(prepare(r, o.add_generation_prompt));
+  return impl_->run(batch, prepared, nullptr, 0, o, on_token);
+}
+
+std::vector<Result> Model::Impl::run(std::span<const Request> batch,
+                                     const std::vector<PreparedRequest>& prepared, KvCache* cache,
+                                     int64_t pos0, const GenerateOptions& o, const TokenCallback& on_token) {
+  Impl& I = *this;
   I.cancel = false;
   const auto& tc = I.config.text;
   const int64_t B = int64_t(batch.size());
-  if (B == 0) return {};
   if (o.max_new_tokens < 1) throw std::invalid_argument("max_new_tokens must be at least 1");
   if (B > int64_t(Graph::kParamWords - param::kPositions))
     throw std::invalid_argument("batch size " + std::to_string(B) + " is over the maximum of " +
                                 std::to_string(Graph::kParamWords - param::kPositions));
-
-  std::vector<PreparedRequest> prepared;
-  for (const auto& r : batch) prepared.push_back(prepare(r, o.add_generation_prompt));
   const bool embeds = !batch[0].input_embeds.empty();
   if (embeds && B != 1) throw std::invalid_argument("generation from embeddings takes one request");
   int64_t T = 0;
@@ -271,11 +249,12 @@ std::vector<Result> Model::generate(std::span<const Request> batch, const Genera
     lengths.push_back(len);
     T = std::max(T, len);
   }
-  const int64_t need = T + o.max_new_tokens;
-  if (need > tc.max_position_embeddings)
-    throw std::invalid_argument("context overflow: " + std::to_string(T) + " prompt tokens + " +
-                                std::to_string(o.max_new_tokens) + " new tokens exceed the model's " +
-                                std::to_string(tc.max_position_embeddings) + " positions");
+  const int64_t need = pos0 + T + o.max_new_tokens;
+  const int64_t limit = cache ? cache->capacity : tc.max_position_embeddings;
+  if (need > limit)
+    throw std::invalid_argument("context overflow: " + std::to_string(pos0) + " tokens in context + " +
+                                std::to_string(T) + " prompt tokens + " + std::to_string(o.max_new_tokens) +
+                                " new tokens exceed the " + std::to_string(limit) + " positions available");
   const int64_t capacity = std::min<int64_t>((need + 15) / 16 * 16, tc.max_position_embeddings);
 
   std::vector<Result> results(batch.size());
@@ -289,10 +268,10 @@ std::vector<Result> Model::generate(std::span<const Request> batch, const Genera
   const int32_t pad_id = int32_t(I.generation.pad_token_id.value_or(0));
   for (int64_t b = 0; b < B; ++b) {
     const int64_t pad = T - lengths[size_t(b)];
-    kv_start[size_t(b)] = int32_t(pad);
+    kv_start[size_t(b)] = int32_t(pos0 == 0 ? pad : 0);  // a continued context has no padding
     last_rows[size_t(b)] = int32_t(b * T + T - 1);
     for (int64_t t = 0; t < T; ++t) {
-      positions[size_t(b * T + t)] = int32_t(t);
+      positions[size_t(b * T + t)] = int32_t(pos0 + t);
       if (!embeds) ids[size_t(b * T + t)] = t < pad ? pad_id : prepared[size_t(b)].input_ids[size_t(t - pad)];
     }
     results[size_t(b)].input_ids = prepared[size_t(b)].input_ids;
@@ -302,7 +281,10 @@ std::vector<Result> Model::generate(std::span<const Request> batch, const Genera
   auto t0 = Clock::now();
   std::vector<const PreparedRequest*> with_images;
   for (const auto& p : prepared) with_images.push_back(&p);
-  Impl::Encoded enc = I.encode(with_images, nullptr);
+  std::vector<PhaseProfile> profile;
+  std::vector<DispatchTiming> encode_timings;
+  Impl::Encoded enc = I.encode(with_images, nullptr, o.profile ? &encode_timings : nullptr);
+  if (o.profile && enc.tiles) profile.push_back({"encode", std::move(encode_timings)});
   std::vector<int32_t> targets;
   if (enc.tiles) targets = ops::image_token_targets(ids, int32_t(I.config.image_token_id),
                                                     enc.tiles * I.config.image_seq_len());
@@ -312,8 +294,10 @@ std::vector<Result> Model::generate(std::span<const Request> batch, const Genera
 
   // 2. prefill
   t0 = Clock::now();
-  KvCache kv = make_kv_cache(I.ctx, I.config, B, capacity);
-  const DeviceTensor& rope = I.rope_for(capacity);
+  KvCache fresh;
+  if (!cache) fresh = make_kv_cache(I.ctx, I.config, B, capacity);
+  const KvCache& kv = cache ? *cache : fresh;
+  const DeviceTensor& rope = I.rope_for(kv.capacity);
   Buffer ids_b = upload_vector(I.ctx, ids), pos_b = upload_vector(I.ctx, positions),
          start_b = upload_vector(I.ctx, kv_start), last_b = upload_vector(I.ctx, last_rows),
          targets_b = upload_vector(I.ctx, targets);
@@ -337,7 +321,7 @@ std::vector<Result> Model::generate(std::span<const Request> batch, const Genera
     }
     io.positions = ops::external(g, pos_b, DType::I32, {B * T});
     io.kv_start = ops::external(g, start_b, DType::I32, {B});
-    io.pos0 = uint32_t{0};
+    io.pos0 = uint32_t(pos0);
     ops::Tensor rows_t, targets_t;
     if (enc.tiles) {
       rows_t = ops::external(g, enc.rows, DType::F32, {int64_t(targets.size()), tc.hidden_size});
@@ -351,9 +335,11 @@ std::vector<Result> Model::generate(std::span<const Request> batch, const Genera
     io.sampling = sp;
     io.step = uint32_t{0};
     build_text(g, I.config, I.weights, kv, rope, io);
+    g.enable_timestamps(o.profile);
     prefill = g.compile();
   }
   prefill.run();
+  if (o.profile) profile.push_back({"prefill", prefill.timings()});
   const double prefill_ms = ms_since(t0);
   if (o.want_last_logits) {
     std::vector<float> all(size_t(B * tc.vocab_size));
@@ -406,9 +392,10 @@ std::vector<Result> Model::generate(std::span<const Request> batch, const Genera
       io.sampling = sp;
       io.step = ops::ParamWord{params, param::kStep};
       build_text(g, I.config, I.weights, kv, rope, io);
+      g.enable_timestamps(o.profile);
       decode = g.compile();
     }
-    const uint32_t pos = uint32_t(T + step - 1);
+    const uint32_t pos = uint32_t(pos0 + T + step - 1);
     decode.set_param(param::kPos0, pos);
     decode.set_param(param::kStep, uint32_t(step));
     for (int64_t b = 0; b < B; ++b) decode.set_param(param::kPositions + uint32_t(b), pos);
@@ -416,12 +403,14 @@ std::vector<Result> Model::generate(std::span<const Request> batch, const Genera
     take_tokens();
   }
   const double decode_ms = ms_since(t0);
+  if (o.profile && decode.dispatch_count()) profile.push_back({"decode", decode.timings()});
   for (int64_t b = 0; b < B; ++b) {
     Result& r = results[size_t(b)];
     r.text += decoders[size_t(b)].flush();
     if (r.stop_reason.empty()) r.stop_reason = I.cancel ? "cancelled" : "length";
     r.timings = {encode_ms, prefill_ms, decode_ms, first_token_ms, int(enc.tiles), int(lengths[size_t(b)]),
                  int(r.output_ids.size())};
+    r.profile = profile;
   }
   return results;
 }

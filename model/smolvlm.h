@@ -18,6 +18,7 @@
 #include "loader/prompt.h"
 #include "loader/tokenizer.h"
 #include "runtime/context.h"
+#include "runtime/graph.h"
 
 namespace smolvk {
 
@@ -48,6 +49,13 @@ struct GenerateOptions {
   bool ignore_eos = false;          // run all max_new_tokens (tests, benchmarks)
   bool add_generation_prompt = true;
   bool want_last_logits = false;    // keep the last prompt position's logits (--dump-logits)
+  bool profile = false;             // GPU timestamps around every dispatch (Result::profile)
+};
+
+// GPU time of every dispatch of one phase ("encode", "prefill", "decode" = the last step).
+struct PhaseProfile {
+  std::string phase;
+  std::vector<DispatchTiming> dispatches;
 };
 
 struct Timings {
@@ -62,6 +70,7 @@ struct Result {
   std::string stop_reason;          // "eos", "length", "cancelled"
   std::vector<float> last_logits;   // [vocab] when GenerateOptions::want_last_logits
   Timings timings;
+  std::vector<PhaseProfile> profile;  // with GenerateOptions::profile (same for every batch row)
 };
 
 // Called for every generated token of every batch row, in order; `piece` is the newly
@@ -83,6 +92,10 @@ class Model {
  public:
   static std::unique_ptr<Model> load(Context& ctx, const std::filesystem::path& dir,
                                      const ProgressCallback& progress = {});
+  // A model of this configuration with random weights of `weight_dtype` (F32, F16 or BF16)
+  // built in memory, and a small byte-level tokenizer: for benchmarks (model/random_model.cpp).
+  static std::unique_ptr<Model> random(Context& ctx, const ModelConfig& config, DType weight_dtype,
+                                       uint64_t seed = 0);
   ~Model();
 
   const ModelConfig& config() const;
@@ -108,6 +121,7 @@ class Model {
   void cancel();
 
   struct Impl;
+  Impl& impl() { return *impl_; }
 
  private:
   explicit Model(std::unique_ptr<Impl> impl);

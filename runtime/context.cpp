@@ -37,7 +37,7 @@ Context::Context(ContextOptions options) : impl_(std::make_unique<Impl>()) {
   Impl& I = *impl_;
   I.options = std::move(options);
   bool debug_utils = false;
-  I.instance = create_instance(I.options.validation, &debug_utils);
+  I.instance = create_instance(I.options.validation, &debug_utils, I.options.instance_extensions);
   if (debug_utils) {
     auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
         vkGetInstanceProcAddr(I.instance, "vkCreateDebugUtilsMessengerEXT"));
@@ -66,9 +66,12 @@ Context::Context(ContextOptions options) : impl_(std::make_unique<Impl>()) {
   std::vector<VkQueueFamilyProperties> qf(qc);
   vkGetPhysicalDeviceQueueFamilyProperties(I.physical, &qc, qf.data());
   I.queue_family = UINT32_MAX;
-  for (uint32_t i = 0; i < qc; ++i)  // prefer a queue that can do compute (graphics or not)
-    if (qf[i].queueFlags & VK_QUEUE_COMPUTE_BIT) { I.queue_family = i; break; }
-  if (I.queue_family == UINT32_MAX) throw GpuError(I.caps.name + " has no compute queue");
+  VkQueueFlags want = VK_QUEUE_COMPUTE_BIT | (I.options.graphics_queue ? VK_QUEUE_GRAPHICS_BIT : 0);
+  for (uint32_t i = 0; i < qc; ++i)  // the first queue that can do compute (+ graphics if asked)
+    if ((qf[i].queueFlags & want) == want) { I.queue_family = i; break; }
+  if (I.queue_family == UINT32_MAX)
+    throw GpuError(I.caps.name + " has no " + (I.options.graphics_queue ? "graphics+compute" : "compute") +
+                   " queue");
 
   uint32_t ec = 0;
   VK_CHECK(vkEnumerateDeviceExtensionProperties(I.physical, nullptr, &ec, nullptr));
@@ -84,6 +87,10 @@ Context::Context(ContextOptions options) : impl_(std::make_unique<Impl>()) {
     I.creation_feedback = true;
   }
   if (has("VK_KHR_portability_subset")) enable.push_back("VK_KHR_portability_subset");
+  for (const auto& e : I.options.device_extensions) {
+    if (!has(e.c_str())) throw GpuError(I.caps.name + " lacks the device extension " + e + " that was asked for");
+    enable.push_back(e.c_str());
+  }
 
   VkPhysicalDeviceVulkan11Features f11{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
   VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};

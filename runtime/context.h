@@ -28,6 +28,11 @@ struct ContextOptions {
   // Called for each validation message as it arrives (tests turn it into a failure);
   // messages are also kept for take_validation_messages().
   std::function<void(const std::string&)> on_validation_message;
+  // Extra extensions to enable, e.g. a GUI's surface / swapchain ones (runtime/present.h);
+  // GpuError naming the extension when the driver lacks one.
+  std::vector<std::string> instance_extensions, device_extensions;
+  // Take a queue family that does graphics as well as compute (a GUI renders on it).
+  bool graphics_queue = false;
   // Everything above filled from the environment.
   static ContextOptions from_env();
 };

@@ -104,7 +104,8 @@ struct Context::Impl {
 };
 
 // Instance / device selection (instance.cpp).
-VkInstance create_instance(bool validation, bool* debug_utils);
+VkInstance create_instance(bool validation, bool* debug_utils,
+                           const std::vector<std::string>& extra_extensions = {});
 Capabilities probe_device(VkInstance instance, VkPhysicalDevice device, uint32_t index,
                           const ContextOptions& options);
 uint32_t choose_device(const std::vector<Capabilities>& devices, const std::string& selector);

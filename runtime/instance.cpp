@@ -75,7 +75,8 @@ ContextOptions ContextOptions::from_env() {
   return o;
 }
 
-VkInstance create_instance(bool validation, bool* debug_utils) {
+VkInstance create_instance(bool validation, bool* debug_utils,
+                           const std::vector<std::string>& extra_extensions) {
   uint32_t count = 0;
   VK_CHECK(vkEnumerateInstanceExtensionProperties(nullptr, &count, nullptr));
   std::vector<VkExtensionProperties> available(count);
@@ -106,6 +107,12 @@ VkInstance create_instance(bool validation, bool* debug_utils) {
       extensions.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
       *debug_utils = true;
     }
+  }
+
+  for (const auto& e : extra_extensions) {
+    if (!has_extension(available, e.c_str()))
+      throw GpuError("the Vulkan instance lacks the extension " + e + " that was asked for");
+    extensions.push_back(e.c_str());
   }
 
   uint32_t instance_version = VK_API_VERSION_1_0;

@@ -14,6 +14,10 @@ void usage(FILE* out) {
                "\n"
                "commands:\n"
                "  info     list Vulkan devices and their capabilities (--json for JSON)\n"
+               "  run      answer one prompt about images, streaming the text\n"
+               "  chat     interactive multi-turn chat (the KV cache is kept between turns)\n"
+               "  bench    time encode, prefill, decode and cold start (--shape for random weights)\n"
+               "  profile  GPU time per op and shader variant of one generate (--trace for Perfetto)\n"
                "\n"
                "Run 'smolvk <command> --help' for the options of a command.\n"
                "Environment: SMOLVK_DEVICE=<index|name> picks the device, SMOLVK_PORTABLE=1\n"
@@ -30,6 +34,10 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 2, argv + argc);
   try {
     if (cmd == "info") return smolvk::cli::cmd_info(args);
+    if (cmd == "run") return smolvk::cli::cmd_run(args);
+    if (cmd == "chat") return smolvk::cli::cmd_chat(args);
+    if (cmd == "bench") return smolvk::cli::cmd_bench(args);
+    if (cmd == "profile") return smolvk::cli::cmd_profile(args);
     std::fprintf(stderr, "smolvk: unknown command '%s'\n\n", cmd.c_str());
     usage(stderr);
     return 2;

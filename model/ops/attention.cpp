@@ -47,17 +47,26 @@ uint32_t next_pow2(uint64_t v) {
   return p;
 }
 
-// Workgroup size and tile sizes for head dim D with `rows` query rows per (batch, kv head),
-// fitting the shared-memory limit.
+// Workgroup size, tile sizes and per-invocation register tiles for head dim D with `rows`
+// query rows per (batch, kv head), fitting the shared-memory limit.
 struct Tiles {
-  uint32_t wg, br, bc;
+  uint32_t wg, br, bc, trs, tro;
 };
 uint64_t shared_bytes(uint64_t D, uint64_t br, uint64_t bc) {
-  return 4 * (br * D + bc * (D + 1) + bc * D + br * bc + 3 * br + bc);
+  return 4 * (br * D + bc * (D + 4) + bc * D + br * bc + 3 * br + bc);
+}
+// Rows per invocation (a power of 2 ≤ 4 dividing br) when `work` items are shared by wg.
+uint32_t rows_per_invocation(uint64_t work, uint32_t wg, uint32_t br) {
+  const uint64_t per = std::min<uint64_t>({std::max<uint64_t>(1, work / wg), 4, br});
+  uint32_t tr = 1;
+  while (tr * 2 <= per) tr *= 2;
+  return tr;
 }
 Tiles pick_tiles(const Capabilities& caps, int64_t D, int64_t rows, const std::string& op) {
+  expect(D % 4 == 0 && D <= 256, op,
+         "head_dim must be a multiple of 4 and at most 256, got " + std::to_string(D));
   uint32_t wg = std::clamp<uint32_t>(4 * std::max<uint32_t>(caps.subgroup_size, 1), 64, 256);
-  wg = std::min<uint32_t>(wg, std::max<uint32_t>(caps.max_workgroup_invocations, 1));
+  wg = std::min<uint32_t>(wg, std::max<uint32_t>(caps.max_workgroup_invocations, 64));
   uint32_t br = std::min<uint32_t>(32, next_pow2(uint64_t(rows)));
   uint32_t bc = br <= 8 ? 64 : 32;  // few query rows (decode): longer key tiles
   while (shared_bytes(D, br, bc) > caps.max_shared_memory) {
@@ -69,7 +78,8 @@ Tiles pick_tiles(const Capabilities& caps, int64_t D, int64_t rows, const std::s
   expect(shared_bytes(D, br, bc) <= caps.max_shared_memory, op,
          "head_dim " + std::to_string(D) + " does not fit this device's " +
              std::to_string(caps.max_shared_memory) + " bytes of shared memory");
-  return {wg, br, bc};
+  return {wg, br, bc, rows_per_invocation(uint64_t(br) * bc, wg, br),
+          rows_per_invocation(uint64_t(br) * uint64_t(D / 4), wg, br)};
 }
 
 // Row stride of a TokenHeads view over `tokens` tokens of `heads` heads of D.
@@ -93,7 +103,7 @@ void record(Graph& g, const std::string& shader, const std::string& label, const
             const TensorRef& q, const TensorRef& k, const TensorRef& v, const TensorRef& mask,
             const Tensor& out, const TensorRef* params, double flops, double bytes) {
   const uint64_t out_rows = uint64_t(out.rows());
-  Dispatch d{.name = label, .op = "attention", .shader = shader, .spec = {tl.wg, D, tl.br, tl.bc}};
+  Dispatch d{.name = label, .op = "attention", .shader = shader, .spec = {tl.wg, D, tl.br, tl.bc, tl.trs, tl.tro}};
   d.groups = {q_blocks, batch_heads, splits};
   d.flops = flops;
   d.bytes = bytes;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <random>
 #include <vector>
 
@@ -15,6 +16,14 @@ using namespace smolvk;
 
 namespace {
 constexpr double kTol = 1e-5;
+
+// Checks the tolerance and logs the error seen (for the per-op error table).
+void expect_close(const std::vector<float>& ref, const std::vector<float>& got) {
+  const double rel = test::max_rel_error(ref, got), e2 = test::nmse(ref, got);
+  std::printf("      max_rel_error %.3g, nmse %.3g\n", rel, e2);
+  EXPECT_LE(rel, kTol);
+  EXPECT_LE(e2, 1e-10);
+}
 
 std::vector<float> random_floats(size_t n, uint32_t seed, float range = 2.0f) {
   std::mt19937 rng(seed);
@@ -76,8 +85,7 @@ class AttentionDecoder : public testing::TestWithParam<DecoderCase> {};
 
 TEST_P(AttentionDecoder, MatchesReference) {
   const auto [ref, got] = run_decoder(GetParam());
-  EXPECT_LE(test::max_rel_error(ref, got), kTol);
-  EXPECT_LE(test::nmse(ref, got), 1e-10);
+  expect_close(ref, got);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -210,9 +218,7 @@ TEST_P(AttentionEncoder, MatchesReference) {
   g.compile().run();
   std::vector<float> ref(q.size());
   ops::attention_encoder_ref(q, k, v, mask, c.N, c.S, c.H, c.D, float(1.0 / std::sqrt(double(c.D))), ref);
-  const auto got = download(ctx, ob, ref.size());
-  EXPECT_LE(test::max_rel_error(ref, got), kTol);
-  EXPECT_LE(test::nmse(ref, got), 1e-10);
+  expect_close(ref, download(ctx, ob, ref.size()));
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, AttentionEncoder,

@@ -51,7 +51,9 @@ TEST(Logits, ArgmaxWithTiesAndLongRows) {
     const auto got = gpu_argmax(l, rows, vocab);
     EXPECT_EQ(got, ops::ref::argmax(l, rows, vocab));
     EXPECT_EQ(got[0], vocab / 2);
-    if (rows > 1) EXPECT_EQ(got[1], vocab - 1);
+    if (rows > 1) {
+      EXPECT_EQ(got[1], vocab - 1);
+    }
   }
 }
 

@@ -112,7 +112,7 @@ TEST_P(RopeQkv, MatchesReference) {
   const auto cache0 = random_floats(size_t(c.B * c.Hkv * c.C * c.D), 12);
   Buffer qkv_b = upload(ctx, qkv), pos_b = upload(ctx, c.positions), tab_b = upload(ctx, table);
   Buffer kc = upload(ctx, cache0), vc = upload(ctx, cache0);
-  Buffer qo = ctx.create_buffer(size_t(rows * c.Hq * c.D) * 4);
+  Buffer qo = upload(ctx, std::vector<float>(size_t(rows * c.Hq * c.D), 0.0f));
 
   Graph g(ctx);
   ops::rope_qkv_write(g, ops::external(g, qkv_b, DType::F32, {rows, heads * c.D}),

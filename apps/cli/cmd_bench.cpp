@@ -1,0 +1,176 @@
+// smolvk bench: encode / prefill / decode timings, time to first token, cold start and peak
+// device memory over a synthetic batch; min/median/max over the reps.
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "apps/cli/bench_session.h"
+#include "apps/cli/commands.h"
+#include "apps/cli/profile_report.h"
+
+namespace smolvk::cli {
+namespace {
+
+struct Stats {
+  double min = 0, median = 0, max = 0;
+};
+
+std::optional<Stats> stats(std::vector<double> v) {
+  if (v.empty()) return std::nullopt;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  const double median = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  return Stats{v.front(), median, v.back()};
+}
+
+nlohmann::json to_json(const std::optional<Stats>& s) {
+  if (!s) return nullptr;
+  return {{"min", s->min}, {"median", s->median}, {"max", s->max}};
+}
+
+nlohmann::json to_json(const StartTimes& s) {
+  return {{"context_ms", s.context_ms},
+          {"weights_ms", s.weights_ms},
+          {"first_token_ms", s.first_token_ms},
+          {"pipelines_ready_ms", s.pipelines_ready_ms},
+          {"pipelines_created", s.cache.pipelines_created},
+          {"cache_hits", s.cache.hit_reporting ? nlohmann::json(s.cache.cache_hits) : nlohmann::json(nullptr)},
+          {"cache_bytes_loaded", s.cache.loaded_bytes}};
+}
+
+struct Measured {
+  std::optional<Stats> encode, prefill, decode_step, tokens_per_s, first_token, total;
+};
+
+Measured measure(BenchSession& s) {
+  const BenchOptions& o = s.options();
+  for (int i = 0; i < o.warmup; ++i) s.run(false);
+  std::vector<double> encode, prefill, step, tps, first, total;
+  for (int i = 0; i < o.reps; ++i) {
+    RepResult r = s.run(false);
+    if (o.tiles > 0) encode.push_back(r.timings.encode_ms);
+    prefill.push_back(r.timings.prefill_ms);
+    first.push_back(r.timings.first_token_ms);
+    total.push_back(r.total_ms);
+    if (r.decode_ms_per_step && *r.decode_ms_per_step > 0) {
+      step.push_back(*r.decode_ms_per_step);
+      tps.push_back(1e3 * o.batch / *r.decode_ms_per_step);
+    }
+  }
+  return {stats(encode), stats(prefill), stats(step), stats(tps), stats(first), stats(total)};
+}
+
+std::string stat_row(const char* label, const std::optional<Stats>& s) {
+  char line[160];
+  if (!s) std::snprintf(line, sizeof line, "  %-24s %12s\n", label, "n/a");
+  else std::snprintf(line, sizeof line, "  %-24s %12.3f %12.3f %12.3f\n", label, s->min, s->median, s->max);
+  return line;
+}
+
+}  // namespace
+
+int cmd_bench(const std::vector<std::string>& args) {
+  if (std::find(args.begin(), args.end(), "--help") != args.end() ||
+      std::find(args.begin(), args.end(), "-h") != args.end()) {
+    std::printf("%s", bench_usage(false).c_str());
+    return 0;
+  }
+  BenchOptions o;
+  try {
+    o = parse_bench_options(args, false);
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "smolvk bench: %s\n\n%s", e.what(), bench_usage(false).c_str());
+    return 2;
+  }
+  BenchSession s(o);
+  std::optional<StartTimes> cold, warm;
+  if (o.cold_start) cold = s.start();
+  StartTimes current = s.start();
+  if (o.cold_start) warm = current;
+  const Measured m = measure(s);
+  std::vector<PhaseProfile> profile;
+  if (o.profile) profile = s.run(true).profile;
+  const uint64_t peak_bytes = s.context().peak_device_bytes();
+  s.print_validation_messages();
+
+  const Capabilities& caps = s.context().caps();
+  DevicePeak peak = device_peak(caps.name);
+  if (o.peak_gbps > 0) peak.gbps = o.peak_gbps, peak.source = "command line";
+  if (o.peak_gflops > 0) peak.gflops = o.peak_gflops, peak.source = "command line";
+  const Model& model = s.model();
+  const std::string dtype = o.model_dir.empty() ? std::string(dtype_name(o.dtype)) : model.config().torch_dtype;
+  const auto reports = aggregate_profile(profile);
+
+  if (!o.trace_file.empty()) {
+    std::ofstream out(o.trace_file);
+    out << chrome_trace(profile, caps.name).dump() << "\n";
+    if (!out) throw std::runtime_error(o.trace_file + ": cannot write the trace file");
+  }
+
+  if (o.json) {
+    nlohmann::json j = {
+        {"command", "bench"},
+        {"device", {{"name", caps.name}, {"type", caps.device_type}, {"vendor", caps.vendor},
+                    {"driver", caps.driver_name + " " + caps.driver_info}}},
+        {"model", {{"source", o.model_dir.empty() ? "shape " + o.shape : o.model_dir},
+                   {"dtype", dtype},
+                   {"parameters", model.parameter_count()},
+                   {"weight_bytes", model.weight_bytes()},
+                   {"image_seq_len", model.config().image_seq_len()}}},
+        {"settings", {{"batch", o.batch}, {"tiles", o.tiles}, {"prompt_tokens", s.prompt_tokens()},
+                      {"new_tokens", o.new_tokens}, {"warmup", o.warmup}, {"reps", o.reps}}},
+        {"encode_ms", to_json(m.encode)},
+        {"prefill_ms", to_json(m.prefill)},
+        {"decode_ms_per_step", to_json(m.decode_step)},
+        {"decode_tokens_per_s", to_json(m.tokens_per_s)},
+        {"first_token_ms", to_json(m.first_token)},
+        {"generate_ms", to_json(m.total)},
+        {"cold_start", cold ? nlohmann::json{{"empty_cache", to_json(*cold)}, {"warm_cache", to_json(*warm)}}
+                            : nlohmann::json(nullptr)},
+        {"peak_device_bytes", peak_bytes},
+    };
+    if (o.profile) j["profile"] = profile_json(reports, peak);
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+
+  std::printf("smolvk bench on %s (%s, %s)\n", caps.name.c_str(), caps.device_type.c_str(), caps.vendor.c_str());
+  std::printf("model: %s, %s weights, %.1f M parameters (%.1f MiB)\n",
+              o.model_dir.empty() ? ("shape " + o.shape).c_str() : o.model_dir.c_str(), dtype.c_str(),
+              double(model.parameter_count()) / 1e6, double(model.weight_bytes()) / (1 << 20));
+  std::printf("batch %d × (%d tile(s) × %lld image tokens, prompt %d tokens, %d new tokens); "
+              "%d warmup + %d reps\n\n",
+              o.batch, o.tiles, (long long)model.config().image_seq_len(), s.prompt_tokens(), o.new_tokens,
+              o.warmup, o.reps);
+  std::printf("  %-24s %12s %12s %12s\n", "", "min", "median", "max");
+  std::printf("%s", stat_row("image encode ms", m.encode).c_str());
+  std::printf("%s", stat_row("prefill ms", m.prefill).c_str());
+  std::printf("%s", stat_row("decode ms/step", m.decode_step).c_str());
+  std::printf("%s", stat_row("decode tokens/s", m.tokens_per_s).c_str());
+  std::printf("%s", stat_row("time to first token ms", m.first_token).c_str());
+  std::printf("%s", stat_row("generate ms", m.total).c_str());
+  if (cold) {
+    std::printf("\ncold start (context + first generate, weights excluded)  %12s %12s\n", "empty cache",
+                "warm cache");
+    auto row = [](const char* label, double a, double b) {
+      std::printf("  %-54s %12.1f %12.1f\n", label, a, b);
+    };
+    row("context created ms", cold->context_ms, warm->context_ms);
+    row("to first token ms", cold->first_token_ms, warm->first_token_ms);
+    row("pipelines ready ms (2-token generate done)", cold->pipelines_ready_ms, warm->pipelines_ready_ms);
+    row("weights ms (generated or loaded, uploaded)", cold->weights_ms, warm->weights_ms);
+    std::printf("  %-54s %12u %12u\n", "pipelines created", cold->cache.pipelines_created,
+                warm->cache.pipelines_created);
+    std::printf("  %-54s %12llu %12llu\n", "pipeline cache bytes loaded",
+                (unsigned long long)cold->cache.loaded_bytes, (unsigned long long)warm->cache.loaded_bytes);
+  }
+  std::printf("\npeak device memory: %.1f MiB\n", double(peak_bytes) / (1 << 20));
+  if (o.profile) std::printf("\n%s", profile_table(reports, peak, o.top).c_str());
+  if (!o.trace_file.empty()) std::printf("\ntrace written to %s\n", o.trace_file.c_str());
+  return 0;
+}
+
+}  // namespace smolvk::cli

@@ -1,0 +1,84 @@
+// smolvk chat: an interactive conversation that keeps the KV cache between turns.
+#include <cstdio>
+#include <iostream>
+
+#include "apps/cli/commands.h"
+#include "apps/cli/model_args.h"
+#include "model/chat_session.h"
+
+namespace smolvk::cli {
+namespace {
+const char* kHelp =
+    "usage: smolvk chat [--model DIR] [--image FILE]... [options]\n"
+    "\n"
+    "Reads one user message per line from stdin and streams each answer. The conversation's\n"
+    "KV cache (image features included) is kept, so a turn only processes its new tokens.\n"
+    "Lines starting with '/' are commands:\n"
+    "  /image FILE   attach an image to the next message (repeatable)\n"
+    "  /reset        start a new conversation\n"
+    "  /quit         leave (as does end of input)\n"
+    "\n"
+    "  --model DIR, --max-new-tokens N (default 256), --temperature T, --top-k K, --top-p P,\n"
+    "  --seed S: as for 'smolvk run'. --image FILE attaches images to the first message.\n"
+    "  --context N   positions kept for the conversation (default min(model max, 4096))\n";
+}  // namespace
+
+int cmd_chat(const std::vector<std::string>& argv) {
+  auto specs = model_and_sampling_specs();
+  specs.push_back({"image", true, true});
+  specs.push_back({"context", true});
+  Args a(argv, specs);
+  if (a.has("help")) {
+    std::fputs(kHelp, stdout);
+    return 0;
+  }
+  Context ctx;
+  auto model = load_model(ctx, model_dir(a), false);
+  ChatSession chat(*model, a.get_int("context", 0));
+  GenerateOptions o;
+  o.max_new_tokens = int(a.get_int("max-new-tokens", 256));
+  o.sampling = sampling_from(a);
+  std::vector<Image> images;
+  for (const auto& f : a.all("image")) images.push_back(load_image(f));
+  std::fprintf(stderr, "smolvk chat: %lld positions of context. /image FILE, /reset, /quit.\n",
+               static_cast<long long>(chat.capacity()));
+  std::string line;
+  while (true) {
+    std::fprintf(stderr, "> ");
+    if (!std::getline(std::cin, line)) break;
+    if (line.empty()) continue;
+    if (line == "/quit") break;
+    if (line == "/reset") {
+      chat.reset();
+      images.clear();
+      std::fprintf(stderr, "(new conversation)\n");
+      continue;
+    }
+    if (line.rfind("/image ", 0) == 0) {
+      try {
+        images.push_back(load_image(line.substr(7)));
+        std::fprintf(stderr, "(image attached to the next message)\n");
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+      }
+      continue;
+    }
+    try {
+      Result r = chat.send(line, images, o, [](int, int32_t, const std::string& piece) {
+        std::fputs(piece.c_str(), stdout);
+        std::fflush(stdout);
+      });
+      images.clear();
+      std::printf("\n");
+      std::fflush(stdout);
+      std::fprintf(stderr, "(%d tokens, %s; %lld of %lld positions used)\n", r.timings.new_tokens,
+                   r.stop_reason.c_str(), static_cast<long long>(chat.tokens_in_context()),
+                   static_cast<long long>(chat.capacity()));
+    } catch (const std::invalid_argument& e) {
+      std::fprintf(stderr, "error: %s\n", e.what());
+    }
+  }
+  return 0;
+}
+
+}  // namespace smolvk::cli

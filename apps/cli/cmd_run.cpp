@@ -1,0 +1,108 @@
+// smolvk run: one prompt (+ images) in, the answer streamed to stdout, timings to stderr.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "apps/cli/commands.h"
+#include "apps/cli/model_args.h"
+#include "loader/npy.h"
+
+namespace smolvk::cli {
+namespace {
+const char* kHelp =
+    "usage: smolvk run [--model DIR] [--image FILE]... --prompt TEXT [options]\n"
+    "       smolvk run [--model DIR] [--image FILE]... --prompt-ids 1,2,3 [options]\n"
+    "\n"
+    "Answers a prompt about zero or more images, streaming the text to stdout and timings\n"
+    "(load, image encode, prefill, tokens/s) to stderr.\n"
+    "\n"
+    "  --model DIR           Hugging Face SmolVLM / Idefics3 folder (config.json, *.safetensors,\n"
+    "                        tokenizer.json, processor files). Default: the demo checkpoint in\n"
+    "                        examples/demo-model (random weights).\n"
+    "  --image FILE          an image (PNG, JPEG, BMP, GIF, TGA, PNM); repeat for several, in order\n"
+    "  --prompt TEXT         the user message; the images come before it\n"
+    "  --prompt-ids LIST     token ids as they are (no chat template, no tokenizer); the prompt\n"
+    "                        must already hold the expanded image tokens of the --image files\n"
+    "  --max-new-tokens N    default 64\n"
+    "  --temperature T       0 = greedy (default)\n"
+    "  --top-k K             0 = off (default)\n"
+    "  --top-p P             1 = off (default)\n"
+    "  --seed S              sampling seed (default 0): same seed, same tokens\n"
+    "  --ignore-eos          generate all N tokens\n"
+    "  --json                print one JSON object (input_ids, output_ids, text, timings)\n"
+    "                        instead of streaming\n"
+    "  --dump-logits F.npy   float32 logits of the last prompt position\n"
+    "  --dump-pixel-values F.npy  float32 [tiles, 3, H, W] as fed to the vision encoder\n";
+}  // namespace
+
+int cmd_run(const std::vector<std::string>& argv) {
+  auto specs = model_and_sampling_specs();
+  for (auto s : std::vector<Args::Spec>{{"image", true, true}, {"prompt", true}, {"prompt-ids", true},
+                                        {"ignore-eos", false}, {"json", false}, {"dump-logits", true},
+                                        {"dump-pixel-values", true}})
+    specs.push_back(s);
+  Args a(argv, specs);
+  if (a.has("help")) {
+    std::fputs(kHelp, stdout);
+    return 0;
+  }
+  if (a.has("prompt") == a.has("prompt-ids"))
+    throw std::invalid_argument("give --prompt TEXT or --prompt-ids LIST (exactly one); see --help");
+  const bool json = a.has("json");
+  GenerateOptions o;
+  o.max_new_tokens = int(a.get_int("max-new-tokens", 64));
+  if (o.max_new_tokens < 1) throw std::invalid_argument("--max-new-tokens must be at least 1");
+  o.sampling = sampling_from(a);
+  o.ignore_eos = a.has("ignore-eos");
+  o.want_last_logits = a.has("dump-logits");
+
+  Context ctx;
+  auto model = load_model(ctx, model_dir(a), json);
+  Request req;
+  for (const auto& f : a.all("image")) req.images.push_back(load_image(f));
+  if (a.has("prompt")) {
+    ChatMessage user{"user", {}};
+    for (size_t i = 0; i < req.images.size(); ++i) user.content.push_back({ChatItem::Image, {}});
+    user.content.push_back({ChatItem::Text, a.get("prompt")});
+    req.messages.push_back(std::move(user));
+  } else {
+    req.prompt_ids = parse_id_list(a.get("prompt-ids"));
+  }
+  if (a.has("dump-pixel-values")) {
+    PreparedRequest p = model->prepare(req);
+    std::vector<int64_t> shape{p.tiles, model->config().vision.num_channels, p.tile_height, p.tile_width};
+    write_npy(a.get("dump-pixel-values"), p.pixel_values, shape);
+  }
+
+  Result r = model->generate(req, o, [&](int, int32_t, const std::string& piece) {
+    if (!json) {
+      std::fputs(piece.c_str(), stdout);
+      std::fflush(stdout);
+    }
+  });
+  if (a.has("dump-logits")) {
+    std::vector<int64_t> shape{int64_t(r.last_logits.size())};
+    write_npy(a.get("dump-logits"), r.last_logits, shape);
+  }
+  const auto& t = r.timings;
+  const double tok_s = t.new_tokens > 1 && t.decode_ms > 0 ? (t.new_tokens - 1) * 1000.0 / t.decode_ms : 0.0;
+  if (json) {
+    nlohmann::json out = {
+        {"input_ids", r.input_ids}, {"output_ids", r.output_ids}, {"text", r.text},
+        {"stop_reason", r.stop_reason}, {"device", ctx.caps().name},
+        {"timings", {{"encode_ms", t.encode_ms}, {"prefill_ms", t.prefill_ms},
+                     {"decode_ms", t.decode_ms}, {"first_token_ms", t.first_token_ms},
+                     {"tiles", t.tiles}, {"prompt_tokens", t.prompt_tokens},
+                     {"new_tokens", t.new_tokens}, {"decode_tokens_per_s", tok_s}}}};
+    std::printf("%s\n", out.dump().c_str());
+  } else {
+    std::printf("\n");
+    std::fprintf(stderr,
+                 "smolvk: %d tiles encoded in %.1f ms, %d prompt tokens prefilled in %.1f ms, "
+                 "%d tokens (%s), %.1f tokens/s, first token after %.1f ms\n",
+                 t.tiles, t.encode_ms, t.prompt_tokens, t.prefill_ms, t.new_tokens, r.stop_reason.c_str(),
+                 tok_s, t.first_token_ms);
+  }
+  return 0;
+}
+
+}  // namespace smolvk::cli

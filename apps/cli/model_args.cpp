@@ -1,0 +1,55 @@
+#include "apps/cli/model_args.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+
+namespace smolvk::cli {
+
+std::filesystem::path model_dir(const Args& a) {
+  if (a.has("model")) return a.get("model");
+  if (const char* d = std::getenv("SMOLVK_DEMO_MODEL"); d && *d) return d;
+  return SMOLVK_DEMO_MODEL_DIR;
+}
+
+bool is_demo_model(const std::filesystem::path& dir) {
+  std::error_code ec;
+  return std::filesystem::equivalent(dir, SMOLVK_DEMO_MODEL_DIR, ec);
+}
+
+std::unique_ptr<Model> load_model(Context& ctx, const std::filesystem::path& dir, bool quiet) {
+  if (is_demo_model(dir) && !quiet)
+    std::fprintf(stderr, "smolvk: no --model given: using the demo checkpoint %s, which has RANDOM "
+                         "weights (its answers are gibberish). Point --model at a download of "
+                         "HuggingFaceTB/SmolVLM-256M-Instruct for real answers.\n",
+                 dir.string().c_str());
+  auto t0 = std::chrono::steady_clock::now();
+  auto m = Model::load(ctx, dir, [&](const std::string& what) {
+    if (!quiet) std::fprintf(stderr, "smolvk: %s...\n", what.c_str());
+  });
+  if (!quiet)
+    std::fprintf(stderr, "smolvk: loaded %s (%.1fM parameters, %.1f MiB) on %s in %.0f ms\n",
+                 m->config().architecture_name.c_str(), double(m->parameter_count()) / 1e6,
+                 double(m->weight_bytes()) / (1 << 20), ctx.caps().name.c_str(),
+                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  return m;
+}
+
+SamplingParams sampling_from(const Args& a) {
+  SamplingParams s;
+  s.temperature = float(a.get_double("temperature", 0.0));
+  s.top_k = int(a.get_int("top-k", 0));
+  s.top_p = float(a.get_double("top-p", 1.0));
+  s.seed = uint64_t(a.get_int("seed", 0));
+  if (s.temperature < 0) throw std::invalid_argument("--temperature must be ≥ 0 (0 = greedy)");
+  if (s.top_k < 0) throw std::invalid_argument("--top-k must be ≥ 0 (0 = off)");
+  if (!(s.top_p > 0 && s.top_p <= 1)) throw std::invalid_argument("--top-p must be in (0, 1]");
+  return s;
+}
+
+std::vector<Args::Spec> model_and_sampling_specs() {
+  return {{"model", true}, {"temperature", true}, {"top-k", true}, {"top-p", true}, {"seed", true},
+          {"max-new-tokens", true}, {"help", false}};
+}
+
+}  // namespace smolvk::cli

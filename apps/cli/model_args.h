@@ -1,0 +1,19 @@
+#pragma once
+// Options shared by run and chat: which model, sampling settings, where the demo model lives.
+#include <filesystem>
+#include <memory>
+
+#include "apps/cli/args.h"
+#include "model/smolvlm.h"
+
+namespace smolvk::cli {
+
+// --model DIR, or the demo checkpoint shipped in examples/ (random weights; says so).
+std::filesystem::path model_dir(const Args& a);
+bool is_demo_model(const std::filesystem::path& dir);
+std::unique_ptr<Model> load_model(Context& ctx, const std::filesystem::path& dir, bool quiet);
+SamplingParams sampling_from(const Args& a);
+// The option specs of model_dir + sampling_from.
+std::vector<Args::Spec> model_and_sampling_specs();
+
+}  // namespace smolvk::cli

@@ -1,0 +1,262 @@
+#include "apps/gui/app_state.h"
+
+#include <exception>
+
+namespace smolvk::gui {
+namespace {
+
+double ms_since(Clock::time_point t0, Clock::time_point t1) {
+  return std::chrono::duration<double, std::milli>(t1 - t0).count();
+}
+
+std::string folder_name(const std::filesystem::path& dir) {
+  auto p = dir;
+  if (!p.has_filename()) p = p.parent_path();
+  return p.filename().string();
+}
+
+}  // namespace
+
+App::App(Context& ctx) : ctx_(ctx) { state_.device = ctx.caps().name; state_.status = "no model"; }
+
+App::~App() { stop(); }
+
+void App::add_error(const std::string& message) {
+  std::lock_guard lock(mu_);
+  state_.errors.push_back(message);
+}
+
+void App::dismiss_errors() {
+  std::lock_guard lock(mu_);
+  state_.errors.clear();
+}
+
+bool App::busy() const { return !worker_.idle(); }
+
+void App::load_model(const std::filesystem::path& dir) {
+  if (busy()) return add_error("a model load or generation is running; stop it first");
+  {
+    std::lock_guard lock(mu_);
+    state_.loading = true;
+    state_.status = "loading " + dir.string();
+  }
+  worker_.post([this, dir] {
+    try {
+      auto t0 = Clock::now();
+      auto m = Model::load(ctx_, dir, [&](const std::string& what) {
+        std::lock_guard lock(mu_);
+        state_.status = what + "...";
+      });
+      ModelInfo info;
+      info.dir = dir;
+      info.name = m->config().architecture_name + " (" + folder_name(dir) + ")";
+      // The demo checkpoint is shipped with random weights; tell its users so.
+      std::error_code ec;
+      info.random_weights = std::filesystem::equivalent(dir, SMOLVK_DEMO_MODEL_DIR, ec);
+      info.parameters = m->parameter_count();
+      info.weight_bytes = m->weight_bytes();
+      info.image_seq_len = m->processor().image_seq_len;
+      std::lock_guard lock(mu_);
+      model_ = std::move(m);
+      processor_ = model_->processor();
+      ++model_version_;
+      state_.model = info;
+      state_.turns.clear();
+      history_.clear();
+      history_images_.clear();
+      image_in_history_ = false;
+      state_.status = "ready (loaded in " + std::to_string(int(ms_since(t0, Clock::now()))) + " ms)";
+    } catch (const std::exception& e) {
+      std::lock_guard lock(mu_);
+      state_.errors.push_back("model " + dir.string() + ": " + e.what());
+      state_.status = model_ ? "ready" : "no model";
+    }
+    std::lock_guard lock(mu_);
+    state_.loading = false;
+  });
+}
+
+void App::open_image(const std::filesystem::path& path) {
+  try {
+    OpenImage img;
+    img.path = path;
+    img.image = load_image(path);
+    image_ = std::move(img);
+    {
+      std::lock_guard lock(mu_);
+      image_in_history_ = false;
+    }
+    grid_version_ = -1;
+    update_grid();
+  } catch (const std::exception& e) {
+    add_error("image " + path.string() + ": " + e.what());
+  }
+}
+
+void App::tick() {
+  if (grid_version_ != model_version_) update_grid();
+}
+
+void App::update_grid() {
+  std::optional<ProcessorConfig> proc;
+  {
+    std::lock_guard lock(mu_);
+    proc = processor_;
+    grid_version_ = model_version_;
+  }
+  if (!image_ || !proc) return;
+  try {
+    // The same loader code the model runs, so the overlay is the grid it will see.
+    ProcessedImage p = preprocess_image(image_->image, *proc);
+    image_->grid = p.grid();
+    image_->tiles = p.num_tiles;
+    image_->visual_tokens = p.num_tiles * proc->image_seq_len;
+  } catch (const std::exception& e) {
+    image_->grid.reset();
+    add_error("image " + image_->path.string() + ": " + e.what());
+  }
+}
+
+void App::generate(const std::string& prompt) {
+  if (busy()) return add_error("a model load or generation is already running");
+  {
+    std::lock_guard lock(mu_);
+    if (!model_) {
+      state_.errors.push_back("no model loaded: open a model folder first");
+      return;
+    }
+  }
+  if (prompt.empty()) return add_error("the prompt is empty: type a question first");
+
+  // The request the CLI builds (smolvk run): the image item, then the text, in one user
+  // message; earlier turns come first so the model sees the whole chat.
+  ChatMessage user{"user", {}};
+  bool with_image = image_ && !image_in_history_;
+  if (with_image) user.content.push_back({ChatItem::Image, {}});
+  user.content.push_back({ChatItem::Text, prompt});
+  Request req;
+  req.messages = history_;
+  req.messages.push_back(user);
+  req.images = history_images_;
+  if (with_image) req.images.push_back(image_->image);
+
+  GenerateOptions opts;
+  opts.max_new_tokens = settings.max_new_tokens;
+  opts.sampling = settings.sampling;
+  opts.profile = true;
+  if (opts.max_new_tokens < 1) return add_error("max new tokens must be at least 1");
+
+  {
+    std::lock_guard lock(mu_);
+    Turn t;
+    t.prompt = prompt;
+    t.with_image = with_image;
+    state_.turns.push_back(std::move(t));
+    state_.generating = true;
+    state_.status = "generating";
+  }
+  auto clicked = Clock::now();
+  worker_.post([this, req = std::move(req), opts, prompt, with_image, clicked]() mutable {
+    run_generation(std::move(req), opts, prompt, with_image, clicked);
+  });
+}
+
+void App::run_generation(Request req, GenerateOptions opts, std::string prompt, bool with_image,
+                         Clock::time_point clicked) {
+  std::optional<Clock::time_point> first;
+  int count = 0;
+  try {
+    Result r = model_->generate(req, opts, [&](int, int32_t id, const std::string& piece) {
+      auto now = Clock::now();
+      std::unique_lock lock(mu_);
+      Turn& t = state_.turns.back();
+      t.output_ids.push_back(id);
+      t.text += piece;
+      ++count;
+      if (!first) {
+        first = now;
+        t.first_token_wall_ms = ms_since(clicked, now);
+      } else {
+        t.tokens_per_s = (count - 1) * 1000.0 / ms_since(*first, now);
+      }
+      if (pause_at_ > 0 && count == pause_at_) {
+        pause_at_ = 0;
+        paused_ = true;
+        pause_cv_.wait(lock, [&] { return !paused_; });
+      }
+    });
+    std::lock_guard lock(mu_);
+    Turn& t = state_.turns.back();
+    t.input_ids = r.input_ids;
+    t.output_ids = r.output_ids;
+    t.text = r.text;
+    t.stop_reason = r.stop_reason;
+    t.timings = r.timings;
+    t.profile = std::move(r.profile);
+    if (r.timings.new_tokens > 1 && r.timings.decode_ms > 0)
+      t.tokens_per_s = (r.timings.new_tokens - 1) * 1000.0 / r.timings.decode_ms;
+    t.done = true;
+    // Keep the turn in the chat (a cancelled answer too: it is what the user saw).
+    history_ = req.messages;
+    history_.push_back({"assistant", {{ChatItem::Text, r.text}}});
+    history_images_ = std::move(req.images);
+    if (with_image) image_in_history_ = true;
+    state_.status = "ready";
+  } catch (const std::exception& e) {
+    std::lock_guard lock(mu_);
+    state_.errors.push_back("generate \"" + prompt + "\": " + e.what());
+    state_.turns.back().stop_reason = "error";
+    state_.turns.back().done = true;
+    state_.status = "ready";
+  }
+  std::lock_guard lock(mu_);
+  state_.generating = false;
+  paused_ = false;
+  pause_at_ = 0;
+}
+
+void App::stop() {
+  std::lock_guard lock(mu_);
+  if (model_ && state_.generating) model_->cancel();
+  paused_ = false;
+  pause_cv_.notify_all();
+}
+
+void App::pause_after_token(int n) {
+  std::lock_guard lock(mu_);
+  pause_at_ = n;
+}
+
+void App::resume() {
+  std::lock_guard lock(mu_);
+  paused_ = false;
+  pause_cv_.notify_all();
+}
+
+bool App::paused() const {
+  std::lock_guard lock(mu_);
+  return paused_;
+}
+
+int App::streamed_tokens() const {
+  std::lock_guard lock(mu_);
+  return state_.turns.empty() ? 0 : int(state_.turns.back().output_ids.size());
+}
+
+void App::clear_chat() {
+  if (busy()) return add_error("stop the generation before clearing the chat");
+  std::lock_guard lock(mu_);
+  state_.turns.clear();
+  history_.clear();
+  history_images_.clear();
+  image_in_history_ = false;
+}
+
+Snapshot App::snapshot() const {
+  std::lock_guard lock(mu_);
+  Snapshot s = state_;
+  s.device_bytes_in_use = ctx_.device_bytes_in_use();
+  return s;
+}
+
+}  // namespace smolvk::gui

@@ -1,0 +1,118 @@
+#pragma once
+// Everything the window shows and every action it offers, independent of how frames reach
+// the screen. Actions come from the UI thread (buttons, drag-and-drop, a script); model loads
+// and generations run on the worker thread and publish their progress under a mutex.
+// Errors (bad image, bad model dir, context overflow) land in errors(), never in a throw.
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "apps/gui/worker.h"
+#include "model/smolvlm.h"
+
+namespace smolvk::gui {
+
+using Clock = std::chrono::steady_clock;
+
+struct Settings {
+  int max_new_tokens = 32;
+  SamplingParams sampling;
+};
+
+struct ModelInfo {
+  std::filesystem::path dir;
+  std::string name;  // architecture and folder name
+  bool random_weights = false;
+  uint64_t parameters = 0, weight_bytes = 0;
+  int image_seq_len = 0;
+};
+
+struct OpenImage {
+  std::filesystem::path path;
+  Image image;
+  // Filled from the model's processor (empty until a model is loaded).
+  std::optional<ImageGrid> grid;
+  int tiles = 0, visual_tokens = 0;
+};
+
+struct Turn {
+  std::string prompt;
+  bool with_image = false;
+  std::vector<int32_t> input_ids, output_ids;
+  std::string text, stop_reason;
+  Timings timings;                    // the library's, at the end of the turn
+  double first_token_wall_ms = 0;     // click → first token, as the UI saw it
+  double tokens_per_s = 0;            // decode rate (tokens after the first)
+  std::vector<PhaseProfile> profile;  // GPU time per dispatch: encode / prefill / decode
+  bool done = false;
+};
+
+// What the UI reads each frame (a copy, taken under the lock).
+struct Snapshot {
+  std::optional<ModelInfo> model;
+  std::string status;  // "loading ...", "generating", "ready"
+  bool loading = false, generating = false;
+  std::vector<Turn> turns;  // the last one may be streaming
+  std::vector<std::string> errors;
+  uint64_t device_bytes_in_use = 0;
+  std::string device;
+};
+
+class App {
+ public:
+  explicit App(Context& ctx);
+  ~App();
+
+  // UI-thread actions.
+  void load_model(const std::filesystem::path& dir);  // on the worker
+  void open_image(const std::filesystem::path& path);
+  void generate(const std::string& prompt);  // on the worker; ignored while busy
+  void stop();                               // cancels within one token
+  void clear_chat();
+  void dismiss_errors();
+  void add_error(const std::string& message);
+  // Scripts: hold the worker after the n-th token of the next turn until resume() or stop(),
+  // so "Stop after 3 tokens" is deterministic however fast decode runs.
+  void pause_after_token(int n);
+  void resume();
+  // Once per frame on the UI thread: picks up a newly loaded model's processor for the tile grid.
+  void tick();
+
+  Settings settings;
+  std::string prompt_box;
+  const std::optional<OpenImage>& image() const { return image_; }
+
+  Snapshot snapshot() const;
+  bool busy() const;         // a load or generation queued or running
+  int streamed_tokens() const;  // tokens of the current / last turn
+  bool paused() const;
+  Context& context() { return ctx_; }
+
+ private:
+  void update_grid();  // UI thread
+  void run_generation(Request req, GenerateOptions opts, std::string prompt, bool with_image, Clock::time_point clicked);
+
+  Context& ctx_;
+  std::unique_ptr<Model> model_;  // replaced only by load jobs, which run when nothing generates
+  std::optional<OpenImage> image_;
+  bool image_in_history_ = false;
+  // Chat so far, as the model's request needs it.
+  std::vector<ChatMessage> history_;
+  std::vector<Image> history_images_;
+
+  mutable std::mutex mu_;
+  std::condition_variable pause_cv_;
+  Snapshot state_;
+  int pause_at_ = 0;
+  bool paused_ = false;
+  std::optional<ProcessorConfig> processor_;  // of the loaded model, set by the load job
+  int model_version_ = 0, grid_version_ = 0;
+  Worker worker_;  // last: joined first on destruction
+};
+
+}  // namespace smolvk::gui

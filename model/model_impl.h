@@ -1,0 +1,50 @@
+#pragma once
+// Model internals shared by smolvlm.cpp (loading, generation) and random_model.cpp.
+#include <algorithm>
+#include <atomic>
+
+#include "model/device_weights.h"
+#include "model/graphs.h"
+#include "model/smolvlm.h"
+
+namespace smolvk {
+
+template <class T>
+Buffer upload_vector(Context& ctx, const std::vector<T>& v) {
+  Buffer b = ctx.create_buffer(std::max<uint64_t>(4, v.size() * sizeof(T)));
+  if (!v.empty()) ctx.upload(b, v.data(), v.size() * sizeof(T));
+  return b;
+}
+
+struct Model::Impl {
+  Context& ctx;
+  std::filesystem::path dir;
+  ModelConfig config;
+  Tokenizer tokenizer;
+  ProcessorConfig processor;
+  GenerationConfig generation;
+  ChatTemplate chat_template;
+  ImageTokens image_tokens;
+  DeviceWeights weights;
+  DeviceTensor rope_table;
+  std::vector<int32_t> stop_ids;
+  std::atomic<bool> cancel{false};
+
+  Impl(Context& c, Tokenizer t) : ctx(c), tokenizer(std::move(t)) {}
+
+  const DeviceTensor& rope_for(int64_t capacity);  // cos/sin table of at least `capacity` rows
+
+  struct Encoded {
+    Buffer rows;  // [tiles · image_seq_len, text hidden]
+    int64_t tiles = 0;
+  };
+  // Prefill `prepared` (left-padded batch) at cache slot pos0 of `cache` (a fresh cache when
+  // null), then decode. The core of Model::generate and ChatSession::send.
+  std::vector<Result> run(std::span<const Request> batch, const std::vector<PreparedRequest>& prepared,
+                          KvCache* cache, int64_t pos0, const GenerateOptions& o, const TokenCallback& cb);
+
+  Encoded encode(const std::vector<const PreparedRequest*>& reqs, std::vector<float>* vision_out,
+                 std::vector<DispatchTiming>* timings = nullptr);
+};
+
+}  // namespace smolvk

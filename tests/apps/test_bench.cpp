@@ -1,0 +1,210 @@
+// `smolvk bench` and `smolvk profile` end to end, as a user runs them: the built binary
+// (next to this test binary: ../apps/smolvk, or $SMOLVK_CLI) on the "tiny" shape.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+fs::path smolvk_binary() {
+  if (const char* p = std::getenv("SMOLVK_CLI"); p && *p) return p;
+  return fs::canonical("/proc/self/exe").parent_path().parent_path() / "apps" / "smolvk";
+}
+
+struct Run {
+  int code = -1;
+  std::string out, err;
+};
+
+Run run_cli(const std::string& args) {
+  const fs::path bin = smolvk_binary();
+  if (!fs::exists(bin)) {
+    ADD_FAILURE() << bin << " does not exist: build the smolvk target (or set SMOLVK_CLI)";
+    return {};
+  }
+  const fs::path err_file = fs::temp_directory_path() / ("smolvk_test_stderr_" + std::to_string(::getpid()));
+  const std::string cmd = bin.string() + " " + args + " 2>" + err_file.string();
+  Run r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) {
+    ADD_FAILURE() << "popen failed: " << cmd;
+    return r;
+  }
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int status = ::pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream e(err_file);
+  std::stringstream ss;
+  ss << e.rdbuf();
+  r.err = ss.str();
+  fs::remove(err_file);
+  EXPECT_EQ(r.err.find("Vulkan validation"), std::string::npos) << r.err;
+  return r;
+}
+
+json parse(const Run& r) {
+  EXPECT_EQ(r.code, 0) << r.err;
+  try {
+    return json::parse(r.out);
+  } catch (const json::exception& e) {
+    ADD_FAILURE() << "not JSON (" << e.what() << "):\n" << r.out << "\n" << r.err;
+    return json::object();
+  }
+}
+
+void expect_stats(const json& j, const char* key) {
+  SCOPED_TRACE(key);
+  ASSERT_TRUE(j.contains(key) && j[key].is_object()) << j.dump(1);
+  const double lo = j[key]["min"], mid = j[key]["median"], hi = j[key]["max"];
+  EXPECT_GT(lo, 0.0);
+  EXPECT_LE(lo, mid);
+  EXPECT_LE(mid, hi);
+}
+
+TEST(BenchCli, JsonHasEveryField) {
+  const json j = parse(run_cli("bench --shape tiny --batch 2 --tiles 2 --new-tokens 4 --warmup 0 --reps 3 --json"));
+  ASSERT_TRUE(j.contains("settings")) << j.dump(1);
+  EXPECT_FALSE(j["device"]["name"].get<std::string>().empty());
+  EXPECT_EQ(j["settings"]["batch"], 2);
+  EXPECT_EQ(j["settings"]["tiles"], 2);
+  EXPECT_EQ(j["settings"]["prompt_tokens"], 2 * 4 + 20);  // tiny: 4 image tokens per tile
+  EXPECT_EQ(j["settings"]["reps"], 3);
+  EXPECT_EQ(j["model"]["dtype"], "bf16");
+  EXPECT_EQ(j["model"]["image_seq_len"], 4);
+  for (const char* k : {"encode_ms", "prefill_ms", "decode_ms_per_step", "decode_tokens_per_s", "first_token_ms",
+                        "generate_ms"})
+    expect_stats(j, k);
+  // tokens/s is batch / step time, per rep; with 3 reps the medians are of the same rep.
+  const double step = j["decode_ms_per_step"]["median"], tps = j["decode_tokens_per_s"]["median"];
+  EXPECT_NEAR(tps, 2 * 1000.0 / step, 1e-9 * tps);
+
+  const json& empty = j["cold_start"]["empty_cache"];
+  const json& warm = j["cold_start"]["warm_cache"];
+  EXPECT_EQ(empty["cache_bytes_loaded"], 0);
+  EXPECT_GT(warm["cache_bytes_loaded"].get<double>(), 0.0);
+  EXPECT_GT(empty["pipelines_created"].get<int>(), 0);
+  for (const json* c : {&empty, &warm})
+    for (const char* k : {"context_ms", "weights_ms", "first_token_ms", "pipelines_ready_ms"})
+      EXPECT_GT((*c)[k].get<double>(), 0.0) << k;
+  EXPECT_GT(empty["pipelines_ready_ms"].get<double>(), empty["first_token_ms"].get<double>());
+  EXPECT_GE(j["peak_device_bytes"].get<double>(), j["model"]["weight_bytes"].get<double>());
+}
+
+// Sums of the "%" column of every table section printed by `profile` (the top rows plus
+// the "(N others)" row).
+std::vector<double> table_percent_sums(const std::string& text) {
+  std::vector<double> sums;
+  std::istringstream in(text);
+  std::string line;
+  bool in_table = false;
+  while (std::getline(in, line)) {
+    if (line.rfind("  op ", 0) == 0 || line.rfind("  shader variant ", 0) == 0) {
+      in_table = true;
+      sums.push_back(0);
+      continue;
+    }
+    if (line.rfind("  ", 0) != 0) {
+      in_table = false;
+      continue;
+    }
+    if (!in_table) continue;
+    // columns from the right: %peakFL %peakBW GFLOP/s GB/s % mean total calls
+    std::vector<std::string> cols;
+    std::istringstream ls(line);
+    for (std::string c; ls >> c;) cols.push_back(c);
+    if (cols.size() >= 8) sums.back() += std::stod(cols[cols.size() - 5]);
+  }
+  return sums;
+}
+
+TEST(ProfileCli, TablesSumToTheWholePhaseAndTraceHasOneSlicePerDispatch) {
+  const fs::path trace = fs::temp_directory_path() / ("smolvk_test_trace_" + std::to_string(::getpid()) + ".json");
+  const json j = parse(run_cli("profile --shape tiny --tiles 1 --new-tokens 3 --warmup 0 --json --trace " +
+                               trace.string()));
+  ASSERT_TRUE(j.contains("phases")) << j.dump(1);
+  std::map<std::string, size_t> dispatches;
+  for (const json& p : j["phases"]) {
+    const std::string phase = p["phase"];
+    SCOPED_TRACE(phase);
+    dispatches[phase] = p["dispatches"];
+    EXPECT_GT(p["dispatches"].get<size_t>(), 0u);
+    EXPECT_GT(p["gpu_us"].get<double>(), 0.0);
+    for (const char* by : {"by_op", "by_shader"}) {
+      double percent = 0, us = 0;
+      size_t calls = 0;
+      for (const json& r : p[by]) {
+        percent += r["percent"].get<double>();
+        us += r["total_us"].get<double>();
+        calls += r["calls"].get<size_t>();
+      }
+      EXPECT_NEAR(percent, 100.0, 1e-6) << by;
+      EXPECT_NEAR(us, p["gpu_us"].get<double>(), 1e-6 * us) << by;
+      EXPECT_EQ(calls, p["dispatches"].get<size_t>()) << by;
+    }
+  }
+  EXPECT_EQ(dispatches.size(), 3u);  // encode, prefill, decode
+  EXPECT_TRUE(dispatches.count("encode") && dispatches.count("prefill") && dispatches.count("decode"));
+
+  std::ifstream in(trace);
+  ASSERT_TRUE(in) << trace;
+  json t;
+  ASSERT_NO_THROW(t = json::parse(in));
+  fs::remove(trace);
+  std::map<int, std::string> track_name;
+  std::map<int, std::vector<const json*>> slices;
+  for (const json& e : t["traceEvents"]) {
+    if (e["ph"] == "M" && e["name"] == "thread_name") track_name[e["tid"].get<int>()] = e["args"]["name"].get<std::string>();
+    if (e["ph"] == "X") slices[e["tid"].get<int>()].push_back(&e);
+  }
+  ASSERT_EQ(slices.size(), dispatches.size());
+  for (const auto& [tid, list] : slices) {
+    const std::string phase = track_name[tid];
+    SCOPED_TRACE(phase);
+    EXPECT_EQ(list.size(), dispatches[phase]);
+    for (size_t i = 0; i < list.size(); ++i) {
+      const json& e = *list[i];
+      EXPECT_FALSE(e["name"].get<std::string>().empty());
+      EXPECT_FALSE(e["args"]["shader"].get<std::string>().empty());
+      EXPECT_EQ(e["args"]["grid"].size(), 3u);
+      EXPECT_GE(e["dur"].get<double>(), 0.0);
+      if (i > 0)  // back to back by GPU time
+        EXPECT_NEAR(e["ts"].get<double>(), (*list[i - 1])["ts"].get<double>() + (*list[i - 1])["dur"].get<double>(),
+                    1e-6);
+    }
+  }
+
+  const Run table = run_cli("profile --shape tiny --tiles 1 --new-tokens 3 --warmup 0 --top 3");
+  ASSERT_EQ(table.code, 0) << table.err;
+  const auto sums = table_percent_sums(table.out);
+  ASSERT_EQ(sums.size(), 6u) << table.out;  // op + shader tables for 3 phases
+  for (double s : sums) EXPECT_NEAR(s, 100.0, 0.05) << table.out;
+  EXPECT_NE(table.out.find(" others)"), std::string::npos) << table.out;
+}
+
+TEST(BenchCli, BadOptionsAreNamedInTheError) {
+  Run r = run_cli("bench --shape huge");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("'huge'"), std::string::npos) << r.err;
+  r = run_cli("bench --shape tiny --tiles 2 --prompt-tokens 5 --no-cold-start --json");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("--prompt-tokens 5"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("8 image tokens"), std::string::npos) << r.err;
+  r = run_cli("bench --shape tiny --batch zero");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--batch zero"), std::string::npos) << r.err;
+}
+
+}  // namespace
