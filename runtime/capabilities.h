@@ -45,6 +45,10 @@ struct Capabilities {
   bool storage_8bit = false;
   bool integer_dot_product = false;
   bool cooperative_matrix_nv = false;
+  // VK_NV_cooperative_matrix offers 16x16x16 fp16 x fp16 -> fp32 at subgroup scope (the
+  // shape matmul_coopmat.comp uses), and the Vulkan memory model its SPIR-V declares.
+  bool coopmat_16x16x16_f16_f32 = false;
+  bool vulkan_memory_model = false;
 
   // timestamps
   bool timestamps = false;

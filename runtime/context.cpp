@@ -107,6 +107,7 @@ Context::Context(ContextOptions options) : impl_(std::make_unique<Impl>()) {
   if (I.caps.use_coopmat) {
     enable.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
     fcm.cooperativeMatrix = VK_TRUE;
+    f12.vulkanMemoryModel = VK_TRUE;  // GL_NV_cooperative_matrix SPIR-V uses the Vulkan memory model
     f12.pNext = &fcm;
   }
 

@@ -65,6 +65,24 @@ std::string version_string(uint32_t v) {
          "." + std::to_string(VK_API_VERSION_PATCH(v));
 }
 
+bool offers_coopmat_16x16x16_f16_f32(VkInstance instance, VkPhysicalDevice pd) {
+  auto get = reinterpret_cast<PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV>(
+      vkGetInstanceProcAddr(instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV"));
+  if (!get) return false;
+  uint32_t n = 0;
+  if (get(pd, &n, nullptr) != VK_SUCCESS) return false;
+  std::vector<VkCooperativeMatrixPropertiesNV> props(n, {VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV});
+  const VkResult r = get(pd, &n, props.data());
+  if (r != VK_SUCCESS && r != VK_INCOMPLETE) return false;
+  props.resize(n);
+  for (const auto& p : props)
+    if (p.MSize == 16 && p.NSize == 16 && p.KSize == 16 && p.AType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+        p.BType == VK_COMPONENT_TYPE_FLOAT16_NV && p.CType == VK_COMPONENT_TYPE_FLOAT32_NV &&
+        p.DType == VK_COMPONENT_TYPE_FLOAT32_NV && p.scope == VK_SCOPE_SUBGROUP_NV)
+      return true;
+  return false;
+}
+
 }  // namespace
 
 ContextOptions ContextOptions::from_env() {
@@ -142,7 +160,7 @@ VkInstance create_instance(bool validation, bool* debug_utils,
   return instance;
 }
 
-Capabilities probe_device(VkInstance, VkPhysicalDevice pd, uint32_t index,
+Capabilities probe_device(VkInstance instance, VkPhysicalDevice pd, uint32_t index,
                           const ContextOptions& options) {
   Capabilities c;
   c.index = index;
@@ -228,6 +246,9 @@ Capabilities probe_device(VkInstance, VkPhysicalDevice pd, uint32_t index,
   c.integer_dot_product = has_extension(exts, VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME) ||
                           VK_API_VERSION_MINOR(p.apiVersion) >= 3;
   c.cooperative_matrix_nv = has_extension(exts, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
+  c.vulkan_memory_model = f12.vulkanMemoryModel;
+  // Only where the extension is listed: lavapipe crashes when asked without it.
+  if (c.cooperative_matrix_nv) c.coopmat_16x16x16_f16_f32 = offers_coopmat_16x16x16_f16_f32(instance, pd);
 
   uint32_t qc = 0;
   vkGetPhysicalDeviceQueueFamilyProperties(pd, &qc, nullptr);
@@ -245,7 +266,8 @@ Capabilities probe_device(VkInstance, VkPhysicalDevice pd, uint32_t index,
   c.use_fp16 = c.fp16_arithmetic && c.storage_16bit && !portable && !env_flag("SMOLVK_NO_FP16");
   c.use_subgroup = c.subgroup_arithmetic && !portable && !env_flag("SMOLVK_NO_SUBGROUP");
   c.use_storage16 = c.storage_16bit && !portable && !env_flag("SMOLVK_NO_STORAGE16");
-  c.use_coopmat = c.cooperative_matrix_nv && c.use_fp16 && !portable && !env_flag("SMOLVK_NO_COOPMAT");
+  c.use_coopmat = c.cooperative_matrix_nv && c.coopmat_16x16x16_f16_f32 && c.vulkan_memory_model &&
+                  c.use_fp16 && !portable && !env_flag("SMOLVK_NO_COOPMAT");
   return c;
 }
 
@@ -316,6 +338,8 @@ nlohmann::json Capabilities::to_json() const {
       {"storage_16bit", storage_16bit}, {"storage_8bit", storage_8bit},
       {"integer_dot_product", integer_dot_product},
       {"cooperative_matrix_nv", cooperative_matrix_nv},
+      {"coopmat_16x16x16_f16_f32", coopmat_16x16x16_f16_f32},
+      {"vulkan_memory_model", vulkan_memory_model},
       {"limits", {{"max_storage_buffer_range", max_storage_buffer_range},
                   {"min_storage_buffer_offset_alignment", min_storage_buffer_offset_alignment},
                   {"max_memory_allocation_size", max_memory_allocation_size},

@@ -22,6 +22,9 @@ Context& context() {
   return *g_context;
 }
 bool context_created() { return g_context != nullptr; }
+// Before main returns: drivers (NVIDIA's among them) may already be unloaded when static
+// destructors run.
+void destroy_context() { g_context.reset(); }
 }  // namespace smolvk::test
 
 namespace {
@@ -36,5 +39,7 @@ class ValidationListener : public testing::EmptyTestEventListener {
 int main(int argc, char** argv) {
   testing::InitGoogleTest(&argc, argv);
   testing::UnitTest::GetInstance()->listeners().Append(new ValidationListener);
-  return RUN_ALL_TESTS();
+  int rc = RUN_ALL_TESTS();
+  smolvk::test::destroy_context();
+  return rc;
 }

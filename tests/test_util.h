@@ -2,6 +2,7 @@
 // Shared by every test binary: one Context per process (validation on via SMOLVK_VALIDATION),
 // fixture paths, and small numeric helpers.
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <span>
 #include <string>
@@ -12,7 +13,12 @@ namespace smolvk::test {
 
 Context& context();  // created on first use
 bool context_created();
-inline std::filesystem::path data_dir() { return SMOLVK_TEST_DATA; }
+void destroy_context();
+// tests/data; $SMOLVK_TEST_DATA overrides it (binaries run from another checkout).
+inline std::filesystem::path data_dir() {
+  const char* env = std::getenv("SMOLVK_TEST_DATA");
+  return env && *env ? std::filesystem::path(env) : std::filesystem::path(SMOLVK_TEST_DATA);
+}
 
 // Σ(a−b)² / Σa² — llama.cpp's normalised error.
 inline double nmse(std::span<const float> ref, std::span<const float> got) {

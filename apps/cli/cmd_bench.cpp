@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <fstream>
 #include <optional>
+#include <stdexcept>
 
 #include <nlohmann/json.hpp>
 
@@ -97,9 +98,7 @@ int cmd_bench(const std::vector<std::string>& args) {
   s.print_validation_messages();
 
   const Capabilities& caps = s.context().caps();
-  DevicePeak peak = device_peak(caps.name);
-  if (o.peak_gbps > 0) peak.gbps = o.peak_gbps, peak.source = "command line";
-  if (o.peak_gflops > 0) peak.gflops = o.peak_gflops, peak.source = "command line";
+  const DevicePeak peak = device_peak(caps.name, o.peak_gbps, o.peak_gflops);
   const Model& model = s.model();
   const std::string dtype = o.model_dir.empty() ? std::string(dtype_name(o.dtype)) : model.config().torch_dtype;
   const auto reports = aggregate_profile(profile);

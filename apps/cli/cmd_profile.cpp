@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <stdexcept>
 
 #include <nlohmann/json.hpp>
 
@@ -27,16 +28,13 @@ int cmd_profile(const std::vector<std::string>& args) {
   }
   BenchSession s(o);
   s.start();
-  for (int i = 0; i < o.warmup; ++i) s.run(false);
-  RepResult r = s.run(true);
-  s.print_validation_messages();
-
   const Capabilities& caps = s.context().caps();
   if (!caps.timestamps)
     throw std::runtime_error("device " + caps.name + " has no compute-queue timestamps: nothing to profile");
-  DevicePeak peak = device_peak(caps.name);
-  if (o.peak_gbps > 0) peak.gbps = o.peak_gbps, peak.source = "command line";
-  if (o.peak_gflops > 0) peak.gflops = o.peak_gflops, peak.source = "command line";
+  for (int i = 0; i < o.warmup; ++i) s.run(false);
+  RepResult r = s.run(true);
+  s.print_validation_messages();
+  const DevicePeak peak = device_peak(caps.name, o.peak_gbps, o.peak_gflops);
   const auto reports = aggregate_profile(r.profile);
 
   if (!o.trace_file.empty()) {

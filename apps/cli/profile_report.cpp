@@ -98,6 +98,14 @@ DevicePeak device_peak(const std::string& device_name) {
   return {};
 }
 
+DevicePeak device_peak(const std::string& device_name, double override_gbps, double override_gflops) {
+  DevicePeak p = device_peak(device_name);
+  if (override_gbps > 0 || override_gflops > 0) p.source = p.source.empty() ? "command line" : p.source + " + command line";
+  if (override_gbps > 0) p.gbps = override_gbps;
+  if (override_gflops > 0) p.gflops = override_gflops;
+  return p;
+}
+
 std::vector<PhaseReport> aggregate_profile(const std::vector<PhaseProfile>& profile) {
   std::vector<PhaseReport> out;
   for (const auto& p : profile) {

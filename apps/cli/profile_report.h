@@ -19,6 +19,8 @@ struct DevicePeak {
 };
 // From a small table of known devices (H100, H200 variants) by device name.
 DevicePeak device_peak(const std::string& device_name);
+// The table's peaks with any positive override (--peak-gbps / --peak-gflops) in their place.
+DevicePeak device_peak(const std::string& device_name, double override_gbps, double override_gflops);
 
 struct ProfileRow {
   std::string key;  // op family or shader variant

@@ -56,19 +56,19 @@ void App::load_model(const std::filesystem::path& dir) {
       info.parameters = m->parameter_count();
       info.weight_bytes = m->weight_bytes();
       info.image_seq_len = m->processor().image_seq_len;
+      auto chat = std::make_unique<ChatSession>(*m);
       std::lock_guard lock(mu_);
+      chat_ = std::move(chat);  // the old chat goes before the model it uses
       model_ = std::move(m);
       processor_ = model_->processor();
       ++model_version_;
       state_.model = info;
       state_.turns.clear();
-      history_.clear();
-      history_images_.clear();
       image_in_history_ = false;
       state_.status = "ready (loaded in " + std::to_string(int(ms_since(t0, Clock::now()))) + " ms)";
     } catch (const std::exception& e) {
       std::lock_guard lock(mu_);
-      state_.errors.push_back("model " + dir.string() + ": " + e.what());
+      state_.errors.push_back(std::string("cannot load the model: ") + e.what());  // names the folder
       state_.status = model_ ? "ready" : "no model";
     }
     std::lock_guard lock(mu_);
@@ -89,7 +89,7 @@ void App::open_image(const std::filesystem::path& path) {
     grid_version_ = -1;
     update_grid();
   } catch (const std::exception& e) {
-    add_error("image " + path.string() + ": " + e.what());
+    add_error(std::string("cannot open the image: ") + e.what());  // the loader names the file
   }
 }
 
@@ -128,17 +128,11 @@ void App::generate(const std::string& prompt) {
   }
   if (prompt.empty()) return add_error("the prompt is empty: type a question first");
 
-  // The request the CLI builds (smolvk run): the image item, then the text, in one user
-  // message; earlier turns come first so the model sees the whole chat.
-  ChatMessage user{"user", {}};
+  // The open image goes with the first turn after it was opened; `smolvk run` builds the
+  // same first turn (image item, then the text, in one user message).
   bool with_image = image_ && !image_in_history_;
-  if (with_image) user.content.push_back({ChatItem::Image, {}});
-  user.content.push_back({ChatItem::Text, prompt});
-  Request req;
-  req.messages = history_;
-  req.messages.push_back(user);
-  req.images = history_images_;
-  if (with_image) req.images.push_back(image_->image);
+  std::vector<Image> images;
+  if (with_image) images.push_back(image_->image);
 
   GenerateOptions opts;
   opts.max_new_tokens = settings.max_new_tokens;
@@ -156,17 +150,17 @@ void App::generate(const std::string& prompt) {
     state_.status = "generating";
   }
   auto clicked = Clock::now();
-  worker_.post([this, req = std::move(req), opts, prompt, with_image, clicked]() mutable {
-    run_generation(std::move(req), opts, prompt, with_image, clicked);
+  worker_.post([this, images = std::move(images), opts, prompt, clicked]() mutable {
+    run_generation(prompt, std::move(images), opts, clicked);
   });
 }
 
-void App::run_generation(Request req, GenerateOptions opts, std::string prompt, bool with_image,
+void App::run_generation(std::string prompt, std::vector<Image> images, GenerateOptions opts,
                          Clock::time_point clicked) {
   std::optional<Clock::time_point> first;
   int count = 0;
   try {
-    Result r = model_->generate(req, opts, [&](int, int32_t id, const std::string& piece) {
+    Result r = chat_->send(prompt, images, opts, [&](int, int32_t id, const std::string& piece) {
       auto now = Clock::now();
       std::unique_lock lock(mu_);
       Turn& t = state_.turns.back();
@@ -196,11 +190,7 @@ void App::run_generation(Request req, GenerateOptions opts, std::string prompt, 
     if (r.timings.new_tokens > 1 && r.timings.decode_ms > 0)
       t.tokens_per_s = (r.timings.new_tokens - 1) * 1000.0 / r.timings.decode_ms;
     t.done = true;
-    // Keep the turn in the chat (a cancelled answer too: it is what the user saw).
-    history_ = req.messages;
-    history_.push_back({"assistant", {{ChatItem::Text, r.text}}});
-    history_images_ = std::move(req.images);
-    if (with_image) image_in_history_ = true;
+    if (!images.empty()) image_in_history_ = true;
     state_.status = "ready";
   } catch (const std::exception& e) {
     std::lock_guard lock(mu_);
@@ -233,6 +223,11 @@ void App::resume() {
   pause_cv_.notify_all();
 }
 
+bool App::generating() const {
+  std::lock_guard lock(mu_);
+  return state_.generating;
+}
+
 bool App::paused() const {
   std::lock_guard lock(mu_);
   return paused_;
@@ -245,10 +240,9 @@ int App::streamed_tokens() const {
 
 void App::clear_chat() {
   if (busy()) return add_error("stop the generation before clearing the chat");
+  if (chat_) chat_->reset();
   std::lock_guard lock(mu_);
   state_.turns.clear();
-  history_.clear();
-  history_images_.clear();
   image_in_history_ = false;
 }
 

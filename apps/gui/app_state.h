@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "apps/gui/worker.h"
+#include "model/chat_session.h"
 #include "model/smolvlm.h"
 
 namespace smolvk::gui {
@@ -89,21 +90,22 @@ class App {
 
   Snapshot snapshot() const;
   bool busy() const;         // a load or generation queued or running
+  bool generating() const;
   int streamed_tokens() const;  // tokens of the current / last turn
   bool paused() const;
   Context& context() { return ctx_; }
 
  private:
   void update_grid();  // UI thread
-  void run_generation(Request req, GenerateOptions opts, std::string prompt, bool with_image, Clock::time_point clicked);
+  void run_generation(std::string prompt, std::vector<Image> images, GenerateOptions opts, Clock::time_point clicked);
 
   Context& ctx_;
-  std::unique_ptr<Model> model_;  // replaced only by load jobs, which run when nothing generates
+  // Replaced only by load jobs, which run when nothing generates. The chat keeps its KV
+  // cache, image features included, between turns; only the worker thread uses it.
+  std::unique_ptr<Model> model_;
+  std::unique_ptr<ChatSession> chat_;
   std::optional<OpenImage> image_;
-  bool image_in_history_ = false;
-  // Chat so far, as the model's request needs it.
-  std::vector<ChatMessage> history_;
-  std::vector<Image> history_images_;
+  bool image_in_history_ = false;  // the open image was sent with an earlier turn
 
   mutable std::mutex mu_;
   std::condition_variable pause_cv_;

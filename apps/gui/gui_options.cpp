@@ -25,13 +25,18 @@ const char* kGuiHelp =
     "  --screenshot OUT.png  (offscreen) write the last frame as PNG when the script ends\n"
     "  --session OUT.json    write the session (ids, text, timings, frame rate) as JSON;\n"
     "                        default: the screenshot path with .json\n"
-    "  --size WxH            window / image size, default 1280x800\n";
+    "  --size WxH            window / image size, default 1280x800\n"
+    "  --ui-device MODE      shared: draw with the inference device and queue; own: a second\n"
+    "                        logical device on the same GPU; auto (default): own on CPU drivers\n"
+    "                        such as lavapipe (one queue: frames would wait for each compute\n"
+    "                        submission), shared elsewhere\n";
 
 GuiOptions parse_gui_options(const std::vector<std::string>& argv) {
   auto specs = cli::model_and_sampling_specs();
   for (auto s : std::vector<cli::Args::Spec>{{"image", true}, {"prompt", true}, {"offscreen", false},
                                              {"script", true}, {"screenshot", true},
-                                             {"session", true}, {"size", true}})
+                                             {"session", true}, {"size", true},
+                                             {"ui-device", true}})
     specs.push_back(s);
   cli::Args a(argv, specs);
   GuiOptions o;
@@ -63,6 +68,9 @@ GuiOptions parse_gui_options(const std::vector<std::string>& argv) {
     if (o.width < 320 || o.height < 240 || o.width > 8192 || o.height > 8192)
       throw std::invalid_argument("--size " + s + ": each side must be within 320x240 .. 8192x8192");
   }
+  o.ui_device = a.get("ui-device", "auto");
+  if (o.ui_device != "auto" && o.ui_device != "shared" && o.ui_device != "own")
+    throw std::invalid_argument("--ui-device " + o.ui_device + ": expected shared, own or auto");
   if (o.screenshot && !o.offscreen)
     throw std::invalid_argument("--screenshot needs --offscreen (a window's frames are not read back)");
   return o;

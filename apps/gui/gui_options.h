@@ -18,6 +18,11 @@ struct GuiOptions {
   bool offscreen = false;
   std::optional<std::filesystem::path> script, screenshot, session;
   int width = 1280, height = 800;
+  // Where frames are drawn: "shared" = the inference VkDevice and queue; "own" = a second
+  // VkDevice on the same physical device (its own queue); "auto" = own on CPU drivers
+  // (lavapipe has one queue, which runs submissions one after another, so a frame would wait
+  // for each whole compute submission), shared elsewhere.
+  std::string ui_device = "auto";
   bool help = false;
 };
 

@@ -45,7 +45,8 @@ void apply_setting(const ScriptStep& s, Settings& st) {
 }
 
 const char* kCommands[] = {"model", "image", "prompt", "set", "generate", "pause_after_token", "wait_tokens",
-                           "stop", "wait_done", "frames", "clear", "screenshot", "session"};
+                           "stop", "wait_done", "frames", "clear", "screenshot", "session",
+                           "reset_frame_stats"};
 
 }  // namespace
 
@@ -162,6 +163,8 @@ bool ScriptRunner::run(const ScriptStep& s, App& app, Ui& ui, FrameStats& stats,
     // Two frames first: window layout and a re-uploaded image preview settle.
     if (step_frames_ < 2) return false;
     out.screenshot = s.arg;
+  } else if (c == "reset_frame_stats") {
+    stats = FrameStats{};
   } else if (c == "session") {
     out.session = s.arg;
   }

@@ -10,6 +10,7 @@
 //   frames N             let N frames pass              clear          press Clear chat
 //   screenshot PATH      (offscreen) write the next settled frame as PNG
 //   session PATH         write the session JSON now
+//   reset_frame_stats    start the frame-rate figures afresh (e.g. after a warm-up turn)
 // Blank lines and lines starting with # are skipped; paths are relative to the current folder.
 #include <chrono>
 #include <filesystem>

@@ -50,7 +50,6 @@ void Ui::draw() {
     last_prompt_box_ = app_.prompt_box;
   }
   Snapshot s = app_.snapshot();
-  preview_.show(app_.image() ? &*app_.image() : nullptr);
   model_panel(s);
   image_panel();
   chat_panel(s);
@@ -204,7 +203,8 @@ void Ui::error_panel(const Snapshot& s) {
   ImGui::PushStyleColor(ImGuiCol_TitleBg, ImVec4(0.6f, 0.1f, 0.1f, 1.0f));
   ImGui::PushStyleColor(ImGuiCol_TitleBgActive, ImVec4(0.7f, 0.1f, 0.1f, 1.0f));
   ImGui::PushStyleColor(ImGuiCol_WindowBg, ImVec4(0.2f, 0.05f, 0.05f, 0.95f));
-  ImGui::Begin("Errors", nullptr, kPanel);
+  // Without NoBringToFrontOnFocus, unlike the panels: it opens above them and stays there.
+  ImGui::Begin("Errors", nullptr, kPanel & ~ImGuiWindowFlags_NoBringToFrontOnFocus);
   for (const auto& e : s.errors) ImGui::TextWrapped("%s", e.c_str());
   if (ImGui::Button("Dismiss")) app_.dismiss_errors();
   ImGui::End();

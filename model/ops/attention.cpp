@@ -218,7 +218,7 @@ void attention_decoder(Graph& g, const TokenHeads& q, const Tensor& k_cache, con
   const double bytes = 2.0 * double(out.bytes()) + 8.0 * double(B * Hkv * D) * double(keys_max);
   record(g, "attention_decoder", options.name.empty() ? op : options.name, tl, uint32_t(D), push,
          q_blocks, uint32_t(B * Hkv), splits, q.tensor.ref, k_cache.ref, v_cache.ref, kv_start.ref,
-         out, params ? params : nullptr, flops, bytes);
+         out, params, flops, bytes);
 }
 
 void attention_encoder(Graph& g, const TokenHeads& q, const TokenHeads& k, const TokenHeads& v,

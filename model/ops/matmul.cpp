@@ -30,7 +30,8 @@ struct Kernel {
   uint32_t tile_m = 0, tile_n = 0;   // tiled
 };
 
-Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt) {
+Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const CoopmatTile& tile,
+                   const std::string& who) {
   const std::string dt(dtype_name(wt));
   Kernel k;
   if (rows <= kMatVecMaxRows) {
@@ -44,6 +45,14 @@ Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt) {
     k.cols_per_group = cols;
     return k;
   }
+  if (caps.use_coopmat)
+    if (const auto cm = coopmat_kernel(caps, tile, who)) {
+      k.shader = "matmul_coopmat_" + dt;
+      k.spec = cm->spec();
+      k.tile_m = cm->tile.bm;
+      k.tile_n = cm->tile.bn;
+      return k;
+    }
   // 64x64x16 tiles, 4x4 outputs per thread on 256 threads; 32x32 on 64 threads where the
   // device offers fewer invocations or less shared memory.
   uint32_t bm = 64, bk = 16, t = 4;
@@ -102,7 +111,7 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
 
   for (int64_t m0 = 0; m0 < M; m0 += m_step) {
     const int64_t mc = std::min(m_step, M - m0);
-    const Kernel kern = pick_kernel(caps, mc, w.dtype);
+    const Kernel kern = pick_kernel(caps, mc, w.dtype, o.coopmat_tile, who);
     const AlignedBinding xb = bind_aligned(x.ref, uint64_t(m0 * K) * 4, uint64_t(mc * K) * 4, align, 4, who);
     for (int64_t n0 = 0; n0 < N;) {
       const uint64_t w_start = w.ref.offset + uint64_t(n0) * w_row;

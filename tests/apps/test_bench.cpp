@@ -22,12 +22,12 @@ fs::path smolvk_binary() {
   return fs::canonical("/proc/self/exe").parent_path().parent_path() / "apps" / "smolvk";
 }
 
-struct Run {
+struct CliRun {
   int code = -1;
   std::string out, err;
 };
 
-Run run_cli(const std::string& args) {
+CliRun run_cli(const std::string& args) {
   const fs::path bin = smolvk_binary();
   if (!fs::exists(bin)) {
     ADD_FAILURE() << bin << " does not exist: build the smolvk target (or set SMOLVK_CLI)";
@@ -35,7 +35,7 @@ Run run_cli(const std::string& args) {
   }
   const fs::path err_file = fs::temp_directory_path() / ("smolvk_test_stderr_" + std::to_string(::getpid()));
   const std::string cmd = bin.string() + " " + args + " 2>" + err_file.string();
-  Run r;
+  CliRun r;
   FILE* p = ::popen(cmd.c_str(), "r");
   if (!p) {
     ADD_FAILURE() << "popen failed: " << cmd;
@@ -55,7 +55,7 @@ Run run_cli(const std::string& args) {
   return r;
 }
 
-json parse(const Run& r) {
+json parse(const CliRun& r) {
   EXPECT_EQ(r.code, 0) << r.err;
   try {
     return json::parse(r.out);
@@ -132,9 +132,13 @@ std::vector<double> table_percent_sums(const std::string& text) {
 
 TEST(ProfileCli, TablesSumToTheWholePhaseAndTraceHasOneSlicePerDispatch) {
   const fs::path trace = fs::temp_directory_path() / ("smolvk_test_trace_" + std::to_string(::getpid()) + ".json");
-  const json j = parse(run_cli("profile --shape tiny --tiles 1 --new-tokens 3 --warmup 0 --json --trace " +
+  const json j = parse(run_cli("profile --shape tiny --tiles 1 --new-tokens 3 --warmup 0 --json --peak-gbps 100 --peak-gflops 1000 --trace " +
                                trace.string()));
   ASSERT_TRUE(j.contains("phases")) << j.dump(1);
+  EXPECT_EQ(j["peak"]["gbps"], 100.0);
+  const json& top = j["phases"][0]["by_op"][0];
+  EXPECT_NEAR(top["peak_bandwidth_fraction"].get<double>(), top["gbps"].get<double>() / 100.0, 1e-12);
+  EXPECT_NEAR(top["peak_flops_fraction"].get<double>(), top["gflops"].get<double>() / 1000.0, 1e-12);
   std::map<std::string, size_t> dispatches;
   for (const json& p : j["phases"]) {
     const std::string phase = p["phase"];
@@ -180,13 +184,14 @@ TEST(ProfileCli, TablesSumToTheWholePhaseAndTraceHasOneSlicePerDispatch) {
       EXPECT_FALSE(e["args"]["shader"].get<std::string>().empty());
       EXPECT_EQ(e["args"]["grid"].size(), 3u);
       EXPECT_GE(e["dur"].get<double>(), 0.0);
-      if (i > 0)  // back to back by GPU time
+      if (i > 0) {  // back to back by GPU time
         EXPECT_NEAR(e["ts"].get<double>(), (*list[i - 1])["ts"].get<double>() + (*list[i - 1])["dur"].get<double>(),
                     1e-6);
+      }
     }
   }
 
-  const Run table = run_cli("profile --shape tiny --tiles 1 --new-tokens 3 --warmup 0 --top 3");
+  const CliRun table = run_cli("profile --shape tiny --tiles 1 --new-tokens 3 --warmup 0 --top 3");
   ASSERT_EQ(table.code, 0) << table.err;
   const auto sums = table_percent_sums(table.out);
   ASSERT_EQ(sums.size(), 6u) << table.out;  // op + shader tables for 3 phases
@@ -194,8 +199,19 @@ TEST(ProfileCli, TablesSumToTheWholePhaseAndTraceHasOneSlicePerDispatch) {
   EXPECT_NE(table.out.find(" others)"), std::string::npos) << table.out;
 }
 
+TEST(BenchCli, RunsACheckpointDirectory) {
+  const std::string dir = (fs::path(SMOLVK_TEST_DATA) / "smolvlm_f32_s3").string();
+  const json j = parse(run_cli("bench --model " + dir + " --new-tokens 3 --warmup 0 --reps 1 --no-cold-start --json"));
+  ASSERT_TRUE(j.contains("model")) << j.dump(1);
+  EXPECT_EQ(j["model"]["source"], dir);
+  EXPECT_EQ(j["model"]["image_seq_len"], 9);  // 36 px / patch 4 = 9×9 patches, scale 3
+  EXPECT_EQ(j["settings"]["prompt_tokens"], 9 + 20);
+  EXPECT_TRUE(j["cold_start"].is_null());
+  expect_stats(j, "decode_ms_per_step");
+}
+
 TEST(BenchCli, BadOptionsAreNamedInTheError) {
-  Run r = run_cli("bench --shape huge");
+  CliRun r = run_cli("bench --shape huge");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("'huge'"), std::string::npos) << r.err;
   r = run_cli("bench --shape tiny --tiles 2 --prompt-tokens 5 --no-cold-start --json");

@@ -19,12 +19,9 @@ std::filesystem::path case_path(const std::string& c) {
 
 class GoldenModel : public testing::TestWithParam<std::string> {};
 
-// f32 activations throughout; goldens are transformers in float32 (bf16 checkpoints upcast).
-constexpr double kLogitTol = 1e-4;   // max |Δ| / max |logit|
-constexpr double kActTol = 1e-4;
 
-TEST_P(GoldenModel, MatchesTransformers) {
-  const auto dir = case_path(GetParam());
+void check_against_golden(const std::filesystem::path& dir, double logit_tol, double act_tol) {
+  const double kLogitTol = logit_tol, kActTol = act_tol;
   auto golden = test::read_golden(dir);
   Context& ctx = test::context();
   auto model = Model::load(ctx, dir);
@@ -55,7 +52,7 @@ TEST_P(GoldenModel, MatchesTransformers) {
       double ev = test::max_rel_error(want_vis.floats, vis), ec = test::max_rel_error(want_conn.floats, conn);
       EXPECT_LE(ev, kActTol) << "vision encoder output";
       EXPECT_LE(ec, kActTol) << "connector output";
-      RecordProperty("vision_rel_err", std::to_string(ev));
+      testing::Test::RecordProperty("vision_rel_err", std::to_string(ev));
     }
 
     const auto greedy = r.at("greedy_ids").get<std::vector<std::vector<int32_t>>>();
@@ -72,6 +69,19 @@ TEST_P(GoldenModel, MatchesTransformers) {
       EXPECT_EQ(results[b].output_ids, greedy[b]) << "row " << b << " greedy continuation";
     }
   }
+}
+
+// f32 activations throughout; goldens are transformers in float32 (bf16 checkpoints upcast):
+// max |Δ| / max |x| ≤ 1e-4 for logits and for the vision / connector activations.
+TEST_P(GoldenModel, MatchesTransformers) { check_against_golden(case_path(GetParam()), 1e-4, 1e-4); }
+
+// The SmolVLM-256M-shaped checkpoint that `make_goldens.py --full-size DIR` writes on the GPU
+// machine (600 MB, not committed): SMOLVK_FULL_GOLDEN=DIR/<case>. Transformers ran on CUDA in
+// f32 (TF32 off) there, so the reductions differ in order over 576–3072 terms.
+TEST(FullSize, MatchesTransformers) {
+  const char* dir = std::getenv("SMOLVK_FULL_GOLDEN");
+  if (!dir || !*dir) GTEST_SKIP() << "SMOLVK_FULL_GOLDEN is not set (GPU-machine check)";
+  check_against_golden(dir, 1e-3, 1e-3);
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenModel,

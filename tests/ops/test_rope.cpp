@@ -139,8 +139,9 @@ TEST_P(RopeQkv, MatchesReference) {
 INSTANTIATE_TEST_SUITE_P(
     Shapes, RopeQkv,
     testing::Values(QkvCase{1, 5, 3, 1, 12, 16, {3, 4, 5, 6, 7}, 16},
-                    // two batch rows, left padding style positions (pads get 1, as HF does)
-                    QkvCase{2, 7, 4, 2, 20, 37, {0, 1, 2, 3, 4, 5, 6, 1, 1, 1, 0, 1, 2, 3}, 37},
+                    // two batch rows at different positions (each row's positions are distinct
+                    // cache slots: two tokens writing one slot would race on a parallel GPU)
+                    QkvCase{2, 7, 4, 2, 20, 37, {0, 1, 2, 3, 4, 5, 6, 30, 31, 32, 33, 34, 35, 36}, 37},
                     // decode at the last cache row
                     QkvCase{1, 1, 9, 3, 64, 1100, {1099}, 1100},
                     // batch row 1's position is past the table: nothing is written for it

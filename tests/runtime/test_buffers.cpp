@@ -62,7 +62,7 @@ TEST(Buffers, TensorLargerThanMaxStorageBufferRange) {
   ctx.upload(in, host.data(), bytes);
 
   const uint64_t range = ctx.caps().max_storage_buffer_range;
-  ASSERT_LT(range, bytes) << "this test needs a device whose range is below 300 MiB";
+  if (range >= bytes) GTEST_SKIP() << "maxStorageBufferRange is " << range << " bytes: a 300 MiB tensor fits one binding here";
   {
     Graph g(ctx);
     TensorRef whole = g.external(in);

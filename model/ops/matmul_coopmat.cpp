@@ -1,0 +1,54 @@
+#include "model/ops/matmul_coopmat.h"
+
+#include <stdexcept>
+
+namespace smolvk::ops {
+namespace {
+
+std::string tile_str(const CoopmatTile& t) {
+  return std::to_string(t.bm) + "x" + std::to_string(t.bn) + "x" + std::to_string(t.bk) + " (subgroup " +
+         std::to_string(t.wm) + "x" + std::to_string(t.wn) + ")";
+}
+
+// Empty when `t` runs on `caps`, else why not.
+std::string misfit(const Capabilities& caps, const CoopmatTile& t) {
+  for (uint32_t v : {t.bm, t.bn, t.bk, t.wm, t.wn})
+    if (v == 0 || v % 16 != 0) return "every size must be a positive multiple of 16";
+  if (t.bm % t.wm != 0 || t.bn % t.wn != 0) return "wm must divide bm and wn divide bn";
+  if (caps.subgroup_size == 0) return "the device reports no subgroup size";
+  const uint64_t wg = uint64_t(t.bm / t.wm) * (t.bn / t.wn) * caps.subgroup_size;
+  if (wg > caps.max_workgroup_invocations || wg > caps.max_workgroup_size[0])
+    return std::to_string(wg) + " invocations exceed the device's " +
+           std::to_string(caps.max_workgroup_invocations) + " per workgroup";
+  if (coopmat_shared_bytes(t) > caps.max_shared_memory)
+    return std::to_string(coopmat_shared_bytes(t)) + " bytes of shared memory exceed the device's " +
+           std::to_string(caps.max_shared_memory);
+  return {};
+}
+
+CoopmatKernel make(const Capabilities& caps, const CoopmatTile& t) {
+  return {t, (t.bm / t.wm) * (t.bn / t.wn) * caps.subgroup_size, uint32_t(coopmat_shared_bytes(t))};
+}
+
+}  // namespace
+
+uint64_t coopmat_shared_bytes(const CoopmatTile& t) {
+  const uint64_t subgroups = uint64_t(t.bm / t.wm) * (t.bn / t.wn);
+  return uint64_t(t.bm + t.bn) * (t.bk + 8) * 2 + subgroups * 16 * 20 * 4;
+}
+
+std::optional<CoopmatKernel> coopmat_kernel(const Capabilities& caps, const CoopmatTile& requested,
+                                            const std::string& who) {
+  if (requested.bm || requested.bn || requested.bk || requested.wm || requested.wn) {
+    if (const std::string why = misfit(caps, requested); !why.empty())
+      throw std::invalid_argument(who + ": tensor-core tile " + tile_str(requested) + ": " + why);
+    return make(caps, requested);
+  }
+  // 128x128 with 8 subgroups of 64x32: 8 MMAs per 6 fragment loads, each staged element
+  // reused by 128 outputs, and 30 KiB of shared memory (the H100 allows 48).
+  for (const CoopmatTile t : {CoopmatTile{128, 128, 32, 64, 32}, CoopmatTile{64, 64, 32, 32, 32}})
+    if (misfit(caps, t).empty()) return make(caps, t);
+  return std::nullopt;
+}
+
+}  // namespace smolvk::ops
