@@ -7,6 +7,9 @@
 namespace smolvk {
 namespace {
 constexpr uint64_t kBlockBytes = 256ull << 20;
+// Empty blocks kept for reuse, so per-request arenas (vision batches, prefill) do not pay for
+// vkAllocateMemory / vkFreeMemory of hundreds of MiB every call.
+constexpr uint64_t kKeepEmptyBytes = 1ull << 30;
 
 uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 }  // namespace
@@ -70,6 +73,18 @@ std::shared_ptr<Allocation> Context::Impl::allocate(uint64_t bytes) {
   mai.allocationSize = req.size;
   mai.memoryTypeIndex = type;
   VkResult r = vkAllocateMemory(device, &mai, nullptr, &block->memory);
+  if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY) {
+    // Give the kept empty blocks back and try once more.
+    for (auto it = blocks.begin(); it != blocks.end();) {
+      if ((*it)->used) { ++it; continue; }
+      if ((*it)->mapped) vkUnmapMemory(device, (*it)->memory);
+      vkDestroyBuffer(device, (*it)->buffer, nullptr);
+      vkFreeMemory(device, (*it)->memory, nullptr);
+      bytes_reserved -= (*it)->size;
+      it = blocks.erase(it);
+    }
+    r = vkAllocateMemory(device, &mai, nullptr, &block->memory);
+  }
   if (r != VK_SUCCESS) {
     vkDestroyBuffer(device, block->buffer, nullptr);
     throw_vk_error("vkAllocateMemory", r);
@@ -104,7 +119,11 @@ void Context::Impl::release(Allocation& a) {
   }
   b.used -= a.reserved;
   bytes_in_use -= a.reserved;
-  if (b.used == 0) {  // give whole free blocks back so peak memory stays honest
+  if (b.used == 0) {
+    uint64_t empty = 0;
+    for (const auto& other : blocks)
+      if (other.get() != &b && other->used == 0) empty += other->size;
+    if (empty + b.size <= kKeepEmptyBytes) return;
     auto pos = std::find_if(blocks.begin(), blocks.end(), [&](auto& p) { return p.get() == &b; });
     if (b.mapped) vkUnmapMemory(device, b.memory);
     vkDestroyBuffer(device, b.buffer, nullptr);

@@ -73,7 +73,14 @@ void check_against_golden(const std::filesystem::path& dir, double logit_tol, do
 
 // f32 activations throughout; goldens are transformers in float32 (bf16 checkpoints upcast):
 // max |Δ| / max |x| ≤ 1e-4 for logits and for the vision / connector activations.
-TEST_P(GoldenModel, MatchesTransformers) { check_against_golden(case_path(GetParam()), 1e-4, 1e-4); }
+// Where the device has the tensor-core GEMM (fp16 inputs, f32 sums; H100 through
+// VK_NV_cooperative_matrix) the prefill and vision matmuls round activations and weights to
+// fp16: measured 1.2e-3 on the vision output and 1.8e-3 on logits there, so 5e-3 applies,
+// while the greedy tokens must still be identical.
+TEST_P(GoldenModel, MatchesTransformers) {
+  const double tol = test::context().caps().use_coopmat ? 5e-3 : 1e-4;
+  check_against_golden(case_path(GetParam()), tol, tol);
+}
 
 // The SmolVLM-256M-shaped checkpoint that `make_goldens.py --full-size DIR` writes on the GPU
 // machine (600 MB, not committed): SMOLVK_FULL_GOLDEN=DIR/<case>. Transformers ran on CUDA in
@@ -81,7 +88,8 @@ TEST_P(GoldenModel, MatchesTransformers) { check_against_golden(case_path(GetPar
 TEST(FullSize, MatchesTransformers) {
   const char* dir = std::getenv("SMOLVK_FULL_GOLDEN");
   if (!dir || !*dir) GTEST_SKIP() << "SMOLVK_FULL_GOLDEN is not set (GPU-machine check)";
-  check_against_golden(dir, 1e-3, 1e-3);
+  check_against_golden(dir, test::context().caps().use_coopmat ? 5e-3 : 1e-3,
+                       test::context().caps().use_coopmat ? 5e-3 : 1e-3);
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenModel,

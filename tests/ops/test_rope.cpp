@@ -9,29 +9,15 @@
 
 #include "model/ops/rope.h"
 #include "model/ops/rope_ref.h"
+#include "tests/ops/op_test_util.h"
 #include "tests/test_util.h"
 
 using namespace smolvk;
 
 namespace {
-std::vector<float> random_floats(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-2.0f, 2.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
-template <class T>
-Buffer upload(Context& ctx, const std::vector<T>& v) {
-  Buffer b = ctx.create_buffer(v.size() * sizeof(T));
-  ctx.upload(b, v.data(), v.size() * sizeof(T));
-  return b;
-}
-std::vector<float> download(Context& ctx, const Buffer& b, size_t n) {
-  std::vector<float> v(n);
-  ctx.download(b, v.data(), n * 4);
-  return v;
-}
+using test::download;
+using test::random_floats;
+using test::upload;
 }  // namespace
 
 TEST(RopeTable, DefaultFrequenciesAndFloat32Angles) {

@@ -5,14 +5,7 @@
 # Runs the test binaries on the GPU with validation, makes the SmolVLM-256M-shaped golden with
 # transformers, checks smolvk against it and times a 13-tile request. Results land in $OUT.
 set -u
-BIN=${BIN:-build-gpu-bin}
-OUT=${OUT:-/tmp/out}
-mkdir -p "$OUT"
-for f in .gl/*.deb; do dpkg -x "$f" / ; done
-ldconfig
-export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-export SMOLVK_TEST_DATA=$PWD/tests/data SMOLVK_DEMO_MODEL=$PWD/examples/demo-model
-export SMOLVK_CACHE_DIR=/tmp/smolvk-cache
+. "$(dirname "$0")/env.sh"
 nvidia-smi -L
 "$BIN/smolvk" info | tee "$OUT/info.txt"
 "$BIN/smolvk" info --json > "$OUT/info.json"
