@@ -44,30 +44,50 @@ void build_text(Graph& g, const ModelConfig& c, const DeviceWeights& w, const Kv
   Tensor gate_up = transient(g, DType::F32, {B * T, 2 * t.intermediate_size}, "text.gate_up");
   Tensor act = transient(g, DType::F32, {B * T, t.intermediate_size}, "text.act");
   Tensor table = rope_table.bind(g);
+  // Batch-1/2 decode runs the fused mat-vec kernel, which folds RMSNorm into the next
+  // projection and SwiGLU into down_proj; more rows keep them as separate dispatches (faster
+  // there: see kMatVecFusedFastRows).
+  const bool fuse = B * T <= kMatVecFusedFastRows;
+  // y = x_norm · Wᵀ, with x_norm = RMSNorm(src) fused into the mat-vec where possible.
+  auto norm_matmul = [&](const Tensor& src, const Tensor& nw, const Tensor& wt, const Tensor& out,
+                         const std::string& norm_name, const std::string& mm_name) {
+    if (fuse && nw.dtype == wt.dtype) {
+      matmul(g, src, wt, nullptr, out, {.name = mm_name, .norm_weight = &nw, .norm_eps = eps});
+    } else {
+      rms_norm(g, src, nw, x, eps, norm_name);
+      matmul(g, x, wt, nullptr, out, {.name = mm_name});
+    }
+  };
   for (size_t i = 0; i < w.text.size(); ++i) {
     const DeviceTextLayer& L = w.text[i];
     const std::string p = "text.L" + std::to_string(i) + ".";
     Tensor kc = kv.k[i].bind(g), vc = kv.v[i].bind(g);
-    rms_norm(g, h, L.input_norm.bind(g), x, eps, p + "input_layernorm");
-    matmul(g, x, L.qkv_w.bind(g), nullptr, qkv, {.name = p + "qkv_proj"});
+    norm_matmul(h, L.input_norm.bind(g), L.qkv_w.bind(g), qkv, p + "input_layernorm", p + "qkv_proj");
     rope_qkv_write(g, qkv, io.positions, table, q, kc, vc, p + "rope_kv");
     attention_decoder(g, {q, 0}, kc, vc, io.kv_start, att, io.pos0, {.name = p + "attention"});
     matmul(g, reshape(att, {B * T, Hq * D}), L.o_w.bind(g), nullptr, h, {.accumulate = true, .name = p + "o_proj"});
-    rms_norm(g, h, L.post_norm.bind(g), x, eps, p + "post_attention_layernorm");
-    matmul(g, x, L.gate_up_w.bind(g), nullptr, gate_up, {.name = p + "gate_up_proj"});
-    swiglu(g, gate_up, act, p + "swiglu");
-    matmul(g, act, L.down_w.bind(g), nullptr, h, {.accumulate = true, .name = p + "down_proj"});
+    norm_matmul(h, L.post_norm.bind(g), L.gate_up_w.bind(g), gate_up, p + "post_attention_layernorm",
+                p + "gate_up_proj");
+    if (fuse) {
+      matmul(g, gate_up, L.down_w.bind(g), nullptr, h,
+             {.accumulate = true, .name = p + "down_proj", .swiglu_input = true});
+    } else {
+      swiglu(g, gate_up, act, p + "swiglu");
+      matmul(g, act, L.down_w.bind(g), nullptr, h, {.accumulate = true, .name = p + "down_proj"});
+    }
   }
 
   // Only each row's last position needs logits: gather those rows, then norm and lm_head.
   Tensor last = transient(g, DType::F32, {B, H}, "text.last");
-  if (T == 1) {
-    rms_norm(g, h, w.final_norm.bind(g), last, eps, "text.norm");
+  const Tensor final_norm = w.final_norm.bind(g), lm_head = w.lm_head.bind(g);
+  if (T != 1) embedding(g, io.last_rows, h, last, "text.gather_last");
+  const Tensor& rows = T == 1 ? h : last;
+  if (B <= kMatVecFusedFastRows && final_norm.dtype == lm_head.dtype) {
+    matmul(g, rows, lm_head, nullptr, io.logits, {.name = "text.lm_head", .norm_weight = &final_norm, .norm_eps = eps});
   } else {
-    embedding(g, io.last_rows, h, last, "text.gather_last");
-    rms_norm(g, last, w.final_norm.bind(g), last, eps, "text.norm");
+    rms_norm(g, rows, final_norm, last, eps, "text.norm");
+    matmul(g, last, lm_head, nullptr, io.logits, {.name = "text.lm_head"});
   }
-  matmul(g, last, w.lm_head.bind(g), nullptr, io.logits, {.name = "text.lm_head"});
   if (io.sampling.temperature > 0 && io.sampling.top_k != 1) {
     if (const auto* pw = std::get_if<ParamWord>(&io.step))
       sample(g, io.logits, io.next_ids, io.sampling, *pw, "text.sample");

@@ -8,9 +8,13 @@
 // loads are used where the element offset and K are multiples of 4. The epilogue goes
 // through a per-subgroup 16x16 fp32 scratch so bias, the fused residual add, the row stride
 // and the M/N edges are handled in f32 by store_y.
+// EMULATE_COOPMAT (test-only) replaces the matrix instructions with scalar f32 math of the
+// same meaning, so the staging, edges and epilogue can be tested on devices without them.
 #extension GL_GOOGLE_include_directive : enable
+#ifndef EMULATE_COOPMAT
 #extension GL_NV_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
+#endif
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_EXT_control_flow_attributes : require
@@ -100,8 +104,17 @@ void main() {
   const bool vec_x = (pc.x_off & 3u) == 0u && (K & 3u) == 0u;
   const bool vec_w = (pc.w_off & 3u) == 0u && (K & 3u) == 0u;
 
+#ifdef EMULATE_COOPMAT
+  // Element e = lane + t * subgroup size (row e / 16, column e % 16) of each 16x16 fragment
+  // lives in this lane; subgroups of at least 8 lanes.
+  const uint lane = gl_SubgroupInvocationID, per_lane = 256 / gl_SubgroupSize;
+  float acc[FM * FN][32];
+  for (uint i = 0; i < FM * FN; ++i)
+    for (uint t = 0; t < 32; ++t) acc[i][t] = 0.0;
+#else
   fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> acc[FM * FN];
   [[unroll]] for (uint i = 0; i < FM * FN; ++i) acc[i] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
+#endif
 
   vec4 ra[PER_A];
   WCHUNK rb[PER_B];
@@ -147,6 +160,15 @@ void main() {
       }
     }
 
+#ifdef EMULATE_COOPMAT
+    for (uint i = 0; i < FM; ++i)
+      for (uint j = 0; j < FN; ++j)
+        for (uint t = 0; t < per_lane; ++t) {
+          const uint e = lane + t * gl_SubgroupSize;
+          const uint ar = (wm0 + i * 16 + e / 16) * LDS, br = (wn0 + j * 16 + e % 16) * LDS;
+          for (uint kk = 0; kk < BK; ++kk) acc[i * FN + j][t] += float(As[ar + kk]) * float(Bs[br + kk]);
+        }
+#else
     [[unroll]] for (uint kk = 0; kk < BK; kk += 16) {
       fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> a[FM];
       fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> b[FN];
@@ -158,12 +180,20 @@ void main() {
         [[unroll]] for (uint j = 0; j < FN; ++j)
           acc[i * FN + j] = coopMatMulAddNV(a[i], b[j], acc[i * FN + j]);
     }
+#endif
   }
 
   const uint scratch = sg * 16 * LDC;
   [[unroll]] for (uint i = 0; i < FM; ++i) {
     [[unroll]] for (uint j = 0; j < FN; ++j) {
+#ifdef EMULATE_COOPMAT
+      for (uint t = 0; t < per_lane; ++t) {
+        const uint e = lane + t * gl_SubgroupSize;
+        Cs[scratch + (e / 16) * LDC + e % 16] = acc[i * FN + j][t];
+      }
+#else
       coopMatStoreNV(acc[i * FN + j], Cs, scratch, LDC, false);
+#endif
       subgroupMemoryBarrierShared();
       subgroupBarrier();
       const uint mb = m0 + wm0 + i * 16, nb = n0 + wn0 + j * 16;

@@ -4,18 +4,27 @@ set(SMOLVK_SHADER_VARIANTS
   "test_fill|test_fill.comp"
   "matmul_vec_f32|matmul_vec.comp|W_F32=1"
   "matmul_vec_sg_f32|matmul_vec.comp|W_F32=1|USE_SUBGROUP=1"
+  "matmul_vec_rows_f32|matmul_vec_rows.comp|W_F32=1"
+  "matmul_vec_rows_sg_f32|matmul_vec_rows.comp|W_F32=1|USE_SUBGROUP=1"
   "matmul_tiled_f32|matmul_tiled.comp|W_F32=1"
   "matmul_coopmat_f32|matmul_coopmat.comp|W_F32=1"
+  "matmul_coopmat_emu_f32|matmul_coopmat.comp|W_F32=1|EMULATE_COOPMAT=1"  # test-only
   "embed_f32|embed.comp|W_F32=1"
   "matmul_vec_f16|matmul_vec.comp|W_F16=1"
   "matmul_vec_sg_f16|matmul_vec.comp|W_F16=1|USE_SUBGROUP=1"
+  "matmul_vec_rows_f16|matmul_vec_rows.comp|W_F16=1"
+  "matmul_vec_rows_sg_f16|matmul_vec_rows.comp|W_F16=1|USE_SUBGROUP=1"
   "matmul_tiled_f16|matmul_tiled.comp|W_F16=1"
   "matmul_coopmat_f16|matmul_coopmat.comp|W_F16=1"
+  "matmul_coopmat_emu_f16|matmul_coopmat.comp|W_F16=1|EMULATE_COOPMAT=1"  # test-only
   "embed_f16|embed.comp|W_F16=1"
   "matmul_vec_bf16|matmul_vec.comp|W_BF16=1"
   "matmul_vec_sg_bf16|matmul_vec.comp|W_BF16=1|USE_SUBGROUP=1"
+  "matmul_vec_rows_bf16|matmul_vec_rows.comp|W_BF16=1"
+  "matmul_vec_rows_sg_bf16|matmul_vec_rows.comp|W_BF16=1|USE_SUBGROUP=1"
   "matmul_tiled_bf16|matmul_tiled.comp|W_BF16=1"
   "matmul_coopmat_bf16|matmul_coopmat.comp|W_BF16=1"
+  "matmul_coopmat_emu_bf16|matmul_coopmat.comp|W_BF16=1|EMULATE_COOPMAT=1"  # test-only
   "embed_bf16|embed.comp|W_BF16=1"
   # helper E: norms, activations, vision/connector glue, logits
   "norm_rms_f32|norm.comp"
@@ -49,4 +58,7 @@ set(SMOLVK_SHADER_VARIANTS
   "attention_decoder|attention.comp"
   "attention_encoder|attention.comp|ENCODER=1"
   "attention_combine|attention_combine.comp"
+  # helper PV: tensor-core encoder attention
+  "attention_coopmat|attention_coopmat.comp"
+  "attention_coopmat_emu|attention_coopmat.comp|EMULATE_COOPMAT=1"  # test-only
 )

@@ -239,13 +239,26 @@ void attention_encoder(Graph& g, const TokenHeads& q, const TokenHeads& k, const
   check_u32(out.numel(), op, "out");
 
   const Capabilities& caps = g.context().caps();
+  const float scale = options.scale != 0.0f ? options.scale : float(1.0 / std::sqrt(double(D)));
+  const std::string label = options.name.empty() ? op : options.name;
+  if (((caps.use_coopmat && !options.exact) || options.emulate_coopmat) && options.splits <= 1) {
+    check_u32(N * H, op, "tiles x heads");
+    const EncoderAttentionArgs a{q.tensor.ref, k.tensor.ref, v.tensor.ref, key_mask.ref, out.ref,
+                                 uint32_t(N), uint32_t(S), uint32_t(H), uint32_t(D),
+                                 uint32_t(q.col), qs, uint32_t(k.col), uint32_t(v.col), ks, scale};
+    if (attention_coopmat_aligned(a))
+      if (const auto kernel = attention_coopmat_kernel(caps, D, options.coopmat_tile, options.emulate_coopmat, op)) {
+        record_attention_coopmat(g, *kernel, a, label, options.emulate_coopmat);
+        return;
+      }
+  }
+
   const Tiles tl = pick_tiles(caps, D, S, op);
   const uint32_t q_blocks = ceil_div(uint64_t(S), tl.br);
   // The vision encoder has plenty of query blocks: split only when asked.
   const auto [splits, split_keys] = pick_splits(caps, std::max(options.splits, 1), uint64_t(S),
                                                 uint64_t(q_blocks) * N * H, tl.bc,
                                                 uint64_t(out.rows()), uint32_t(D));
-  const float scale = options.scale != 0.0f ? options.scale : float(1.0 / std::sqrt(double(D)));
   AttnPush push{uint32_t(S), 1, uint32_t(H), uint32_t(H),
                 uint32_t(q.col), uint32_t(S) * qs, qs,
                 uint32_t(k.col), uint32_t(v.col), uint32_t(S) * ks, uint32_t(D), ks,
@@ -253,9 +266,8 @@ void attention_encoder(Graph& g, const TokenHeads& q, const TokenHeads& k, const
   const double flops = 4.0 * double(N * H * D) * double(S) * double(S);
   const double bytes = 4.0 * double(out.bytes()) + 4.0 * double(N * S);
   // Same-buffer q/k/v views (a fused qkv) bind the same range three times; that is fine.
-  record(g, "attention_encoder", options.name.empty() ? op : options.name, tl, uint32_t(D), push,
-         q_blocks, uint32_t(N * H), splits, q.tensor.ref, k.tensor.ref, v.tensor.ref, key_mask.ref,
-         out, nullptr, flops, bytes);
+  record(g, "attention_encoder", label, tl, uint32_t(D), push, q_blocks, uint32_t(N * H), splits,
+         q.tensor.ref, k.tensor.ref, v.tensor.ref, key_mask.ref, out, nullptr, flops, bytes);
 }
 
 }  // namespace smolvk::ops

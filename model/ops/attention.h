@@ -6,6 +6,7 @@
 #include <string>
 #include <variant>
 
+#include "model/ops/attention_coopmat.h"
 #include "model/ops/common.h"
 
 namespace smolvk::ops {
@@ -23,6 +24,11 @@ struct AttentionOptions {
   float scale = 0.0f;  // softmax scale; 0 means 1/√D
   int splits = 0;      // key splits (flash-decoding); 0 = chosen from the key count
   std::string name;    // profiler label; "" = the op name
+  // Encoder only: the tensor-core kernel's tile (all zero = the device's default), and the
+  // test-only emulated variant of it (scalar math, runs without tensor cores).
+  AttentionCoopmatTile coopmat_tile{};
+  bool emulate_coopmat = false;
+  bool exact = false;  // encoder: the f32 kernel even where the tensor-core one would run
 };
 
 // Causal attention of T new tokens per batch row over the KV cache.
@@ -40,7 +46,9 @@ void attention_decoder(Graph& g, const TokenHeads& q, const Tensor& k_cache, con
                        const Tensor& kv_start, const Tensor& out, const DeviceValue& pos0,
                        const AttentionOptions& options = {});
 
-// Non-causal attention within each of N tiles of S tokens (the vision encoder).
+// Non-causal attention within each of N tiles of S tokens (the vision encoder). Where
+// caps.use_coopmat (and D % 16 == 0, 16-byte aligned views, one split) it runs on tensor
+// cores: q, k, v and the softmax weights are rounded to fp16, scores and sums stay f32.
 //   q, k, v  [N·S tokens] × H heads of D (TokenHeads)
 //   key_mask U32 or I32 [N, S]: 0 = padded patch, masked out as a key
 //   out      f32 [N, S, H, D]

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <stdexcept>
 
 #include "model/ops/matmul_split.h"
@@ -15,7 +16,13 @@ struct MatmulPush {
   uint32_t flags;  // 1: bias, 2: accumulate
 };
 
-constexpr int64_t kMatVecMaxRows = 64;
+// matmul_vec.comp's push block (matmul_vec_rows, tiled and coopmat take MatmulPush).
+struct MatVecPush {
+  uint32_t M, N, K;
+  uint32_t x_off, x_stride, w_off, b_off, nw_off, y_off, y_stride;
+  uint32_t flags;  // 1: bias, 2: accumulate, 4: fused RMSNorm, 8: SwiGLU input
+  float eps;
+};
 
 std::string shape_str(const Tensor& t) {
   std::string s = std::string(dtype_name(t.dtype)) + "[";
@@ -27,27 +34,53 @@ struct Kernel {
   std::string shader;
   std::vector<uint32_t> spec;
   uint32_t cols_per_group = 0;       // mat-vec
+  bool matvec_push = false;          // matmul_vec.comp (MatVecPush) rather than MatmulPush
   uint32_t tile_m = 0, tile_n = 0;   // tiled
 };
 
-Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const CoopmatTile& tile,
+Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const MatmulOptions& o,
                    const std::string& who) {
   const std::string dt(dtype_name(wt));
   Kernel k;
   if (rows <= kMatVecMaxRows) {
     const uint32_t rb = std::bit_ceil(uint32_t(rows));
-    const uint32_t cols = rb <= 2 ? 2 : 1;
-    uint32_t wg = std::max<uint32_t>(64, std::bit_ceil(caps.subgroup_size));
-    wg = std::min<uint32_t>(wg, std::bit_floor(std::max<uint32_t>(caps.max_workgroup_invocations, 1)));
-    while (wg > 1 && uint64_t(cols) * rb * wg * 4 > caps.max_shared_memory) wg /= 2;
-    k.shader = std::string(caps.use_subgroup ? "matmul_vec_sg_" : "matmul_vec_") + dt;
-    k.spec = {wg, rb, cols};
-    k.cols_per_group = cols;
+    const uint32_t max_wg = std::bit_floor(std::max<uint32_t>(caps.max_workgroup_invocations, 1));
+    const bool fused = o.norm_weight || o.swiglu_input;
+    if (!fused && rows > kMatVecFusedFastRows) {
+      // Plain several-row mat-vec: one workgroup per column (two at RB <= 2).
+      const uint32_t cols = rb <= 2 ? 2 : 1;
+      uint32_t wg = std::min(std::max<uint32_t>(64, std::bit_ceil(caps.subgroup_size)), max_wg);
+      while (wg > 1 && uint64_t(cols) * rb * wg * 4 > caps.max_shared_memory) wg /= 2;
+      k.shader = std::string(caps.use_subgroup ? "matmul_vec_rows_sg_" : "matmul_vec_rows_") + dt;
+      k.spec = {wg, rb, cols};
+      k.cols_per_group = cols;
+      return k;
+    }
+    k.matvec_push = true;
+    if (caps.use_subgroup) {
+      // Each subgroup owns `cols` columns at a time; 4 subgroups (of 32) per workgroup give
+      // N / 4 workgroups at batch 1, enough to spread a 576-column layer over 132 SMs.
+      // Wider rows share each X load between two columns.
+      const uint32_t sg = std::bit_ceil(std::max<uint32_t>(caps.subgroup_size, 1));
+      const uint32_t wg = std::min(std::max<uint32_t>(128, sg), max_wg);
+      const uint32_t cols = (rb <= 2 || rb >= 64) ? 1 : 2;
+      const uint32_t per_group = std::max<uint32_t>(1, wg / sg) * cols;
+      k.shader = "matmul_vec_sg_" + dt;
+      k.spec = {wg, rb, cols, per_group};
+      k.cols_per_group = per_group;
+    } else {
+      const uint32_t cols = rb <= 2 ? 2 : 1;
+      uint32_t wg = std::min<uint32_t>(64, max_wg);
+      while (wg > 1 && uint64_t(cols + 1) * rb * wg * 4 > caps.max_shared_memory) wg /= 2;
+      k.shader = "matmul_vec_" + dt;
+      k.spec = {wg, rb, cols, cols};
+      k.cols_per_group = cols;
+    }
     return k;
   }
-  if (caps.use_coopmat)
-    if (const auto cm = coopmat_kernel(caps, tile, who)) {
-      k.shader = "matmul_coopmat_" + dt;
+  if ((caps.use_coopmat && !o.exact) || o.emulate_coopmat)
+    if (const auto cm = coopmat_kernel(caps, o.coopmat_tile, who)) {
+      k.shader = (o.emulate_coopmat ? "matmul_coopmat_emu_" : "matmul_coopmat_") + dt;
       k.spec = cm->spec();
       k.tile_m = cm->tile.bm;
       k.tile_n = cm->tile.bn;
@@ -81,17 +114,29 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
   if (x.dtype != DType::F32 || y.dtype != DType::F32) fail("x and y must be f32");
   if (w.dtype != DType::F32 && w.dtype != DType::F16 && w.dtype != DType::BF16)
     fail("w must be f32, f16 or bf16");
-  const int64_t M = x.rows(), K = x.dim(-1), N = w.dim(0), y_cols = y.dim(-1);
+  const int64_t M = x.rows(), x_cols = x.dim(-1), N = w.dim(0), y_cols = y.dim(-1);
+  const int64_t K = o.swiglu_input ? x_cols / 2 : x_cols;
   if (M <= 0 || K <= 0 || N <= 0) fail("empty dimension");
-  if (w.dim(1) != K) fail("w's second dim must equal x's last dim");
+  if (o.swiglu_input && x_cols % 2 != 0) fail("swiglu_input needs x's last dim even (gate | up halves)");
+  if (w.dim(1) != K)
+    fail(o.swiglu_input ? "w's second dim must equal half of x's last dim (swiglu_input)"
+                        : "w's second dim must equal x's last dim");
+  if ((o.norm_weight || o.swiglu_input) && M > kMatVecMaxRows)
+    fail("fused RMSNorm / SwiGLU need at most " + std::to_string(kMatVecMaxRows) + " rows of x");
+  if (o.norm_weight) {
+    if (o.norm_weight->dtype != w.dtype || o.norm_weight->numel() != K)
+      fail("norm_weight must be [K] of w's dtype, got " + shape_str(*o.norm_weight));
+    if (!(o.norm_eps >= 0.0f) || !std::isfinite(o.norm_eps))
+      fail("norm_eps must be finite and >= 0, got " + std::to_string(o.norm_eps));
+  }
   if (y.rows() != M) fail("y must have as many rows as x");
   if (o.y_col < 0 || o.y_col + N > y_cols)
     fail("columns [" + std::to_string(o.y_col) + ", " + std::to_string(o.y_col + N) +
          ") do not fit y's " + std::to_string(y_cols) + " columns");
   if (bias && (bias->dtype != w.dtype || bias->numel() != N)) fail("bias must be [N] of w's dtype");
-  for (const Tensor* t : {&x, &w, &y, bias})
+  for (const Tensor* t : {&x, &w, &y, bias, o.norm_weight})
     if (t && (!t->ref.valid() || t->ref.size < t->bytes())) fail("a tensor's buffer range is smaller than its shape");
-  if (uint64_t(M) * uint64_t(y_cols) >= (1ull << 32) || uint64_t(M) * uint64_t(K) >= (1ull << 32))
+  if (uint64_t(M) * uint64_t(y_cols) >= (1ull << 32) || uint64_t(M) * uint64_t(x_cols) >= (1ull << 32))
     fail("x or y has 2^32 elements or more");
 
   const Capabilities& caps = g.context().caps();
@@ -100,10 +145,11 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
   if (o.max_chunk_bytes) limit = std::min(limit, o.max_chunk_bytes);
   const uint64_t ws = dtype_size(w.dtype);
   const uint64_t w_row = uint64_t(K) * ws;
-  const uint32_t flags = (bias ? 1u : 0u) | (o.accumulate ? 2u : 0u);
+  const uint32_t flags = (bias ? 1u : 0u) | (o.accumulate ? 2u : 0u) | (o.norm_weight ? 4u : 0u) |
+                        (o.swiglu_input ? 8u : 0u);
 
   // Rows of X (and Y) per dispatch: both bindings fit the limit even when misaligned.
-  const uint64_t xy_row = std::max<uint64_t>(uint64_t(K), uint64_t(y_cols)) * 4;
+  const uint64_t xy_row = std::max<uint64_t>(uint64_t(x_cols), uint64_t(y_cols)) * 4;
   const uint64_t slack = align - 1 + 3;  // misalignment + bind_aligned's word rounding
   if (limit <= slack || (limit - slack) / xy_row == 0)
     fail("one row of x or y does not fit a binding of " + std::to_string(limit) + " bytes");
@@ -111,8 +157,9 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
 
   for (int64_t m0 = 0; m0 < M; m0 += m_step) {
     const int64_t mc = std::min(m_step, M - m0);
-    const Kernel kern = pick_kernel(caps, mc, w.dtype, o.coopmat_tile, who);
-    const AlignedBinding xb = bind_aligned(x.ref, uint64_t(m0 * K) * 4, uint64_t(mc * K) * 4, align, 4, who);
+    const Kernel kern = pick_kernel(caps, mc, w.dtype, o, who);
+    const AlignedBinding xb =
+        bind_aligned(x.ref, uint64_t(m0 * x_cols) * 4, uint64_t(mc * x_cols) * 4, align, 4, who);
     for (int64_t n0 = 0; n0 < N;) {
       const uint64_t w_start = w.ref.offset + uint64_t(n0) * w_row;
       int64_t nc = int64_t(rows_per_binding(w_start, w_row, uint64_t(N - n0), limit, align, who));
@@ -126,21 +173,34 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
       d.bindings = {{xb.ref, Access::Read},
                     {wb.ref, Access::Read},
                     {yb.ref, o.accumulate ? Access::ReadWrite : Access::Write}};
-      MatmulPush p{uint32_t(mc), uint32_t(nc), uint32_t(K), xb.elem_offset, wb.elem_offset, 0,
-                   yb.elem_offset, uint32_t(y_cols), flags};
+      uint32_t b_off = 0;
       if (bias) {
         const AlignedBinding bb = bind_aligned(bias->ref, uint64_t(n0) * ws, uint64_t(nc) * ws, align, ws, who);
         d.bindings.push_back({bb.ref, Access::Read});
-        p.b_off = bb.elem_offset;
+        b_off = bb.elem_offset;
       }
-      d.set_push(p);
+      if (kern.matvec_push) {
+        MatVecPush p{uint32_t(mc), uint32_t(nc), uint32_t(K), xb.elem_offset, uint32_t(x_cols),
+                     wb.elem_offset, b_off, 0, yb.elem_offset, uint32_t(y_cols), flags, o.norm_eps};
+        if (o.norm_weight) {
+          const AlignedBinding nb = bind_aligned(o.norm_weight->ref, 0, uint64_t(K) * ws, align, ws, who);
+          if (!bias) d.bindings.push_back({nb.ref, Access::Read});  // binding 3 unused
+          d.bindings.push_back({nb.ref, Access::Read});
+          p.nw_off = nb.elem_offset;
+        }
+        d.set_push(p);
+      } else {
+        d.set_push(MatmulPush{uint32_t(mc), uint32_t(nc), uint32_t(K), xb.elem_offset, wb.elem_offset,
+                              b_off, yb.elem_offset, uint32_t(y_cols), flags});
+      }
       if (kern.cols_per_group)
         d.groups = grid_1d(ceil_div(uint64_t(nc), kern.cols_per_group));
       else
         d.groups = {ceil_div(uint64_t(nc), kern.tile_n), ceil_div(uint64_t(mc), kern.tile_m), 1};
       d.flops = 2.0 * double(mc) * double(nc) * double(K) + (bias ? double(mc * nc) : 0.0) +
                 (o.accumulate ? double(mc * nc) : 0.0);
-      d.bytes = double(mc * K) * 4 + double(nc) * double(w_row) + double(mc * nc) * 4 *
+      d.bytes = double(mc * x_cols) * 4 + (o.norm_weight ? double(K) * double(ws) : 0.0) +
+                double(nc) * double(w_row) + double(mc * nc) * 4 *
                 (o.accumulate ? 2 : 1) + (bias ? double(nc) * double(ws) : 0.0);
       g.add(std::move(d));
       n0 += nc;

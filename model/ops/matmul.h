@@ -20,9 +20,29 @@ struct MatmulOptions {
   // Benchmark-only: another tensor-core tile shape; throws std::invalid_argument if it is
   // malformed or does not fit the device's workgroup / shared-memory limits.
   CoopmatTile coopmat_tile{};
+  // Test-only: where M > 64, run the tensor-core GEMM's staging and epilogue with scalar
+  // math in place of the matrix instructions (any device, slow).
+  bool emulate_coopmat = false;
+  // f32 arithmetic throughout even where the device has the (fp16-input) tensor-core GEMM.
+  bool exact = false;
+  // Fusions for the mat-vec path (M <= kMatVecMaxRows; larger M throws): x's rows are
+  // RMS-normalised first, x·rsqrt(mean(x²) + norm_eps)·norm_weight (HF Llama RMSNorm;
+  // norm_weight [K] of w's dtype), and/or x is a gate|up buffer [.., 2K] whose product input
+  // is silu(gate)·up (SwiGLU; the norm, if both, applies to that input).
+  const Tensor* norm_weight = nullptr;
+  float norm_eps = 1e-6f;
+  bool swiglu_input = false;
 };
 
-// x: f32, any rank, rows = x.rows(), last dim K. w: [N, K] f32/f16/bf16. bias: null or [N] of
+// Row counts up to this use a mat-vec kernel (and allow MatmulOptions' fusions).
+inline constexpr int64_t kMatVecMaxRows = 64;
+// Up to this many rows the fused mat-vec kernel (16-byte loads, a subgroup per column) runs
+// plain matmuls too, and fusing RMSNorm / SwiGLU pays; with more rows the older several-row
+// kernel plus separate norm / SwiGLU dispatches was faster on the H100 (batch 8: 2.65 vs
+// 3.43 ms per decode step; batch 32: 6.45 vs 12.2).
+inline constexpr int64_t kMatVecFusedFastRows = 2;
+
+// x: f32, any rank, rows = x.rows(), last dim K (2K with swiglu_input). w: [N, K] f32/f16/bf16. bias: null or [N] of
 // w's dtype. y: f32 with x.rows() rows and y.dim(-1) >= y_col + N columns. Accumulates in f32.
 // M <= 64 uses the mat-vec kernel; larger M the tensor-core GEMM where caps.use_coopmat (X
 // and W rounded to fp16, products summed in f32, any shape), else the tiled f32 GEMM. Throws

@@ -201,7 +201,7 @@ TEST_P(AttentionEncoder, MatchesReference) {
   }
   ops::attention_encoder(g, tq, tk, tv, ops::external(g, mb, DType::I32, {c.N, c.S}),
                          ops::external(g, ob, DType::F32, {c.N, c.S, c.H, c.D}),
-                         {.splits = c.splits});
+                         {.splits = c.splits, .exact = true});  // fp16 tensor cores: test_attention_coopmat
   g.compile().run();
   std::vector<float> ref(q.size());
   ops::attention_encoder_ref(q, k, v, mask, c.N, c.S, c.H, c.D, float(1.0 / std::sqrt(double(c.D))), ref);

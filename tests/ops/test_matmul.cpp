@@ -72,7 +72,7 @@ Result run_case(const Case& c) {
   const Tensor ty = ops::external(g, by, DType::F32, {c.M, y_cols});
   ops::matmul(g, tx, tw, c.bias ? &tb : nullptr, ty,
               {.accumulate = c.accumulate, .name = "test", .y_col = c.y_col,
-               .max_chunk_bytes = c.max_chunk_bytes});
+               .max_chunk_bytes = c.max_chunk_bytes, .exact = true});
   Result r;
   r.dispatches = g.size();
   Program p = g.compile();
@@ -162,7 +162,7 @@ TEST(Matmul, AdjacentColumnRangesFormOneOutput) {
     keep.push_back(ctx.create_buffer(round4(w.bytes.size())));
     ctx.upload(keep.back(), w.bytes.data(), w.bytes.size());
     ops::matmul(g, tx, ops::external(g, keep.back(), DType::BF16, {parts[i], K}), nullptr, ty,
-                {.name = "qkv", .y_col = col});
+                {.name = "qkv", .y_col = col, .exact = true});
     ops::matmul_ref(x, w.rounded, {}, ref, M, parts[i], K, false, cols, col);
     col += parts[i];
   }

@@ -2,8 +2,9 @@
 // products in f32, so the CPU reference is fed the same fp16-rounded X and W (bias and the
 // accumulated Y stay f32) and held to max |gpu − ref| / max |ref| ≤ 1e-4 (f32 summation
 // order over K ≤ 3072 vs double). Against the unrounded inputs the error must stay ≤ 2e-3
-// (fp16's 2^-11 relative rounding, averaging out over K). The GPU cases run only where
-// caps.use_coopmat; the tile-choice cases run everywhere.
+// (fp16's 2^-11 relative rounding, averaging out over K). The tensor-core cases run only
+// where caps.use_coopmat; the emulated variant (same staging and epilogue, scalar math) and
+// the tile-choice cases run everywhere, with small shapes for lavapipe.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -31,6 +32,8 @@ struct Case {
   uint64_t x_byte_offset = 0, w_byte_offset = 0;
   uint64_t max_chunk_bytes = 0;
   size_t min_dispatches = 1;
+  ops::CoopmatTile tile{};
+  bool emulate = false;
 };
 
 std::vector<float> random_values(size_t n, uint32_t seed) {
@@ -82,12 +85,12 @@ void expect_close(const Case& c) {
               ops::external(g, bw, c.wt, {c.N, c.K}, c.w_byte_offset), c.bias ? &tb : nullptr,
               ops::external(g, by, DType::F32, {c.M, y_cols}),
               {.accumulate = c.accumulate, .name = "coopmat", .y_col = c.y_col,
-               .max_chunk_bytes = c.max_chunk_bytes});
+               .max_chunk_bytes = c.max_chunk_bytes, .coopmat_tile = c.tile, .emulate_coopmat = c.emulate});
   EXPECT_GE(g.size(), c.min_dispatches);
   Program p = g.compile();
   p.run();
   for (const auto& t : p.timings())
-    EXPECT_EQ(t.shader, "matmul_coopmat_" + std::string(dtype_name(c.wt)));
+    EXPECT_EQ(t.shader, (c.emulate ? "matmul_coopmat_emu_" : "matmul_coopmat_") + std::string(dtype_name(c.wt)));
   std::vector<float> got(y0.size());
   ctx.download(by, got.data(), got.size() * 4);
 
@@ -160,6 +163,30 @@ TEST(MatmulCoopmat, UnalignedOffsetsAndSplits) {
   // the GEMM path), bf16 W rows in two chunks: 4 dispatches.
   expect_close({.M = 200, .N = 400, .K = 400, .bias = true, .accumulate = true, .max_chunk_bytes = 200000,
                 .min_dispatches = 4});
+}
+
+TEST(MatmulCoopmat, OtherTileShapes) {
+  REQUIRE_COOPMAT();
+  expect_close({.M = 100, .N = 90, .K = 48, .bias = true, .tile = {64, 64, 32, 32, 32}});
+  expect_close({.M = 300, .N = 300, .K = 200, .wt = DType::F16, .tile = {128, 256, 32, 64, 64}});
+  expect_close({.M = 300, .N = 200, .K = 200, .wt = DType::F32, .accumulate = true, .tile = {128, 128, 64, 32, 64}});
+}
+
+// Runs everywhere: the shader's indexing with the matrix instructions replaced by scalar math.
+TEST(MatmulCoopmat, EmulatedStagingAndEpilogue) {
+  for (DType t : {DType::F32, DType::F16, DType::BF16})
+    expect_close({.M = 128, .N = 128, .K = 32, .wt = t, .emulate = true});
+  expect_close({.M = 65, .N = 70, .K = 33, .emulate = true});
+  expect_close({.M = 130, .N = 140, .K = 100, .wt = DType::F16, .bias = true, .emulate = true});
+  expect_close({.M = 77, .N = 100, .K = 64, .bias = true, .accumulate = true, .y_cols = 300, .y_col = 150,
+                .emulate = true});
+  expect_close({.M = 140, .N = 100, .K = 64, .bias = true, .x_byte_offset = 4, .w_byte_offset = 2, .emulate = true});
+  expect_close({.M = 140, .N = 100, .K = 64, .wt = DType::F32, .x_byte_offset = 8, .w_byte_offset = 4,
+                .emulate = true});
+  expect_close({.M = 150, .N = 300, .K = 200, .bias = true, .accumulate = true, .max_chunk_bytes = 100000,
+                .min_dispatches = 4, .emulate = true});  // rows 83 + 67, W rows 249 + 51
+  expect_close({.M = 100, .N = 90, .K = 48, .bias = true, .tile = {64, 64, 32, 32, 32}, .emulate = true});
+  expect_close({.M = 150, .N = 200, .K = 80, .wt = DType::F16, .tile = {64, 128, 32, 32, 64}, .emulate = true});
 }
 
 TEST(MatmulCoopmat, DefaultTileFitsH100Limits) {

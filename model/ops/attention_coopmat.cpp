@@ -1,0 +1,103 @@
+#include "model/ops/attention_coopmat.h"
+
+#include <algorithm>
+#include <bit>
+#include <stdexcept>
+
+namespace smolvk::ops {
+namespace {
+
+struct CoopmatAttnPush {
+  uint32_t S, H;
+  uint32_t q_off, q_rstride;
+  uint32_t k_off, v_off, kv_rstride;
+  float scale;
+};
+
+constexpr double kLog2e = 1.4426950408889634;
+
+std::string tile_str(const AttentionCoopmatTile& t) {
+  return std::to_string(t.subgroups) + " subgroups x " + std::to_string(t.keys) + " keys";
+}
+
+// Empty when `t` runs on `caps` for head dim D, else why not.
+std::string misfit(const Capabilities& caps, uint32_t D, const AttentionCoopmatTile& t, bool emulate) {
+  if (t.subgroups == 0 || t.keys == 0 || t.keys % 16 != 0)
+    return "subgroups must be positive and keys a positive multiple of 16";
+  const uint64_t wg = uint64_t(t.subgroups) * caps.subgroup_size;
+  if (wg > caps.max_workgroup_invocations || wg > caps.max_workgroup_size[0])
+    return std::to_string(wg) + " invocations exceed the device's " +
+           std::to_string(caps.max_workgroup_invocations) + " per workgroup";
+  const uint64_t bytes = attention_coopmat_shared_bytes(D, t, emulate);
+  if (bytes > caps.max_shared_memory)
+    return std::to_string(bytes) + " bytes of shared memory exceed the device's " +
+           std::to_string(caps.max_shared_memory);
+  return {};
+}
+
+AttentionCoopmatKernel make(const Capabilities& caps, uint32_t D, const AttentionCoopmatTile& t, bool emulate) {
+  return {t, D, caps.subgroup_size, t.subgroups * caps.subgroup_size,
+          uint32_t(attention_coopmat_shared_bytes(D, t, emulate))};
+}
+
+}  // namespace
+
+uint64_t attention_coopmat_shared_bytes(uint32_t D, const AttentionCoopmatTile& t, bool emulate) {
+  const uint64_t br = 16ull * t.subgroups, bc = t.keys, wide = std::max<uint64_t>(bc, D);
+  const uint64_t kv = 2 * bc * (D + 8) * 2;        // fp16 K and V blocks
+  const uint64_t hs = br * (wide + 8) * 2;         // fp16 Q staging / P
+  const uint64_t scratch = br * (wide + 4) * 4;    // f32 S and P·V, 16 rows per subgroup
+  const uint64_t flags = bc * 4;
+  return kv + hs + scratch + flags + (emulate ? br * (D + 8) * 2 : 0);
+}
+
+std::optional<AttentionCoopmatKernel> attention_coopmat_kernel(const Capabilities& caps, int64_t D,
+                                                               const AttentionCoopmatTile& requested,
+                                                               bool emulate, const std::string& who) {
+  const uint32_t sgs = caps.subgroup_size;
+  if (D <= 0 || D % 16 != 0 || D > 256 || sgs < 4 || sgs > 64 || !std::has_single_bit(sgs) ||
+      !caps.subgroup_shuffle)
+    return std::nullopt;
+  if (requested.subgroups || requested.keys) {
+    if (const std::string why = misfit(caps, uint32_t(D), requested, emulate); !why.empty())
+      throw std::invalid_argument(who + ": tensor-core attention tile " + tile_str(requested) + ": " + why);
+    return make(caps, uint32_t(D), requested, emulate);
+  }
+  // 4 subgroups × 64 keys: 64 query rows share each staged K/V block, 44 KiB of shared
+  // memory at D = 64 (the H100 allows 48), and P·V is 64 keys deep per rescale.
+  for (const AttentionCoopmatTile t : {AttentionCoopmatTile{4, 64}, AttentionCoopmatTile{4, 32},
+                                       AttentionCoopmatTile{2, 32}, AttentionCoopmatTile{1, 16}})
+    if (misfit(caps, uint32_t(D), t, emulate).empty()) return make(caps, uint32_t(D), t, emulate);
+  return std::nullopt;
+}
+
+bool attention_coopmat_aligned(const EncoderAttentionArgs& a) {
+  for (uint32_t v : {a.q_col, a.q_stride, a.k_col, a.v_col, a.kv_stride, a.D})
+    if (v % 4 != 0) return false;
+  for (const TensorRef* r : {&a.q, &a.k, &a.v, &a.out})
+    if (r->offset % 16 != 0) return false;
+  return true;
+}
+
+void record_attention_coopmat(Graph& g, const AttentionCoopmatKernel& kernel, const EncoderAttentionArgs& a,
+                              const std::string& label, bool emulate) {
+  const uint32_t blocks = (a.S + kernel.rows() - 1) / kernel.rows();
+  const uint64_t tile_heads = uint64_t(a.N) * a.H;
+  const auto& max_groups = g.context().caps().max_workgroup_count;
+  if (tile_heads > max_groups[1] || blocks > max_groups[0])
+    throw std::invalid_argument(label + ": " + std::to_string(blocks) + " x " + std::to_string(tile_heads) +
+                                " workgroups exceed the device's grid limit");
+  Dispatch d{.name = label, .op = "attention", .shader = emulate ? "attention_coopmat_emu" : "attention_coopmat",
+             .spec = kernel.spec()};
+  d.groups = {blocks, uint32_t(tile_heads), 1};
+  d.flops = 4.0 * double(tile_heads) * double(a.D) * double(a.S) * double(a.S);
+  const double out_bytes = 4.0 * double(tile_heads) * double(a.S) * double(a.D);
+  d.bytes = 4.0 * out_bytes + 4.0 * double(a.N) * double(a.S);
+  d.bindings = {{a.q, Access::Read}, {a.k, Access::Read}, {a.v, Access::Read}, {a.key_mask, Access::Read},
+                {a.out, Access::Write}};
+  d.set_push(CoopmatAttnPush{a.S, a.H, a.q_col / 4, a.q_stride / 4, a.k_col / 4, a.v_col / 4,
+                             a.kv_stride / 4, float(double(a.scale) * kLog2e)});
+  g.add(std::move(d));
+}
+
+}  // namespace smolvk::ops

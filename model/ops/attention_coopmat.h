@@ -1,0 +1,61 @@
+#pragma once
+// Tensor-core encoder attention (shaders/attention_coopmat.comp): configuration and recording.
+// ops::attention_encoder selects it; the portable flash kernel stays for everything else.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/capabilities.h"
+#include "runtime/graph.h"
+
+namespace smolvk::ops {
+
+// A workgroup takes 16·subgroups query rows and walks the keys in blocks of `keys` (a
+// multiple of 16). All zero means "the device's default".
+struct AttentionCoopmatTile {
+  uint32_t subgroups = 0, keys = 0;
+  bool prefetch = true;  // issue the next key block's global loads before this block's math
+};
+
+struct AttentionCoopmatKernel {
+  AttentionCoopmatTile tile;
+  uint32_t head_dim = 0, subgroup_size = 0;
+  uint32_t workgroup = 0;     // subgroups · subgroup_size
+  uint32_t shared_bytes = 0;  // what the shader declares
+  uint32_t rows() const { return 16 * tile.subgroups; }
+  std::vector<uint32_t> spec() const {
+    return {workgroup, head_dim, tile.keys, subgroup_size, tile.subgroups, tile.prefetch ? 1u : 0u};
+  }
+};
+
+// Shared memory attention_coopmat.comp declares for head dim D and `t` (the emulated
+// variant adds its own fp16 copy of Q).
+uint64_t attention_coopmat_shared_bytes(uint32_t D, const AttentionCoopmatTile& t, bool emulate);
+
+// The kernel for head dim D (all-zero request: 4 subgroups × 64 keys, else 4 × 32, 2 × 32,
+// 1 × 16, the first that fits; nullopt when D is not a multiple of 16, the subgroup size is
+// not a power of 2 in 4..64, or nothing fits). A non-zero request that is malformed or does
+// not fit throws std::invalid_argument naming `who` and the limit.
+std::optional<AttentionCoopmatKernel> attention_coopmat_kernel(const Capabilities& caps, int64_t D,
+                                                               const AttentionCoopmatTile& requested,
+                                                               bool emulate, const std::string& who);
+
+// The validated operands of one encoder attention: q/k/v heads of D at element col + h·D of
+// each token row (row strides in elements), key_mask [N, S], out [N, S, H, D].
+struct EncoderAttentionArgs {
+  TensorRef q, k, v, key_mask, out;
+  uint32_t N = 0, S = 0, H = 0, D = 0;
+  uint32_t q_col = 0, q_stride = 0, k_col = 0, v_col = 0, kv_stride = 0;
+  float scale = 0.0f;  // softmax scale
+};
+
+// True when the shader's 16-byte loads can address `a`: every column offset and row stride a
+// multiple of 4 elements, every binding 16-byte aligned.
+bool attention_coopmat_aligned(const EncoderAttentionArgs& a);
+
+// Records one attention_coopmat (or attention_coopmat_emu) dispatch.
+void record_attention_coopmat(Graph& g, const AttentionCoopmatKernel& kernel, const EncoderAttentionArgs& a,
+                              const std::string& label, bool emulate);
+
+}  // namespace smolvk::ops

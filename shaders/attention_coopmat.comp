@@ -1,0 +1,242 @@
+#version 450
+// Encoder flash attention on tensor cores (VK_NV_cooperative_matrix): non-causal attention
+// within each tile of S tokens, keys masked by key_mask[n·S + j] == 0.
+// A workgroup takes BR = 16·NSG query rows of one (tile, head); subgroup sg owns rows
+// 16·sg .. 16·sg + 15. Per block of BC keys, K and V are narrowed to fp16 in shared memory
+// (the next block's global loads are issued before this block is multiplied), then each
+// subgroup computes S = Q·Kᵀ (fp16 in, fp32 out) into its scratch, runs the online softmax of
+// its rows in f32, writes P as fp16 and adds P·V (via the scratch again) into f32
+// accumulators that its lanes keep in registers, rescaled as the row maximum grows.
+// Lane ownership (same for softmax and output): LPR lanes per row, lane = row·LPR + part;
+// part takes every LPR-th 4-column chunk. Subgroups smaller than 16 take RPL rows per lane.
+// EMULATE_COOPMAT (test-only) replaces the matrix instructions with scalar f32 math of the
+// same meaning on the same fp16 data, so the indexing can be tested without tensor cores.
+#extension GL_GOOGLE_include_directive : enable
+#ifndef EMULATE_COOPMAT
+#extension GL_NV_cooperative_matrix : require
+#extension GL_KHR_memory_scope_semantics : require
+#endif
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_shuffle : require
+#extension GL_EXT_control_flow_attributes : require
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 0) const uint WG = 128;      // NSG · SGS
+layout(constant_id = 1) const uint D = 64;        // head dim, a multiple of 16
+layout(constant_id = 2) const uint BC = 64;       // keys per block, a multiple of 16
+layout(constant_id = 3) const uint SGS = 32;      // subgroup size
+layout(constant_id = 4) const uint NSG = 4;       // subgroups per workgroup
+layout(constant_id = 5) const uint PREFETCH = 1;  // issue the next block's loads early
+
+layout(std430, binding = 0) readonly buffer QB { vec4 q4[]; };
+layout(std430, binding = 1) readonly buffer KB { vec4 k4[]; };
+layout(std430, binding = 2) readonly buffer VB { vec4 v4[]; };
+layout(std430, binding = 3) readonly buffer MB { int kmask[]; };
+layout(std430, binding = 4) writeonly buffer OB { vec4 o4[]; };
+
+// Offsets and strides in vec4 units (the host checks every one is a multiple of 4 floats).
+layout(push_constant) uniform Push {
+  uint S, H;
+  uint q_off, q_rstride;    // q head h of token r: q4[q_off + r·q_rstride + h·D/4]
+  uint k_off, v_off, kv_rstride;
+  float scale;              // softmax scale · log2(e)
+} pc;
+
+const uint BR = 16 * NSG;
+const uint D4 = D / 4, BC4 = BC / 4;
+const uint LPR = (SGS + 15) / 16;         // lanes per row
+const uint RPL = 16 / (SGS / LPR);        // rows per lane
+const uint SC4 = BC4 / LPR, OC4 = D4 / LPR;  // 4-column chunks per lane: scores, output
+const uint LDK = D + 8;                    // K/V row pitch in halves (16-byte rows, spread banks)
+const uint WH = (BC > D ? BC : D);
+const uint LDH = WH + 8;                   // Q staging / P row pitch in halves
+const uint LDS = WH + 4;                   // scratch row pitch in floats
+const uint CH = BC * D4;                   // 4-element chunks of one K (or V) block
+const uint PER = (CH + WG - 1) / WG;
+const float M_INIT = -1.0e30;  // running max before any valid key (finite: no inf − inf)
+
+shared float16_t Ks[BC * LDK];  // [key][d]
+shared float16_t Vs[BC * LDK];  // [key][d]
+shared float16_t Hs[BR * LDH];  // Q staging, then P: [row][key]
+shared float Sc[NSG * 16 * LDS];  // per-subgroup scratch: S, then P·V
+shared uint key_ok[BC];
+#ifdef EMULATE_COOPMAT
+shared float16_t Qe[BR * LDK];
+#endif
+
+vec4 rk[PER], rv[PER];
+bool rok[PER];
+
+// Global loads of the K/V block starting at key kb into registers (zeros for masked keys).
+void load_block(uint n, uint kb, uint k_base, uint v_base) {
+  const uint tid = gl_LocalInvocationID.x;
+  [[unroll]] for (uint p = 0; p < PER; ++p) {
+    const uint c = tid + p * WG, j = c / D4, d4 = c % D4, key = kb + j;
+    bool ok = c < CH && key < pc.S;
+    if (ok) ok = kmask[n * pc.S + key] != 0;
+    rok[p] = ok;
+    rk[p] = ok ? k4[k_base + key * pc.kv_rstride + d4] : vec4(0.0);
+    rv[p] = ok ? v4[v_base + key * pc.kv_rstride + d4] : vec4(0.0);
+  }
+}
+
+void store_block() {
+  const uint tid = gl_LocalInvocationID.x;
+  [[unroll]] for (uint p = 0; p < PER; ++p) {
+    const uint c = tid + p * WG;
+    if (c < CH) {
+      const uint j = c / D4, s = j * LDK + 4 * (c % D4);
+      const f16vec4 hk = f16vec4(rk[p]), hv = f16vec4(rv[p]);
+      Ks[s] = hk.x; Ks[s + 1] = hk.y; Ks[s + 2] = hk.z; Ks[s + 3] = hk.w;
+      Vs[s] = hv.x; Vs[s + 1] = hv.y; Vs[s + 2] = hv.z; Vs[s + 3] = hv.w;
+      if (c % D4 == 0u) key_ok[j] = rok[p] ? 1u : 0u;
+    }
+  }
+}
+
+void main() {
+  const uint tid = gl_LocalInvocationID.x;
+  const uint sg = gl_SubgroupID, lane = gl_SubgroupInvocationID;
+  const uint n = gl_WorkGroupID.y / pc.H, h = gl_WorkGroupID.y % pc.H;
+  const uint row0 = gl_WorkGroupID.x * BR;
+  const uint tok0 = n * pc.S;
+  const uint k_base = pc.k_off + tok0 * pc.kv_rstride + h * D4;
+  const uint v_base = pc.v_off + tok0 * pc.kv_rstride + h * D4;
+  const uint scr = sg * 16 * LDS;
+  const uint srow = sg * 16;  // first row of this subgroup within the block
+
+  // Q rows of the block as fp16 (unscaled: the scale is applied to the f32 scores).
+  for (uint e = tid; e < BR * D4; e += WG) {
+    const uint r = e / D4, d4 = e % D4, t = row0 + r;
+    const f16vec4 x = t < pc.S ? f16vec4(q4[pc.q_off + (tok0 + t) * pc.q_rstride + h * D4 + d4]) : f16vec4(0.0);
+#ifdef EMULATE_COOPMAT
+    const uint s = r * LDK + 4 * d4;
+    Qe[s] = x.x; Qe[s + 1] = x.y; Qe[s + 2] = x.z; Qe[s + 3] = x.w;
+#else
+    const uint s = r * LDH + 4 * d4;
+    Hs[s] = x.x; Hs[s + 1] = x.y; Hs[s + 2] = x.z; Hs[s + 3] = x.w;
+#endif
+  }
+  barrier();
+#ifndef EMULATE_COOPMAT
+  fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> qf[D / 16];
+  [[unroll]] for (uint i = 0; i < D / 16; ++i) coopMatLoadNV(qf[i], Hs, srow * LDH + i * 16, LDH, false);
+#endif
+
+  // This lane's rows (within the subgroup's 16) and column part.
+  const uint part = lane % LPR, rbase = lane / LPR, rstep = SGS / LPR;
+  float m[RPL], l[RPL];
+  vec4 acc[RPL * OC4];
+  [[unroll]] for (uint i = 0; i < RPL; ++i) {
+    m[i] = M_INIT;
+    l[i] = 0.0;
+  }
+  [[unroll]] for (uint i = 0; i < RPL * OC4; ++i) acc[i] = vec4(0.0);
+
+  if (PREFETCH != 0u) load_block(n, 0, k_base, v_base);
+  for (uint kb = 0; kb < pc.S; kb += BC) {
+    barrier();  // every subgroup is done with the previous block (and with the Q staging)
+    if (PREFETCH == 0u) load_block(n, kb, k_base, v_base);
+    store_block();
+    barrier();
+    if (PREFETCH != 0u && kb + BC < pc.S) load_block(n, kb + BC, k_base, v_base);
+
+    // S = Q·Kᵀ into the scratch (16 × BC, f32).
+#ifdef EMULATE_COOPMAT
+    for (uint e = lane; e < 16 * BC; e += SGS) {
+      const uint r = e / BC, j = e % BC;
+      float s = 0.0;
+      for (uint d = 0; d < D; ++d) s += float(Qe[(srow + r) * LDK + d]) * float(Ks[j * LDK + d]);
+      Sc[scr + r * LDS + j] = s;
+    }
+#else
+    [[unroll]] for (uint j = 0; j < BC / 16; ++j) {
+      fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> s = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
+      [[unroll]] for (uint i = 0; i < D / 16; ++i) {
+        fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> kf;
+        coopMatLoadNV(kf, Ks, j * 16 * LDK + i * 16, LDK, true);
+        s = coopMatMulAddNV(qf[i], kf, s);
+      }
+      coopMatStoreNV(s, Sc, scr + j * 16, LDS, false);
+    }
+#endif
+    subgroupMemoryBarrierShared();
+    subgroupBarrier();
+
+    // Online softmax of this lane's rows; P (fp16) to Hs, the accumulators rescaled.
+    [[unroll]] for (uint i = 0; i < RPL; ++i) {
+      const uint r = rbase + i * rstep;
+      vec4 s[SC4];
+      float mx = M_INIT;
+      [[unroll]] for (uint c = 0; c < SC4; ++c) {
+        const uint j = 4 * (part + c * LPR), a = scr + r * LDS + j;
+        s[c] = vec4(Sc[a], Sc[a + 1], Sc[a + 2], Sc[a + 3]) * pc.scale;
+        [[unroll]] for (uint x = 0; x < 4; ++x) {
+          if (key_ok[j + x] == 0u) s[c][x] = -1.0e38;
+          mx = max(mx, s[c][x]);
+        }
+      }
+      for (uint o = LPR / 2; o > 0u; o >>= 1) mx = max(mx, subgroupShuffleXor(mx, o));
+      const float m_new = max(m[i], mx), alpha = exp2(m[i] - m_new);
+      float sum = 0.0;
+      [[unroll]] for (uint c = 0; c < SC4; ++c) {
+        const uint j = 4 * (part + c * LPR), a = (srow + r) * LDH + j;
+        f16vec4 p;
+        [[unroll]] for (uint x = 0; x < 4; ++x)
+          p[x] = key_ok[j + x] != 0u ? float16_t(exp2(s[c][x] - m_new)) : float16_t(0.0);
+        sum += float(p.x) + float(p.y) + float(p.z) + float(p.w);  // the weights P·V uses
+        Hs[a] = p.x; Hs[a + 1] = p.y; Hs[a + 2] = p.z; Hs[a + 3] = p.w;
+      }
+      for (uint o = LPR / 2; o > 0u; o >>= 1) sum += subgroupShuffleXor(sum, o);
+      m[i] = m_new;
+      l[i] = l[i] * alpha + sum;
+      [[unroll]] for (uint c = 0; c < OC4; ++c) acc[i * OC4 + c] *= alpha;
+    }
+    subgroupMemoryBarrierShared();
+    subgroupBarrier();
+
+    // P·V (16 × D, f32) into the scratch, then added to the accumulators.
+#ifdef EMULATE_COOPMAT
+    for (uint e = lane; e < 16 * D; e += SGS) {
+      const uint r = e / D, d = e % D;
+      float s = 0.0;
+      for (uint j = 0; j < BC; ++j) s += float(Hs[(srow + r) * LDH + j]) * float(Vs[j * LDK + d]);
+      Sc[scr + r * LDS + d] = s;
+    }
+#else
+    {
+      fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> pf[BC / 16];
+      [[unroll]] for (uint j = 0; j < BC / 16; ++j) coopMatLoadNV(pf[j], Hs, srow * LDH + j * 16, LDH, false);
+      [[unroll]] for (uint c = 0; c < D / 16; ++c) {
+        fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> pv = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
+        [[unroll]] for (uint j = 0; j < BC / 16; ++j) {
+          fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> vf;
+          coopMatLoadNV(vf, Vs, j * 16 * LDK + c * 16, LDK, false);
+          pv = coopMatMulAddNV(pf[j], vf, pv);
+        }
+        coopMatStoreNV(pv, Sc, scr + c * 16, LDS, false);
+      }
+    }
+#endif
+    subgroupMemoryBarrierShared();
+    subgroupBarrier();
+    [[unroll]] for (uint i = 0; i < RPL; ++i) {
+      const uint r = rbase + i * rstep;
+      [[unroll]] for (uint c = 0; c < OC4; ++c) {
+        const uint a = scr + r * LDS + 4 * (part + c * LPR);
+        acc[i * OC4 + c] += vec4(Sc[a], Sc[a + 1], Sc[a + 2], Sc[a + 3]);
+      }
+    }
+  }
+
+  // out [N, S, H, D]; a row without a valid key gets zeros.
+  [[unroll]] for (uint i = 0; i < RPL; ++i) {
+    const uint t = row0 + srow + rbase + i * rstep;
+    if (t < pc.S) {
+      const float inv = l[i] > 0.0 ? 1.0 / l[i] : 0.0;
+      [[unroll]] for (uint c = 0; c < OC4; ++c)
+        o4[((tok0 + t) * pc.H + h) * D4 + part + c * LPR] = acc[i * OC4 + c] * inv;
+    }
+  }
+}
