@@ -10,6 +10,7 @@
 
 #include "model/ops/matmul.h"
 #include "model/ops/matmul_ref.h"
+#include "tests/ops/op_test_util.h"
 #include "tests/test_util.h"
 
 using namespace smolvk;
@@ -35,13 +36,7 @@ struct Result {
   size_t dispatches = 0;
 };
 
-std::vector<float> random_values(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& f : v) f = u(rng);
-  return v;
-}
+std::vector<float> random_values(size_t n, uint32_t seed) { return test::random_floats(n, seed, 1.0f); }
 
 uint64_t round4(uint64_t n) { return (n + 3) / 4 * 4; }
 

@@ -14,6 +14,7 @@
 
 #include "model/ops/matmul.h"
 #include "model/ops/matmul_ref.h"
+#include "tests/ops/op_test_util.h"
 #include "tests/test_util.h"
 
 using namespace smolvk;
@@ -36,13 +37,7 @@ struct Case {
   bool emulate = false;
 };
 
-std::vector<float> random_values(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& f : v) f = u(rng);
-  return v;
-}
+std::vector<float> random_values(size_t n, uint32_t seed) { return test::random_floats(n, seed, 1.0f); }
 
 std::vector<float> to_f16(std::vector<float> v) {
   for (float& f : v) f = ops::f16_to_f32(ops::f32_to_f16(f));
