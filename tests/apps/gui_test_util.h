@@ -24,9 +24,20 @@ inline std::filesystem::path app_binary(const std::string& name) {
 
 inline std::filesystem::path examples_dir() { return data_dir().parent_path().parent_path() / "examples"; }
 
+inline std::filesystem::path scratch_root() {
+  return std::filesystem::temp_directory_path() / ("smolvk-gui-test-" + std::to_string(getpid()));
+}
+// Removes this process's scratch folders when the test binary exits.
+inline const struct ScratchCleanup {
+  ~ScratchCleanup() {
+    std::error_code ec;
+    std::filesystem::remove_all(scratch_root(), ec);
+  }
+} scratch_cleanup;
+
 // A fresh folder for one test's files.
 inline std::filesystem::path scratch_dir(const std::string& test) {
-  auto d = std::filesystem::temp_directory_path() / ("smolvk-gui-test-" + std::to_string(getpid())) / test;
+  auto d = scratch_root() / test;
   std::filesystem::remove_all(d);
   std::filesystem::create_directories(d);
   return d;
