@@ -96,6 +96,7 @@ int cmd_run(const std::vector<std::string>& argv) {
     std::printf("%s\n", out.dump().c_str());
   } else {
     std::printf("\n");
+    std::fflush(stdout);
     std::fprintf(stderr,
                  "smolvk: %d tiles encoded in %.1f ms, %d prompt tokens prefilled in %.1f ms, "
                  "%d tokens (%s), %.1f tokens/s, first token after %.1f ms\n",
