@@ -45,7 +45,8 @@ class Context;
 struct Allocation;
 
 // A device buffer: a range of a large memory block. Copyable handle; freed when the last
-// copy goes away. Never exposes a VkBuffer.
+// copy goes away. Never exposes a VkBuffer. Every Buffer (and so every Model, Program and
+// KV cache holding one) must be released before its Context.
 class Buffer {
  public:
   Buffer() = default;
