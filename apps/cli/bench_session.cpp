@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <unistd.h>
 
-#include "model/presets.h"
+#include "apps/cli/presets.h"
 
 namespace smolvk::cli {
 namespace {

@@ -28,18 +28,6 @@ constexpr uint64_t kTargetWorkgroups = 128;
 constexpr uint64_t kMinSplitKeys = 128;
 constexpr double kLog2e = 1.4426950408889634;
 
-std::string shape_str(const Tensor& t) {
-  std::string s = std::string(dtype_name(t.dtype)) + "[";
-  for (size_t i = 0; i < t.shape.size(); ++i) s += (i ? "," : "") + std::to_string(t.shape[i]);
-  return s + "]";
-}
-void expect(bool ok, const std::string& op, const std::string& what) {
-  if (!ok) throw std::invalid_argument(op + ": " + what);
-}
-void check_u32(int64_t n, const std::string& op, const std::string& what) {
-  expect(n >= 0 && n < (int64_t(1) << 32), op,
-         what + " has " + std::to_string(n) + " elements, more than 32-bit indexing allows");
-}
 
 uint32_t next_pow2(uint64_t v) {
   uint32_t p = 1;
@@ -160,10 +148,7 @@ void attention_decoder(Graph& g, const TokenHeads& q, const Tensor& k_cache, con
   const std::string op = "attention_decoder";
   expect(out.dtype == DType::F32 && out.shape.size() == 4, op,
          "out must be f32 [B, T, Hq, D], got " + shape_str(out));
-  expect(k_cache.dtype == DType::F32 && k_cache.shape.size() == 4 && v_cache.dtype == DType::F32 &&
-             v_cache.shape == k_cache.shape,
-         op, "k_cache and v_cache must both be f32 [B, Hkv, C, D], got " + shape_str(k_cache) +
-                 " and " + shape_str(v_cache));
+  expect_kv_cache(k_cache, v_cache, op);
   const int64_t B = out.shape[0], T = out.shape[1], Hq = out.shape[2], D = out.shape[3];
   const int64_t Hkv = k_cache.shape[1], C = k_cache.shape[2];
   expect(B > 0 && T > 0 && Hq > 0 && D > 0 && Hkv > 0 && C > 0, op,

@@ -54,6 +54,15 @@ struct ParamWord {
 // A value fixed at record time, or one read from the params buffer at run time.
 using DeviceValue = std::variant<uint32_t, ParamWord>;
 
+// "f32[2,3]": for error messages.
+std::string shape_str(const Tensor& t);
+// Throws std::invalid_argument("op: what") unless ok.
+void expect(bool ok, const std::string& op, const std::string& what);
+// Throws unless k and v are both f32 [B, Hkv, C, D] of one shape (a layer's KV cache).
+void expect_kv_cache(const Tensor& k, const Tensor& v, const std::string& op);
+// Throws unless n elements can be indexed with 32-bit shader arithmetic.
+void check_u32(int64_t n, const std::string& op, const std::string& what);
+
 inline uint32_t ceil_div(uint64_t a, uint64_t b) { return uint32_t((a + b - 1) / b); }
 
 // A 1-D count of workgroups spread over x and y so neither exceeds 65535 (the minimum

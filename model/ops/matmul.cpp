@@ -24,11 +24,6 @@ struct MatVecPush {
   float eps;
 };
 
-std::string shape_str(const Tensor& t) {
-  std::string s = std::string(dtype_name(t.dtype)) + "[";
-  for (size_t i = 0; i < t.shape.size(); ++i) s += (i ? "," : "") + std::to_string(t.shape[i]);
-  return s + "]";
-}
 
 struct Kernel {
   std::string shader;

@@ -51,11 +51,6 @@ void expect_dtype(const Tensor& t, DType want, std::string_view op, std::string_
                                 std::string(dtype_name(want)));
 }
 
-std::string shape_str(const Tensor& t) {
-  std::string s = "[";
-  for (size_t i = 0; i < t.shape.size(); ++i) s += (i ? ", " : "") + std::to_string(t.shape[i]);
-  return s + "]";
-}
 
 void expect_u32(int64_t n, std::string_view op, std::string_view what) {
   if (n < 0 || n > int64_t(UINT32_MAX))

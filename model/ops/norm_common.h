@@ -31,8 +31,6 @@ uint32_t elementwise_workgroup(const Capabilities& caps);
 
 // Throws std::invalid_argument "<op>: <what> has dtype X, expected Y".
 void expect_dtype(const Tensor& t, DType want, std::string_view op, std::string_view what);
-// "[2, 3, 4]"
-std::string shape_str(const Tensor& t);
 // Throws if the count does not fit the 32-bit indices the shaders use.
 void expect_u32(int64_t n, std::string_view op, std::string_view what);
 

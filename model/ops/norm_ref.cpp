@@ -1,8 +1,6 @@
 #include "model/ops/norm_ref.h"
 
-#include <bit>
 #include <cmath>
-#include <cstring>
 
 namespace smolvk::ops::ref {
 
@@ -34,29 +32,6 @@ std::vector<float> layer_norm(std::span<const float> x, std::span<const float> w
       y[size_t(r * cols + c)] = float((xr[c] - mean) * rstd * weight[c] + bias[c]);
   }
   return y;
-}
-
-uint16_t to_bf16(float v) {
-  uint32_t u;
-  std::memcpy(&u, &v, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40);  // quiet NaN
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return uint16_t(u >> 16);
-}
-
-float from_bf16(uint16_t h) {
-  uint32_t u = uint32_t(h) << 16;
-  float v;
-  std::memcpy(&v, &u, 4);
-  return v;
-}
-
-uint16_t to_f16(float v) {
-  return std::bit_cast<uint16_t>(static_cast<_Float16>(v));
-}
-
-float from_f16(uint16_t h) {
-  return static_cast<float>(std::bit_cast<_Float16>(h));
 }
 
 }  // namespace smolvk::ops::ref

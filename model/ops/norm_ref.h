@@ -13,10 +13,4 @@ std::vector<float> rms_norm(std::span<const float> x, std::span<const float> wei
 std::vector<float> layer_norm(std::span<const float> x, std::span<const float> weight,
                               std::span<const float> bias, int64_t rows, int64_t cols, float eps);
 
-// Rounding helpers for 16-bit weights (round to nearest even), and their widening.
-uint16_t to_bf16(float v);
-float from_bf16(uint16_t h);
-uint16_t to_f16(float v);
-float from_f16(uint16_t h);
-
 }  // namespace smolvk::ops::ref

@@ -12,21 +12,6 @@ struct RopePush {
   uint32_t T = 0, Hq = 0, Hkv = 0, C = 0;
 };
 
-std::string shape_str(const Tensor& t) {
-  std::string s = std::string(dtype_name(t.dtype)) + "[";
-  for (size_t i = 0; i < t.shape.size(); ++i) s += (i ? "," : "") + std::to_string(t.shape[i]);
-  return s + "]";
-}
-[[noreturn]] void fail(const std::string& op, const std::string& what) {
-  throw std::invalid_argument(op + ": " + what);
-}
-void expect(bool ok, const std::string& op, const std::string& what) {
-  if (!ok) fail(op, what);
-}
-void check_u32(int64_t n, const std::string& op, const std::string& what) {
-  expect(n >= 0 && n < (int64_t(1) << 32), op, what + " has " + std::to_string(n) +
-                                                   " elements, more than 32-bit indexing allows");
-}
 // The table must be f32 [P, D/2, 2]; returns P.
 int64_t table_rows(const Tensor& table, int64_t D, const std::string& op) {
   expect(table.dtype == DType::F32 && table.shape.size() == 3 && table.shape[1] == D / 2 &&
@@ -105,10 +90,7 @@ void rope_qkv_write(Graph& g, const Tensor& qkv, const Tensor& positions, const 
   const std::string op = "rope_qkv_write";
   expect(q_out.dtype == DType::F32 && q_out.shape.size() == 4, op,
          "q_out must be f32 [B, T, Hq, D], got " + shape_str(q_out));
-  expect(k_cache.dtype == DType::F32 && k_cache.shape.size() == 4 && v_cache.dtype == DType::F32 &&
-             v_cache.shape == k_cache.shape,
-         op, "k_cache and v_cache must both be f32 [B, Hkv, C, D], got " + shape_str(k_cache) +
-                 " and " + shape_str(v_cache));
+  expect_kv_cache(k_cache, v_cache, op);
   const int64_t B = q_out.shape[0], T = q_out.shape[1], Hq = q_out.shape[2], D = q_out.shape[3];
   const int64_t Hkv = k_cache.shape[1], C = k_cache.shape[2];
   expect(B > 0 && T > 0 && Hq > 0 && Hkv > 0 && C > 0 && D > 0, op, "empty dimension in q_out " +

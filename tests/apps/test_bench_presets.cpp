@@ -3,7 +3,7 @@
 
 #include <stdexcept>
 
-#include "model/presets.h"
+#include "apps/cli/presets.h"
 #include "model/smolvlm.h"
 #include "tests/test_util.h"
 

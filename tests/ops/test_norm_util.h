@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "model/ops/common.h"
+#include "model/ops/matmul_ref.h"
 #include "model/ops/norm_ref.h"
 #include "tests/test_util.h"
 
@@ -52,8 +53,8 @@ inline Packed pack(const std::vector<float>& v, DType t) {
       p.values[i] = v[i];
       std::memcpy(&p.bytes[i * 4], &v[i], 4);
     } else {
-      const uint16_t h = t == DType::BF16 ? ops::ref::to_bf16(v[i]) : ops::ref::to_f16(v[i]);
-      p.values[i] = t == DType::BF16 ? ops::ref::from_bf16(h) : ops::ref::from_f16(h);
+      const uint16_t h = t == DType::BF16 ? ops::f32_to_bf16(v[i]) : ops::f32_to_f16(v[i]);
+      p.values[i] = t == DType::BF16 ? ops::bf16_to_f32(h) : ops::f16_to_f32(h);
       std::memcpy(&p.bytes[i * 2], &h, 2);
     }
   }

@@ -1,7 +1,7 @@
 // Each preset is written as the checkpoint's config.json (hub values, see
 // shared/smolvlm-reference.md) and read by the same parser as a real checkpoint, so derived
 // values (head_dim, image_seq_len) and validation are the loader's.
-#include "model/presets.h"
+#include "apps/cli/presets.h"
 
 #include <algorithm>
 #include <cctype>
