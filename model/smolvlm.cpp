@@ -88,6 +88,15 @@ Context& Model::context() const { return impl_->ctx; }
 void Model::cancel() { impl_->cancel = true; }
 
 PreparedRequest Model::prepare(const Request& r, bool add_generation_prompt) const {
+  PreparedRequest p = prepare_borrowing(r, add_generation_prompt);
+  if (!p.borrowed_pixels.empty()) {
+    p.pixel_values.assign(p.borrowed_pixels.begin(), p.borrowed_pixels.end());
+    p.borrowed_pixels = {};
+  }
+  return p;
+}
+
+PreparedRequest Model::prepare_borrowing(const Request& r, bool add_generation_prompt) const {
   const Impl& I = *impl_;
   PreparedRequest p;
   int sources = !r.messages.empty() + !r.prompt_text.empty() + !r.prompt_ids.empty() + !r.input_embeds.empty();
@@ -96,13 +105,14 @@ PreparedRequest Model::prepare(const Request& r, bool add_generation_prompt) con
                                 "or input embeddings (got " + std::to_string(sources) + ")");
   std::vector<ProcessedImage> images;
   for (const Image& im : r.images) images.push_back(preprocess_image(im, I.processor));
-  for (const auto& im : images) {
+  for (auto& im : images) {
     if (p.tiles && (im.height != p.tile_height || im.width != p.tile_width))
       throw std::invalid_argument("images of one request must give tiles of one size");
     p.tile_height = im.height;
     p.tile_width = im.width;
     p.tiles += im.num_tiles;
-    p.pixel_values.insert(p.pixel_values.end(), im.pixel_values.begin(), im.pixel_values.end());
+    if (p.pixel_values.empty()) p.pixel_values = std::move(im.pixel_values);
+    else p.pixel_values.insert(p.pixel_values.end(), im.pixel_values.begin(), im.pixel_values.end());
     p.pixel_mask.insert(p.pixel_mask.end(), im.pixel_mask.begin(), im.pixel_mask.end());
     p.grids.push_back(im.grid());
   }
@@ -118,7 +128,7 @@ PreparedRequest Model::prepare(const Request& r, bool add_generation_prompt) con
     p.tiles = int(r.pixel_values.size() / size_t(tile));
     p.tile_height = r.tile_height;
     p.tile_width = r.tile_width;
-    p.pixel_values = r.pixel_values;
+    p.borrowed_pixels = r.pixel_values;
     p.pixel_mask = r.pixel_mask;
   }
   if (!r.input_embeds.empty()) {
@@ -157,26 +167,40 @@ Model::Impl::Encoded Model::Impl::encode(const std::vector<const PreparedRequest
   }
   if (e.tiles == 0) return e;
   const int64_t C = config.vision.num_channels, N = e.tiles;
-  // Tiles of different sizes are zero-padded to the largest, with the mask marking real pixels.
-  std::vector<float> pixels(size_t(N * C * H * W), 0.0f);
+  // Tiles of different sizes are zero-padded to the largest, with the mask marking real
+  // pixels; tiles of the largest size are uploaded straight from the request.
+  const uint64_t tile_bytes = uint64_t(C * H * W) * 4;
+  Buffer pix_b = ctx.create_buffer(uint64_t(N) * tile_bytes);
   std::vector<uint8_t> mask(size_t(N * H * W), 0);
+  std::vector<float> padded;
   int64_t n = 0;
-  for (const auto* r : reqs)
-    for (int64_t i = 0; i < r->tiles; ++i, ++n)
+  for (const auto* r : reqs) {
+    const std::span<const float> px = r->pixels();
+    if (r->tile_height == H && r->tile_width == W) {
+      if (r->tiles) ctx.upload(pix_b, px.data(), uint64_t(r->tiles) * tile_bytes, uint64_t(n) * tile_bytes);
+      std::copy_n(r->pixel_mask.begin(), size_t(r->tiles * H * W), &mask[size_t(n * H * W)]);
+      n += r->tiles;
+      continue;
+    }
+    padded.assign(size_t(C * H * W), 0.0f);
+    for (int64_t i = 0; i < r->tiles; ++i, ++n) {
       for (int64_t c = 0; c < C; ++c)
         for (int64_t y = 0; y < r->tile_height; ++y) {
           const size_t src = size_t(((i * C + c) * r->tile_height + y) * r->tile_width);
-          std::copy_n(&r->pixel_values[src], r->tile_width, &pixels[size_t(((n * C + c) * H + y) * W)]);
+          std::copy_n(&px[src], r->tile_width, &padded[size_t((c * H + y) * W)]);
           if (c == 0)
             std::copy_n(&r->pixel_mask[size_t((i * r->tile_height + y) * r->tile_width)], r->tile_width,
                         &mask[size_t((n * H + y) * W)]);
         }
+      ctx.upload(pix_b, padded.data(), tile_bytes, uint64_t(n) * tile_bytes);
+    }
+  }
   const int P = int(config.vision.patches_per_side());
   ops::PatchLayout layout = ops::patch_layout(mask, N, H, W, int(config.vision.patch_size), P);
   const int64_t S = layout.seq;
   const int64_t rows = N * S / (config.scale_factor * config.scale_factor);
 
-  Buffer pix_b = upload_vector(ctx, pixels), ids_b = upload_vector(ctx, layout.position_ids),
+  Buffer ids_b = upload_vector(ctx, layout.position_ids),
          valid_b = upload_vector(ctx, layout.valid);
   e.rows = ctx.create_buffer(uint64_t(rows * config.text.hidden_size) * 4);
   Buffer vis_b;
@@ -220,7 +244,7 @@ std::vector<Result> Model::generate(std::span<const Request> batch, const Genera
                                     const TokenCallback& on_token) {
   if (batch.empty()) return {};
   std::vector<PreparedRequest> prepared;
-  for (const auto& r : batch) prepared.push_back(prepare(r, o.add_generation_prompt));
+  for (const auto& r : batch) prepared.push_back(prepare_borrowing(r, o.add_generation_prompt));
   return impl_->run(batch, prepared, nullptr, 0, o, on_token);
 }
 

@@ -83,6 +83,10 @@ struct PreparedRequest {
   std::vector<int32_t> input_ids;
   std::vector<float> pixel_values;  // [tiles, 3, H, W] of every image, in order
   std::vector<uint8_t> pixel_mask;  // [tiles, H, W]
+  // Where the tiles' pixel values are: pixel_values, or (inside Model::generate, which
+  // prepares and runs in one call) the request's own pixel values, not copied.
+  std::span<const float> pixels() const { return borrowed_pixels.empty() ? pixel_values : borrowed_pixels; }
+  std::span<const float> borrowed_pixels;
   int tiles = 0, tile_height = 0, tile_width = 0;
   std::vector<ImageGrid> grids;
   std::string prompt_text;
@@ -107,6 +111,9 @@ class Model {
   Context& context() const;
 
   PreparedRequest prepare(const Request& r, bool add_generation_prompt = true) const;
+  // prepare() without copying the request's pixel values: the result borrows them and is
+  // valid only while `r` is.
+  PreparedRequest prepare_borrowing(const Request& r, bool add_generation_prompt = true) const;
 
   // A batch of requests of any lengths (left-padded internally).
   std::vector<Result> generate(std::span<const Request> batch, const GenerateOptions& options,

@@ -4,6 +4,7 @@
 #include "model/ops/attention.h"
 #include "model/ops/embedding.h"
 #include "model/ops/matmul.h"
+#include "model/ops/mlp.h"
 #include "model/ops/norm.h"
 #include "model/ops/rope.h"
 #include "model/ops/splice.h"
@@ -48,6 +49,8 @@ void build_text(Graph& g, const ModelConfig& c, const DeviceWeights& w, const Kv
   // projection and SwiGLU into down_proj; more rows keep them as separate dispatches (faster
   // there: see kMatVecFusedFastRows).
   const bool fuse = B * T <= kMatVecFusedFastRows;
+  const bool mlp_fused = fuse && mlp_decode_available(g.context().caps(), B * T);
+  const Tensor h_snap = mlp_fused ? transient(g, DType::F32, {B * T, H}, "text.h_snapshot") : Tensor{};
   // y = x_norm · Wᵀ, with x_norm = RMSNorm(src) fused into the mat-vec where possible.
   auto norm_matmul = [&](const Tensor& src, const Tensor& nw, const Tensor& wt, const Tensor& out,
                          const std::string& norm_name, const std::string& mm_name) {
@@ -62,12 +65,26 @@ void build_text(Graph& g, const ModelConfig& c, const DeviceWeights& w, const Kv
     const DeviceTextLayer& L = w.text[i];
     const std::string p = "text.L" + std::to_string(i) + ".";
     Tensor kc = kv.k[i].bind(g), vc = kv.v[i].bind(g);
-    norm_matmul(h, L.input_norm.bind(g), L.qkv_w.bind(g), qkv, p + "input_layernorm", p + "qkv_proj");
-    rope_qkv_write(g, qkv, io.positions, table, q, kc, vc, p + "rope_kv");
+    const Tensor in_norm = L.input_norm.bind(g), qkv_w = L.qkv_w.bind(g);
+    if (fuse && in_norm.dtype == qkv_w.dtype) {  // RMSNorm, qkv, RoPE and the cache write in one
+      matmul_rope_qkv(g, h, qkv_w, {io.positions, table, q, kc, vc},
+                      {.name = p + "qkv_proj", .norm_weight = &in_norm, .norm_eps = eps});
+    } else {
+      norm_matmul(h, in_norm, qkv_w, qkv, p + "input_layernorm", p + "qkv_proj");
+      rope_qkv_write(g, qkv, io.positions, table, q, kc, vc, p + "rope_kv");
+    }
     attention_decoder(g, {q, 0}, kc, vc, io.kv_start, att, io.pos0, {.name = p + "attention"});
+    const Tensor post_norm = L.post_norm.bind(g), gate_up_w = L.gate_up_w.bind(g), down_w = L.down_w.bind(g);
+    if (mlp_fused && post_norm.dtype == gate_up_w.dtype && down_w.dtype == gate_up_w.dtype) {
+      // o_proj leaves a snapshot of the residual stream that the one-dispatch MLP reads
+      // while it adds its output into h.
+      matmul(g, reshape(att, {B * T, Hq * D}), L.o_w.bind(g), nullptr, h,
+             {.accumulate = true, .name = p + "o_proj", .y_copy = &h_snap});
+      mlp_decode(g, h_snap, post_norm, eps, gate_up_w, down_w, h, p + "mlp");
+      continue;
+    }
     matmul(g, reshape(att, {B * T, Hq * D}), L.o_w.bind(g), nullptr, h, {.accumulate = true, .name = p + "o_proj"});
-    norm_matmul(h, L.post_norm.bind(g), L.gate_up_w.bind(g), gate_up, p + "post_attention_layernorm",
-                p + "gate_up_proj");
+    norm_matmul(h, post_norm, gate_up_w, gate_up, p + "post_attention_layernorm", p + "gate_up_proj");
     if (fuse) {
       matmul(g, gate_up, L.down_w.bind(g), nullptr, h,
              {.accumulate = true, .name = p + "down_proj", .swiglu_input = true});

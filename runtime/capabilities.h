@@ -49,6 +49,8 @@ struct Capabilities {
   // shape matmul_coopmat.comp uses), and the Vulkan memory model its SPIR-V declares.
   bool coopmat_16x16x16_f16_f32 = false;
   bool vulkan_memory_model = false;
+  bool vulkan_memory_model_device_scope = false;
+  bool float_atomic_add = false;  // VK_EXT_shader_atomic_float: atomicAdd on f32 in storage buffers
 
   // timestamps
   bool timestamps = false;
@@ -57,11 +59,12 @@ struct Capabilities {
 
   // Fast paths actually used: the feature is present and not switched off.
   // SMOLVK_PORTABLE=1 turns all of them off; SMOLVK_NO_FP16, SMOLVK_NO_SUBGROUP,
-  // SMOLVK_NO_STORAGE16, SMOLVK_NO_COOPMAT turn off one each.
+  // SMOLVK_NO_STORAGE16, SMOLVK_NO_COOPMAT, SMOLVK_NO_FLOAT_ATOMICS turn off one each.
   bool use_fp16 = false;
   bool use_subgroup = false;
   bool use_storage16 = false;
   bool use_coopmat = false;
+  bool use_float_atomics = false;  // fused decode kernels that accumulate with atomicAdd
 
   nlohmann::json to_json() const;
 };

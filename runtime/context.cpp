@@ -108,7 +108,16 @@ Context::Context(ContextOptions options) : impl_(std::make_unique<Impl>()) {
     enable.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
     fcm.cooperativeMatrix = VK_TRUE;
     f12.vulkanMemoryModel = VK_TRUE;  // GL_NV_cooperative_matrix SPIR-V uses the Vulkan memory model
+    f12.vulkanMemoryModelDeviceScope = I.caps.use_float_atomics;  // the atomics' device scope
     f12.pNext = &fcm;
+  }
+
+  VkPhysicalDeviceShaderAtomicFloatFeaturesEXT fat{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_ATOMIC_FLOAT_FEATURES_EXT};
+  if (I.caps.use_float_atomics) {
+    enable.push_back(VK_EXT_SHADER_ATOMIC_FLOAT_EXTENSION_NAME);
+    fat.shaderBufferFloat32AtomicAdd = VK_TRUE;
+    fat.pNext = f12.pNext;
+    f12.pNext = &fat;
   }
 
   float priority = 1.0f;

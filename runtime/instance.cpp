@@ -234,9 +234,13 @@ Capabilities probe_device(VkInstance instance, VkPhysicalDevice pd, uint32_t ind
   VkPhysicalDeviceVulkan11Features f11{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
   VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
   f11.pNext = &f12;
+  VkPhysicalDeviceShaderAtomicFloatFeaturesEXT fat{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_ATOMIC_FLOAT_FEATURES_EXT};
+  const bool has_atomic_float = has_extension(exts, VK_EXT_SHADER_ATOMIC_FLOAT_EXTENSION_NAME);
+  if (has_atomic_float) f12.pNext = &fat;
   VkPhysicalDeviceFeatures2 f2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
   f2.pNext = &f11;
   vkGetPhysicalDeviceFeatures2(pd, &f2);
+  c.float_atomic_add = has_atomic_float && fat.shaderBufferFloat32AtomicAdd;
   c.fp16_arithmetic = f12.shaderFloat16;
   c.int8_arithmetic = f12.shaderInt8;
   c.int16 = f2.features.shaderInt16;
@@ -247,6 +251,7 @@ Capabilities probe_device(VkInstance instance, VkPhysicalDevice pd, uint32_t ind
                           VK_API_VERSION_MINOR(p.apiVersion) >= 3;
   c.cooperative_matrix_nv = has_extension(exts, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
   c.vulkan_memory_model = f12.vulkanMemoryModel;
+  c.vulkan_memory_model_device_scope = f12.vulkanMemoryModelDeviceScope;
   // Only where the extension is listed: lavapipe crashes when asked without it.
   if (c.cooperative_matrix_nv) c.coopmat_16x16x16_f16_f32 = offers_coopmat_16x16x16_f16_f32(instance, pd);
 
@@ -268,6 +273,10 @@ Capabilities probe_device(VkInstance instance, VkPhysicalDevice pd, uint32_t ind
   c.use_storage16 = c.storage_16bit && !portable && !env_flag("SMOLVK_NO_STORAGE16");
   c.use_coopmat = c.cooperative_matrix_nv && c.coopmat_16x16x16_f16_f32 && c.vulkan_memory_model &&
                   c.use_fp16 && !portable && !env_flag("SMOLVK_NO_COOPMAT");
+  // Atomics use device scope, which the Vulkan memory model (enabled for coopmat) allows only
+  // with vulkanMemoryModelDeviceScope.
+  c.use_float_atomics = c.float_atomic_add && (!c.use_coopmat || c.vulkan_memory_model_device_scope) &&
+                        !portable && !env_flag("SMOLVK_NO_FLOAT_ATOMICS");
   return c;
 }
 
@@ -339,7 +348,9 @@ nlohmann::json Capabilities::to_json() const {
       {"integer_dot_product", integer_dot_product},
       {"cooperative_matrix_nv", cooperative_matrix_nv},
       {"coopmat_16x16x16_f16_f32", coopmat_16x16x16_f16_f32},
+      {"float_atomic_add", float_atomic_add},
       {"vulkan_memory_model", vulkan_memory_model},
+      {"vulkan_memory_model_device_scope", vulkan_memory_model_device_scope},
       {"limits", {{"max_storage_buffer_range", max_storage_buffer_range},
                   {"min_storage_buffer_offset_alignment", min_storage_buffer_offset_alignment},
                   {"max_memory_allocation_size", max_memory_allocation_size},
@@ -353,7 +364,7 @@ nlohmann::json Capabilities::to_json() const {
       {"timestamps", {{"supported", timestamps}, {"period_ns", timestamp_period_ns},
                       {"valid_bits", timestamp_valid_bits}}},
       {"fast_paths", {{"fp16", use_fp16}, {"subgroup", use_subgroup},
-                      {"storage16", use_storage16}, {"coopmat", use_coopmat}}},
+                      {"storage16", use_storage16}, {"coopmat", use_coopmat}, {"float_atomics", use_float_atomics}}},
   };
 }
 

@@ -1,7 +1,13 @@
 #version 450
-// Encoder flash attention on tensor cores (VK_NV_cooperative_matrix): non-causal attention
-// within each tile of S tokens, keys masked by key_mask[n·S + j] == 0.
-// A workgroup takes BR = 16·NSG query rows of one (tile, head); subgroup sg owns rows
+// Flash attention on tensor cores (VK_NV_cooperative_matrix).
+// Encoder (default): non-causal attention within each tile of S tokens, keys masked by
+//   key_mask[n·S + j] == 0.
+// DECODER: causal attention of T new tokens per batch row over the KV caches [B, Hkv, C, D]
+//   (f32, GQA: q head h reads kv head h / G); token t sits at position pos0 + t and sees keys
+//   kv_start[b] ≤ j ≤ pos0 + t (binding 3 = kv_start); pos0 is the push value or, unless
+//   pos0_param is ~0, params[pos0_param] (binding 5). Key blocks past the causal limit of the
+//   workgroup's last row are never loaded; a subgroup skips the blocks past its own rows.
+// A workgroup takes BR = 16·NSG query rows of one (tile or batch row, head); subgroup sg owns rows
 // 16·sg .. 16·sg + 15. Per block of BC keys, K and V are narrowed to fp16 in shared memory
 // (the next block's global loads are issued before this block is multiplied), then each
 // subgroup computes S = Q·Kᵀ (fp16 in, fp32 out) into its scratch, runs the online softmax of
@@ -36,12 +42,22 @@ layout(std430, binding = 3) readonly buffer MB { int kmask[]; };
 layout(std430, binding = 4) writeonly buffer OB { vec4 o4[]; };
 
 // Offsets and strides in vec4 units (the host checks every one is a multiple of 4 floats).
+#ifdef DECODER
+layout(std430, binding = 5) readonly buffer PB { uint params[]; };
+layout(push_constant) uniform Push {
+  uint T, Hq, G, C;
+  uint q_off, q_rstride;    // q head h of token r = b·T + t: q4[q_off + r·q_rstride + h·D/4]
+  uint pos0, pos0_param;
+  float scale;              // softmax scale · log2(e)
+} pc;
+#else
 layout(push_constant) uniform Push {
   uint S, H;
   uint q_off, q_rstride;    // q head h of token r: q4[q_off + r·q_rstride + h·D/4]
   uint k_off, v_off, kv_rstride;
   float scale;              // softmax scale · log2(e)
 } pc;
+#endif
 
 const uint BR = 16 * NSG;
 const uint D4 = D / 4, BC4 = BC / 4;
@@ -55,6 +71,11 @@ const uint LDS = WH + 4;                   // scratch row pitch in floats
 const uint CH = BC * D4;                   // 4-element chunks of one K (or V) block
 const uint PER = (CH + WG - 1) / WG;
 const float M_INIT = -1.0e30;  // running max before any valid key (finite: no inf − inf)
+#ifdef DECODER
+#define KV_RSTRIDE D4  // cache rows are contiguous
+#else
+#define KV_RSTRIDE pc.kv_rstride
+#endif
 
 shared float16_t Ks[BC * LDK];  // [key][d]
 shared float16_t Vs[BC * LDK];  // [key][d]
@@ -68,16 +89,19 @@ shared float16_t Qe[BR * LDK];
 vec4 rk[PER], rv[PER];
 bool rok[PER];
 
-// Global loads of the K/V block starting at key kb into registers (zeros for masked keys).
-void load_block(uint n, uint kb, uint k_base, uint v_base) {
+// Global loads of the K/V block starting at key kb (keys < kend) into registers (zeros for
+// masked keys).
+void load_block(uint n, uint kb, uint kend, uint k_base, uint v_base) {
   const uint tid = gl_LocalInvocationID.x;
   [[unroll]] for (uint p = 0; p < PER; ++p) {
     const uint c = tid + p * WG, j = c / D4, d4 = c % D4, key = kb + j;
-    bool ok = c < CH && key < pc.S;
+    bool ok = c < CH && key < kend;
+#ifndef DECODER
     if (ok) ok = kmask[n * pc.S + key] != 0;
+#endif
     rok[p] = ok;
-    rk[p] = ok ? k4[k_base + key * pc.kv_rstride + d4] : vec4(0.0);
-    rv[p] = ok ? v4[v_base + key * pc.kv_rstride + d4] : vec4(0.0);
+    rk[p] = ok ? k4[k_base + key * KV_RSTRIDE + d4] : vec4(0.0);
+    rv[p] = ok ? v4[v_base + key * KV_RSTRIDE + d4] : vec4(0.0);
   }
 }
 
@@ -95,21 +119,41 @@ void store_block() {
   }
 }
 
+// Whether key j of the block at kb is valid and at most `last` (the causal limit of a row).
+bool visible(uint j, uint kb, uint last) { return key_ok[j] != 0u && kb + j <= last; }
+
 void main() {
   const uint tid = gl_LocalInvocationID.x;
   const uint sg = gl_SubgroupID, lane = gl_SubgroupInvocationID;
-  const uint n = gl_WorkGroupID.y / pc.H, h = gl_WorkGroupID.y % pc.H;
-  const uint row0 = gl_WorkGroupID.x * BR;
-  const uint tok0 = n * pc.S;
-  const uint k_base = pc.k_off + tok0 * pc.kv_rstride + h * D4;
-  const uint v_base = pc.v_off + tok0 * pc.kv_rstride + h * D4;
   const uint scr = sg * 16 * LDS;
   const uint srow = sg * 16;  // first row of this subgroup within the block
+#ifdef DECODER
+  const uint rows = pc.T, heads = pc.Hq;
+  // The last query blocks see the most keys: they start first.
+  const uint row0 = (gl_NumWorkGroups.x - 1u - gl_WorkGroupID.x) * BR;
+#else
+  const uint rows = pc.S, heads = pc.H;
+  const uint row0 = gl_WorkGroupID.x * BR;
+#endif
+  const uint n = gl_WorkGroupID.y / heads, h = gl_WorkGroupID.y % heads;  // n: tile or batch row
+  const uint tok0 = n * rows;
+#ifdef DECODER
+  const uint pos0 = pc.pos0_param == 0xFFFFFFFFu ? pc.pos0 : params[pc.pos0_param];
+  const uint k_base = (n * (pc.Hq / pc.G) + h / pc.G) * pc.C * D4, v_base = k_base;
+  const uint kbeg = uint(max(kmask[n], 0));
+  const uint kend = min(pc.C, pos0 + min(row0 + BR, rows));  // past the block's last row's keys
+  // Past this subgroup's last row's keys (0 for a subgroup of padding rows).
+  const uint sg_end = row0 + srow < rows ? min(kend, pos0 + row0 + srow + 16u) : 0u;
+#else
+  const uint k_base = pc.k_off + tok0 * pc.kv_rstride + h * D4;
+  const uint v_base = pc.v_off + tok0 * pc.kv_rstride + h * D4;
+  const uint kbeg = 0, kend = pc.S, sg_end = pc.S;
+#endif
 
   // Q rows of the block as fp16 (unscaled: the scale is applied to the f32 scores).
   for (uint e = tid; e < BR * D4; e += WG) {
     const uint r = e / D4, d4 = e % D4, t = row0 + r;
-    const f16vec4 x = t < pc.S ? f16vec4(q4[pc.q_off + (tok0 + t) * pc.q_rstride + h * D4 + d4]) : f16vec4(0.0);
+    const f16vec4 x = t < rows ? f16vec4(q4[pc.q_off + (tok0 + t) * pc.q_rstride + h * D4 + d4]) : f16vec4(0.0);
 #ifdef EMULATE_COOPMAT
     const uint s = r * LDK + 4 * d4;
     Qe[s] = x.x; Qe[s + 1] = x.y; Qe[s + 2] = x.z; Qe[s + 3] = x.w;
@@ -134,13 +178,14 @@ void main() {
   }
   [[unroll]] for (uint i = 0; i < RPL * OC4; ++i) acc[i] = vec4(0.0);
 
-  if (PREFETCH != 0u) load_block(n, 0, k_base, v_base);
-  for (uint kb = 0; kb < pc.S; kb += BC) {
+  if (PREFETCH != 0u) load_block(n, kbeg, kend, k_base, v_base);
+  for (uint kb = kbeg; kb < kend; kb += BC) {
     barrier();  // every subgroup is done with the previous block (and with the Q staging)
-    if (PREFETCH == 0u) load_block(n, kb, k_base, v_base);
+    if (PREFETCH == 0u) load_block(n, kb, kend, k_base, v_base);
     store_block();
     barrier();
-    if (PREFETCH != 0u && kb + BC < pc.S) load_block(n, kb + BC, k_base, v_base);
+    if (PREFETCH != 0u && kb + BC < kend) load_block(n, kb + BC, kend, k_base, v_base);
+    if (kb >= sg_end) continue;  // subgroup-uniform: none of this subgroup's rows sees the block
 
     // S = Q·Kᵀ into the scratch (16 × BC, f32).
 #ifdef EMULATE_COOPMAT
@@ -167,13 +212,18 @@ void main() {
     // Online softmax of this lane's rows; P (fp16) to Hs, the accumulators rescaled.
     [[unroll]] for (uint i = 0; i < RPL; ++i) {
       const uint r = rbase + i * rstep;
+#ifdef DECODER
+      const uint last = pos0 + row0 + srow + r;  // the row's last visible key
+#else
+      const uint last = 0xFFFFFFFFu;
+#endif
       vec4 s[SC4];
       float mx = M_INIT;
       [[unroll]] for (uint c = 0; c < SC4; ++c) {
         const uint j = 4 * (part + c * LPR), a = scr + r * LDS + j;
         s[c] = vec4(Sc[a], Sc[a + 1], Sc[a + 2], Sc[a + 3]) * pc.scale;
         [[unroll]] for (uint x = 0; x < 4; ++x) {
-          if (key_ok[j + x] == 0u) s[c][x] = -1.0e38;
+          if (!visible(j + x, kb, last)) s[c][x] = -1.0e38;
           mx = max(mx, s[c][x]);
         }
       }
@@ -184,7 +234,7 @@ void main() {
         const uint j = 4 * (part + c * LPR), a = (srow + r) * LDH + j;
         f16vec4 p;
         [[unroll]] for (uint x = 0; x < 4; ++x)
-          p[x] = key_ok[j + x] != 0u ? float16_t(exp2(s[c][x] - m_new)) : float16_t(0.0);
+          p[x] = visible(j + x, kb, last) ? float16_t(exp2(s[c][x] - m_new)) : float16_t(0.0);
         sum += float(p.x) + float(p.y) + float(p.z) + float(p.w);  // the weights P·V uses
         Hs[a] = p.x; Hs[a + 1] = p.y; Hs[a + 2] = p.z; Hs[a + 3] = p.w;
       }
@@ -230,13 +280,13 @@ void main() {
     }
   }
 
-  // out [N, S, H, D]; a row without a valid key gets zeros.
+  // out [N, S, H, D] ([B, T, Hq, D]); a row without a valid key gets zeros.
   [[unroll]] for (uint i = 0; i < RPL; ++i) {
     const uint t = row0 + srow + rbase + i * rstep;
-    if (t < pc.S) {
+    if (t < rows) {
       const float inv = l[i] > 0.0 ? 1.0 / l[i] : 0.0;
       [[unroll]] for (uint c = 0; c < OC4; ++c)
-        o4[((tok0 + t) * pc.H + h) * D4 + part + c * LPR] = acc[i * OC4 + c] * inv;
+        o4[((tok0 + t) * heads + h) * D4 + part + c * LPR] = acc[i * OC4 + c] * inv;
     }
   }
 }

@@ -6,6 +6,7 @@ set(SMOLVK_SHADER_VARIANTS
   "matmul_vec_sg_f32|matmul_vec.comp|W_F32=1|USE_SUBGROUP=1"
   "matmul_vec_rows_f32|matmul_vec_rows.comp|W_F32=1"
   "matmul_vec_rows_sg_f32|matmul_vec_rows.comp|W_F32=1|USE_SUBGROUP=1"
+  "matmul_rows_f32|matmul_rows.comp|W_F32=1"
   "matmul_tiled_f32|matmul_tiled.comp|W_F32=1"
   "matmul_coopmat_f32|matmul_coopmat.comp|W_F32=1"
   "matmul_coopmat_emu_f32|matmul_coopmat.comp|W_F32=1|EMULATE_COOPMAT=1"  # test-only
@@ -14,6 +15,7 @@ set(SMOLVK_SHADER_VARIANTS
   "matmul_vec_sg_f16|matmul_vec.comp|W_F16=1|USE_SUBGROUP=1"
   "matmul_vec_rows_f16|matmul_vec_rows.comp|W_F16=1"
   "matmul_vec_rows_sg_f16|matmul_vec_rows.comp|W_F16=1|USE_SUBGROUP=1"
+  "matmul_rows_f16|matmul_rows.comp|W_F16=1"
   "matmul_tiled_f16|matmul_tiled.comp|W_F16=1"
   "matmul_coopmat_f16|matmul_coopmat.comp|W_F16=1"
   "matmul_coopmat_emu_f16|matmul_coopmat.comp|W_F16=1|EMULATE_COOPMAT=1"  # test-only
@@ -22,6 +24,7 @@ set(SMOLVK_SHADER_VARIANTS
   "matmul_vec_sg_bf16|matmul_vec.comp|W_BF16=1|USE_SUBGROUP=1"
   "matmul_vec_rows_bf16|matmul_vec_rows.comp|W_BF16=1"
   "matmul_vec_rows_sg_bf16|matmul_vec_rows.comp|W_BF16=1|USE_SUBGROUP=1"
+  "matmul_rows_bf16|matmul_rows.comp|W_BF16=1"
   "matmul_tiled_bf16|matmul_tiled.comp|W_BF16=1"
   "matmul_coopmat_bf16|matmul_coopmat.comp|W_BF16=1"
   "matmul_coopmat_emu_bf16|matmul_coopmat.comp|W_BF16=1|EMULATE_COOPMAT=1"  # test-only
@@ -58,7 +61,13 @@ set(SMOLVK_SHADER_VARIANTS
   "attention_decoder|attention.comp"
   "attention_encoder|attention.comp|ENCODER=1"
   "attention_combine|attention_combine.comp"
+  "attention_decode|attention_decode.comp"
+  "mlp_decode_f32|mlp_decode.comp|W_F32=1"
+  "mlp_decode_f16|mlp_decode.comp|W_F16=1"
+  "mlp_decode_bf16|mlp_decode.comp|W_BF16=1"
   # helper PV: tensor-core encoder attention
   "attention_coopmat|attention_coopmat.comp"
   "attention_coopmat_emu|attention_coopmat.comp|EMULATE_COOPMAT=1"  # test-only
+  "attention_coopmat_dec|attention_coopmat.comp|DECODER=1"
+  "attention_coopmat_dec_emu|attention_coopmat.comp|DECODER=1|EMULATE_COOPMAT=1"  # test-only
 )

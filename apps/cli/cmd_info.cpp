@@ -52,9 +52,10 @@ int cmd_info(const std::vector<std::string>& args) {
                 c.max_workgroup_count[2]);
     std::printf("    timestamps %s (period %.3g ns, %u bits)\n", c.timestamps ? "yes" : "no",
                 c.timestamp_period_ns, c.timestamp_valid_bits);
-    std::printf("    fast paths: fp16 %s, subgroup %s, storage16 %s, coopmat %s\n",
+    std::printf("    fast paths: fp16 %s, subgroup %s, storage16 %s, coopmat %s, float atomics %s\n",
                 c.use_fp16 ? "on" : "off", c.use_subgroup ? "on" : "off",
-                c.use_storage16 ? "on" : "off", c.use_coopmat ? "on" : "off");
+                c.use_storage16 ? "on" : "off", c.use_coopmat ? "on" : "off",
+                c.use_float_atomics ? "on" : "off");
   }
   return 0;
 }

@@ -1,6 +1,8 @@
 #include "model/ops/attention.h"
 
 #include <algorithm>
+#include <bit>
+#include <optional>
 #include <cmath>
 #include <stdexcept>
 
@@ -27,6 +29,8 @@ constexpr uint32_t kCombineWorkgroup = 64;
 constexpr uint64_t kTargetWorkgroups = 128;
 constexpr uint64_t kMinSplitKeys = 128;
 constexpr double kLog2e = 1.4426950408889634;
+// Decode steps (few query rows per kv head) take attention_decode.comp.
+constexpr int64_t kDecodeMaxRows = 8;
 
 
 uint32_t next_pow2(uint64_t v) {
@@ -86,12 +90,12 @@ uint32_t row_stride(const TokenHeads& x, int64_t tokens, int64_t heads, int64_t 
 }
 
 // Records the attention dispatch (and the combine when split), given the filled push.
-void record(Graph& g, const std::string& shader, const std::string& label, const Tiles& tl,
-            uint32_t D, AttnPush push, uint32_t q_blocks, uint32_t batch_heads, uint32_t splits,
+void record(Graph& g, const std::string& shader, const std::string& label,
+            std::vector<uint32_t> spec, uint32_t D, AttnPush push, uint32_t q_blocks, uint32_t batch_heads, uint32_t splits,
             const TensorRef& q, const TensorRef& k, const TensorRef& v, const TensorRef& mask,
             const Tensor& out, const TensorRef* params, double flops, double bytes) {
   const uint64_t out_rows = uint64_t(out.rows());
-  Dispatch d{.name = label, .op = "attention", .shader = shader, .spec = {tl.wg, D, tl.br, tl.bc, tl.trs, tl.tro}};
+  Dispatch d{.name = label, .op = "attention", .shader = shader, .spec = std::move(spec)};
   d.groups = {q_blocks, batch_heads, splits};
   d.flops = flops;
   d.bytes = bytes;
@@ -140,6 +144,25 @@ std::pair<uint32_t, uint32_t> pick_splits(const Capabilities& caps, int requeste
   return {uint32_t(splits), uint32_t(per)};
 }
 
+// attention_decode.comp for a decode step: R query rows per (batch row, kv head), up to SK
+// keys scored at once per workgroup.
+struct DecodePlan {
+  uint32_t wg = 0, rows = 0, split_keys_max = 0;
+};
+std::optional<DecodePlan> decode_plan(const Capabilities& caps, int64_t rows, int64_t D) {
+  if (rows > kDecodeMaxRows || D % 4 != 0 || D > 256) return std::nullopt;
+  DecodePlan p;
+  p.wg = 256;
+  if (p.wg > caps.max_workgroup_invocations || uint64_t(D) > p.wg) return std::nullopt;
+  p.rows = next_pow2(uint64_t(rows));
+  const uint64_t fixed = 4ull * (p.rows * uint64_t(D) + uint64_t(p.wg) * p.rows + 2 * p.rows);
+  if (fixed >= caps.max_shared_memory) return std::nullopt;
+  uint64_t sk = std::min<uint64_t>(1024, (caps.max_shared_memory - fixed) / (4ull * p.rows));
+  if (sk < 64) return std::nullopt;
+  p.split_keys_max = uint32_t(std::bit_floor(sk));
+  return p;
+}
+
 }  // namespace
 
 void attention_decoder(Graph& g, const TokenHeads& q, const Tensor& k_cache, const Tensor& v_cache,
@@ -183,25 +206,59 @@ void attention_decoder(Graph& g, const TokenHeads& q, const Tensor& k_cache, con
 
   const Capabilities& caps = g.context().caps();
   const int64_t G = Hq / Hkv;
-  const Tiles tl = pick_tiles(caps, D, T * G, op);
-  const uint32_t q_blocks = ceil_div(uint64_t(T * G), tl.br);
-  const auto [splits, split_keys] =
-      pick_splits(caps, options.splits, keys_max, uint64_t(q_blocks) * B * Hkv, tl.bc,
-                  uint64_t(out.rows()), uint32_t(D));
-
   const float scale = options.scale != 0.0f ? options.scale : float(1.0 / std::sqrt(double(D)));
-  AttnPush push{uint32_t(T), uint32_t(G), uint32_t(Hq), uint32_t(Hkv),
-                uint32_t(q.col), uint32_t(T) * q_stride, q_stride,
-                0, 0, uint32_t(Hkv * C * D), uint32_t(C * D), uint32_t(D),
-                uint32_t(C), pos_static, pos_param, split_keys, float(double(scale) * kLog2e)};
-
   // Work for the key count the plan covers (exact with a fixed pos0, an upper bound with a
   // params word); left padding is not known here.
   const double p0 = double(keys_max) - double(T);
   const double key_pairs = double(T) * p0 + double(T) * double(T + 1) / 2.0;
   const double flops = 4.0 * double(B * Hq * D) * key_pairs;
   const double bytes = 2.0 * double(out.bytes()) + 8.0 * double(B * Hkv * D) * double(keys_max);
-  record(g, "attention_decoder", options.name.empty() ? op : options.name, tl, uint32_t(D), push,
+  const std::string label = options.name.empty() ? op : options.name;
+  if (((caps.use_coopmat && !options.exact) || options.emulate_coopmat) && options.splits <= 1 &&
+      record_attention_coopmat_decoder(
+          g, {q.tensor.ref, k_cache.ref, v_cache.ref, kv_start.ref, out.ref, params ? *params : TensorRef{},
+              uint32_t(B), uint32_t(T), uint32_t(Hq), uint32_t(Hkv), uint32_t(D), uint32_t(C),
+              uint32_t(q.col), q_stride, pos_static, pos_param, scale},
+          options.coopmat_tile, options.emulate_coopmat, label))
+    return;
+  auto make_push = [&](uint32_t split_keys) {
+    return AttnPush{uint32_t(T), uint32_t(G), uint32_t(Hq), uint32_t(Hkv),
+                    uint32_t(q.col), uint32_t(T) * q_stride, q_stride,
+                    0, 0, uint32_t(Hkv * C * D), uint32_t(C * D), uint32_t(D),
+                    uint32_t(C), pos_static, pos_param, split_keys, float(double(scale) * kLog2e)};
+  };
+
+  if (const auto plan = decode_plan(caps, T * G, D)) {
+    // Unless asked for a count, split the keys only where a long context would leave few
+    // workgroups each walking many keys (min keys per split: tunable).
+    const uint64_t groups = uint64_t(ceil_div(uint64_t(T * G), plan->rows)) * B * Hkv;
+    const uint64_t min_keys = std::max<uint32_t>(64, tuning("DECODE_SPLIT_KEYS", 128));
+    uint64_t splits = uint64_t(options.splits);
+    if (splits == 0) {
+      splits = ceil_div(keys_max, plan->split_keys_max);
+      if (groups < kTargetWorkgroups)
+        splits = std::max<uint64_t>(splits, std::min<uint64_t>(ceil_div(kTargetWorkgroups, groups),
+                                                               keys_max / min_keys));
+    }
+    const auto [n, per] = pick_splits(caps, int(std::max<uint64_t>(splits, 1)), keys_max, groups,
+                                      1, uint64_t(out.rows()), uint32_t(D));
+    if (per <= plan->split_keys_max) {
+      const uint32_t vpre = D <= 64 ? 16 : 4;  // value vectors each invocation loads up front
+      record(g, "attention_decode", label, {plan->wg, uint32_t(D), plan->rows, plan->split_keys_max, vpre},
+             uint32_t(D), make_push(per), ceil_div(uint64_t(T * G), plan->rows), uint32_t(B * Hkv), n,
+             q.tensor.ref, k_cache.ref, v_cache.ref, kv_start.ref, out, params, flops, bytes);
+      return;
+    }
+  }
+
+  const Tiles tl = pick_tiles(caps, D, T * G, op);
+  const uint32_t q_blocks = ceil_div(uint64_t(T * G), tl.br);
+  const auto [splits, split_keys] =
+      pick_splits(caps, options.splits, keys_max, uint64_t(q_blocks) * B * Hkv, tl.bc,
+                  uint64_t(out.rows()), uint32_t(D));
+
+  record(g, "attention_decoder", label, {tl.wg, uint32_t(D), tl.br, tl.bc, tl.trs, tl.tro},
+         uint32_t(D), make_push(split_keys),
          q_blocks, uint32_t(B * Hkv), splits, q.tensor.ref, k_cache.ref, v_cache.ref, kv_start.ref,
          out, params, flops, bytes);
 }
@@ -251,7 +308,8 @@ void attention_encoder(Graph& g, const TokenHeads& q, const TokenHeads& k, const
   const double flops = 4.0 * double(N * H * D) * double(S) * double(S);
   const double bytes = 4.0 * double(out.bytes()) + 4.0 * double(N * S);
   // Same-buffer q/k/v views (a fused qkv) bind the same range three times; that is fine.
-  record(g, "attention_encoder", label, tl, uint32_t(D), push, q_blocks, uint32_t(N * H), splits,
+  record(g, "attention_encoder", label, {tl.wg, uint32_t(D), tl.br, tl.bc, tl.trs, tl.tro},
+         uint32_t(D), push, q_blocks, uint32_t(N * H), splits,
          q.tensor.ref, k.tensor.ref, v.tensor.ref, key_mask.ref, out, nullptr, flops, bytes);
 }
 

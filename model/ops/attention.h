@@ -24,11 +24,11 @@ struct AttentionOptions {
   float scale = 0.0f;  // softmax scale; 0 means 1/√D
   int splits = 0;      // key splits (flash-decoding); 0 = chosen from the key count
   std::string name;    // profiler label; "" = the op name
-  // Encoder only: the tensor-core kernel's tile (all zero = the device's default), and the
-  // test-only emulated variant of it (scalar math, runs without tensor cores).
+  // The tensor-core kernel's tile (all zero = the device's default), and the test-only
+  // emulated variant of it (scalar math, runs without tensor cores).
   AttentionCoopmatTile coopmat_tile{};
   bool emulate_coopmat = false;
-  bool exact = false;  // encoder: the f32 kernel even where the tensor-core one would run
+  bool exact = false;  // the f32 kernels even where the tensor-core one would run
 };
 
 // Causal attention of T new tokens per batch row over the KV cache.
@@ -41,7 +41,8 @@ struct AttentionOptions {
 //            params word, so a recorded decode step is replayed with a new position.
 // Query t sees keys kv_start[b] ≤ j ≤ pos0 + t. Hq must be a multiple of Hkv. A row with no
 // valid key gets zeros. With a fixed pos0, pos0 + T ≤ C is checked; with a params word the
-// shader clamps keys to C.
+// shader clamps keys to C. Prefills (T ≥ kCoopmatDecoderMinTokens) run on tensor cores where
+// attention_encoder would (same conditions and fp16 rounding).
 void attention_decoder(Graph& g, const TokenHeads& q, const Tensor& k_cache, const Tensor& v_cache,
                        const Tensor& kv_start, const Tensor& out, const DeviceValue& pos0,
                        const AttentionOptions& options = {});

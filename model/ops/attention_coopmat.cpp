@@ -13,6 +13,12 @@ struct CoopmatAttnPush {
   uint32_t k_off, v_off, kv_rstride;
   float scale;
 };
+struct CoopmatDecPush {
+  uint32_t T, Hq, G, C;
+  uint32_t q_off, q_rstride;
+  uint32_t pos0, pos0_param;
+  float scale;
+};
 
 constexpr double kLog2e = 1.4426950408889634;
 
@@ -33,6 +39,22 @@ std::string misfit(const Capabilities& caps, uint32_t D, const AttentionCoopmatT
     return std::to_string(bytes) + " bytes of shared memory exceed the device's " +
            std::to_string(caps.max_shared_memory);
   return {};
+}
+
+bool aligned(const DecoderAttentionArgs& a) {
+  for (uint32_t v : {a.q_col, a.q_stride, a.D})
+    if (v % 4 != 0) return false;
+  for (const TensorRef* r : {&a.q, &a.k_cache, &a.v_cache, &a.out})
+    if (r->offset % 16 != 0) return false;
+  return true;
+}
+
+// Throws unless the grid fits the device.
+void check_grid(const Capabilities& caps, uint32_t blocks, uint64_t heads, const std::string& label) {
+  const auto& max_groups = caps.max_workgroup_count;
+  if (heads > max_groups[1] || blocks > max_groups[0])
+    throw std::invalid_argument(label + ": " + std::to_string(blocks) + " x " + std::to_string(heads) +
+                                " workgroups exceed the device's grid limit");
 }
 
 AttentionCoopmatKernel make(const Capabilities& caps, uint32_t D, const AttentionCoopmatTile& t, bool emulate) {
@@ -83,10 +105,7 @@ void record_attention_coopmat(Graph& g, const AttentionCoopmatKernel& kernel, co
                               const std::string& label, bool emulate) {
   const uint32_t blocks = (a.S + kernel.rows() - 1) / kernel.rows();
   const uint64_t tile_heads = uint64_t(a.N) * a.H;
-  const auto& max_groups = g.context().caps().max_workgroup_count;
-  if (tile_heads > max_groups[1] || blocks > max_groups[0])
-    throw std::invalid_argument(label + ": " + std::to_string(blocks) + " x " + std::to_string(tile_heads) +
-                                " workgroups exceed the device's grid limit");
+  check_grid(g.context().caps(), blocks, tile_heads, label);
   Dispatch d{.name = label, .op = "attention", .shader = emulate ? "attention_coopmat_emu" : "attention_coopmat",
              .spec = kernel.spec()};
   d.groups = {blocks, uint32_t(tile_heads), 1};
@@ -98,6 +117,31 @@ void record_attention_coopmat(Graph& g, const AttentionCoopmatKernel& kernel, co
   d.set_push(CoopmatAttnPush{a.S, a.H, a.q_col / 4, a.q_stride / 4, a.k_col / 4, a.v_col / 4,
                              a.kv_stride / 4, float(double(a.scale) * kLog2e)});
   g.add(std::move(d));
+}
+
+bool record_attention_coopmat_decoder(Graph& g, const DecoderAttentionArgs& a, const AttentionCoopmatTile& tile,
+                                      bool emulate, const std::string& label) {
+  if (a.T < kCoopmatDecoderMinTokens || !aligned(a)) return false;
+  const auto kernel = attention_coopmat_kernel(g.context().caps(), a.D, tile, emulate, label);
+  if (!kernel) return false;
+  const uint32_t blocks = (a.T + kernel->rows() - 1) / kernel->rows();
+  const uint64_t batch_heads = uint64_t(a.B) * a.Hq;
+  check_grid(g.context().caps(), blocks, batch_heads, label);
+  Dispatch d{.name = label, .op = "attention", .shader = emulate ? "attention_coopmat_dec_emu" : "attention_coopmat_dec",
+             .spec = kernel->spec()};
+  d.groups = {blocks, uint32_t(batch_heads), 1};
+  // Keys seen with a fixed pos0 (an upper bound with a params word); left padding is not known.
+  const bool fixed = a.pos0_param == 0xFFFFFFFFu;
+  const double T = a.T, p0 = fixed ? double(a.pos0) : double(a.C) - T;
+  d.flops = 4.0 * double(batch_heads) * double(a.D) * (T * p0 + T * (T + 1) / 2);
+  d.bytes = 8.0 * double(batch_heads) * T * a.D + 8.0 * double(a.B) * a.Hkv * a.D * (p0 + T);
+  d.bindings = {{a.q, Access::Read}, {a.k_cache, Access::Read}, {a.v_cache, Access::Read},
+                {a.kv_start, Access::Read}, {a.out, Access::Write}};
+  if (!fixed) d.bindings.push_back({a.params, Access::Read});
+  d.set_push(CoopmatDecPush{a.T, a.Hq, a.Hq / a.Hkv, a.C, a.q_col / 4, a.q_stride / 4, a.pos0, a.pos0_param,
+                            float(double(a.scale) * kLog2e)});
+  g.add(std::move(d));
+  return true;
 }
 
 }  // namespace smolvk::ops

@@ -1,6 +1,7 @@
 #pragma once
-// Tensor-core encoder attention (shaders/attention_coopmat.comp): configuration and recording.
-// ops::attention_encoder selects it; the portable flash kernel stays for everything else.
+// Tensor-core attention (shaders/attention_coopmat.comp): configuration and recording.
+// ops::attention_encoder and, for prefills, ops::attention_decoder select it; the portable
+// flash kernel stays for everything else.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -57,5 +58,26 @@ bool attention_coopmat_aligned(const EncoderAttentionArgs& a);
 // Records one attention_coopmat (or attention_coopmat_emu) dispatch.
 void record_attention_coopmat(Graph& g, const AttentionCoopmatKernel& kernel, const EncoderAttentionArgs& a,
                               const std::string& label, bool emulate);
+
+// The validated operands of one causal decoder attention (ops::attention_decoder's contract):
+// q heads of D at element q_col + h·D of each of the B·T token rows (row stride q_stride),
+// caches [B, Hkv, C, D], kv_start i32 [B], out [B, T, Hq, D]. pos0 is `pos0`, or
+// params[pos0_param] (`params` bound) unless pos0_param is ~0.
+struct DecoderAttentionArgs {
+  TensorRef q, k_cache, v_cache, kv_start, out, params;
+  uint32_t B = 0, T = 0, Hq = 0, Hkv = 0, D = 0, C = 0;
+  uint32_t q_col = 0, q_stride = 0;
+  uint32_t pos0 = 0, pos0_param = 0xFFFFFFFFu;
+  float scale = 0.0f;  // softmax scale
+};
+
+// Fewer new tokens than this (decode steps) keep the portable kernels.
+inline constexpr uint32_t kCoopmatDecoderMinTokens = 32;
+
+// Records one attention_coopmat_dec (or _emu) dispatch where it applies — at least
+// kCoopmatDecoderMinTokens tokens, 16-byte aligned views, a kernel for D (see
+// attention_coopmat_kernel; a malformed `tile` throws) — and returns whether it did.
+bool record_attention_coopmat_decoder(Graph& g, const DecoderAttentionArgs& a, const AttentionCoopmatTile& tile,
+                                      bool emulate, const std::string& label);
 
 }  // namespace smolvk::ops

@@ -1,5 +1,7 @@
 #include "model/ops/common.h"
 
+#include <cstdlib>
+
 namespace smolvk::ops {
 
 std::string shape_str(const Tensor& t) {
@@ -15,6 +17,14 @@ void expect(bool ok, const std::string& op, const std::string& what) {
 void check_u32(int64_t n, const std::string& op, const std::string& what) {
   expect(n >= 0 && n < (int64_t(1) << 32), op,
          what + " has " + std::to_string(n) + " elements, more than 32-bit indexing allows");
+}
+
+uint32_t tuning(const char* name, uint32_t fallback) {
+  const char* v = std::getenv(("SMOLVK_TUNE_" + std::string(name)).c_str());
+  if (!v || !*v) return fallback;
+  char* end = nullptr;
+  const unsigned long n = std::strtoul(v, &end, 10);
+  return end && *end == '\0' ? uint32_t(n) : fallback;
 }
 
 void expect_kv_cache(const Tensor& k, const Tensor& v, const std::string& op) {

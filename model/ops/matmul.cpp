@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "model/ops/matmul_split.h"
+#include "model/ops/rope.h"
 
 namespace smolvk::ops {
 namespace {
@@ -20,8 +21,10 @@ struct MatmulPush {
 struct MatVecPush {
   uint32_t M, N, K;
   uint32_t x_off, x_stride, w_off, b_off, nw_off, y_off, y_stride;
-  uint32_t flags;  // 1: bias, 2: accumulate, 4: fused RMSNorm, 8: SwiGLU input
+  uint32_t flags;  // 1: bias, 2: accumulate, 4: fused RMSNorm, 8: SwiGLU input, 16: RoPE
   float eps;
+  uint32_t half_d = 0, Hq = 0, Hkv = 0, T = 0, C = 0, table_rows = 0;  // RoPE only
+  uint32_t yc_off = 0;  // flag 32 (a copy of Y) only
 };
 
 
@@ -33,14 +36,41 @@ struct Kernel {
   uint32_t tile_m = 0, tile_n = 0;   // tiled
 };
 
+// `pairs`: lane groups must own two columns (the fused RoPE writes column pairs).
 Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const MatmulOptions& o,
-                   const std::string& who) {
+                   const std::string& who, bool pairs = false, uint64_t n_cols = 0) {
   const std::string dt(dtype_name(wt));
   Kernel k;
-  if (rows <= kMatVecMaxRows) {
+  const bool fused = o.norm_weight || o.swiglu_input || o.y_copy || pairs;
+  const bool tensor_cores = (caps.use_coopmat && !o.exact) || o.emulate_coopmat;
+  // Plain matmuls of this many rows or more go to the tensor-core GEMM even below the
+  // mat-vec limit (tunable; the default keeps every M <= 64 on the mat-vec kernels).
+  const bool gemm_rows = tensor_cores && !fused && rows >= int64_t(tuning("COOPMAT_MIN_ROWS", 65));
+  // matmul_rows.comp for plain matmuls of 17..64 rows: on the H100 it beat the one-column-
+  // per-workgroup mat-vec at batch 32 (4.7 vs 6.3 ms per decode step) but lost at batch 8
+  // (3.8 vs 2.4) and 16 (4.3 vs 3.1).
+  const bool rows_kernel = !fused && rows >= int64_t(tuning("ROWS_MIN", 17)) && rows <= kMatVecMaxRows &&
+                           !gemm_rows;
+  if (rows <= kMatVecMaxRows && !gemm_rows) {
     const uint32_t rb = std::bit_ceil(uint32_t(rows));
     const uint32_t max_wg = std::bit_floor(std::max<uint32_t>(caps.max_workgroup_invocations, 1));
-    const bool fused = o.norm_weight || o.swiglu_input;
+    if (rows_kernel) {
+      // All rows of a few columns per workgroup, X staged in shared memory: enough columns per
+      // workgroup to share each X chunk, few enough that large GPUs get ~256 workgroups.
+      const uint32_t wg = std::min<uint32_t>(std::clamp<uint32_t>(rb * 8, 64, 256), max_wg);
+      if (wg >= rb) {
+        const uint32_t cg = wg / rb;
+        const uint64_t want = uint64_t(n_cols) / (uint64_t(cg) * 256);
+        const uint32_t cpt = tuning("ROWS_CPT", 0) ? tuning("ROWS_CPT", 0)
+                                                   : uint32_t(std::clamp<uint64_t>(std::bit_floor(std::max<uint64_t>(want, 1)), 1, 4));
+        uint32_t kc = 256;
+        while (kc > 8 && uint64_t(rb) * (kc + 4) * 4 > caps.max_shared_memory / 2) kc /= 2;
+        k.shader = "matmul_rows_" + dt;
+        k.spec = {wg, rb, cg * cpt, kc};
+        k.cols_per_group = cg * cpt;
+        return k;
+      }
+    }
     if (!fused && rows > kMatVecFusedFastRows) {
       // Plain several-row mat-vec: one workgroup per column (two at RB <= 2).
       const uint32_t cols = rb <= 2 ? 2 : 1;
@@ -57,24 +87,26 @@ Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const Matmu
       // N / 4 workgroups at batch 1, enough to spread a 576-column layer over 132 SMs.
       // Wider rows share each X load between two columns.
       const uint32_t sg = std::bit_ceil(std::max<uint32_t>(caps.subgroup_size, 1));
-      const uint32_t wg = std::min(std::max<uint32_t>(128, sg), max_wg);
-      const uint32_t cols = (rb <= 2 || rb >= 64) ? 1 : 2;
+      const uint32_t wg = std::min(std::max<uint32_t>(tuning("MATVEC_WG", 128), sg), max_wg);
+      const uint32_t cols = pairs || (rb > 2 && rb < 64) ? 2 : 1;
       const uint32_t per_group = std::max<uint32_t>(1, wg / sg) * cols;
       k.shader = "matmul_vec_sg_" + dt;
-      k.spec = {wg, rb, cols, per_group};
+      // Batched weight loads pay at one or two rows (latency bound); with more rows each load
+      // already feeds several dot products, and the unrolled shader only costs registers.
+      k.spec = {wg, rb, cols, per_group, rb <= 2 ? tuning("MATVEC_UNROLL", 1) : 1u};
       k.cols_per_group = per_group;
     } else {
-      const uint32_t cols = rb <= 2 ? 2 : 1;
+      const uint32_t cols = rb <= 2 || pairs ? 2 : 1;
       uint32_t wg = std::min<uint32_t>(64, max_wg);
       while (wg > 1 && uint64_t(cols + 1) * rb * wg * 4 > caps.max_shared_memory) wg /= 2;
       k.shader = "matmul_vec_" + dt;
-      k.spec = {wg, rb, cols, cols};
+      k.spec = {wg, rb, cols, cols, rb <= 2 ? tuning("MATVEC_UNROLL", 1) : 1u};
       k.cols_per_group = cols;
     }
     return k;
   }
-  if ((caps.use_coopmat && !o.exact) || o.emulate_coopmat)
-    if (const auto cm = coopmat_kernel(caps, o.coopmat_tile, who)) {
+  if (tensor_cores)
+    if (const auto cm = coopmat_kernel(caps, o.coopmat_tile, who, uint64_t(rows), n_cols)) {
       k.shader = (o.emulate_coopmat ? "matmul_coopmat_emu_" : "matmul_coopmat_") + dt;
       k.spec = cm->spec();
       k.tile_m = cm->tile.bm;
@@ -116,7 +148,9 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
   if (w.dim(1) != K)
     fail(o.swiglu_input ? "w's second dim must equal half of x's last dim (swiglu_input)"
                         : "w's second dim must equal x's last dim");
-  if ((o.norm_weight || o.swiglu_input) && M > kMatVecMaxRows)
+  if (o.y_copy && (o.y_copy->dtype != DType::F32 || o.y_copy->shape != y.shape))
+    fail("y_copy must be f32 of y's shape, got " + shape_str(*o.y_copy));
+  if ((o.norm_weight || o.swiglu_input || o.y_copy) && M > kMatVecMaxRows)
     fail("fused RMSNorm / SwiGLU need at most " + std::to_string(kMatVecMaxRows) + " rows of x");
   if (o.norm_weight) {
     if (o.norm_weight->dtype != w.dtype || o.norm_weight->numel() != K)
@@ -141,7 +175,7 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
   const uint64_t ws = dtype_size(w.dtype);
   const uint64_t w_row = uint64_t(K) * ws;
   const uint32_t flags = (bias ? 1u : 0u) | (o.accumulate ? 2u : 0u) | (o.norm_weight ? 4u : 0u) |
-                        (o.swiglu_input ? 8u : 0u);
+                        (o.swiglu_input ? 8u : 0u) | (o.y_copy ? 32u : 0u);
 
   // Rows of X (and Y) per dispatch: both bindings fit the limit even when misaligned.
   const uint64_t xy_row = std::max<uint64_t>(uint64_t(x_cols), uint64_t(y_cols)) * 4;
@@ -152,7 +186,7 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
 
   for (int64_t m0 = 0; m0 < M; m0 += m_step) {
     const int64_t mc = std::min(m_step, M - m0);
-    const Kernel kern = pick_kernel(caps, mc, w.dtype, o, who);
+    const Kernel kern = pick_kernel(caps, mc, w.dtype, o, who, false, uint64_t(N));
     const AlignedBinding xb =
         bind_aligned(x.ref, uint64_t(m0 * x_cols) * 4, uint64_t(mc * x_cols) * 4, align, 4, who);
     for (int64_t n0 = 0; n0 < N;) {
@@ -183,6 +217,12 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
           d.bindings.push_back({nb.ref, Access::Read});
           p.nw_off = nb.elem_offset;
         }
+        if (o.y_copy) {
+          while (d.bindings.size() < 5) d.bindings.push_back({g.params(), Access::Read});  // unused slots
+          const AlignedBinding cb = bind_aligned(o.y_copy->ref, y_first * 4, (y_end - y_first) * 4, align, 4, who);
+          d.bindings.push_back({cb.ref, Access::Write});
+          p.yc_off = cb.elem_offset;
+        }
         d.set_push(p);
       } else {
         d.set_push(MatmulPush{uint32_t(mc), uint32_t(nc), uint32_t(K), xb.elem_offset, wb.elem_offset,
@@ -201,6 +241,57 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
       n0 += nc;
     }
   }
+}
+
+void matmul_rope_qkv(Graph& g, const Tensor& x, const Tensor& w, const RopeQkvWrite& r,
+                     const MatmulOptions& o) {
+  const std::string who = "matmul_rope_qkv '" + (o.name.empty() ? std::string("qkv") : o.name) + "'";
+  const RopeQkvShape s = check_rope_qkv(r.q_out, r.positions, r.table, r.k_cache, r.v_cache, who);
+  const int64_t M = x.rows(), K = x.dim(-1), N = (s.Hq + 2 * s.Hkv) * s.D;
+  expect(x.dtype == DType::F32 && M == s.B * s.T, who,
+         "x must be f32 with B·T = " + std::to_string(s.B * s.T) + " rows, got " + shape_str(x));
+  expect(M <= kMatVecMaxRows, who, "at most " + std::to_string(kMatVecMaxRows) + " rows, got " + std::to_string(M));
+  expect((w.dtype == DType::F32 || w.dtype == DType::F16 || w.dtype == DType::BF16) && w.shape.size() == 2 &&
+             w.dim(0) == N && w.dim(1) == K,
+         who, "w must be [(Hq + 2·Hkv)·D, K] = [" + std::to_string(N) + ", " + std::to_string(K) +
+                  "] of f32/f16/bf16, got " + shape_str(w));
+  const uint64_t ws = dtype_size(w.dtype);
+  if (o.norm_weight)
+    expect(o.norm_weight->dtype == w.dtype && o.norm_weight->numel() == K && std::isfinite(o.norm_eps) &&
+               o.norm_eps >= 0.0f,
+           who, "norm_weight must be [K] of w's dtype with a finite eps >= 0, got " + shape_str(*o.norm_weight));
+  const Capabilities& caps = g.context().caps();
+  const uint64_t align = std::max<uint64_t>(1, caps.min_storage_buffer_offset_alignment);
+  for (const Tensor* t : {&x, &w, &r.q_out, &r.k_cache, &r.v_cache, &r.positions, &r.table, o.norm_weight})
+    expect(!t || (t->ref.valid() && t->ref.size >= t->bytes() && t->bytes() <= caps.max_storage_buffer_range), who,
+           "every tensor must fit one binding of maxStorageBufferRange");
+  check_u32(x.numel(), who, "x");
+
+  const Kernel kern = pick_kernel(caps, M, w.dtype, o, who, true);
+  const AlignedBinding xb = bind_aligned(x.ref, 0, x.bytes(), align, 4, who);
+  const AlignedBinding wb = bind_aligned(w.ref, 0, w.bytes(), align, ws, who);
+  const AlignedBinding yb = bind_aligned(r.q_out.ref, 0, r.q_out.bytes(), align, 4, who);
+  Dispatch d{.name = o.name.empty() ? "qkv" : o.name, .op = "matmul", .shader = kern.shader, .spec = kern.spec};
+  d.bindings = {{xb.ref, Access::Read}, {wb.ref, Access::Read}, {yb.ref, Access::Write},
+                {r.v_cache.ref, Access::Write}};
+  MatVecPush p{uint32_t(M), uint32_t(N), uint32_t(K), xb.elem_offset, uint32_t(K), wb.elem_offset, 0, 0,
+               yb.elem_offset, uint32_t(s.Hq * s.D), 16u | (o.norm_weight ? 4u : 0u), o.norm_eps,
+               uint32_t(s.D / 2), uint32_t(s.Hq), uint32_t(s.Hkv), uint32_t(s.T), uint32_t(s.C), uint32_t(s.P)};
+  if (o.norm_weight) {
+    const AlignedBinding nb = bind_aligned(o.norm_weight->ref, 0, uint64_t(K) * ws, align, ws, who);
+    d.bindings.push_back({nb.ref, Access::Read});
+    p.nw_off = nb.elem_offset;
+  } else {
+    d.bindings.push_back({g.params(), Access::Read});  // binding 4 unused
+  }
+  d.bindings.push_back({r.positions.ref, Access::Read});
+  d.bindings.push_back({r.table.ref, Access::Read});
+  d.bindings.push_back({r.k_cache.ref, Access::Write});
+  d.set_push(p);
+  d.groups = grid_1d(ceil_div(uint64_t(N), kern.cols_per_group));
+  d.flops = 2.0 * double(M) * double(N) * double(K) + 6.0 * double(M) * double(s.Hq + s.Hkv) * double(s.D / 2);
+  d.bytes = double(x.bytes()) + double(w.bytes()) + 4.0 * double(M) * double(N);
+  g.add(std::move(d));
 }
 
 }  // namespace smolvk::ops

@@ -32,6 +32,9 @@ struct MatmulOptions {
   const Tensor* norm_weight = nullptr;
   float norm_eps = 1e-6f;
   bool swiglu_input = false;
+  // Mat-vec path: also store every written Y element into y_copy (f32, y's shape), e.g. a
+  // snapshot of the residual stream for a next dispatch that adds into it with atomics.
+  const Tensor* y_copy = nullptr;
 };
 
 // Row counts up to this use a mat-vec kernel (and allow MatmulOptions' fusions).
@@ -51,5 +54,20 @@ inline constexpr int64_t kMatVecFusedFastRows = 2;
 // matmul_split.h).
 void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
             const MatmulOptions& options = {});
+
+// A Llama layer's fused qkv projection with RoPE and the KV-cache write folded into the
+// mat-vec (decode; at most kMatVecMaxRows rows): q = (x·Wᵀ)'s q heads rotated, written to
+// q_out [B, T, Hq, D]; k heads rotated and v heads as they are written to the caches at
+// (b, head, positions[b·T + t]) — the same as matmul followed by rope_qkv_write. w is
+// [(Hq + 2·Hkv)·D, K]; options.norm_weight / norm_eps fuse the RMSNorm of x as for matmul
+// (other options but name are ignored). Throws std::invalid_argument on bad shapes.
+struct RopeQkvWrite {
+  Tensor positions;         // I32 [B·T]
+  Tensor table;             // f32 [P, D/2, 2] (rope_table)
+  Tensor q_out;             // f32 [B, T, Hq, D]
+  Tensor k_cache, v_cache;  // f32 [B, Hkv, C, D]
+};
+void matmul_rope_qkv(Graph& g, const Tensor& x, const Tensor& w, const RopeQkvWrite& rope,
+                     const MatmulOptions& options = {});
 
 }  // namespace smolvk::ops

@@ -84,31 +84,38 @@ std::vector<float> rope_table(int64_t positions, int head_dim, double theta, con
   return table;
 }
 
+RopeQkvShape check_rope_qkv(const Tensor& q_out, const Tensor& positions, const Tensor& table,
+                            const Tensor& k_cache, const Tensor& v_cache, const std::string& op) {
+  expect(q_out.dtype == DType::F32 && q_out.shape.size() == 4, op,
+         "q_out must be f32 [B, T, Hq, D], got " + shape_str(q_out));
+  expect_kv_cache(k_cache, v_cache, op);
+  RopeQkvShape r{q_out.shape[0], q_out.shape[1], q_out.shape[2], k_cache.shape[1], k_cache.shape[2],
+                 q_out.shape[3], 0};
+  expect(r.B > 0 && r.T > 0 && r.Hq > 0 && r.Hkv > 0 && r.C > 0 && r.D > 0, op,
+         "empty dimension in q_out " + shape_str(q_out) + " or caches " + shape_str(k_cache));
+  expect(r.D % 2 == 0, op, "head_dim must be even, got " + std::to_string(r.D));
+  expect(k_cache.shape[0] == r.B && k_cache.shape[3] == r.D, op,
+         "caches " + shape_str(k_cache) + " do not match q_out " + shape_str(q_out) +
+             " (expected [" + std::to_string(r.B) + ", Hkv, C, " + std::to_string(r.D) + "])");
+  expect(positions.dtype == DType::I32 && positions.numel() == r.B * r.T, op,
+         "positions must be i32 with " + std::to_string(r.B * r.T) + " elements, got " + shape_str(positions));
+  r.P = table_rows(table, r.D, op);
+  check_u32(k_cache.numel(), op, "k_cache");
+  return r;
+}
+
 void rope_qkv_write(Graph& g, const Tensor& qkv, const Tensor& positions, const Tensor& table,
                     const Tensor& q_out, const Tensor& k_cache, const Tensor& v_cache,
                     const std::string& name) {
   const std::string op = "rope_qkv_write";
-  expect(q_out.dtype == DType::F32 && q_out.shape.size() == 4, op,
-         "q_out must be f32 [B, T, Hq, D], got " + shape_str(q_out));
-  expect_kv_cache(k_cache, v_cache, op);
-  const int64_t B = q_out.shape[0], T = q_out.shape[1], Hq = q_out.shape[2], D = q_out.shape[3];
-  const int64_t Hkv = k_cache.shape[1], C = k_cache.shape[2];
-  expect(B > 0 && T > 0 && Hq > 0 && Hkv > 0 && C > 0 && D > 0, op, "empty dimension in q_out " +
-         shape_str(q_out) + " or caches " + shape_str(k_cache));
-  expect(D % 2 == 0, op, "head_dim must be even, got " + std::to_string(D));
-  expect(k_cache.shape[0] == B && k_cache.shape[3] == D, op,
-         "caches " + shape_str(k_cache) + " do not match q_out " + shape_str(q_out) +
-             " (expected [" + std::to_string(B) + ", Hkv, C, " + std::to_string(D) + "])");
+  const RopeQkvShape r = check_rope_qkv(q_out, positions, table, k_cache, v_cache, op);
+  const int64_t B = r.B, T = r.T, Hq = r.Hq, Hkv = r.Hkv, C = r.C, D = r.D, P = r.P;
   const int64_t heads = Hq + 2 * Hkv;
   expect(qkv.dtype == DType::F32 && qkv.shape.size() == 2 && qkv.shape[0] == B * T &&
              qkv.shape[1] == heads * D,
          op, "qkv must be f32 [" + std::to_string(B * T) + ", " + std::to_string(heads * D) +
                  "] (B·T, (Hq + 2·Hkv)·D), got " + shape_str(qkv));
-  expect(positions.dtype == DType::I32 && positions.numel() == B * T, op,
-         "positions must be i32 with " + std::to_string(B * T) + " elements, got " + shape_str(positions));
-  const int64_t P = table_rows(table, D, op);
   check_u32(qkv.numel(), op, "qkv");
-  check_u32(k_cache.numel(), op, "k_cache");
 
   const uint64_t threads = uint64_t(B * T) * heads * (D / 2);
   Dispatch d{.name = name, .op = "rope", .shader = "rope_qkv", .spec = {kWorkgroup}};

@@ -31,6 +31,15 @@ void rope_qkv_write(Graph& g, const Tensor& qkv, const Tensor& positions, const 
                     const Tensor& q_out, const Tensor& k_cache, const Tensor& v_cache,
                     const std::string& name = "rope_qkv");
 
+// The sizes of a rotate-and-scatter (rope_qkv_write, matmul_rope_qkv), validated: q_out
+// [B, T, Hq, D], caches [B, Hkv, C, D], positions I32 [B·T], table [P, D/2, 2]; throws
+// std::invalid_argument naming `op` otherwise.
+struct RopeQkvShape {
+  int64_t B, T, Hq, Hkv, C, D, P;
+};
+RopeQkvShape check_rope_qkv(const Tensor& q_out, const Tensor& positions, const Tensor& table,
+                            const Tensor& k_cache, const Tensor& v_cache, const std::string& op);
+
 // Rotates x f32 [rows, H, D] in place with positions I32 [rows].
 void rope_inplace(Graph& g, const Tensor& x, const Tensor& positions, const Tensor& table,
                   const std::string& name = "rope");

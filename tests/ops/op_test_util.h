@@ -16,6 +16,15 @@ inline std::vector<float> random_floats(size_t n, uint32_t seed, float range = 2
   return v;
 }
 
+// Uniform in [lo, hi), reproducible per seed.
+inline std::vector<float> random_uniform(size_t n, uint32_t seed, float lo, float hi) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = u(rng);
+  return v;
+}
+
 template <class T>
 Buffer upload(Context& ctx, const std::vector<T>& v) {
   Buffer b = ctx.create_buffer(v.size() * sizeof(T));

@@ -1,4 +1,5 @@
-// The tensor-core encoder attention (attention_coopmat.comp). It rounds q, k, v and the
+// The tensor-core attention (attention_coopmat.comp): encoder, and causal decoder prefills
+// (DECODER variant, checked the same way). It rounds q, k, v and the
 // softmax weights P to fp16 (scores, maxima, sums and P·V stay f32), so the reference is the
 // double-precision CPU attention fed fp16-rounded q, k, v, held to max |gpu − ref| / max |ref|
 // ≤ 5e-4 and nmse ≤ 1e-7: what remains is P's fp16 rounding (2^-11 relative per weight,
@@ -16,6 +17,7 @@
 #include "model/ops/attention.h"
 #include "model/ops/attention_ref.h"
 #include "model/ops/matmul_ref.h"
+#include "tests/ops/op_test_util.h"
 #include "tests/test_util.h"
 
 using namespace smolvk;
@@ -227,6 +229,176 @@ TEST(AttentionCoopmat, EmulatedLongTilesD64) {
   REQUIRE_COOPMAT();
   EXPECT_EQ(expect_close({1, 1024, 1, 64, Mask::Tail, true, {2, 32}, true}), "attention_coopmat_emu");
   EXPECT_EQ(expect_close({1, 512, 1, 64, Mask::None, true, {2, 32}, true}), "attention_coopmat_emu");
+}
+
+namespace {
+
+struct DecoderCase {
+  int64_t B, T, Hq, Hkv, D, C;
+  std::vector<uint32_t> pos0;  // one fixed value, or several: a params word set per replay
+  std::vector<int32_t> kv_start;
+  bool fused = false;  // q as the first columns of a fused [B·T, (Hq + 2·Hkv)·D] qkv output
+  ops::AttentionCoopmatTile tile{2, 32};  // small enough for lavapipe's shared memory
+  bool emulate = true;
+};
+
+std::string describe(const DecoderCase& c) {
+  std::string s = "B " + std::to_string(c.B) + " T " + std::to_string(c.T) + " Hq " + std::to_string(c.Hq) +
+                  " Hkv " + std::to_string(c.Hkv) + " D " + std::to_string(c.D) + " C " + std::to_string(c.C) +
+                  (c.pos0.size() > 1 ? " params pos0" : " pos0") + (c.fused ? " fused" : "");
+  for (uint32_t p : c.pos0) s += " " + std::to_string(p);
+  s += " kv_start";
+  for (int32_t k : c.kv_start) s += " " + std::to_string(k);
+  if (c.tile.subgroups) s += " tile " + std::to_string(c.tile.subgroups) + "x" + std::to_string(c.tile.keys);
+  return s + (c.emulate ? " emulated" : "");
+}
+
+// Runs attention_decoder (once per pos0 value) against the references as expect_close does;
+// checks that rows without a visible key are zeros; returns the shader used.
+std::string expect_decoder_close(const DecoderCase& c) {
+  SCOPED_TRACE(describe(c));
+  Context& ctx = test::context();
+  const int64_t tokens = c.B * c.T, qcols = c.Hq * c.D;
+  const int64_t stride = c.fused ? (c.Hq + 2 * c.Hkv) * c.D : qcols;
+  // Every cache row is filled, also those past pos0 + T and before kv_start: masking must ignore them.
+  const auto kc = test::random_floats(size_t(c.B * c.Hkv * c.C * c.D), 2);
+  const auto vc = test::random_floats(kc.size(), 3);
+  Buffer qb = ctx.create_buffer(size_t(tokens * stride) * 4), kb = test::upload(ctx, kc), vb = test::upload(ctx, vc),
+         sb = test::upload(ctx, c.kv_start), ob = ctx.create_buffer(size_t(tokens * qcols) * 4);
+  Graph g(ctx);
+  g.enable_timestamps();
+  const bool param = c.pos0.size() > 1;
+  const ops::DeviceValue pos0 = param ? ops::DeviceValue(ops::ParamWord{g.params(), 5}) : c.pos0[0];
+  ops::attention_decoder(g, {ops::external(g, qb, DType::F32, {tokens, stride}), 0},
+                         ops::external(g, kb, DType::F32, {c.B, c.Hkv, c.C, c.D}),
+                         ops::external(g, vb, DType::F32, {c.B, c.Hkv, c.C, c.D}),
+                         ops::external(g, sb, DType::I32, {c.B}),
+                         ops::external(g, ob, DType::F32, {c.B, c.T, c.Hq, c.D}), pos0,
+                         {.coopmat_tile = c.tile, .emulate_coopmat = c.emulate});
+  Program p = g.compile();
+  std::string shader;
+  for (size_t run = 0; run < c.pos0.size(); ++run) {
+    const uint32_t p0 = c.pos0[run];
+    const auto qmat = test::random_floats(size_t(tokens * stride), 1 + uint32_t(run));
+    ctx.upload(qb, qmat.data(), qmat.size() * 4);
+    if (param) p.set_param(5, p0);
+    p.run();
+    for (const auto& t : p.timings()) shader = t.shader;
+    const auto got = test::download(ctx, ob, size_t(tokens * qcols));
+
+    std::vector<float> q(got.size()), ref(q.size()), exact(q.size());
+    for (int64_t r = 0; r < tokens; ++r)
+      for (int64_t i = 0; i < qcols; ++i) q[size_t(r * qcols + i)] = qmat[size_t(r * stride + i)];
+    const float scale = float(1.0 / std::sqrt(double(c.D)));
+    const ops::AttentionRefDims dims{c.B, c.T, c.Hq, c.Hkv, c.D};
+    ops::attention_decoder_ref(to_f16(q), to_f16(kc), to_f16(vc), c.C, c.kv_start, p0, dims, scale, ref);
+    ops::attention_decoder_ref(q, kc, vc, c.C, c.kv_start, p0, dims, scale, exact);
+    const double rel = test::max_rel_error(ref, got), e2 = test::nmse(ref, got);
+    const double rel_exact = test::max_rel_error(exact, got);
+    std::printf("      %s (pos0 %u): %s max_rel_error %.3g (vs f32 inputs %.3g), nmse %.3g\n",
+                describe(c).c_str(), p0, shader.c_str(), rel, rel_exact, e2);
+    if (shader.find("coopmat") == std::string::npos) {
+      EXPECT_LE(rel_exact, 1e-5) << "f32 kernel, pos0 " << p0;
+    } else {
+      EXPECT_LE(rel, kTolRounded) << "pos0 " << p0;
+      EXPECT_LE(e2, kNmseRounded) << "pos0 " << p0;
+      EXPECT_LE(rel_exact, kTolExact) << "pos0 " << p0;
+    }
+    int64_t nonzero = 0;
+    for (int64_t b = 0; b < c.B; ++b)
+      for (int64_t t = 0; t < c.T && int64_t(p0) + t < c.kv_start[size_t(b)]; ++t)
+        for (int64_t i = 0; i < qcols; ++i) nonzero += got[size_t((b * c.T + t) * qcols + i)] != 0.0f;
+    EXPECT_EQ(nonzero, 0) << "rows without a visible key must be zeros, pos0 " << p0;
+  }
+  return shader;
+}
+
+}  // namespace
+
+// Runs everywhere: the decoder variant's causal masking, GQA, kv_start and pos0 handling with
+// scalar matrix math. Keys stay < 300 (see EmulatedLongTilesD64).
+TEST(AttentionCoopmatDecoder, EmulatedMatchesReference) {
+  REQUIRE_SHUFFLE();
+  // Prefill from an empty cache, GQA 3.
+  EXPECT_EQ(expect_decoder_close({1, 70, 9, 3, 64, 80, {0}, {0}}), "attention_coopmat_dec_emu");
+  // A second turn (pos0 > 0), D 32, left padding in batch row 1, q a slice of a fused qkv.
+  EXPECT_EQ(expect_decoder_close({2, 45, 9, 3, 32, 160, {100}, {0, 37}, true}), "attention_coopmat_dec_emu");
+  // No GQA; padding in batch row 0; the block-skipping subgroups of a 1 x 16 tile without prefetch.
+  EXPECT_EQ(expect_decoder_close({2, 97, 2, 2, 64, 260, {150}, {5, 0}}), "attention_coopmat_dec_emu");
+  EXPECT_EQ(expect_decoder_close({1, 33, 2, 2, 32, 50, {7}, {0}, false, {1, 16, false}}),
+            "attention_coopmat_dec_emu");
+  // The tile the device picks by default; the first 13 rows see no key.
+  EXPECT_EQ(expect_decoder_close({1, 40, 3, 1, 32, 64, {0}, {13}, false, {}}), "attention_coopmat_dec_emu");
+}
+
+TEST(AttentionCoopmatDecoder, EmulatedReadsPositionFromParams) {
+  REQUIRE_SHUFFLE();
+  // Replays at pos0 0, 60, 123 with kv_start 50 in batch row 1: at pos0 0 its first 50 rows
+  // see no key (zeros), later the whole block does.
+  EXPECT_EQ(expect_decoder_close({2, 40, 9, 3, 32, 200, {0, 60, 123}, {0, 50}, true}), "attention_coopmat_dec_emu");
+  EXPECT_EQ(expect_decoder_close({1, 64, 4, 2, 64, 140, {0, 76}, {0}}), "attention_coopmat_dec_emu");
+}
+
+// Fewer than kCoopmatDecoderMinTokens new tokens: attention_decode(r).comp, in f32.
+TEST(AttentionCoopmatDecoder, DecodeStepsKeepThePortableKernels) {
+  EXPECT_EQ(expect_decoder_close({1, 1, 9, 3, 64, 40, {20}, {0}}).find("coopmat"), std::string::npos);
+  EXPECT_EQ(expect_decoder_close({1, 31, 3, 1, 32, 40, {0}, {0}}).find("coopmat"), std::string::npos);
+}
+
+TEST(AttentionCoopmatDecoder, TensorCoresMatchReference) {
+  REQUIRE_COOPMAT();
+  for (DecoderCase c : {DecoderCase{1, 70, 9, 3, 64, 80, {0}, {0}},
+                        DecoderCase{2, 45, 9, 3, 32, 160, {100}, {0, 37}, true},
+                        DecoderCase{2, 97, 2, 2, 64, 260, {150}, {5, 0}},
+                        DecoderCase{2, 40, 9, 3, 32, 200, {0, 60, 123}, {0, 50}, true},
+                        DecoderCase{1, 1108, 9, 3, 64, 1200, {0}, {0}, true},
+                        DecoderCase{2, 300, 9, 3, 64, 1200, {800}, {0, 210}}}) {
+    c.emulate = false;
+    c.tile = {};
+    EXPECT_EQ(expect_decoder_close(c), "attention_coopmat_dec");
+  }
+}
+
+// Not a test: GPU time of the SmolVLM-256M prefill shape (1108 tokens, 9 q heads over 3 kv
+// heads of 64) per tile config and for the f32 kernel. Run with
+// --gtest_also_run_disabled_tests --gtest_filter='*Perf*'.
+TEST(AttentionCoopmatDecoder, DISABLED_PerfPrefillShape) {
+  REQUIRE_COOPMAT();
+  Context& ctx = test::context();
+  const int64_t T = 1108, Hq = 9, Hkv = 3, D = 64, C = 2048;
+  const auto qkv = test::random_floats(size_t(T * (Hq + 2 * Hkv) * D), 5);
+  const auto kc = test::random_floats(size_t(Hkv * C * D), 6);
+  const std::vector<int32_t> kv_start{0};
+  Buffer bq = test::upload(ctx, qkv), bk = test::upload(ctx, kc), bv = test::upload(ctx, kc),
+         bs = test::upload(ctx, kv_start), bo = ctx.create_buffer(size_t(T * Hq * D) * 4);
+  struct Config {
+    ops::AttentionCoopmatTile tile;
+    bool exact;
+  };
+  for (const Config cfg : {Config{{}, true}, Config{{4, 64, true}, false}, Config{{4, 64, false}, false},
+                           Config{{4, 32, true}, false}, Config{{2, 64, true}, false},
+                           Config{{2, 32, true}, false}, Config{{1, 64, true}, false}}) {
+    Graph g(ctx);
+    g.enable_timestamps();
+    for (int i = 0; i < 5; ++i)
+      ops::attention_decoder(g, {ops::external(g, bq, DType::F32, {T, (Hq + 2 * Hkv) * D}), 0},
+                             ops::external(g, bk, DType::F32, {1, Hkv, C, D}),
+                             ops::external(g, bv, DType::F32, {1, Hkv, C, D}), ops::external(g, bs, DType::I32, {1}),
+                             ops::external(g, bo, DType::F32, {1, T, Hq, D}), uint32_t(0),
+                             {.coopmat_tile = cfg.tile, .exact = cfg.exact});
+    Program p = g.compile();
+    double best = 1e300;
+    std::string shader;
+    for (int r = 0; r < 3; ++r) {
+      p.run();
+      for (const auto& timing : p.timings()) {
+        best = std::min(best, timing.ns);
+        shader = timing.shader;
+      }
+    }
+    std::printf("%-24s %u subgroups x %u keys prefetch %d: %8.1f us\n", shader.c_str(), cfg.tile.subgroups,
+                cfg.tile.keys, int(cfg.tile.prefetch), best / 1e3);
+  }
 }
 
 TEST(AttentionCoopmat, DefaultTileFitsH100Limits) {

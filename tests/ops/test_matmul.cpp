@@ -110,6 +110,16 @@ TEST(Matmul, MatVecShapesAllDtypes) {
     }
 }
 
+// Plain few-row matmuls (matmul_rows.comp from 17 rows, the mat-vec below): several staged K
+// chunks, several columns per invocation
+// (wide N), row counts that are not powers of two.
+TEST(Matmul, FewRowsKernelShapes) {
+  expect_close({17, 4100, 24, DType::BF16, true, true});
+  expect_close({33, 300, 600, DType::BF16, true, false});
+  expect_close({5, 1000, 136, DType::F16, false, true});
+  expect_close({12, 70, 264, DType::F32, true, true});
+}
+
 TEST(Matmul, MatVecGemmBoundaryAllDtypes) {
   for (DType t : kAllTypes) {
     expect_close({64, 96, 80, t});  // largest mat-vec

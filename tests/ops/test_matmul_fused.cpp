@@ -13,6 +13,7 @@
 #include "model/ops/matmul.h"
 #include "model/ops/matmul_ref.h"
 #include "model/ops/norm_ref.h"
+#include "tests/ops/op_test_util.h"
 #include "tests/test_util.h"
 
 using namespace smolvk;
@@ -31,11 +32,7 @@ struct Case {
 };
 
 std::vector<float> random_values(size_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(lo, hi);
-  std::vector<float> v(n);
-  for (float& f : v) f = u(rng);
-  return v;
+  return test::random_uniform(n, seed, lo, hi);
 }
 
 uint64_t round4(uint64_t n) { return (n + 3) / 4 * 4; }
@@ -167,4 +164,32 @@ TEST(MatmulFused, RejectsBadOptions) {
   EXPECT_THROW(ops::matmul(g, x1, w, nullptr, y1, {.swiglu_input = true}), std::invalid_argument);
   EXPECT_THROW(ops::matmul(g, x_odd, w, nullptr, y1, {.swiglu_input = true}), std::invalid_argument);
   EXPECT_EQ(g.size(), 0u);
+}
+
+// y_copy: the mat-vec stores every written element into a second tensor too (the residual
+// snapshot the one-dispatch MLP reads), with accumulate, on a column range.
+TEST(MatmulFused, YCopyHoldsTheWrittenValues) {
+  Context& ctx = test::context();
+  const int64_t M = 2, N = 24, K = 40, Y = 30;
+  const auto x = random_values(size_t(M * K), 41), w = random_values(size_t(N * K), 42);
+  const auto y0 = random_values(size_t(M * Y), 43);
+  const ops::PackedWeights pw = ops::pack_weights(w, DType::BF16);
+  Buffer bx = test::upload(ctx, x), by = test::upload(ctx, y0), bc = test::upload(ctx, std::vector<float>(M * Y, 9.0f));
+  Buffer bw = ctx.create_buffer(round4(pw.bytes.size()));
+  ctx.upload(bw, pw.bytes.data(), pw.bytes.size());
+  Graph g(ctx);
+  const Tensor ty = ops::external(g, by, DType::F32, {M, Y}), tc = ops::external(g, bc, DType::F32, {M, Y});
+  ops::matmul(g, ops::external(g, bx, DType::F32, {M, K}), ops::external(g, bw, DType::BF16, {N, K}), nullptr, ty,
+              {.accumulate = true, .y_col = 3, .y_copy = &tc});
+  Program p = g.compile();
+  p.run();
+  const auto y = test::download(ctx, by, size_t(M * Y)), c = test::download(ctx, bc, size_t(M * Y));
+  std::vector<float> ref = y0;
+  ops::matmul_ref(x, pw.rounded, {}, ref, M, N, K, true, Y, 3);
+  EXPECT_LE(test::max_rel_error(ref, y), kTol);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < Y; ++n) {
+      const size_t i = size_t(m * Y + n);
+      EXPECT_EQ(c[i], n >= 3 && n < 3 + N ? y[i] : 9.0f) << "row " << m << " column " << n;
+    }
 }
