@@ -51,6 +51,8 @@ void build_text(Graph& g, const ModelConfig& c, const DeviceWeights& w, const Kv
   const bool fuse = B * T <= kMatVecFusedFastRows;
   const bool mlp_fused = fuse && mlp_decode_available(g.context().caps(), B * T);
   const Tensor h_snap = mlp_fused ? transient(g, DType::F32, {B * T, H}, "text.h_snapshot") : Tensor{};
+  Tensor h_other = mlp_fused && T == 1 ? transient(g, DType::F32, {B, H}, "text.h_other") : Tensor{};
+  const bool fold_o = tuning("OPROJ_FOLD", 1) == 1;
   // y = x_norm · Wᵀ, with x_norm = RMSNorm(src) fused into the mat-vec where possible.
   auto norm_matmul = [&](const Tensor& src, const Tensor& nw, const Tensor& wt, const Tensor& out,
                          const std::string& norm_name, const std::string& mm_name) {
@@ -73,9 +75,18 @@ void build_text(Graph& g, const ModelConfig& c, const DeviceWeights& w, const Kv
       norm_matmul(h, in_norm, qkv_w, qkv, p + "input_layernorm", p + "qkv_proj");
       rope_qkv_write(g, qkv, io.positions, table, q, kc, vc, p + "rope_kv");
     }
-    attention_decoder(g, {q, 0}, kc, vc, io.kv_start, att, io.pos0, {.name = p + "attention"});
     const Tensor post_norm = L.post_norm.bind(g), gate_up_w = L.gate_up_w.bind(g), down_w = L.down_w.bind(g);
-    if (mlp_fused && post_norm.dtype == gate_up_w.dtype && down_w.dtype == gate_up_w.dtype) {
+    const bool mlp_here = mlp_fused && post_norm.dtype == gate_up_w.dtype && down_w.dtype == gate_up_w.dtype;
+    // A decode step can fold o_proj into the attention dispatch, which adds into h with
+    // atomics and zeroes the other residual buffer; the MLP then writes h + MLP(h) there.
+    const OutputProjection fold{L.o_w.bind(g), h, h_other};
+    if (attention_decoder(g, {q, 0}, kc, vc, io.kv_start, att, io.pos0,
+                          {.name = p + "attention", .o_proj = mlp_here && T == 1 && fold_o ? &fold : nullptr})) {
+      mlp_decode(g, h, post_norm, eps, gate_up_w, down_w, h_other, p + "mlp", true);
+      std::swap(h, h_other);
+      continue;
+    }
+    if (mlp_here) {
       // o_proj leaves a snapshot of the residual stream that the one-dispatch MLP reads
       // while it adds its output into h.
       matmul(g, reshape(att, {B * T, Hq * D}), L.o_w.bind(g), nullptr, h,

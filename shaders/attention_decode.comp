@@ -7,21 +7,44 @@
 // element d of a slice of the keys.
 // gl_WorkGroupID: x = query block of R rows, y = batch row · Hkv + kv head, z = key split
 // (at most SK keys). Several splits write unnormalised partials merged by attention_combine.
+// OPROJ (one split, T = 1, G ≤ R): the workgroup also applies its heads' columns of the
+// output projection to ROWS output rows, h[b, j] += Σ_c att[c] · W_o[j, kvh·G·D + c], adding
+// into the residual stream with float atomics (binding 4 = h); gl_WorkGroupID.x picks the
+// rows (each such workgroup recomputes the attention: the K/V rows come from L2, and one
+// workgroup streaming all of W_o's columns alone was the bottleneck). The workgroups of kv
+// head 0 zero their rows of the next residual buffer (binding 6) for the MLP to fill.
 #extension GL_EXT_control_flow_attributes : require
+#ifdef OPROJ
+#extension GL_EXT_shader_atomic_float : require
+#endif
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 256;  // ≥ D / 4
 layout(constant_id = 1) const uint D = 64;    // head dim, a multiple of 4
 layout(constant_id = 2) const uint R = 4;     // query rows per workgroup (power of 2, ≤ WG)
 layout(constant_id = 3) const uint SK = 512;  // keys per split at most
 layout(constant_id = 4) const uint VPRE = 8;  // value vectors per invocation loaded up front
+layout(constant_id = 5) const uint NIN = 0;   // OPROJ: G·D inputs per projection row (multiple of 8)
+layout(constant_id = 6) const uint ROWS = 32; // OPROJ: projection rows per workgroup (≤ WG)
 
 layout(std430, binding = 0) readonly buffer QB { float q[]; };
 layout(std430, binding = 1) readonly buffer KB { vec4 k4[]; };
 layout(std430, binding = 2) readonly buffer VB { vec4 v4[]; };
 layout(std430, binding = 3) readonly buffer MB { int kv_start[]; };
-layout(std430, binding = 4) writeonly buffer OB { float o[]; };
 layout(std430, binding = 5) readonly buffer PB { uint params[]; };
+#ifdef OPROJ
+layout(std430, binding = 4) buffer HB { float hres[]; };
+layout(std430, binding = 6) writeonly buffer HZ { float hzero[]; };
+#if defined(W_F32)
+layout(std430, binding = 7) readonly buffer WO { float wo[]; };
+layout(std430, binding = 7) readonly buffer WO4 { vec4 wo4[]; };
+#else
+layout(std430, binding = 7) readonly buffer WO { uint wo[]; };
+layout(std430, binding = 7) readonly buffer WO4 { uvec4 wo4[]; };
+#endif
+#else
+layout(std430, binding = 4) writeonly buffer OB { float o[]; };
 layout(std430, binding = 6) writeonly buffer MLB { vec2 ml[]; };
+#endif
 
 layout(push_constant) uniform Push {
   uint T, G, Hq, Hkv;
@@ -31,6 +54,7 @@ layout(push_constant) uniform Push {
   uint pos0, pos0_param;
   uint split_keys;
   float scale;  // softmax scale · log2(e)
+  uint H, wo_off, h_off, hz_off;  // OPROJ: hidden size, W_o / h / next-h element offsets
 } pc;
 
 const uint D4 = D / 4;
@@ -40,15 +64,34 @@ const uint GT = WG / R;   // invocations per row in the softmax reductions
 const float MASKED = -1.0e38;
 const float M_INIT = -1.0e30;
 
+#ifdef OPROJ
+#if !defined(W_F32)
+vec2 unpack2(uint word) {
+#if defined(W_F16)
+  return unpackHalf2x16(word);
+#else
+  return vec2(uintBitsToFloat(word << 16), uintBitsToFloat(word & 0xffff0000u));
+#endif
+}
+#endif
+#endif
+
 shared vec4 Qs[R * D4];
 shared float Ss[R * SK];
 shared float Red[WG * R];
 shared vec2 row_ml[R];  // (max, sum) per row
+#ifdef OPROJ
+shared float Os[R * D];  // the normalised attention rows, then multiplied by W_o
+#endif
 
 void main() {
   const uint tid = gl_LocalInvocationID.x;
   const uint b = gl_WorkGroupID.y / pc.Hkv, kvh = gl_WorkGroupID.y % pc.Hkv;
+#ifdef OPROJ
+  const uint row0 = 0u;  // x picks the projection rows; T·G ≤ R rows in one block
+#else
   const uint row0 = gl_WorkGroupID.x * R;
+#endif
   const uint rows_here = min(R, pc.T * pc.G - row0);
   const uint pos0 = pc.pos0_param == 0xFFFFFFFFu ? pc.pos0 : params[pc.pos0_param];
   const uint kbeg = max(uint(max(kv_start[b], 0)), gl_WorkGroupID.z * pc.split_keys);
@@ -161,13 +204,40 @@ void main() {
       for (uint s = 0; s < NSL; ++s) a += Red[(s * R + r) * D4 + c4];
       const uint rr = row0 + r, t = rr / pc.G, h = kvh * pc.G + rr % pc.G;
       const uint orow = (b * pc.T + t) * pc.Hq + h;
+#ifdef OPROJ
+      Os[r * D + dd] = row_ml[r].y > 0.0 ? a / row_ml[r].y : 0.0;
+#else
       if (split) {
         o[(gl_WorkGroupID.z * out_rows + orow) * D + dd] = a;
         if (dd == 0u) ml[gl_WorkGroupID.z * out_rows + orow] = row_ml[r];
       } else {
         o[orow * D + dd] = row_ml[r].y > 0.0 ? a / row_ml[r].y : 0.0;
       }
+#endif
     }
     barrier();  // Red is rewritten for the next component
   }
+#ifdef OPROJ
+  // Output row j of the projection from this workgroup's G·D attention values, which are
+  // contiguous columns of W_o's row j (heads kvh·G .. kvh·G + G − 1): one row per invocation,
+  // its NIN weights loaded at once.
+  const uint in_row = pc.Hq * D;  // W_o is [H, Hq·D]
+  const uint j = gl_WorkGroupID.x * ROWS + tid;
+  if (tid < ROWS && j < pc.H) {
+    const uint wrow = pc.wo_off + j * in_row + kvh * pc.G * D;
+    float acc_o = 0.0;
+    [[unroll]] for (uint c = 0; c < NIN; c += 8u) {
+#if defined(W_F32)
+      const vec4 wa = wo4[(wrow + c) >> 2], wb = wo4[((wrow + c) >> 2) + 1u];
+#else
+      const uvec4 u = wo4[(wrow + c) >> 3];
+      const vec4 wa = vec4(unpack2(u.x), unpack2(u.y)), wb = vec4(unpack2(u.z), unpack2(u.w));
+#endif
+      acc_o += dot(wa, vec4(Os[c], Os[c + 1u], Os[c + 2u], Os[c + 3u])) +
+               dot(wb, vec4(Os[c + 4u], Os[c + 5u], Os[c + 6u], Os[c + 7u]));
+    }
+    atomicAdd(hres[pc.h_off + b * pc.H + j], acc_o);
+    if (kvh == 0u) hzero[pc.hz_off + b * pc.H + j] = 0.0;
+  }
+#endif
 }

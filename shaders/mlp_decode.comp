@@ -6,7 +6,8 @@
 // by its U columns of W_down and adds the partial outputs into h with float atomics, so the
 // gate_up and down projections need no round trip through memory and no second dispatch.
 // x must not alias h: it is the residual stream as it was before this dispatch (every
-// workgroup reads it while others are already adding into h).
+// workgroup reads it while others are already adding into h). With add_x, h starts at zero
+// and workgroup 0 adds x itself (the residual) with its partial sums.
 #extension GL_EXT_shader_atomic_float : require
 #extension GL_EXT_control_flow_attributes : require
 
@@ -20,6 +21,7 @@ layout(push_constant) uniform Push {
   uint x_off, h_off;            // f32 element offsets
   uint gu_off, down_off, nw_off;  // weight element offsets
   float eps;
+  uint add_x;  // 1: workgroup 0 also adds x into h (h was zeroed: h = x + MLP(x))
 } pc;
 
 #if defined(W_F32)
@@ -158,7 +160,10 @@ void main() {
         for (uint m = 0; m < RB; ++m) out_m[m] += wv * act[u * RB + m];
       }
     }
-    for (uint m = 0; m < RB; ++m)
-      if (m < pc.M) atomicAdd(h[pc.h_off + m * H + j], out_m[m]);
+    for (uint m = 0; m < RB; ++m) {
+      if (m >= pc.M) break;
+      if (pc.add_x != 0u && u0 == 0u) out_m[m] += x[pc.x_off + m * H + j];
+      atomicAdd(h[pc.h_off + m * H + j], out_m[m]);
+    }
   }
 }

@@ -84,6 +84,9 @@ int main(int argc, char** argv) {
     const int64_t vision[3][2] = {{2304, 768}, {3072, 768}, {768, 3072}};
     for (const auto& [N, K] : vision)
       for (DType t : {DType::BF16, DType::F16, DType::F32}) bench(ctx, vision_rows, N, K, t, reps);
+    // The text decoder's prefill of 1,108 tokens (17 tiles): qkv, o, gate_up, down.
+    const int64_t prefill[4][2] = {{960, 576}, {576, 576}, {3072, 576}, {576, 1536}};
+    for (const auto& [N, K] : prefill) bench(ctx, 1108, N, K, DType::BF16, reps);
     if (tiles && ctx.caps().use_coopmat) {
       const ops::CoopmatTile shapes[] = {{128, 128, 32, 64, 32}, {128, 128, 32, 32, 64}, {128, 128, 64, 64, 32},
                                          {128, 128, 32, 64, 64}, {128, 64, 32, 32, 32},  {64, 128, 32, 32, 32},

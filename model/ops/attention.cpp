@@ -1,5 +1,7 @@
 #include "model/ops/attention.h"
 
+#include "model/ops/matmul_split.h"
+
 #include <algorithm>
 #include <bit>
 #include <optional>
@@ -163,9 +165,53 @@ std::optional<DecodePlan> decode_plan(const Capabilities& caps, int64_t rows, in
   return p;
 }
 
+struct OProjPush {
+  AttnPush attn;
+  uint32_t H, wo_off, h_off, hz_off;
+};
+
+// Output-projection rows per workgroup of attention_decode.comp's OPROJ variant.
+constexpr uint32_t kOProjRows = 32;
+
+// attention_decode.comp's OPROJ variant (one split, T = 1); false where W_o's columns of one
+// kv head's G heads are not 16-byte aligned (the caller then projects separately).
+bool record_decode_oproj(Graph& g, const OutputProjection& p, const DecodePlan& plan, uint32_t D,
+                         AttnPush push, uint32_t batch_heads, const TokenHeads& q, const Tensor& k_cache,
+                         const Tensor& v_cache, const Tensor& kv_start, const TensorRef& params,
+                         const std::string& label, double flops, double bytes) {
+  const std::string op = label + " (output projection)";
+  const int64_t B = k_cache.shape[0], H = p.h.dim(-1), in = int64_t(push.Hq) * D;
+  expect(p.w.shape == std::vector<int64_t>{H, in} &&
+             (p.w.dtype == DType::F32 || p.w.dtype == DType::F16 || p.w.dtype == DType::BF16),
+         op, "W_o must be f32/f16/bf16 [" + std::to_string(H) + ", " + std::to_string(in) + "], got " + shape_str(p.w));
+  expect(p.h.dtype == DType::F32 && p.h.shape == std::vector<int64_t>{B, H} && p.h_next.dtype == DType::F32 &&
+             p.h_next.shape == p.h.shape && p.h.ref.resource != p.h_next.ref.resource,
+         op, "h and h_next must be two f32 [" + std::to_string(B) + ", " + std::to_string(H) + "] tensors, got " +
+                 shape_str(p.h) + " and " + shape_str(p.h_next));
+  const Capabilities& caps = g.context().caps();
+  const uint64_t align = std::max<uint64_t>(1, caps.min_storage_buffer_offset_alignment);
+  const uint64_t ws = dtype_size(p.w.dtype);
+  const AlignedBinding wb = bind_aligned(p.w.ref, 0, p.w.bytes(), align, ws, op);
+  const uint64_t per_vec = p.w.dtype == DType::F32 ? 4 : 8, nin = uint64_t(push.G) * D;
+  if (nin % 8 != 0 || nin > 512 || in % per_vec != 0 || wb.elem_offset % per_vec != 0) return false;
+  const AlignedBinding hb = bind_aligned(p.h.ref, 0, p.h.bytes(), align, 4, op);
+  const AlignedBinding zb = bind_aligned(p.h_next.ref, 0, p.h_next.bytes(), align, 4, op);
+  Dispatch d{.name = label, .op = "attention", .shader = "attention_decode_oproj_" + std::string(dtype_name(p.w.dtype)),
+             .spec = {plan.wg, D, plan.rows, plan.split_keys_max, D <= 64 ? 16u : 4u, uint32_t(nin), kOProjRows}};
+  d.groups = {ceil_div(uint64_t(H), kOProjRows), batch_heads, 1};
+  d.flops = flops + 2.0 * double(B * H * in);
+  d.bytes = bytes + double(p.w.bytes()) + 3.0 * double(p.h.bytes());
+  d.bindings = {{q.tensor.ref, Access::Read}, {k_cache.ref, Access::Read}, {v_cache.ref, Access::Read},
+                {kv_start.ref, Access::Read}, {hb.ref, Access::ReadWrite}, {params, Access::Read},
+                {zb.ref, Access::Write}, {wb.ref, Access::Read}};
+  d.set_push(OProjPush{push, uint32_t(H), wb.elem_offset, hb.elem_offset, zb.elem_offset});
+  g.add(std::move(d));
+  return true;
+}
+
 }  // namespace
 
-void attention_decoder(Graph& g, const TokenHeads& q, const Tensor& k_cache, const Tensor& v_cache,
+bool attention_decoder(Graph& g, const TokenHeads& q, const Tensor& k_cache, const Tensor& v_cache,
                        const Tensor& kv_start, const Tensor& out, const DeviceValue& pos0,
                        const AttentionOptions& options) {
   const std::string op = "attention_decoder";
@@ -220,7 +266,7 @@ void attention_decoder(Graph& g, const TokenHeads& q, const Tensor& k_cache, con
               uint32_t(B), uint32_t(T), uint32_t(Hq), uint32_t(Hkv), uint32_t(D), uint32_t(C),
               uint32_t(q.col), q_stride, pos_static, pos_param, scale},
           options.coopmat_tile, options.emulate_coopmat, label))
-    return;
+    return false;
   auto make_push = [&](uint32_t split_keys) {
     return AttnPush{uint32_t(T), uint32_t(G), uint32_t(Hq), uint32_t(Hkv),
                     uint32_t(q.col), uint32_t(T) * q_stride, q_stride,
@@ -242,12 +288,17 @@ void attention_decoder(Graph& g, const TokenHeads& q, const Tensor& k_cache, con
     }
     const auto [n, per] = pick_splits(caps, int(std::max<uint64_t>(splits, 1)), keys_max, groups,
                                       1, uint64_t(out.rows()), uint32_t(D));
+    if (options.o_proj && n == 1 && per <= plan->split_keys_max && T == 1 && caps.use_float_atomics) {
+      if (record_decode_oproj(g, *options.o_proj, *plan, uint32_t(D), make_push(per), uint32_t(B * Hkv), q,
+                              k_cache, v_cache, kv_start, params ? *params : g.params(), label, flops, bytes))
+        return true;
+    }
     if (per <= plan->split_keys_max) {
       const uint32_t vpre = D <= 64 ? 16 : 4;  // value vectors each invocation loads up front
       record(g, "attention_decode", label, {plan->wg, uint32_t(D), plan->rows, plan->split_keys_max, vpre},
              uint32_t(D), make_push(per), ceil_div(uint64_t(T * G), plan->rows), uint32_t(B * Hkv), n,
              q.tensor.ref, k_cache.ref, v_cache.ref, kv_start.ref, out, params, flops, bytes);
-      return;
+      return false;
     }
   }
 
@@ -261,6 +312,7 @@ void attention_decoder(Graph& g, const TokenHeads& q, const Tensor& k_cache, con
          uint32_t(D), make_push(split_keys),
          q_blocks, uint32_t(B * Hkv), splits, q.tensor.ref, k_cache.ref, v_cache.ref, kv_start.ref,
          out, params, flops, bytes);
+  return false;
 }
 
 void attention_encoder(Graph& g, const TokenHeads& q, const TokenHeads& k, const TokenHeads& v,

@@ -20,6 +20,12 @@ struct TokenHeads {
   int64_t col = 0;  // first element of head 0 within each row
 };
 
+// Folded into decode attention: h[b] += W_o · att[b] (W_o [H, Hq·D], h f32 [B, H], float
+// atomics), and h_next (f32 [B, H], another buffer) zeroed for the next block to add into.
+struct OutputProjection {
+  Tensor w, h, h_next;
+};
+
 struct AttentionOptions {
   float scale = 0.0f;  // softmax scale; 0 means 1/√D
   int splits = 0;      // key splits (flash-decoding); 0 = chosen from the key count
@@ -29,6 +35,10 @@ struct AttentionOptions {
   AttentionCoopmatTile coopmat_tile{};
   bool emulate_coopmat = false;
   bool exact = false;  // the f32 kernels even where the tensor-core one would run
+  // Decode steps (T = 1, one key split) where the device has float atomics: apply the output
+  // projection too (see attention_decode.comp OPROJ); attention_decoder then returns true and
+  // leaves `out` unwritten.
+  const struct OutputProjection* o_proj = nullptr;
 };
 
 // Causal attention of T new tokens per batch row over the KV cache.
@@ -43,7 +53,8 @@ struct AttentionOptions {
 // valid key gets zeros. With a fixed pos0, pos0 + T ≤ C is checked; with a params word the
 // shader clamps keys to C. Prefills (T ≥ kCoopmatDecoderMinTokens) run on tensor cores where
 // attention_encoder would (same conditions and fp16 rounding).
-void attention_decoder(Graph& g, const TokenHeads& q, const Tensor& k_cache, const Tensor& v_cache,
+// Returns whether options.o_proj was applied (false: out holds the attention output).
+bool attention_decoder(Graph& g, const TokenHeads& q, const Tensor& k_cache, const Tensor& v_cache,
                        const Tensor& kv_start, const Tensor& out, const DeviceValue& pos0,
                        const AttentionOptions& options = {});
 

@@ -106,7 +106,7 @@ Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const Matmu
     return k;
   }
   if (tensor_cores)
-    if (const auto cm = coopmat_kernel(caps, o.coopmat_tile, who, uint64_t(rows), n_cols)) {
+    if (const auto cm = coopmat_kernel(caps, o.coopmat_tile, who)) {
       k.shader = (o.emulate_coopmat ? "matmul_coopmat_emu_" : "matmul_coopmat_") + dt;
       k.spec = cm->spec();
       k.tile_m = cm->tile.bm;

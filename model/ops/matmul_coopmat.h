@@ -26,11 +26,11 @@ struct CoopmatKernel {
 // row padding, plus one 16x20 fp32 epilogue scratch per subgroup.
 uint64_t coopmat_shared_bytes(const CoopmatTile& t);
 
-// The kernel for `requested` (all zero: 128x256x32 with 64x64 per subgroup, or 64x64x32 with
-// 32x32 where an M×N output would give a small grid of the large tile; else 128x128x32 with
-// 64x32, then 64x64x32, whichever fits the device first; nullopt when none does). A non-zero request that is malformed or does not
+// The kernel for `requested` (all zero: 128x128x32 with 32x32 per subgroup, else 128x128x32
+// with 64x32, else 64x64x32 with 32x32, whichever fits the device first; nullopt when none
+// does). A non-zero request that is malformed or does not
 // fit throws std::invalid_argument naming `who` and the limit.
 std::optional<CoopmatKernel> coopmat_kernel(const Capabilities& caps, const CoopmatTile& requested,
-                                            const std::string& who, uint64_t M = 0, uint64_t N = 0);
+                                            const std::string& who);
 
 }  // namespace smolvk::ops

@@ -11,6 +11,7 @@ struct MlpPush {
   uint32_t M, H, I;
   uint32_t x_off, h_off, gu_off, down_off, nw_off;
   float eps;
+  uint32_t add_x;
 };
 
 constexpr uint32_t kWorkgroup = 256;
@@ -23,7 +24,7 @@ bool mlp_decode_available(const Capabilities& caps, int64_t rows) {
 }
 
 void mlp_decode(Graph& g, const Tensor& x, const Tensor& norm_w, float eps, const Tensor& gate_up_w,
-                const Tensor& down_w, const Tensor& h, const std::string& name) {
+                const Tensor& down_w, const Tensor& h, const std::string& name, bool add_x) {
   const std::string op = "mlp_decode '" + name + "'";
   const Capabilities& caps = g.context().caps();
   expect(x.dtype == DType::F32 && h.dtype == DType::F32 && x.shape.size() == 2 && h.shape == x.shape, op,
@@ -64,7 +65,7 @@ void mlp_decode(Graph& g, const Tensor& x, const Tensor& norm_w, float eps, cons
   d.bindings = {{xb.ref, Access::Read}, {gb.ref, Access::Read}, {hb.ref, Access::ReadWrite},
                 {db.ref, Access::Read}, {nb.ref, Access::Read}};
   d.set_push(MlpPush{uint32_t(M), uint32_t(H), uint32_t(I), xb.elem_offset, hb.elem_offset, gb.elem_offset,
-                     db.elem_offset, nb.elem_offset, eps});
+                     db.elem_offset, nb.elem_offset, eps, add_x ? 1u : 0u});
   d.groups = grid_1d(ceil_div(uint64_t(I), kUnits));
   d.flops = 2.0 * double(M) * 3.0 * double(I) * double(H);
   d.bytes = double(gate_up_w.bytes() + down_w.bytes()) + 3.0 * double(x.bytes());

@@ -19,9 +19,10 @@ bool mlp_decode_available(const Capabilities& caps, int64_t rows);
 //   norm_w     [H]          RMSNorm weight (of the weights' dtype), eps its epsilon
 //   gate_up_w  [2I, H]      gate rows then up rows (f32, f16 or bf16)
 //   down_w     [H, I]       same dtype
-//   h          f32 [M, H]   gets the block's output added (h = x beforehand for a Llama layer)
+//   h          f32 [M, H]   gets the block's output added (h = x beforehand for a Llama layer;
+//                           with add_x, h is zero beforehand and gets x + the output)
 // Throws std::invalid_argument on shapes, dtypes, or where !mlp_decode_available.
 void mlp_decode(Graph& g, const Tensor& x, const Tensor& norm_w, float eps, const Tensor& gate_up_w,
-                const Tensor& down_w, const Tensor& h, const std::string& name = "mlp");
+                const Tensor& down_w, const Tensor& h, const std::string& name = "mlp", bool add_x = false);
 
 }  // namespace smolvk::ops

@@ -10,6 +10,7 @@
 
 #include "model/ops/attention.h"
 #include "model/ops/attention_ref.h"
+#include "model/ops/matmul_ref.h"
 #include "tests/ops/op_test_util.h"
 #include "tests/test_util.h"
 
@@ -252,4 +253,56 @@ TEST(AttentionErrors, ShapeErrorsAreExceptions) {
                            t(DType::F32, {2, 5, 2, 8}));
   }, "key_mask");
   EXPECT_EQ(g.size(), 0u);
+}
+
+// A decode step with the output projection folded in (AttentionOptions::o_proj, float
+// atomics): h gets h0 + att · W_oᵀ and h_next is zeroed; W_o rounded to its dtype for the
+// reference. Shapes: the 256M step (G 3, D 64), two batch rows, f32 and f16 W_o; G·D = 60
+// (not a multiple of 8) is declined: attention_decoder returns false and writes out.
+TEST(AttentionDecoderCases, OutputProjectionFolded) {
+  Context& ctx = test::context();
+  if (!ctx.caps().use_float_atomics) GTEST_SKIP() << "no f32 atomic add on this device";
+  struct Case {
+    int64_t B, Hq, Hkv, D, C, pos0, H;
+    DType wt;
+  };
+  for (const Case& c : {Case{1, 9, 3, 64, 40, 30, 96, DType::BF16}, Case{2, 6, 2, 24, 23, 17, 50, DType::F32},
+                        Case{1, 4, 4, 16, 9, 8, 24, DType::F16}, Case{2, 6, 2, 20, 23, 17, 50, DType::BF16}}) {
+    SCOPED_TRACE("B " + std::to_string(c.B) + " Hq " + std::to_string(c.Hq) + " D " + std::to_string(c.D));
+    const int64_t qcols = c.Hq * c.D;
+    const auto q = random_floats(size_t(c.B * qcols), 11);
+    const auto kc = random_floats(size_t(c.B * c.Hkv * c.C * c.D), 12);
+    const auto vc = random_floats(size_t(c.B * c.Hkv * c.C * c.D), 13);
+    const auto wo = random_floats(size_t(c.H * qcols), 14, 0.5f);
+    const auto h0 = random_floats(size_t(c.B * c.H), 15);
+    const std::vector<int32_t> kv_start(size_t(c.B), 0);
+    const ops::PackedWeights pw = ops::pack_weights(wo, c.wt);
+    Buffer qb = upload(ctx, q), kb = upload(ctx, kc), vb = upload(ctx, vc), sb = upload(ctx, kv_start),
+           hb = upload(ctx, h0), zb = upload(ctx, std::vector<float>(size_t(c.B * c.H), 5.0f)),
+           ob = ctx.create_buffer(size_t(c.B * qcols) * 4), wb = ctx.create_buffer((pw.bytes.size() + 3) / 4 * 4);
+    ctx.upload(wb, pw.bytes.data(), pw.bytes.size());
+    Graph g(ctx);
+    const ops::OutputProjection fold{ops::external(g, wb, c.wt, {c.H, qcols}), ops::external(g, hb, DType::F32, {c.B, c.H}),
+                                     ops::external(g, zb, DType::F32, {c.B, c.H})};
+    const bool folded = ops::attention_decoder(
+        g, {ops::external(g, qb, DType::F32, {c.B, qcols}), 0}, ops::external(g, kb, DType::F32, {c.B, c.Hkv, c.C, c.D}),
+        ops::external(g, vb, DType::F32, {c.B, c.Hkv, c.C, c.D}), ops::external(g, sb, DType::I32, {c.B}),
+        ops::external(g, ob, DType::F32, {c.B, 1, c.Hq, c.D}), ops::ParamWord{g.params(), 2}, {.o_proj = &fold});
+    const bool foldable = (c.Hq / c.Hkv * c.D) % 8 == 0;
+    ASSERT_EQ(folded, foldable);
+    Program p = g.compile();
+    p.set_param(2, uint32_t(c.pos0));
+    p.run();
+
+    std::vector<float> att(size_t(c.B * qcols)), ref = h0;
+    ops::attention_decoder_ref(q, kc, vc, c.C, kv_start, c.pos0, {c.B, 1, c.Hq, c.Hkv, c.D},
+                               float(1.0 / std::sqrt(double(c.D))), att);
+    if (!foldable) {
+      EXPECT_LE(test::max_rel_error(att, download(ctx, ob, att.size())), kTol);
+      continue;
+    }
+    ops::matmul_ref(att, pw.rounded, {}, ref, c.B, c.H, qcols, true);
+    EXPECT_LE(test::max_rel_error(ref, download(ctx, hb, ref.size())), kTol);
+    for (float z : download(ctx, zb, size_t(c.B * c.H))) ASSERT_EQ(z, 0.0f);
+  }
 }

@@ -25,6 +25,7 @@ constexpr float kEps = 1e-5f;
 struct Case {
   int64_t M, H, I;
   DType wt = DType::BF16;
+  bool add_x = false;  // h starts at zero and gets x + MLP(x)
 };
 
 void run_case(const Case& c) {
@@ -33,7 +34,8 @@ void run_case(const Case& c) {
   Context& ctx = test::context();
   if (!ops::mlp_decode_available(ctx.caps(), c.M)) GTEST_SKIP() << "no f32 atomic add on this device";
   const auto x = test::random_uniform(size_t(c.M * c.H), 31, -3.0f, 3.0f);
-  const auto h0 = test::random_uniform(size_t(c.M * c.H), 32, -1.0f, 1.0f);
+  const auto h0 = c.add_x ? std::vector<float>(size_t(c.M * c.H), 0.0f)
+                          : test::random_uniform(size_t(c.M * c.H), 32, -1.0f, 1.0f);
   const auto gu = test::random_uniform(size_t(2 * c.I * c.H), 33, -1.0f, 1.0f);
   const auto dw = test::random_uniform(size_t(c.H * c.I), 34, -1.0f, 1.0f);
   const auto nw = test::random_uniform(size_t(c.H), 35, 0.5f, 1.5f);
@@ -50,12 +52,12 @@ void run_case(const Case& c) {
   Graph g(ctx);
   ops::mlp_decode(g, ops::external(g, bx, DType::F32, {c.M, c.H}), ops::external(g, bnw, c.wt, {c.H}), kEps,
                   ops::external(g, bgu, c.wt, {2 * c.I, c.H}), ops::external(g, bdw, c.wt, {c.H, c.I}),
-                  ops::external(g, bh, DType::F32, {c.M, c.H}));
+                  ops::external(g, bh, DType::F32, {c.M, c.H}), "mlp", c.add_x);
   Program p = g.compile();
   p.run();
 
   const auto xn = ops::ref::rms_norm(x, pnw.rounded, c.M, c.H, kEps);
-  std::vector<float> gate_up(size_t(c.M * 2 * c.I)), ref = h0;
+  std::vector<float> gate_up(size_t(c.M * 2 * c.I)), ref = c.add_x ? x : h0;
   ops::matmul_ref(xn, pgu.rounded, {}, gate_up, c.M, 2 * c.I, c.H);
   const auto act = ops::ref::swiglu(gate_up, c.M, c.I);
   ops::matmul_ref(act, pdw.rounded, {}, ref, c.M, c.H, c.I, true);
@@ -71,6 +73,8 @@ TEST(MlpDecode, MatchesNormMatmulSwigluMatmul) {
   run_case({2, 64, 40, DType::F16});
   run_case({1, 36, 44, DType::F32});
   run_case({2, 100, 21, DType::BF16});
+  run_case({2, 64, 40, DType::BF16, true});
+  run_case({1, 36, 44, DType::F16, true});
 }
 
 TEST(MlpDecode, BadShapesAreErrors) {

@@ -37,7 +37,9 @@ for s in $sections; do
     decode)
       bench "b1" -- --tiles 1 --new-tokens 64 --reps 3
       bench "b1 no float atomics" SMOLVK_NO_FLOAT_ATOMICS=1 -- --tiles 1 --new-tokens 64 --reps 3
+      bench "b1 o_proj not folded" SMOLVK_TUNE_OPROJ_FOLD=0 -- --tiles 1 --new-tokens 64 --reps 3
       bench "b1 (again)" -- --tiles 1 --new-tokens 64 --reps 3
+      bench "b2" -- --batch 2 --tiles 1 --new-tokens 64 --reps 2
       bench "b1 17 tiles" -- --tiles 17 --new-tokens 32 --reps 2
       "$BIN/smolvk" bench --shape 256m --no-cold-start --tiles 1 --new-tokens 64 --profile --top 12 > "$OUT/decode_profile.txt" 2>&1
       ;;
@@ -55,7 +57,15 @@ for s in $sections; do
       "$BIN/smolvk" profile --shape 256m --batch 32 --tiles 1 --new-tokens 4 --top 10 > "$OUT/profile_b32.txt" 2>&1
       ;;
     ops)
-      timeout 120 "$BIN/bench_ops" 5 > "$OUT/bench_ops.txt" 2>&1
+      # One process per tile setting (SMOLVK_TUNE_GEMM_*; SMALL_GRID=0: the setting for every
+      # shape), the vision GEMMs of 13 tiles and the 1,108-token prefill in bf16.
+      for cfg in "" "SMALL_GRID=0" "SMALL_GRID=0 BM=64 BN=64 WM=16" "SMALL_GRID=0 BM=64 BN=64 WM=16 WN=16" \
+                 "SMALL_GRID=0 BM=64 BN=128 WM=16 WN=32" "SMALL_GRID=0 BM=32 BN=64 WM=16 WN=16" \
+                 "SMALL_GRID=0 BM=64 BN=32 WM=16 WN=16" "SMALL_GRID=0 BM=128 BN=64 WM=32 WN=16"; do
+        envs=(); for kv in $cfg; do envs+=("SMOLVK_TUNE_GEMM_$kv"); done
+        echo "-- tile ${cfg:-default}" | tee -a "$log"
+        env "${envs[@]}" timeout 60 "$BIN/bench_ops" 5 2>&1 | grep -E "M +(13312|1108) .*bf16" | tee -a "$log"
+      done
       ;;
   esac
 done
