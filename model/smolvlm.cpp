@@ -9,6 +9,7 @@
 #include "loader/safetensors.h"
 #include "loader/weights.h"
 #include "model/graphs.h"
+#include "model/ops/common.h"
 #include "model/ops/embedding.h"
 #include "model/ops/position_ids.h"
 #include "model/ops/rope.h"
@@ -16,6 +17,9 @@
 
 namespace smolvk {
 namespace {
+// Tiles the vision encoder takes per pass (SMOLVK_TUNE_VISION_CHUNK overrides).
+constexpr uint32_t kVisionTilesPerPass = 8;
+
 using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
@@ -200,26 +204,42 @@ Model::Impl::Encoded Model::Impl::encode(const std::vector<const PreparedRequest
   const int64_t S = layout.seq;
   const int64_t rows = N * S / (config.scale_factor * config.scale_factor);
 
-  Buffer ids_b = upload_vector(ctx, layout.position_ids),
-         valid_b = upload_vector(ctx, layout.valid);
-  e.rows = ctx.create_buffer(uint64_t(rows * config.text.hidden_size) * 4);
+  const int64_t TH = config.text.hidden_size, VH = config.vision.hidden_size, rows_per_tile = rows / N;
+  e.rows = ctx.create_buffer(uint64_t(rows * TH) * 4);
   Buffer vis_b;
-  Graph g(ctx);
-  VisionIO io{ops::external(g, pix_b, DType::F32, {N, C, H, W}),
-              ops::external(g, ids_b, DType::I32, {N, S}),
-              ops::external(g, valid_b, DType::I32, {N, S}),
-              ops::external(g, e.rows, DType::F32, {rows, config.text.hidden_size})};
-  ops::Tensor vis_t;
-  if (vision_out) {
-    vis_b = ctx.create_buffer(uint64_t(N * S * config.vision.hidden_size) * 4);
-    vis_t = ops::external(g, vis_b, DType::F32, {N, S, config.vision.hidden_size});
-    io.vision_out = &vis_t;
+  if (vision_out) vis_b = ctx.create_buffer(uint64_t(N * S * VH) * 4);
+  // The encoder runs over at most `chunk` tiles at a time: its activations (~30 MB a tile at
+  // 512 px) then stay bounded however many tiles a request has, at a few more dispatches.
+  int64_t chunk = std::max<int64_t>(1, ops::tuning("VISION_CHUNK", kVisionTilesPerPass));
+  const uint64_t align = std::max<uint64_t>(1, ctx.caps().min_storage_buffer_offset_alignment);
+  for (uint64_t per : {uint64_t(C * H * W) * 4, uint64_t(rows_per_tile * TH) * 4, uint64_t(S * VH) * 4})
+    if ((per * uint64_t(chunk)) % align != 0) chunk = N;
+  if (timings) timings->clear();
+  for (int64_t t0 = 0; t0 < N; t0 += chunk) {
+    const int64_t n = std::min(chunk, N - t0);
+    const auto slice = [&](const std::vector<int32_t>& v) {
+      return std::vector<int32_t>(v.begin() + t0 * S, v.begin() + (t0 + n) * S);
+    };
+    Buffer ids_b = upload_vector(ctx, slice(layout.position_ids)), valid_b = upload_vector(ctx, slice(layout.valid));
+    Graph g(ctx);
+    VisionIO io{ops::external(g, pix_b, DType::F32, {n, C, H, W}, uint64_t(t0 * C * H * W) * 4),
+                ops::external(g, ids_b, DType::I32, {n, S}),
+                ops::external(g, valid_b, DType::I32, {n, S}),
+                ops::external(g, e.rows, DType::F32, {n * rows_per_tile, TH}, uint64_t(t0 * rows_per_tile * TH) * 4)};
+    ops::Tensor vis_t;
+    if (vision_out) {
+      vis_t = ops::external(g, vis_b, DType::F32, {n, S, VH}, uint64_t(t0 * S * VH) * 4);
+      io.vision_out = &vis_t;
+    }
+    build_vision(g, config, weights, io);
+    g.enable_timestamps(timings != nullptr);
+    Program prog = g.compile();
+    prog.run();
+    if (timings) {
+      const auto t = prog.timings();
+      timings->insert(timings->end(), t.begin(), t.end());
+    }
   }
-  build_vision(g, config, weights, io);
-  g.enable_timestamps(timings != nullptr);
-  Program prog = g.compile();
-  prog.run();
-  if (timings) *timings = prog.timings();
   if (vision_out) {
     vision_out->resize(size_t(N * S * config.vision.hidden_size));
     ctx.download(vis_b, vision_out->data(), vision_out->size() * 4);
