@@ -82,7 +82,9 @@ void run_case(const Case& c) {
   EXPECT_LE(test::max_rel_error(k_ref, k_got), kTol) << "k cache";
   EXPECT_LE(test::max_rel_error(v_ref, v_got), kTol) << "v cache";
   for (size_t i = 0; i < cache_n; ++i) {
-    if (k_ref[i] == kSentinel) ASSERT_EQ(k_got[i], kSentinel) << "k cache element " << i << " was written";
+    if (k_ref[i] == kSentinel) {
+      ASSERT_EQ(k_got[i], kSentinel) << "k cache element " << i << " was written";
+    }
   }
 }
 
