@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <stdexcept>
 
 #include "loader/error.h"
@@ -376,6 +377,7 @@ std::vector<Result> Model::Impl::run(std::span<const Request> batch,
     io.last_rows = ops::external(g, last_b, DType::I32, {B});
     io.logits = ops::external(g, logits_b, DType::F32, {B, tc.vocab_size});
     io.next_ids = ops::external(g, next_b, DType::I32, {B});
+    g.read_back(io.next_ids.ref);  // the sampled ids come back with the run, no download
     io.sampling = sp;
     io.step = uint32_t{0};
     build_text(g, I.config, I.weights, kv, rope, io);
@@ -399,8 +401,8 @@ std::vector<Result> Model::Impl::run(std::span<const Request> batch,
   std::vector<bool> done(size_t(B), false);
   std::vector<int32_t> next(batch.size(), 0);
   double first_token_ms = 0;
-  auto take_tokens = [&]() {
-    I.ctx.download(next_b, next.data(), uint64_t(B) * 4);
+  auto take_tokens = [&](const Program& p) {
+    std::memcpy(next.data(), p.read_back().data(), uint64_t(B) * 4);
     for (int64_t b = 0; b < B; ++b) {
       if (done[size_t(b)]) continue;
       Result& r = results[size_t(b)];
@@ -414,7 +416,7 @@ std::vector<Result> Model::Impl::run(std::span<const Request> batch,
       }
     }
   };
-  take_tokens();
+  take_tokens(prefill);
   first_token_ms = ms_since(t_start);
   Program decode;
   for (int step = 1; step < o.max_new_tokens; ++step) {
@@ -433,6 +435,7 @@ std::vector<Result> Model::Impl::run(std::span<const Request> batch,
       io.last_rows = io.kv_start;  // unused for T = 1
       io.logits = ops::external(g, logits_b, DType::F32, {B, tc.vocab_size});
       io.next_ids = ops::external(g, next_b, DType::I32, {B});
+    g.read_back(io.next_ids.ref);  // the sampled ids come back with the run, no download
       io.sampling = sp;
       io.step = ops::ParamWord{params, param::kStep};
       build_text(g, I.config, I.weights, kv, rope, io);
@@ -444,7 +447,7 @@ std::vector<Result> Model::Impl::run(std::span<const Request> batch,
     decode.set_param(param::kStep, uint32_t(step));
     for (int64_t b = 0; b < B; ++b) decode.set_param(param::kPositions + uint32_t(b), pos);
     decode.run();
-    take_tokens();
+    take_tokens(decode);
   }
   const double decode_ms = ms_since(t0);
   if (o.profile && decode.dispatch_count()) profile.push_back({"decode", decode.timings()});

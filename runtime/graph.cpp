@@ -26,6 +26,8 @@ struct Program::Impl {
   Buffer arena;
   Buffer params_device;
   std::unique_ptr<HostBuffer> params_host;
+  std::unique_ptr<HostBuffer> read_back;
+  uint64_t read_back_bytes = 0;
   std::vector<Dispatch> dispatches;  // push/bindings dropped after recording; kept for names
   std::vector<bool> barrier_before;
   uint64_t arena_bytes = 0, transient_sum = 0;
@@ -66,6 +68,15 @@ TensorRef Graph::params() {
     params_resource_ = uint32_t(resources_.size() - 1);
   }
   return {params_resource_, 0, kParamWords * 4};
+}
+
+void Graph::read_back(const TensorRef& src) {
+  if (!src.valid() || src.resource >= resources_.size() || resources_[src.resource].kind != Resource::External)
+    throw GpuError("Graph::read_back: the source must be a range of an external buffer");
+  if (src.size == 0 || src.size > kReadBackBytes)
+    throw GpuError("Graph::read_back: " + std::to_string(src.size) + " bytes; at most " +
+                   std::to_string(kReadBackBytes) + " can be read back");
+  read_back_ = src;
 }
 
 void Graph::add(Dispatch d) {
@@ -284,6 +295,15 @@ Program Graph::compile() {
   barrier(VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
           VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
           VK_ACCESS_HOST_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_SHADER_READ_BIT);
+  if (read_back_.valid()) {
+    const Range r = resolve(read_back_, "read_back");
+    P.read_back_bytes = r.end - r.begin;
+    P.read_back = C.make_host_buffer(P.read_back_bytes);
+    VkBufferCopy c{r.begin, 0, P.read_back_bytes};
+    vkCmdCopyBuffer(cmd, r.buffer, P.read_back->buffer, 1, &c);
+    barrier(VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_HOST_BIT,
+            VK_ACCESS_HOST_READ_BIT);
+  }
   VK_CHECK(vkEndCommandBuffer(cmd));
 
   P.dispatches = std::move(dispatches_);
@@ -306,6 +326,11 @@ std::span<uint32_t> Program::params() {
   if (!impl_ || !impl_->params_host)
     throw GpuError("Program::params: the graph never used Graph::params()");
   return {static_cast<uint32_t*>(impl_->params_host->mapped), Graph::kParamWords};
+}
+
+std::span<const uint8_t> Program::read_back() const {
+  if (!impl_ || !impl_->read_back) throw GpuError("Program::read_back: the graph asked for no read-back");
+  return {static_cast<const uint8_t*>(impl_->read_back->mapped), impl_->read_back_bytes};
 }
 
 size_t Program::dispatch_count() const { return impl_ ? impl_->dispatches.size() : 0; }

@@ -89,6 +89,11 @@ class Graph {
   void add(Dispatch d);
   size_t size() const { return dispatches_.size(); }
 
+  // Copy `src` (at most kReadBackBytes) to host-visible memory at the end of every run, so a
+  // small result (e.g. the sampled token ids) needs no separate download per replay.
+  void read_back(const TensorRef& src);
+  static constexpr uint64_t kReadBackBytes = 64 * 1024;
+
   // Turn timestamps on for every dispatch (if the device has them).
   void enable_timestamps(bool on = true) { timestamps_ = on; }
 
@@ -107,6 +112,7 @@ class Graph {
   std::vector<Resource> resources_;
   std::vector<Dispatch> dispatches_;
   uint32_t params_resource_ = UINT32_MAX;
+  TensorRef read_back_;
   bool timestamps_ = false;
 };
 
@@ -121,6 +127,8 @@ class Program {
   void run();
   // Host-visible per-replay words, read by shaders through Graph::params(). Write before run().
   std::span<uint32_t> params();
+  // The bytes Graph::read_back copied at the end of the last run.
+  std::span<const uint8_t> read_back() const;
   void set_param(uint32_t index, uint32_t value) { params()[index] = value; }
   void set_param_f32(uint32_t index, float value) {
     std::memcpy(&params()[index], &value, 4);

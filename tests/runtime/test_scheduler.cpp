@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include <vector>
 
 #include "runtime/graph.h"
@@ -99,6 +101,31 @@ TEST(Scheduler, ReplayWithChangingParams) {
     ctx.download(out, y.data(), n * 4);
     EXPECT_FLOAT_EQ(y[0], 1.0f + 2.0f * float(step * 10)) << "replay " << step;
     EXPECT_FLOAT_EQ(y[n - 1], 1.0f + 2.0f * float(step * 10));
+  }
+}
+
+// Graph::read_back: the last dispatch's output comes back with every replay, no download.
+TEST(Scheduler, ReadBackFollowsEveryReplay) {
+  Context& ctx = test::context();
+  const uint32_t n = 10;
+  std::vector<float> x(n, 0.5f);
+  Buffer in = ctx.create_buffer(n * 4), out = ctx.create_buffer(n * 4);
+  ctx.upload(in, x.data(), n * 4);
+  Graph g(ctx);
+  const TensorRef dst = g.external(out);
+  fill(g, g.external(in), dst, n, 2, 0, true);  // 1 + p
+  g.read_back(dst.slice(4, 8));                  // elements 1 and 2
+  EXPECT_THROW(g.read_back(g.transient(16)), GpuError);
+  Program p = g.compile();
+  for (uint32_t step = 0; step < 3; ++step) {
+    p.set_param(0, step + 1);
+    p.run();
+    const auto bytes = p.read_back();
+    ASSERT_EQ(bytes.size(), 8u);
+    float y[2];
+    std::memcpy(y, bytes.data(), 8);
+    EXPECT_FLOAT_EQ(y[0], 2.0f + float(step)) << "replay " << step;
+    EXPECT_FLOAT_EQ(y[1], 2.0f + float(step));
   }
 }
 
