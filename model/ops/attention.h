@@ -38,7 +38,7 @@ struct AttentionOptions {
   // Decode steps (T = 1, one key split) where the device has float atomics: apply the output
   // projection too (see attention_decode.comp OPROJ); attention_decoder then returns true and
   // leaves `out` unwritten.
-  const struct OutputProjection* o_proj = nullptr;
+  const OutputProjection* o_proj = nullptr;
 };
 
 // Causal attention of T new tokens per batch row over the KV cache.
