@@ -50,7 +50,7 @@ void build_text(Graph& g, const ModelConfig& c, const DeviceWeights& w, const Kv
   // there: see kMatVecFusedFastRows).
   const bool fuse = B * T <= kMatVecFusedFastRows;
   const bool mlp_fused = fuse && mlp_decode_available(g.context().caps(), B * T);
-  const Tensor h_snap = mlp_fused ? transient(g, DType::F32, {B * T, H}, "text.h_snapshot") : Tensor{};
+  Tensor h_snap;  // made where a layer first needs it
   Tensor h_other = mlp_fused && T == 1 ? transient(g, DType::F32, {B, H}, "text.h_other") : Tensor{};
   const bool fold_o = tuning("OPROJ_FOLD", 1) == 1;
   // y = x_norm · Wᵀ, with x_norm = RMSNorm(src) fused into the mat-vec where possible.
@@ -89,6 +89,7 @@ void build_text(Graph& g, const ModelConfig& c, const DeviceWeights& w, const Kv
     if (mlp_here) {
       // o_proj leaves a snapshot of the residual stream that the one-dispatch MLP reads
       // while it adds its output into h.
+      if (!h_snap.ref.valid()) h_snap = transient(g, DType::F32, {B * T, H}, "text.h_snapshot");
       matmul(g, reshape(att, {B * T, Hq * D}), L.o_w.bind(g), nullptr, h,
              {.accumulate = true, .name = p + "o_proj", .y_copy = &h_snap});
       mlp_decode(g, h_snap, post_norm, eps, gate_up_w, down_w, h, p + "mlp");

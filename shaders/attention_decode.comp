@@ -14,6 +14,7 @@
 // workgroup streaming all of W_o's columns alone was the bottleneck). The workgroups of kv
 // head 0 zero their rows of the next residual buffer (binding 6) for the MLP to fill.
 #extension GL_EXT_control_flow_attributes : require
+#extension GL_GOOGLE_include_directive : enable
 #ifdef OPROJ
 #extension GL_EXT_shader_atomic_float : require
 #endif
@@ -66,13 +67,7 @@ const float M_INIT = -1.0e30;
 
 #ifdef OPROJ
 #if !defined(W_F32)
-vec2 unpack2(uint word) {
-#if defined(W_F16)
-  return unpackHalf2x16(word);
-#else
-  return vec2(uintBitsToFloat(word << 16), uintBitsToFloat(word & 0xffff0000u));
-#endif
-}
+#include "half_words.glsl"
 #endif
 #endif
 
@@ -230,8 +225,8 @@ void main() {
 #if defined(W_F32)
       const vec4 wa = wo4[(wrow + c) >> 2], wb = wo4[((wrow + c) >> 2) + 1u];
 #else
-      const uvec4 u = wo4[(wrow + c) >> 3];
-      const vec4 wa = vec4(unpack2(u.x), unpack2(u.y)), wb = vec4(unpack2(u.z), unpack2(u.w));
+      vec4 wa, wb;
+      unpack8(wo4[(wrow + c) >> 3], wa, wb);
 #endif
       acc_o += dot(wa, vec4(Os[c], Os[c + 1u], Os[c + 2u], Os[c + 3u])) +
                dot(wb, vec4(Os[c + 4u], Os[c + 5u], Os[c + 6u], Os[c + 7u]));

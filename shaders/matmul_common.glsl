@@ -31,24 +31,11 @@ float load_b(uint i) { return bias[i]; }
 vec2 load_w_pair(uint i) { return vec2(w[i], w[i + 1]); }
 bool pair_aligned(uint i) { return true; }
 #else
-float unpack_one(uint word, uint half_index) {
-#if defined(W_F16)
-  return unpackHalf2x16(word)[half_index];
-#else
-  return uintBitsToFloat(half_index == 0u ? word << 16 : word & 0xffff0000u);
-#endif
-}
-float load_w(uint i) { return unpack_one(w[i >> 1], i & 1u); }
-float load_b(uint i) { return unpack_one(bias[i >> 1], i & 1u); }
+#include "half_words.glsl"
+float load_w(uint i) { return unpack2(w[i >> 1])[i & 1u]; }
+float load_b(uint i) { return unpack2(bias[i >> 1])[i & 1u]; }
 // Elements i and i+1 from one word; requires pair_aligned(i).
-vec2 load_w_pair(uint i) {
-  uint word = w[i >> 1];
-#if defined(W_F16)
-  return unpackHalf2x16(word);
-#else
-  return vec2(uintBitsToFloat(word << 16), uintBitsToFloat(word & 0xffff0000u));
-#endif
-}
+vec2 load_w_pair(uint i) { return unpack2(w[i >> 1]); }
 bool pair_aligned(uint i) { return (i & 1u) == 0u; }
 #endif
 

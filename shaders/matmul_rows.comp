@@ -21,18 +21,7 @@ layout(std430, binding = 1) readonly buffer WBuf4 { vec4 w4[]; };
 void load8_w(uint e, out vec4 a, out vec4 b) { a = w4[e >> 2]; b = w4[(e >> 2) + 1u]; }
 #else
 layout(std430, binding = 1) readonly buffer WBuf4 { uvec4 w4[]; };
-vec2 unpack2(uint word) {
-#if defined(W_F16)
-  return unpackHalf2x16(word);
-#else
-  return vec2(uintBitsToFloat(word << 16), uintBitsToFloat(word & 0xffff0000u));
-#endif
-}
-void load8_w(uint e, out vec4 a, out vec4 b) {
-  const uvec4 u = w4[e >> 3];
-  a = vec4(unpack2(u.x), unpack2(u.y));
-  b = vec4(unpack2(u.z), unpack2(u.w));
-}
+void load8_w(uint e, out vec4 a, out vec4 b) { unpack8(w4[e >> 3], a, b); }
 #endif
 
 const uint CG = WG / RB;     // column groups

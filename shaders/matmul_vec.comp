@@ -10,7 +10,7 @@
 // group that owns COLS columns at a time and splits K over its lanes with 16-byte loads (8
 // weights per load), reducing with subgroupAdd: no shared memory, no barriers. Without it
 // the whole workgroup is one lane group reducing through a shared-memory tree.
-#extension GL_EXT_control_flow_attributes : require
+#extension GL_GOOGLE_include_directive : enable
 #ifdef USE_SUBGROUP
 #extension GL_KHR_shader_subgroup_basic : enable
 #extension GL_KHR_shader_subgroup_arithmetic : enable
@@ -21,7 +21,6 @@ layout(constant_id = 0) const uint WG = 64;   // threads (a power of two)
 layout(constant_id = 1) const uint RB = 1;    // rows of X per pass
 layout(constant_id = 2) const uint COLS = 1;  // output columns per lane group per pass
 layout(constant_id = 3) const uint CPW = 1;   // output columns per workgroup
-layout(constant_id = 4) const uint UNROLL = 4;  // 16-byte steps per lane whose loads are batched
 
 layout(push_constant) uniform Push {
   uint M, N, K;
@@ -79,27 +78,13 @@ float load_nw(uint i) { return nw[i]; }
 void load8_w(uint e, out vec4 a, out vec4 b) { a = w4[e >> 2]; b = w4[(e >> 2) + 1u]; }
 void load8_nw(uint e, out vec4 a, out vec4 b) { a = nw4[e >> 2]; b = nw4[(e >> 2) + 1u]; }
 #else
-vec2 unpack2(uint word) {
-#if defined(W_F16)
-  return unpackHalf2x16(word);
-#else
-  return vec2(uintBitsToFloat(word << 16), uintBitsToFloat(word & 0xffff0000u));
-#endif
-}
+#include "half_words.glsl"
 float load_w(uint i) { return unpack2(w[i >> 1])[i & 1u]; }
 float load_b(uint i) { return unpack2(bias[i >> 1])[i & 1u]; }
 float load_nw(uint i) { return unpack2(nw[i >> 1])[i & 1u]; }
 // Elements e..e+7 (e a multiple of 8): one 16-byte load.
-void load8_w(uint e, out vec4 a, out vec4 b) {
-  const uvec4 u = w4[e >> 3];
-  a = vec4(unpack2(u.x), unpack2(u.y));
-  b = vec4(unpack2(u.z), unpack2(u.w));
-}
-void load8_nw(uint e, out vec4 a, out vec4 b) {
-  const uvec4 u = nw4[e >> 3];
-  a = vec4(unpack2(u.x), unpack2(u.y));
-  b = vec4(unpack2(u.z), unpack2(u.w));
-}
+void load8_w(uint e, out vec4 a, out vec4 b) { unpack8(w4[e >> 3], a, b); }
+void load8_nw(uint e, out vec4 a, out vec4 b) { unpack8(nw4[e >> 3], a, b); }
 #endif
 
 float silu_mul(float g, float u) { return g / (1.0 + exp(-g)) * u; }
@@ -189,42 +174,26 @@ void main() {
       }
 
       if (vec_ok) {
-        // UNROLL steps' weight loads are issued before any is used: a decode mat-vec has only
-        // a few steps per lane, so this turns a chain of memory latencies into one.
-        const uint step = GS * 8u;
-        for (uint k0 = lane * 8u; k0 < K; k0 += step * UNROLL) {
-          vec4 wa[UNROLL * COLS], wb[UNROLL * COLS], na[UNROLL], nb[UNROLL];
-          [[unroll]] for (uint u = 0u; u < UNROLL; ++u) {
-            const uint k = k0 + u * step;
-            na[u] = vec4(1.0);
-            nb[u] = vec4(1.0);
-            if (k < K) {
-              for (uint c = 0u; c < COLS; ++c) load8_w(wrow[c] + k, wa[u * COLS + c], wb[u * COLS + c]);
-              if (norm) load8_nw(pc.nw_off + k, na[u], nb[u]);
-            } else {
-              for (uint c = 0u; c < COLS; ++c) wa[u * COLS + c] = wb[u * COLS + c] = vec4(0.0);
-            }
-          }
+        for (uint k = lane * 8u; k < K; k += GS * 8u) {
+          vec4 wa[COLS], wb[COLS];
+          for (uint c = 0u; c < COLS; ++c) load8_w(wrow[c] + k, wa[c], wb[c]);
+          vec4 na = vec4(1.0), nb = vec4(1.0);
+          if (norm) load8_nw(pc.nw_off + k, na, nb);
           for (uint r = 0u; r < RB; ++r) {
             if (r >= rows) continue;
-            [[unroll]] for (uint u = 0u; u < UNROLL; ++u) {
-              const uint k = k0 + u * step;
-              if (k >= K) break;
-              const uint xi = (xrow0 + r * pc.x_stride + k) >> 2;
-              vec4 xa = x4[xi], xb = x4[xi + 1u];
-              if (swiglu) {
-                const uint ui = xi + (K >> 2);
-                xa = silu_mul(xa, x4[ui]);
-                xb = silu_mul(xb, x4[ui + 1u]);
-              }
-              if (norm) {
-                ss[r] += dot(xa, xa) + dot(xb, xb);
-                xa *= na[u];
-                xb *= nb[u];
-              }
-              for (uint c = 0u; c < COLS; ++c)
-                acc[c * RB + r] += dot(wa[u * COLS + c], xa) + dot(wb[u * COLS + c], xb);
+            const uint xi = (xrow0 + r * pc.x_stride + k) >> 2;
+            vec4 xa = x4[xi], xb = x4[xi + 1u];
+            if (swiglu) {
+              const uint ui = xi + (K >> 2);
+              xa = silu_mul(xa, x4[ui]);
+              xb = silu_mul(xb, x4[ui + 1u]);
             }
+            if (norm) {
+              ss[r] += dot(xa, xa) + dot(xb, xb);
+              xa *= na;
+              xb *= nb;
+            }
+            for (uint c = 0u; c < COLS; ++c) acc[c * RB + r] += dot(wa[c], xa) + dot(wb[c], xb);
           }
         }
       } else {

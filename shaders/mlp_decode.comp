@@ -9,6 +9,7 @@
 // workgroup reads it while others are already adding into h). With add_x, h starts at zero
 // and workgroup 0 adds x itself (the residual) with its partial sums.
 #extension GL_EXT_shader_atomic_float : require
+#extension GL_GOOGLE_include_directive : enable
 #extension GL_EXT_control_flow_attributes : require
 
 layout(local_size_x_id = 0) in;
@@ -42,13 +43,7 @@ layout(std430, binding = 4) readonly buffer NW { WTYPE nw[]; };
 layout(std430, binding = 4) readonly buffer NW4 { WTYPE4 nw4[]; };
 
 #if !defined(W_F32)
-vec2 unpack2(uint word) {
-#if defined(W_F16)
-  return unpackHalf2x16(word);
-#else
-  return vec2(uintBitsToFloat(word << 16), uintBitsToFloat(word & 0xffff0000u));
-#endif
-}
+#include "half_words.glsl"
 #endif
 
 // Element i of a weight binding (0: gate_up, 1: down, 2: norm weight).
@@ -68,9 +63,7 @@ void wload8(uint which, uint e, out vec4 a, out vec4 b) {
   else if (which == 1u) { a = dw4[q]; b = dw4[q + 1u]; }
   else { a = nw4[q]; b = nw4[q + 1u]; }
 #else
-  const uvec4 u = which == 0u ? gu4[e >> 3] : which == 1u ? dw4[e >> 3] : nw4[e >> 3];
-  a = vec4(unpack2(u.x), unpack2(u.y));
-  b = vec4(unpack2(u.z), unpack2(u.w));
+  unpack8(which == 0u ? gu4[e >> 3] : which == 1u ? dw4[e >> 3] : nw4[e >> 3], a, b);
 #endif
 }
 

@@ -150,6 +150,9 @@ std::pair<uint32_t, uint32_t> pick_splits(const Capabilities& caps, int requeste
 // keys scored at once per workgroup.
 struct DecodePlan {
   uint32_t wg = 0, rows = 0, split_keys_max = 0;
+  uint32_t value_prefetch = 0;  // value vectors each invocation loads before the softmax
+  // The specialization constants attention_decode.comp starts with.
+  std::vector<uint32_t> spec(uint32_t D) const { return {wg, D, rows, split_keys_max, value_prefetch}; }
 };
 std::optional<DecodePlan> decode_plan(const Capabilities& caps, int64_t rows, int64_t D) {
   if (rows > kDecodeMaxRows || D % 4 != 0 || D > 256) return std::nullopt;
@@ -162,6 +165,7 @@ std::optional<DecodePlan> decode_plan(const Capabilities& caps, int64_t rows, in
   uint64_t sk = std::min<uint64_t>(1024, (caps.max_shared_memory - fixed) / (4ull * p.rows));
   if (sk < 64) return std::nullopt;
   p.split_keys_max = uint32_t(std::bit_floor(sk));
+  p.value_prefetch = D <= 64 ? 16 : 4;
   return p;
 }
 
@@ -196,8 +200,10 @@ bool record_decode_oproj(Graph& g, const OutputProjection& p, const DecodePlan& 
   if (nin % 8 != 0 || nin > 512 || in % per_vec != 0 || wb.elem_offset % per_vec != 0) return false;
   const AlignedBinding hb = bind_aligned(p.h.ref, 0, p.h.bytes(), align, 4, op);
   const AlignedBinding zb = bind_aligned(p.h_next.ref, 0, p.h_next.bytes(), align, 4, op);
+  std::vector<uint32_t> spec = plan.spec(D);
+  spec.insert(spec.end(), {uint32_t(nin), kOProjRows});
   Dispatch d{.name = label, .op = "attention", .shader = "attention_decode_oproj_" + std::string(dtype_name(p.w.dtype)),
-             .spec = {plan.wg, D, plan.rows, plan.split_keys_max, D <= 64 ? 16u : 4u, uint32_t(nin), kOProjRows}};
+             .spec = std::move(spec)};
   d.groups = {ceil_div(uint64_t(H), kOProjRows), batch_heads, 1};
   d.flops = flops + 2.0 * double(B * H * in);
   d.bytes = bytes + double(p.w.bytes()) + 3.0 * double(p.h.bytes());
@@ -294,8 +300,7 @@ bool attention_decoder(Graph& g, const TokenHeads& q, const Tensor& k_cache, con
         return true;
     }
     if (per <= plan->split_keys_max) {
-      const uint32_t vpre = D <= 64 ? 16 : 4;  // value vectors each invocation loads up front
-      record(g, "attention_decode", label, {plan->wg, uint32_t(D), plan->rows, plan->split_keys_max, vpre},
+      record(g, "attention_decode", label, plan->spec(uint32_t(D)),
              uint32_t(D), make_push(per), ceil_div(uint64_t(T * G), plan->rows), uint32_t(B * Hkv), n,
              q.tensor.ref, k_cache.ref, v_cache.ref, kv_start.ref, out, params, flops, bytes);
       return false;

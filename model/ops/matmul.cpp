@@ -43,15 +43,11 @@ Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const Matmu
   Kernel k;
   const bool fused = o.norm_weight || o.swiglu_input || o.y_copy || pairs;
   const bool tensor_cores = (caps.use_coopmat && !o.exact) || o.emulate_coopmat;
-  // Plain matmuls of this many rows or more go to the tensor-core GEMM even below the
-  // mat-vec limit (tunable; the default keeps every M <= 64 on the mat-vec kernels).
-  const bool gemm_rows = tensor_cores && !fused && rows >= int64_t(tuning("COOPMAT_MIN_ROWS", 65));
   // matmul_rows.comp for plain matmuls of 17..64 rows: on the H100 it beat the one-column-
   // per-workgroup mat-vec at batch 32 (4.7 vs 6.3 ms per decode step) but lost at batch 8
   // (3.8 vs 2.4) and 16 (4.3 vs 3.1).
-  const bool rows_kernel = !fused && rows >= int64_t(tuning("ROWS_MIN", 17)) && rows <= kMatVecMaxRows &&
-                           !gemm_rows;
-  if (rows <= kMatVecMaxRows && !gemm_rows) {
+  const bool rows_kernel = !fused && rows >= int64_t(tuning("ROWS_MIN", 17)) && rows <= kMatVecMaxRows;
+  if (rows <= kMatVecMaxRows) {
     const uint32_t rb = std::bit_ceil(uint32_t(rows));
     const uint32_t max_wg = std::bit_floor(std::max<uint32_t>(caps.max_workgroup_invocations, 1));
     if (rows_kernel) {
@@ -91,16 +87,14 @@ Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const Matmu
       const uint32_t cols = pairs || (rb > 2 && rb < 64) ? 2 : 1;
       const uint32_t per_group = std::max<uint32_t>(1, wg / sg) * cols;
       k.shader = "matmul_vec_sg_" + dt;
-      // Batched weight loads pay at one or two rows (latency bound); with more rows each load
-      // already feeds several dot products, and the unrolled shader only costs registers.
-      k.spec = {wg, rb, cols, per_group, rb <= 2 ? tuning("MATVEC_UNROLL", 1) : 1u};
+      k.spec = {wg, rb, cols, per_group};
       k.cols_per_group = per_group;
     } else {
       const uint32_t cols = rb <= 2 || pairs ? 2 : 1;
       uint32_t wg = std::min<uint32_t>(64, max_wg);
       while (wg > 1 && uint64_t(cols + 1) * rb * wg * 4 > caps.max_shared_memory) wg /= 2;
       k.shader = "matmul_vec_" + dt;
-      k.spec = {wg, rb, cols, cols, rb <= 2 ? tuning("MATVEC_UNROLL", 1) : 1u};
+      k.spec = {wg, rb, cols, cols};
       k.cols_per_group = cols;
     }
     return k;

@@ -7,22 +7,18 @@
 
 namespace smolvk::test {
 
-// Uniform in [-range, range), reproducible per seed.
-inline std::vector<float> random_floats(size_t n, uint32_t seed, float range = 2.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-range, range);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
-
 // Uniform in [lo, hi), reproducible per seed.
-inline std::vector<float> random_uniform(size_t n, uint32_t seed, float lo, float hi) {
+inline std::vector<float> random_uniform(size_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> u(lo, hi);
   std::vector<float> v(n);
   for (float& x : v) x = u(rng);
   return v;
+}
+
+// Uniform in [-range, range), reproducible per seed.
+inline std::vector<float> random_floats(size_t n, uint32_t seed, float range = 2.0f) {
+  return random_uniform(n, seed, -range, range);
 }
 
 template <class T>

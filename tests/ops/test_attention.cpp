@@ -11,6 +11,7 @@
 #include "model/ops/attention.h"
 #include "model/ops/attention_ref.h"
 #include "model/ops/matmul_ref.h"
+#include "tests/ops/matmul_test_inputs.h"
 #include "tests/ops/op_test_util.h"
 #include "tests/test_util.h"
 
@@ -279,8 +280,7 @@ TEST(AttentionDecoderCases, OutputProjectionFolded) {
     const ops::PackedWeights pw = ops::pack_weights(wo, c.wt);
     Buffer qb = upload(ctx, q), kb = upload(ctx, kc), vb = upload(ctx, vc), sb = upload(ctx, kv_start),
            hb = upload(ctx, h0), zb = upload(ctx, std::vector<float>(size_t(c.B * c.H), 5.0f)),
-           ob = ctx.create_buffer(size_t(c.B * qcols) * 4), wb = ctx.create_buffer((pw.bytes.size() + 3) / 4 * 4);
-    ctx.upload(wb, pw.bytes.data(), pw.bytes.size());
+           ob = ctx.create_buffer(size_t(c.B * qcols) * 4), wb = test::upload_weights(ctx, pw);
     Graph g(ctx);
     const ops::OutputProjection fold{ops::external(g, wb, c.wt, {c.H, qcols}), ops::external(g, hb, DType::F32, {c.B, c.H}),
                                      ops::external(g, zb, DType::F32, {c.B, c.H})};

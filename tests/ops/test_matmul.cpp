@@ -10,6 +10,7 @@
 
 #include "model/ops/matmul.h"
 #include "model/ops/matmul_ref.h"
+#include "tests/ops/matmul_test_inputs.h"
 #include "tests/ops/op_test_util.h"
 #include "tests/test_util.h"
 
@@ -36,27 +37,12 @@ struct Result {
   size_t dispatches = 0;
 };
 
-std::vector<float> random_values(size_t n, uint32_t seed) { return test::random_floats(n, seed, 1.0f); }
-
-uint64_t round4(uint64_t n) { return (n + 3) / 4 * 4; }
-
 Result run_case(const Case& c) {
   Context& ctx = test::context();
   const int64_t y_cols = c.y_cols ? c.y_cols : c.N;
-  const auto x = random_values(size_t(c.M * c.K), 1);
-  const auto w = random_values(size_t(c.N * c.K), 2);
-  const auto b = random_values(size_t(c.N), 3);
-  const auto y0 = random_values(size_t(c.M * y_cols), 4);
-  const ops::PackedWeights pw = ops::pack_weights(w, c.wt), pb = ops::pack_weights(b, c.wt);
-
-  Buffer bx = ctx.create_buffer(c.x_byte_offset + x.size() * 4);
-  Buffer bw = ctx.create_buffer(round4(c.w_byte_offset + pw.bytes.size()));
-  Buffer bb = ctx.create_buffer(round4(pb.bytes.size()));
-  Buffer by = ctx.create_buffer(y0.size() * 4);
-  ctx.upload(bx, x.data(), x.size() * 4, c.x_byte_offset);
-  ctx.upload(bw, pw.bytes.data(), pw.bytes.size(), c.w_byte_offset);
-  ctx.upload(bb, pb.bytes.data(), pb.bytes.size());
-  ctx.upload(by, y0.data(), y0.size() * 4);
+  const test::MatmulInputs in =
+      test::make_matmul_inputs(ctx, c.M, c.N, c.K, y_cols, c.wt, c.x_byte_offset, c.w_byte_offset, 1);
+  const auto& [x, w, b, y0, pw, pb, bx, bw, bb, by] = in;
 
   Graph g(ctx);
   std::vector<int64_t> xshape = {c.M, c.K};
@@ -153,7 +139,7 @@ TEST(Matmul, ColumnRangeWriteLeavesOtherColumns) {
 TEST(Matmul, AdjacentColumnRangesFormOneOutput) {
   Context& ctx = test::context();
   const int64_t M = 3, K = 17, parts[3] = {11, 5, 5}, cols = 21;
-  const auto x = random_values(size_t(M * K), 7);
+  const auto x = test::random_floats(size_t(M * K), 7, 1.0f);
   Buffer bx = ctx.create_buffer(x.size() * 4), by = ctx.create_buffer(size_t(M * cols) * 4);
   ctx.upload(bx, x.data(), x.size() * 4);
   Graph g(ctx);
@@ -163,8 +149,8 @@ TEST(Matmul, AdjacentColumnRangesFormOneOutput) {
   std::vector<float> ref(size_t(M * cols));
   int64_t col = 0;
   for (int i = 0; i < 3; ++i) {
-    const auto w = ops::pack_weights(random_values(size_t(parts[i] * K), 10 + i), DType::BF16);
-    keep.push_back(ctx.create_buffer(round4(w.bytes.size())));
+    const auto w = ops::pack_weights(test::random_floats(size_t(parts[i] * K), 10 + i, 1.0f), DType::BF16);
+    keep.push_back(ctx.create_buffer((w.bytes.size() + 3) / 4 * 4));
     ctx.upload(keep.back(), w.bytes.data(), w.bytes.size());
     ops::matmul(g, tx, ops::external(g, keep.back(), DType::BF16, {parts[i], K}), nullptr, ty,
                 {.name = "qkv", .y_col = col, .exact = true});

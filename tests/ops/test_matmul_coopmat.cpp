@@ -14,6 +14,7 @@
 
 #include "model/ops/matmul.h"
 #include "model/ops/matmul_ref.h"
+#include "tests/ops/matmul_test_inputs.h"
 #include "tests/ops/op_test_util.h"
 #include "tests/test_util.h"
 
@@ -37,8 +38,6 @@ struct Case {
   bool emulate = false;
 };
 
-std::vector<float> random_values(size_t n, uint32_t seed) { return test::random_floats(n, seed, 1.0f); }
-
 std::vector<float> to_f16(std::vector<float> v) {
   for (float& f : v) f = ops::f16_to_f32(ops::f32_to_f16(f));
   return v;
@@ -52,26 +51,13 @@ std::string describe(const Case& c) {
          (c.w_byte_offset ? " w_off " + std::to_string(c.w_byte_offset) : "");
 }
 
-uint64_t round4(uint64_t n) { return (n + 3) / 4 * 4; }
-
 void expect_close(const Case& c) {
   SCOPED_TRACE(describe(c));
   Context& ctx = test::context();
   const int64_t y_cols = c.y_cols ? c.y_cols : c.N;
-  const auto x = random_values(size_t(c.M * c.K), 11);
-  const auto w = random_values(size_t(c.N * c.K), 12);
-  const auto b = random_values(size_t(c.N), 13);
-  const auto y0 = random_values(size_t(c.M * y_cols), 14);
-  const ops::PackedWeights pw = ops::pack_weights(w, c.wt), pb = ops::pack_weights(b, c.wt);
-
-  Buffer bx = ctx.create_buffer(c.x_byte_offset + x.size() * 4);
-  Buffer bw = ctx.create_buffer(round4(c.w_byte_offset + pw.bytes.size()));
-  Buffer bb = ctx.create_buffer(round4(pb.bytes.size()));
-  Buffer by = ctx.create_buffer(y0.size() * 4);
-  ctx.upload(bx, x.data(), x.size() * 4, c.x_byte_offset);
-  ctx.upload(bw, pw.bytes.data(), pw.bytes.size(), c.w_byte_offset);
-  ctx.upload(bb, pb.bytes.data(), pb.bytes.size());
-  ctx.upload(by, y0.data(), y0.size() * 4);
+  const test::MatmulInputs in =
+      test::make_matmul_inputs(ctx, c.M, c.N, c.K, y_cols, c.wt, c.x_byte_offset, c.w_byte_offset, 11);
+  const auto& [x, w, b, y0, pw, pb, bx, bw, bb, by] = in;
 
   Graph g(ctx);
   g.enable_timestamps();

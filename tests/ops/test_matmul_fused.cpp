@@ -13,6 +13,7 @@
 #include "model/ops/matmul.h"
 #include "model/ops/matmul_ref.h"
 #include "model/ops/norm_ref.h"
+#include "tests/ops/matmul_test_inputs.h"
 #include "tests/ops/op_test_util.h"
 #include "tests/test_util.h"
 
@@ -31,11 +32,6 @@ struct Case {
   uint64_t w_byte_offset = 0;  // weight placed inside a larger buffer
 };
 
-std::vector<float> random_values(size_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
-  return test::random_uniform(n, seed, lo, hi);
-}
-
-uint64_t round4(uint64_t n) { return (n + 3) / 4 * 4; }
 
 std::string describe(const Case& c) {
   return "M " + std::to_string(c.M) + " N " + std::to_string(c.N) + " K " + std::to_string(c.K) +
@@ -47,24 +43,16 @@ double run_case(const Case& c) {
   Context& ctx = test::context();
   const int64_t xk = c.swiglu ? 2 * c.K : c.K;
   // Inputs well away from 1 in scale so a missing or doubled norm shows.
-  const auto x = random_values(size_t(c.M * xk), 11, -3.0f, 3.0f);
-  const auto w = random_values(size_t(c.N * c.K), 12);
-  const auto b = random_values(size_t(c.N), 13);
-  const auto nw = random_values(size_t(c.K), 14, 0.5f, 1.5f);
-  const auto y0 = random_values(size_t(c.M * c.N), 15);
+  const auto x = test::random_uniform(size_t(c.M * xk), 11, -3.0f, 3.0f);
+  const auto w = test::random_uniform(size_t(c.N * c.K), 12);
+  const auto b = test::random_uniform(size_t(c.N), 13);
+  const auto nw = test::random_uniform(size_t(c.K), 14, 0.5f, 1.5f);
+  const auto y0 = test::random_uniform(size_t(c.M * c.N), 15);
   const ops::PackedWeights pw = ops::pack_weights(w, c.wt), pb = ops::pack_weights(b, c.wt),
                            pn = ops::pack_weights(nw, c.wt);
 
-  Buffer bx = ctx.create_buffer(x.size() * 4);
-  Buffer bw = ctx.create_buffer(round4(c.w_byte_offset + pw.bytes.size()));
-  Buffer bb = ctx.create_buffer(round4(pb.bytes.size()));
-  Buffer bn = ctx.create_buffer(round4(pn.bytes.size()));
-  Buffer by = ctx.create_buffer(y0.size() * 4);
-  ctx.upload(bx, x.data(), x.size() * 4);
-  ctx.upload(bw, pw.bytes.data(), pw.bytes.size(), c.w_byte_offset);
-  ctx.upload(bb, pb.bytes.data(), pb.bytes.size());
-  ctx.upload(bn, pn.bytes.data(), pn.bytes.size());
-  ctx.upload(by, y0.data(), y0.size() * 4);
+  Buffer bx = test::upload(ctx, x), bw = test::upload_weights(ctx, pw, c.w_byte_offset),
+         bb = test::upload_weights(ctx, pb), bn = test::upload_weights(ctx, pn), by = test::upload(ctx, y0);
 
   Graph g(ctx);
   const Tensor tx = ops::external(g, bx, DType::F32, {c.M, xk});
@@ -171,12 +159,11 @@ TEST(MatmulFused, RejectsBadOptions) {
 TEST(MatmulFused, YCopyHoldsTheWrittenValues) {
   Context& ctx = test::context();
   const int64_t M = 2, N = 24, K = 40, Y = 30;
-  const auto x = random_values(size_t(M * K), 41), w = random_values(size_t(N * K), 42);
-  const auto y0 = random_values(size_t(M * Y), 43);
+  const auto x = test::random_uniform(size_t(M * K), 41), w = test::random_uniform(size_t(N * K), 42);
+  const auto y0 = test::random_uniform(size_t(M * Y), 43);
   const ops::PackedWeights pw = ops::pack_weights(w, DType::BF16);
   Buffer bx = test::upload(ctx, x), by = test::upload(ctx, y0), bc = test::upload(ctx, std::vector<float>(M * Y, 9.0f));
-  Buffer bw = ctx.create_buffer(round4(pw.bytes.size()));
-  ctx.upload(bw, pw.bytes.data(), pw.bytes.size());
+  Buffer bw = test::upload_weights(ctx, pw);
   Graph g(ctx);
   const Tensor ty = ops::external(g, by, DType::F32, {M, Y}), tc = ops::external(g, bc, DType::F32, {M, Y});
   ops::matmul(g, ops::external(g, bx, DType::F32, {M, K}), ops::external(g, bw, DType::BF16, {N, K}), nullptr, ty,

@@ -13,6 +13,7 @@
 #include "model/ops/norm_ref.h"
 #include "model/ops/rope.h"
 #include "model/ops/rope_ref.h"
+#include "tests/ops/matmul_test_inputs.h"
 #include "tests/ops/op_test_util.h"
 #include "tests/test_util.h"
 
@@ -32,11 +33,6 @@ struct Case {
   bool norm = true;
 };
 
-std::vector<float> random_values(size_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
-  return test::random_uniform(n, seed, lo, hi);
-}
-
-uint64_t round4(uint64_t n) { return (n + 3) / 4 * 4; }
 
 void run_case(const Case& c) {
   SCOPED_TRACE("B " + std::to_string(c.B) + " T " + std::to_string(c.T) + " Hq " + std::to_string(c.Hq) +
@@ -44,20 +40,18 @@ void run_case(const Case& c) {
                " " + std::string(dtype_name(c.wt)) + (c.norm ? " +norm" : ""));
   Context& ctx = test::context();
   const int64_t M = c.B * c.T, N = (c.Hq + 2 * c.Hkv) * c.D, P = c.C + 3;
-  const auto x = random_values(size_t(M * c.K), 21, -3.0f, 3.0f);
-  const auto w = random_values(size_t(N * c.K), 22);
-  const auto nw = random_values(size_t(c.K), 23, 0.5f, 1.5f);
+  const auto x = test::random_uniform(size_t(M * c.K), 21, -3.0f, 3.0f);
+  const auto w = test::random_uniform(size_t(N * c.K), 22);
+  const auto nw = test::random_uniform(size_t(c.K), 23, 0.5f, 1.5f);
   const auto table = ops::rope_table(P, int(c.D), 10000.0);
   const ops::PackedWeights pw = ops::pack_weights(w, c.wt), pn = ops::pack_weights(nw, c.wt);
   const size_t cache_n = size_t(c.B * c.Hkv * c.C * c.D), q_n = size_t(M * c.Hq * c.D);
   const std::vector<float> sentinel(cache_n, kSentinel);
 
-  Buffer bx = test::upload(ctx, x), bw = ctx.create_buffer(round4(pw.bytes.size())),
-         bn = ctx.create_buffer(round4(pn.bytes.size())), bp = test::upload(ctx, c.positions),
+  Buffer bx = test::upload(ctx, x), bw = test::upload_weights(ctx, pw), bn = test::upload_weights(ctx, pn),
+         bp = test::upload(ctx, c.positions),
          bt = test::upload(ctx, table), bq = ctx.create_buffer(q_n * 4), bk = test::upload(ctx, sentinel),
          bv = test::upload(ctx, sentinel);
-  ctx.upload(bw, pw.bytes.data(), pw.bytes.size());
-  ctx.upload(bn, pn.bytes.data(), pn.bytes.size());
 
   Graph g(ctx);
   const Tensor tn = ops::external(g, bn, c.wt, {c.K});

@@ -12,6 +12,7 @@
 #include "model/ops/matmul_ref.h"
 #include "model/ops/mlp.h"
 #include "model/ops/norm_ref.h"
+#include "tests/ops/matmul_test_inputs.h"
 #include "tests/ops/op_test_util.h"
 #include "tests/test_util.h"
 
@@ -41,13 +42,8 @@ void run_case(const Case& c) {
   const auto nw = test::random_uniform(size_t(c.H), 35, 0.5f, 1.5f);
   const ops::PackedWeights pgu = ops::pack_weights(gu, c.wt), pdw = ops::pack_weights(dw, c.wt),
                            pnw = ops::pack_weights(nw, c.wt);
-  auto weights = [&](const ops::PackedWeights& p) {
-    Buffer b = ctx.create_buffer((p.bytes.size() + 3) / 4 * 4);
-    ctx.upload(b, p.bytes.data(), p.bytes.size());
-    return b;
-  };
-  Buffer bx = test::upload(ctx, x), bh = test::upload(ctx, h0), bgu = weights(pgu), bdw = weights(pdw),
-         bnw = weights(pnw);
+  Buffer bx = test::upload(ctx, x), bh = test::upload(ctx, h0), bgu = test::upload_weights(ctx, pgu),
+         bdw = test::upload_weights(ctx, pdw), bnw = test::upload_weights(ctx, pnw);
 
   Graph g(ctx);
   ops::mlp_decode(g, ops::external(g, bx, DType::F32, {c.M, c.H}), ops::external(g, bnw, c.wt, {c.H}), kEps,
