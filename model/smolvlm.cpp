@@ -12,14 +12,17 @@
 #include "model/graphs.h"
 #include "model/ops/common.h"
 #include "model/ops/embedding.h"
+#include "model/ops/kernel_policy.h"
 #include "model/ops/position_ids.h"
 #include "model/ops/rope.h"
 #include "model/ops/splice.h"
 
 namespace smolvk {
 namespace {
-// Tiles the vision encoder takes per pass (SMOLVK_TUNE_VISION_CHUNK overrides).
-constexpr uint32_t kVisionTilesPerPass = 8;
+// The vision encoder takes as many tiles per pass as keep its activations within this budget
+// (SMOLVK_TUNE_VISION_CHUNK sets a tile count instead): one pass for a 17-tile image with f16
+// activations, bounded memory for many images.
+constexpr uint64_t kVisionPassBytes = 512ull << 20;
 
 using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t) {
@@ -211,7 +214,11 @@ Model::Impl::Encoded Model::Impl::encode(const std::vector<const PreparedRequest
   if (vision_out) vis_b = ctx.create_buffer(uint64_t(N * S * VH) * 4);
   // The encoder runs over at most `chunk` tiles at a time: its activations (~30 MB a tile at
   // 512 px) then stay bounded however many tiles a request has, at a few more dispatches.
-  int64_t chunk = std::max<int64_t>(1, ops::tuning("VISION_CHUNK", kVisionTilesPerPass));
+  const auto& vc = config.vision;
+  const uint64_t act = dtype_size(ops::tensor_core_activation_dtype(ctx.caps(), N * S, vc.hidden_size, vc.head_dim));
+  // Per tile: the f32 residual stream, then x, qkv, attention output and MLP activations.
+  const uint64_t per_tile = uint64_t(S) * (4 * vc.hidden_size + act * (5 * vc.hidden_size + vc.intermediate_size));
+  int64_t chunk = std::max<int64_t>(1, ops::tuning("VISION_CHUNK", uint32_t(std::max<uint64_t>(1, kVisionPassBytes / per_tile))));
   const uint64_t align = std::max<uint64_t>(1, ctx.caps().min_storage_buffer_offset_alignment);
   for (uint64_t per : {uint64_t(C * H * W) * 4, uint64_t(rows_per_tile * TH) * 4, uint64_t(S * VH) * 4})
     if ((per * uint64_t(chunk)) % align != 0) chunk = N;

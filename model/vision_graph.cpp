@@ -1,7 +1,7 @@
 // SigLIP vision encoder + Idefics3 connector, all tiles of a request in one batch.
 #include "model/graphs.h"
-#include "model/ops/activation.h"
 #include "model/ops/attention.h"
+#include "model/ops/kernel_policy.h"
 #include "model/ops/matmul.h"
 #include "model/ops/norm.h"
 #include "model/ops/patch_embed.h"
@@ -23,10 +23,12 @@ void build_vision(Graph& g, const ModelConfig& c, const DeviceWeights& w, const 
   matmul(g, patches, w.patch_w.bind(g), &patch_b, h, {.name = "vision.patch_embed"});
   add_position_embedding(g, h, w.position_embedding.bind(g), io.pos_ids, "vision.position_embedding");
 
-  Tensor x = transient(g, DType::F32, {N, S, D}, "vision.x");
-  Tensor qkv = transient(g, DType::F32, {N * S, 3 * D}, "vision.qkv");
-  Tensor att = transient(g, DType::F32, {N, S, heads, hd}, "vision.attn");
-  Tensor mlp = transient(g, DType::F32, {N * S, v.intermediate_size}, "vision.mlp");
+  // The residual stream h is f32; what only feeds GEMMs and attention may be stored as f16.
+  const DType act = tensor_core_activation_dtype(g.context().caps(), N * S, D, hd);
+  Tensor x = transient(g, act, {N, S, D}, "vision.x");
+  Tensor qkv = transient(g, act, {N * S, 3 * D}, "vision.qkv");
+  Tensor att = transient(g, act, {N, S, heads, hd}, "vision.attn");
+  Tensor mlp = transient(g, act, {N * S, v.intermediate_size}, "vision.mlp");
   for (size_t i = 0; i < w.vision.size(); ++i) {
     const DeviceVisionLayer& L = w.vision[i];
     const std::string p = "vision.L" + std::to_string(i) + ".";
@@ -39,11 +41,12 @@ void build_vision(Graph& g, const ModelConfig& c, const DeviceWeights& w, const 
     matmul(g, reshape(att, {N * S, D}), L.out_w.bind(g), &out_b, h, {.accumulate = true, .name = p + "out_proj"});
     layer_norm(g, h, L.ln2_w.bind(g), L.ln2_b.bind(g), x, eps, p + "layer_norm2");
     Tensor fc1_b = L.fc1_b.bind(g), fc2_b = L.fc2_b.bind(g);
-    matmul(g, x, L.fc1_w.bind(g), &fc1_b, mlp, {.name = p + "fc1"});
-    gelu_tanh(g, mlp, mlp, p + "gelu");
+    matmul(g, x, L.fc1_w.bind(g), &fc1_b, mlp, {.gelu = true, .name = p + "fc1"});
     matmul(g, mlp, L.fc2_w.bind(g), &fc2_b, h, {.accumulate = true, .name = p + "fc2"});
   }
-  const Tensor& out = io.vision_out ? *io.vision_out : x;
+  const Tensor out = io.vision_out ? *io.vision_out
+                     : act == DType::F32 ? x
+                                         : transient(g, DType::F32, {N, S, D}, "vision.post_layernorm");
   layer_norm(g, h, w.post_ln_w.bind(g), w.post_ln_b.bind(g), out, eps, "vision.post_layernorm");
 
   const int64_t s = c.scale_factor;

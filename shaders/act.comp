@@ -1,4 +1,5 @@
 #version 450
+#extension GL_GOOGLE_include_directive : enable
 // Elementwise ops, one invocation per output element over a 2-D grid of workgroups:
 //   OP_GELU    y = gelu_tanh(x)                      (y may alias x)
 //   OP_SWIGLU  y[r, c] = silu(g[r, c]) * g[r, I + c]  (g = fused gate|up rows of 2I)
@@ -17,20 +18,13 @@ layout(push_constant) uniform Push {
   uint cols;  // OP_SWIGLU: I (output columns)
 } pc;
 
-// tanh through exp so large |u| saturates to ±1 on every driver.
-float tanh_safe(float u) {
-  u = clamp(u, -15.0, 15.0);
-  float e = exp(2.0 * u);
-  return (e - 1.0) / (e + 1.0);
-}
+#include "activation.glsl"
 
 void main() {
   uint i = (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * WG + gl_LocalInvocationID.x;
   if (i >= pc.n) return;
 #if defined(OP_GELU)
-  float v = a[i];
-  const float k = 0.7978845608028654;  // sqrt(2/pi)
-  y[i] = 0.5 * v * (1.0 + tanh_safe(k * (v + 0.044715 * v * v * v)));
+  y[i] = gelu_tanh(a[i]);
 #elif defined(OP_SWIGLU)
   uint r = i / pc.cols, c = i - r * pc.cols;
   uint g = r * 2u * pc.cols + c;

@@ -7,6 +7,9 @@
 //   kv_start[b] ≤ j ≤ pos0 + t (binding 3 = kv_start); pos0 is the push value or, unless
 //   pos0_param is ~0, params[pos0_param] (binding 5). Key blocks past the causal limit of the
 //   workgroup's last row are never loaded; a subgroup skips the blocks past its own rows.
+// Encoder with IO_HALF: q, k, v and out hold f16 values (what the kernel rounds f32 inputs to
+// anyway), read and written 4 at a time as two words; offsets and strides stay in 4-element
+// units.
 // A workgroup takes BR = 16·NSG query rows of one (tile or batch row, head); subgroup sg owns rows
 // 16·sg .. 16·sg + 15. Per block of BC keys, K and V are narrowed to fp16 in shared memory
 // (the next block's global loads are issued before this block is multiplied), then each
@@ -34,12 +37,18 @@ layout(constant_id = 2) const uint BC = 64;       // keys per block, a multiple 
 layout(constant_id = 3) const uint SGS = 32;      // subgroup size
 layout(constant_id = 4) const uint NSG = 4;       // subgroups per workgroup
 layout(constant_id = 5) const uint PREFETCH = 1;  // issue the next block's loads early
+layout(constant_id = 6) const bool IO_HALF = false;  // encoder: f16 q, k, v and out
 
 layout(std430, binding = 0) readonly buffer QB { vec4 q4[]; };
 layout(std430, binding = 1) readonly buffer KB { vec4 k4[]; };
 layout(std430, binding = 2) readonly buffer VB { vec4 v4[]; };
 layout(std430, binding = 3) readonly buffer MB { int kmask[]; };
 layout(std430, binding = 4) writeonly buffer OB { vec4 o4[]; };
+// The same bindings holding f16 values, 4 per element.
+layout(std430, binding = 0) readonly buffer QBh { uvec2 q2[]; };
+layout(std430, binding = 1) readonly buffer KBh { uvec2 k2[]; };
+layout(std430, binding = 2) readonly buffer VBh { uvec2 v2[]; };
+layout(std430, binding = 4) writeonly buffer OBh { uvec2 o2[]; };
 
 // Offsets and strides in vec4 units (the host checks every one is a multiple of 4 floats).
 #ifdef DECODER
@@ -64,9 +73,11 @@ const uint D4 = D / 4, BC4 = BC / 4;
 const uint LPR = (SGS + 15) / 16;         // lanes per row
 const uint RPL = 16 / (SGS / LPR);        // rows per lane
 const uint SC4 = BC4 / LPR, OC4 = D4 / LPR;  // 4-column chunks per lane: scores, output
-const uint LDK = D + 8;                    // K/V row pitch in halves (16-byte rows, spread banks)
+// Shared fp16 data stays in float16_t arrays (the driver's fragment loads from arrays of
+// other element types are much slower); pitches in halves.
+const uint LDK = D + 8;                    // K/V row pitch (16-byte rows, spread banks)
 const uint WH = (BC > D ? BC : D);
-const uint LDH = WH + 8;                   // Q staging / P row pitch in halves
+const uint LDH = WH + 8;                   // Q staging / P row pitch
 const uint LDS = WH + 4;                   // scratch row pitch in floats
 const uint CH = BC * D4;                   // 4-element chunks of one K (or V) block
 const uint PER = (CH + WG - 1) / WG;
@@ -86,8 +97,22 @@ shared uint key_ok[BC];
 shared float16_t Qe[BR * LDK];
 #endif
 
-vec4 rk[PER], rv[PER];
+// Halves s .. s + 3 of a shared array.
+#define PUT4(arr, s, v)                                                  \
+  {                                                                      \
+    const f16vec4 v_ = v;                                                \
+    arr[s] = v_.x; arr[s + 1] = v_.y; arr[s + 2] = v_.z; arr[s + 3] = v_.w; \
+  }
+uvec2 pack4(vec4 v) { return uvec2(packHalf2x16(v.xy), packHalf2x16(v.zw)); }
+
+// Raw loads: 4 f32 values, or (IO_HALF) 4 halves in .xy.
+uvec4 rk[PER], rv[PER];
 bool rok[PER];
+uvec4 load_k(uint i) { return IO_HALF ? uvec4(k2[i], 0u, 0u) : floatBitsToUint(k4[i]); }
+uvec4 load_v(uint i) { return IO_HALF ? uvec4(v2[i], 0u, 0u) : floatBitsToUint(v4[i]); }
+f16vec4 to_half(uvec4 r) {
+  return IO_HALF ? f16vec4(unpackFloat2x16(r.x), unpackFloat2x16(r.y)) : f16vec4(uintBitsToFloat(r));
+}
 
 // Global loads of the K/V block starting at key kb (keys < kend) into registers (zeros for
 // masked keys).
@@ -100,8 +125,8 @@ void load_block(uint n, uint kb, uint kend, uint k_base, uint v_base) {
     if (ok) ok = kmask[n * pc.S + key] != 0;
 #endif
     rok[p] = ok;
-    rk[p] = ok ? k4[k_base + key * KV_RSTRIDE + d4] : vec4(0.0);
-    rv[p] = ok ? v4[v_base + key * KV_RSTRIDE + d4] : vec4(0.0);
+    rk[p] = ok ? load_k(k_base + key * KV_RSTRIDE + d4) : uvec4(0);  // zero bits: 0.0 either way
+    rv[p] = ok ? load_v(v_base + key * KV_RSTRIDE + d4) : uvec4(0);
   }
 }
 
@@ -111,9 +136,8 @@ void store_block() {
     const uint c = tid + p * WG;
     if (c < CH) {
       const uint j = c / D4, s = j * LDK + 4 * (c % D4);
-      const f16vec4 hk = f16vec4(rk[p]), hv = f16vec4(rv[p]);
-      Ks[s] = hk.x; Ks[s + 1] = hk.y; Ks[s + 2] = hk.z; Ks[s + 3] = hk.w;
-      Vs[s] = hv.x; Vs[s + 1] = hv.y; Vs[s + 2] = hv.z; Vs[s + 3] = hv.w;
+      PUT4(Ks, s, to_half(rk[p]))
+      PUT4(Vs, s, to_half(rv[p]))
       if (c % D4 == 0u) key_ok[j] = rok[p] ? 1u : 0u;
     }
   }
@@ -153,13 +177,12 @@ void main() {
   // Q rows of the block as fp16 (unscaled: the scale is applied to the f32 scores).
   for (uint e = tid; e < BR * D4; e += WG) {
     const uint r = e / D4, d4 = e % D4, t = row0 + r;
-    const f16vec4 x = t < rows ? f16vec4(q4[pc.q_off + (tok0 + t) * pc.q_rstride + h * D4 + d4]) : f16vec4(0.0);
+    const uint qi = pc.q_off + (tok0 + t) * pc.q_rstride + h * D4 + d4;
+    const f16vec4 x = t >= rows ? f16vec4(0.0) : IO_HALF ? to_half(uvec4(q2[qi], 0u, 0u)) : f16vec4(q4[qi]);
 #ifdef EMULATE_COOPMAT
-    const uint s = r * LDK + 4 * d4;
-    Qe[s] = x.x; Qe[s + 1] = x.y; Qe[s + 2] = x.z; Qe[s + 3] = x.w;
+    PUT4(Qe, r * LDK + 4 * d4, x)
 #else
-    const uint s = r * LDH + 4 * d4;
-    Hs[s] = x.x; Hs[s + 1] = x.y; Hs[s + 2] = x.z; Hs[s + 3] = x.w;
+    PUT4(Hs, r * LDH + 4 * d4, x)
 #endif
   }
   barrier();
@@ -236,7 +259,7 @@ void main() {
         [[unroll]] for (uint x = 0; x < 4; ++x)
           p[x] = visible(j + x, kb, last) ? float16_t(exp2(s[c][x] - m_new)) : float16_t(0.0);
         sum += float(p.x) + float(p.y) + float(p.z) + float(p.w);  // the weights P·V uses
-        Hs[a] = p.x; Hs[a + 1] = p.y; Hs[a + 2] = p.z; Hs[a + 3] = p.w;
+        PUT4(Hs, a, p)
       }
       for (uint o = LPR / 2; o > 0u; o >>= 1) sum += subgroupShuffleXor(sum, o);
       m[i] = m_new;
@@ -285,8 +308,13 @@ void main() {
     const uint t = row0 + srow + rbase + i * rstep;
     if (t < rows) {
       const float inv = l[i] > 0.0 ? 1.0 / l[i] : 0.0;
-      [[unroll]] for (uint c = 0; c < OC4; ++c)
-        o4[((tok0 + t) * heads + h) * D4 + part + c * LPR] = acc[i * OC4 + c] * inv;
+      [[unroll]] for (uint c = 0; c < OC4; ++c) {
+        const uint oi = ((tok0 + t) * heads + h) * D4 + part + c * LPR;
+        if (IO_HALF)
+          o2[oi] = pack4(acc[i * OC4 + c] * inv);
+        else
+          o4[oi] = acc[i * OC4 + c] * inv;
+      }
     }
   }
 }

@@ -8,8 +8,10 @@ layout(push_constant) uniform Push {
   uint b_off;     // element offset of bias[0] in its binding
   uint y_off;     // element offset of Y[0, 0] (the first written column) in its binding
   uint y_stride;  // elements between Y rows (>= N for a column-range write)
-  uint flags;     // 1: add bias, 2: accumulate into Y
+  uint flags;     // 1: add bias, 2: accumulate into Y, 64: GELU (tanh) after the bias
 } pc;
+
+#include "activation.glsl"
 
 #if defined(W_F32)
 #define WTYPE float
@@ -39,9 +41,14 @@ vec2 load_w_pair(uint i) { return unpack2(w[i >> 1]); }
 bool pair_aligned(uint i) { return (i & 1u) == 0u; }
 #endif
 
-// The epilogue shared by both kernels: bias, fused residual add, store.
-void store_y(uint m, uint n, float acc) {
+// The epilogue shared by the kernels: bias, GELU, fused residual add, store.
+float bias_act(uint n, float acc) {
   if ((pc.flags & 1u) != 0u) acc += load_b(pc.b_off + n);
+  if ((pc.flags & 64u) != 0u) acc = gelu_tanh(acc);
+  return acc;
+}
+void store_y(uint m, uint n, float acc) {
+  acc = bias_act(n, acc);
   uint yi = pc.y_off + m * pc.y_stride + n;
   if ((pc.flags & 2u) != 0u) acc += y[yi];
   y[yi] = acc;

@@ -1,15 +1,23 @@
 #version 450
 // Tensor-core GEMM (VK_NV_cooperative_matrix) for many rows: Y[m, n] = sum_k X[m, k] * W[n, k]
 // (+ bias, + Y). A workgroup computes a BM x BN tile of Y; each subgroup owns a WM x WN
-// sub-tile held as 16x16 fp32 accumulators. BK-deep slices of X (f32) and W (f32/f16/bf16)
-// are narrowed to fp16 on their way into shared memory; the next slice's global loads are
-// issued into registers before the current slice is multiplied, so they overlap the MMAs.
-// Every load is bounds-checked (zeros outside M, N, K), so any shape works; 16-byte vector
-// loads are used where the element offset and K are multiples of 4. The epilogue goes
-// through a per-subgroup 16x16 fp32 scratch so bias, the fused residual add, the row stride
-// and the M/N edges are handled in f32 by store_y.
+// sub-tile held as 16x16 fp32 accumulators. BK-deep slices of X (f32, or f16 with X_HALF) and
+// W (f32/f16/bf16) are narrowed to fp16 on their way into shared memory, 8 values per
+// thread-chunk. The shared tiles are float16_t arrays: the NVIDIA driver's fragment loads from
+// arrays of another element type (uvec4) measured 4-5x slower.
+// With STAGES = 2 the slices alternate between two shared buffers: the next slice's global
+// loads are issued into registers, the current slice is multiplied, then the registers are
+// narrowed and stored into the other buffer, so there is one barrier per slice and the loads
+// overlap the matrix instructions. STAGES = 1 (less shared memory) stores, waits, multiplies
+// and waits again. Every load is bounds-checked (zeros outside M, N, K), so any shape works;
+// 16-byte loads are used where the element offset and K are multiples of 8 (16-bit data) or
+// 4 (f32). The epilogue goes through a per-subgroup 16x16 fp32 scratch so bias, GELU, the
+// fused residual add, the row stride and the M/N edges are handled in f32; with Y_HALF, Y
+// holds f16 values and each lane writes two adjacent columns as one word (the host requires
+// an even N, row stride and offset, and no accumulation).
 // EMULATE_COOPMAT (test-only) replaces the matrix instructions with scalar f32 math of the
-// same meaning, so the staging, edges and epilogue can be tested on devices without them.
+// same meaning, so the staging, edges and epilogue can be tested on devices without them; it
+// works for any subgroup size from 4 to 256.
 #extension GL_GOOGLE_include_directive : enable
 #ifndef EMULATE_COOPMAT
 #extension GL_NV_cooperative_matrix : require
@@ -26,72 +34,127 @@ layout(constant_id = 2) const uint BN = 128;
 layout(constant_id = 3) const uint BK = 32;   // a multiple of 16
 layout(constant_id = 4) const uint WM = 64;   // a multiple of 16
 layout(constant_id = 5) const uint WN = 32;   // a multiple of 16
+layout(constant_id = 6) const uint STAGES = 2;  // shared buffers: 1 or 2
+layout(constant_id = 7) const bool X_HALF = false;  // X holds f16 values, two per 32-bit word
+layout(constant_id = 8) const bool Y_HALF = false;  // Y holds f16 values, two per 32-bit word
 
 #include "matmul_common.glsl"
 
-// The same bindings seen as 16-byte chunks (4 elements) for the aligned fast path.
-layout(std430, binding = 0) readonly buffer XBuf4 { vec4 x4[]; };
-#if defined(W_F32)
-layout(std430, binding = 1) readonly buffer WBuf4 { vec4 w4[]; };
-#define WCHUNK vec4
-#else
-layout(std430, binding = 1) readonly buffer WBuf2 { uvec2 w2[]; };
-#define WCHUNK uvec2  // 4 raw 16-bit values
-#endif
+// The X and W bindings seen as 16-byte chunks for the aligned fast path.
+layout(std430, binding = 0) readonly buffer XBuf4 { uvec4 x16[]; };
+layout(std430, binding = 0) readonly buffer XBufW { uint xw[]; };
+layout(std430, binding = 1) readonly buffer WBuf4 { uvec4 w16[]; };
+layout(std430, binding = 2) writeonly buffer YBufW { uint yw[]; };
 
 const uint FM = WM / 16, FN = WN / 16;  // 16x16 fragments per subgroup
 const uint SUBGROUPS = (BM / WM) * (BN / WN);
-// Row pitch in halves: rows start 16-byte aligned and 8 consecutive rows fall on distinct
-// banks for the fragment loads.
+// Row pitch in halves: BK and 8 of padding, so rows start 16-byte aligned and 8 consecutive
+// rows fall on distinct banks for the fragment loads.
 const uint LDS = BK + 8;
-const uint LDC = 20;  // scratch row pitch in floats (80 bytes)
-const uint CHUNKS_A = BM * BK / 4, CHUNKS_B = BN * BK / 4;
+const uint CPR = BK / 8;  // 8-value chunks per row of a slice
+const uint CHUNKS_A = BM * CPR, CHUNKS_B = BN * CPR;
 const uint PER_A = (CHUNKS_A + WG - 1) / WG, PER_B = (CHUNKS_B + WG - 1) / WG;
+const uint A_STAGE = BM * LDS, B_STAGE = BN * LDS;
 
-shared float16_t As[BM * LDS];  // [m][k]
-shared float16_t Bs[BN * LDS];  // [n][k]: B = Wᵀ column-major
-shared float Cs[SUBGROUPS * 16 * LDC];
+shared float16_t As[STAGES * BM * LDS];  // [stage][m][k]
+shared float16_t Bs[STAGES * BN * LDS];  // [stage][n][k]: B = Wᵀ column-major
+shared float Cs[SUBGROUPS * 256];      // per-subgroup 16x16 epilogue scratch
 
-vec4 load_x_chunk(uint m, uint k, bool vec) {
-  vec4 v = vec4(0.0);
-  if (m >= pc.M || k >= pc.K) return v;
+// 8 consecutive values as loaded: f32 bits in lo and hi, or 8 halves (f16/bf16 bits) in lo.
+struct Raw {
+  uvec4 lo, hi;
+};
+
+uint half_at(uint word, uint i) { return (word >> ((i & 1u) << 4)) & 0xffffu; }
+
+// 8 values of X row m from column k (zeros outside the matrix); `vec`: aligned 16-byte loads.
+Raw load_x(uint m, uint k, bool vec) {
+  Raw r = Raw(uvec4(0), uvec4(0));
+  if (m >= pc.M || k >= pc.K) return r;
   const uint i = pc.x_off + m * pc.K + k;
-  if (vec) return x4[i >> 2];
-  [[unroll]] for (uint c = 0; c < 4; ++c)
-    if (k + c < pc.K) v[c] = x[i + c];
-  return v;
+  if (X_HALF) {
+    if (vec) {
+      r.lo = x16[i >> 3];
+      return r;
+    }
+    uint h[8];
+    [[unroll]] for (uint c = 0; c < 8; ++c) h[c] = k + c < pc.K ? half_at(xw[(i + c) >> 1], i + c) : 0u;
+    r.lo = uvec4(h[0] | (h[1] << 16), h[2] | (h[3] << 16), h[4] | (h[5] << 16), h[6] | (h[7] << 16));
+    return r;
+  }
+  if (vec) {
+    r.lo = x16[i >> 2];
+    r.hi = x16[(i >> 2) + 1];
+    return r;
+  }
+  uint v[8];
+  [[unroll]] for (uint c = 0; c < 8; ++c) v[c] = k + c < pc.K ? floatBitsToUint(x[i + c]) : 0u;
+  r.lo = uvec4(v[0], v[1], v[2], v[3]);
+  r.hi = uvec4(v[4], v[5], v[6], v[7]);
+  return r;
 }
 
+// 8 values of W row n from column k, as load_x.
+Raw load_w8(uint n, uint k, bool vec) {
+  Raw r = Raw(uvec4(0), uvec4(0));  // zero bits are 0.0 in every dtype
+  if (n >= pc.N || k >= pc.K) return r;
+  const uint i = pc.w_off + n * pc.K + k;
 #if defined(W_F32)
-WCHUNK load_w_chunk(uint n, uint k, bool vec) {
-  vec4 v = vec4(0.0);
-  if (n >= pc.N || k >= pc.K) return v;
-  const uint i = pc.w_off + n * pc.K + k;
-  if (vec) return w4[i >> 2];
-  [[unroll]] for (uint c = 0; c < 4; ++c)
-    if (k + c < pc.K) v[c] = w[i + c];
-  return v;
-}
-f16vec4 widen_w(WCHUNK v) { return f16vec4(v); }
+  if (vec) {
+    r.lo = w16[i >> 2];
+    r.hi = w16[(i >> 2) + 1];
+    return r;
+  }
+  uint v[8];
+  [[unroll]] for (uint c = 0; c < 8; ++c) v[c] = k + c < pc.K ? floatBitsToUint(w[i + c]) : 0u;
+  r.lo = uvec4(v[0], v[1], v[2], v[3]);
+  r.hi = uvec4(v[4], v[5], v[6], v[7]);
 #else
-uint half_bits(uint i) { return (w[i >> 1] >> ((i & 1u) << 4)) & 0xffffu; }
-WCHUNK load_w_chunk(uint n, uint k, bool vec) {
-  if (n >= pc.N || k >= pc.K) return uvec2(0);  // zero bits are 0.0 in f16 and bf16
-  const uint i = pc.w_off + n * pc.K + k;
-  if (vec) return w2[i >> 2];
-  uint h[4];
-  [[unroll]] for (uint c = 0; c < 4; ++c) h[c] = k + c < pc.K ? half_bits(i + c) : 0u;
-  return uvec2(h[0] | (h[1] << 16), h[2] | (h[3] << 16));
+  if (vec) {
+    r.lo = w16[i >> 3];
+    return r;
+  }
+  uint h[8];
+  [[unroll]] for (uint c = 0; c < 8; ++c) h[c] = k + c < pc.K ? half_at(w[(i + c) >> 1], i + c) : 0u;
+  r.lo = uvec4(h[0] | (h[1] << 16), h[2] | (h[3] << 16), h[4] | (h[5] << 16), h[6] | (h[7] << 16));
+#endif
+  return r;
 }
-f16vec4 widen_w(WCHUNK v) {
-#if defined(W_F16)
-  return f16vec4(unpackFloat2x16(v.x), unpackFloat2x16(v.y));
+
+f16vec4 f32_to_h(uvec4 u) { return f16vec4(uintBitsToFloat(u)); }
+f16vec4 f16_to_h(uint a, uint b) { return f16vec4(unpackFloat2x16(a), unpackFloat2x16(b)); }
+// bf16 -> f32 is exact; the f16 rounding overflows beyond 65504 like any f16 narrowing.
+f16vec4 bf16_to_h(uint a, uint b) {
+  return f16vec4(vec4(uintBitsToFloat(a << 16), uintBitsToFloat(a & 0xffff0000u), uintBitsToFloat(b << 16),
+                      uintBitsToFloat(b & 0xffff0000u)));
+}
+
+// Halves s .. s + 7 of a shared tile.
+#define PUT8(arr, s, lo, hi)                                                                  \
+  {                                                                                           \
+    const f16vec4 l_ = lo, h_ = hi;                                                           \
+    arr[s] = l_.x; arr[s + 1] = l_.y; arr[s + 2] = l_.z; arr[s + 3] = l_.w;                   \
+    arr[s + 4] = h_.x; arr[s + 5] = h_.y; arr[s + 6] = h_.z; arr[s + 7] = h_.w;               \
+  }
+
+void store_a(uint s, Raw r) {
+  if (X_HALF) PUT8(As, s, f16_to_h(r.lo.x, r.lo.y), f16_to_h(r.lo.z, r.lo.w))
+  else PUT8(As, s, f32_to_h(r.lo), f32_to_h(r.hi))
+}
+
+void store_b(uint s, Raw r) {
+#if defined(W_F32)
+  PUT8(Bs, s, f32_to_h(r.lo), f32_to_h(r.hi))
+#elif defined(W_F16)
+  PUT8(Bs, s, f16_to_h(r.lo.x, r.lo.y), f16_to_h(r.lo.z, r.lo.w))
 #else
-  // bf16 -> f32 is exact; the f16 rounding overflows beyond 65504 like any f16 narrowing.
-  return f16vec4(vec4(uintBitsToFloat(v.x << 16), uintBitsToFloat(v.x & 0xffff0000u),
-                      uintBitsToFloat(v.y << 16), uintBitsToFloat(v.y & 0xffff0000u)));
+  PUT8(Bs, s, bf16_to_h(r.lo.x, r.lo.y), bf16_to_h(r.lo.z, r.lo.w))
 #endif
 }
+
+#ifdef EMULATE_COOPMAT
+float a_at(uint e) { return float(As[e]); }
+float b_at(uint e) { return float(Bs[e]); }
 #endif
 
 void main() {
@@ -100,106 +163,139 @@ void main() {
   const uint m0 = gl_WorkGroupID.y * BM, n0 = gl_WorkGroupID.x * BN;
   const uint wm0 = (sg / (BN / WN)) * WM, wn0 = (sg % (BN / WN)) * WN;
   const uint K = pc.K;
-  // 16-byte loads need 4-element-aligned rows (f16/bf16: one uvec2 = elements 4i..4i+3).
-  const bool vec_x = (pc.x_off & 3u) == 0u && (K & 3u) == 0u;
-  const bool vec_w = (pc.w_off & 3u) == 0u && (K & 3u) == 0u;
+  // 16-byte loads need rows aligned to the 16-byte chunk (4 f32 or 8 halves).
+  const uint x_align = X_HALF ? 7u : 3u;
+#if defined(W_F32)
+  const uint w_align = 3u;
+#else
+  const uint w_align = 7u;
+#endif
+  const bool vec_x = (pc.x_off & x_align) == 0u && (K & x_align) == 0u;
+  const bool vec_w = (pc.w_off & w_align) == 0u && (K & w_align) == 0u;
 
 #ifdef EMULATE_COOPMAT
   // Element e = lane + t * subgroup size (row e / 16, column e % 16) of each 16x16 fragment
-  // lives in this lane; subgroups of at least 8 lanes.
-  const uint lane = gl_SubgroupInvocationID, per_lane = 256 / gl_SubgroupSize;
-  float acc[FM * FN][32];
+  // lives in this lane: up to 64 per lane (subgroups of at least 4 lanes).
+  const uint lane = gl_SubgroupInvocationID, per_lane = (256 + gl_SubgroupSize - 1) / gl_SubgroupSize;
+  float acc[FM * FN][64];
   for (uint i = 0; i < FM * FN; ++i)
-    for (uint t = 0; t < 32; ++t) acc[i][t] = 0.0;
+    for (uint t = 0; t < 64; ++t) acc[i][t] = 0.0;
 #else
   fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> acc[FM * FN];
   [[unroll]] for (uint i = 0; i < FM * FN; ++i) acc[i] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
 #endif
 
-  vec4 ra[PER_A];
-  WCHUNK rb[PER_B];
-  // Chunk c of a tile: row c / (BK / 4), elements 4 * (c % (BK / 4)) .. +3 of the slice.
+  // Chunk c of a slice: row c / CPR, values 8 * (c % CPR) .. +7 of the slice.
+  Raw ra[PER_A], rb[PER_B];
   [[unroll]] for (uint j = 0; j < PER_A; ++j) {
     const uint c = tid + j * WG;
-    ra[j] = c < CHUNKS_A ? load_x_chunk(m0 + c / (BK / 4), (c % (BK / 4)) * 4, vec_x) : vec4(0.0);
+    ra[j] = c < CHUNKS_A ? load_x(m0 + c / CPR, (c % CPR) * 8, vec_x) : Raw(uvec4(0), uvec4(0));
   }
   [[unroll]] for (uint j = 0; j < PER_B; ++j) {
     const uint c = tid + j * WG;
-    rb[j] = c < CHUNKS_B ? load_w_chunk(n0 + c / (BK / 4), (c % (BK / 4)) * 4, vec_w) : WCHUNK(0);
+    rb[j] = c < CHUNKS_B ? load_w8(n0 + c / CPR, (c % CPR) * 8, vec_w) : Raw(uvec4(0), uvec4(0));
   }
 
+  uint stage = 0;
   for (uint k0 = 0; k0 < K; k0 += BK) {
-    barrier();  // the previous slice's fragments have been read
-    [[unroll]] for (uint j = 0; j < PER_A; ++j) {
-      const uint c = tid + j * WG;
-      if (c < CHUNKS_A) {
-        const uint s = (c / (BK / 4)) * LDS + (c % (BK / 4)) * 4;
-        const f16vec4 h = f16vec4(ra[j]);
-        As[s] = h.x; As[s + 1] = h.y; As[s + 2] = h.z; As[s + 3] = h.w;
-      }
-    }
-    [[unroll]] for (uint j = 0; j < PER_B; ++j) {
-      const uint c = tid + j * WG;
-      if (c < CHUNKS_B) {
-        const uint s = (c / (BK / 4)) * LDS + (c % (BK / 4)) * 4;
-        const f16vec4 h = widen_w(rb[j]);
-        Bs[s] = h.x; Bs[s + 1] = h.y; Bs[s + 2] = h.z; Bs[s + 3] = h.w;
-      }
-    }
-    barrier();
-
-    const uint kn = k0 + BK;
-    if (kn < K) {
+    // Registers → shared: the first slice, and every slice when single-buffered (the others
+    // were stored at the end of the previous iteration).
+    if (k0 == 0 || STAGES == 1) {
+      if (STAGES == 1) barrier();  // the previous slice's fragments have been read
       [[unroll]] for (uint j = 0; j < PER_A; ++j) {
         const uint c = tid + j * WG;
-        if (c < CHUNKS_A) ra[j] = load_x_chunk(m0 + c / (BK / 4), kn + (c % (BK / 4)) * 4, vec_x);
+        if (c < CHUNKS_A) store_a((c / CPR) * LDS + (c % CPR) * 8, ra[j]);
       }
       [[unroll]] for (uint j = 0; j < PER_B; ++j) {
         const uint c = tid + j * WG;
-        if (c < CHUNKS_B) rb[j] = load_w_chunk(n0 + c / (BK / 4), kn + (c % (BK / 4)) * 4, vec_w);
+        if (c < CHUNKS_B) store_b((c / CPR) * LDS + (c % CPR) * 8, rb[j]);
+      }
+      barrier();
+    }
+
+    const uint kn = k0 + BK;
+    const bool more = kn < K;
+    if (more) {
+      [[unroll]] for (uint j = 0; j < PER_A; ++j) {
+        const uint c = tid + j * WG;
+        if (c < CHUNKS_A) ra[j] = load_x(m0 + c / CPR, kn + (c % CPR) * 8, vec_x);
+      }
+      [[unroll]] for (uint j = 0; j < PER_B; ++j) {
+        const uint c = tid + j * WG;
+        if (c < CHUNKS_B) rb[j] = load_w8(n0 + c / CPR, kn + (c % CPR) * 8, vec_w);
       }
     }
 
+    const uint a_base = stage * A_STAGE, b_base = stage * B_STAGE;
 #ifdef EMULATE_COOPMAT
     for (uint i = 0; i < FM; ++i)
       for (uint j = 0; j < FN; ++j)
         for (uint t = 0; t < per_lane; ++t) {
           const uint e = lane + t * gl_SubgroupSize;
-          const uint ar = (wm0 + i * 16 + e / 16) * LDS, br = (wn0 + j * 16 + e % 16) * LDS;
-          for (uint kk = 0; kk < BK; ++kk) acc[i * FN + j][t] += float(As[ar + kk]) * float(Bs[br + kk]);
+          if (e >= 256) continue;
+          const uint ar = a_base + (wm0 + i * 16 + e / 16) * LDS;
+          const uint br = b_base + (wn0 + j * 16 + e % 16) * LDS;
+          for (uint kk = 0; kk < BK; ++kk) acc[i * FN + j][t] += float(a_at(ar + kk)) * float(b_at(br + kk));
         }
 #else
     [[unroll]] for (uint kk = 0; kk < BK; kk += 16) {
       fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> a[FM];
       fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> b[FN];
       [[unroll]] for (uint i = 0; i < FM; ++i)
-        coopMatLoadNV(a[i], As, (wm0 + i * 16) * LDS + kk, LDS, false);
+        coopMatLoadNV(a[i], As, a_base + (wm0 + i * 16) * LDS + kk, LDS, false);
       [[unroll]] for (uint j = 0; j < FN; ++j)
-        coopMatLoadNV(b[j], Bs, (wn0 + j * 16) * LDS + kk, LDS, true);
+        coopMatLoadNV(b[j], Bs, b_base + (wn0 + j * 16) * LDS + kk, LDS, true);
       [[unroll]] for (uint i = 0; i < FM; ++i)
         [[unroll]] for (uint j = 0; j < FN; ++j)
           acc[i * FN + j] = coopMatMulAddNV(a[i], b[j], acc[i * FN + j]);
     }
 #endif
+
+    if (STAGES == 2) {
+      // The other buffer was last read in the previous iteration, which ended in a barrier.
+      if (more) {
+        const uint ns = (stage ^ 1u);
+        [[unroll]] for (uint j = 0; j < PER_A; ++j) {
+          const uint c = tid + j * WG;
+          if (c < CHUNKS_A) store_a(ns * A_STAGE + (c / CPR) * LDS + (c % CPR) * 8, ra[j]);
+        }
+        [[unroll]] for (uint j = 0; j < PER_B; ++j) {
+          const uint c = tid + j * WG;
+          if (c < CHUNKS_B) store_b(ns * B_STAGE + (c / CPR) * LDS + (c % CPR) * 8, rb[j]);
+        }
+      }
+      barrier();
+      stage ^= 1u;
+    }
   }
 
-  const uint scratch = sg * 16 * LDC;
+  const uint scratch = sg * 256;
   [[unroll]] for (uint i = 0; i < FM; ++i) {
     [[unroll]] for (uint j = 0; j < FN; ++j) {
 #ifdef EMULATE_COOPMAT
       for (uint t = 0; t < per_lane; ++t) {
         const uint e = lane + t * gl_SubgroupSize;
-        Cs[scratch + (e / 16) * LDC + e % 16] = acc[i * FN + j][t];
+        if (e < 256) Cs[scratch + e] = acc[i * FN + j][t];
       }
 #else
-      coopMatStoreNV(acc[i * FN + j], Cs, scratch, LDC, false);
+      coopMatStoreNV(acc[i * FN + j], Cs, scratch, 16, false);
 #endif
       subgroupMemoryBarrierShared();
       subgroupBarrier();
       const uint mb = m0 + wm0 + i * 16, nb = n0 + wn0 + j * 16;
-      for (uint e = gl_SubgroupInvocationID; e < 256; e += gl_SubgroupSize) {
-        const uint r = e / 16, col = e % 16;
-        if (mb + r < pc.M && nb + col < pc.N) store_y(mb + r, nb + col, Cs[scratch + r * LDC + col]);
+      if (Y_HALF) {
+        for (uint e = gl_SubgroupInvocationID; e < 128; e += gl_SubgroupSize) {
+          const uint r = e / 8, col = 2 * (e % 8), m = mb + r, n = nb + col;
+          if (m < pc.M && n < pc.N) {
+            const vec2 v = vec2(bias_act(n, Cs[scratch + r * 16 + col]), bias_act(n + 1, Cs[scratch + r * 16 + col + 1]));
+            yw[(pc.y_off + m * pc.y_stride + n) >> 1] = packHalf2x16(v);
+          }
+        }
+      } else {
+        for (uint e = gl_SubgroupInvocationID; e < 256; e += gl_SubgroupSize) {
+          const uint r = e / 16, col = e % 16;
+          if (mb + r < pc.M && nb + col < pc.N) store_y(mb + r, nb + col, Cs[scratch + e]);
+        }
       }
       subgroupBarrier();  // all lanes have read the scratch before the next fragment lands
     }

@@ -32,7 +32,8 @@ layout(push_constant) uniform Push {
   uint y_off;     // element offset of Y[0, 0] (the first written column)
   uint y_stride;  // elements between Y rows
   uint flags;     // 1: bias, 2: accumulate into Y, 4: RMSNorm of X rows, 8: SwiGLU input,
-                  // 16: RoPE + KV-cache write (see below), 32: also write Y to binding 5
+                  // 16: RoPE + KV-cache write (see below), 32: also write Y to binding 5,
+                  // 64: GELU (tanh) after the bias
   float eps;      // RMSNorm epsilon
   uint half_d, Hq, Hkv, T, C, table_rows;  // flag 16 only
   uint yc_off;  // flag 32: element offset of the copy of Y[0, 0] in binding 5
@@ -67,7 +68,7 @@ layout(std430, binding = 5) readonly buffer Pos { int positions[]; };
 layout(std430, binding = 6) readonly buffer Tab { vec2 rope_tab[]; };
 layout(std430, binding = 7) writeonly buffer KCache { float kcache[]; };
 
-const uint F_BIAS = 1u, F_ACC = 2u, F_NORM = 4u, F_SWIGLU = 8u, F_ROPE = 16u, F_COPY = 32u;
+const uint F_BIAS = 1u, F_ACC = 2u, F_NORM = 4u, F_SWIGLU = 8u, F_ROPE = 16u, F_COPY = 32u, F_GELU = 64u;
 layout(std430, binding = 5) writeonly buffer YCopy { float ycopy[]; };
 
 #if defined(W_F32)
@@ -90,8 +91,11 @@ void load8_nw(uint e, out vec4 a, out vec4 b) { unpack8(nw4[e >> 3], a, b); }
 float silu_mul(float g, float u) { return g / (1.0 + exp(-g)) * u; }
 vec4 silu_mul(vec4 g, vec4 u) { return g / (1.0 + exp(-g)) * u; }
 
+#include "activation.glsl"
+
 void store_y(uint m, uint n, float acc) {
   if ((pc.flags & F_BIAS) != 0u) acc += load_b(pc.b_off + n);
+  if ((pc.flags & F_GELU) != 0u) acc = gelu_tanh(acc);
   const uint yi = pc.y_off + m * pc.y_stride + n;
   if ((pc.flags & F_ACC) != 0u) acc += y[yi];
   y[yi] = acc;

@@ -1,8 +1,13 @@
 // Throughput of ops::matmul on the chosen device (not a test): GPU time from timestamps,
-// best of several replays, for SmolVLM-256M-like shapes.
-// Usage: bench_ops [reps] [--tiles]   (SMOLVK_DEVICE / SMOLVK_PORTABLE / SMOLVK_NO_COOPMAT
-// pick the device and path; --tiles also sweeps tensor-core tile shapes on the vision GEMMs)
+// best of several replays, for SmolVLM-256M-like shapes, each result checked against a CPU
+// reference on 32 sampled rows (max |Δ| / max |ref|; "WRONG" above 5e-3).
+// Usage: bench_ops [reps] [--tiles] [--rows M]   (SMOLVK_DEVICE / SMOLVK_PORTABLE /
+// SMOLVK_NO_COOPMAT pick the device and path; --tiles also sweeps tensor-core tile shapes,
+// shared stages and f16 X on the vision GEMMs; --rows sets the vision GEMMs' M, default
+// 17 tiles = 17408)
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -18,23 +23,53 @@ using namespace smolvk;
 
 namespace {
 
-void bench(Context& ctx, int64_t M, int64_t N, int64_t K, DType wt, int reps,
-           const ops::CoopmatTile& tile = {}) {
+// One GEMM's inputs on the device, timed under several kernel configurations.
+struct Case {
+  int64_t M, N, K;
+  DType wt;
+  std::vector<float> x, x16;  // x16: x as f16 rounds it
+  ops::PackedWeights pw;
+  std::vector<uint16_t> xh;  // f16 bits of x
+  Buffer bx, bxh, bw, by;
+};
+
+Case make_case(Context& ctx, int64_t M, int64_t N, int64_t K, DType wt) {
+  Case c{M, N, K, wt};
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<float> x(size_t(M * K)), w(size_t(N * K));
-  for (float& f : x) f = u(rng);
+  c.x.resize(size_t(M * K));
+  std::vector<float> w(size_t(N * K));
+  for (float& f : c.x) f = u(rng);
   for (float& f : w) f = u(rng);
-  const ops::PackedWeights pw = ops::pack_weights(w, wt);
-  Buffer bx = ctx.create_buffer(x.size() * 4), bw = ctx.create_buffer((pw.bytes.size() + 3) / 4 * 4),
-         by = ctx.create_buffer(size_t(M * N) * 4);
-  ctx.upload(bx, x.data(), x.size() * 4);
-  ctx.upload(bw, pw.bytes.data(), pw.bytes.size());
+  c.pw = ops::pack_weights(w, wt);
+  c.xh.resize(c.x.size());
+  c.x16.resize(c.x.size());
+  for (size_t i = 0; i < c.x.size(); ++i) {
+    c.xh[i] = ops::f32_to_f16(c.x[i]);
+    c.x16[i] = ops::f16_to_f32(c.xh[i]);
+  }
+  c.bx = ctx.create_buffer(c.x.size() * 4);
+  c.bxh = ctx.create_buffer((c.xh.size() * 2 + 3) / 4 * 4);
+  c.bw = ctx.create_buffer((c.pw.bytes.size() + 3) / 4 * 4);
+  c.by = ctx.create_buffer(size_t(M * N) * 4);
+  ctx.upload(c.bx, c.x.data(), c.x.size() * 4);
+  ctx.upload(c.bxh, c.xh.data(), c.xh.size() * 2);
+  ctx.upload(c.bw, c.pw.bytes.data(), c.pw.bytes.size());
+  return c;
+}
+
+void run(Context& ctx, const Case& c, int reps, const ops::CoopmatTile& tile = {}, bool x_half = false) {
+  const auto [M, N, K, wt] = std::tuple{c.M, c.N, c.K, c.wt};
   Graph g(ctx);
   g.enable_timestamps();
-  ops::matmul(g, ops::external(g, bx, DType::F32, {M, K}), ops::external(g, bw, wt, {N, K}), nullptr,
-              ops::external(g, by, DType::F32, {M, N}), {.name = "bench", .coopmat_tile = tile});
+  const ops::Tensor x = x_half ? ops::external(g, c.bxh, DType::F16, {M, K}) : ops::external(g, c.bx, DType::F32, {M, K});
+  ops::matmul(g, x, ops::external(g, c.bw, wt, {N, K}), nullptr, ops::external(g, c.by, DType::F32, {M, N}),
+              {.name = "bench", .coopmat_tile = tile});
   Program p = g.compile();
+  // The GPU's clocks drop while the host computes references: keep it busy for ~400 ms first
+  // (150 ms was not enough on the H200).
+  const auto warm_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(400);
+  while (std::chrono::steady_clock::now() < warm_until) p.run();
   double best_ns = 1e300;
   std::string shader;
   for (int r = 0; r < reps + 1; ++r) {
@@ -46,15 +81,42 @@ void bench(Context& ctx, int64_t M, int64_t N, int64_t K, DType wt, int reps,
     }
     if (r > 0) best_ns = std::min(best_ns, ns);  // first run warms up
   }
+  // Check 32 rows spread over M against the inputs as the kernel sees them (tensor cores
+  // round X to f16; the weights are already rounded to their dtype).
+  const bool tc = shader.rfind("matmul_coopmat", 0) == 0;
+  std::vector<float> y(size_t(M * N));
+  ctx.download(c.by, y.data(), y.size() * 4);
+  double maxd = 0, maxa = 0;
+  bool finite = true;
+  for (int s = 0; s < 32; ++s) {
+    const int64_t m = (M - 1) * s / 31;
+    for (int64_t n = 0; n < N; ++n) {
+      double ref = 0;
+      for (int64_t k = 0; k < K; ++k) {
+        const float xv = (tc ? c.x16 : c.x)[size_t(m * K + k)];
+        const float wv = tc ? ops::f16_to_f32(ops::f32_to_f16(c.pw.rounded[size_t(n * K + k)]))
+                            : c.pw.rounded[size_t(n * K + k)];
+        ref += double(xv) * double(wv);
+      }
+      const float got = y[size_t(m * N + n)];
+      if (!std::isfinite(got)) finite = false;
+      maxd = std::max(maxd, std::fabs(ref - double(got)));
+      maxa = std::max(maxa, std::fabs(ref));
+    }
+  }
+  const double rel = maxa > 0 ? maxd / maxa : maxd;
+  const bool ok = finite && rel <= 5e-3;
   const double flops = 2.0 * double(M) * double(N) * double(K);
-  const double bytes = double(M * K) * 4 + double(pw.bytes.size()) + double(M * N) * 4;
+  const double bytes = double(M * K) * (x_half ? 2 : 4) + double(c.pw.bytes.size()) + double(M * N) * 4;
   std::string tile_name;
   if (tile.bm)
     tile_name = " tile " + std::to_string(tile.bm) + "x" + std::to_string(tile.bn) + "x" + std::to_string(tile.bk) +
-                "/" + std::to_string(tile.wm) + "x" + std::to_string(tile.wn);
-  std::printf("M %5lld N %5lld K %5lld %-4s %-20s %10.1f us %8.2f GFLOP/s %8.2f GB/s%s\n",
-              (long long)M, (long long)N, (long long)K, std::string(dtype_name(wt)).c_str(),
-              shader.c_str(), best_ns / 1e3, flops / best_ns, bytes / best_ns, tile_name.c_str());
+                "/" + std::to_string(tile.wm) + "x" + std::to_string(tile.wn) + " s" + std::to_string(tile.stages);
+  std::printf("M %6lld N %5lld K %5lld %-4s x %-3s %-22s %9.1f us %7.1f TFLOP/s %7.1f GB/s  %s %.1e%s\n",
+              (long long)M, (long long)N, (long long)K, std::string(dtype_name(wt)).c_str(), x_half ? "f16" : "f32",
+              shader.c_str(), best_ns / 1e3, flops / best_ns / 1e3, bytes / best_ns, ok ? "ok" : "WRONG", rel,
+              tile_name.c_str());
+  std::fflush(stdout);
 }
 
 }  // namespace
@@ -63,8 +125,10 @@ int main(int argc, char** argv) {
   try {
     int reps = 5;
     bool tiles = false;
+    int64_t vision_rows = 17408;
     for (int i = 1; i < argc; ++i) {
       if (std::strcmp(argv[i], "--tiles") == 0) tiles = true;
+      else if (std::strcmp(argv[i], "--rows") == 0 && i + 1 < argc) vision_rows = std::max(1, std::atoi(argv[++i]));
       else reps = std::max(1, std::atoi(argv[i]));
     }
     Context ctx;
@@ -74,33 +138,51 @@ int main(int argc, char** argv) {
     }
     std::printf("%s (subgroup %s, coopmat %s)\n", ctx.caps().name.c_str(),
                 ctx.caps().use_subgroup ? "on" : "off", ctx.caps().use_coopmat ? "on" : "off");
-    bench(ctx, 1024, 768, 768, DType::F32, reps);
-    bench(ctx, 1024, 768, 768, DType::BF16, reps);
-    bench(ctx, 1, 576, 1536, DType::BF16, reps);
-    bench(ctx, 1, 576, 1536, DType::F32, reps);
-    bench(ctx, 1, 49280, 576, DType::BF16, reps);
-    // SmolVLM-256M vision encoder over 13 tiles: fused QKV, MLP up, MLP down.
-    const int64_t vision_rows = 13312;
-    const int64_t vision[3][2] = {{2304, 768}, {3072, 768}, {768, 3072}};
-    for (const auto& [N, K] : vision)
-      for (DType t : {DType::BF16, DType::F16, DType::F32}) bench(ctx, vision_rows, N, K, t, reps);
-    // The text decoder's prefill of 1,108 tokens (17 tiles): qkv, o, gate_up, down.
+    for (const auto& [M, N, K, t] : {std::tuple{1, 576, 1536, DType::BF16}, std::tuple{1, 49280, 576, DType::BF16}})
+      run(ctx, make_case(ctx, M, N, K, t), reps);
+    // The SmolVLM-256M vision encoder's GEMMs: fused QKV, out_proj, MLP up, MLP down; then the
+    // text decoder's prefill of 1,108 tokens (17 tiles): qkv, o, gate_up, down.
+    const int64_t vision[4][2] = {{2304, 768}, {768, 768}, {3072, 768}, {768, 3072}};
     const int64_t prefill[4][2] = {{960, 576}, {576, 576}, {3072, 576}, {576, 1536}};
-    for (const auto& [N, K] : prefill) bench(ctx, 1108, N, K, DType::BF16, reps);
-    if (tiles && ctx.caps().use_coopmat) {
-      const ops::CoopmatTile shapes[] = {{128, 128, 32, 64, 32}, {128, 128, 32, 32, 64}, {128, 128, 64, 64, 32},
-                                         {128, 128, 32, 64, 64}, {128, 64, 32, 32, 32},  {64, 128, 32, 32, 32},
-                                         {64, 64, 32, 32, 32},   {128, 256, 32, 64, 64}, {256, 128, 32, 64, 64}};
+    const bool tc = ctx.caps().use_coopmat;
+    for (const auto& [N, K] : vision) {
+      const Case c = make_case(ctx, vision_rows, N, K, DType::BF16);
+      run(ctx, c, reps);
+      if (tc) run(ctx, c, reps, {}, true);
+      if (!tiles || !tc) continue;
+      const ops::CoopmatTile shapes[] = {
+          {128, 128, 32, 64, 32, 1}, {128, 128, 32, 32, 32, 1}, {128, 128, 32, 32, 64, 2}, {128, 128, 64, 64, 32, 1},
+          {128, 128, 32, 64, 64, 2}, {128, 256, 32, 64, 64, 1}, {256, 128, 32, 64, 64, 1}, {128, 64, 32, 32, 32, 2},
+          {64, 128, 32, 32, 32, 2},  {128, 256, 16, 64, 64, 2}, {256, 128, 16, 64, 64, 2}, {128, 128, 16, 64, 32, 2}};
       for (const auto& tile : shapes)
-        for (const auto& [N, K] : vision) {
+        for (bool xh : {false, true}) {
           try {
-            bench(ctx, vision_rows, N, K, DType::BF16, reps, tile);
+            run(ctx, c, reps, tile, xh);
           } catch (const std::invalid_argument& e) {
             std::printf("skipped: %s\n", e.what());
             break;
           }
         }
     }
+    for (const auto& [N, K] : prefill) {
+      const Case c = make_case(ctx, 1108, N, K, DType::BF16);
+      run(ctx, c, reps);
+      if (tc) run(ctx, c, reps, {}, true);
+      if (!tiles || !tc) continue;
+      for (const ops::CoopmatTile& tile : {ops::CoopmatTile{64, 64, 32, 32, 32, 2}, ops::CoopmatTile{64, 128, 32, 32, 64, 2},
+                                           ops::CoopmatTile{128, 64, 32, 64, 32, 2}, ops::CoopmatTile{64, 64, 64, 32, 32, 2}})
+        run(ctx, c, reps, tile);
+    }
+    // Batched decode (8 and 32 rows): the mat-vec / rows kernels, then tensor-core tiles.
+    for (const int64_t M : {8, 32})
+      for (const auto& [N, K] : prefill) {
+        const Case c = make_case(ctx, M, N, K, DType::BF16);
+        run(ctx, c, reps);
+        if (!tiles || !tc) continue;
+        for (const ops::CoopmatTile& tile : {ops::CoopmatTile{32, 64, 32, 32, 32, 2}, ops::CoopmatTile{32, 32, 32, 16, 16, 2},
+                                             ops::CoopmatTile{32, 64, 64, 32, 32, 2}, ops::CoopmatTile{32, 128, 32, 32, 32, 2}})
+          run(ctx, c, reps, tile);
+      }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

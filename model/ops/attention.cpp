@@ -78,9 +78,10 @@ Tiles pick_tiles(const Capabilities& caps, int64_t D, int64_t rows, const std::s
 
 // Row stride of a TokenHeads view over `tokens` tokens of `heads` heads of D.
 uint32_t row_stride(const TokenHeads& x, int64_t tokens, int64_t heads, int64_t D,
-                    const std::string& op, const std::string& what) {
+                    const std::string& op, const std::string& what, DType dtype = DType::F32) {
   const Tensor& t = x.tensor;
-  expect(t.dtype == DType::F32, op, what + " must be f32, got " + shape_str(t));
+  expect(t.dtype == dtype, op, what + " must be " + std::string(dtype_name(dtype)) + ", got " +
+                                   std::string(dtype_name(t.dtype)) + " " + shape_str(t));
   expect(tokens > 0 && t.numel() % tokens == 0, op,
          what + " " + shape_str(t) + " does not hold " + std::to_string(tokens) + " token rows");
   const int64_t stride = t.numel() / tokens;
@@ -323,16 +324,17 @@ bool attention_decoder(Graph& g, const TokenHeads& q, const Tensor& k_cache, con
 void attention_encoder(Graph& g, const TokenHeads& q, const TokenHeads& k, const TokenHeads& v,
                        const Tensor& key_mask, const Tensor& out, const AttentionOptions& options) {
   const std::string op = "attention_encoder";
-  expect(out.dtype == DType::F32 && out.shape.size() == 4, op,
-         "out must be f32 [N, S, H, D], got " + shape_str(out));
+  expect((out.dtype == DType::F32 || out.dtype == DType::F16) && out.shape.size() == 4, op,
+         "out must be f32 or f16 [N, S, H, D], got " + shape_str(out));
   const int64_t N = out.shape[0], S = out.shape[1], H = out.shape[2], D = out.shape[3];
+  const bool half = out.dtype == DType::F16;
   expect(N > 0 && S > 0 && H > 0 && D > 0, op, "empty dimension in out " + shape_str(out));
   expect((key_mask.dtype == DType::U32 || key_mask.dtype == DType::I32) && key_mask.numel() == N * S,
          op, "key_mask must be u32 or i32 [" + std::to_string(N) + ", " + std::to_string(S) +
                  "], got " + shape_str(key_mask));
-  const uint32_t qs = row_stride(q, N * S, H, D, op, "q");
-  const uint32_t ks = row_stride(k, N * S, H, D, op, "k");
-  const uint32_t vs = row_stride(v, N * S, H, D, op, "v");
+  const uint32_t qs = row_stride(q, N * S, H, D, op, "q", out.dtype);
+  const uint32_t ks = row_stride(k, N * S, H, D, op, "k", out.dtype);
+  const uint32_t vs = row_stride(v, N * S, H, D, op, "v", out.dtype);
   expect(ks == vs, op, "k and v must have the same row stride, got " + std::to_string(ks) +
                            " and " + std::to_string(vs));
   check_u32(out.numel(), op, "out");
@@ -344,13 +346,15 @@ void attention_encoder(Graph& g, const TokenHeads& q, const TokenHeads& k, const
     check_u32(N * H, op, "tiles x heads");
     const EncoderAttentionArgs a{q.tensor.ref, k.tensor.ref, v.tensor.ref, key_mask.ref, out.ref,
                                  uint32_t(N), uint32_t(S), uint32_t(H), uint32_t(D),
-                                 uint32_t(q.col), qs, uint32_t(k.col), uint32_t(v.col), ks, scale};
+                                 uint32_t(q.col), qs, uint32_t(k.col), uint32_t(v.col), ks, scale, half};
     if (attention_coopmat_aligned(a))
       if (const auto kernel = attention_coopmat_kernel(caps, D, options.coopmat_tile, options.emulate_coopmat, op)) {
         record_attention_coopmat(g, *kernel, a, label, options.emulate_coopmat);
         return;
       }
   }
+  expect(!half, op, "f16 q, k, v and out need the tensor-core kernel (a device with cooperative matrices, "
+                    "head dim a multiple of 16, 16-byte aligned views)");
 
   const Tiles tl = pick_tiles(caps, D, S, op);
   const uint32_t q_blocks = ceil_div(uint64_t(S), tl.br);

@@ -60,10 +60,11 @@ bool attention_decoder(Graph& g, const TokenHeads& q, const Tensor& k_cache, con
 
 // Non-causal attention within each of N tiles of S tokens (the vision encoder). Where
 // caps.use_coopmat (and D % 16 == 0, 16-byte aligned views, one split) it runs on tensor
-// cores: q, k, v and the softmax weights are rounded to fp16, scores and sums stay f32.
+// cores: q, k, v and the softmax weights are rounded to fp16, scores and sums stay f32. That
+// kernel also takes f16 q, k, v and out (all four; elsewhere they are all f32).
 //   q, k, v  [N·S tokens] × H heads of D (TokenHeads)
 //   key_mask U32 or I32 [N, S]: 0 = padded patch, masked out as a key
-//   out      f32 [N, S, H, D]
+//   out      [N, S, H, D]
 void attention_encoder(Graph& g, const TokenHeads& q, const TokenHeads& k, const TokenHeads& v,
                        const Tensor& key_mask, const Tensor& out, const AttentionOptions& options = {});
 

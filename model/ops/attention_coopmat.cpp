@@ -107,10 +107,10 @@ void record_attention_coopmat(Graph& g, const AttentionCoopmatKernel& kernel, co
   const uint64_t tile_heads = uint64_t(a.N) * a.H;
   check_grid(g.context().caps(), blocks, tile_heads, label);
   Dispatch d{.name = label, .op = "attention", .shader = emulate ? "attention_coopmat_emu" : "attention_coopmat",
-             .spec = kernel.spec()};
+             .spec = kernel.spec(a.half)};
   d.groups = {blocks, uint32_t(tile_heads), 1};
   d.flops = 4.0 * double(tile_heads) * double(a.D) * double(a.S) * double(a.S);
-  const double out_bytes = 4.0 * double(tile_heads) * double(a.S) * double(a.D);
+  const double out_bytes = (a.half ? 2.0 : 4.0) * double(tile_heads) * double(a.S) * double(a.D);
   d.bytes = 4.0 * out_bytes + 4.0 * double(a.N) * double(a.S);
   d.bindings = {{a.q, Access::Read}, {a.k, Access::Read}, {a.v, Access::Read}, {a.key_mask, Access::Read},
                 {a.out, Access::Write}};

@@ -25,8 +25,9 @@ struct AttentionCoopmatKernel {
   uint32_t workgroup = 0;     // subgroups · subgroup_size
   uint32_t shared_bytes = 0;  // what the shader declares
   uint32_t rows() const { return 16 * tile.subgroups; }
-  std::vector<uint32_t> spec() const {
-    return {workgroup, head_dim, tile.keys, subgroup_size, tile.subgroups, tile.prefetch ? 1u : 0u};
+  // io_half: the encoder's f16 q, k, v and out.
+  std::vector<uint32_t> spec(bool io_half = false) const {
+    return {workgroup, head_dim, tile.keys, subgroup_size, tile.subgroups, tile.prefetch ? 1u : 0u, io_half ? 1u : 0u};
   }
 };
 
@@ -43,12 +44,14 @@ std::optional<AttentionCoopmatKernel> attention_coopmat_kernel(const Capabilitie
                                                                bool emulate, const std::string& who);
 
 // The validated operands of one encoder attention: q/k/v heads of D at element col + h·D of
-// each token row (row strides in elements), key_mask [N, S], out [N, S, H, D].
+// each token row (row strides in elements), key_mask [N, S], out [N, S, H, D]; f32, or f16
+// with `half`.
 struct EncoderAttentionArgs {
   TensorRef q, k, v, key_mask, out;
   uint32_t N = 0, S = 0, H = 0, D = 0;
   uint32_t q_col = 0, q_stride = 0, k_col = 0, v_col = 0, kv_stride = 0;
   float scale = 0.0f;  // softmax scale
+  bool half = false;
 };
 
 // True when the shader's 16-byte loads can address `a`: every column offset and row stride a

@@ -38,7 +38,8 @@ struct Kernel {
 
 // `pairs`: lane groups must own two columns (the fused RoPE writes column pairs).
 Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const MatmulOptions& o,
-                   const std::string& who, bool pairs = false, uint64_t n_cols = 0) {
+                   const std::string& who, bool pairs = false, uint64_t n_cols = 0, bool x_half = false,
+                   bool y_half = false) {
   const std::string dt(dtype_name(wt));
   Kernel k;
   const bool fused = o.norm_weight || o.swiglu_input || o.y_copy || pairs;
@@ -47,6 +48,18 @@ Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const Matmu
   // per-workgroup mat-vec at batch 32 (4.7 vs 6.3 ms per decode step) but lost at batch 8
   // (3.8 vs 2.4) and 16 (4.3 vs 3.1).
   const bool rows_kernel = !fused && rows >= int64_t(tuning("ROWS_MIN", 17)) && rows <= kMatVecMaxRows;
+  // Few rows on tensor cores from 32 (32x32 tiles; on the H200 at batch 32 a decode step took
+  // 4.23 ms against 4.73 with the rows kernel, at batch 8 3.92 against 2.36), or a requested tile.
+  const bool few_rows_tc = tensor_cores && !fused && rows <= kMatVecMaxRows &&
+                           (o.coopmat_tile.bm != 0 || rows >= int64_t(tuning("COOPMAT_MIN_ROWS", 32)));
+  if (few_rows_tc || (rows > kMatVecMaxRows && tensor_cores))
+    if (const auto cm = coopmat_kernel(caps, o.coopmat_tile, who, rows)) {
+      k.shader = (o.emulate_coopmat ? "matmul_coopmat_emu_" : "matmul_coopmat_") + dt;
+      k.spec = cm->spec(x_half, y_half);
+      k.tile_m = cm->tile.bm;
+      k.tile_n = cm->tile.bn;
+      return k;
+    }
   if (rows <= kMatVecMaxRows) {
     const uint32_t rb = std::bit_ceil(uint32_t(rows));
     const uint32_t max_wg = std::bit_floor(std::max<uint32_t>(caps.max_workgroup_invocations, 1));
@@ -99,14 +112,6 @@ Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const Matmu
     }
     return k;
   }
-  if (tensor_cores)
-    if (const auto cm = coopmat_kernel(caps, o.coopmat_tile, who)) {
-      k.shader = (o.emulate_coopmat ? "matmul_coopmat_emu_" : "matmul_coopmat_") + dt;
-      k.spec = cm->spec();
-      k.tile_m = cm->tile.bm;
-      k.tile_n = cm->tile.bn;
-      return k;
-    }
   // 64x64x16 tiles, 4x4 outputs per thread on 256 threads; 32x32 on 64 threads where the
   // device offers fewer invocations or less shared memory.
   uint32_t bm = 64, bk = 16, t = 4;
@@ -132,7 +137,9 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
     throw std::invalid_argument(s + ", y " + shape_str(y) + ")");
   };
   if (x.shape.empty() || w.shape.size() != 2 || y.shape.empty()) fail("expected x rank >= 1, w [N, K], y rank >= 1");
-  if (x.dtype != DType::F32 || y.dtype != DType::F32) fail("x and y must be f32");
+  if ((x.dtype != DType::F32 && x.dtype != DType::F16) || (y.dtype != DType::F32 && y.dtype != DType::F16))
+    fail("x and y must be f32 or f16");
+  if (o.gelu && o.accumulate) fail("gelu and accumulate do not combine");
   if (w.dtype != DType::F32 && w.dtype != DType::F16 && w.dtype != DType::BF16)
     fail("w must be f32, f16 or bf16");
   const int64_t M = x.rows(), x_cols = x.dim(-1), N = w.dim(0), y_cols = y.dim(-1);
@@ -163,16 +170,25 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
     fail("x or y has 2^32 elements or more");
 
   const Capabilities& caps = g.context().caps();
+  // f16 X and Y are for the tensor-core GEMM only (which narrows f32 X to f16 anyway).
+  const bool x_half = x.dtype == DType::F16, y_half = y.dtype == DType::F16;
+  if ((x_half || y_half) && !(M > kMatVecMaxRows && ((caps.use_coopmat && !o.exact) || o.emulate_coopmat)))
+    fail("f16 x or y needs the tensor-core GEMM: more than " + std::to_string(kMatVecMaxRows) +
+         " rows on a device with cooperative matrices");
+  if (y_half && (o.accumulate || N % 2 || o.y_col % 2 || y_cols % 2))
+    fail("f16 y needs an even N, y_col and row length, and no accumulate");
+  const uint64_t ys = dtype_size(y.dtype);
+  const uint64_t xs = dtype_size(x.dtype);
   const uint64_t align = std::max<uint64_t>(1, caps.min_storage_buffer_offset_alignment);
   uint64_t limit = std::min<uint64_t>(caps.max_storage_buffer_range, 0xffffffffull);
   if (o.max_chunk_bytes) limit = std::min(limit, o.max_chunk_bytes);
   const uint64_t ws = dtype_size(w.dtype);
   const uint64_t w_row = uint64_t(K) * ws;
   const uint32_t flags = (bias ? 1u : 0u) | (o.accumulate ? 2u : 0u) | (o.norm_weight ? 4u : 0u) |
-                        (o.swiglu_input ? 8u : 0u) | (o.y_copy ? 32u : 0u);
+                        (o.swiglu_input ? 8u : 0u) | (o.y_copy ? 32u : 0u) | (o.gelu ? 64u : 0u);
 
   // Rows of X (and Y) per dispatch: both bindings fit the limit even when misaligned.
-  const uint64_t xy_row = std::max<uint64_t>(uint64_t(x_cols), uint64_t(y_cols)) * 4;
+  const uint64_t xy_row = std::max<uint64_t>(uint64_t(x_cols) * xs, uint64_t(y_cols) * ys);
   const uint64_t slack = align - 1 + 3;  // misalignment + bind_aligned's word rounding
   if (limit <= slack || (limit - slack) / xy_row == 0)
     fail("one row of x or y does not fit a binding of " + std::to_string(limit) + " bytes");
@@ -180,9 +196,11 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
 
   for (int64_t m0 = 0; m0 < M; m0 += m_step) {
     const int64_t mc = std::min(m_step, M - m0);
-    const Kernel kern = pick_kernel(caps, mc, w.dtype, o, who, false, uint64_t(N));
+    const Kernel kern = pick_kernel(caps, mc, w.dtype, o, who, false, uint64_t(N), x_half, y_half);
+    if ((x_half || y_half) && kern.shader.rfind("matmul_coopmat", 0) != 0)
+      fail("f16 x or y needs the tensor-core GEMM, but a chunk of " + std::to_string(mc) + " rows picked " + kern.shader);
     const AlignedBinding xb =
-        bind_aligned(x.ref, uint64_t(m0 * x_cols) * 4, uint64_t(mc * x_cols) * 4, align, 4, who);
+        bind_aligned(x.ref, uint64_t(m0 * x_cols) * xs, uint64_t(mc * x_cols) * xs, align, xs, who);
     for (int64_t n0 = 0; n0 < N;) {
       const uint64_t w_start = w.ref.offset + uint64_t(n0) * w_row;
       int64_t nc = int64_t(rows_per_binding(w_start, w_row, uint64_t(N - n0), limit, align, who));
@@ -190,7 +208,8 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
       const AlignedBinding wb = bind_aligned(w.ref, uint64_t(n0) * w_row, uint64_t(nc) * w_row, align, ws, who);
       const uint64_t y_first = uint64_t(m0 * y_cols + o.y_col + n0);
       const uint64_t y_end = uint64_t((m0 + mc - 1) * y_cols + o.y_col + n0 + nc);
-      const AlignedBinding yb = bind_aligned(y.ref, y_first * 4, (y_end - y_first) * 4, align, 4, who);
+      const AlignedBinding yb = bind_aligned(y.ref, y_first * ys, (y_end - y_first) * ys, align, ys, who);
+      if (y_half && yb.elem_offset % 2) fail("f16 y must start at an even element of its buffer");
 
       Dispatch d{.name = label, .op = "matmul", .shader = kern.shader, .spec = kern.spec};
       d.bindings = {{xb.ref, Access::Read},
@@ -228,8 +247,8 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
         d.groups = {ceil_div(uint64_t(nc), kern.tile_n), ceil_div(uint64_t(mc), kern.tile_m), 1};
       d.flops = 2.0 * double(mc) * double(nc) * double(K) + (bias ? double(mc * nc) : 0.0) +
                 (o.accumulate ? double(mc * nc) : 0.0);
-      d.bytes = double(mc * x_cols) * 4 + (o.norm_weight ? double(K) * double(ws) : 0.0) +
-                double(nc) * double(w_row) + double(mc * nc) * 4 *
+      d.bytes = double(mc * x_cols) * double(xs) + (o.norm_weight ? double(K) * double(ws) : 0.0) +
+                double(nc) * double(w_row) + double(mc * nc) * double(ys) *
                 (o.accumulate ? 2 : 1) + (bias ? double(nc) * double(ws) : 0.0);
       g.add(std::move(d));
       n0 += nc;

@@ -10,6 +10,7 @@ namespace smolvk::ops {
 
 struct MatmulOptions {
   bool accumulate = false;  // Y += X·Wᵀ (a fused residual add) instead of Y = X·Wᵀ
+  bool gelu = false;        // Y = gelu_tanh(X·Wᵀ + bias) (not with accumulate)
   std::string name;         // profiler label; "matmul" when empty
   // Write columns [y_col, y_col + N) of a wider Y (its last dim is the row stride), e.g. one
   // row chunk of a split weight or one part of a fused QKV / gate-up output.
@@ -48,7 +49,9 @@ inline constexpr int64_t kMatVecFusedFastRows = 2;
 // x: f32, any rank, rows = x.rows(), last dim K (2K with swiglu_input). w: [N, K] f32/f16/bf16. bias: null or [N] of
 // w's dtype. y: f32 with x.rows() rows and y.dim(-1) >= y_col + N columns. Accumulates in f32.
 // M <= 64 uses the mat-vec kernel; larger M the tensor-core GEMM where caps.use_coopmat (X
-// and W rounded to fp16, products summed in f32, any shape), else the tiled f32 GEMM. Throws
+// and W rounded to fp16, products summed in f32, any shape), else the tiled f32 GEMM. The
+// tensor-core GEMM also takes f16 x (what it would round f32 x to) and writes f16 y (rounded
+// from the f32 result; even N, y_col and y row length, no accumulate). Throws
 // std::invalid_argument on mismatched shapes or dtypes. f16/bf16 w and bias are read as
 // 32-bit words: their buffer must reach the next 4-byte boundary past the tensor (see
 // matmul_split.h).

@@ -9,7 +9,7 @@ namespace {
 
 std::string tile_str(const CoopmatTile& t) {
   return std::to_string(t.bm) + "x" + std::to_string(t.bn) + "x" + std::to_string(t.bk) + " (subgroup " +
-         std::to_string(t.wm) + "x" + std::to_string(t.wn) + ")";
+         std::to_string(t.wm) + "x" + std::to_string(t.wn) + ", " + std::to_string(t.stages) + " stages)";
 }
 
 // Empty when `t` runs on `caps`, else why not.
@@ -17,6 +17,7 @@ std::string misfit(const Capabilities& caps, const CoopmatTile& t) {
   for (uint32_t v : {t.bm, t.bn, t.bk, t.wm, t.wn})
     if (v == 0 || v % 16 != 0) return "every size must be a positive multiple of 16";
   if (t.bm % t.wm != 0 || t.bn % t.wn != 0) return "wm must divide bm and wn divide bn";
+  if (t.stages != 1 && t.stages != 2) return "stages must be 1 or 2";
   if (caps.subgroup_size == 0) return "the device reports no subgroup size";
   const uint64_t wg = uint64_t(t.bm / t.wm) * (t.bn / t.wn) * caps.subgroup_size;
   if (wg > caps.max_workgroup_invocations || wg > caps.max_workgroup_size[0])
@@ -36,23 +37,29 @@ CoopmatKernel make(const Capabilities& caps, const CoopmatTile& t) {
 
 uint64_t coopmat_shared_bytes(const CoopmatTile& t) {
   const uint64_t subgroups = uint64_t(t.bm / t.wm) * (t.bn / t.wn);
-  return uint64_t(t.bm + t.bn) * (t.bk + 8) * 2 + subgroups * 16 * 20 * 4;
+  return uint64_t(t.stages) * (t.bm + t.bn) * (t.bk + 8) * 2 + subgroups * 16 * 16 * 4;
 }
 
 std::optional<CoopmatKernel> coopmat_kernel(const Capabilities& caps, const CoopmatTile& requested,
-                                            const std::string& who) {
-  if (requested.bm || requested.bn || requested.bk || requested.wm || requested.wn) {
-    if (const std::string why = misfit(caps, requested); !why.empty())
-      throw std::invalid_argument(who + ": tensor-core tile " + tile_str(requested) + ": " + why);
-    return make(caps, requested);
+                                            const std::string& who, int64_t rows) {
+  if (requested.bm || requested.bn || requested.bk || requested.wm || requested.wn || requested.stages) {
+    CoopmatTile t = requested;
+    if (t.stages == 0) t.stages = 1;
+    if (const std::string why = misfit(caps, t); !why.empty())
+      throw std::invalid_argument(who + ": tensor-core tile " + tile_str(t) + ": " + why);
+    return make(caps, t);
   }
-  // 128×128 with 16 subgroups of 32×32: on the H100 (vision GEMMs of 13 tiles) 87–92 TFLOP/s,
-  // against 42–44 for 8 subgroups of 64×32 and 16–51 for 128×256 of 64×64: more, smaller
-  // subgroup tiles hide the staging latency better. It also beat 64×64 tiles on the small
-  // grids of a 1,108-token prefill (11.0 against 16.2 ms for the whole prefill).
+  if (rows <= 64) {
+    const uint32_t bm = rows <= 32 ? 32 : 64;  // 32 columns: enough workgroups on narrow layers
+    for (const CoopmatTile t : {CoopmatTile{bm, 32, 32, 16, 16, 2}, CoopmatTile{bm, 32, 32, 16, 16, 1}})
+      if (misfit(caps, t).empty()) return make(caps, t);
+  }
+  // 128×128 with 16 subgroups of 32×32 and one shared stage: on the H200 (vision GEMMs, 17
+  // tiles) it beat 8 subgroups of 64×32 with one or two stages and the 64-wide subgroup tiles;
+  // then 64×32 subgroups (8 of them, for 32 KiB devices), then 64×64 tiles.
   const CoopmatTile best{tuning("GEMM_BM", 128), tuning("GEMM_BN", 128), tuning("GEMM_BK", 32),
-                         tuning("GEMM_WM", 32), tuning("GEMM_WN", 32)};
-  for (const CoopmatTile t : {best, CoopmatTile{128, 128, 32, 64, 32}, CoopmatTile{64, 64, 32, 32, 32}})
+                         tuning("GEMM_WM", 32),  tuning("GEMM_WN", 32),  tuning("GEMM_STAGES", 1)};
+  for (const CoopmatTile t : {best, CoopmatTile{128, 128, 32, 64, 32, 1}, CoopmatTile{64, 64, 32, 32, 32, 1}})
     if (misfit(caps, t).empty()) return make(caps, t);
   return std::nullopt;
 }

@@ -16,7 +16,12 @@ struct NormPush {
 void norm(Graph& g, const char* op, const Tensor& x, const Tensor& w, const Tensor* b,
           const Tensor& y, float eps, const std::string& name) {
   expect_dtype(x, DType::F32, op, "x");
-  expect_dtype(y, DType::F32, op, "y");
+  if (y.dtype != DType::F32 && y.dtype != DType::F16)
+    throw std::invalid_argument(std::string(op) + ": y has dtype " + std::string(dtype_name(y.dtype)) +
+                                ", expected f32 or f16");
+  const bool y_half = y.dtype == DType::F16;
+  if (y_half && x.dim(-1) % 2 != 0)
+    throw std::invalid_argument(std::string(op) + ": f16 y needs an even last dim, got x " + shape_str(x));
   if (x.shape.empty() || x.dim(-1) < 1 || x.shape != y.shape)
     throw std::invalid_argument(std::string(op) + ": x " + shape_str(x) + " and y " +
                                 shape_str(y) + " must have the same non-empty shape");
@@ -39,14 +44,14 @@ void norm(Graph& g, const char* op, const Tensor& x, const Tensor& w, const Tens
   const WordView bv = b ? word_view(*b, caps) : wv;
   const uint64_t rows = uint64_t(x.rows());
 
-  Dispatch d{.name = name, .op = op, .shader = shader, .spec = {wg}};
+  Dispatch d{.name = name, .op = op, .shader = shader, .spec = {wg, y_half ? 1u : 0u}};
   d.bindings = {{x.ref, Access::Read}, {wv.ref, Access::Read}, {bv.ref, Access::Read},
                 {y.ref, Access::Write}};
   d.set_push(NormPush{uint32_t(rows), uint32_t(cols), eps, wv.elem_offset, bv.elem_offset});
   d.groups = grid_1d(rows);
   const double n = double(x.numel());
   d.flops = (b ? 8.0 : 4.0) * n;
-  d.bytes = (b ? 3.0 : 2.0) * n * 4 + double(w.bytes()) * (b ? 2 : 1);
+  d.bytes = (b ? 2.0 : 1.0) * n * 4 + double(y.bytes()) + double(w.bytes()) * (b ? 2 : 1);
   g.add(std::move(d));
 }
 

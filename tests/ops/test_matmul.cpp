@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "model/ops/activation_ref.h"
 #include "model/ops/matmul.h"
 #include "model/ops/matmul_ref.h"
 #include "tests/ops/matmul_test_inputs.h"
@@ -29,12 +30,14 @@ struct Case {
   uint64_t max_chunk_bytes = 0;
   uint64_t x_byte_offset = 0, w_byte_offset = 0;  // tensors placed inside larger buffers
   bool x_rank3 = false;
+  bool gelu = false;  // y = gelu_tanh(x·Wᵀ + bias), the reference applies the same after the bias
 };
 
 struct Result {
   double err = 0;
   bool untouched_exact = true;
   size_t dispatches = 0;
+  std::string shader;  // of the last dispatch (empty without timestamps)
 };
 
 Result run_case(const Case& c) {
@@ -52,18 +55,26 @@ Result run_case(const Case& c) {
   const Tensor tb = ops::external(g, bb, c.wt, {c.N});
   const Tensor ty = ops::external(g, by, DType::F32, {c.M, y_cols});
   ops::matmul(g, tx, tw, c.bias ? &tb : nullptr, ty,
-              {.accumulate = c.accumulate, .name = "test", .y_col = c.y_col,
+              {.accumulate = c.accumulate, .gelu = c.gelu, .name = "test", .y_col = c.y_col,
                .max_chunk_bytes = c.max_chunk_bytes, .exact = true});
   Result r;
   r.dispatches = g.size();
+  g.enable_timestamps();
   Program p = g.compile();
   p.run();
+  for (const auto& t : p.timings()) r.shader = t.shader;
   std::vector<float> got(y0.size());
   ctx.download(by, got.data(), got.size() * 4);
 
   std::vector<float> ref = y0;
   ops::matmul_ref(x, pw.rounded, c.bias ? std::span<const float>(pb.rounded) : std::span<const float>{},
                   ref, c.M, c.N, c.K, c.accumulate, y_cols, c.y_col);
+  if (c.gelu)
+    for (int64_t m = 0; m < c.M; ++m)
+      for (int64_t n = c.y_col; n < c.y_col + c.N; ++n) {
+        float& e = ref[size_t(m * y_cols + n)];
+        e = ops::ref::gelu_tanh(std::span<const float>(&e, 1))[0];
+      }
   r.err = test::max_rel_error(ref, got);
   for (int64_t m = 0; m < c.M; ++m)
     for (int64_t n = 0; n < y_cols; ++n)
@@ -74,7 +85,8 @@ Result run_case(const Case& c) {
 
 std::string describe(const Case& c) {
   return "M " + std::to_string(c.M) + " N " + std::to_string(c.N) + " K " + std::to_string(c.K) +
-         " " + std::string(dtype_name(c.wt)) + (c.bias ? " +bias" : "") + (c.accumulate ? " +acc" : "");
+         " " + std::string(dtype_name(c.wt)) + (c.bias ? " +bias" : "") + (c.accumulate ? " +acc" : "") +
+         (c.gelu ? " +gelu" : "");
 }
 
 void expect_close(const Case& c) {
@@ -215,4 +227,23 @@ TEST(MatmulRef, HalfConversionsRoundToNearestEven) {
   EXPECT_EQ(ops::f16_to_f32(0x0001), 5.960464477539063e-08f);
   EXPECT_EQ(ops::f16_to_f32(0xc000), -2.0f);
   EXPECT_EQ(ops::bf16_to_f32(0xbf80), -1.0f);
+}
+
+// GELU fused into the epilogue of every kernel family: mat-vec (1 and 2 rows), the several-
+// row mat-vec and rows kernels, and the tiled GEMM (the tensor-core GEMM: test_matmul_coopmat).
+TEST(Matmul, FusedGeluEveryKernel) {
+  const std::pair<int64_t, const char*> kernels[] = {
+      {1, "matmul_vec"}, {2, "matmul_vec"}, {8, "matmul_vec_rows"}, {40, "matmul_rows"}, {100, "matmul_tiled"}};
+  for (const auto& [M, prefix] : kernels) {
+    const Case c{.M = M, .N = 70, .K = 48, .wt = DType::BF16, .bias = true, .gelu = true};
+    const Result r = run_case(c);
+    EXPECT_LE(r.err, kTol) << describe(c);
+    if (!r.shader.empty()) EXPECT_EQ(r.shader.rfind(prefix, 0), 0u) << describe(c) << ": ran " << r.shader;
+  }
+  Context& ctx = test::context();
+  Buffer b = ctx.create_buffer(4096);
+  Graph g(ctx);
+  EXPECT_THROW(ops::matmul(g, ops::external(g, b, DType::F32, {4, 8}), ops::external(g, b, DType::F32, {8, 8}), nullptr,
+                           ops::external(g, b, DType::F32, {4, 8}), {.accumulate = true, .gelu = true}),
+               std::invalid_argument);
 }

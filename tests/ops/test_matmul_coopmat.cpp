@@ -2,7 +2,10 @@
 // products in f32, so the CPU reference is fed the same fp16-rounded X and W (bias and the
 // accumulated Y stay f32) and held to max |gpu − ref| / max |ref| ≤ 1e-4 (f32 summation
 // order over K ≤ 3072 vs double). Against the unrounded inputs the error must stay ≤ 2e-3
-// (fp16's 2^-11 relative rounding, averaging out over K). The tensor-core cases run only
+// (fp16's 2^-11 relative rounding, averaging out over K). f16 X is what the kernel would round
+// f32 X to: the same reference holds. f16 Y is the f32 result rounded once more: held to
+// 1e-3 (one f16 step, 2^-10, of the largest value) against the rounded reference. GELU is
+// applied to the reference after the bias. The tensor-core cases run only
 // where caps.use_coopmat; the emulated variant (same staging and epilogue, scalar math) and
 // the tile-choice cases run everywhere, with small shapes for lavapipe.
 #include <gtest/gtest.h>
@@ -12,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "model/ops/activation_ref.h"
 #include "model/ops/matmul.h"
 #include "model/ops/matmul_ref.h"
 #include "tests/ops/matmul_test_inputs.h"
@@ -36,6 +40,7 @@ struct Case {
   size_t min_dispatches = 1;
   ops::CoopmatTile tile{};
   bool emulate = false;
+  bool x_half = false, y_half = false, gelu = false;
 };
 
 std::vector<float> to_f16(std::vector<float> v) {
@@ -48,7 +53,12 @@ std::string describe(const Case& c) {
          std::string(dtype_name(c.wt)) + (c.bias ? " +bias" : "") + (c.accumulate ? " +acc" : "") +
          (c.y_cols ? " y_col " + std::to_string(c.y_col) + "/" + std::to_string(c.y_cols) : "") +
          (c.x_byte_offset ? " x_off " + std::to_string(c.x_byte_offset) : "") +
-         (c.w_byte_offset ? " w_off " + std::to_string(c.w_byte_offset) : "");
+         (c.w_byte_offset ? " w_off " + std::to_string(c.w_byte_offset) : "") + (c.x_half ? " x f16" : "") +
+         (c.y_half ? " y f16" : "") + (c.gelu ? " +gelu" : "") +
+         (c.tile.bm ? " tile " + std::to_string(c.tile.bm) + "x" + std::to_string(c.tile.bn) + "x" +
+                          std::to_string(c.tile.bk) + "/" + std::to_string(c.tile.wm) + "x" +
+                          std::to_string(c.tile.wn) + " s" + std::to_string(c.tile.stages)
+                    : "");
 }
 
 void expect_close(const Case& c) {
@@ -59,13 +69,23 @@ void expect_close(const Case& c) {
       test::make_matmul_inputs(ctx, c.M, c.N, c.K, y_cols, c.wt, c.x_byte_offset, c.w_byte_offset, 11);
   const auto& [x, w, b, y0, pw, pb, bx, bw, bb, by] = in;
 
+  // f16 copies of X (at half the byte offset) and of the prior Y.
+  std::vector<uint16_t> xh(x.size()), yh(y0.size());
+  for (size_t i = 0; i < x.size(); ++i) xh[i] = ops::f32_to_f16(x[i]);
+  for (size_t i = 0; i < y0.size(); ++i) yh[i] = ops::f32_to_f16(y0[i]);
+  Buffer bxh = ctx.create_buffer((c.x_byte_offset / 2 + xh.size() * 2 + 3) / 4 * 4);
+  Buffer byh = ctx.create_buffer((yh.size() * 2 + 3) / 4 * 4);
+  ctx.upload(bxh, xh.data(), xh.size() * 2, c.x_byte_offset / 2);
+  ctx.upload(byh, yh.data(), yh.size() * 2);
+
   Graph g(ctx);
   g.enable_timestamps();
   const Tensor tb = ops::external(g, bb, c.wt, {c.N});
-  ops::matmul(g, ops::external(g, bx, DType::F32, {c.M, c.K}, c.x_byte_offset),
-              ops::external(g, bw, c.wt, {c.N, c.K}, c.w_byte_offset), c.bias ? &tb : nullptr,
-              ops::external(g, by, DType::F32, {c.M, y_cols}),
-              {.accumulate = c.accumulate, .name = "coopmat", .y_col = c.y_col,
+  const Tensor tx = c.x_half ? ops::external(g, bxh, DType::F16, {c.M, c.K}, c.x_byte_offset / 2)
+                             : ops::external(g, bx, DType::F32, {c.M, c.K}, c.x_byte_offset);
+  const Tensor ty = c.y_half ? ops::external(g, byh, DType::F16, {c.M, y_cols}) : ops::external(g, by, DType::F32, {c.M, y_cols});
+  ops::matmul(g, tx, ops::external(g, bw, c.wt, {c.N, c.K}, c.w_byte_offset), c.bias ? &tb : nullptr, ty,
+              {.accumulate = c.accumulate, .gelu = c.gelu, .name = "coopmat", .y_col = c.y_col,
                .max_chunk_bytes = c.max_chunk_bytes, .coopmat_tile = c.tile, .emulate_coopmat = c.emulate});
   EXPECT_GE(g.size(), c.min_dispatches);
   Program p = g.compile();
@@ -73,18 +93,36 @@ void expect_close(const Case& c) {
   for (const auto& t : p.timings())
     EXPECT_EQ(t.shader, (c.emulate ? "matmul_coopmat_emu_" : "matmul_coopmat_") + std::string(dtype_name(c.wt)));
   std::vector<float> got(y0.size());
-  ctx.download(by, got.data(), got.size() * 4);
+  if (c.y_half) {
+    ctx.download(byh, yh.data(), yh.size() * 2);
+    for (size_t i = 0; i < yh.size(); ++i) got[i] = ops::f16_to_f32(yh[i]);
+  } else {
+    ctx.download(by, got.data(), got.size() * 4);
+  }
 
   const std::span<const float> bias = c.bias ? std::span<const float>(pb.rounded) : std::span<const float>{};
-  std::vector<float> ref = y0, exact = y0;
+  std::vector<float> prior = c.y_half ? to_f16(y0) : y0;
+  std::vector<float> ref = prior, exact = prior;
   ops::matmul_ref(to_f16(x), to_f16(pw.rounded), bias, ref, c.M, c.N, c.K, c.accumulate, y_cols, c.y_col);
   ops::matmul_ref(x, pw.rounded, bias, exact, c.M, c.N, c.K, c.accumulate, y_cols, c.y_col);
-  EXPECT_LE(test::max_rel_error(ref, got), kTolRounded);
+  if (c.gelu) {
+    for (auto* v : {&ref, &exact})
+      for (int64_t m = 0; m < c.M; ++m)
+        for (int64_t n = c.y_col; n < c.y_col + c.N; ++n) {
+          float& e = (*v)[size_t(m * y_cols + n)];
+          e = ops::ref::gelu_tanh(std::span<const float>(&e, 1))[0];
+        }
+  }
+  if (c.y_half) {
+    EXPECT_LE(test::max_rel_error(to_f16(ref), got), 1e-3);
+  } else {
+    EXPECT_LE(test::max_rel_error(ref, got), kTolRounded);
+  }
   EXPECT_LE(test::max_rel_error(exact, got), kTolExact);
   bool untouched_exact = true;
   for (int64_t m = 0; m < c.M; ++m)
     for (int64_t n = 0; n < y_cols; ++n)
-      if ((n < c.y_col || n >= c.y_col + c.N) && got[m * y_cols + n] != y0[m * y_cols + n])
+      if ((n < c.y_col || n >= c.y_col + c.N) && got[m * y_cols + n] != prior[m * y_cols + n])
         untouched_exact = false;
   EXPECT_TRUE(untouched_exact);
 }
@@ -146,8 +184,33 @@ TEST(MatmulCoopmat, UnalignedOffsetsAndSplits) {
                 .min_dispatches = 4});
 }
 
+TEST(MatmulCoopmat, HalfInputsOutputsAndGelu) {
+  REQUIRE_COOPMAT();
+  for (DType t : {DType::F32, DType::BF16}) {
+    expect_close({.M = 300, .N = 256, .K = 768, .wt = t, .bias = true, .x_half = true});
+    expect_close({.M = 300, .N = 256, .K = 768, .wt = t, .bias = true, .y_half = true, .gelu = true});
+  }
+  expect_close({.M = 130, .N = 70, .K = 33, .x_half = true, .y_half = true});  // scalar X loads, edges
+  expect_close({.M = 140, .N = 100, .K = 64, .bias = true, .x_byte_offset = 4, .x_half = true});  // odd X start
+  expect_close({.M = 77, .N = 100, .K = 64, .bias = true, .y_cols = 300, .y_col = 150, .y_half = true});
+  expect_close({.M = 200, .N = 144, .K = 768, .bias = true, .accumulate = true, .x_half = true});
+  expect_close({.M = 200, .N = 144, .K = 768, .bias = true, .gelu = true});
+}
+
+TEST(MatmulCoopmat, FewRowsFromThirtyTwo) {
+  // Batched decode: 32..64 rows take 32-row tiles (the expected shader is checked).
+  expect_close({.M = 40, .N = 100, .K = 64, .bias = true, .accumulate = true, .emulate = true});
+  expect_close({.M = 32, .N = 70, .K = 33, .wt = DType::F16, .emulate = true});
+  if (!test::context().caps().use_coopmat) return;
+  expect_close({.M = 64, .N = 576, .K = 576, .accumulate = true});
+  expect_close({.M = 33, .N = 130, .K = 200, .wt = DType::F32, .bias = true});
+}
+
 TEST(MatmulCoopmat, OtherTileShapes) {
   REQUIRE_COOPMAT();
+  expect_close({.M = 300, .N = 300, .K = 200, .tile = {128, 128, 32, 32, 32, 1}});
+  expect_close({.M = 300, .N = 300, .K = 200, .tile = {128, 128, 32, 64, 32, 2}, .x_half = true});
+  expect_close({.M = 300, .N = 200, .K = 200, .tile = {128, 128, 16, 64, 32, 2}});
   expect_close({.M = 100, .N = 90, .K = 48, .bias = true, .tile = {64, 64, 32, 32, 32}});
   expect_close({.M = 300, .N = 300, .K = 200, .wt = DType::F16, .tile = {128, 256, 32, 64, 64}});
   expect_close({.M = 300, .N = 200, .K = 200, .wt = DType::F32, .accumulate = true, .tile = {128, 128, 64, 32, 64}});
@@ -168,6 +231,32 @@ TEST(MatmulCoopmat, EmulatedStagingAndEpilogue) {
                 .min_dispatches = 4, .emulate = true});  // rows 83 + 67, W rows 249 + 51
   expect_close({.M = 100, .N = 90, .K = 48, .bias = true, .tile = {64, 64, 32, 32, 32}, .emulate = true});
   expect_close({.M = 150, .N = 200, .K = 80, .wt = DType::F16, .tile = {64, 128, 32, 32, 64}, .emulate = true});
+  // Two shared stages, f16 X and Y, GELU (the vision encoder's fc1).
+  expect_close({.M = 150, .N = 200, .K = 100, .tile = {64, 64, 32, 32, 32, 2}, .emulate = true});
+  expect_close({.M = 150, .N = 200, .K = 100, .bias = true, .tile = {64, 64, 16, 32, 32, 2}, .emulate = true,
+                .x_half = true, .y_half = true, .gelu = true});
+  expect_close({.M = 97, .N = 70, .K = 33, .wt = DType::F16, .tile = {64, 64, 32, 32, 32, 2}, .emulate = true,
+                .x_half = true});
+  expect_close({.M = 77, .N = 100, .K = 64, .bias = true, .y_cols = 300, .y_col = 150, .tile = {64, 64, 32, 32, 32, 1},
+                .emulate = true, .y_half = true});
+}
+
+TEST(MatmulCoopmat, HalfDataNeedsTheTensorCoreGemm) {
+  Context& ctx = test::context();
+  Buffer bx = ctx.create_buffer(64 * 32 * 4), bw = ctx.create_buffer(32 * 32 * 4), by = ctx.create_buffer(64 * 32 * 4);
+  Graph g(ctx);
+  auto message = [&](DType xt, DType yt, bool accumulate) -> std::string {
+    try {
+      ops::matmul(g, ops::external(g, bx, xt, {64, 32}), ops::external(g, bw, DType::F32, {32, 32}), nullptr,
+                  ops::external(g, by, yt, {64, 32}), {.accumulate = accumulate, .emulate_coopmat = true});
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "no exception";
+  };
+  // 64 rows take the mat-vec kernel, which reads and writes f32 only.
+  EXPECT_NE(message(DType::F16, DType::F32, false).find("tensor-core GEMM"), std::string::npos);
+  EXPECT_NE(message(DType::F32, DType::F16, false).find("tensor-core GEMM"), std::string::npos);
 }
 
 TEST(MatmulCoopmat, DefaultTileFitsH100Limits) {
@@ -178,18 +267,29 @@ TEST(MatmulCoopmat, DefaultTileFitsH100Limits) {
   EXPECT_EQ(k->tile.bn, 128u);
   EXPECT_EQ(k->tile.bk, 32u);
   EXPECT_EQ(k->workgroup, 512u);  // 16 subgroups of 32x32
-  EXPECT_EQ(k->shared_bytes, 40960u);
-  EXPECT_EQ(k->spec(), (std::vector<uint32_t>{512, 128, 128, 32, 32, 32}));
+  EXPECT_EQ(k->shared_bytes, 36864u);  // one stage of 2 x 128 x 40 halves + 16 KiB scratch
+  EXPECT_EQ(k->spec(), (std::vector<uint32_t>{512, 128, 128, 32, 32, 32, 1, 0, 0}));
+  EXPECT_EQ(k->spec(true, true), (std::vector<uint32_t>{512, 128, 128, 32, 32, 32, 1, 1, 1}));
+  // Few rows (batched decode): 32 x 32 tiles of 16 x 16 subgroups, two stages.
+  const auto few = ops::coopmat_kernel(c, {}, "t", 20);
+  ASSERT_TRUE(few.has_value());
+  EXPECT_EQ(few->spec(), (std::vector<uint32_t>{128, 32, 32, 32, 16, 16, 2, 0, 0}));
 }
 
 TEST(MatmulCoopmat, SmallerDevicesGetSmallerTileOrNone) {
   Capabilities c = h100_like();
-  c.max_shared_memory = 16384;  // Vulkan's minimum
+  c.max_shared_memory = 32768;  // lavapipe: one stage
   auto k = ops::coopmat_kernel(c, {}, "t");
+  ASSERT_TRUE(k.has_value());
+  EXPECT_EQ(k->tile.bm, 128u);
+  EXPECT_EQ(k->tile.stages, 1u);
+  EXPECT_EQ(k->shared_bytes, 28672u);
+  c.max_shared_memory = 16384;  // Vulkan's minimum
+  k = ops::coopmat_kernel(c, {}, "t");
   ASSERT_TRUE(k.has_value());
   EXPECT_EQ(k->tile.bm, 64u);
   EXPECT_EQ(k->workgroup, 128u);
-  EXPECT_EQ(k->shared_bytes, 15360u);
+  EXPECT_EQ(k->shared_bytes, 14336u);
   c.max_shared_memory = 8192;
   EXPECT_FALSE(ops::coopmat_kernel(c, {}, "t").has_value());
 }
@@ -209,7 +309,10 @@ TEST(MatmulCoopmat, BadRequestedTilesThrowNamingTheLimit) {
   const std::string big = message({256, 256, 64, 32, 32});  // 64 subgroups, 2048 invocations
   EXPECT_NE(big.find("1024"), std::string::npos) << big;
   EXPECT_NE(big.find("bench"), std::string::npos) << big;
-  const std::string shared = message({256, 256, 64, 64, 64});  // 16 subgroups, 94208 bytes
+  const std::string shared = message({256, 256, 64, 64, 64});  // 16 subgroups, 90112 bytes
   EXPECT_NE(shared.find("49152"), std::string::npos) << shared;
+  EXPECT_NE(message({128, 128, 32, 64, 32, 3}).find("stages"), std::string::npos);
+  EXPECT_EQ(message({128, 128, 32, 64, 64, 2}), "no exception");  // 40960 + 4 x 1 KiB
+  EXPECT_NE(message({128, 128, 64, 64, 32, 2}).find("49152"), std::string::npos);  // 73728 + 8 KiB
   EXPECT_EQ(message({128, 256, 32, 64, 64}), "no exception");
 }

@@ -48,6 +48,8 @@ def parse_args():
     p.add_argument("--decode-batches", default="1,8,32", help="batch sizes of the decode cases")
     p.add_argument("--decode-tiles", type=int, default=1, help="tiles per request in the decode cases")
     p.add_argument("--prefill-tiles", default="1,17", help="tile counts of the prefill cases (batch 1)")
+    p.add_argument("--batched-prefill", default="8x13",
+                   help="BxT prefill cases: B requests of T tiles each, encoded and prefilled together")
     p.add_argument("--new-tokens", type=int, default=64, help="tokens generated in the decode cases")
     p.add_argument("--extra-text", type=int, default=20,
                    help="text tokens besides the image tokens (prompt = tiles·64 + this)")
@@ -64,8 +66,11 @@ def parse_args():
     try:
         a.decode_batches = [int(x) for x in a.decode_batches.split(",") if x]
         a.prefill_tiles = [int(x) for x in a.prefill_tiles.split(",") if x]
+        a.batched_prefill = [tuple(int(v) for v in x.split("x")) for x in a.batched_prefill.split(",") if x]
+        if any(len(bt) != 2 or min(bt) < 1 for bt in a.batched_prefill):
+            raise ValueError
     except ValueError:
-        p.error("--decode-batches / --prefill-tiles take comma-separated integers")
+        p.error("--decode-batches / --prefill-tiles take comma-separated integers, --batched-prefill BxT pairs")
     if a.new_tokens < 3:
         p.error("--new-tokens must be at least 3 (decode time is a difference of two generates)")
     if a.reps < 1 or a.warmup < 0:
@@ -79,6 +84,7 @@ def cases(a):
     """(name, batch, tiles, new_tokens, what) — what: 'decode' or 'prefill'."""
     out = [(f"decode b{b}", b, a.decode_tiles, a.new_tokens, "decode") for b in a.decode_batches]
     out += [(f"prefill {t} tile{'s' if t != 1 else ''}", 1, t, 2, "prefill") for t in a.prefill_tiles]
+    out += [(f"prefill {b} x {t} tiles", b, t, 2, "prefill") for b, t in a.batched_prefill]
     return out
 
 
