@@ -15,9 +15,14 @@
 // fused residual add, the row stride and the M/N edges are handled in f32; with Y_HALF, Y
 // holds f16 values and each lane writes two adjacent columns as one word (the host requires
 // an even N, row stride and offset, and no accumulation).
+// The epilogue scratch has SLOTS 16x16 slots: subgroups take turns in rounds of SLOTS, so the
+// scratch need not hold one slot per subgroup (more shared memory for the main loop).
 // EMULATE_COOPMAT (test-only) replaces the matrix instructions with scalar f32 math of the
-// same meaning, so the staging, edges and epilogue can be tested on devices without them; it
-// works for any subgroup size from 4 to 256.
+// same meaning, so the staging, edges and epilogue can be tested on devices without them. It
+// uses no subgroup operation: its "subgroup" s is invocations s·SGE .. s·SGE + SGE − 1 (SGE =
+// WG / SUBGROUPS, the size the host planned for) and its subgroup barriers are workgroup
+// barriers, so it is right whatever subgroups the device really runs (lavapipe at
+// LP_NATIVE_VECTOR_WIDTH=1024/2048 reports 32/64 lanes but runs 16).
 #extension GL_GOOGLE_include_directive : enable
 #ifndef EMULATE_COOPMAT
 #extension GL_NV_cooperative_matrix : require
@@ -37,6 +42,7 @@ layout(constant_id = 5) const uint WN = 32;   // a multiple of 16
 layout(constant_id = 6) const uint STAGES = 2;  // shared buffers: 1 or 2
 layout(constant_id = 7) const bool X_HALF = false;  // X holds f16 values, two per 32-bit word
 layout(constant_id = 8) const bool Y_HALF = false;  // Y holds f16 values, two per 32-bit word
+layout(constant_id = 9) const uint SLOTS = 16;       // epilogue scratch slots (<= subgroups)
 
 #include "matmul_common.glsl"
 
@@ -58,7 +64,25 @@ const uint A_STAGE = BM * LDS, B_STAGE = BN * LDS;
 
 shared float16_t As[STAGES * BM * LDS];  // [stage][m][k]
 shared float16_t Bs[STAGES * BN * LDS];  // [stage][n][k]: B = Wᵀ column-major
-shared float Cs[SUBGROUPS * 256];      // per-subgroup 16x16 epilogue scratch
+const uint NSLOT = SLOTS < SUBGROUPS ? SLOTS : SUBGROUPS;
+shared float Cs[NSLOT * 256];  // 16x16 epilogue scratch slots
+
+#ifdef EMULATE_COOPMAT
+const uint SGE = WG / SUBGROUPS, PER_LANE = 256 / SGE;  // fragment elements per invocation
+#define SG_ID (gl_LocalInvocationID.x / SGE)
+#define SG_LANE (gl_LocalInvocationID.x % SGE)
+#define SG_SIZE SGE
+#define SG_SHARED_SYNC() barrier()
+#define SG_SYNC() barrier()
+#else
+#define SG_ID gl_SubgroupID
+#define SG_LANE gl_SubgroupInvocationID
+#define SG_SIZE gl_SubgroupSize
+#define SG_SHARED_SYNC() \
+  subgroupMemoryBarrierShared(); \
+  subgroupBarrier()
+#define SG_SYNC() subgroupBarrier()
+#endif
 
 // 8 consecutive values as loaded: f32 bits in lo and hi, or 8 halves (f16/bf16 bits) in lo.
 struct Raw {
@@ -159,7 +183,7 @@ float b_at(uint e) { return float(Bs[e]); }
 
 void main() {
   const uint tid = gl_LocalInvocationID.x;
-  const uint sg = gl_SubgroupID;
+  const uint sg = SG_ID;
   const uint m0 = gl_WorkGroupID.y * BM, n0 = gl_WorkGroupID.x * BN;
   const uint wm0 = (sg / (BN / WN)) * WM, wn0 = (sg % (BN / WN)) * WN;
   const uint K = pc.K;
@@ -174,12 +198,12 @@ void main() {
   const bool vec_w = (pc.w_off & w_align) == 0u && (K & w_align) == 0u;
 
 #ifdef EMULATE_COOPMAT
-  // Element e = lane + t * subgroup size (row e / 16, column e % 16) of each 16x16 fragment
-  // lives in this lane: up to 64 per lane (subgroups of at least 4 lanes).
-  const uint lane = gl_SubgroupInvocationID, per_lane = (256 + gl_SubgroupSize - 1) / gl_SubgroupSize;
-  float acc[FM * FN][64];
+  // Element e = lane + t * SGE (row e / 16, column e % 16) of each 16x16 fragment lives in
+  // this lane: PER_LANE = 256 / SGE of them (64 for subgroups of 4).
+  const uint lane = SG_LANE;
+  float acc[FM * FN][PER_LANE];
   for (uint i = 0; i < FM * FN; ++i)
-    for (uint t = 0; t < 64; ++t) acc[i][t] = 0.0;
+    for (uint t = 0; t < PER_LANE; ++t) acc[i][t] = 0.0;
 #else
   fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> acc[FM * FN];
   [[unroll]] for (uint i = 0; i < FM * FN; ++i) acc[i] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
@@ -230,9 +254,8 @@ void main() {
 #ifdef EMULATE_COOPMAT
     for (uint i = 0; i < FM; ++i)
       for (uint j = 0; j < FN; ++j)
-        for (uint t = 0; t < per_lane; ++t) {
-          const uint e = lane + t * gl_SubgroupSize;
-          if (e >= 256) continue;
+        for (uint t = 0; t < PER_LANE; ++t) {
+          const uint e = lane + t * SGE;
           const uint ar = a_base + (wm0 + i * 16 + e / 16) * LDS;
           const uint br = b_base + (wn0 + j * 16 + e % 16) * LDS;
           for (uint kk = 0; kk < BK; ++kk) acc[i * FN + j][t] += float(a_at(ar + kk)) * float(b_at(br + kk));
@@ -269,35 +292,39 @@ void main() {
     }
   }
 
-  const uint scratch = sg * 256;
-  [[unroll]] for (uint i = 0; i < FM; ++i) {
-    [[unroll]] for (uint j = 0; j < FN; ++j) {
+  // Subgroups sg in [r0, r0 + NSLOT) use the scratch in round r0; every invocation reaches
+  // every barrier (the loops are uniform; `mine` is uniform in each subgroup).
+  for (uint r0 = 0; r0 < SUBGROUPS; r0 += NSLOT) {
+    const bool mine = sg >= r0 && sg < r0 + NSLOT;
+    const uint scratch = mine ? (sg - r0) * 256 : 0;
+    if (r0 > 0) barrier();  // the previous round has read its slots
+    [[unroll]] for (uint i = 0; i < FM; ++i) {
+      [[unroll]] for (uint j = 0; j < FN; ++j) {
+        if (mine) {
 #ifdef EMULATE_COOPMAT
-      for (uint t = 0; t < per_lane; ++t) {
-        const uint e = lane + t * gl_SubgroupSize;
-        if (e < 256) Cs[scratch + e] = acc[i * FN + j][t];
-      }
+          for (uint t = 0; t < PER_LANE; ++t) Cs[scratch + lane + t * SGE] = acc[i * FN + j][t];
 #else
-      coopMatStoreNV(acc[i * FN + j], Cs, scratch, 16, false);
+          coopMatStoreNV(acc[i * FN + j], Cs, scratch, 16, false);
 #endif
-      subgroupMemoryBarrierShared();
-      subgroupBarrier();
-      const uint mb = m0 + wm0 + i * 16, nb = n0 + wn0 + j * 16;
-      if (Y_HALF) {
-        for (uint e = gl_SubgroupInvocationID; e < 128; e += gl_SubgroupSize) {
-          const uint r = e / 8, col = 2 * (e % 8), m = mb + r, n = nb + col;
-          if (m < pc.M && n < pc.N) {
-            const vec2 v = vec2(bias_act(n, Cs[scratch + r * 16 + col]), bias_act(n + 1, Cs[scratch + r * 16 + col + 1]));
-            yw[(pc.y_off + m * pc.y_stride + n) >> 1] = packHalf2x16(v);
+        }
+        SG_SHARED_SYNC();
+        const uint mb = m0 + wm0 + i * 16, nb = n0 + wn0 + j * 16;
+        if (mine && Y_HALF) {
+          for (uint e = SG_LANE; e < 128; e += SG_SIZE) {
+            const uint r = e / 8, col = 2 * (e % 8), m = mb + r, n = nb + col;
+            if (m < pc.M && n < pc.N) {
+              const vec2 v = vec2(bias_act(n, Cs[scratch + r * 16 + col]), bias_act(n + 1, Cs[scratch + r * 16 + col + 1]));
+              yw[(pc.y_off + m * pc.y_stride + n) >> 1] = packHalf2x16(v);
+            }
+          }
+        } else if (mine) {
+          for (uint e = SG_LANE; e < 256; e += SG_SIZE) {
+            const uint r = e / 16, col = e % 16;
+            if (mb + r < pc.M && nb + col < pc.N) store_y(mb + r, nb + col, Cs[scratch + e]);
           }
         }
-      } else {
-        for (uint e = gl_SubgroupInvocationID; e < 256; e += gl_SubgroupSize) {
-          const uint r = e / 16, col = e % 16;
-          if (mb + r < pc.M && nb + col < pc.N) store_y(mb + r, nb + col, Cs[scratch + e]);
-        }
+        SG_SYNC();  // all lanes have read the scratch before the next fragment lands
       }
-      subgroupBarrier();  // all lanes have read the scratch before the next fragment lands
     }
   }
 }

@@ -9,7 +9,8 @@ namespace {
 
 std::string tile_str(const CoopmatTile& t) {
   return std::to_string(t.bm) + "x" + std::to_string(t.bn) + "x" + std::to_string(t.bk) + " (subgroup " +
-         std::to_string(t.wm) + "x" + std::to_string(t.wn) + ", " + std::to_string(t.stages) + " stages)";
+         std::to_string(t.wm) + "x" + std::to_string(t.wn) + ", " + std::to_string(t.stages) + " stages, " +
+         std::to_string(t.scratch_slots()) + " scratch slots)";
 }
 
 // Empty when `t` runs on `caps`, else why not.
@@ -36,8 +37,7 @@ CoopmatKernel make(const Capabilities& caps, const CoopmatTile& t) {
 }  // namespace
 
 uint64_t coopmat_shared_bytes(const CoopmatTile& t) {
-  const uint64_t subgroups = uint64_t(t.bm / t.wm) * (t.bn / t.wn);
-  return uint64_t(t.stages) * (t.bm + t.bn) * (t.bk + 8) * 2 + subgroups * 16 * 16 * 4;
+  return uint64_t(t.stages) * (t.bm + t.bn) * (t.bk + 8) * 2 + uint64_t(t.scratch_slots()) * 16 * 16 * 4;
 }
 
 std::optional<CoopmatKernel> coopmat_kernel(const Capabilities& caps, const CoopmatTile& requested,
@@ -58,7 +58,8 @@ std::optional<CoopmatKernel> coopmat_kernel(const Capabilities& caps, const Coop
   // tiles) it beat 8 subgroups of 64×32 with one or two stages and the 64-wide subgroup tiles;
   // then 64×32 subgroups (8 of them, for 32 KiB devices), then 64×64 tiles.
   const CoopmatTile best{tuning("GEMM_BM", 128), tuning("GEMM_BN", 128), tuning("GEMM_BK", 32),
-                         tuning("GEMM_WM", 32),  tuning("GEMM_WN", 32),  tuning("GEMM_STAGES", 1)};
+                         tuning("GEMM_WM", 32),  tuning("GEMM_WN", 32),  tuning("GEMM_STAGES", 1),
+                         tuning("GEMM_SLOTS", 0)};
   for (const CoopmatTile t : {best, CoopmatTile{128, 128, 32, 64, 32, 1}, CoopmatTile{64, 64, 32, 32, 32, 1}})
     if (misfit(caps, t).empty()) return make(caps, t);
   return std::nullopt;

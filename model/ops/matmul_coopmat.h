@@ -10,10 +10,13 @@
 namespace smolvk::ops {
 
 // A workgroup computes bm x bn of Y in bk-deep slices, each subgroup wm x wn of it as 16x16
-// fragments, with `stages` (1 or 2) shared-memory buffers of slices. All multiples of 16,
-// wm | bm, wn | bn. All zero means "the device's default".
+// fragments, with `stages` (1 or 2) shared-memory buffers of slices and `slots` 16x16 fp32
+// epilogue scratch slots that the subgroups take in turns (0: one per subgroup). All
+// multiples of 16, wm | bm, wn | bn. All zero means "the device's default".
 struct CoopmatTile {
-  uint32_t bm = 0, bn = 0, bk = 0, wm = 0, wn = 0, stages = 0;
+  uint32_t bm = 0, bn = 0, bk = 0, wm = 0, wn = 0, stages = 0, slots = 0;
+  uint32_t subgroups() const { return wm && wn ? (bm / wm) * (bn / wn) : 0; }
+  uint32_t scratch_slots() const { return slots && slots < subgroups() ? slots : subgroups(); }
 };
 
 struct CoopmatKernel {
@@ -22,12 +25,13 @@ struct CoopmatKernel {
   uint32_t shared_bytes = 0;  // what the shader declares for this tile
   // Specialization constants; x_half / y_half: X / Y hold f16 values.
   std::vector<uint32_t> spec(bool x_half = false, bool y_half = false) const {
-    return {workgroup, tile.bm, tile.bn, tile.bk, tile.wm, tile.wn, tile.stages, x_half ? 1u : 0u, y_half ? 1u : 0u};
+    return {workgroup, tile.bm,           tile.bn,           tile.bk,          tile.wm,
+            tile.wn,   tile.stages, x_half ? 1u : 0u, y_half ? 1u : 0u, tile.scratch_slots()};
   }
 };
 
 // Shared memory matmul_coopmat.comp declares for `t`: `stages` fp16 A and B slices with 8
-// halves of row padding, plus one 16x16 fp32 epilogue scratch per subgroup.
+// halves of row padding, plus its 16x16 fp32 epilogue scratch slots.
 uint64_t coopmat_shared_bytes(const CoopmatTile& t);
 
 // The kernel for `requested` (all zero: the first of the defaults in matmul_coopmat.cpp that

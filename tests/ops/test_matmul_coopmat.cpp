@@ -231,6 +231,10 @@ TEST(MatmulCoopmat, EmulatedStagingAndEpilogue) {
                 .min_dispatches = 4, .emulate = true});  // rows 83 + 67, W rows 249 + 51
   expect_close({.M = 100, .N = 90, .K = 48, .bias = true, .tile = {64, 64, 32, 32, 32}, .emulate = true});
   expect_close({.M = 150, .N = 200, .K = 80, .wt = DType::F16, .tile = {64, 128, 32, 32, 64}, .emulate = true});
+  // Epilogue scratch slots shared in rounds (8 subgroups, 2 or 3 slots).
+  expect_close({.M = 150, .N = 200, .K = 100, .bias = true, .accumulate = true, .tile = {64, 64, 32, 16, 32, 1, 3},
+                .emulate = true});
+  expect_close({.M = 150, .N = 200, .K = 100, .tile = {64, 64, 32, 16, 32, 2, 2}, .emulate = true, .y_half = true});
   // Two shared stages, f16 X and Y, GELU (the vision encoder's fc1).
   expect_close({.M = 150, .N = 200, .K = 100, .tile = {64, 64, 32, 32, 32, 2}, .emulate = true});
   expect_close({.M = 150, .N = 200, .K = 100, .bias = true, .tile = {64, 64, 16, 32, 32, 2}, .emulate = true,
@@ -268,12 +272,12 @@ TEST(MatmulCoopmat, DefaultTileFitsH100Limits) {
   EXPECT_EQ(k->tile.bk, 32u);
   EXPECT_EQ(k->workgroup, 512u);  // 16 subgroups of 32x32
   EXPECT_EQ(k->shared_bytes, 36864u);  // one stage of 2 x 128 x 40 halves + 16 KiB scratch
-  EXPECT_EQ(k->spec(), (std::vector<uint32_t>{512, 128, 128, 32, 32, 32, 1, 0, 0}));
-  EXPECT_EQ(k->spec(true, true), (std::vector<uint32_t>{512, 128, 128, 32, 32, 32, 1, 1, 1}));
+  EXPECT_EQ(k->spec(), (std::vector<uint32_t>{512, 128, 128, 32, 32, 32, 1, 0, 0, 16}));
+  EXPECT_EQ(k->spec(true, true), (std::vector<uint32_t>{512, 128, 128, 32, 32, 32, 1, 1, 1, 16}));
   // Few rows (batched decode): 32 x 32 tiles of 16 x 16 subgroups, two stages.
   const auto few = ops::coopmat_kernel(c, {}, "t", 20);
   ASSERT_TRUE(few.has_value());
-  EXPECT_EQ(few->spec(), (std::vector<uint32_t>{128, 32, 32, 32, 16, 16, 2, 0, 0}));
+  EXPECT_EQ(few->spec(), (std::vector<uint32_t>{128, 32, 32, 32, 16, 16, 2, 0, 0, 4}));
 }
 
 TEST(MatmulCoopmat, SmallerDevicesGetSmallerTileOrNone) {
