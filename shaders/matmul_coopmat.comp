@@ -52,6 +52,26 @@ shared float16_t As[BM * LDS];  // [m][k]
 shared float16_t Bs[BN * LDS];  // [n][k]: B = Wᵀ column-major
 shared float Cs[SUBGROUPS * 16 * LDC];
 
+#ifdef EMULATE_COOPMAT
+// The emulation uses no subgroup: its "subgroup" s is invocations s·SGE .. s·SGE + SGE − 1,
+// SGE = WG / SUBGROUPS the subgroup size the host planned for, and the subgroup barriers of
+// the epilogue become workgroup barriers (reached by every invocation: the loops around them
+// are uniform). So it is right whatever subgroups the device runs (lavapipe reports 32 or 64
+// lanes at those widths but runs 16; partial subgroups are legal without full subgroups).
+const uint SGE = WG / SUBGROUPS, PER_LANE = 256 / SGE;  // fragment elements per invocation
+#define SG_ID (gl_LocalInvocationID.x / SGE)
+#define SG_LANE (gl_LocalInvocationID.x % SGE)
+#define SG_SIZE SGE
+#define SG_SHARED_SYNC() barrier()
+#define SG_SYNC() barrier()
+#else
+#define SG_ID gl_SubgroupID
+#define SG_LANE gl_SubgroupInvocationID
+#define SG_SIZE gl_SubgroupSize
+#define SG_SHARED_SYNC() subgroupMemoryBarrierShared(); subgroupBarrier()
+#define SG_SYNC() subgroupBarrier()
+#endif
+
 vec4 load_x_chunk(uint m, uint k, bool vec) {
   vec4 v = vec4(0.0);
   if (m >= pc.M || k >= pc.K) return v;
@@ -96,7 +116,7 @@ f16vec4 widen_w(WCHUNK v) {
 
 void main() {
   const uint tid = gl_LocalInvocationID.x;
-  const uint sg = gl_SubgroupID;
+  const uint sg = SG_ID;
   const uint m0 = gl_WorkGroupID.y * BM, n0 = gl_WorkGroupID.x * BN;
   const uint wm0 = (sg / (BN / WN)) * WM, wn0 = (sg % (BN / WN)) * WN;
   const uint K = pc.K;
@@ -105,12 +125,12 @@ void main() {
   const bool vec_w = (pc.w_off & 3u) == 0u && (K & 3u) == 0u;
 
 #ifdef EMULATE_COOPMAT
-  // Element e = lane + t * subgroup size (row e / 16, column e % 16) of each 16x16 fragment
-  // lives in this lane; subgroups of at least 8 lanes.
-  const uint lane = gl_SubgroupInvocationID, per_lane = 256 / gl_SubgroupSize;
-  float acc[FM * FN][32];
+  // Element e = lane + t * SGE (row e / 16, column e % 16) of each 16x16 fragment lives in
+  // this lane: PER_LANE = 256 / SGE of them (64 for subgroups of 4).
+  const uint lane = SG_LANE;
+  float acc[FM * FN][PER_LANE];
   for (uint i = 0; i < FM * FN; ++i)
-    for (uint t = 0; t < 32; ++t) acc[i][t] = 0.0;
+    for (uint t = 0; t < PER_LANE; ++t) acc[i][t] = 0.0;
 #else
   fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> acc[FM * FN];
   [[unroll]] for (uint i = 0; i < FM * FN; ++i) acc[i] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
@@ -163,8 +183,8 @@ void main() {
 #ifdef EMULATE_COOPMAT
     for (uint i = 0; i < FM; ++i)
       for (uint j = 0; j < FN; ++j)
-        for (uint t = 0; t < per_lane; ++t) {
-          const uint e = lane + t * gl_SubgroupSize;
+        for (uint t = 0; t < PER_LANE; ++t) {
+          const uint e = lane + t * SGE;
           const uint ar = (wm0 + i * 16 + e / 16) * LDS, br = (wn0 + j * 16 + e % 16) * LDS;
           for (uint kk = 0; kk < BK; ++kk) acc[i * FN + j][t] += float(As[ar + kk]) * float(Bs[br + kk]);
         }
@@ -187,21 +207,20 @@ void main() {
   [[unroll]] for (uint i = 0; i < FM; ++i) {
     [[unroll]] for (uint j = 0; j < FN; ++j) {
 #ifdef EMULATE_COOPMAT
-      for (uint t = 0; t < per_lane; ++t) {
-        const uint e = lane + t * gl_SubgroupSize;
+      for (uint t = 0; t < PER_LANE; ++t) {
+        const uint e = lane + t * SGE;
         Cs[scratch + (e / 16) * LDC + e % 16] = acc[i * FN + j][t];
       }
 #else
       coopMatStoreNV(acc[i * FN + j], Cs, scratch, LDC, false);
 #endif
-      subgroupMemoryBarrierShared();
-      subgroupBarrier();
+      SG_SHARED_SYNC();
       const uint mb = m0 + wm0 + i * 16, nb = n0 + wn0 + j * 16;
-      for (uint e = gl_SubgroupInvocationID; e < 256; e += gl_SubgroupSize) {
+      for (uint e = SG_LANE; e < 256; e += SG_SIZE) {
         const uint r = e / 16, col = e % 16;
         if (mb + r < pc.M && nb + col < pc.N) store_y(mb + r, nb + col, Cs[scratch + r * LDC + col]);
       }
-      subgroupBarrier();  // all lanes have read the scratch before the next fragment lands
+      SG_SYNC();  // all lanes have read the scratch before the next fragment lands
     }
   }
 }
