@@ -186,7 +186,9 @@ void main() {
         for (uint t = 0; t < PER_LANE; ++t) {
           const uint e = lane + t * SGE;
           const uint ar = (wm0 + i * 16 + e / 16) * LDS, br = (wn0 + j * 16 + e % 16) * LDS;
-          for (uint kk = 0; kk < BK; ++kk) acc[i * FN + j][t] += float(As[ar + kk]) * float(Bs[br + kk]);
+          float a = acc[i * FN + j][t];  // one array access per element, not per k
+          for (uint kk = 0; kk < BK; ++kk) a += float(As[ar + kk]) * float(Bs[br + kk]);
+          acc[i * FN + j][t] = a;
         }
 #else
     [[unroll]] for (uint kk = 0; kk < BK; kk += 16) {
