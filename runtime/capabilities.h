@@ -26,6 +26,11 @@ struct Capabilities {
   bool subgroup_basic = false, subgroup_arithmetic = false, subgroup_shuffle = false;
   bool subgroup_size_control = false;
   uint32_t min_subgroup_size = 0, max_subgroup_size = 0;
+  // VK_EXT_subgroup_size_control's computeFullSubgroups: a compute pipeline may require that
+  // every subgroup of a workgroup whose size is a multiple of subgroup_size runs with all its
+  // invocations active. Without it a driver may run subgroups partly empty (lavapipe at 32 and
+  // 64 lanes runs 16 of them), so the kernels never rely on a full subgroup.
+  bool full_subgroups = false;
   uint64_t max_storage_buffer_range = 0;
   uint64_t min_storage_buffer_offset_alignment = 1;
   uint64_t max_memory_allocation_size = 0;

@@ -122,6 +122,14 @@ Context::Context(ContextOptions options) : impl_(std::make_unique<Impl>()) {
     fat.pNext = f12.pNext;
     f12.pNext = &fat;
   }
+  // Full subgroups for workgroups that are a whole number of them (see pipelines.cpp).
+  VkPhysicalDeviceSubgroupSizeControlFeaturesEXT fssc{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES_EXT};
+  if (I.caps.full_subgroups) {
+    enable.push_back(VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
+    fssc.computeFullSubgroups = VK_TRUE;
+    fssc.pNext = f12.pNext;
+    f12.pNext = &fssc;
+  }
 
   float priority = 1.0f;
   VkDeviceQueueCreateInfo qci{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};

@@ -237,10 +237,16 @@ Capabilities probe_device(VkInstance instance, VkPhysicalDevice pd, uint32_t ind
   VkPhysicalDeviceShaderAtomicFloatFeaturesEXT fat{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_ATOMIC_FLOAT_FEATURES_EXT};
   const bool has_atomic_float = has_extension(exts, VK_EXT_SHADER_ATOMIC_FLOAT_EXTENSION_NAME);
   if (has_atomic_float) f12.pNext = &fat;
+  VkPhysicalDeviceSubgroupSizeControlFeaturesEXT fssc{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES_EXT};
+  if (has_ssc) {
+    fssc.pNext = f12.pNext;
+    f12.pNext = &fssc;
+  }
   VkPhysicalDeviceFeatures2 f2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
   f2.pNext = &f11;
   vkGetPhysicalDeviceFeatures2(pd, &f2);
   c.float_atomic_add = has_atomic_float && fat.shaderBufferFloat32AtomicAdd;
+  c.full_subgroups = has_ssc && fssc.computeFullSubgroups;
   c.fp16_arithmetic = f12.shaderFloat16;
   c.int8_arithmetic = f12.shaderInt8;
   c.int16 = f2.features.shaderInt16;
@@ -341,7 +347,7 @@ nlohmann::json Capabilities::to_json() const {
       {"subgroup", {{"size", subgroup_size}, {"basic", subgroup_basic},
                     {"arithmetic", subgroup_arithmetic}, {"shuffle", subgroup_shuffle},
                     {"size_control", subgroup_size_control}, {"min_size", min_subgroup_size},
-                    {"max_size", max_subgroup_size}}},
+                    {"max_size", max_subgroup_size}, {"full_subgroups", full_subgroups}}},
       {"fp16_arithmetic", fp16_arithmetic}, {"int8_arithmetic", int8_arithmetic},
       {"int16", int16}, {"int64", int64},
       {"storage_16bit", storage_16bit}, {"storage_8bit", storage_8bit},

@@ -1,5 +1,6 @@
 // Compute pipelines from embedded SPIR-V, keyed by (shader, specialization constants), and
 // the on-disk VkPipelineCache keyed by vendor, device, driver version and cache UUID.
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -117,6 +118,13 @@ VkPipeline Context::Impl::pipeline(const std::string& shader, std::span<const ui
   ci.stage.module = module;
   ci.stage.pName = "main";
   ci.stage.pSpecializationInfo = spec.empty() ? nullptr : &si;
+  // Every shader takes its (1-D) workgroup size from constant 0. Where that is a whole number
+  // of the largest subgroups the device may pick (the rule for this flag without a required
+  // size), ask for full subgroups. The kernels stay correct without it: they never assume a
+  // subgroup has gl_SubgroupSize active invocations.
+  const uint32_t sg_max = std::max(caps.subgroup_size, caps.max_subgroup_size);
+  if (caps.full_subgroups && !spec.empty() && sg_max && spec[0] % sg_max == 0)
+    ci.stage.flags |= VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT_EXT;
   ci.layout = pipeline_layout;
   VkPipeline p = VK_NULL_HANDLE;
   VkResult r = vkCreateComputePipelines(device, pipeline_cache, 1, &ci, nullptr, &p);

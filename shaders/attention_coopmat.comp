@@ -95,6 +95,30 @@ shared float Sc[NSG * 16 * LDS];  // per-subgroup scratch: S, then P·V
 shared uint key_ok[BC];
 #ifdef EMULATE_COOPMAT
 shared float16_t Qe[BR * LDK];
+// The emulation uses no subgroup: its "subgroup" s is invocations s·SGS .. s·SGS + SGS − 1,
+// lane exchanges go through shared memory and subgroup barriers become workgroup barriers
+// (so no subgroup skips a block: every invocation must reach them; the skip only saves
+// work). So it is right whatever subgroups the device runs (lavapipe reports 32 or 64 lanes at
+// those widths but runs 16; partial subgroups are legal without full subgroups).
+shared float Xe[WG];
+float lane_xor(float v, uint o) {
+  Xe[gl_LocalInvocationID.x] = v;
+  barrier();
+  const float r = Xe[gl_LocalInvocationID.x ^ o];  // o < SGS: the same virtual subgroup
+  barrier();
+  return r;
+}
+#define SG_ID (gl_LocalInvocationID.x / SGS)
+#define SG_LANE (gl_LocalInvocationID.x % SGS)
+#define SG_SKIP(c) false
+#define SG_SHARED_SYNC() barrier()
+#define SG_XOR(v, o) lane_xor(v, o)
+#else
+#define SG_ID gl_SubgroupID
+#define SG_LANE gl_SubgroupInvocationID
+#define SG_SKIP(c) (c)
+#define SG_SHARED_SYNC() subgroupMemoryBarrierShared(); subgroupBarrier()
+#define SG_XOR(v, o) subgroupShuffleXor(v, o)
 #endif
 
 // Halves s .. s + 3 of a shared array.
@@ -148,7 +172,7 @@ bool visible(uint j, uint kb, uint last) { return key_ok[j] != 0u && kb + j <= l
 
 void main() {
   const uint tid = gl_LocalInvocationID.x;
-  const uint sg = gl_SubgroupID, lane = gl_SubgroupInvocationID;
+  const uint sg = SG_ID, lane = SG_LANE;
   const uint scr = sg * 16 * LDS;
   const uint srow = sg * 16;  // first row of this subgroup within the block
 #ifdef DECODER
@@ -208,7 +232,7 @@ void main() {
     store_block();
     barrier();
     if (PREFETCH != 0u && kb + BC < kend) load_block(n, kb + BC, kend, k_base, v_base);
-    if (kb >= sg_end) continue;  // subgroup-uniform: none of this subgroup's rows sees the block
+    if (SG_SKIP(kb >= sg_end)) continue;  // subgroup-uniform: none of this subgroup's rows sees the block
 
     // S = Q·Kᵀ into the scratch (16 × BC, f32).
 #ifdef EMULATE_COOPMAT
@@ -229,8 +253,7 @@ void main() {
       coopMatStoreNV(s, Sc, scr + j * 16, LDS, false);
     }
 #endif
-    subgroupMemoryBarrierShared();
-    subgroupBarrier();
+    SG_SHARED_SYNC();
 
     // Online softmax of this lane's rows; P (fp16) to Hs, the accumulators rescaled.
     [[unroll]] for (uint i = 0; i < RPL; ++i) {
@@ -250,7 +273,7 @@ void main() {
           mx = max(mx, s[c][x]);
         }
       }
-      for (uint o = LPR / 2; o > 0u; o >>= 1) mx = max(mx, subgroupShuffleXor(mx, o));
+      for (uint o = LPR / 2; o > 0u; o >>= 1) mx = max(mx, SG_XOR(mx, o));
       const float m_new = max(m[i], mx), alpha = exp2(m[i] - m_new);
       float sum = 0.0;
       [[unroll]] for (uint c = 0; c < SC4; ++c) {
@@ -261,13 +284,12 @@ void main() {
         sum += float(p.x) + float(p.y) + float(p.z) + float(p.w);  // the weights P·V uses
         PUT4(Hs, a, p)
       }
-      for (uint o = LPR / 2; o > 0u; o >>= 1) sum += subgroupShuffleXor(sum, o);
+      for (uint o = LPR / 2; o > 0u; o >>= 1) sum += SG_XOR(sum, o);
       m[i] = m_new;
       l[i] = l[i] * alpha + sum;
       [[unroll]] for (uint c = 0; c < OC4; ++c) acc[i * OC4 + c] *= alpha;
     }
-    subgroupMemoryBarrierShared();
-    subgroupBarrier();
+    SG_SHARED_SYNC();
 
     // P·V (16 × D, f32) into the scratch, then added to the accumulators.
 #ifdef EMULATE_COOPMAT
@@ -292,8 +314,7 @@ void main() {
       }
     }
 #endif
-    subgroupMemoryBarrierShared();
-    subgroupBarrier();
+    SG_SHARED_SYNC();
     [[unroll]] for (uint i = 0; i < RPL; ++i) {
       const uint r = rbase + i * rstep;
       [[unroll]] for (uint c = 0; c < OC4; ++c) {

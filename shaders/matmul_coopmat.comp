@@ -258,7 +258,9 @@ void main() {
           const uint e = lane + t * SGE;
           const uint ar = a_base + (wm0 + i * 16 + e / 16) * LDS;
           const uint br = b_base + (wn0 + j * 16 + e % 16) * LDS;
-          for (uint kk = 0; kk < BK; ++kk) acc[i * FN + j][t] += float(a_at(ar + kk)) * float(b_at(br + kk));
+          float a = acc[i * FN + j][t];  // one array access per element, not per k
+          for (uint kk = 0; kk < BK; ++kk) a += a_at(ar + kk) * b_at(br + kk);
+          acc[i * FN + j][t] = a;
         }
 #else
     [[unroll]] for (uint kk = 0; kk < BK; kk += 16) {

@@ -149,7 +149,11 @@ void main() {
   const uint n_base = (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * CPW;
   if (n_base >= pc.N) return;  // whole workgroup leaves together
 #ifdef USE_SUBGROUP
-  const uint lane = gl_SubgroupInvocationID, GS = gl_SubgroupSize;
+  // K is split over the lanes that actually run: a subgroup may have fewer active invocations
+  // than gl_SubgroupSize (a workgroup smaller than a subgroup, or drivers that run subgroups
+  // partly empty unless full subgroups are required; lavapipe at 32 and 64 lanes runs 16 even
+  // then), so the stride is the active count and a lane's part is its rank among them.
+  const uint lane = subgroupExclusiveAdd(1u), GS = subgroupAdd(1u);
   const uint grp = gl_SubgroupID, ngrp = gl_NumSubgroups;
 #else
   const uint lane = gl_LocalInvocationID.x, GS = WG, grp = 0u, ngrp = 1u;

@@ -2,6 +2,7 @@
 # Each name becomes an embedded SPIR-V module that runtime pipelines look up by name.
 set(SMOLVK_SHADER_VARIANTS
   "test_fill|test_fill.comp"
+  "test_subgroup|test_subgroup.comp"  # test-only
   "matmul_vec_f32|matmul_vec.comp|W_F32=1"
   "matmul_vec_sg_f32|matmul_vec.comp|W_F32=1|USE_SUBGROUP=1"
   "matmul_vec_rows_f32|matmul_vec_rows.comp|W_F32=1"

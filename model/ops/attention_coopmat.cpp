@@ -70,7 +70,9 @@ uint64_t attention_coopmat_shared_bytes(uint32_t D, const AttentionCoopmatTile& 
   const uint64_t hs = br * (wide + 8) * 2;         // fp16 Q staging / P
   const uint64_t scratch = br * (wide + 4) * 4;    // f32 S and P·V, 16 rows per subgroup
   const uint64_t flags = bc * 4;
-  return kv + hs + scratch + flags + (emulate ? br * (D + 8) * 2 : 0);
+  // The emulation also stages Q in f16 and exchanges lane values through one float per
+  // invocation (subgroups of at most 64 lanes).
+  return kv + hs + scratch + flags + (emulate ? br * (D + 8) * 2 + 64ull * 4 * t.subgroups : 0);
 }
 
 std::optional<AttentionCoopmatKernel> attention_coopmat_kernel(const Capabilities& caps, int64_t D,
