@@ -105,7 +105,7 @@ nlohmann::json parse_json_text(std::string_view text, const std::string& source)
   }
   try {
     return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for 1e999
     throw LoadError(source + ": not valid JSON: " + e.what());
   }
 }

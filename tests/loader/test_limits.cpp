@@ -54,6 +54,14 @@ TEST(Limits, JsonNestingDepth) {
   EXPECT_NE(tok.find("t/tokenizer.json: JSON nests deeper than the limit"), std::string::npos) << tok;
 }
 
+// Fuzz finding (config target): nlohmann throws out_of_range, not parse_error, for a number
+// beyond double; it escaped every JSON reader as a non-LoadError.
+TEST(Limits, NumberBeyondDoubleIsALoadError) {
+  const std::string msg = error_of([] { parse_json_text("{\"rope_theta\": 1e405}", "config.json"); });
+  EXPECT_NE(msg.find("config.json: not valid JSON"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("number overflow parsing '1e405'"), std::string::npos) << msg;
+}
+
 TEST(Limits, SafetensorsRank) {
   nlohmann::json shape = nlohmann::json::array();
   for (size_t i = 0; i < kSafetensorsMaxRank + 1; ++i) shape.push_back(1);
