@@ -2,6 +2,8 @@
 // the error names the limit (and the file / key it comes from).
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -14,6 +16,7 @@
 #include "loader/safetensors.h"
 #include "loader/tokenizer.h"
 #include "tests/loader/test_tokenizer_tiny.h"
+#include "tests/test_util.h"
 
 namespace smolvk {
 namespace {
@@ -60,6 +63,18 @@ TEST(Limits, NumberBeyondDoubleIsALoadError) {
   const std::string msg = error_of([] { parse_json_text("{\"rope_theta\": 1e405}", "config.json"); });
   EXPECT_NE(msg.find("config.json: not valid JSON"), std::string::npos) << msg;
   EXPECT_NE(msg.find("number overflow parsing '1e405'"), std::string::npos) << msg;
+}
+
+// Fuzz finding (image target): stb_image reserved a PNG chunk's declared length (1 GB here)
+// before reading it. Chunks must now fit in the file.
+TEST(Limits, PngChunkLongerThanTheFile) {
+  std::ifstream in(test::data_dir().parent_path() / "fuzz" / "regressions" / "image" / "png_chunk_declares_1gb",
+                   std::ios::binary);
+  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GT(bytes.size(), 40u);
+  const std::string msg = error_of([&] { decode_image(bytes, "x.png"); });
+  EXPECT_NE(msg.find("x.png: PNG chunk 'IDAT' at byte 33 declares"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("(truncated or corrupt PNG)"), std::string::npos) << msg;
 }
 
 TEST(Limits, SafetensorsRank) {
