@@ -49,6 +49,45 @@ void check_png_chunks(std::span<const uint8_t> b, const std::string& source) {
   }
 }
 
+// stb_image 2.27 builds a JPEG Huffman table from the DHT code counts without checking that
+// they total at most 256, writing past its 257-entry size table (fixed upstream in 2.28;
+// Debian 12 ships 2.27). Walk the JPEG segments as stb does and refuse such a table first.
+// (Fuzz finding, image target: UBSan index 257 out of bounds in stbi__build_huffman.)
+void check_jpeg_huffman_tables(std::span<const uint8_t> b, const std::string& source) {
+  if (b.size() < 4 || b[0] != 0xFF || b[1] != 0xD8) return;
+  size_t at = 2;
+  while (b.size() - at >= 4) {
+    if (b[at] != 0xFF) {  // entropy-coded data after a scan header, or junk: skip to a marker
+      ++at;
+      continue;
+    }
+    const uint8_t m = b[at + 1];
+    if (m == 0xFF) {  // fill byte
+      ++at;
+      continue;
+    }
+    if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) {  // stuffed 0xFF, TEM, RSTn: no length
+      at += 2;
+      continue;
+    }
+    if (m == 0xD9) return;  // EOI
+    const size_t len = size_t(b[at + 2]) << 8 | b[at + 3];
+    if (len < 2) return;  // stb reports a bad segment length itself
+    const size_t end = std::min(b.size(), at + 2 + len);
+    if (m == 0xC4) {
+      for (size_t p = at + 4; end - p >= 17 && p < end;) {
+        int n = 0;
+        for (size_t i = 1; i <= 16; ++i) n += b[p + i];
+        if (n > 256)
+          throw LoadError(source + ": JPEG Huffman table (DHT at byte " + std::to_string(at) + ") has " +
+                          std::to_string(n) + " codes, more than the 256 a table can hold (corrupt JPEG)");
+        p += 17 + size_t(n);
+      }
+    }
+    at = end;
+  }
+}
+
 struct StbFree {
   void operator()(void* p) const { stbi_image_free(p); }
 };
@@ -101,6 +140,7 @@ Image decode_image(std::span<const uint8_t> bytes, const std::string& source, Al
     throw LoadError(source + ": file of " + std::to_string(bytes.size()) + " bytes is over the " +
                     std::to_string(kMaxImageFileBytes) + "-byte limit for images");
   check_png_chunks(bytes, source);
+  check_jpeg_huffman_tables(bytes, source);
   const int len = int(bytes.size());
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(bytes.data(), len, &w, &h, &comp)) {

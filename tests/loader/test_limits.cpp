@@ -77,6 +77,23 @@ TEST(Limits, PngChunkLongerThanTheFile) {
   EXPECT_NE(msg.find("(truncated or corrupt PNG)"), std::string::npos) << msg;
 }
 
+// Fuzz finding (image target): a JPEG DHT segment with over 256 codes overflowed stb_image
+// 2.27's Huffman size table. Refused before stb runs; a normal JPEG still decodes.
+TEST(Limits, JpegHuffmanTableOver256Codes) {
+  const auto read = [](const std::string& rel) {
+    std::ifstream in(test::data_dir().parent_path() / "fuzz" / rel, std::ios::binary);
+    return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  const auto bad = read("regressions/image/jpeg_dht_over_256_codes");
+  ASSERT_FALSE(bad.empty());
+  const std::string msg = error_of([&] { decode_image(bad, "x.jpg"); });
+  EXPECT_NE(msg.find("x.jpg: JPEG Huffman table (DHT at byte"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("more than the 256 a table can hold"), std::string::npos) << msg;
+  const Image ok = decode_image(read("seeds/image/tiny_6x5.jpg"), "ok.jpg");
+  EXPECT_EQ(ok.width, 6);
+  EXPECT_EQ(ok.height, 5);
+}
+
 TEST(Limits, SafetensorsRank) {
   nlohmann::json shape = nlohmann::json::array();
   for (size_t i = 0; i < kSafetensorsMaxRank + 1; ++i) shape.push_back(1);
