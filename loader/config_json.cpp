@@ -84,17 +84,39 @@ const nlohmann::json* ConfigObject::object(const std::string& key) const {
   return v;
 }
 
+nlohmann::json parse_json_text(std::string_view text, const std::string& source) {
+  // One pass over the bytes: the depth of [ and { outside strings.
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth)
+        throw LoadError(source + ": JSON nests deeper than the limit of " + std::to_string(kMaxJsonDepth) +
+                        " arrays/objects (at byte " + std::to_string(i) + ")");
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for 1e999
+    throw LoadError(source + ": not valid JSON: " + e.what());
+  }
+}
+
 nlohmann::json read_config_json_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw LoadError(path.string() + ": cannot open file");
   std::ostringstream ss;
   ss << in.rdbuf();
   if (in.bad()) throw LoadError(path.string() + ": read error");
-  try {
-    return nlohmann::json::parse(ss.str());
-  } catch (const nlohmann::json::parse_error& e) {
-    throw LoadError(path.string() + ": not valid JSON: " + e.what());
-  }
+  return parse_json_text(ss.str(), path.string());
 }
 
 }  // namespace smolvk

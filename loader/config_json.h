@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -46,6 +47,14 @@ class ConfigObject {
   std::string prefix_;
 };
 
+// Deepest nesting of arrays/objects accepted in any JSON file the loader reads (configs,
+// tokenizer.json, safetensors headers and shard indexes nest at most 6 deep). Deeper input
+// would make every recursive walk of the parsed value (dump, compare, copy) a stack risk.
+inline constexpr int kMaxJsonDepth = 128;
+
+// Parses JSON text; LoadError naming `source` if it is malformed or nests deeper than
+// kMaxJsonDepth (checked before anything is allocated). Every loader JSON read goes here.
+nlohmann::json parse_json_text(std::string_view text, const std::string& source);
 // Reads and parses a JSON file; LoadError naming the path if it is unreadable or malformed.
 nlohmann::json read_config_json_file(const std::filesystem::path& path);
 

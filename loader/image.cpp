@@ -2,6 +2,7 @@
 
 #include <stb/stb_image.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -26,6 +27,65 @@ void check_limits(int w, int h, const std::string& source) {
     throw LoadError(source + ": image is " + std::to_string(w) + "x" + std::to_string(h) +
                     ", over the limit of " + std::to_string(kMaxImageSide) + " pixels a side and " +
                     std::to_string(kMaxImagePixels) + " pixels in all");
+}
+
+// stb_image (2.27) grows its IDAT buffer to each chunk's declared length before reading it,
+// so a 100-byte PNG declaring a 1 GB chunk allocates 1 GB. Every chunk must fit in the file:
+// then what stb allocates is bounded by the file size. (Fuzz finding, image target.)
+void check_png_chunks(std::span<const uint8_t> b, const std::string& source) {
+  static constexpr uint8_t kSig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (b.size() < 8 || std::memcmp(b.data(), kSig, 8) != 0) return;
+  size_t at = 8;
+  while (b.size() - at >= 8) {
+    const uint64_t len = uint64_t(b[at]) << 24 | uint64_t(b[at + 1]) << 16 | uint64_t(b[at + 2]) << 8 | b[at + 3];
+    const std::string type(reinterpret_cast<const char*>(b.data() + at + 4), 4);
+    const uint64_t left = b.size() - at - 8;
+    if (len > left)  // the CRC may be cut off at the very end; stb tolerates that
+      throw LoadError(source + ": PNG chunk '" + type + "' at byte " + std::to_string(at) + " declares " +
+                      std::to_string(len) + " bytes but only " + std::to_string(left) +
+                      " remain in the file (truncated or corrupt PNG)");
+    if (type == "IEND") return;
+    at += 8 + size_t(len) + std::min<uint64_t>(4, left - len);
+  }
+}
+
+// stb_image 2.27 builds a JPEG Huffman table from the DHT code counts without checking that
+// they total at most 256, writing past its 257-entry size table (fixed upstream in 2.28;
+// Debian 12 ships 2.27). Walk the JPEG segments as stb does and refuse such a table first.
+// (Fuzz finding, image target: UBSan index 257 out of bounds in stbi__build_huffman.)
+void check_jpeg_huffman_tables(std::span<const uint8_t> b, const std::string& source) {
+  if (b.size() < 4 || b[0] != 0xFF || b[1] != 0xD8) return;
+  size_t at = 2;
+  while (b.size() - at >= 4) {
+    if (b[at] != 0xFF) {  // entropy-coded data after a scan header, or junk: skip to a marker
+      ++at;
+      continue;
+    }
+    const uint8_t m = b[at + 1];
+    if (m == 0xFF) {  // fill byte
+      ++at;
+      continue;
+    }
+    if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) {  // stuffed 0xFF, TEM, RSTn: no length
+      at += 2;
+      continue;
+    }
+    if (m == 0xD9) return;  // EOI
+    const size_t len = size_t(b[at + 2]) << 8 | b[at + 3];
+    if (len < 2) return;  // stb reports a bad segment length itself
+    const size_t end = std::min(b.size(), at + 2 + len);
+    if (m == 0xC4) {
+      for (size_t p = at + 4; end - p >= 17 && p < end;) {
+        int n = 0;
+        for (size_t i = 1; i <= 16; ++i) n += b[p + i];
+        if (n > 256)
+          throw LoadError(source + ": JPEG Huffman table (DHT at byte " + std::to_string(at) + ") has " +
+                          std::to_string(n) + " codes, more than the 256 a table can hold (corrupt JPEG)");
+        p += 17 + size_t(n);
+      }
+    }
+    at = end;
+  }
 }
 
 struct StbFree {
@@ -79,6 +139,8 @@ Image decode_image(std::span<const uint8_t> bytes, const std::string& source, Al
   if (bytes.size() > size_t(INT_MAX) || bytes.size() > kMaxImageFileBytes)
     throw LoadError(source + ": file of " + std::to_string(bytes.size()) + " bytes is over the " +
                     std::to_string(kMaxImageFileBytes) + "-byte limit for images");
+  check_png_chunks(bytes, source);
+  check_jpeg_huffman_tables(bytes, source);
   const int len = int(bytes.size());
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(bytes.data(), len, &w, &h, &comp)) {

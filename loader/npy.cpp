@@ -215,7 +215,7 @@ NpyArray parse_npy(std::span<const std::byte> bytes, const std::string& source) 
   const std::byte* p = bytes.data() + data_at;
   if (t.type == NpyDType::F32) {
     a.floats.resize(n);
-    std::memcpy(a.floats.data(), p, need);
+    if (need) std::memcpy(a.floats.data(), p, need);  // an empty array's data() may be null
   } else {
     a.ints.resize(n);
     for (size_t i = 0; i < n; ++i) {

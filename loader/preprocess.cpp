@@ -88,10 +88,18 @@ ProcessedImage preprocess_image(const Image& image, const ProcessorConfig& cfg) 
   std::vector<Image> tiles;
   if (cfg.do_image_splitting) {
     const auto [h, w] = vision_encoder_size(cur.height, cur.width, M);
-    cur = resize(cur, w, h, cfg.resample);
-    if (h > M || w > M) {
+    const bool split = h > M || w > M;
+    if (split) {
       out.rows = (h - M) / M + 1;
       out.cols = (w - M) / M + 1;
+      if (int64_t(out.rows) * out.cols > kMaxTilesPerImage)  // before anything is allocated
+        throw LoadError("preprocess_image: " + std::to_string(image.width) + "x" + std::to_string(image.height) +
+                        " image in " + std::to_string(M) + "-pixel tiles (max_image_size.longest_edge) would make " +
+                        std::to_string(out.rows) + "x" + std::to_string(out.cols) + " tiles, over the limit of " +
+                        std::to_string(kMaxTilesPerImage) + " per image");
+    }
+    cur = resize(cur, w, h, cfg.resample);
+    if (split) {
       for (int r = 0; r < out.rows; ++r)
         for (int c = 0; c < out.cols; ++c) tiles.push_back(crop(cur, c * M, r * M, M, M));
       tiles.push_back(resize(cur, M, M, cfg.resample));

@@ -26,6 +26,11 @@ struct ProcessedImage {
   ImageGrid grid() const { return {rows, cols}; }
 };
 
+// Most tiles one image may be split into (rows × cols; the global tile comes on top). A
+// 4096-pixel image in 364-pixel tiles gives 12 × 12 = 144; a tiny tile side in a hand-edited
+// config would otherwise make millions of tiles.
+inline constexpr int kMaxTilesPerImage = 1024;
+
 // `image` is already RGB (decode_image applies do_convert_rgb's conversion).
 ProcessedImage preprocess_image(const Image& image, const ProcessorConfig& config);
 

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "loader/config_json.h"
 #include "loader/error.h"
 
 namespace smolvk {
@@ -13,15 +14,7 @@ using nlohmann::json;
 
 std::string where(const std::string& source, const std::string& key) { return source + ": \"" + key + "\""; }
 
-json read_json(const std::filesystem::path& path) {
-  std::ifstream f(path);
-  if (!f) throw LoadError(path.string() + ": cannot open");
-  try {
-    return json::parse(f);
-  } catch (const json::exception& e) {
-    throw LoadError(path.string() + ": not valid JSON (" + e.what() + ")");
-  }
-}
+json read_json(const std::filesystem::path& path) { return read_config_json_file(path); }
 
 void read_bool(const json& j, const char* key, bool& out, const std::string& source) {
   auto it = j.find(key);
@@ -76,6 +69,9 @@ ProcessorConfig ProcessorConfig::from_json(const json& ip, const std::string& so
   read_bool(ip, "do_resize", c.do_resize, source);
   read_longest_edge(ip, "size", c.longest_edge, source);
   read_longest_edge(ip, "max_image_size", c.max_image_longest_edge, source);
+  if (c.max_image_longest_edge > kMaxTileSide)
+    throw LoadError(where(source, "max_image_size.longest_edge") + " = " + std::to_string(c.max_image_longest_edge) +
+                    ", over the limit of " + std::to_string(kMaxTileSide) + " pixels for a tile side");
   if (auto it = ip.find("resample"); it != ip.end() && !it->is_null()) {
     if (!it->is_number_integer())
       throw LoadError(where(source, "resample") + " = " + it->dump() + ", expected a PIL filter id 0..5");

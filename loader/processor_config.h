@@ -12,6 +12,10 @@
 
 namespace smolvk {
 
+// Largest tile side (max_image_size.longest_edge) accepted: transformers' MAX_IMAGE_SIZE, the
+// side every resized image is capped at. Published checkpoints use 364, 384 or 512.
+inline constexpr int kMaxTileSide = 4096;
+
 struct ProcessorConfig {
   // Defaults: the one table of transformers' class defaults (both model families agree).
   bool do_convert_rgb = true;

@@ -1,10 +1,12 @@
 #include "loader/prompt.h"
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "loader/config_json.h"
 #include "loader/error.h"
 
 namespace smolvk {
@@ -12,15 +14,7 @@ namespace {
 
 using nlohmann::json;
 
-json read_json(const std::filesystem::path& path) {
-  std::ifstream f(path);
-  if (!f) throw LoadError(path.string() + ": cannot open");
-  try {
-    return json::parse(f);
-  } catch (const json::exception& e) {
-    throw LoadError(path.string() + ": not valid JSON (" + e.what() + ")");
-  }
-}
+json read_json(const std::filesystem::path& path) { return read_config_json_file(path); }
 
 // Python's str.capitalize on ASCII.
 std::string capitalize(std::string s) {
@@ -157,12 +151,29 @@ std::string ImageTokens::row_col(int row, int col) const {
 std::string expand_image_tokens(const std::string& prompt, std::span<const ImageGrid> grids, int image_seq_len,
                                 const ImageTokens& tok) {
   if (tok.image.empty()) throw LoadError("expand_image_tokens: the image token string is empty");
-  if (image_seq_len <= 0)
-    throw LoadError("expand_image_tokens: image_seq_len = " + std::to_string(image_seq_len) + ", expected > 0");
+  if (image_seq_len <= 0 || image_seq_len > kMaxPromptImageTokens)
+    throw LoadError("expand_image_tokens: image_seq_len = " + std::to_string(image_seq_len) + ", expected 1.." +
+                    std::to_string(kMaxPromptImageTokens) + " (the image-token limit for one prompt)");
+  for (const std::string* s : {&tok.image, &tok.fake_image, &tok.global_image})
+    if (s->size() > kMaxImageTokenBytes)
+      throw LoadError("expand_image_tokens: image token string of " + std::to_string(s->size()) +
+                      " bytes, over the limit of " + std::to_string(kMaxImageTokenBytes));
   const size_t placeholders = count_occurrences(prompt, tok.image);
   if (placeholders != grids.size())
     throw LoadError("prompt has " + std::to_string(placeholders) + " `" + tok.image + "` placeholder(s) but " +
                     std::to_string(grids.size()) + " image(s) were given; they must match");
+  int64_t image_tokens = 0;  // before anything is allocated
+  for (const ImageGrid& g : grids) {
+    if (g.rows < 0 || g.cols < 0 || (g.rows == 0) != (g.cols == 0))
+      throw LoadError("expand_image_tokens: image grid " + std::to_string(g.rows) + "x" + std::to_string(g.cols) +
+                      ", expected both 0 (unsplit) or both positive");
+    const int64_t tiles = int64_t(g.rows) * g.cols + 1;  // < 2^62: no overflow below
+    image_tokens += std::min(tiles, kMaxPromptImageTokens + 1) * image_seq_len;
+    if (image_tokens > kMaxPromptImageTokens)
+      throw LoadError("expand_image_tokens: " + std::to_string(grids.size()) + " image(s) of " +
+                      std::to_string(image_seq_len) + " tokens per tile need over " +
+                      std::to_string(kMaxPromptImageTokens) + " image tokens, the limit for one prompt");
+  }
   std::string run;
   run.reserve(tok.image.size() * image_seq_len);
   for (int i = 0; i < image_seq_len; ++i) run += tok.image;

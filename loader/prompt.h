@@ -59,6 +59,12 @@ struct ImageTokens {
   std::string row_col(int row, int col) const;
 };
 
+// Most <image> tokens one prompt may expand to (Σ tiles × image_seq_len over its images),
+// checked before the text is built: 2^18 is 8× the longest context of any SmolVLM.
+inline constexpr int64_t kMaxPromptImageTokens = int64_t{1} << 18;
+// Longest image / fake-image / global-image token string accepted (each is repeated per tile).
+inline constexpr size_t kMaxImageTokenBytes = 256;
+
 // Replaces the i-th `tok.image` in `prompt` with the layout of grids[i]: for a split image,
 // per tile row r and column c `fake + <row_r_col_c> + image×seq_len`, `\n` after each row,
 // then `\n + fake + global + image×seq_len + fake`; unsplit: `fake + global + image×seq_len +

@@ -65,6 +65,9 @@ TensorView parse_entry(const std::string& name, const nlohmann::json& e, uint64_
   t.dtype = d->type;
   t.file = file;
   if (!sh->is_array()) throw fail("shape " + sh->dump() + " is not a list");
+  if (sh->size() > kSafetensorsMaxRank)
+    throw fail("shape has " + std::to_string(sh->size()) + " dimensions, over the limit of " +
+               std::to_string(kSafetensorsMaxRank));
   uint64_t numel = 1;
   for (const auto& s : *sh) {
     uint64_t dim = 0;
@@ -122,17 +125,16 @@ std::vector<TensorView> parse_safetensors(std::span<const std::byte> bytes, cons
     throw LoadError(file + ": header length " + std::to_string(n) + " reaches past the end of the file (" +
                     std::to_string(bytes.size()) + " bytes)");
   const char* hb = reinterpret_cast<const char*>(bytes.data() + 8);
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(hb, hb + n);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw LoadError(file + ": header is not valid JSON: " + e.what());
-  }
+  const nlohmann::json header = parse_json_text(std::string_view(hb, size_t(n)), file + ": header");
   if (!header.is_object()) throw LoadError(file + ": header is not a JSON object");
+  if (header.size() > kSafetensorsMaxTensors + 1)  // + __metadata__
+    throw LoadError(file + ": header lists " + std::to_string(header.size()) + " entries, over the limit of " +
+                    std::to_string(kSafetensorsMaxTensors) + " tensors per file");
 
   const std::byte* data = bytes.data() + 8 + n;
   uint64_t data_size = bytes.size() - 8 - n;
   std::vector<TensorView> views;
+  views.reserve(header.size());
   for (const auto& [name, entry] : header.items()) {
     if (name == "__metadata__") continue;
     views.push_back(parse_entry(name, entry, data_size, data, file));
@@ -200,7 +202,8 @@ void SafeTensors::open_index(const std::filesystem::path& index_path) {
       throw LoadError(src + ": weight_map[\"" + name + "\"] = " + shard.dump() + ": expected a file name");
     auto f = shard.get<std::string>();
     // Shards live beside the index: a bare file name only.
-    if (f.empty() || f == "." || f == ".." || f.find('/') != std::string::npos || f.find('\\') != std::string::npos)
+    if (f.empty() || f == "." || f == ".." || f.find('/') != std::string::npos || f.find('\\') != std::string::npos ||
+        f.find('\0') != std::string::npos)
       throw LoadError(src + ": weight_map[\"" + name + "\"] = \"" + f + "\": expected a file name in the same folder");
     shard_of[name] = f;
     shards.insert(f);

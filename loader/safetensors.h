@@ -34,6 +34,10 @@ std::string shape_string(std::span<const int64_t> shape);  // "[2, 3]"
 
 // Largest header accepted (as the reference safetensors library does).
 inline constexpr uint64_t kSafetensorsMaxHeaderBytes = 100'000'000;
+// Most tensors one file may list (SmolVLM-256M has 470 in all; the largest public
+// checkpoints have under 100k per shard) and most dimensions one tensor may have (NumPy's 64).
+inline constexpr size_t kSafetensorsMaxTensors = 1'000'000;
+inline constexpr size_t kSafetensorsMaxRank = 64;
 
 // Validates one safetensors image (header length, JSON, dtypes, shape × dtype size == span,
 // spans inside the data, no overlaps) and returns views into `bytes`, ordered by offset.

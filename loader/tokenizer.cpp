@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "loader/config_json.h"
 #include "loader/error.h"
 #include "loader/tokenizer_added.h"
 #include "loader/tokenizer_bpe.h"
@@ -42,11 +43,7 @@ std::string read_file(const std::filesystem::path& file, const char* what) {
 }
 
 json parse_json(std::string_view text, const std::string& origin) {
-  try {
-    return json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw LoadError(origin + ": invalid JSON: " + e.what());
-  }
+  return parse_json_text(text, origin);  // LoadError: not valid JSON, or nesting over kMaxJsonDepth
 }
 
 bool flag(const json& obj, const char* key, bool fallback, const std::string& where) {
@@ -82,9 +79,9 @@ void load_added_tokens(const json& list, const std::string& origin, const BpeMod
     const std::string where = origin + ": added_tokens[" + std::to_string(i) + "]";
     if (!t.is_object() || !t.contains("content") || !t["content"].is_string() ||
         !t.contains("id") || !t["id"].is_number_integer() || t["id"].get<int64_t>() < 0 ||
-        t["id"].get<int64_t>() > INT32_MAX)
-      throw LoadError(where + ": expected {\"id\": non-negative integer, \"content\": string, ...}"
-                      ", got " + t.dump().substr(0, 200));
+        t["id"].get<int64_t>() > kMaxTokenId)
+      throw LoadError(where + ": expected {\"id\": integer 0.." + std::to_string(kMaxTokenId) +
+                      " (kMaxTokenId), \"content\": string, ...}, got " + t.dump().substr(0, 200));
     AddedToken token;
     token.content = t["content"].get<std::string>();
     // A token the model vocab already has keeps the model's id, as in HF tokenizers.

@@ -14,6 +14,10 @@
 
 namespace smolvk {
 
+// Largest token id accepted in tokenizer.json (model vocab and added tokens). Real vocabularies
+// stay under 300k; the id tables are sized by the largest id, so it is bounded before they are.
+inline constexpr int32_t kMaxTokenId = (1 << 22) - 1;
+
 class Tokenizer {
  public:
   // Reads `file` (tokenizer.json) and, if present next to it, tokenizer_config.json.

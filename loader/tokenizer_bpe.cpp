@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "loader/error.h"
+#include "loader/tokenizer.h"
 #include "loader/unicode.h"
 
 namespace smolvk {
@@ -73,9 +74,12 @@ std::unique_ptr<BpeModel> BpeModel::from_json(const nlohmann::json& model,
 
   int32_t max_id = -1;
   for (const auto& [token, id] : model["vocab"].items()) {
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX)
+    if (!id.is_number_integer() || id.get<int64_t>() < 0)
       throw LoadError(where + ".vocab: token \"" + token + "\" has id " + id.dump() +
-                      ", expected a non-negative 32-bit integer");
+                      ", expected a non-negative integer");
+    if (id.get<int64_t>() > kMaxTokenId)
+      throw LoadError(where + ".vocab: token \"" + token + "\" has id " + id.dump() + ", over the limit of " +
+                      std::to_string(kMaxTokenId) + " (kMaxTokenId)");
     const auto v = int32_t(id.get<int64_t>());
     bpe->vocab_.emplace(token, v);
     max_id = std::max(max_id, v);

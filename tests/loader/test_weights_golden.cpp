@@ -32,7 +32,7 @@ class FixtureWeights : public testing::TestWithParam<FixtureCase> {
  protected:
   fs::path dir() const { return test::data_dir() / GetParam().name; }
   void SetUp() override {
-    if (!fs::exists(dir() / "config.json")) GTEST_SKIP() << dir() << " not generated yet";
+    ASSERT_TRUE(fs::exists(dir() / "config.json")) << dir() / "config.json" << " is missing";
   }
 };
 
@@ -104,7 +104,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, FixtureWeights, testing::ValuesIn(kCases),
 
 TEST(FixtureWeightsDemo, DemoModelLoads) {
   auto dir = test::data_dir().parent_path().parent_path() / "examples" / "demo-model";
-  if (!fs::exists(dir / "config.json")) GTEST_SKIP() << dir << " not generated yet";
+  ASSERT_TRUE(fs::exists(dir / "config.json")) << dir / "config.json" << " is missing";
   auto c = load_model_config(dir);
   auto st = SafeTensors::open(dir);
   auto w = map_weights(c, st);

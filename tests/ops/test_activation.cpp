@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 #include "model/ops/activation.h"
 #include "model/ops/activation_ref.h"
 #include "tests/ops/test_norm_util.h"
@@ -25,6 +28,28 @@ TEST(Activation, GeluTanhOutOfPlaceAndInPlace) {
       EXPECT_LE(test::max_rel_error(want, test::download<float>(yb, size_t(n))), kTol) << in_place;
     }
   }
+}
+
+// A kernel fed a NaN writes NaN; the comparison every op test uses must then fail (test_util.h).
+TEST(Activation, NaNOutputFailsTheComparison) {
+  const int64_t n = 257;
+  auto a = test::random_floats(size_t(n), 7), b = test::random_floats(size_t(n), 8);
+  const auto want = ops::ref::add(a, b);  // clean reference
+  b[100] = std::numeric_limits<float>::quiet_NaN();
+  Buffer ab = test::upload(a), bb = test::upload(b), yb = test::upload(std::vector<float>(size_t(n)));
+  Graph g(test::context());
+  ops::add(g, test::tensor(g, ab, DType::F32, {n}), test::tensor(g, bb, DType::F32, {n}),
+           test::tensor(g, yb, DType::F32, {n}));
+  g.compile().run();
+  const auto got = test::download<float>(yb, size_t(n));
+  ASSERT_TRUE(std::isnan(got[100])) << "a + NaN = " << got[100];
+  EXPECT_TRUE(std::isinf(test::max_rel_error(want, got)));
+  EXPECT_TRUE(std::isinf(test::nmse(want, got)));
+  EXPECT_FALSE(test::max_rel_error(want, got) <= kTol);
+  EXPECT_NE(test::compare_problem(want, got).find("result[100] = nan"), std::string::npos)
+      << test::compare_problem(want, got);
+  // A result one element short must fail too, not be read past or compared over the prefix.
+  EXPECT_TRUE(std::isinf(test::max_rel_error(want, std::span<const float>(want).first(size_t(n - 1)))));
 }
 
 TEST(Activation, SwiGlu) {
