@@ -238,7 +238,9 @@ TEST(Matmul, FusedGeluEveryKernel) {
     const Case c{.M = M, .N = 70, .K = 48, .wt = DType::BF16, .bias = true, .gelu = true};
     const Result r = run_case(c);
     EXPECT_LE(r.err, kTol) << describe(c);
-    if (!r.shader.empty()) EXPECT_EQ(r.shader.rfind(prefix, 0), 0u) << describe(c) << ": ran " << r.shader;
+    if (!r.shader.empty()) {
+      EXPECT_EQ(r.shader.rfind(prefix, 0), 0u) << describe(c) << ": ran " << r.shader;
+    }
   }
   Context& ctx = test::context();
   Buffer b = ctx.create_buffer(4096);

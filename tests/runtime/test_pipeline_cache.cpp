@@ -38,7 +38,9 @@ TEST(PipelineCache, SecondCreationHitsTheDiskCache) {
     EXPECT_EQ(s.pipelines_created, 1u);
     // lavapipe (Mesa 22) keeps no pipelines in its cache blob (header only); drivers that do
     // (NVIDIA, RADV, ...) must report the hit.
-    if (s.hit_reporting && file_bytes > 32) EXPECT_EQ(s.cache_hits, 1u);
+    if (s.hit_reporting && file_bytes > 32) {
+      EXPECT_EQ(s.cache_hits, 1u);
+    }
     EXPECT_TRUE(b.take_validation_messages().empty());
   }
   // A corrupt file is ignored, not passed to the driver.
