@@ -97,7 +97,7 @@ Raw load_x(uint m, uint k, bool vec) {
   if (m >= pc.M || k >= pc.K) return r;
   const uint i = pc.x_off + m * pc.K + k;
   if (X_HALF) {
-    if (vec) {
+    if (vec && k + 8 <= pc.K) {
       r.lo = x16[i >> 3];
       return r;
     }
@@ -106,7 +106,7 @@ Raw load_x(uint m, uint k, bool vec) {
     r.lo = uvec4(h[0] | (h[1] << 16), h[2] | (h[3] << 16), h[4] | (h[5] << 16), h[6] | (h[7] << 16));
     return r;
   }
-  if (vec) {
+  if (vec && k + 8 <= pc.K) {  // a whole chunk: with K % 8 == 4 the last one is partial
     r.lo = x16[i >> 2];
     r.hi = x16[(i >> 2) + 1];
     return r;
@@ -124,7 +124,7 @@ Raw load_w8(uint n, uint k, bool vec) {
   if (n >= pc.N || k >= pc.K) return r;
   const uint i = pc.w_off + n * pc.K + k;
 #if defined(W_F32)
-  if (vec) {
+  if (vec && k + 8 <= pc.K) {
     r.lo = w16[i >> 2];
     r.hi = w16[(i >> 2) + 1];
     return r;
@@ -134,7 +134,7 @@ Raw load_w8(uint n, uint k, bool vec) {
   r.lo = uvec4(v[0], v[1], v[2], v[3]);
   r.hi = uvec4(v[4], v[5], v[6], v[7]);
 #else
-  if (vec) {
+  if (vec && k + 8 <= pc.K) {
     r.lo = w16[i >> 3];
     return r;
   }

@@ -161,6 +161,7 @@ TEST(MatmulCoopmat, OddShapesUseBoundsCheckedEdges) {
   expect_close({129, 130, 3072});     // long K, one row / column past a tile
   expect_close({300, 200, 3070, DType::F32});  // K % 4 == 2
   expect_close({97, 33, 17, DType::F16});
+  expect_close({.M = 81, .N = 108, .K = 36, .wt = DType::F32, .bias = true});  // K % 8 == 4: a partial last chunk
 }
 
 TEST(MatmulCoopmat, BiasAccumulateAndColumnRange) {

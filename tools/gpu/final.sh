@@ -25,7 +25,7 @@ if [ "$PART" != perf ]; then
   echo "full-size golden: rc=$?"
   SMOLVK_FULL_GOLDEN=$FULL/full_size_256m "$BIN/test_model" --gtest_filter='FullSize*' > "$L/full_check.log" 2>&1
   echo "full-size check: rc=$? $(grep -E 'OK|FAILED|Failure|rel|Which' "$L/full_check.log" | head -8 | tr '\n' ' ')"
-  timeout 150 "$BIN/bench_ops" 5 > "$OUT/bench_ops.txt" 2>&1
+  timeout 200 "$BIN/bench_ops" 5 --tiles > "$OUT/bench_ops.txt" 2>&1
   echo "bench_ops: rc=$?"
 fi
 if [ "$PART" != tests ]; then
