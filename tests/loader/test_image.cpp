@@ -1,5 +1,7 @@
 // Image decoding: formats, PIL-equivalent conversion to RGB, and refusal of bad input.
 #include <gtest/gtest.h>
+
+#include "tests/loader/error_of.h"
 #include <stb/stb_image_write.h>
 
 #include <filesystem>
@@ -19,17 +21,7 @@ std::vector<uint8_t> bytes_of(const std::string& s) { return {s.begin(), s.end()
 
 std::vector<uint8_t> rgb_of(const Image& im) { return im.rgb; }
 
-// Runs `f` and returns the LoadError message; fails the test if nothing was thrown.
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const LoadError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a LoadError";
-  return {};
-}
+using test::error_of;
 
 TEST(Image, DecodesRgbPngExactly) {
   const auto png = make_png(2, 2, 8, 2, {1, 2, 3, 4, 5, 6, 250, 251, 252, 0, 128, 255});

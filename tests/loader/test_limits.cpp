@@ -16,20 +16,13 @@
 #include "loader/safetensors.h"
 #include "loader/tokenizer.h"
 #include "tests/loader/test_tokenizer_tiny.h"
+#include "tests/loader/error_of.h"
 #include "tests/test_util.h"
 
 namespace smolvk {
 namespace {
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const LoadError& e) {
-    return e.what();
-  }
-  return "(no LoadError)";
-}
+using test::error_of;
 
 std::string nested(int depth) { return std::string(size_t(depth), '[') + std::string(size_t(depth), ']'); }
 

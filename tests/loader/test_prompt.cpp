@@ -1,6 +1,8 @@
 // Chat layout, template recognition and image-token expansion on hand-made inputs.
 #include <gtest/gtest.h>
 
+#include "tests/loader/error_of.h"
+
 #include <filesystem>
 #include <fstream>
 
@@ -20,16 +22,7 @@ const char* kSmolVlmTemplate =
 ChatItem text(std::string t) { return {ChatItem::Text, std::move(t)}; }
 ChatItem image() { return {ChatItem::Image, {}}; }
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const LoadError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a LoadError";
-  return {};
-}
+using test::error_of;
 
 TEST(Prompt, ReferenceExample) {
   const std::vector<ChatMessage> m = {{"user", {image(), text("Describe.")}}};
