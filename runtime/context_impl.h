@@ -86,6 +86,8 @@ struct Context::Impl {
   bool creation_feedback = false;
   PipelineCacheStats cache_stats;
   bool cache_dirty = false;
+  // SMOLVK_LOG_PIPELINES=1: each pipeline the driver compiles, with its milliseconds, on stderr.
+  bool log_pipelines = false;
   std::mutex pipeline_mutex;
   std::map<std::string, VkShaderModule> modules;
   std::map<std::string, VkPipeline> pipelines;

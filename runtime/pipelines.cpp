@@ -1,6 +1,8 @@
 // Compute pipelines from embedded SPIR-V, keyed by (shader, specialization constants), and
 // the on-disk VkPipelineCache keyed by vendor, device, driver version and cache UUID.
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -43,6 +45,7 @@ bool header_matches(const std::string& data, const Capabilities& c) {
 }  // namespace
 
 void Context::Impl::load_pipeline_cache() {
+  if (const char* v = std::getenv("SMOLVK_LOG_PIPELINES"); v && *v && std::string(v) != "0") log_pipelines = true;
   std::string data;
   if (options.cache_dir != "none") {
     auto dir = cache_directory(options);
@@ -127,7 +130,12 @@ VkPipeline Context::Impl::pipeline(const std::string& shader, std::span<const ui
     ci.stage.flags |= VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT_EXT;
   ci.layout = pipeline_layout;
   VkPipeline p = VK_NULL_HANDLE;
+  const auto t0 = std::chrono::steady_clock::now();
   VkResult r = vkCreateComputePipelines(device, pipeline_cache, 1, &ci, nullptr, &p);
+  if (log_pipelines)
+    std::fprintf(stderr, "smolvk: pipeline %s%s: %.1f ms\n", key.c_str(),
+                 (ci.stage.flags & VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT_EXT) ? " (full subgroups)" : "",
+                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   if (r != VK_SUCCESS) throw GpuError("vkCreateComputePipelines(" + key + ")", int(r), vk_result_name(r));
   ++cache_stats.pipelines_created;
   if (creation_feedback && (feedback.flags & VK_PIPELINE_CREATION_FEEDBACK_VALID_BIT) &&

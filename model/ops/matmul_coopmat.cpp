@@ -36,6 +36,12 @@ CoopmatKernel make(const Capabilities& caps, const CoopmatTile& t) {
 
 }  // namespace
 
+Capabilities emulated_coopmat_caps(const Capabilities& caps) {
+  Capabilities c = caps;
+  c.subgroup_size = 32;
+  return c;
+}
+
 uint64_t coopmat_shared_bytes(const CoopmatTile& t) {
   return uint64_t(t.stages) * (t.bm + t.bn) * (t.bk + 8) * 2 + uint64_t(t.scratch_slots()) * 16 * 16 * 4;
 }
