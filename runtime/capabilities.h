@@ -21,6 +21,10 @@ struct Capabilities {
   std::array<uint8_t, 16> pipeline_cache_uuid{};
   std::array<uint8_t, 16> driver_uuid{};
 
+  // The device profile clamped onto this report (SMOLVK_DEVICE_PROFILE, runtime/device_profiles.h),
+  // or empty.
+  std::string profile;
+
   // compute limits
   uint32_t subgroup_size = 1;
   bool subgroup_basic = false, subgroup_arithmetic = false, subgroup_shuffle = false;

@@ -22,6 +22,9 @@ struct ContextOptions {
   bool validation = false;
   // Force every fast path off (the portable shaders). Defaults to $SMOLVK_PORTABLE=1.
   bool portable = false;
+  // Clamp the device's limits and features to a real GPU class (runtime/device_profiles.h).
+  // Defaults to $SMOLVK_DEVICE_PROFILE.
+  std::string profile;
   // Where the pipeline cache lives; "" = $SMOLVK_CACHE_DIR or $XDG_CACHE_HOME/smolvk or
   // ~/.cache/smolvk. "none" disables the on-disk cache.
   std::string cache_dir;
@@ -37,7 +40,8 @@ struct ContextOptions {
   static ContextOptions from_env();
 };
 
-std::vector<Capabilities> list_devices();  // full capability report of every device
+// Full capability report of every device (options: the portable switch and device profile).
+std::vector<Capabilities> list_devices(const ContextOptions& options = ContextOptions::from_env());
 // Which of list_devices() a Context would pick for this selector (see ContextOptions::device).
 uint32_t choose_device_index(const std::vector<Capabilities>& devices, const std::string& selector);
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "runtime/context_impl.h"
+#include "runtime/device_profiles.h"
 
 namespace smolvk {
 namespace {
@@ -90,6 +91,7 @@ ContextOptions ContextOptions::from_env() {
   if (const char* d = std::getenv("SMOLVK_DEVICE")) o.device = d;
   o.validation = env_flag("SMOLVK_VALIDATION");
   o.portable = env_flag("SMOLVK_PORTABLE");
+  if (const char* p = std::getenv("SMOLVK_DEVICE_PROFILE")) o.profile = p;
   return o;
 }
 
@@ -273,6 +275,8 @@ Capabilities probe_device(VkInstance instance, VkPhysicalDevice pd, uint32_t ind
   c.timestamps = p.limits.timestampComputeAndGraphics && c.timestamp_valid_bits > 0;
   c.timestamp_period_ns = p.limits.timestampPeriod;
 
+  if (!options.profile.empty()) apply_device_profile(c, find_device_profile(options.profile));
+
   bool portable = options.portable;
   c.use_fp16 = c.fp16_arithmetic && c.storage_16bit && !portable && !env_flag("SMOLVK_NO_FP16");
   c.use_subgroup = c.subgroup_arithmetic && !portable && !env_flag("SMOLVK_NO_SUBGROUP");
@@ -314,7 +318,7 @@ uint32_t choose_device_index(const std::vector<Capabilities>& devices, const std
   return choose_device(devices, selector);
 }
 
-std::vector<Capabilities> list_devices() {
+std::vector<Capabilities> list_devices(const ContextOptions& options) {
   bool debug_utils = false;
   VkInstance instance = create_instance(false, &debug_utils);
   std::vector<Capabilities> out;
@@ -323,7 +327,7 @@ std::vector<Capabilities> list_devices() {
     VK_CHECK(vkEnumeratePhysicalDevices(instance, &n, nullptr));
     std::vector<VkPhysicalDevice> pds(n);
     VK_CHECK(vkEnumeratePhysicalDevices(instance, &n, pds.data()));
-    for (uint32_t i = 0; i < n; ++i) out.push_back(probe_device(instance, pds[i], i, ContextOptions::from_env()));
+    for (uint32_t i = 0; i < n; ++i) out.push_back(probe_device(instance, pds[i], i, options));
   } catch (...) {
     vkDestroyInstance(instance, nullptr);
     throw;
@@ -340,7 +344,7 @@ nlohmann::json Capabilities::to_json() const {
     return s;
   };
   return {
-      {"index", index}, {"name", name}, {"type", device_type}, {"vendor", vendor},
+      {"index", index}, {"name", name}, {"profile", profile}, {"type", device_type}, {"vendor", vendor},
       {"vendor_id", vendor_id}, {"device_id", device_id}, {"api_version", api_version},
       {"driver_name", driver_name}, {"driver_info", driver_info}, {"driver_version", driver_version},
       {"pipeline_cache_uuid", hex(pipeline_cache_uuid)},

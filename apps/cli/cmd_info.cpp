@@ -3,30 +3,82 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/cli/commands.h"
+#include "model/ops/attention.h"
+#include "model/ops/kernel_policy.h"
+#include "model/ops/matmul.h"
 #include "runtime/context.h"
+#include "runtime/device_profiles.h"
 
 namespace smolvk::cli {
 
+namespace {
+
+struct KernelRow {
+  const char* what;
+  std::string kernel;
+};
+
+// The kernels smolvk would run on `c` for SmolVLM-256M's shapes (bf16 weights).
+std::vector<KernelRow> kernel_choices(const Capabilities& c) {
+  return {
+      {"vision GEMM, 17 tiles (17,408 x 768 -> 2,304)", ops::matmul_kernel_choice(c, 17408, 2304, DType::BF16)},
+      {"vision attention (1,024 keys, head dim 64)", ops::encoder_attention_kernel_choice(c, 64, 1024)},
+      {"vision activations between tensor-core kernels",
+       std::string(dtype_name(ops::tensor_core_activation_dtype(c, 17408, 768, 64)))},
+      {"prefill GEMM (1,108 x 576 -> 960)", ops::matmul_kernel_choice(c, 1108, 960, DType::BF16)},
+      {"decode batch 32 (32 x 576 -> 1,536)", ops::matmul_kernel_choice(c, 32, 1536, DType::BF16)},
+      {"decode batch 8", ops::matmul_kernel_choice(c, 8, 1536, DType::BF16)},
+      {"decode batch 1", ops::matmul_kernel_choice(c, 1, 1536, DType::BF16)},
+  };
+}
+
+}  // namespace
+
 int cmd_info(const std::vector<std::string>& args) {
-  bool json = false;
-  for (const auto& a : args) {
+  bool json = false, kernels = false;
+  ContextOptions opts = ContextOptions::from_env();
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
     if (a == "--json") json = true;
-    else if (a == "--help" || a == "-h") {
-      std::printf("usage: smolvk info [--json]\n"
+    else if (a == "--kernels") kernels = true;
+    else if (a == "--profile" || a.rfind("--profile=", 0) == 0) {
+      if (a == "--profile" && i + 1 >= args.size()) {
+        std::fprintf(stderr, "smolvk info: --profile needs a name (--profiles lists them)\n");
+        return 2;
+      }
+      opts.profile = a == "--profile" ? args[++i] : a.substr(10);
+      kernels = true;
+    } else if (a == "--profiles") {
+      for (const DeviceProfile& p : device_profiles())
+        std::printf("%-12s %s\n             subgroup %u, shared memory %u KiB, workgroup %u, storage range %.0f MiB,"
+                    " float atomics %s\n             source: %s\n",
+                    p.name, p.gpu, p.subgroup_size, p.max_shared_memory / 1024, p.max_workgroup_invocations,
+                    double(p.max_storage_buffer_range) / (1 << 20), p.float_atomic_add ? "yes" : "no", p.source);
+      return 0;
+    } else if (a == "--help" || a == "-h") {
+      std::printf("usage: smolvk info [--json] [--kernels] [--profile NAME] [--profiles]\n"
                   "Lists every Vulkan device with its capability report; the one smolvk picks\n"
-                  "(discrete GPU first, or $SMOLVK_DEVICE) is marked.\n");
+                  "(discrete GPU first, or $SMOLVK_DEVICE) is marked.\n"
+                  "  --kernels        also the kernels smolvk would run for SmolVLM-256M's shapes\n"
+                  "  --profile NAME   clamp each device to a real GPU class's limits and features first\n"
+                  "                   (as SMOLVK_DEVICE_PROFILE=NAME does for every command); implies --kernels\n"
+                  "  --profiles       list the device profiles and where their figures come from\n");
       return 0;
     } else {
       std::fprintf(stderr, "smolvk info: unknown option '%s'\n", a.c_str());
       return 2;
     }
   }
-  auto devices = list_devices();
-  ContextOptions opts = ContextOptions::from_env();
+  if (!opts.profile.empty()) find_device_profile(opts.profile);  // the error names the known ones
+  auto devices = list_devices(opts);
   uint32_t chosen = devices.empty() ? 0 : choose_device_index(devices, opts.device);
   if (json) {
     nlohmann::json out = {{"selected", chosen}, {"devices", nlohmann::json::array()}};
-    for (const auto& d : devices) out["devices"].push_back(d.to_json());
+    for (const auto& d : devices) {
+      out["devices"].push_back(d.to_json());
+      if (kernels)
+        for (const KernelRow& r : kernel_choices(d)) out["devices"].back()["kernels"][r.what] = r.kernel;
+    }
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
   }
@@ -34,6 +86,7 @@ int cmd_info(const std::vector<std::string>& args) {
     auto mib = [](uint64_t b) { return double(b) / (1 << 20); };
     std::printf("%s[%u] %s (%s, %s)\n", c.index == chosen ? "* " : "  ", c.index, c.name.c_str(),
                 c.device_type.c_str(), c.vendor.c_str());
+    if (!c.profile.empty()) std::printf("    clamped to device profile %s\n", c.profile.c_str());
     std::printf("    Vulkan %s, driver %s %s\n", c.api_version.c_str(), c.driver_name.c_str(),
                 c.driver_info.c_str());
     std::printf("    subgroup %u (arithmetic %s, shuffle %s), shared memory %u KiB, "
@@ -56,6 +109,10 @@ int cmd_info(const std::vector<std::string>& args) {
                 c.use_fp16 ? "on" : "off", c.use_subgroup ? "on" : "off",
                 c.use_storage16 ? "on" : "off", c.use_coopmat ? "on" : "off",
                 c.use_float_atomics ? "on" : "off");
+    if (kernels) {
+      std::printf("    kernels for SmolVLM-256M's shapes (shader [specialization constants]):\n");
+      for (const KernelRow& r : kernel_choices(c)) std::printf("      %-50s %s\n", r.what, r.kernel.c_str());
+    }
   }
   return 0;
 }

@@ -65,6 +65,10 @@ bool attention_decoder(Graph& g, const TokenHeads& q, const Tensor& k_cache, con
 //   q, k, v  [N·S tokens] × H heads of D (TokenHeads)
 //   key_mask U32 or I32 [N, S]: 0 = padded patch, masked out as a key
 //   out      [N, S, H, D]
+// The kernel attention_encoder would run for `rows` query rows (and as many keys) of head_dim
+// D on `caps` (aligned f32 views), for `smolvk info`.
+std::string encoder_attention_kernel_choice(const Capabilities& caps, int64_t D, int64_t rows);
+
 void attention_encoder(Graph& g, const TokenHeads& q, const TokenHeads& k, const TokenHeads& v,
                        const Tensor& key_mask, const Tensor& out, const AttentionOptions& options = {});
 

@@ -1,5 +1,7 @@
 #include "model/ops/attention_coopmat.h"
 
+#include "model/ops/matmul_coopmat.h"
+
 #include <algorithm>
 #include <bit>
 #include <stdexcept>
@@ -75,9 +77,11 @@ uint64_t attention_coopmat_shared_bytes(uint32_t D, const AttentionCoopmatTile& 
   return kv + hs + scratch + flags + (emulate ? br * (D + 8) * 2 + 64ull * 4 * t.subgroups : 0);
 }
 
-std::optional<AttentionCoopmatKernel> attention_coopmat_kernel(const Capabilities& caps, int64_t D,
+std::optional<AttentionCoopmatKernel> attention_coopmat_kernel(const Capabilities& device_caps, int64_t D,
                                                                const AttentionCoopmatTile& requested,
                                                                bool emulate, const std::string& who) {
+  // The emulation (tests) runs virtual subgroups of 32 lanes, as the GEMM's does.
+  const Capabilities caps = emulate ? emulated_coopmat_caps(device_caps) : device_caps;
   const uint32_t sgs = caps.subgroup_size;
   if (D <= 0 || D % 16 != 0 || D > 256 || sgs < 4 || sgs > 64 || !std::has_single_bit(sgs) ||
       !caps.subgroup_shuffle)

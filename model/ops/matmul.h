@@ -58,6 +58,10 @@ inline constexpr int64_t kMatVecFusedFastRows = 2;
 void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
             const MatmulOptions& options = {});
 
+// The kernel a plain matmul of `rows` rows by `n_cols` output columns, weights of `wt`, would run
+// on `caps` (shader name and specialization constants), for `smolvk info`.
+std::string matmul_kernel_choice(const Capabilities& caps, int64_t rows, uint64_t n_cols, DType wt);
+
 // A Llama layer's fused qkv projection with RoPE and the KV-cache write folded into the
 // mat-vec (decode; at most kMatVecMaxRows rows): q = (x·Wᵀ)'s q heads rotated, written to
 // q_out [B, T, Hq, D]; k heads rotated and v heads as they are written to the caches at

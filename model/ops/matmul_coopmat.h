@@ -39,10 +39,11 @@ uint64_t coopmat_shared_bytes(const CoopmatTile& t);
 // fit throws std::invalid_argument naming `who` and the limit.
 // `rows` (M) at most 64 picks a narrower default: 32 or 64 rows by 64 columns, more
 // workgroups for the few-row GEMMs of batched decode.
-// The emulated kernel (matmul_coopmat_emu_*, tests only) runs virtual subgroups of 32
-// invocations, as NVIDIA's tensor cores do, whatever the device's subgroups: fewer fragment
-// values per invocation than at 4 or 8 lanes, which keeps lavapipe's compile of it (LLVM
-// coroutines around every barrier) in seconds rather than minutes.
+// The emulated tensor-core kernels (matmul_coopmat_emu_*, attention_coopmat*_emu, tests only)
+// run virtual subgroups of 32 invocations, as NVIDIA's tensor cores do, whatever the device's
+// subgroups: fewer fragment values per invocation than at 4 or 8 lanes, which keeps lavapipe's
+// compile of them (LLVM coroutines around every barrier) in seconds rather than minutes.
+// These are the capabilities they are planned with.
 Capabilities emulated_coopmat_caps(const Capabilities& caps);
 
 std::optional<CoopmatKernel> coopmat_kernel(const Capabilities& caps, const CoopmatTile& requested,

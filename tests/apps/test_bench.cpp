@@ -224,3 +224,22 @@ TEST(BenchCli, BadOptionsAreNamedInTheError) {
 }
 
 }  // namespace
+
+// `smolvk info --profile NAME` clamps the device and prints the kernels that follow; an unknown
+// profile is an error naming the known ones.
+TEST(InfoCli, ProfileShowsTheClampAndTheKernelChoices) {
+  const CliRun r = run_cli("info --profile mali-g78");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("clamped to device profile mali-g78"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("subgroup 16 "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("float atomics off"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("vision GEMM"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("matmul_tiled_bf16"), std::string::npos) << r.out;  // no tensor cores there
+  const CliRun bad = run_cli("info --profile voodoo2");
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.err.find("mali-g78"), std::string::npos) << bad.err;
+  const CliRun list = run_cli("info --profiles");
+  ASSERT_EQ(list.code, 0) << list.err;
+  EXPECT_NE(list.out.find("Vulkan-Profiles"), std::string::npos) << list.out;
+}
+
