@@ -5,7 +5,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <csetjmp>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+// jpeglib.h needs size_t and FILE declared first.
+#include <jpeglib.h>
 #include <fstream>
 #include <memory>
 
@@ -49,43 +54,88 @@ void check_png_chunks(std::span<const uint8_t> b, const std::string& source) {
   }
 }
 
-// stb_image 2.27 builds a JPEG Huffman table from the DHT code counts without checking that
-// they total at most 256, writing past its 257-entry size table (fixed upstream in 2.28;
-// Debian 12 ships 2.27). Walk the JPEG segments as stb does and refuse such a table first.
-// (Fuzz finding, image target: UBSan index 257 out of bounds in stbi__build_huffman.)
-void check_jpeg_huffman_tables(std::span<const uint8_t> b, const std::string& source) {
-  if (b.size() < 4 || b[0] != 0xFF || b[1] != 0xD8) return;
-  size_t at = 2;
-  while (b.size() - at >= 4) {
-    if (b[at] != 0xFF) {  // entropy-coded data after a scan header, or junk: skip to a marker
-      ++at;
-      continue;
-    }
-    const uint8_t m = b[at + 1];
-    if (m == 0xFF) {  // fill byte
-      ++at;
-      continue;
-    }
-    if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) {  // stuffed 0xFF, TEM, RSTn: no length
-      at += 2;
-      continue;
-    }
-    if (m == 0xD9) return;  // EOI
-    const size_t len = size_t(b[at + 2]) << 8 | b[at + 3];
-    if (len < 2) return;  // stb reports a bad segment length itself
-    const size_t end = std::min(b.size(), at + 2 + len);
-    if (m == 0xC4) {
-      for (size_t p = at + 4; end - p >= 17 && p < end;) {
-        int n = 0;
-        for (size_t i = 1; i <= 16; ++i) n += b[p + i];
-        if (n > 256)
-          throw LoadError(source + ": JPEG Huffman table (DHT at byte " + std::to_string(at) + ") has " +
-                          std::to_string(n) + " codes, more than the 256 a table can hold (corrupt JPEG)");
-        p += 17 + size_t(n);
-      }
-    }
-    at = end;
+// JPEG goes to libjpeg-turbo, as in PIL (so the pixels match transformers' preprocessing), and
+// never to stb_image: 2.27 (Debian 12) writes past its Huffman size table on a DHT segment with
+// more than 256 codes (two fuzz findings, tests/fuzz/regressions/image/jpeg_*). stb would take
+// any input that starts with 0xFF fill bytes and then SOI as a JPEG: so does this test.
+bool looks_like_jpeg(std::span<const uint8_t> b) {
+  size_t i = 0;
+  if (b.empty() || b[0] != 0xFF) return false;
+  while (i < b.size() && b[i] == 0xFF) ++i;
+  return i < b.size() && b[i] == 0xD8;
+}
+
+// libjpeg reports errors through error_exit, which must not return: it jumps back to the
+// decode, whose frames hold only trivially destructible locals.
+struct JpegError {
+  jpeg_error_mgr mgr;
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+};
+
+void jpeg_error_exit(j_common_ptr cinfo) {
+  auto* e = reinterpret_cast<JpegError*>(cinfo->err);
+  e->mgr.format_message(cinfo, e->message);
+  std::longjmp(e->jump, 1);
+}
+
+void jpeg_silence(j_common_ptr, int) {}  // warnings (e.g. premature end of data) are not errors
+
+enum class JpegStatus { Ok, Error, TooLarge };
+
+// Decodes to RGB in `*out` (malloc'd; the caller frees it), checking the size against the
+// limits before allocating. No C++ objects with destructors live here (see JpegError).
+JpegStatus decode_jpeg_c(const uint8_t* data, size_t len, JpegError* err, int* w, int* h, uint8_t** out) {
+  jpeg_decompress_struct cinfo;
+  *out = nullptr;
+  cinfo.err = jpeg_std_error(&err->mgr);
+  err->mgr.error_exit = jpeg_error_exit;
+  err->mgr.emit_message = jpeg_silence;
+  err->message[0] = 0;
+  if (setjmp(err->jump)) {
+    jpeg_destroy_decompress(&cinfo);
+    std::free(*out);
+    *out = nullptr;
+    return JpegStatus::Error;
   }
+  jpeg_create_decompress(&cinfo);
+  jpeg_mem_src(&cinfo, data, static_cast<unsigned long>(len));
+  jpeg_read_header(&cinfo, TRUE);
+  *w = int(cinfo.image_width);
+  *h = int(cinfo.image_height);
+  if (*w <= 0 || *h <= 0 || *w > kMaxImageSide || *h > kMaxImageSide || int64_t(*w) * *h > kMaxImagePixels) {
+    jpeg_destroy_decompress(&cinfo);
+    return JpegStatus::TooLarge;
+  }
+  cinfo.out_color_space = JCS_RGB;  // grey and YCbCr convert; CMYK/YCCK report an error
+  jpeg_start_decompress(&cinfo);
+  const size_t stride = size_t(cinfo.output_width) * 3;
+  *out = static_cast<uint8_t*>(std::malloc(stride * cinfo.output_height));
+  if (!*out) {
+    jpeg_destroy_decompress(&cinfo);
+    std::snprintf(err->message, sizeof err->message, "out of memory");
+    return JpegStatus::Error;
+  }
+  while (cinfo.output_scanline < cinfo.output_height) {
+    JSAMPROW row = *out + stride * cinfo.output_scanline;
+    jpeg_read_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_decompress(&cinfo);
+  jpeg_destroy_decompress(&cinfo);
+  return JpegStatus::Ok;
+}
+
+Image decode_jpeg(std::span<const uint8_t> bytes, const std::string& source) {
+  JpegError err;
+  int w = 0, h = 0;
+  uint8_t* px = nullptr;
+  const JpegStatus st = decode_jpeg_c(bytes.data(), bytes.size(), &err, &w, &h, &px);
+  if (st == JpegStatus::TooLarge) check_limits(w, h, source);  // throws, naming the limit
+  if (st != JpegStatus::Ok)
+    throw LoadError(source + ": cannot decode JPEG (" + std::string(err.message) + ")");
+  Image img{w, h, std::vector<uint8_t>(px, px + size_t(w) * h * 3)};
+  std::free(px);
+  return img;
 }
 
 struct StbFree {
@@ -139,8 +189,8 @@ Image decode_image(std::span<const uint8_t> bytes, const std::string& source, Al
   if (bytes.size() > size_t(INT_MAX) || bytes.size() > kMaxImageFileBytes)
     throw LoadError(source + ": file of " + std::to_string(bytes.size()) + " bytes is over the " +
                     std::to_string(kMaxImageFileBytes) + "-byte limit for images");
+  if (looks_like_jpeg(bytes)) return decode_jpeg(bytes, source);
   check_png_chunks(bytes, source);
-  check_jpeg_huffman_tables(bytes, source);
   const int len = int(bytes.size());
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(bytes.data(), len, &w, &h, &comp)) {

@@ -13,7 +13,8 @@ const char* kHelp =
     "\n"
     "Reads one user message per line from stdin and streams each answer. The conversation's\n"
     "KV cache (image features included) is kept, so a turn only processes its new tokens.\n"
-    "Lines starting with '/' are commands:\n"
+    "Lines starting with '/' are commands (an unknown one is reported, not sent; start a\n"
+    "message with '//' to send it with one leading '/'):\n"
     "  /image FILE   attach an image to the next message (repeatable)\n"
     "  /reset        start a new conversation\n"
     "  /quit         leave (as does end of input)\n"
@@ -61,6 +62,14 @@ int cmd_chat(const std::vector<std::string>& argv) {
       } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
       }
+      continue;
+    }
+    if (line.rfind("//", 0) == 0) {
+      line.erase(0, 1);  // '//text' sends '/text'
+    } else if (line[0] == '/') {
+      std::fprintf(stderr, "error: unknown command '%s' (commands: /image FILE, /reset, /quit; "
+                           "start a message with '//' to send it with a leading '/')\n",
+                   line.substr(0, line.find(' ')).c_str());
       continue;
     }
     try {

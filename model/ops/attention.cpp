@@ -322,16 +322,11 @@ bool attention_decoder(Graph& g, const TokenHeads& q, const Tensor& k_cache, con
 }
 
 std::string encoder_attention_kernel_choice(const Capabilities& caps, int64_t D, int64_t rows) {
-  auto join = [](const std::string& shader, const std::vector<uint32_t>& spec) {
-    std::string s = shader + " [";
-    for (size_t i = 0; i < spec.size(); ++i) s += (i ? "," : "") + std::to_string(spec[i]);
-    return s + "]";
-  };
   if (caps.use_coopmat)
     if (const auto kernel = attention_coopmat_kernel(caps, D, {}, false, "attention"))
-      return join("attention_coopmat", kernel->spec(false));
+      return kernel_str("attention_coopmat", kernel->spec(false));
   const Tiles tl = pick_tiles(caps, D, rows, "attention");
-  return join("attention_encoder", {tl.wg, uint32_t(D), tl.br, tl.bc, tl.trs, tl.tro});
+  return kernel_str("attention_encoder", {tl.wg, uint32_t(D), tl.br, tl.bc, tl.trs, tl.tro});
 }
 
 void attention_encoder(Graph& g, const TokenHeads& q, const TokenHeads& k, const TokenHeads& v,

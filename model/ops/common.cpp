@@ -4,6 +4,12 @@
 
 namespace smolvk::ops {
 
+std::string kernel_str(const std::string& shader, const std::vector<uint32_t>& spec) {
+  std::string s = shader + " [";
+  for (size_t i = 0; i < spec.size(); ++i) s += (i ? "," : "") + std::to_string(spec[i]);
+  return s + "]";
+}
+
 std::string shape_str(const Tensor& t) {
   std::string s = std::string(dtype_name(t.dtype)) + "[";
   for (size_t i = 0; i < t.shape.size(); ++i) s += (i ? "," : "") + std::to_string(t.shape[i]);

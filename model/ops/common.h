@@ -56,6 +56,8 @@ using DeviceValue = std::variant<uint32_t, ParamWord>;
 
 // "f32[2,3]": for error messages.
 std::string shape_str(const Tensor& t);
+// "shader [spec0,spec1,...]": a kernel choice as `smolvk info` prints it.
+std::string kernel_str(const std::string& shader, const std::vector<uint32_t>& spec);
 // Throws std::invalid_argument("op: what") unless ok.
 void expect(bool ok, const std::string& op, const std::string& what);
 // Throws unless k and v are both f32 [B, Hkv, C, D] of one shape (a layer's KV cache).

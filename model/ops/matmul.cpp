@@ -129,9 +129,7 @@ Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const Matmu
 
 std::string matmul_kernel_choice(const Capabilities& caps, int64_t rows, uint64_t n_cols, DType wt) {
   const Kernel k = pick_kernel(caps, rows, wt, {}, "matmul", false, n_cols);
-  std::string s = k.shader + " [";
-  for (size_t i = 0; i < k.spec.size(); ++i) s += (i ? "," : "") + std::to_string(k.spec[i]);
-  return s + "]";
+  return kernel_str(k.shader, k.spec);
 }
 
 void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,

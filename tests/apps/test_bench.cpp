@@ -243,3 +243,21 @@ TEST(InfoCli, ProfileShowsTheClampAndTheKernelChoices) {
   EXPECT_NE(list.out.find("Vulkan-Profiles"), std::string::npos) << list.out;
 }
 
+// An unknown '/command' in `smolvk chat` is reported and not sent to the model; '//' escapes.
+TEST(ChatCli, UnknownCommandsAreReportedNotSent) {
+  const fs::path input = fs::temp_directory_path() / ("smolvk_chat_in_" + std::to_string(::getpid()));
+  {
+    std::ofstream f(input);
+    f << "/imgae cat.png\n//not a command\n/quit\n";
+  }
+  const std::string dir = (fs::path(SMOLVK_TEST_DATA) / "smolvlm_f32_s3").string();
+  const CliRun r = run_cli("chat --model " + dir + " --max-new-tokens 2 < " + input.string());
+  fs::remove(input);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("unknown command '/imgae'"), std::string::npos) << r.err;
+  // Only the escaped line became a turn: one answer with its token count.
+  size_t turns = 0;
+  for (size_t at = r.err.find(" tokens, "); at != std::string::npos; at = r.err.find(" tokens, ", at + 1)) ++turns;
+  EXPECT_EQ(turns, 1u) << r.err;
+}
+

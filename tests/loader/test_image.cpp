@@ -104,7 +104,7 @@ TEST(Image, DecodesPnmBmpTgaGifJpeg) {
   EXPECT_EQ(rgb_of(decode_image(gif, "a.gif")),
             (std::vector<uint8_t>{255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30, 0, 0, 255, 0, 255, 0}));
 
-  // JPEG is lossy and stb's IDCT differs from libjpeg's by a level or two: check the colour.
+  // JPEG is lossy (and stb's encoder is not libjpeg's): check the colour.
   std::vector<uint8_t> solid(16 * 16 * 3);
   for (size_t i = 0; i < solid.size(); i += 3) solid[i] = 200, solid[i + 1] = 100, solid[i + 2] = 50;
   std::vector<uint8_t> jpg;
