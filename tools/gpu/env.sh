@@ -1,6 +1,8 @@
 # Sourced by the tools/gpu scripts on the lent GPU machine (see ../shared/gpu-device.md):
 # unpacks the carried Vulkan loader / glvnd / validation-layer packages and points the loader
 # at the NVIDIA driver. BIN = the carried binaries, OUT = where results go.
+# Besides the packages ../shared/gpu-device.md lists, .gl needs libjpeg62-turbo (smolvk decodes
+# JPEG with libjpeg-turbo): (cd .gl && apt-get download libjpeg62-turbo).
 BIN=${BIN:-build-gpu-bin}
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
