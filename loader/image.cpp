@@ -54,6 +54,29 @@ void check_png_chunks(std::span<const uint8_t> b, const std::string& source) {
   }
 }
 
+// stb_image 2.27 reads the width, height and maximum of a binary PNM (P5/P6) header into an
+// int without bounding the digits: ten or more overflow (UB; fuzz finding, image target, in
+// the 5-minute run). Its header grammar is small: after "P5"/"P6", three integers, each after
+// any run of whitespace and '#' comments. Walk it the same way and refuse a number of more than
+// 9 digits, which no image within the size limits needs.
+void check_pnm_header(std::span<const uint8_t> b, const std::string& source) {
+  if (b.size() < 2 || b[0] != 'P' || (b[1] != '5' && b[1] != '6')) return;
+  auto space = [](uint8_t c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
+  size_t i = 2;
+  for (const char* what : {"width", "height", "maximum value"}) {
+    while (i < b.size() && (space(b[i]) || b[i] == '#')) {
+      while (i < b.size() && space(b[i])) ++i;
+      if (i < b.size() && b[i] == '#')
+        while (i < b.size() && b[i] != '\n' && b[i] != '\r') ++i;
+    }
+    size_t digits = 0;
+    while (i < b.size() && b[i] >= '0' && b[i] <= '9') ++i, ++digits;
+    if (digits > 9)
+      throw LoadError(source + ": PNM header " + what + " has " + std::to_string(digits) +
+                      " digits, more than the 9 an image within the limits needs (corrupt PNM)");
+  }
+}
+
 // JPEG goes to libjpeg-turbo, as in PIL (so the pixels match transformers' preprocessing), and
 // never to stb_image: 2.27 (Debian 12) writes past its Huffman size table on a DHT segment with
 // more than 256 codes (two fuzz findings, tests/fuzz/regressions/image/jpeg_*). stb would take
@@ -191,6 +214,7 @@ Image decode_image(std::span<const uint8_t> bytes, const std::string& source, Al
                     std::to_string(kMaxImageFileBytes) + "-byte limit for images");
   if (looks_like_jpeg(bytes)) return decode_jpeg(bytes, source);
   check_png_chunks(bytes, source);
+  check_pnm_header(bytes, source);
   const int len = int(bytes.size());
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(bytes.data(), len, &w, &h, &comp)) {

@@ -94,6 +94,26 @@ TEST(Limits, JpegHuffmanTableOver256Codes) {
   EXPECT_NE(msg.find("fill.bin: cannot decode JPEG ("), std::string::npos) << msg;
 }
 
+// Fuzz finding (image target, 5-minute run): stb_image 2.27 overflows an int reading a PNM
+// header number of ten or more digits. Refused first, naming the field; comments and
+// whitespace between the numbers are walked as stb walks them; a normal PGM still decodes.
+TEST(Limits, PnmHeaderNumbers) {
+  std::ifstream in(test::data_dir().parent_path() / "fuzz" / "regressions" / "image" / "pnm_header_number_overflows_int",
+                   std::ios::binary);
+  const std::vector<uint8_t> bad((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(bad.empty());
+  std::string msg = error_of([&] { decode_image(bad, "x.pgm"); });
+  EXPECT_NE(msg.find("x.pgm: PNM header width has 15 digits"), std::string::npos) << msg;
+  const std::string commented = "P6 # made by hand\n 2 #w\n#h next\n 12345678901 255\n";
+  msg = error_of([&] { decode_image(std::vector<uint8_t>(commented.begin(), commented.end()), "c.ppm"); });
+  EXPECT_NE(msg.find("c.ppm: PNM header height has 11 digits"), std::string::npos) << msg;
+  const std::string ok = std::string("P5 # 2x1\n2 1\n255\n") + char(7) + char(200);
+  const Image img = decode_image(std::vector<uint8_t>(ok.begin(), ok.end()), "ok.pgm");
+  EXPECT_EQ(img.width, 2);
+  EXPECT_EQ(img.height, 1);
+  EXPECT_EQ(img.rgb, (std::vector<uint8_t>{7, 7, 7, 200, 200, 200}));
+}
+
 TEST(Limits, SafetensorsRank) {
   nlohmann::json shape = nlohmann::json::array();
   for (size_t i = 0; i < kSafetensorsMaxRank + 1; ++i) shape.push_back(1);
