@@ -206,6 +206,11 @@ uint8_t composite_over_white(uint8_t v, uint8_t a) {
   return uint8_t((((tmp >> 8) + tmp) >> 8) >> kBits);
 }
 
+void check_image_header(std::span<const uint8_t> bytes, const std::string& source) {
+  check_png_chunks(bytes, source);
+  check_pnm_header(bytes, source);
+}
+
 Image decode_image(std::span<const uint8_t> bytes, const std::string& source, AlphaPolicy alpha) {
   static constexpr const char* kFormats = "expected PNG, JPEG, BMP, GIF, TGA or PNM";
   if (bytes.empty()) throw LoadError(source + ": file is empty, " + kFormats);
@@ -213,8 +218,7 @@ Image decode_image(std::span<const uint8_t> bytes, const std::string& source, Al
     throw LoadError(source + ": file of " + std::to_string(bytes.size()) + " bytes is over the " +
                     std::to_string(kMaxImageFileBytes) + "-byte limit for images");
   if (looks_like_jpeg(bytes)) return decode_jpeg(bytes, source);
-  check_png_chunks(bytes, source);
-  check_pnm_header(bytes, source);
+  check_image_header(bytes, source);
   const int len = int(bytes.size());
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(bytes.data(), len, &w, &h, &comp)) {

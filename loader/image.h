@@ -37,6 +37,11 @@ enum class AlphaPolicy {
 // mode I and convert("RGB") clips it to 255. Throws LoadError naming the file and the problem.
 Image load_image(const std::filesystem::path& path,
                  AlphaPolicy alpha = AlphaPolicy::Drop);
+// Throws LoadError for a header that stb_image 2.27 mis-parses (a PNG chunk past the end of the
+// file, a PNM number of more than 9 digits). decode_image calls it; so must anything that hands
+// the bytes to stb itself (the fuzz harness's size probe).
+void check_image_header(std::span<const uint8_t> bytes, const std::string& source_name);
+
 Image decode_image(std::span<const uint8_t> bytes, const std::string& source_name,
                    AlphaPolicy alpha = AlphaPolicy::Drop);
 

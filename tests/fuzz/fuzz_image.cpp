@@ -36,6 +36,11 @@ const std::vector<ProcessorConfig>& configs() {
 int image(const uint8_t* data, size_t size) {
   if (size == 0 || size > (1u << 20)) return 0;
   int w = 0, h = 0, comp = 0;
+  try {
+    check_image_header(std::span(data, size), "fuzz.img");  // what stb must not see
+  } catch (const LoadError&) {
+    return 0;
+  }
   if (stbi_info_from_memory(data, int(size), &w, &h, &comp) && int64_t(w) * h > kFuzzMaxPixels) return 0;
   const AlphaPolicy alpha = size % 2 ? AlphaPolicy::Drop : AlphaPolicy::CompositeOverWhite;
   Image img;
