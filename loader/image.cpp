@@ -89,11 +89,8 @@ bool looks_like_jpeg(std::span<const uint8_t> b) {
 }
 
 // libjpeg reports errors through error_exit, which must not return: it jumps back to the
-// decode, whose frames hold only trivially destructible locals. The decompressor lives here,
-// not as a local of the frame that calls setjmp (whose changed locals are indeterminate after
-// the jump).
+// decode, whose frames hold only trivially destructible locals.
 struct JpegError {
-  jpeg_decompress_struct cinfo;
   jpeg_error_mgr mgr;
   std::jmp_buf jump;
   char message[JMSG_LENGTH_MAX];
@@ -112,7 +109,7 @@ enum class JpegStatus { Ok, Error, TooLarge };
 // Decodes to RGB in `*out` (malloc'd; the caller frees it), checking the size against the
 // limits before allocating. No C++ objects with destructors live here (see JpegError).
 JpegStatus decode_jpeg_c(const uint8_t* data, size_t len, JpegError* err, int* w, int* h, uint8_t** out) {
-  jpeg_decompress_struct& cinfo = err->cinfo;
+  jpeg_decompress_struct cinfo;
   *out = nullptr;
   cinfo.err = jpeg_std_error(&err->mgr);
   err->mgr.error_exit = jpeg_error_exit;
