@@ -1,7 +1,10 @@
 #include "model/device_weights.h"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
+
+#include "model/ops/kernel_policy.h"
 
 namespace smolvk {
 namespace {
@@ -48,37 +51,77 @@ struct Uploader {
     return d;
   }
   DeviceTensor one(const TensorView* t) { return t ? cat({t}) : DeviceTensor{}; }
+
+  // The parts' values as f16, when they are bf16 and every value fits f16.
+  static std::optional<std::vector<uint16_t>> to_f16(std::initializer_list<const TensorView*> parts) {
+    std::vector<uint16_t> host;
+    for (const TensorView* t : parts) {
+      if (!t || t->dtype != TensorDType::BF16) return std::nullopt;
+      const size_t at = host.size(), n = size_t(t->numel());
+      host.resize(at + n);
+      std::memcpy(host.data() + at, t->data, n * 2);  // the file's data need not be 2-byte aligned
+      if (!ops::bf16_to_f16_in_range(host.data() + at, n, host.data() + at)) return std::nullopt;
+    }
+    return host;
+  }
+  DeviceTensor upload_f16(std::initializer_list<const TensorView*> parts, const std::vector<uint16_t>& host) {
+    std::vector<int64_t> shape{0};
+    for (const TensorView* t : parts) {
+      shape[0] += t->shape[0];
+      out.parameters += uint64_t(t->numel());
+    }
+    shape.insert(shape.end(), (*parts.begin())->shape.begin() + 1, (*parts.begin())->shape.end());
+    out.bytes += host.size() * 2;
+    Buffer b = ctx.create_buffer(host.size() * 2);
+    ctx.upload(b, host.data(), host.size() * 2);
+    return {std::move(b), DType::F16, shape};
+  }
+
+  // A linear layer that runs on the tensor-core GEMM: weight and bias (none unless every bias
+  // part is there) in `gemm` (f16) when both convert, else in the checkpoint's dtype.
+  void gemm_linear(std::optional<DType> gemm, std::initializer_list<const TensorView*> weight,
+                   std::initializer_list<const TensorView*> bias, DeviceTensor& w, DeviceTensor& b) {
+    const bool has_bias = bias.size() > 0 && std::find(bias.begin(), bias.end(), nullptr) == bias.end();
+    if (gemm == DType::F16) {
+      const auto wh = to_f16(weight);
+      const auto bh = has_bias ? to_f16(bias) : std::optional<std::vector<uint16_t>>(std::vector<uint16_t>{});
+      if (wh && bh) {
+        w = upload_f16(weight, *wh);
+        if (has_bias) b = upload_f16(bias, *bh);
+        return;
+      }
+    }
+    w = cat(weight);
+    if (has_bias) b = cat(bias);
+  }
 };
 
 }  // namespace
 
-DeviceWeights upload_weights(Context& ctx, const ModelConfig& c, const WeightSet& w) {
+DeviceWeights upload_weights(Context& ctx, const ModelConfig& c, const WeightSet& w, std::optional<DType> gemm) {
   DeviceWeights d;
   Uploader up{ctx, d};
   const int64_t p = c.vision.patch_size, ch = c.vision.num_channels;
-  d.patch_w = up.cat({w.vision.patch_embedding.weight}, {ch * p * p});
-  d.patch_b = up.one(w.vision.patch_embedding.bias);
+  up.gemm_linear(gemm, {w.vision.patch_embedding.weight}, {w.vision.patch_embedding.bias}, d.patch_w, d.patch_b);
+  d.patch_w.shape = {d.patch_w.shape[0], ch * p * p};  // the conv weight flattened as (c, ky, kx)
   d.position_embedding = up.one(w.vision.position_embedding);
   for (const auto& l : w.vision.layers) {
     DeviceVisionLayer v;
     v.ln1_w = up.one(l.layer_norm1.weight);
     v.ln1_b = up.one(l.layer_norm1.bias);
-    v.qkv_w = up.cat({l.q_proj.weight, l.k_proj.weight, l.v_proj.weight});
-    if (l.q_proj.bias && l.k_proj.bias && l.v_proj.bias)
-      v.qkv_b = up.cat({l.q_proj.bias, l.k_proj.bias, l.v_proj.bias});
-    v.out_w = up.one(l.out_proj.weight);
-    v.out_b = up.one(l.out_proj.bias);
+    up.gemm_linear(gemm, {l.q_proj.weight, l.k_proj.weight, l.v_proj.weight},
+                   {l.q_proj.bias, l.k_proj.bias, l.v_proj.bias}, v.qkv_w, v.qkv_b);
+    up.gemm_linear(gemm, {l.out_proj.weight}, {l.out_proj.bias}, v.out_w, v.out_b);
     v.ln2_w = up.one(l.layer_norm2.weight);
     v.ln2_b = up.one(l.layer_norm2.bias);
-    v.fc1_w = up.one(l.fc1.weight);
-    v.fc1_b = up.one(l.fc1.bias);
-    v.fc2_w = up.one(l.fc2.weight);
-    v.fc2_b = up.one(l.fc2.bias);
+    up.gemm_linear(gemm, {l.fc1.weight}, {l.fc1.bias}, v.fc1_w, v.fc1_b);
+    up.gemm_linear(gemm, {l.fc2.weight}, {l.fc2.bias}, v.fc2_w, v.fc2_b);
     d.vision.push_back(std::move(v));
   }
   d.post_ln_w = up.one(w.vision.post_layernorm.weight);
   d.post_ln_b = up.one(w.vision.post_layernorm.bias);
-  d.connector_w = up.one(w.connector_proj.weight);
+  DeviceTensor no_bias;
+  up.gemm_linear(gemm, {w.connector_proj.weight}, {}, d.connector_w, no_bias);
   d.embed_tokens = up.one(w.text.embed_tokens);
   for (const auto& l : w.text.layers) {
     DeviceTextLayer t;

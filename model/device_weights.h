@@ -1,7 +1,8 @@
 #pragma once
 // The checkpoint's weights on the device, uploaded once, in the checkpoint's dtype (bf16
-// stays bf16). q/k/v are fused into one [q+k+v, in] matrix and gate/up into one [2I, in]
+// stays bf16) except the tensor-core GEMM weights upload_weights is told to convert. q/k/v are fused into one [q+k+v, in] matrix and gate/up into one [2I, in]
 // so each is a single matmul.
+#include <optional>
 #include <vector>
 
 #include "loader/config.h"
@@ -36,6 +37,10 @@ struct DeviceWeights {
   uint64_t parameters = 0;
 };
 
-DeviceWeights upload_weights(Context& ctx, const ModelConfig& config, const WeightSet& w);
+// `gemm`: the dtype for the weights and biases of the vision encoder's and connector's linear
+// layers (patch embedding included) (ops::tensor_core_weight_dtype), where bf16 converts without overflow; nullopt keeps
+// every tensor in the checkpoint's dtype.
+DeviceWeights upload_weights(Context& ctx, const ModelConfig& config, const WeightSet& w,
+                             std::optional<DType> gemm = std::nullopt);
 
 }  // namespace smolvk

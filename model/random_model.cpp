@@ -10,6 +10,7 @@
 
 #include "loader/tokenizer_bytelevel.h"
 #include "model/model_impl.h"
+#include "model/ops/kernel_policy.h"
 #include "model/ops/matmul_ref.h"
 
 namespace smolvk {
@@ -31,24 +32,33 @@ class RandomWeights {
   RandomWeights(Context& ctx, DType dtype, uint64_t seed, DeviceWeights& out)
       : ctx_(ctx), dtype_(dtype), seed_(seed), out_(out) {}
 
-  DeviceTensor tensor(std::vector<int64_t> shape, float mean, float std) {
+  DeviceTensor tensor(std::vector<int64_t> shape, float mean, float std) { return tensor_as(dtype_, std::move(shape), mean, std); }
+  DeviceTensor tensor_as(DType dtype, std::vector<int64_t> shape, float mean, float std) {
     int64_t n = 1;
     for (int64_t d : shape) n *= d;
-    std::vector<uint8_t> host(size_t(n) * dtype_size(dtype_));
-    fill(host.data(), n, mean, std, tensor_index_++);
-    DeviceTensor t{upload_vector(ctx_, host), dtype_, std::move(shape)};
+    std::vector<uint8_t> host(size_t(n) * dtype_size(dtype));
+    fill(host.data(), n, mean, std, tensor_index_++, dtype);
+    DeviceTensor t{upload_vector(ctx_, host), dtype, std::move(shape)};
     out_.parameters += uint64_t(n);
     out_.bytes += host.size();
     return t;
   }
   DeviceTensor linear(int64_t out, int64_t in) { return tensor({out, in}, 0.0f, 1.0f / std::sqrt(float(in))); }
   DeviceTensor bias(int64_t n) { return tensor({n}, 0.0f, 0.02f); }
+  // A tensor-core GEMM's weight and bias, in `gemm` for a bf16 model, as upload_weights stores
+  // a checkpoint's.
+  DeviceTensor gemm_linear(std::optional<DType> gemm, int64_t out, int64_t in) {
+    return tensor_as(gemm_dtype(gemm), {out, in}, 0.0f, 1.0f / std::sqrt(float(in)));
+  }
+  DeviceTensor gemm_bias(std::optional<DType> gemm, int64_t n) { return tensor_as(gemm_dtype(gemm), {n}, 0.0f, 0.02f); }
   DeviceTensor norm_weight(int64_t n) { return tensor({n}, 1.0f, 0.02f); }
 
  private:
   static constexpr int64_t kChunk = 1 << 20;
 
-  void fill(uint8_t* dst, int64_t n, float mean, float std, uint64_t tensor) const {
+  DType gemm_dtype(std::optional<DType> gemm) const { return gemm && dtype_ == DType::BF16 ? *gemm : dtype_; }
+
+  void fill(uint8_t* dst, int64_t n, float mean, float std, uint64_t tensor, DType dtype) const {
     const float half_width = std::sqrt(3.0f) * std;
     const int64_t chunks = (n + kChunk - 1) / kChunk;
     auto work = [&](int64_t first, int64_t step) {
@@ -57,7 +67,7 @@ class RandomWeights {
         const int64_t end = std::min(n, (c + 1) * kChunk);
         for (int64_t i = c * kChunk; i < end; ++i) {
           const float u = float(splitmix64(state) >> 40) * 0x1p-24f;  // [0, 1)
-          store(dst, i, mean + half_width * (2.0f * u - 1.0f));
+          store(dst, i, mean + half_width * (2.0f * u - 1.0f), dtype);
         }
       }
     };
@@ -68,12 +78,12 @@ class RandomWeights {
     for (auto& t : pool) t.join();
   }
 
-  void store(uint8_t* dst, int64_t i, float v) const {
-    if (dtype_ == DType::F32) {
+  static void store(uint8_t* dst, int64_t i, float v, DType dtype) {
+    if (dtype == DType::F32) {
       std::memcpy(dst + i * 4, &v, 4);
       return;
     }
-    const uint16_t h = dtype_ == DType::F16 ? ops::f32_to_f16(v) : ops::f32_to_bf16(v);
+    const uint16_t h = dtype == DType::F16 ? ops::f32_to_f16(v) : ops::f32_to_bf16(v);
     std::memcpy(dst + i * 2, &h, 2);
   }
 
@@ -87,31 +97,32 @@ class RandomWeights {
 DeviceWeights random_weights(Context& ctx, const ModelConfig& c, DType dtype, uint64_t seed) {
   DeviceWeights d;
   RandomWeights r(ctx, dtype, seed, d);
+  const std::optional<DType> gemm = ops::tensor_core_weight_dtype(ctx.caps());
   const auto& v = c.vision;
   const int64_t H = v.hidden_size, patch_in = v.num_channels * v.patch_size * v.patch_size;
-  d.patch_w = r.linear(H, patch_in);
-  d.patch_b = r.bias(H);
+  d.patch_w = r.gemm_linear(gemm, H, patch_in);
+  d.patch_b = r.gemm_bias(gemm, H);
   d.position_embedding = r.tensor({v.num_patches(), H}, 0.0f, 0.02f);
   for (int64_t i = 0; i < v.num_hidden_layers; ++i) {
     DeviceVisionLayer l;
     l.ln1_w = r.norm_weight(H);
     l.ln1_b = r.bias(H);
-    l.qkv_w = r.linear(3 * H, H);
-    l.qkv_b = r.bias(3 * H);
-    l.out_w = r.linear(H, H);
-    l.out_b = r.bias(H);
+    l.qkv_w = r.gemm_linear(gemm, 3 * H, H);
+    l.qkv_b = r.gemm_bias(gemm, 3 * H);
+    l.out_w = r.gemm_linear(gemm, H, H);
+    l.out_b = r.gemm_bias(gemm, H);
     l.ln2_w = r.norm_weight(H);
     l.ln2_b = r.bias(H);
-    l.fc1_w = r.linear(v.intermediate_size, H);
-    l.fc1_b = r.bias(v.intermediate_size);
-    l.fc2_w = r.linear(H, v.intermediate_size);
-    l.fc2_b = r.bias(H);
+    l.fc1_w = r.gemm_linear(gemm, v.intermediate_size, H);
+    l.fc1_b = r.gemm_bias(gemm, v.intermediate_size);
+    l.fc2_w = r.gemm_linear(gemm, H, v.intermediate_size);
+    l.fc2_b = r.gemm_bias(gemm, H);
     d.vision.push_back(std::move(l));
   }
   d.post_ln_w = r.norm_weight(H);
   d.post_ln_b = r.bias(H);
   const int64_t connector_in = H * c.scale_factor * c.scale_factor;
-  d.connector_w = r.linear(c.text.hidden_size, connector_in);
+  d.connector_w = r.gemm_linear(gemm, c.text.hidden_size, connector_in);
 
   const auto& t = c.text;
   const int64_t D = t.hidden_size, q = t.num_attention_heads * t.head_dim, kv = t.num_key_value_heads * t.head_dim;

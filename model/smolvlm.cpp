@@ -82,7 +82,7 @@ std::unique_ptr<Model> Model::load(Context& ctx, const std::filesystem::path& di
   SafeTensors tensors = SafeTensors::open(dir);
   WeightSet ws = map_weights(config, tensors);
   say("uploading weights");
-  I.weights = upload_weights(ctx, config, ws);
+  I.weights = upload_weights(ctx, config, ws, ops::tensor_core_weight_dtype(ctx.caps()));
   return std::unique_ptr<Model>(new Model(std::move(impl)));
 }
 

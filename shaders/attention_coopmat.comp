@@ -73,12 +73,16 @@ const uint D4 = D / 4, BC4 = BC / 4;
 const uint LPR = (SGS + 15) / 16;         // lanes per row
 const uint RPL = 16 / (SGS / LPR);        // rows per lane
 const uint SC4 = BC4 / LPR, OC4 = D4 / LPR;  // 4-column chunks per lane: scores, output
-// Shared fp16 data stays in float16_t arrays (the driver's fragment loads from arrays of
-// other element types are much slower); pitches in halves.
+// Shared fp16 data lives in arrays of 16-byte words (8 halves), the f32 scratch likewise:
+// fragments load and store in those units, 4-value chunks are one 8-byte access (on the H200
+// the GEMM's fragment loads from uvec4 arrays beat float16_t ones; glslang 11 stores fp32
+// fragments only to arrays of uint vectors, so the scratch holds f32 bits). Pitches in
+// halves/floats.
 const uint LDK = D + 8;                    // K/V row pitch (16-byte rows, spread banks)
 const uint WH = (BC > D ? BC : D);
 const uint LDH = WH + 8;                   // Q staging / P row pitch
 const uint LDS = WH + 4;                   // scratch row pitch in floats
+const uint LDK8 = LDK / 8, LDH8 = LDH / 8, LDS4 = LDS / 4;  // in array elements
 const uint CH = BC * D4;                   // 4-element chunks of one K (or V) block
 const uint PER = (CH + WG - 1) / WG;
 const float M_INIT = -1.0e30;  // running max before any valid key (finite: no inf − inf)
@@ -88,13 +92,13 @@ const float M_INIT = -1.0e30;  // running max before any valid key (finite: no i
 #define KV_RSTRIDE pc.kv_rstride
 #endif
 
-shared float16_t Ks[BC * LDK];  // [key][d]
-shared float16_t Vs[BC * LDK];  // [key][d]
-shared float16_t Hs[BR * LDH];  // Q staging, then P: [row][key]
-shared float Sc[NSG * 16 * LDS];  // per-subgroup scratch: S, then P·V
-shared uint key_ok[BC];
+shared uvec4 Ks[BC * LDK8];  // [key][d]
+shared uvec4 Vs[BC * LDK8];  // [key][d]
+shared uvec4 Hs[BR * LDH8];  // Q staging, then P: [row][key]
+shared uvec4 Sc[NSG * 16 * LDS4];  // per-subgroup scratch (f32 bits): S, then P·V
+shared uvec4 key_ok[BC / 4];      // per key: 1 if valid
 #ifdef EMULATE_COOPMAT
-shared float16_t Qe[BR * LDK];
+shared uvec2 Qe[BR * LDK / 4];  // Q as 4-half chunks
 // The emulation uses no subgroup: its "subgroup" s is invocations s·SGS .. s·SGS + SGS − 1,
 // lane exchanges go through shared memory and subgroup barriers become workgroup barriers
 // (so no subgroup skips a block: every invocation must reach them; the skip only saves
@@ -121,22 +125,25 @@ float lane_xor(float v, uint o) {
 #define SG_XOR(v, o) subgroupShuffleXor(v, o)
 #endif
 
-// Halves s .. s + 3 of a shared array.
-#define PUT4(arr, s, v)                                                  \
-  {                                                                      \
-    const f16vec4 v_ = v;                                                \
-    arr[s] = v_.x; arr[s + 1] = v_.y; arr[s + 2] = v_.z; arr[s + 3] = v_.w; \
+// Halves h .. h + 3 (h a multiple of 4) of a uvec4 array, as one 8-byte store.
+#define PUT4(arr, h, packed)                                 \
+  {                                                          \
+    const uint h_ = (h);                                     \
+    const uvec2 p_ = (packed);                               \
+    if ((h_ & 4u) == 0u) arr[h_ >> 3].xy = p_;               \
+    else arr[h_ >> 3].zw = p_;                               \
   }
 uvec2 pack4(vec4 v) { return uvec2(packHalf2x16(v.xy), packHalf2x16(v.zw)); }
+uvec2 pack4h(f16vec4 v) { return uvec2(packFloat2x16(v.xy), packFloat2x16(v.zw)); }
+#define HALF_AT(arr, h) unpackHalf2x16(arr[(h) >> 3][((h) >> 1) & 3u])[(h) & 1u]
 
 // Raw loads: 4 f32 values, or (IO_HALF) 4 halves in .xy.
 uvec4 rk[PER], rv[PER];
 bool rok[PER];
 uvec4 load_k(uint i) { return IO_HALF ? uvec4(k2[i], 0u, 0u) : floatBitsToUint(k4[i]); }
 uvec4 load_v(uint i) { return IO_HALF ? uvec4(v2[i], 0u, 0u) : floatBitsToUint(v4[i]); }
-f16vec4 to_half(uvec4 r) {
-  return IO_HALF ? f16vec4(unpackFloat2x16(r.x), unpackFloat2x16(r.y)) : f16vec4(uintBitsToFloat(r));
-}
+// 4 raw values as 4 packed halves (f32 narrowed as the GPU rounds).
+uvec2 to_half4(uvec4 r) { return IO_HALF ? r.xy : pack4h(f16vec4(uintBitsToFloat(r))); }
 
 // Global loads of the K/V block starting at key kb (keys < kend) into registers (zeros for
 // masked keys).
@@ -160,15 +167,20 @@ void store_block() {
     const uint c = tid + p * WG;
     if (c < CH) {
       const uint j = c / D4, s = j * LDK + 4 * (c % D4);
-      PUT4(Ks, s, to_half(rk[p]))
-      PUT4(Vs, s, to_half(rv[p]))
-      if (c % D4 == 0u) key_ok[j] = rok[p] ? 1u : 0u;
+      PUT4(Ks, s, to_half4(rk[p]))
+      PUT4(Vs, s, to_half4(rv[p]))
+      if (c % D4 == 0u) key_ok[j >> 2][j & 3u] = rok[p] ? 1u : 0u;
     }
   }
 }
 
-// Whether key j of the block at kb is valid and at most `last` (the causal limit of a row).
-bool visible(uint j, uint kb, uint last) { return key_ok[j] != 0u && kb + j <= last; }
+// Whether keys j .. j + 3 (j a multiple of 4) of the block at kb are valid and at most `last`
+// (the causal limit of a row).
+bvec4 visible4(uint j, uint kb, uint last) {
+  const uvec4 ok = key_ok[j >> 2];
+  return bvec4(ok.x != 0u && kb + j <= last, ok.y != 0u && kb + j + 1u <= last, ok.z != 0u && kb + j + 2u <= last,
+               ok.w != 0u && kb + j + 3u <= last);
+}
 
 void main() {
   const uint tid = gl_LocalInvocationID.x;
@@ -202,9 +214,9 @@ void main() {
   for (uint e = tid; e < BR * D4; e += WG) {
     const uint r = e / D4, d4 = e % D4, t = row0 + r;
     const uint qi = pc.q_off + (tok0 + t) * pc.q_rstride + h * D4 + d4;
-    const f16vec4 x = t >= rows ? f16vec4(0.0) : IO_HALF ? to_half(uvec4(q2[qi], 0u, 0u)) : f16vec4(q4[qi]);
+    const uvec2 x = t >= rows ? uvec2(0u) : IO_HALF ? q2[qi] : pack4h(f16vec4(q4[qi]));
 #ifdef EMULATE_COOPMAT
-    PUT4(Qe, r * LDK + 4 * d4, x)
+    Qe[r * (LDK / 4) + d4] = x;
 #else
     PUT4(Hs, r * LDH + 4 * d4, x)
 #endif
@@ -212,7 +224,7 @@ void main() {
   barrier();
 #ifndef EMULATE_COOPMAT
   fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> qf[D / 16];
-  [[unroll]] for (uint i = 0; i < D / 16; ++i) coopMatLoadNV(qf[i], Hs, srow * LDH + i * 16, LDH, false);
+  [[unroll]] for (uint i = 0; i < D / 16; ++i) coopMatLoadNV(qf[i], Hs, srow * LDH8 + i * 2, LDH8, false);
 #endif
 
   // This lane's rows (within the subgroup's 16) and column part.
@@ -239,18 +251,19 @@ void main() {
     for (uint e = lane; e < 16 * BC; e += SGS) {
       const uint r = e / BC, j = e % BC;
       float s = 0.0;
-      for (uint d = 0; d < D; ++d) s += float(Qe[(srow + r) * LDK + d]) * float(Ks[j * LDK + d]);
-      Sc[scr + r * LDS + j] = s;
+      for (uint d = 0; d < D; ++d) s += unpackHalf2x16(Qe[(srow + r) * (LDK / 4) + d / 4][(d >> 1) & 1u])[d & 1u] * HALF_AT(Ks, j * LDK + d);
+      const uint a = scr + r * LDS + j;
+      Sc[a >> 2][a & 3u] = floatBitsToUint(s);
     }
 #else
     [[unroll]] for (uint j = 0; j < BC / 16; ++j) {
       fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> s = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
       [[unroll]] for (uint i = 0; i < D / 16; ++i) {
         fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> kf;
-        coopMatLoadNV(kf, Ks, j * 16 * LDK + i * 16, LDK, true);
+        coopMatLoadNV(kf, Ks, j * 16 * LDK8 + i * 2, LDK8, true);
         s = coopMatMulAddNV(qf[i], kf, s);
       }
-      coopMatStoreNV(s, Sc, scr + j * 16, LDS, false);
+      coopMatStoreNV(s, Sc, (scr + j * 16) / 4, LDS4, false);
     }
 #endif
     SG_SHARED_SYNC();
@@ -264,12 +277,14 @@ void main() {
       const uint last = 0xFFFFFFFFu;
 #endif
       vec4 s[SC4];
+      bvec4 vis[SC4];
       float mx = M_INIT;
       [[unroll]] for (uint c = 0; c < SC4; ++c) {
-        const uint j = 4 * (part + c * LPR), a = scr + r * LDS + j;
-        s[c] = vec4(Sc[a], Sc[a + 1], Sc[a + 2], Sc[a + 3]) * pc.scale;
+        const uint j = 4 * (part + c * LPR);
+        vis[c] = visible4(j, kb, last);
+        s[c] = uintBitsToFloat(Sc[(scr + r * LDS + j) >> 2]) * pc.scale;
         [[unroll]] for (uint x = 0; x < 4; ++x) {
-          if (!visible(j + x, kb, last)) s[c][x] = -1.0e38;
+          if (!vis[c][x]) s[c][x] = -1.0e38;
           mx = max(mx, s[c][x]);
         }
       }
@@ -279,10 +294,9 @@ void main() {
       [[unroll]] for (uint c = 0; c < SC4; ++c) {
         const uint j = 4 * (part + c * LPR), a = (srow + r) * LDH + j;
         f16vec4 p;
-        [[unroll]] for (uint x = 0; x < 4; ++x)
-          p[x] = visible(j + x, kb, last) ? float16_t(exp2(s[c][x] - m_new)) : float16_t(0.0);
+        [[unroll]] for (uint x = 0; x < 4; ++x) p[x] = vis[c][x] ? float16_t(exp2(s[c][x] - m_new)) : float16_t(0.0);
         sum += float(p.x) + float(p.y) + float(p.z) + float(p.w);  // the weights P·V uses
-        PUT4(Hs, a, p)
+        PUT4(Hs, a, pack4h(p))
       }
       for (uint o = LPR / 2; o > 0u; o >>= 1) sum += SG_XOR(sum, o);
       m[i] = m_new;
@@ -296,21 +310,22 @@ void main() {
     for (uint e = lane; e < 16 * D; e += SGS) {
       const uint r = e / D, d = e % D;
       float s = 0.0;
-      for (uint j = 0; j < BC; ++j) s += float(Hs[(srow + r) * LDH + j]) * float(Vs[j * LDK + d]);
-      Sc[scr + r * LDS + d] = s;
+      for (uint j = 0; j < BC; ++j) s += HALF_AT(Hs, (srow + r) * LDH + j) * HALF_AT(Vs, j * LDK + d);
+      const uint a = scr + r * LDS + d;
+      Sc[a >> 2][a & 3u] = floatBitsToUint(s);
     }
 #else
     {
       fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> pf[BC / 16];
-      [[unroll]] for (uint j = 0; j < BC / 16; ++j) coopMatLoadNV(pf[j], Hs, srow * LDH + j * 16, LDH, false);
+      [[unroll]] for (uint j = 0; j < BC / 16; ++j) coopMatLoadNV(pf[j], Hs, srow * LDH8 + j * 2, LDH8, false);
       [[unroll]] for (uint c = 0; c < D / 16; ++c) {
         fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> pv = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
         [[unroll]] for (uint j = 0; j < BC / 16; ++j) {
           fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> vf;
-          coopMatLoadNV(vf, Vs, j * 16 * LDK + c * 16, LDK, false);
+          coopMatLoadNV(vf, Vs, j * 16 * LDK8 + c * 2, LDK8, false);
           pv = coopMatMulAddNV(pf[j], vf, pv);
         }
-        coopMatStoreNV(pv, Sc, scr + c * 16, LDS, false);
+        coopMatStoreNV(pv, Sc, (scr + c * 16) / 4, LDS4, false);
       }
     }
 #endif
@@ -318,8 +333,7 @@ void main() {
     [[unroll]] for (uint i = 0; i < RPL; ++i) {
       const uint r = rbase + i * rstep;
       [[unroll]] for (uint c = 0; c < OC4; ++c) {
-        const uint a = scr + r * LDS + 4 * (part + c * LPR);
-        acc[i * OC4 + c] += vec4(Sc[a], Sc[a + 1], Sc[a + 2], Sc[a + 3]);
+        acc[i * OC4 + c] += uintBitsToFloat(Sc[(scr + r * LDS + 4 * (part + c * LPR)) >> 2]);
       }
     }
   }

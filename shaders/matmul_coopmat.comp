@@ -3,8 +3,9 @@
 // (+ bias, + Y). A workgroup computes a BM x BN tile of Y; each subgroup owns a WM x WN
 // sub-tile held as 16x16 fp32 accumulators. BK-deep slices of X (f32, or f16 with X_HALF) and
 // W (f32/f16/bf16) are narrowed to fp16 on their way into shared memory, 8 values per
-// thread-chunk. The shared tiles are float16_t arrays: the NVIDIA driver's fragment loads from
-// arrays of another element type (uvec4) measured 4-5x slower.
+// thread-chunk stored as one 16-byte word (shared memory is an array of uvec4; fragments load
+// from it in 16-byte units). On the H200 this beat float16_t arrays written a half at a time
+// by up to 2x (64x32 subgroup tiles) and never lost at one stage.
 // With STAGES = 2 the slices alternate between two shared buffers: the next slice's global
 // loads are issued into registers, the current slice is multiplied, then the registers are
 // narrowed and stored into the other buffer, so there is one barrier per slice and the loads
@@ -15,8 +16,9 @@
 // fused residual add, the row stride and the M/N edges are handled in f32; with Y_HALF, Y
 // holds f16 values and each lane writes two adjacent columns as one word (the host requires
 // an even N, row stride and offset, and no accumulation).
-// The epilogue scratch has SLOTS 16x16 slots: subgroups take turns in rounds of SLOTS, so the
-// scratch need not hold one slot per subgroup (more shared memory for the main loop).
+// The epilogue scratch overlays the slices once the main loop is done: NSLOT 16x16 fp32 slots
+// (at most SLOTS, the subgroup count and what the slices' memory holds); subgroups take turns
+// in rounds of NSLOT.
 // EMULATE_COOPMAT (test-only) replaces the matrix instructions with scalar f32 math of the
 // same meaning, so the staging, edges and epilogue can be tested on devices without them. It
 // uses no subgroup operation: its "subgroup" s is invocations s·SGE .. s·SGE + SGE − 1 (SGE =
@@ -60,12 +62,15 @@ const uint LDS = BK + 8;
 const uint CPR = BK / 8;  // 8-value chunks per row of a slice
 const uint CHUNKS_A = BM * CPR, CHUNKS_B = BN * CPR;
 const uint PER_A = (CHUNKS_A + WG - 1) / WG, PER_B = (CHUNKS_B + WG - 1) / WG;
-const uint A_STAGE = BM * LDS, B_STAGE = BN * LDS;
-
-shared float16_t As[STAGES * BM * LDS];  // [stage][m][k]
-shared float16_t Bs[STAGES * BN * LDS];  // [stage][n][k]: B = Wᵀ column-major
-const uint NSLOT = SLOTS < SUBGROUPS ? SLOTS : SUBGROUPS;
-shared float Cs[NSLOT * 256];  // 16x16 epilogue scratch slots
+// One shared array of 16-byte chunks (8 halves each): per stage BM rows of A, then BN rows of
+// B (= Wᵀ column-major), LDS / 8 chunks a row; a staged chunk is one 16-byte store. After the
+// main loop its start is reused as the epilogue scratch: 16x16 fp32 slots of 64 chunks each.
+const uint LDS4 = LDS / 8;
+const uint A_STAGE = BM * LDS4, STAGE = (BM + BN) * LDS4;
+shared uvec4 S4[STAGES * STAGE];
+const uint CAP_SLOTS = STAGES * STAGE / 64u;
+const uint SLOTS1 = SLOTS < SUBGROUPS ? SLOTS : SUBGROUPS;
+const uint NSLOT = SLOTS1 < CAP_SLOTS ? SLOTS1 : CAP_SLOTS;  // CAP_SLOTS >= 1 for any tile
 
 #ifdef EMULATE_COOPMAT
 const uint SGE = WG / SUBGROUPS, PER_LANE = 256 / SGE;  // fragment elements per invocation
@@ -153,33 +158,33 @@ f16vec4 bf16_to_h(uint a, uint b) {
                       uintBitsToFloat(b & 0xffff0000u)));
 }
 
-// Halves s .. s + 7 of a shared tile.
-#define PUT8(arr, s, lo, hi)                                                                  \
-  {                                                                                           \
-    const f16vec4 l_ = lo, h_ = hi;                                                           \
-    arr[s] = l_.x; arr[s + 1] = l_.y; arr[s + 2] = l_.z; arr[s + 3] = l_.w;                   \
-    arr[s + 4] = h_.x; arr[s + 5] = h_.y; arr[s + 6] = h_.z; arr[s + 7] = h_.w;               \
-  }
+uint pack2(f16vec4 h, bool hi) { return hi ? packFloat2x16(h.zw) : packFloat2x16(h.xy); }
+uvec4 pack8(f16vec4 lo, f16vec4 hi) { return uvec4(pack2(lo, false), pack2(lo, true), pack2(hi, false), pack2(hi, true)); }
 
-void store_a(uint s, Raw r) {
-  if (X_HALF) PUT8(As, s, f16_to_h(r.lo.x, r.lo.y), f16_to_h(r.lo.z, r.lo.w))
-  else PUT8(As, s, f32_to_h(r.lo), f32_to_h(r.hi))
+// Chunk q of row `row` of the A (X) or B (W) slice of `stage`.
+void store_a(uint stage, uint row, uint q, Raw r) {
+  S4[stage * STAGE + row * LDS4 + q] = X_HALF ? r.lo : pack8(f32_to_h(r.lo), f32_to_h(r.hi));
 }
-
-void store_b(uint s, Raw r) {
+void store_b(uint stage, uint row, uint q, Raw r) {
+  const uint s = stage * STAGE + A_STAGE + row * LDS4 + q;
 #if defined(W_F32)
-  PUT8(Bs, s, f32_to_h(r.lo), f32_to_h(r.hi))
+  S4[s] = pack8(f32_to_h(r.lo), f32_to_h(r.hi));
 #elif defined(W_F16)
-  PUT8(Bs, s, f16_to_h(r.lo.x, r.lo.y), f16_to_h(r.lo.z, r.lo.w))
+  S4[s] = r.lo;
 #else
-  PUT8(Bs, s, bf16_to_h(r.lo.x, r.lo.y), bf16_to_h(r.lo.z, r.lo.w))
+  S4[s] = pack8(bf16_to_h(r.lo.x, r.lo.y), bf16_to_h(r.lo.z, r.lo.w));
 #endif
 }
-
 #ifdef EMULATE_COOPMAT
-float a_at(uint e) { return float(As[e]); }
-float b_at(uint e) { return float(Bs[e]); }
+float half_of(uint e) { return unpackHalf2x16(S4[e >> 3][(e >> 1) & 3u])[e & 1u]; }
+// Element e of row `row`, column k of a slice.
+float a_at(uint stage, uint row, uint k) { return half_of((stage * STAGE + row * LDS4) * 8 + k); }
+float b_at(uint stage, uint row, uint k) { return half_of((stage * STAGE + A_STAGE + row * LDS4) * 8 + k); }
 #endif
+// Epilogue scratch: float e of slot memory starting at chunk `base`.
+void scratch_put(uint base, uint e, float v) { S4[base + (e >> 2)][e & 3u] = floatBitsToUint(v); }
+float scratch_at(uint base, uint e) { return uintBitsToFloat(S4[base + (e >> 2)][e & 3u]); }
+const uint SLOT_SIZE = 64;  // chunks per 16x16 fp32 slot
 
 void main() {
   const uint tid = gl_LocalInvocationID.x;
@@ -228,11 +233,11 @@ void main() {
       if (STAGES == 1) barrier();  // the previous slice's fragments have been read
       [[unroll]] for (uint j = 0; j < PER_A; ++j) {
         const uint c = tid + j * WG;
-        if (c < CHUNKS_A) store_a((c / CPR) * LDS + (c % CPR) * 8, ra[j]);
+        if (c < CHUNKS_A) store_a(0, c / CPR, c % CPR, ra[j]);
       }
       [[unroll]] for (uint j = 0; j < PER_B; ++j) {
         const uint c = tid + j * WG;
-        if (c < CHUNKS_B) store_b((c / CPR) * LDS + (c % CPR) * 8, rb[j]);
+        if (c < CHUNKS_B) store_b(0, c / CPR, c % CPR, rb[j]);
       }
       barrier();
     }
@@ -250,29 +255,28 @@ void main() {
       }
     }
 
-    const uint a_base = stage * A_STAGE, b_base = stage * B_STAGE;
 #ifdef EMULATE_COOPMAT
     for (uint i = 0; i < FM; ++i)
       for (uint j = 0; j < FN; ++j)
         for (uint t = 0; t < PER_LANE; ++t) {
           const uint e = lane + t * SGE;
-          const uint ar = a_base + (wm0 + i * 16 + e / 16) * LDS;
-          const uint br = b_base + (wn0 + j * 16 + e % 16) * LDS;
+          const uint ar = wm0 + i * 16 + e / 16, br = wn0 + j * 16 + e % 16;
           float a = acc[i * FN + j][t];  // one array access per element, not per k
-          for (uint kk = 0; kk < BK; ++kk) a += a_at(ar + kk) * b_at(br + kk);
+          for (uint kk = 0; kk < BK; ++kk) a += a_at(stage, ar, kk) * b_at(stage, br, kk);
           acc[i * FN + j][t] = a;
         }
 #else
     [[unroll]] for (uint kk = 0; kk < BK; kk += 16) {
+      // A's fragments are loaded once and reused for each of B's, which are loaded one at a
+      // time (fewer live registers).
       fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> a[FM];
-      fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> b[FN];
+      fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> b;
       [[unroll]] for (uint i = 0; i < FM; ++i)
-        coopMatLoadNV(a[i], As, a_base + (wm0 + i * 16) * LDS + kk, LDS, false);
-      [[unroll]] for (uint j = 0; j < FN; ++j)
-        coopMatLoadNV(b[j], Bs, b_base + (wn0 + j * 16) * LDS + kk, LDS, true);
-      [[unroll]] for (uint i = 0; i < FM; ++i)
-        [[unroll]] for (uint j = 0; j < FN; ++j)
-          acc[i * FN + j] = coopMatMulAddNV(a[i], b[j], acc[i * FN + j]);
+        coopMatLoadNV(a[i], S4, stage * STAGE + (wm0 + i * 16) * LDS4 + kk / 8, LDS4, false);
+      [[unroll]] for (uint j = 0; j < FN; ++j) {
+        coopMatLoadNV(b, S4, stage * STAGE + A_STAGE + (wn0 + j * 16) * LDS4 + kk / 8, LDS4, true);
+        [[unroll]] for (uint i = 0; i < FM; ++i) acc[i * FN + j] = coopMatMulAddNV(a[i], b, acc[i * FN + j]);
+      }
     }
 #endif
 
@@ -282,11 +286,11 @@ void main() {
         const uint ns = (stage ^ 1u);
         [[unroll]] for (uint j = 0; j < PER_A; ++j) {
           const uint c = tid + j * WG;
-          if (c < CHUNKS_A) store_a(ns * A_STAGE + (c / CPR) * LDS + (c % CPR) * 8, ra[j]);
+          if (c < CHUNKS_A) store_a(ns, c / CPR, c % CPR, ra[j]);
         }
         [[unroll]] for (uint j = 0; j < PER_B; ++j) {
           const uint c = tid + j * WG;
-          if (c < CHUNKS_B) store_b(ns * B_STAGE + (c / CPR) * LDS + (c % CPR) * 8, rb[j]);
+          if (c < CHUNKS_B) store_b(ns, c / CPR, c % CPR, rb[j]);
         }
       }
       barrier();
@@ -296,17 +300,18 @@ void main() {
 
   // Subgroups sg in [r0, r0 + NSLOT) use the scratch in round r0; every invocation reaches
   // every barrier (the loops are uniform; `mine` is uniform in each subgroup).
+  barrier();  // the scratch overlays the last slice, which other subgroups may still read
   for (uint r0 = 0; r0 < SUBGROUPS; r0 += NSLOT) {
     const bool mine = sg >= r0 && sg < r0 + NSLOT;
-    const uint scratch = mine ? (sg - r0) * 256 : 0;
+    const uint scratch = mine ? (sg - r0) * SLOT_SIZE : 0;
     if (r0 > 0) barrier();  // the previous round has read its slots
     [[unroll]] for (uint i = 0; i < FM; ++i) {
       [[unroll]] for (uint j = 0; j < FN; ++j) {
         if (mine) {
 #ifdef EMULATE_COOPMAT
-          for (uint t = 0; t < PER_LANE; ++t) Cs[scratch + lane + t * SGE] = acc[i * FN + j][t];
+          for (uint t = 0; t < PER_LANE; ++t) scratch_put(scratch, lane + t * SGE, acc[i * FN + j][t]);
 #else
-          coopMatStoreNV(acc[i * FN + j], Cs, scratch, 16, false);
+          coopMatStoreNV(acc[i * FN + j], S4, scratch, 4, false);
 #endif
         }
         SG_SHARED_SYNC();
@@ -315,14 +320,14 @@ void main() {
           for (uint e = SG_LANE; e < 128; e += SG_SIZE) {
             const uint r = e / 8, col = 2 * (e % 8), m = mb + r, n = nb + col;
             if (m < pc.M && n < pc.N) {
-              const vec2 v = vec2(bias_act(n, Cs[scratch + r * 16 + col]), bias_act(n + 1, Cs[scratch + r * 16 + col + 1]));
+              const vec2 v = vec2(bias_act(n, scratch_at(scratch, r * 16 + col)), bias_act(n + 1, scratch_at(scratch, r * 16 + col + 1)));
               yw[(pc.y_off + m * pc.y_stride + n) >> 1] = packHalf2x16(v);
             }
           }
         } else if (mine) {
           for (uint e = SG_LANE; e < 256; e += SG_SIZE) {
             const uint r = e / 16, col = e % 16;
-            if (mb + r < pc.M && nb + col < pc.N) store_y(mb + r, nb + col, Cs[scratch + e]);
+            if (mb + r < pc.M && nb + col < pc.N) store_y(mb + r, nb + col, scratch_at(scratch, e));
           }
         }
         SG_SYNC();  // all lanes have read the scratch before the next fragment lands

@@ -1,10 +1,14 @@
 // Throughput of ops::matmul on the chosen device (not a test): GPU time from timestamps,
 // best of several replays, for SmolVLM-256M-like shapes, each result checked against a CPU
 // reference on 32 sampled rows (max |Δ| / max |ref|; "WRONG" above 5e-3).
-// Usage: bench_ops [reps] [--tiles] [--rows M]   (SMOLVK_DEVICE / SMOLVK_PORTABLE /
-// SMOLVK_NO_COOPMAT pick the device and path; --tiles also sweeps tensor-core tile shapes,
-// shared stages and f16 X on the vision GEMMs; --rows sets the vision GEMMs' M, default
-// 17 tiles = 17408)
+// Usage: bench_ops [reps] [--tiles] [--rows M] [--tile BMxBNxBK/WMxWN/sS[/lL] ...] [--vision]
+//                  [--prefill]
+//   (SMOLVK_DEVICE / SMOLVK_PORTABLE / SMOLVK_NO_COOPMAT pick the device and path; --tiles also
+//   sweeps tensor-core tile shapes, shared stages and f16 X on the vision GEMMs; --tile sweeps
+//   the given tiles instead, with f16 X and bf16 and f16 weights, or with --prefill on the
+//   text prefill's GEMMs (f32 X) at 1,108
+//   rows and at --rows; --vision: only the vision GEMMs; --rows sets the vision GEMMs' M,
+//   default 17 tiles = 17408)
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -112,7 +116,7 @@ void run(Context& ctx, const Case& c, int reps, const ops::CoopmatTile& tile = {
   if (tile.bm)
     tile_name = " tile " + std::to_string(tile.bm) + "x" + std::to_string(tile.bn) + "x" + std::to_string(tile.bk) +
                 "/" + std::to_string(tile.wm) + "x" + std::to_string(tile.wn) + " s" + std::to_string(tile.stages);
-  std::printf("M %6lld N %5lld K %5lld %-4s x %-3s %-22s %9.1f us %7.1f TFLOP/s %7.1f GB/s  %s %.1e%s\n",
+  std::printf("M %6lld N %5lld K %5lld %-4s x %-3s %-24s %9.1f us %7.1f TFLOP/s %7.1f GB/s  %s %.1e%s\n",
               (long long)M, (long long)N, (long long)K, std::string(dtype_name(wt)).c_str(), x_half ? "f16" : "f32",
               shader.c_str(), best_ns / 1e3, flops / best_ns / 1e3, bytes / best_ns, ok ? "ok" : "WRONG", rel,
               tile_name.c_str());
@@ -124,14 +128,49 @@ void run(Context& ctx, const Case& c, int reps, const ops::CoopmatTile& tile = {
 int main(int argc, char** argv) {
   try {
     int reps = 5;
-    bool tiles = false;
+    bool tiles = false, vision_only = false, prefill_tiles = false;
     int64_t vision_rows = 17408;
+    std::vector<ops::CoopmatTile> given;
     for (int i = 1; i < argc; ++i) {
       if (std::strcmp(argv[i], "--tiles") == 0) tiles = true;
+      else if (std::strcmp(argv[i], "--vision") == 0) vision_only = true;
+      else if (std::strcmp(argv[i], "--prefill") == 0) prefill_tiles = true;
+      else if (std::strcmp(argv[i], "--tile") == 0 && i + 1 < argc) {
+        ops::CoopmatTile t;
+        const int n = std::sscanf(argv[++i], "%ux%ux%u/%ux%u/s%u/l%u", &t.bm, &t.bn, &t.bk, &t.wm, &t.wn, &t.stages, &t.slots);
+        if (n < 6) throw std::invalid_argument(std::string("--tile ") + argv[i] + ": expected BMxBNxBK/WMxWN/sS[/lL]");
+        given.push_back(t);
+      }
       else if (std::strcmp(argv[i], "--rows") == 0 && i + 1 < argc) vision_rows = std::max(1, std::atoi(argv[++i]));
       else reps = std::max(1, std::atoi(argv[i]));
     }
     Context ctx;
+    if (!given.empty() && prefill_tiles) {  // the given tiles on the prefill GEMMs (f32 X, bf16 W)
+      const int64_t prefill[4][2] = {{960, 576}, {576, 576}, {3072, 576}, {576, 1536}};
+      for (const int64_t M : {int64_t(1108), vision_rows})
+        for (const auto& [N, K] : prefill) {
+          const Case c = make_case(ctx, M, N, K, DType::BF16);
+          for (const auto& tile : given) try {
+              run(ctx, c, reps, tile, false);
+            } catch (const std::exception& e) {
+              std::printf("skipped: %s\n", e.what());
+            }
+        }
+      return 0;
+    }
+    if (!given.empty()) {  // the given tiles on the vision GEMMs, f16 X, bf16 and f16 weights
+      const int64_t vision[4][2] = {{2304, 768}, {768, 768}, {3072, 768}, {768, 3072}};
+      for (const auto& [N, K] : vision)
+        for (DType wt : {DType::BF16, DType::F16}) {
+          const Case c = make_case(ctx, vision_rows, N, K, wt);
+          for (const auto& tile : given) try {
+              run(ctx, c, reps, tile, true);
+            } catch (const std::exception& e) {
+              std::printf("skipped: %s\n", e.what());
+            }
+        }
+      return 0;
+    }
     if (!ctx.caps().timestamps) {
       std::fprintf(stderr, "device has no compute timestamps\n");
       return 1;
@@ -166,6 +205,7 @@ int main(int argc, char** argv) {
           }
         }
     }
+    if (vision_only) return 0;
     for (const auto& [N, K] : prefill) {
       const Case c = make_case(ctx, 1108, N, K, DType::BF16);
       run(ctx, c, reps);

@@ -18,10 +18,14 @@ struct KernelRow {
   std::string kernel;
 };
 
-// The kernels smolvk would run on `c` for SmolVLM-256M's shapes (bf16 weights).
+// The kernels smolvk would run on `c` for SmolVLM-256M's shapes (bf16 checkpoint).
 std::vector<KernelRow> kernel_choices(const Capabilities& c) {
+  const DType vision_w = ops::tensor_core_weight_dtype(c).value_or(DType::BF16);
+  const bool vision_x_half = ops::tensor_core_activation_dtype(c, 17408, 768, 64) == DType::F16;
   return {
-      {"vision GEMM, 17 tiles (17,408 x 768 -> 2,304)", ops::matmul_kernel_choice(c, 17408, 2304, DType::BF16)},
+      {"vision GEMM, 17 tiles (17,408 x 768 -> 2,304)",
+       ops::matmul_kernel_choice(c, 17408, 2304, vision_w, vision_x_half)},
+      {"vision GEMM weights", std::string(dtype_name(vision_w))},
       {"vision attention (1,024 keys, head dim 64)", ops::encoder_attention_kernel_choice(c, 64, 1024)},
       {"vision activations between tensor-core kernels",
        std::string(dtype_name(ops::tensor_core_activation_dtype(c, 17408, 768, 64)))},

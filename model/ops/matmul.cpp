@@ -53,7 +53,7 @@ Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const Matmu
   const bool few_rows_tc = tensor_cores && !fused && rows <= kMatVecMaxRows &&
                            (o.coopmat_tile.bm != 0 || rows >= int64_t(tuning("COOPMAT_MIN_ROWS", 32)));
   if (few_rows_tc || (rows > kMatVecMaxRows && tensor_cores))
-    if (const auto cm = coopmat_kernel(o.emulate_coopmat ? emulated_coopmat_caps(caps) : caps, o.coopmat_tile, who, rows)) {
+    if (const auto cm = coopmat_kernel(o.emulate_coopmat ? emulated_coopmat_caps(caps) : caps, o.coopmat_tile, who, rows, x_half)) {
       k.shader = (o.emulate_coopmat ? "matmul_coopmat_emu_" : "matmul_coopmat_") + dt;
       k.spec = cm->spec(x_half, y_half);
       k.tile_m = cm->tile.bm;
@@ -127,8 +127,8 @@ Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const Matmu
 
 }  // namespace
 
-std::string matmul_kernel_choice(const Capabilities& caps, int64_t rows, uint64_t n_cols, DType wt) {
-  const Kernel k = pick_kernel(caps, rows, wt, {}, "matmul", false, n_cols);
+std::string matmul_kernel_choice(const Capabilities& caps, int64_t rows, uint64_t n_cols, DType wt, bool x_half) {
+  const Kernel k = pick_kernel(caps, rows, wt, {}, "matmul", false, n_cols, x_half);
   return kernel_str(k.shader, k.spec);
 }
 

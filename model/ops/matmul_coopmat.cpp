@@ -42,12 +42,10 @@ Capabilities emulated_coopmat_caps(const Capabilities& caps) {
   return c;
 }
 
-uint64_t coopmat_shared_bytes(const CoopmatTile& t) {
-  return uint64_t(t.stages) * (t.bm + t.bn) * (t.bk + 8) * 2 + uint64_t(t.scratch_slots()) * 16 * 16 * 4;
-}
+uint64_t coopmat_shared_bytes(const CoopmatTile& t) { return uint64_t(t.stages) * (t.bm + t.bn) * (t.bk + 8) * 2; }
 
 std::optional<CoopmatKernel> coopmat_kernel(const Capabilities& caps, const CoopmatTile& requested,
-                                            const std::string& who, int64_t rows) {
+                                            const std::string& who, int64_t rows, bool x_half) {
   if (requested.bm || requested.bn || requested.bk || requested.wm || requested.wn || requested.stages) {
     CoopmatTile t = requested;
     if (t.stages == 0) t.stages = 1;
@@ -60,11 +58,14 @@ std::optional<CoopmatKernel> coopmat_kernel(const Capabilities& caps, const Coop
     for (const CoopmatTile t : {CoopmatTile{bm, 32, 32, 16, 16, 2}, CoopmatTile{bm, 32, 32, 16, 16, 1}})
       if (misfit(caps, t).empty()) return make(caps, t);
   }
-  // 128×128 with 16 subgroups of 32×32 and one shared stage: on the H200 (vision GEMMs, 17
-  // tiles) it beat 8 subgroups of 64×32 with one or two stages and the 64-wide subgroup tiles;
-  // then 64×32 subgroups (8 of them, for 32 KiB devices), then 64×64 tiles.
-  const CoopmatTile best{tuning("GEMM_BM", 128), tuning("GEMM_BN", 128), tuning("GEMM_BK", 32),
-                         tuning("GEMM_WM", 32),  tuning("GEMM_WN", 32),  tuning("GEMM_STAGES", 1),
+  // One shared stage; on the H200 (packed layout): with f16 X (the vision encoder, 17 tiles)
+  // 128×128 tiles of 8 subgroups of 64×32 beat 16 of 32×32 by 20–35% (two workgroups share an
+  // SM). With f32 X (the text prefill, wider staging registers) 64×128 tiles of 8 subgroups of
+  // 32×32 were best or within 5% on its four GEMMs at 1,108 and 7,016 rows. Then 64×32
+  // subgroups (for 32 KiB devices), then 64×64 tiles.
+  const CoopmatTile pick = x_half ? CoopmatTile{128, 128, 32, 64, 32, 1} : CoopmatTile{64, 128, 32, 32, 32, 1};
+  const CoopmatTile best{tuning("GEMM_BM", pick.bm), tuning("GEMM_BN", pick.bn), tuning("GEMM_BK", pick.bk),
+                         tuning("GEMM_WM", pick.wm), tuning("GEMM_WN", pick.wn), tuning("GEMM_STAGES", pick.stages),
                          tuning("GEMM_SLOTS", 0)};
   for (const CoopmatTile t : {best, CoopmatTile{128, 128, 32, 64, 32, 1}, CoopmatTile{64, 64, 32, 32, 32, 1}})
     if (misfit(caps, t).empty()) return make(caps, t);

@@ -12,7 +12,8 @@ namespace smolvk::ops {
 // A workgroup computes bm x bn of Y in bk-deep slices, each subgroup wm x wn of it as 16x16
 // fragments, with `stages` (1 or 2) shared-memory buffers of slices and `slots` 16x16 fp32
 // epilogue scratch slots that the subgroups take in turns (0: one per subgroup). All
-// multiples of 16, wm | bm, wn | bn. All zero means "the device's default".
+// multiples of 16, wm | bm, wn | bn. All zero means "the device's default". The slots are
+// also capped by what the slices' shared memory holds (the shader's NSLOT).
 struct CoopmatTile {
   uint32_t bm = 0, bn = 0, bk = 0, wm = 0, wn = 0, stages = 0, slots = 0;
   uint32_t subgroups() const { return wm && wn ? (bm / wm) * (bn / wn) : 0; }
@@ -31,7 +32,7 @@ struct CoopmatKernel {
 };
 
 // Shared memory matmul_coopmat.comp declares for `t`: `stages` fp16 A and B slices with 8
-// halves of row padding, plus its 16x16 fp32 epilogue scratch slots.
+// halves of row padding (the epilogue scratch reuses them).
 uint64_t coopmat_shared_bytes(const CoopmatTile& t);
 
 // The kernel for `requested` (all zero: the first of the defaults in matmul_coopmat.cpp that
@@ -46,7 +47,8 @@ uint64_t coopmat_shared_bytes(const CoopmatTile& t);
 // These are the capabilities they are planned with.
 Capabilities emulated_coopmat_caps(const Capabilities& caps);
 
+// `x_half`: X holds f16 values (the default tile differs).
 std::optional<CoopmatKernel> coopmat_kernel(const Capabilities& caps, const CoopmatTile& requested,
-                                            const std::string& who, int64_t rows = 1 << 30);
+                                            const std::string& who, int64_t rows = 1 << 30, bool x_half = false);
 
 }  // namespace smolvk::ops

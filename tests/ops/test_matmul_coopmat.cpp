@@ -275,13 +275,17 @@ TEST(MatmulCoopmat, DefaultTileFitsH100Limits) {
   const Capabilities c = h100_like();
   const auto k = ops::coopmat_kernel(c, {}, "t");
   ASSERT_TRUE(k.has_value());
-  EXPECT_EQ(k->tile.bm, 128u);
+  EXPECT_EQ(k->tile.bm, 64u);
   EXPECT_EQ(k->tile.bn, 128u);
   EXPECT_EQ(k->tile.bk, 32u);
-  EXPECT_EQ(k->workgroup, 512u);  // 16 subgroups of 32x32
-  EXPECT_EQ(k->shared_bytes, 36864u);  // one stage of 2 x 128 x 40 halves + 16 KiB scratch
-  EXPECT_EQ(k->spec(), (std::vector<uint32_t>{512, 128, 128, 32, 32, 32, 1, 0, 0, 16}));
-  EXPECT_EQ(k->spec(true, true), (std::vector<uint32_t>{512, 128, 128, 32, 32, 32, 1, 1, 1, 16}));
+  EXPECT_EQ(k->workgroup, 256u);  // f32 X: 8 subgroups of 32x32
+  EXPECT_EQ(k->shared_bytes, 15360u);  // one stage of (64 + 128) x 40 halves; the scratch overlays it
+  EXPECT_EQ(k->spec(), (std::vector<uint32_t>{256, 64, 128, 32, 32, 32, 1, 0, 0, 8}));
+  // f16 X (the vision encoder): 8 subgroups of 64x32, so two workgroups fit an SM.
+  const auto kh = ops::coopmat_kernel(c, {}, "t", 17408, true);
+  ASSERT_TRUE(kh.has_value());
+  EXPECT_EQ(kh->spec(true, true), (std::vector<uint32_t>{256, 128, 128, 32, 64, 32, 1, 1, 1, 8}));
+  EXPECT_EQ(kh->shared_bytes, 20480u);
   // Few rows (batched decode): 32 x 32 tiles of 16 x 16 subgroups, two stages.
   const auto few = ops::coopmat_kernel(c, {}, "t", 20);
   ASSERT_TRUE(few.has_value());
@@ -290,18 +294,22 @@ TEST(MatmulCoopmat, DefaultTileFitsH100Limits) {
 
 TEST(MatmulCoopmat, SmallerDevicesGetSmallerTileOrNone) {
   Capabilities c = h100_like();
-  c.max_shared_memory = 32768;  // lavapipe: one stage
+  c.max_shared_memory = 16384;  // Vulkan's minimum: the f32-X default (64 x 128) fits
   auto k = ops::coopmat_kernel(c, {}, "t");
   ASSERT_TRUE(k.has_value());
-  EXPECT_EQ(k->tile.bm, 128u);
-  EXPECT_EQ(k->tile.stages, 1u);
-  EXPECT_EQ(k->shared_bytes, 28672u);
-  c.max_shared_memory = 16384;  // Vulkan's minimum
-  k = ops::coopmat_kernel(c, {}, "t");
+  EXPECT_EQ(k->tile.bm, 64u);
+  EXPECT_EQ(k->tile.bn, 128u);
+  EXPECT_EQ(k->shared_bytes, 15360u);
+  k = ops::coopmat_kernel(c, {}, "t", 1 << 20, true);  // the f16-X default (128 x 128) does not
   ASSERT_TRUE(k.has_value());
   EXPECT_EQ(k->tile.bm, 64u);
+  EXPECT_EQ(k->tile.bn, 64u);
   EXPECT_EQ(k->workgroup, 128u);
-  EXPECT_EQ(k->shared_bytes, 14336u);
+  EXPECT_EQ(k->shared_bytes, 10240u);
+  c.max_shared_memory = 12288;
+  k = ops::coopmat_kernel(c, {}, "t");
+  ASSERT_TRUE(k.has_value());
+  EXPECT_EQ(k->tile.bn, 64u);
   c.max_shared_memory = 8192;
   EXPECT_FALSE(ops::coopmat_kernel(c, {}, "t").has_value());
 }
