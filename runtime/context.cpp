@@ -1,11 +1,14 @@
 // Context: device creation, validation messages, uploads/downloads.
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 #include <vector>
 #include <nlohmann/json.hpp>
 
 #include "runtime/context_impl.h"
+#include "runtime/graph.h"
 
 namespace smolvk {
 namespace {
@@ -35,6 +38,8 @@ uint32_t find_memory_type(const VkPhysicalDeviceMemoryProperties& mp, uint32_t b
 }
 
 }  // namespace
+
+static bool probe_coopmat_mma_layout(Context& ctx);
 
 Context::Context(ContextOptions options) : impl_(std::make_unique<Impl>()) {
   Impl& I = *impl_;
@@ -193,6 +198,43 @@ Context::Context(ContextOptions options) : impl_(std::make_unique<Impl>()) {
   VK_CHECK(vkCreatePipelineLayout(I.device, &pl, nullptr, &I.pipeline_layout));
   I.load_pipeline_cache();
   I.dummy = I.allocate(256);
+  if (I.caps.use_coopmat && I.caps.subgroup_size == 32) I.caps.coopmat_mma_layout = probe_coopmat_mma_layout(*this);
+}
+
+// Runs shaders/coopmat_layout.comp and compares each element's place with the mma.m16n8k16
+// accumulator layout; false on any difference or failure (the kernels that need it are then
+// not used).
+static bool probe_coopmat_mma_layout(Context& ctx) {
+  try {
+    Buffer out = ctx.create_buffer(258 * 4);
+    Graph g(ctx);
+    Dispatch d{.name = "coopmat_layout_probe", .op = "probe", .shader = "coopmat_layout"};
+    d.bindings = {{g.external(out), Access::Write}};
+    g.add(std::move(d));
+    Program p = g.compile();
+    p.run();
+    std::vector<float> o(258);
+    ctx.download(out, o.data(), o.size() * 4);
+    if (const char* v = std::getenv("SMOLVK_LOG_COOPMAT_LAYOUT"); v && *v == '1') {
+      std::fprintf(stderr, "coopmat layout probe: %g elements per invocation, subgroup %g; lane*64+e by row:\n",
+                   o[256], o[257]);
+      for (int r = 0; r < 16; ++r) {
+        for (int c = 0; c < 16; ++c) std::fprintf(stderr, " %4.0f", o[r * 16 + c]);
+        std::fprintf(stderr, "\n");
+      }
+    }
+    if (o[256] != 8.0f || o[257] != 32.0f) return false;
+    for (uint32_t l = 0; l < 32; ++l)
+      for (uint32_t e = 0; e < 8; ++e) {
+        const uint32_t row = l / 4 + 8 * (e / 4), col = 2 * (l % 4) + e % 2 + 8 * ((e / 2) % 2);
+        if (o[row * 16 + col] != float(l * 64 + e)) return false;
+      }
+    return true;
+  } catch (const std::exception& e) {
+    if (const char* v = std::getenv("SMOLVK_LOG_COOPMAT_LAYOUT"); v && *v == '1')
+      std::fprintf(stderr, "coopmat layout probe failed: %s\n", e.what());
+    return false;
+  }
 }
 
 Context::~Context() = default;

@@ -374,7 +374,8 @@ nlohmann::json Capabilities::to_json() const {
       {"timestamps", {{"supported", timestamps}, {"period_ns", timestamp_period_ns},
                       {"valid_bits", timestamp_valid_bits}}},
       {"fast_paths", {{"fp16", use_fp16}, {"subgroup", use_subgroup},
-                      {"storage16", use_storage16}, {"coopmat", use_coopmat}, {"float_atomics", use_float_atomics}}},
+                      {"storage16", use_storage16}, {"coopmat", use_coopmat}, {"float_atomics", use_float_atomics},
+                      {"coopmat_mma_layout", coopmat_mma_layout}}},
   };
 }
 

@@ -3,6 +3,7 @@
 set(SMOLVK_SHADER_VARIANTS
   "test_fill|test_fill.comp"
   "test_subgroup|test_subgroup.comp"  # test-only
+  "coopmat_layout|coopmat_layout.comp"
   "matmul_vec_f32|matmul_vec.comp|W_F32=1"
   "matmul_vec_sg_f32|matmul_vec.comp|W_F32=1|USE_SUBGROUP=1"
   "matmul_vec_rows_f32|matmul_vec_rows.comp|W_F32=1"
@@ -71,6 +72,7 @@ set(SMOLVK_SHADER_VARIANTS
   "mlp_decode_bf16|mlp_decode.comp|W_BF16=1"
   # helper PV: tensor-core encoder attention
   "attention_coopmat|attention_coopmat.comp"
+  "attention_flash|attention_flash.comp"
   "attention_coopmat_emu|attention_coopmat.comp|EMULATE_COOPMAT=1"  # test-only
   "attention_coopmat_dec|attention_coopmat.comp|DECODER=1"
   "attention_coopmat_dec_emu|attention_coopmat.comp|DECODER=1|EMULATE_COOPMAT=1"  # test-only

@@ -322,6 +322,8 @@ bool attention_decoder(Graph& g, const TokenHeads& q, const Tensor& k_cache, con
 }
 
 std::string encoder_attention_kernel_choice(const Capabilities& caps, int64_t D, int64_t rows) {
+  if (const auto kernel = attention_flash_kernel(caps, D))  // for f16 q, k, v and out
+    return kernel_str("attention_flash", {kernel->workgroup, kernel->head_dim, kernel->tile.keys, kernel->tile.subgroups});
   if (caps.use_coopmat)
     if (const auto kernel = attention_coopmat_kernel(caps, D, {}, false, "attention"))
       return kernel_str("attention_coopmat", kernel->spec(false));
@@ -355,6 +357,13 @@ void attention_encoder(Graph& g, const TokenHeads& q, const TokenHeads& k, const
     const EncoderAttentionArgs a{q.tensor.ref, k.tensor.ref, v.tensor.ref, key_mask.ref, out.ref,
                                  uint32_t(N), uint32_t(S), uint32_t(H), uint32_t(D),
                                  uint32_t(q.col), qs, uint32_t(k.col), uint32_t(v.col), ks, scale, half};
+    // The register-resident kernel unless a tile or the emulation was asked for.
+    if (!options.emulate_coopmat && !options.coopmat_tile.subgroups && !options.coopmat_tile.keys &&
+        attention_flash_fits(a))
+      if (const auto kernel = attention_flash_kernel(caps, D)) {
+        record_attention_flash(g, *kernel, a, label);
+        return;
+      }
     if (attention_coopmat_aligned(a))
       if (const auto kernel = attention_coopmat_kernel(caps, D, options.coopmat_tile, options.emulate_coopmat, op)) {
         record_attention_coopmat(g, *kernel, a, label, options.emulate_coopmat);

@@ -1,5 +1,6 @@
 #include "model/ops/attention_coopmat.h"
 
+#include "model/ops/common.h"
 #include "model/ops/matmul_coopmat.h"
 
 #include <algorithm>
@@ -122,6 +123,50 @@ void record_attention_coopmat(Graph& g, const AttentionCoopmatKernel& kernel, co
                 {a.out, Access::Write}};
   d.set_push(CoopmatAttnPush{a.S, a.H, a.q_col / 4, a.q_stride / 4, a.k_col / 4, a.v_col / 4,
                              a.kv_stride / 4, float(double(a.scale) * kLog2e)});
+  g.add(std::move(d));
+}
+
+std::optional<AttentionCoopmatKernel> attention_flash_kernel(const Capabilities& caps, int64_t D) {
+  if (!caps.use_coopmat || !caps.coopmat_mma_layout || caps.subgroup_size != 32 || D <= 0 || D % 16 != 0 ||
+      D > 256 || tuning("ATTN_FLASH", 1) == 0)
+    return std::nullopt;
+  if (4ull * 32 > caps.max_workgroup_invocations) return std::nullopt;
+  for (const AttentionCoopmatTile t : {AttentionCoopmatTile{4, 64}, AttentionCoopmatTile{4, 32}, AttentionCoopmatTile{4, 16}}) {
+    const uint64_t bytes = attention_flash_shared_bytes(uint32_t(D), t);
+    if (bytes <= caps.max_shared_memory) return AttentionCoopmatKernel{t, uint32_t(D), 32, 4 * 32, uint32_t(bytes)};
+  }
+  return std::nullopt;
+}
+
+uint64_t attention_flash_shared_bytes(uint32_t D, const AttentionCoopmatTile& t) {
+  // fp16 K and V blocks and the Q rows (pitch D + 8), one flag per key.
+  return (2ull * t.keys + 16ull * t.subgroups) * (D + 8) * 2 + 4ull * t.keys;
+}
+
+bool attention_flash_fits(const EncoderAttentionArgs& a) {
+  if (!a.half) return false;
+  for (uint32_t v : {a.q_col, a.q_stride, a.k_col, a.v_col, a.kv_stride, a.D})
+    if (v % 8 != 0) return false;
+  for (const TensorRef* r : {&a.q, &a.k, &a.v, &a.out})
+    if (r->offset % 16 != 0) return false;
+  return true;
+}
+
+void record_attention_flash(Graph& g, const AttentionCoopmatKernel& kernel, const EncoderAttentionArgs& a,
+                            const std::string& label) {
+  const uint32_t blocks = (a.S + kernel.rows() - 1) / kernel.rows();
+  const uint64_t tile_heads = uint64_t(a.N) * a.H;
+  check_grid(g.context().caps(), blocks, tile_heads, label);
+  Dispatch d{.name = label, .op = "attention", .shader = "attention_flash",
+             .spec = {kernel.workgroup, kernel.head_dim, kernel.tile.keys, kernel.tile.subgroups}};
+  d.groups = {blocks, uint32_t(tile_heads), 1};
+  d.flops = 4.0 * double(tile_heads) * double(a.D) * double(a.S) * double(a.S);
+  const double out_bytes = 2.0 * double(tile_heads) * double(a.S) * double(a.D);
+  d.bytes = 4.0 * out_bytes + 4.0 * double(a.N) * double(a.S);
+  d.bindings = {{a.q, Access::Read}, {a.k, Access::Read}, {a.v, Access::Read}, {a.key_mask, Access::Read},
+                {a.out, Access::Write}};
+  d.set_push(CoopmatAttnPush{a.S, a.H, a.q_col / 8, a.q_stride / 8, a.k_col / 8, a.v_col / 8, a.kv_stride / 8,
+                             float(double(a.scale) * kLog2e)});
   g.add(std::move(d));
 }
 

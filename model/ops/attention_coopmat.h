@@ -58,6 +58,18 @@ struct EncoderAttentionArgs {
 // multiple of 4 elements, every binding 16-byte aligned.
 bool attention_coopmat_aligned(const EncoderAttentionArgs& a);
 
+// shaders/attention_flash.comp: the encoder attention with scores and output in tensor-core
+// registers, where the device's fragments have the probed mma layout
+// (Capabilities::coopmat_mma_layout) and subgroups of 32. 4 subgroups × 64 keys (32 or 16
+// where shared memory is short, e.g. D = 128 in 48 KiB); nullopt where the device or D does
+// not allow it (or SMOLVK_TUNE_ATTN_FLASH=0).
+std::optional<AttentionCoopmatKernel> attention_flash_kernel(const Capabilities& caps, int64_t D);
+uint64_t attention_flash_shared_bytes(uint32_t D, const AttentionCoopmatTile& t);
+// Its extra demands on `a`: f16, every column offset and row stride a multiple of 8 elements.
+bool attention_flash_fits(const EncoderAttentionArgs& a);
+void record_attention_flash(Graph& g, const AttentionCoopmatKernel& kernel, const EncoderAttentionArgs& a,
+                            const std::string& label);
+
 // Records one attention_coopmat (or attention_coopmat_emu) dispatch.
 void record_attention_coopmat(Graph& g, const AttentionCoopmatKernel& kernel, const EncoderAttentionArgs& a,
                               const std::string& label, bool emulate);

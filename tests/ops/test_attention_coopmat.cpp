@@ -6,7 +6,9 @@
 // averaging out over the keys; the normaliser sums the rounded weights). Against unrounded
 // inputs the bound is 2e-3. (Seen on the H100 and lavapipe: ≤ 1.7e-4, nmse ≤ 3e-8, ≤ 8e-4.)
 // With f16 q, k, v and out (`half`) the inputs are the same rounded values and the output is
-// rounded once more (2^-11 relative): 1e-3 and nmse ≤ 2e-7. Tensor-core cases run only where caps.use_coopmat; the emulated
+// rounded once more (2^-11 relative): 1e-3 and nmse ≤ 2e-7. attention_flash.comp (f16 only,
+// where the fragment layout is the probed mma one) is held to the same bounds.
+// Tensor-core cases run only where caps.use_coopmat; the emulated
 // variant (same staging, masking and softmax, scalar math) and the tile choice run everywhere.
 #include <gtest/gtest.h>
 
@@ -199,9 +201,31 @@ TEST(AttentionCoopmat, OddLengthsAndMasks) {
   EXPECT_EQ(expect_close({3, 1024, 2, 64, Mask::Tail}), "attention_coopmat");
   EXPECT_EQ(expect_close({2, 1024, 1, 64, Mask::None, false}), "attention_coopmat");
   EXPECT_EQ(expect_close({2, 101, 2, 64, Mask::EmptyTile}), "attention_coopmat");
-  // f16 q, k, v and out (the vision encoder on tensor cores).
-  EXPECT_EQ(expect_close({3, 1024, 2, 64, Mask::Tail, true, {}, false, 2.0f, true}), "attention_coopmat");
-  EXPECT_EQ(expect_close({2, 101, 3, 64, Mask::Random, false, {}, false, 2.0f, true}), "attention_coopmat");
+  // f16 q, k, v and out (the vision encoder on tensor cores), with an explicit tile so that this
+  // kernel, not attention_flash, runs.
+  EXPECT_EQ(expect_close({3, 1024, 2, 64, Mask::Tail, true, {4, 64}, false, 2.0f, true}), "attention_coopmat");
+  EXPECT_EQ(expect_close({2, 101, 3, 64, Mask::Random, false, {4, 64}, false, 2.0f, true}), "attention_coopmat");
+}
+
+// attention_flash.comp: f16 q, k, v and out where the probe found the mma fragment layout.
+TEST(AttentionCoopmat, FlashKernelOnTheMmaLayout) {
+  REQUIRE_COOPMAT();
+  if (!test::context().caps().coopmat_mma_layout)
+    GTEST_SKIP() << "the fragment layout of " << test::context().caps().name << " is not the mma one";
+  const auto flash = [](Case c) {
+    c.half = true;
+    EXPECT_EQ(expect_close(c), "attention_flash");
+  };
+  flash({3, 1024, 2, 64, Mask::Tail});                  // the vision encoder's tiles, fused qkv
+  flash({2, 101, 3, 64, Mask::Random, false});          // separate q, k, v; a partial last block
+  flash({2, 37, 3, 64, Mask::None});                    // one short block, rows past S
+  flash({2, 101, 2, 64, Mask::EmptyTile});              // a tile without a valid key: zeros
+  flash({1, 200, 2, 128, Mask::Tail});                  // other head dims (32-key blocks at 128)
+  flash({2, 77, 3, 32, Mask::Random, false});
+  flash({1, 16, 2, 16, Mask::None});
+  flash({2, 1024, 1, 64, Mask::None, true, {}, false, 3.0f});  // larger scores: the running max moves
+  // An explicit tile or q/k/v not at multiples of 8 elements keep attention_coopmat.
+  EXPECT_EQ(expect_close({2, 101, 3, 64, Mask::Random, true, {4, 64}, false, 2.0f, true}), "attention_coopmat");
 }
 
 TEST(AttentionCoopmat, OtherHeadDimsAndTiles) {
@@ -432,6 +456,26 @@ TEST(AttentionCoopmatDecoder, DISABLED_PerfPrefillShape) {
     std::printf("%-24s %u subgroups x %u keys prefetch %d: %8.1f us\n", shader.c_str(), cfg.tile.subgroups,
                 cfg.tile.keys, int(cfg.tile.prefetch), best / 1e3);
   }
+}
+
+TEST(AttentionCoopmat, FlashKernelNeedsTheProbedLayout) {
+  Capabilities c = h100_like();
+  c.use_coopmat = true;
+  EXPECT_FALSE(ops::attention_flash_kernel(c, 64).has_value());  // layout not probed
+  c.coopmat_mma_layout = true;
+  auto k = ops::attention_flash_kernel(c, 64);
+  ASSERT_TRUE(k.has_value());
+  EXPECT_EQ(k->tile.subgroups, 4u);
+  EXPECT_EQ(k->tile.keys, 64u);
+  EXPECT_EQ(k->workgroup, 128u);
+  EXPECT_EQ(k->shared_bytes, 27904u);  // K, V 2·64·72·2 + Q 64·72·2 + flags 64·4
+  k = ops::attention_flash_kernel(c, 128);
+  ASSERT_TRUE(k.has_value());
+  EXPECT_EQ(k->tile.keys, 32u);
+  EXPECT_LE(k->shared_bytes, c.max_shared_memory);
+  EXPECT_FALSE(ops::attention_flash_kernel(c, 40).has_value());  // D % 16
+  c.subgroup_size = 64;
+  EXPECT_FALSE(ops::attention_flash_kernel(c, 64).has_value());
 }
 
 TEST(AttentionCoopmat, DefaultTileFitsH100Limits) {

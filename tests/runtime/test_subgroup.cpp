@@ -13,6 +13,8 @@
 // shows both.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -118,4 +120,17 @@ TEST(Subgroup, FullSubgroupsWhenRequired) {
     const auto y = probe(wg, 1);
     for (uint32_t t = 0; t < wg; ++t) ASSERT_EQ(y[t].add, caps.subgroup_size) << "workgroup " << wg << ", invocation " << t;
   }
+}
+
+// The fragment-layout probe (shaders/coopmat_layout.comp) runs only where the tensor-core
+// kernels do, and its answer is what attention_flash.comp relies on.
+TEST(CoopmatLayout, ProbedOnlyWhereTensorCoresRun) {
+  const Capabilities& caps = test::context().caps();
+  if (!caps.use_coopmat || caps.subgroup_size != 32) {
+    EXPECT_FALSE(caps.coopmat_mma_layout);
+    GTEST_SKIP() << "no tensor-core path with subgroups of 32 on " << caps.name;
+  }
+  testing::Test::RecordProperty("coopmat_mma_layout", caps.coopmat_mma_layout ? "yes" : "no");
+  std::printf("      %s: 16x16 fp32 fragments %s NVIDIA's mma.m16n8k16 layout\n", caps.name.c_str(),
+              caps.coopmat_mma_layout ? "have" : "do not have");
 }
