@@ -89,76 +89,72 @@ bool looks_like_jpeg(std::span<const uint8_t> b) {
 }
 
 // libjpeg reports errors through error_exit, which must not return: it jumps back to the
-// decode, whose frames hold only trivially destructible locals.
-struct JpegError {
-  jpeg_error_mgr mgr;
+// decode, whose frames hold only trivially destructible locals. Everything the decode changes
+// after setjmp lives in the caller's JpegJob (reached through a pointer that does not change),
+// so nothing is indeterminate after the jump.
+struct JpegJob {
+  jpeg_error_mgr mgr;  // first: libjpeg's err pointer is this struct's address
   std::jmp_buf jump;
   char message[JMSG_LENGTH_MAX];
+  jpeg_decompress_struct cinfo;
+  bool created = false;
+  int w = 0, h = 0;
+  uint8_t* out = nullptr;  // malloc'd RGB rows; the caller frees it
 };
 
 void jpeg_error_exit(j_common_ptr cinfo) {
-  auto* e = reinterpret_cast<JpegError*>(cinfo->err);
-  e->mgr.format_message(cinfo, e->message);
-  std::longjmp(e->jump, 1);
+  auto* job = reinterpret_cast<JpegJob*>(cinfo->err);
+  job->mgr.format_message(cinfo, job->message);
+  std::longjmp(job->jump, 1);
 }
 
 void jpeg_silence(j_common_ptr, int) {}  // warnings (e.g. premature end of data) are not errors
 
 enum class JpegStatus { Ok, Error, TooLarge };
 
-// Decodes to RGB in `*out` (malloc'd; the caller frees it), checking the size against the
-// limits before allocating. No C++ objects with destructors live here (see JpegError).
-JpegStatus decode_jpeg_c(const uint8_t* data, size_t len, JpegError* err, int* w, int* h, uint8_t** out) {
-  jpeg_decompress_struct cinfo;
-  *out = nullptr;
-  cinfo.err = jpeg_std_error(&err->mgr);
-  err->mgr.error_exit = jpeg_error_exit;
-  err->mgr.emit_message = jpeg_silence;
-  err->message[0] = 0;
-  if (setjmp(err->jump)) {
-    jpeg_destroy_decompress(&cinfo);
-    std::free(*out);
-    *out = nullptr;
-    return JpegStatus::Error;
-  }
-  jpeg_create_decompress(&cinfo);
-  jpeg_mem_src(&cinfo, data, static_cast<unsigned long>(len));
-  jpeg_read_header(&cinfo, TRUE);
-  *w = int(cinfo.image_width);
-  *h = int(cinfo.image_height);
-  if (*w <= 0 || *h <= 0 || *w > kMaxImageSide || *h > kMaxImageSide || int64_t(*w) * *h > kMaxImagePixels) {
-    jpeg_destroy_decompress(&cinfo);
+// Decodes to RGB in job->out, checking the size against the limits before allocating. No C++
+// objects with destructors live here (see JpegJob).
+JpegStatus decode_jpeg_c(const uint8_t* data, size_t len, JpegJob* job) {
+  job->cinfo.err = jpeg_std_error(&job->mgr);
+  job->mgr.error_exit = jpeg_error_exit;
+  job->mgr.emit_message = jpeg_silence;
+  job->message[0] = 0;
+  if (setjmp(job->jump)) return JpegStatus::Error;
+  jpeg_create_decompress(&job->cinfo);
+  job->created = true;
+  jpeg_mem_src(&job->cinfo, data, static_cast<unsigned long>(len));
+  jpeg_read_header(&job->cinfo, TRUE);
+  job->w = int(job->cinfo.image_width);
+  job->h = int(job->cinfo.image_height);
+  if (job->w <= 0 || job->h <= 0 || job->w > kMaxImageSide || job->h > kMaxImageSide ||
+      int64_t(job->w) * job->h > kMaxImagePixels)
     return JpegStatus::TooLarge;
-  }
-  cinfo.out_color_space = JCS_RGB;  // grey and YCbCr convert; CMYK/YCCK report an error
-  jpeg_start_decompress(&cinfo);
-  const size_t stride = size_t(cinfo.output_width) * 3;
-  *out = static_cast<uint8_t*>(std::malloc(stride * cinfo.output_height));
-  if (!*out) {
-    jpeg_destroy_decompress(&cinfo);
-    std::snprintf(err->message, sizeof err->message, "out of memory");
+  job->cinfo.out_color_space = JCS_RGB;  // grey and YCbCr convert; CMYK/YCCK report an error
+  jpeg_start_decompress(&job->cinfo);
+  const size_t stride = size_t(job->cinfo.output_width) * 3;
+  job->out = static_cast<uint8_t*>(std::malloc(stride * job->cinfo.output_height));
+  if (!job->out) {
+    std::snprintf(job->message, sizeof job->message, "out of memory");
     return JpegStatus::Error;
   }
-  while (cinfo.output_scanline < cinfo.output_height) {
-    JSAMPROW row = *out + stride * cinfo.output_scanline;
-    jpeg_read_scanlines(&cinfo, &row, 1);
+  while (job->cinfo.output_scanline < job->cinfo.output_height) {
+    JSAMPROW row = job->out + stride * job->cinfo.output_scanline;
+    jpeg_read_scanlines(&job->cinfo, &row, 1);
   }
-  jpeg_finish_decompress(&cinfo);
-  jpeg_destroy_decompress(&cinfo);
+  jpeg_finish_decompress(&job->cinfo);
   return JpegStatus::Ok;
 }
 
 Image decode_jpeg(std::span<const uint8_t> bytes, const std::string& source) {
-  JpegError err;
-  int w = 0, h = 0;
-  uint8_t* px = nullptr;
-  const JpegStatus st = decode_jpeg_c(bytes.data(), bytes.size(), &err, &w, &h, &px);
-  if (st == JpegStatus::TooLarge) check_limits(w, h, source);  // throws, naming the limit
+  auto job = std::make_unique<JpegJob>();
+  const JpegStatus st = decode_jpeg_c(bytes.data(), bytes.size(), job.get());
+  if (job->created) jpeg_destroy_decompress(&job->cinfo);
+  std::unique_ptr<uint8_t, decltype(&std::free)> px(job->out, &std::free);
+  if (st == JpegStatus::TooLarge) check_limits(job->w, job->h, source);  // throws, naming the limit
   if (st != JpegStatus::Ok)
-    throw LoadError(source + ": cannot decode JPEG (" + std::string(err.message) + ")");
-  Image img{w, h, std::vector<uint8_t>(px, px + size_t(w) * h * 3)};
-  std::free(px);
-  return img;
+    throw LoadError(source + ": cannot decode JPEG (" + std::string(job->message) + ")");
+  const uint8_t* p = px.get();
+  return Image{job->w, job->h, std::vector<uint8_t>(p, p + size_t(job->w) * job->h * 3)};
 }
 
 struct StbFree {

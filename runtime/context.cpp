@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <thread>
 #include <vector>
 #include <nlohmann/json.hpp>
@@ -127,6 +128,18 @@ Context::Context(ContextOptions options) : impl_(std::make_unique<Impl>()) {
     fat.pNext = f12.pNext;
     f12.pNext = &fat;
   }
+  // SMOLVK_LOG_PIPELINES=1 also logs the driver's statistics of each pipeline (registers,
+  // spills, shared memory ... as the driver names them) where it offers them.
+  VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR fpe{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR};
+  if (const char* v = std::getenv("SMOLVK_LOG_PIPELINES");
+      v && *v && std::string(v) != "0" && has(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME)) {
+    enable.push_back(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
+    fpe.pipelineExecutableInfo = VK_TRUE;
+    fpe.pNext = f12.pNext;
+    f12.pNext = &fpe;
+    I.executable_stats = true;
+  }
   // Full subgroups for workgroups that are a whole number of them (see pipelines.cpp).
   VkPhysicalDeviceSubgroupSizeControlFeaturesEXT fssc{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES_EXT};
   if (I.caps.full_subgroups) {
@@ -149,6 +162,13 @@ Context::Context(ContextOptions options) : impl_(std::make_unique<Impl>()) {
   dci.ppEnabledExtensionNames = enable.data();
   VK_CHECK(vkCreateDevice(I.physical, &dci, nullptr, &I.device));
   vkGetDeviceQueue(I.device, I.queue_family, 0, &I.queue);
+  if (I.executable_stats) {
+    I.get_executables = reinterpret_cast<PFN_vkGetPipelineExecutablePropertiesKHR>(
+        vkGetDeviceProcAddr(I.device, "vkGetPipelineExecutablePropertiesKHR"));
+    I.get_executable_stats = reinterpret_cast<PFN_vkGetPipelineExecutableStatisticsKHR>(
+        vkGetDeviceProcAddr(I.device, "vkGetPipelineExecutableStatisticsKHR"));
+    I.executable_stats = I.get_executables && I.get_executable_stats;
+  }
   vkGetPhysicalDeviceMemoryProperties(I.physical, &I.memory_properties);
 
   // Memory types: device-local for tensors (host-visible too where that is free, e.g. on
@@ -198,7 +218,13 @@ Context::Context(ContextOptions options) : impl_(std::make_unique<Impl>()) {
   VK_CHECK(vkCreatePipelineLayout(I.device, &pl, nullptr, &I.pipeline_layout));
   I.load_pipeline_cache();
   I.dummy = I.allocate(256);
-  if (I.caps.use_coopmat && I.caps.subgroup_size == 32) I.caps.coopmat_mma_layout = probe_coopmat_mma_layout(*this);
+  if (I.caps.use_coopmat && I.caps.subgroup_size == 32) {
+    // The probe's pipeline is the context's own: it does not count in the cache statistics.
+    const PipelineCacheStats before = I.cache_stats;
+    I.caps.coopmat_mma_layout = probe_coopmat_mma_layout(*this);
+    I.cache_stats.pipelines_created = before.pipelines_created;
+    I.cache_stats.cache_hits = before.cache_hits;
+  }
 }
 
 // Runs shaders/coopmat_layout.comp and compares each element's place with the mma.m16n8k16

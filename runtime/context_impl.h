@@ -88,6 +88,11 @@ struct Context::Impl {
   bool cache_dirty = false;
   // SMOLVK_LOG_PIPELINES=1: each pipeline the driver compiles, with its milliseconds, on stderr.
   bool log_pipelines = false;
+  // With it, where VK_KHR_pipeline_executable_properties is offered: the driver's statistics.
+  bool executable_stats = false;
+  PFN_vkGetPipelineExecutablePropertiesKHR get_executables = nullptr;
+  PFN_vkGetPipelineExecutableStatisticsKHR get_executable_stats = nullptr;
+  void log_executable_stats(VkPipeline p, const std::string& key);
   std::mutex pipeline_mutex;
   std::map<std::string, VkShaderModule> modules;
   std::map<std::string, VkPipeline> pipelines;

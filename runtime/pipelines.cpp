@@ -129,6 +129,7 @@ VkPipeline Context::Impl::pipeline(const std::string& shader, std::span<const ui
   if (caps.full_subgroups && !spec.empty() && sg_max && spec[0] % sg_max == 0)
     ci.stage.flags |= VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT_EXT;
   ci.layout = pipeline_layout;
+  if (executable_stats) ci.flags |= VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR;
   VkPipeline p = VK_NULL_HANDLE;
   const auto t0 = std::chrono::steady_clock::now();
   VkResult r = vkCreateComputePipelines(device, pipeline_cache, 1, &ci, nullptr, &p);
@@ -137,6 +138,7 @@ VkPipeline Context::Impl::pipeline(const std::string& shader, std::span<const ui
                  (ci.stage.flags & VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT_EXT) ? " (full subgroups)" : "",
                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   if (r != VK_SUCCESS) throw GpuError("vkCreateComputePipelines(" + key + ")", int(r), vk_result_name(r));
+  if (executable_stats) log_executable_stats(p, key);
   ++cache_stats.pipelines_created;
   if (creation_feedback && (feedback.flags & VK_PIPELINE_CREATION_FEEDBACK_VALID_BIT) &&
       (feedback.flags & VK_PIPELINE_CREATION_FEEDBACK_APPLICATION_PIPELINE_CACHE_HIT_BIT))
@@ -145,6 +147,34 @@ VkPipeline Context::Impl::pipeline(const std::string& shader, std::span<const ui
     cache_dirty = true;
   pipelines[key] = p;
   return p;
+}
+
+void Context::Impl::log_executable_stats(VkPipeline p, const std::string& key) {
+  VkPipelineInfoKHR info{VK_STRUCTURE_TYPE_PIPELINE_INFO_KHR};
+  info.pipeline = p;
+  uint32_t n = 0;
+  if (get_executables(device, &info, &n, nullptr) != VK_SUCCESS) return;
+  for (uint32_t e = 0; e < n; ++e) {
+    VkPipelineExecutableInfoKHR ei{VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_INFO_KHR};
+    ei.pipeline = p;
+    ei.executableIndex = e;
+    uint32_t sn = 0;
+    if (get_executable_stats(device, &ei, &sn, nullptr) != VK_SUCCESS) continue;
+    std::vector<VkPipelineExecutableStatisticKHR> st(sn, {VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_STATISTIC_KHR});
+    if (get_executable_stats(device, &ei, &sn, st.data()) != VK_SUCCESS) continue;
+    std::string line;
+    for (const auto& x : st) {
+      line += std::string(line.empty() ? "" : ", ") + x.name + " ";
+      switch (x.format) {
+        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_BOOL32_KHR: line += x.value.b32 ? "yes" : "no"; break;
+        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_INT64_KHR: line += std::to_string(x.value.i64); break;
+        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_UINT64_KHR: line += std::to_string(x.value.u64); break;
+        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_FLOAT64_KHR: line += std::to_string(x.value.f64); break;
+        default: line += "?";
+      }
+    }
+    std::fprintf(stderr, "smolvk: pipeline %s statistics: %s\n", key.c_str(), line.c_str());
+  }
 }
 
 void Context::prepare_pipeline(const std::string& shader, std::span<const uint32_t> spec) {

@@ -80,8 +80,7 @@ void store_block() {
   }
 }
 
-// Row (0: g, 1: g + 8) and column of fragment element e in this lane.
-uint half_row(uint e) { return e >> 2; }
+// Column of fragment element e in this lane (its row is g for e < 4, g + 8 for e ≥ 4).
 uint col_of(uint lane, uint e) { return 2u * (lane & 3u) + (e & 1u) + 8u * ((e >> 1) & 1u); }
 
 void main() {
@@ -103,7 +102,9 @@ void main() {
 
   fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> o[ND];
   [[unroll]] for (uint c = 0; c < ND; ++c) o[c] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
-  float m[2] = {M_INIT, M_INIT}, l[2] = {0.0, 0.0};  // this lane's two rows
+  // This lane's two rows (g, g + 8): running max and sum. vec2s and coopmat temporaries, not
+  // arrays indexed per element: those went to local memory (the driver's statistics).
+  vec2 m = vec2(M_INIT), l = vec2(0.0);
 
   for (uint kb = 0; kb < pc.S; kb += BC) {
     barrier();  // every subgroup is done with the previous block
@@ -122,39 +123,41 @@ void main() {
     }
 
     // Scale and mask; the maxima of this lane's two rows over the 4 lanes sharing them.
-    float mx[2] = {M_INIT, M_INIT};
-    [[unroll]] for (uint j = 0; j < NJ; ++j)
+    vec2 mx = vec2(M_INIT);
+    [[unroll]] for (uint j = 0; j < NJ; ++j) {
+      fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> t = s[j];
       [[unroll]] for (uint e = 0; e < 8; ++e) {
-        const float x = key_ok[j * 16 + col_of(lane, e)] != 0u ? s[j][e] * pc.scale : -1.0e38;
-        s[j][e] = x;
-        mx[half_row(e)] = max(mx[half_row(e)], x);
+        const float x = key_ok[j * 16 + col_of(lane, e)] != 0u ? t[e] * pc.scale : -1.0e38;
+        t[e] = x;
+        if (e < 4) mx.x = max(mx.x, x);
+        else mx.y = max(mx.y, x);
       }
-    float alpha[2], sum[2];
-    [[unroll]] for (uint r = 0; r < 2; ++r) {
-      mx[r] = max(mx[r], subgroupShuffleXor(mx[r], 1u));
-      mx[r] = max(mx[r], subgroupShuffleXor(mx[r], 2u));
-      const float m_new = max(m[r], mx[r]);
-      alpha[r] = exp2(m[r] - m_new);
-      m[r] = m_new;
-      sum[r] = 0.0;
+      s[j] = t;
     }
+    mx = max(mx, vec2(subgroupShuffleXor(mx.x, 1u), subgroupShuffleXor(mx.y, 1u)));
+    mx = max(mx, vec2(subgroupShuffleXor(mx.x, 2u), subgroupShuffleXor(mx.y, 2u)));
+    const vec2 m_new = max(m, mx), alpha = exp2(m - m_new);
+    m = m_new;
+    vec2 sum = vec2(0.0);
     // P = exp2(S − max) rounded to fp16 (masked keys: exp2(−1e38 − max) = 0).
     fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> p[NJ];
     [[unroll]] for (uint j = 0; j < NJ; ++j) {
+      fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> t = s[j];
       [[unroll]] for (uint e = 0; e < 8; ++e) {
-        const float x = float(float16_t(exp2(s[j][e] - m[half_row(e)])));
-        s[j][e] = x;
-        sum[half_row(e)] += x;
+        const float x = float(float16_t(exp2(t[e] - (e < 4 ? m.x : m.y))));
+        t[e] = x;
+        if (e < 4) sum.x += x;
+        else sum.y += x;
       }
-      p[j] = fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>(s[j]);  // exact: the values are halves
+      p[j] = fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>(t);  // exact: the values are halves
     }
-    [[unroll]] for (uint r = 0; r < 2; ++r) {
-      sum[r] += subgroupShuffleXor(sum[r], 1u);
-      sum[r] += subgroupShuffleXor(sum[r], 2u);
-      l[r] = l[r] * alpha[r] + sum[r];
-    }
+    sum += vec2(subgroupShuffleXor(sum.x, 1u), subgroupShuffleXor(sum.y, 1u));
+    sum += vec2(subgroupShuffleXor(sum.x, 2u), subgroupShuffleXor(sum.y, 2u));
+    l = l * alpha + sum;
     [[unroll]] for (uint c = 0; c < ND; ++c) {
-      [[unroll]] for (uint e = 0; e < 8; ++e) o[c][e] *= alpha[half_row(e)];
+      fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> t = o[c];
+      [[unroll]] for (uint e = 0; e < 8; ++e) t[e] *= e < 4 ? alpha.x : alpha.y;
+      o[c] = t;
       [[unroll]] for (uint j = 0; j < NJ; ++j) {
         fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> vf;
         coopMatLoadNV(vf, Vs, j * 16 * LDK8 + c * 2, LDK8, false);
@@ -165,16 +168,15 @@ void main() {
 
   // out [N, S, H, D] as f16; elements e and e + 1 are adjacent columns: one word. A row
   // without a valid key gets zeros.
-  const float inv[2] = {l[0] > 0.0 ? 1.0 / l[0] : 0.0, l[1] > 0.0 ? 1.0 / l[1] : 0.0};
-  [[unroll]] for (uint r = 0; r < 2; ++r) {
-    const uint t = row0 + srow + lane / 4u + 8u * r;
-    if (t < pc.S) {
-      const uint base = ((tok0 + t) * pc.H + h) * D;
-      [[unroll]] for (uint c = 0; c < ND; ++c)
-        [[unroll]] for (uint q = 0; q < 2; ++q) {
-          const uint e = 4u * r + 2u * q;  // elements e, e + 1 of row r
-          o2[(base + c * 16 + col_of(lane, e)) >> 1] = packHalf2x16(vec2(o[c][e], o[c][e + 1]) * inv[r]);
-        }
+  const vec2 inv = vec2(l.x > 0.0 ? 1.0 / l.x : 0.0, l.y > 0.0 ? 1.0 / l.y : 0.0);
+  const uint t0 = row0 + srow + lane / 4u;
+  [[unroll]] for (uint c = 0; c < ND; ++c) {
+    const fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> t = o[c];
+    [[unroll]] for (uint e = 0; e < 8; e += 2) {  // elements e, e + 1: adjacent columns of one row
+      const uint tr = t0 + (e < 4 ? 0u : 8u);
+      if (tr < pc.S)
+        o2[(((tok0 + tr) * pc.H + h) * D + c * 16 + col_of(lane, e)) >> 1] =
+            packHalf2x16(vec2(t[e], t[e + 1]) * (e < 4 ? inv.x : inv.y));
     }
   }
 }

@@ -130,10 +130,16 @@ std::optional<AttentionCoopmatKernel> attention_flash_kernel(const Capabilities&
   if (!caps.use_coopmat || !caps.coopmat_mma_layout || caps.subgroup_size != 32 || D <= 0 || D % 16 != 0 ||
       D > 256 || tuning("ATTN_FLASH", 1) == 0)
     return std::nullopt;
-  if (4ull * 32 > caps.max_workgroup_invocations) return std::nullopt;
-  for (const AttentionCoopmatTile t : {AttentionCoopmatTile{4, 64}, AttentionCoopmatTile{4, 32}, AttentionCoopmatTile{4, 16}}) {
+  // 8 subgroups × 64 keys: on the H200 (vision encoder, 17 tiles) 5.4 ms against 6.7 for 4 × 64
+  // and 6.2 for 4 × 32. Fewer keys or subgroups where shared memory is short (D = 128).
+  const uint32_t sg = tuning("ATTN_FLASH_SUBGROUPS", 8), keys = tuning("ATTN_FLASH_KEYS", 64);
+  if (sg == 0 || keys == 0 || keys % 16 != 0) return std::nullopt;
+  for (const AttentionCoopmatTile t : {AttentionCoopmatTile{sg, keys}, AttentionCoopmatTile{sg, 32}, AttentionCoopmatTile{4, 64},
+                                       AttentionCoopmatTile{4, 32}, AttentionCoopmatTile{4, 16}}) {
     const uint64_t bytes = attention_flash_shared_bytes(uint32_t(D), t);
-    if (bytes <= caps.max_shared_memory) return AttentionCoopmatKernel{t, uint32_t(D), 32, 4 * 32, uint32_t(bytes)};
+    if (t.keys <= keys && t.subgroups <= sg && bytes <= caps.max_shared_memory &&
+        uint64_t(t.subgroups) * 32 <= caps.max_workgroup_invocations)
+      return AttentionCoopmatKernel{t, uint32_t(D), 32, t.subgroups * 32, uint32_t(bytes)};
   }
   return std::nullopt;
 }

@@ -60,9 +60,9 @@ bool attention_coopmat_aligned(const EncoderAttentionArgs& a);
 
 // shaders/attention_flash.comp: the encoder attention with scores and output in tensor-core
 // registers, where the device's fragments have the probed mma layout
-// (Capabilities::coopmat_mma_layout) and subgroups of 32. 4 subgroups × 64 keys (32 or 16
-// where shared memory is short, e.g. D = 128 in 48 KiB); nullopt where the device or D does
-// not allow it (or SMOLVK_TUNE_ATTN_FLASH=0).
+// (Capabilities::coopmat_mma_layout) and subgroups of 32. 8 subgroups × 64 keys (then 8 × 32,
+// 4 × 64, 4 × 32, 4 × 16 where shared memory is short, e.g. D = 128 in 48 KiB); nullopt where
+// the device or D does not allow it (or SMOLVK_TUNE_ATTN_FLASH=0).
 std::optional<AttentionCoopmatKernel> attention_flash_kernel(const Capabilities& caps, int64_t D);
 uint64_t attention_flash_shared_bytes(uint32_t D, const AttentionCoopmatTile& t);
 // Its extra demands on `a`: f16, every column offset and row stride a multiple of 8 elements.

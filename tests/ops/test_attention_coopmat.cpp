@@ -465,12 +465,13 @@ TEST(AttentionCoopmat, FlashKernelNeedsTheProbedLayout) {
   c.coopmat_mma_layout = true;
   auto k = ops::attention_flash_kernel(c, 64);
   ASSERT_TRUE(k.has_value());
-  EXPECT_EQ(k->tile.subgroups, 4u);
+  EXPECT_EQ(k->tile.subgroups, 8u);
   EXPECT_EQ(k->tile.keys, 64u);
-  EXPECT_EQ(k->workgroup, 128u);
-  EXPECT_EQ(k->shared_bytes, 27904u);  // K, V 2·64·72·2 + Q 64·72·2 + flags 64·4
-  k = ops::attention_flash_kernel(c, 128);
+  EXPECT_EQ(k->workgroup, 256u);
+  EXPECT_EQ(k->shared_bytes, 37120u);  // K, V 2·64·72·2 + Q 128·72·2 + flags 64·4
+  k = ops::attention_flash_kernel(c, 128);  // 8 x 64 and 8 x 32 need more than 48 KiB
   ASSERT_TRUE(k.has_value());
+  EXPECT_EQ(k->tile.subgroups, 4u);
   EXPECT_EQ(k->tile.keys, 32u);
   EXPECT_LE(k->shared_bytes, c.max_shared_memory);
   EXPECT_FALSE(ops::attention_flash_kernel(c, 40).has_value());  // D % 16
