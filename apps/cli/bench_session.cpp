@@ -58,8 +58,9 @@ std::string bench_usage(bool profile_command) {
   for (const auto& n : preset_names()) names += (names.empty() ? "" : "|") + n;
   std::string u = profile_command
                       ? "usage: smolvk profile (--model DIR | --shape " + names + ") [options]\n"
-                        "GPU time of every dispatch of one generate() (after --warmup runs), per op and\n"
-                        "per shader variant, for the phases encode, prefill and decode (one step).\n"
+                        "GPU time of every dispatch of one generate() (after --warmup runs), per op, per\n"
+                        "shader variant and per layer op (one GEMM or attention shape: vision.L*.fc1),\n"
+                        "for the phases encode, prefill and decode (one step).\n"
                       : "usage: smolvk bench (--model DIR | --shape " + names + ") [options]\n"
                         "Times image encode, prefill, decode and cold start on a synthetic batch:\n"
                         "random pixel tiles and a prompt holding their image tokens.\n";

@@ -17,7 +17,7 @@ void usage(FILE* out) {
                "  run      answer one prompt about images, streaming the text\n"
                "  chat     interactive multi-turn chat (the KV cache is kept between turns)\n"
                "  bench    time encode, prefill, decode and cold start (--shape for random weights)\n"
-               "  profile  GPU time per op and shader variant of one generate (--trace for Perfetto)\n"
+               "  profile  GPU time per op, shader variant and layer op of one generate (--trace for Perfetto)\n"
                "\n"
                "Run 'smolvk <command> --help' for the options of a command.\n"
                "Environment: SMOLVK_DEVICE=<index|name> picks the device, SMOLVK_PORTABLE=1\n"

@@ -1,6 +1,7 @@
 #include "apps/cli/profile_report.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <map>
 
@@ -21,12 +22,13 @@ constexpr KnownDevice kKnownDevices[] = {
     {"H200", "NVIDIA H200 SXM spec", 4800, 989e3},
 };
 
-std::vector<ProfileRow> group(const std::vector<DispatchTiming>& d, double phase_ns,
-                              const std::string DispatchTiming::*field) {
+template <typename Key>
+std::vector<ProfileRow> group(const std::vector<DispatchTiming>& d, double phase_ns, Key key_of) {
   std::map<std::string, ProfileRow> rows;
   for (const auto& t : d) {
-    ProfileRow& r = rows[t.*field];
-    r.key = t.*field;
+    const std::string key = key_of(t);
+    ProfileRow& r = rows[key];
+    r.key = key;
     ++r.calls;
     r.ns += t.ns;
     r.flops += t.flops;
@@ -92,6 +94,24 @@ nlohmann::json rows_json(const std::vector<ProfileRow>& rows, const DevicePeak& 
 
 }  // namespace
 
+std::string layer_op_name(const std::string& name) {
+  std::string out;
+  for (size_t i = 0; i < name.size();) {
+    // ".L<digits>." -> ".L*."
+    if (name.compare(i, 2, ".L") == 0 && i + 2 < name.size() && std::isdigit(static_cast<unsigned char>(name[i + 2]))) {
+      size_t j = i + 2;
+      while (j < name.size() && std::isdigit(static_cast<unsigned char>(name[j]))) ++j;
+      if (j < name.size() && name[j] == '.') {
+        out += ".L*";
+        i = j;
+        continue;
+      }
+    }
+    out += name[i++];
+  }
+  return out;
+}
+
 DevicePeak device_peak(const std::string& device_name) {
   for (const auto& k : kKnownDevices)
     if (device_name.find(k.name_part) != std::string::npos) return {k.gbps, k.gflops, k.label};
@@ -113,8 +133,9 @@ std::vector<PhaseReport> aggregate_profile(const std::vector<PhaseProfile>& prof
     r.phase = p.phase;
     r.dispatches = p.dispatches.size();
     for (const auto& d : p.dispatches) r.ns += d.ns;
-    r.by_op = group(p.dispatches, r.ns, &DispatchTiming::op);
-    r.by_shader = group(p.dispatches, r.ns, &DispatchTiming::shader);
+    r.by_op = group(p.dispatches, r.ns, [](const DispatchTiming& t) { return t.op; });
+    r.by_shader = group(p.dispatches, r.ns, [](const DispatchTiming& t) { return t.shader; });
+    r.by_layer_op = group(p.dispatches, r.ns, [](const DispatchTiming& t) { return layer_op_name(t.name); });
     out.push_back(std::move(r));
   }
   return out;
@@ -137,6 +158,8 @@ std::string profile_table(const std::vector<PhaseReport>& report, const DevicePe
     append_rows(out, "op", r.by_op, peak, top_n);
     out += "\n";
     append_rows(out, "shader variant", r.by_shader, peak, top_n);
+    out += "\n";
+    append_rows(out, "layer op (one shape)", r.by_layer_op, peak, top_n);
   }
   return out;
 }
@@ -145,7 +168,8 @@ nlohmann::json profile_json(const std::vector<PhaseReport>& report, const Device
   nlohmann::json phases = nlohmann::json::array();
   for (const auto& r : report)
     phases.push_back({{"phase", r.phase}, {"dispatches", r.dispatches}, {"gpu_us", r.ns / 1e3},
-                      {"by_op", rows_json(r.by_op, peak)}, {"by_shader", rows_json(r.by_shader, peak)}});
+                      {"by_op", rows_json(r.by_op, peak)}, {"by_shader", rows_json(r.by_shader, peak)},
+                      {"by_layer_op", rows_json(r.by_layer_op, peak)}});
   return {{"peak", {{"gbps", peak.gbps > 0 ? nlohmann::json(peak.gbps) : nlohmann::json(nullptr)},
                     {"gflops", peak.gflops > 0 ? nlohmann::json(peak.gflops) : nlohmann::json(nullptr)},
                     {"source", peak.source}}},

@@ -1,6 +1,6 @@
 #pragma once
-// What `smolvk profile` / `--profile` print: Result::profile aggregated per op and per shader
-// variant (calls, µs, % of the phase, GB/s, GFLOP/s, fraction of the device's peak), as a
+// What `smolvk profile` / `--profile` print: Result::profile aggregated per op, per shader
+// variant and per layer op (calls, µs, % of the phase, GB/s, GFLOP/s, fraction of the device's peak), as a
 // table or JSON, and the dispatches as Chrome trace-event JSON (Perfetto opens it).
 #include <string>
 #include <vector>
@@ -37,11 +37,16 @@ struct PhaseReport {
   size_t dispatches = 0;
   double ns = 0;  // sum of the dispatches' GPU time
   std::vector<ProfileRow> by_op, by_shader;  // largest total first
+  // By dispatch name with the layer index folded ("vision.L*.fc1"): one GEMM or attention shape
+  // per row, for per-shape TFLOP/s.
+  std::vector<ProfileRow> by_layer_op;
 };
 
 std::vector<PhaseReport> aggregate_profile(const std::vector<PhaseProfile>& profile);
+// "vision.L11.qkv_proj" -> "vision.L*.qkv_proj"; names without a layer index unchanged.
+std::string layer_op_name(const std::string& name);
 
-// Per phase, the top `top_n` rows by op and by shader variant; the rest are folded into one
+// Per phase, the top `top_n` rows by op, by shader variant and by layer op; the rest are folded into one
 // "(N others)" row so the % column always sums to 100.
 std::string profile_table(const std::vector<PhaseReport>& report, const DevicePeak& peak, size_t top_n);
 nlohmann::json profile_json(const std::vector<PhaseReport>& report, const DevicePeak& peak);

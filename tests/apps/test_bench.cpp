@@ -111,7 +111,8 @@ std::vector<double> table_percent_sums(const std::string& text) {
   std::string line;
   bool in_table = false;
   while (std::getline(in, line)) {
-    if (line.rfind("  op ", 0) == 0 || line.rfind("  shader variant ", 0) == 0) {
+    if (line.rfind("  op ", 0) == 0 || line.rfind("  shader variant ", 0) == 0 ||
+        line.rfind("  layer op (one shape) ", 0) == 0) {
       in_table = true;
       sums.push_back(0);
       continue;
@@ -146,7 +147,7 @@ TEST(ProfileCli, TablesSumToTheWholePhaseAndTraceHasOneSlicePerDispatch) {
     dispatches[phase] = p["dispatches"];
     EXPECT_GT(p["dispatches"].get<size_t>(), 0u);
     EXPECT_GT(p["gpu_us"].get<double>(), 0.0);
-    for (const char* by : {"by_op", "by_shader"}) {
+    for (const char* by : {"by_op", "by_shader", "by_layer_op"}) {
       double percent = 0, us = 0;
       size_t calls = 0;
       for (const json& r : p[by]) {
@@ -161,6 +162,12 @@ TEST(ProfileCli, TablesSumToTheWholePhaseAndTraceHasOneSlicePerDispatch) {
   }
   EXPECT_EQ(dispatches.size(), 3u);  // encode, prefill, decode
   EXPECT_TRUE(dispatches.count("encode") && dispatches.count("prefill") && dispatches.count("decode"));
+  // The layer ops fold the layer index: the tiny shape's vision encoder has several layers, so
+  // its qkv projections are one row with one call per layer.
+  bool folded = false;
+  for (const json& r : j["phases"][0]["by_layer_op"])
+    if (r["key"] == "vision.L*.qkv_proj") folded = r["calls"].get<int>() > 1;
+  EXPECT_TRUE(folded) << j["phases"][0]["by_layer_op"].dump(1);
 
   std::ifstream in(trace);
   ASSERT_TRUE(in) << trace;
@@ -194,7 +201,7 @@ TEST(ProfileCli, TablesSumToTheWholePhaseAndTraceHasOneSlicePerDispatch) {
   const CliRun table = run_cli("profile --shape tiny --tiles 1 --new-tokens 3 --warmup 0 --top 3");
   ASSERT_EQ(table.code, 0) << table.err;
   const auto sums = table_percent_sums(table.out);
-  ASSERT_EQ(sums.size(), 6u) << table.out;  // op + shader tables for 3 phases
+  ASSERT_EQ(sums.size(), 9u) << table.out;  // op, shader and layer-op tables for 3 phases
   for (double s : sums) EXPECT_NEAR(s, 100.0, 0.05) << table.out;
   EXPECT_NE(table.out.find(" others)"), std::string::npos) << table.out;
 }
