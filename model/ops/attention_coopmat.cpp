@@ -100,30 +100,41 @@ std::optional<AttentionCoopmatKernel> attention_coopmat_kernel(const Capabilitie
   return std::nullopt;
 }
 
-bool attention_coopmat_aligned(const EncoderAttentionArgs& a) {
+// Every column offset and row stride of `a` a multiple of `elements`, every binding 16-byte aligned.
+static bool encoder_views_aligned(const EncoderAttentionArgs& a, uint32_t elements) {
   for (uint32_t v : {a.q_col, a.q_stride, a.k_col, a.v_col, a.kv_stride, a.D})
-    if (v % 4 != 0) return false;
+    if (v % elements != 0) return false;
   for (const TensorRef* r : {&a.q, &a.k, &a.v, &a.out})
     if (r->offset % 16 != 0) return false;
   return true;
 }
 
-void record_attention_coopmat(Graph& g, const AttentionCoopmatKernel& kernel, const EncoderAttentionArgs& a,
-                              const std::string& label, bool emulate) {
+bool attention_coopmat_aligned(const EncoderAttentionArgs& a) { return encoder_views_aligned(a, 4); }
+
+// One encoder attention dispatch: a grid of query blocks × (tile, head), push offsets and strides
+// in units of `unit` elements.
+static void record_encoder_dispatch(Graph& g, const AttentionCoopmatKernel& kernel, const EncoderAttentionArgs& a,
+                                    const std::string& label, const std::string& shader, std::vector<uint32_t> spec,
+                                    uint32_t unit) {
   const uint32_t blocks = (a.S + kernel.rows() - 1) / kernel.rows();
   const uint64_t tile_heads = uint64_t(a.N) * a.H;
   check_grid(g.context().caps(), blocks, tile_heads, label);
-  Dispatch d{.name = label, .op = "attention", .shader = emulate ? "attention_coopmat_emu" : "attention_coopmat",
-             .spec = kernel.spec(a.half)};
+  Dispatch d{.name = label, .op = "attention", .shader = shader, .spec = std::move(spec)};
   d.groups = {blocks, uint32_t(tile_heads), 1};
   d.flops = 4.0 * double(tile_heads) * double(a.D) * double(a.S) * double(a.S);
   const double out_bytes = (a.half ? 2.0 : 4.0) * double(tile_heads) * double(a.S) * double(a.D);
   d.bytes = 4.0 * out_bytes + 4.0 * double(a.N) * double(a.S);
   d.bindings = {{a.q, Access::Read}, {a.k, Access::Read}, {a.v, Access::Read}, {a.key_mask, Access::Read},
                 {a.out, Access::Write}};
-  d.set_push(CoopmatAttnPush{a.S, a.H, a.q_col / 4, a.q_stride / 4, a.k_col / 4, a.v_col / 4,
-                             a.kv_stride / 4, float(double(a.scale) * kLog2e)});
+  d.set_push(CoopmatAttnPush{a.S, a.H, a.q_col / unit, a.q_stride / unit, a.k_col / unit, a.v_col / unit,
+                             a.kv_stride / unit, float(double(a.scale) * kLog2e)});
   g.add(std::move(d));
+}
+
+void record_attention_coopmat(Graph& g, const AttentionCoopmatKernel& kernel, const EncoderAttentionArgs& a,
+                              const std::string& label, bool emulate) {
+  record_encoder_dispatch(g, kernel, a, label, emulate ? "attention_coopmat_emu" : "attention_coopmat",
+                          kernel.spec(a.half), 4);
 }
 
 std::optional<AttentionCoopmatKernel> attention_flash_kernel(const Capabilities& caps, int64_t D) {
@@ -149,31 +160,12 @@ uint64_t attention_flash_shared_bytes(uint32_t D, const AttentionCoopmatTile& t)
   return (2ull * t.keys + 16ull * t.subgroups) * (D + 8) * 2 + 4ull * t.keys;
 }
 
-bool attention_flash_fits(const EncoderAttentionArgs& a) {
-  if (!a.half) return false;
-  for (uint32_t v : {a.q_col, a.q_stride, a.k_col, a.v_col, a.kv_stride, a.D})
-    if (v % 8 != 0) return false;
-  for (const TensorRef* r : {&a.q, &a.k, &a.v, &a.out})
-    if (r->offset % 16 != 0) return false;
-  return true;
-}
+bool attention_flash_fits(const EncoderAttentionArgs& a) { return a.half && encoder_views_aligned(a, 8); }
 
 void record_attention_flash(Graph& g, const AttentionCoopmatKernel& kernel, const EncoderAttentionArgs& a,
                             const std::string& label) {
-  const uint32_t blocks = (a.S + kernel.rows() - 1) / kernel.rows();
-  const uint64_t tile_heads = uint64_t(a.N) * a.H;
-  check_grid(g.context().caps(), blocks, tile_heads, label);
-  Dispatch d{.name = label, .op = "attention", .shader = "attention_flash",
-             .spec = {kernel.workgroup, kernel.head_dim, kernel.tile.keys, kernel.tile.subgroups}};
-  d.groups = {blocks, uint32_t(tile_heads), 1};
-  d.flops = 4.0 * double(tile_heads) * double(a.D) * double(a.S) * double(a.S);
-  const double out_bytes = 2.0 * double(tile_heads) * double(a.S) * double(a.D);
-  d.bytes = 4.0 * out_bytes + 4.0 * double(a.N) * double(a.S);
-  d.bindings = {{a.q, Access::Read}, {a.k, Access::Read}, {a.v, Access::Read}, {a.key_mask, Access::Read},
-                {a.out, Access::Write}};
-  d.set_push(CoopmatAttnPush{a.S, a.H, a.q_col / 8, a.q_stride / 8, a.k_col / 8, a.v_col / 8, a.kv_stride / 8,
-                             float(double(a.scale) * kLog2e)});
-  g.add(std::move(d));
+  record_encoder_dispatch(g, kernel, a, label, "attention_flash",
+                          {kernel.workgroup, kernel.head_dim, kernel.tile.keys, kernel.tile.subgroups}, 8);
 }
 
 bool record_attention_coopmat_decoder(Graph& g, const DecoderAttentionArgs& a, const AttentionCoopmatTile& tile,
