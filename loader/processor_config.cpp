@@ -14,8 +14,6 @@ using nlohmann::json;
 
 std::string where(const std::string& source, const std::string& key) { return source + ": \"" + key + "\""; }
 
-json read_json(const std::filesystem::path& path) { return read_config_json_file(path); }
-
 void read_bool(const json& j, const char* key, bool& out, const std::string& source) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return;
@@ -116,9 +114,9 @@ ProcessorConfig ProcessorConfig::load(const std::filesystem::path& dir) {
   const auto pre = dir / "preprocessor_config.json", proc = dir / "processor_config.json";
   json processor;
   const bool have_proc = std::filesystem::exists(proc);
-  if (have_proc) processor = read_json(proc);
+  if (have_proc) processor = read_config_json_file(proc);
   if (std::filesystem::exists(pre))
-    return from_json(read_json(pre), pre.string(), have_proc ? &processor : nullptr, proc.string());
+    return from_json(read_config_json_file(pre), pre.string(), have_proc ? &processor : nullptr, proc.string());
   if (have_proc && processor.is_object() && processor.contains("image_processor"))
     return from_json(processor["image_processor"], proc.string() + " image_processor", &processor,
                      proc.string());

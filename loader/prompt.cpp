@@ -14,8 +14,6 @@ namespace {
 
 using nlohmann::json;
 
-json read_json(const std::filesystem::path& path) { return read_config_json_file(path); }
-
 // Python's str.capitalize on ASCII.
 std::string capitalize(std::string s) {
   for (size_t i = 0; i < s.size(); ++i) {
@@ -93,7 +91,7 @@ ChatTemplate ChatTemplate::load(const std::filesystem::path& dir) {
   for (const char* name : {"chat_template.json", "processor_config.json", "tokenizer_config.json"}) {
     const auto p = dir / name;
     if (!std::filesystem::exists(p)) continue;
-    const json j = read_json(p);
+    const json j = read_config_json_file(p);
     if (j.is_object() && j.contains("chat_template") && !j["chat_template"].is_null())
       return parse(template_from_json_value(j["chat_template"], p.string()), p.string() + " chat_template");
   }
@@ -125,7 +123,7 @@ ImageTokens ImageTokens::load(const std::filesystem::path& dir) {
   ImageTokens t;
   const auto p = dir / "tokenizer_config.json";
   if (!std::filesystem::exists(p)) return t;
-  const json j = read_json(p);
+  const json j = read_config_json_file(p);
   if (!j.is_object()) throw LoadError(p.string() + ": expected a JSON object");
   const auto pick = [&](const char* key, std::string& out) {
     for (const json* scope : {&j, j.contains("extra_special_tokens") ? &j["extra_special_tokens"] : nullptr}) {

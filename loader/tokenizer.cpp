@@ -42,10 +42,6 @@ std::string read_file(const std::filesystem::path& file, const char* what) {
   return ss.str();
 }
 
-json parse_json(std::string_view text, const std::string& origin) {
-  return parse_json_text(text, origin);  // LoadError: not valid JSON, or nesting over kMaxJsonDepth
-}
-
 bool flag(const json& obj, const char* key, bool fallback, const std::string& where) {
   if (!obj.contains(key) || obj[key].is_null()) return fallback;
   if (!obj[key].is_boolean())
@@ -152,7 +148,7 @@ Tokenizer Tokenizer::load(const std::filesystem::path& file) {
   const std::filesystem::path config_file = file.parent_path() / "tokenizer_config.json";
   std::error_code ec;
   if (!std::filesystem::exists(config_file, ec)) return from_json(text, file.string());
-  const json config = parse_json(read_file(config_file, "tokenizer_config.json"),
+  const json config = parse_json_text(read_file(config_file, "tokenizer_config.json"),
                                  config_file.string());
   if (!config.is_object()) throw LoadError(config_file.string() + ": expected a JSON object");
   return from_json(text, file.string(), &config);
@@ -160,7 +156,7 @@ Tokenizer Tokenizer::load(const std::filesystem::path& file) {
 
 Tokenizer Tokenizer::from_json(std::string_view tokenizer_json, const std::string& origin,
                                const json* config) {
-  const json root = parse_json(tokenizer_json, origin);
+  const json root = parse_json_text(tokenizer_json, origin);  // LoadError: malformed or too deep
   try {
     if (!root.is_object()) throw LoadError(origin + ": expected a JSON object");
     if (!root.contains("model")) throw LoadError(origin + ": missing key \"model\"");

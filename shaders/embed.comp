@@ -3,6 +3,7 @@
 // table chunk [v_begin, v_end). Ids are clamped to [0, vocab) first, so a bad id can never
 // read out of bounds (the host checks ids and reports them before they get here).
 // Defines: W_F32, W_F16 or W_BF16 (the table's dtype).
+#extension GL_GOOGLE_include_directive : enable
 layout(local_size_x_id = 0) in;
 
 layout(push_constant) uniform Push {
@@ -17,15 +18,9 @@ layout(push_constant) uniform Push {
 layout(std430, binding = 1) readonly buffer Table { float table[]; };
 float load_t(uint i) { return table[i]; }
 #else
+#include "half_words.glsl"
 layout(std430, binding = 1) readonly buffer Table { uint table[]; };
-float load_t(uint i) {
-  uint word = table[i >> 1];
-#if defined(W_F16)
-  return unpackHalf2x16(word)[i & 1u];
-#else
-  return uintBitsToFloat((i & 1u) == 0u ? word << 16 : word & 0xffff0000u);
-#endif
-}
+float load_t(uint i) { return unpack2(table[i >> 1])[i & 1u]; }
 #endif
 layout(std430, binding = 0) readonly buffer Ids { int ids[]; };
 layout(std430, binding = 2) writeonly buffer Out { float outp[]; };
