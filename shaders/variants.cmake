@@ -1,5 +1,15 @@
 # The one table of shader variants: "name|source.comp|DEFINE=1|DEFINE2=..."
 # Each name becomes an embedded SPIR-V module that runtime pipelines look up by name.
+# Which op file (model/ops/) records which shader, where the names differ:
+#   activation.cpp      act.comp
+#   embedding.cpp       embed.comp
+#   patch_embed.cpp     patch_im2col.comp, posembed.comp (and the matmul shaders)
+#   pixel_unshuffle.cpp unshuffle.comp
+#   mlp.cpp             mlp_decode.comp
+#   attention.cpp, attention_coopmat.cpp  attention*.comp
+#   matmul.cpp, matmul_coopmat.cpp        matmul_*.comp
+#   runtime/context.cpp coopmat_layout.comp (the fragment-layout probe)
+# norm, rope, splice and logits share their op file's name.
 set(SMOLVK_SHADER_VARIANTS
   "test_fill|test_fill.comp"
   "test_subgroup|test_subgroup.comp"  # test-only
@@ -31,7 +41,7 @@ set(SMOLVK_SHADER_VARIANTS
   "matmul_coopmat_bf16|matmul_coopmat.comp|W_BF16=1"
   "matmul_coopmat_emu_bf16|matmul_coopmat.comp|W_BF16=1|EMULATE_COOPMAT=1"  # test-only
   "embed_bf16|embed.comp|W_BF16=1"
-  # helper E: norms, activations, vision/connector glue, logits
+  # norms, activations, vision/connector glue, logits
   "norm_rms_f32|norm.comp"
   "norm_rms_f32_sg|norm.comp|SUBGROUP=1"
   "norm_rms_f16|norm.comp|WEIGHT_F16=1"
@@ -57,7 +67,7 @@ set(SMOLVK_SHADER_VARIANTS
   "logits_argmax_sg|logits_argmax.comp|SUBGROUP=1"
   "logits_sample|logits_sample.comp"
   "logits_sample_sg|logits_sample.comp|SUBGROUP=1"
-  # helper A2: RoPE and attention
+  # RoPE and attention
   "rope_inplace|rope.comp"
   "rope_qkv|rope.comp|QKV_WRITE=1"
   "attention_decoder|attention.comp"
@@ -70,7 +80,7 @@ set(SMOLVK_SHADER_VARIANTS
   "mlp_decode_f32|mlp_decode.comp|W_F32=1"
   "mlp_decode_f16|mlp_decode.comp|W_F16=1"
   "mlp_decode_bf16|mlp_decode.comp|W_BF16=1"
-  # helper PV: tensor-core encoder attention
+  # tensor-core attention
   "attention_coopmat|attention_coopmat.comp"
   "attention_flash|attention_flash.comp"
   "attention_coopmat_emu|attention_coopmat.comp|EMULATE_COOPMAT=1"  # test-only
