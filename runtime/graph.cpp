@@ -93,93 +93,98 @@ void Graph::add(Dispatch d) {
   dispatches_.push_back(std::move(d));
 }
 
-Program Graph::compile() {
-  Context::Impl& C = ctx_.impl();
-  Program prog;
-  prog.impl_ = std::make_unique<Program::Impl>();
-  Program::Impl& P = *prog.impl_;
-  P.ctx = &C;
-  const uint64_t align = std::max<uint64_t>(256, C.caps.min_storage_buffer_offset_alignment);
+namespace {
 
-  // Liveness of transients → offsets in one arena (greedy, largest first).
-  const size_t nres = resources_.size();
+// Where each transient lives in the one arena: greedy, largest first, tensors whose lifetimes
+// (first to last dispatch touching them) do not overlap share memory.
+struct ArenaPlan {
+  std::vector<uint64_t> offset;  // per resource (transients only)
+  uint64_t bytes = 0;            // the arena's size
+  uint64_t transient_sum = 0;    // what the transients would take without sharing
+};
+
+ArenaPlan plan_arena(const std::vector<Graph::Resource>& resources, const std::vector<Dispatch>& dispatches,
+                     uint64_t align) {
+  const size_t nres = resources.size();
   std::vector<int64_t> first(nres, INT64_MAX), last(nres, -1);
-  for (size_t i = 0; i < dispatches_.size(); ++i)
-    for (const auto& b : dispatches_[i].bindings) {
+  for (size_t i = 0; i < dispatches.size(); ++i)
+    for (const auto& b : dispatches[i].bindings) {
       first[b.ref.resource] = std::min<int64_t>(first[b.ref.resource], int64_t(i));
       last[b.ref.resource] = std::max<int64_t>(last[b.ref.resource], int64_t(i));
     }
-  std::vector<uint64_t> offset(nres, 0);
+  ArenaPlan plan;
+  plan.offset.assign(nres, 0);
   std::vector<uint32_t> order;
   for (uint32_t r = 0; r < nres; ++r)
-    if (resources_[r].kind == Resource::Transient && last[r] >= 0) order.push_back(r);
-  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-    return resources_[a].size > resources_[b].size;
-  });
+    if (resources[r].kind == Graph::Resource::Transient && last[r] >= 0) order.push_back(r);
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return resources[a].size > resources[b].size; });
   std::vector<uint32_t> placed;
   for (uint32_t r : order) {
-    const uint64_t size = align_up(resources_[r].size, align);
-    P.transient_sum += size;
+    const uint64_t size = align_up(resources[r].size, align);
+    plan.transient_sum += size;
     std::vector<std::pair<uint64_t, uint64_t>> busy;
     for (uint32_t o : placed)
       if (first[o] <= last[r] && first[r] <= last[o])
-        busy.push_back({offset[o], offset[o] + align_up(resources_[o].size, align)});
+        busy.push_back({plan.offset[o], plan.offset[o] + align_up(resources[o].size, align)});
     std::sort(busy.begin(), busy.end());
     uint64_t off = 0;
     for (auto [b, e] : busy) {
       if (off + size <= b) break;
       off = std::max(off, e);
     }
-    offset[r] = off;
-    P.arena_bytes = std::max(P.arena_bytes, off + size);
+    plan.offset[r] = off;
+    plan.bytes = std::max(plan.bytes, off + size);
     placed.push_back(r);
   }
-  if (P.arena_bytes) P.arena = ctx_.create_buffer(P.arena_bytes);
-  if (params_resource_ != UINT32_MAX) {
-    P.params_host = C.make_host_buffer(kParamWords * 4);
-    std::memset(P.params_host->mapped, 0, kParamWords * 4);
-    P.params_device = ctx_.create_buffer(kParamWords * 4);
-  }
+  return plan;
+}
 
-  auto resolve = [&](const TensorRef& t, const std::string& who) -> Range {
-    const Resource& res = resources_[t.resource];
-    const Buffer* buf = nullptr;
-    uint64_t base = 0;
-    switch (res.kind) {
-      case Resource::External: buf = &res.buffer; break;
-      case Resource::Transient: buf = &P.arena; base = offset[t.resource]; break;
-      case Resource::Params: buf = &P.params_device; break;
-    }
-    if (t.offset + t.size > res.size)
-      throw GpuError("dispatch '" + who + "' binds past the end of a tensor");
-    uint64_t begin = Context::Impl::vk_offset(*buf) + base + t.offset;
-    return {Context::Impl::vk_buffer(*buf), begin, begin + t.size};
-  };
-
-  // Descriptor sets: one per dispatch, allocated now, reused by every replay.
-  VkDescriptorPoolSize ps{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                          std::max<uint32_t>(1, uint32_t(dispatches_.size()) * kMaxBindings)};
+// One descriptor set per dispatch from a new pool, allocated now and reused by every replay.
+std::vector<VkDescriptorSet> allocate_sets(Context::Impl& C, size_t n, VkDescriptorPool* pool) {
+  VkDescriptorPoolSize ps{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, std::max<uint32_t>(1, uint32_t(n) * kMaxBindings)};
   VkDescriptorPoolCreateInfo dpci{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
-  dpci.maxSets = std::max<uint32_t>(1, uint32_t(dispatches_.size()));
+  dpci.maxSets = std::max<uint32_t>(1, uint32_t(n));
   dpci.poolSizeCount = 1;
   dpci.pPoolSizes = &ps;
-  VK_CHECK(vkCreateDescriptorPool(C.device, &dpci, nullptr, &P.pool));
-  std::vector<VkDescriptorSet> sets(dispatches_.size());
+  VK_CHECK(vkCreateDescriptorPool(C.device, &dpci, nullptr, pool));
+  std::vector<VkDescriptorSet> sets(n);
   if (!sets.empty()) {
     std::vector<VkDescriptorSetLayout> layouts(sets.size(), C.set_layout);
     VkDescriptorSetAllocateInfo ai{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
-    ai.descriptorPool = P.pool;
+    ai.descriptorPool = *pool;
     ai.descriptorSetCount = uint32_t(sets.size());
     ai.pSetLayouts = layouts.data();
     VK_CHECK(vkAllocateDescriptorSets(C.device, &ai, sets.data()));
   }
+  return sets;
+}
 
-  std::vector<std::vector<Range>> reads(dispatches_.size()), writes(dispatches_.size());
+// What each dispatch reads and writes (for the barriers).
+struct Accesses {
+  std::vector<std::vector<Range>> reads, writes;
+};
+
+// Fills every dispatch's set (bindings past its own get the context's dummy buffer), checking
+// each range against the device's limits.
+template <typename Resolve>
+Accesses write_sets(Context::Impl& C, const std::vector<Dispatch>& dispatches, const std::vector<VkDescriptorSet>& sets,
+                    Resolve resolve) {
+  Accesses acc{std::vector<std::vector<Range>>(dispatches.size()), std::vector<std::vector<Range>>(dispatches.size())};
   std::vector<VkDescriptorBufferInfo> infos;
-  infos.reserve(dispatches_.size() * kMaxBindings);
+  infos.reserve(dispatches.size() * kMaxBindings);
   std::vector<VkWriteDescriptorSet> wds;
-  for (size_t i = 0; i < dispatches_.size(); ++i) {
-    const Dispatch& d = dispatches_[i];
+  auto add = [&](VkDescriptorSet set, uint32_t binding, VkDescriptorBufferInfo info) {
+    infos.push_back(info);
+    VkWriteDescriptorSet w{VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
+    w.dstSet = set;
+    w.dstBinding = binding;
+    w.descriptorCount = 1;
+    w.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+    w.pBufferInfo = &infos.back();
+    wds.push_back(w);
+  };
+  for (size_t i = 0; i < dispatches.size(); ++i) {
+    const Dispatch& d = dispatches[i];
     for (uint32_t j = 0; j < d.bindings.size(); ++j) {
       const Binding& b = d.bindings[j];
       Range r = resolve(b.ref, d.name);
@@ -191,42 +196,111 @@ Program Graph::compile() {
       if (r.begin % C.caps.min_storage_buffer_offset_alignment)
         throw GpuError("dispatch '" + d.name + "' binding " + std::to_string(j) +
                        " starts at an offset not aligned to minStorageBufferOffsetAlignment");
-      if (b.access != Access::Write) reads[i].push_back(r);
-      if (b.access != Access::Read) writes[i].push_back(r);
-      infos.push_back({r.buffer, r.begin, r.end - r.begin});
-      VkWriteDescriptorSet w{VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
-      w.dstSet = sets[i];
-      w.dstBinding = j;
-      w.descriptorCount = 1;
-      w.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-      w.pBufferInfo = &infos.back();
-      wds.push_back(w);
+      if (b.access != Access::Write) acc.reads[i].push_back(r);
+      if (b.access != Access::Read) acc.writes[i].push_back(r);
+      add(sets[i], j, {r.buffer, r.begin, r.end - r.begin});
     }
-    for (uint32_t j = uint32_t(d.bindings.size()); j < kMaxBindings; ++j) {
-      infos.push_back({C.dummy->block->buffer, C.dummy->offset, 256});
-      VkWriteDescriptorSet w{VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
-      w.dstSet = sets[i];
-      w.dstBinding = j;
-      w.descriptorCount = 1;
-      w.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-      w.pBufferInfo = &infos.back();
-      wds.push_back(w);
-    }
+    for (uint32_t j = uint32_t(d.bindings.size()); j < kMaxBindings; ++j)
+      add(sets[i], j, {C.dummy->block->buffer, C.dummy->offset, 256});
   }
   if (!wds.empty()) vkUpdateDescriptorSets(C.device, uint32_t(wds.size()), wds.data(), 0, nullptr);
+  return acc;
+}
 
+void memory_barrier(VkCommandBuffer cmd, VkPipelineStageFlags src, VkAccessFlags src_access, VkPipelineStageFlags dst,
+                    VkAccessFlags dst_access) {
+  VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  mb.srcAccessMask = src_access;
+  mb.dstAccessMask = dst_access;
+  vkCmdPipelineBarrier(cmd, src, dst, 0, 1, &mb, 0, nullptr, 0, nullptr);
+}
+
+// The dispatches in order, with a barrier only before a dispatch whose reads or writes overlap
+// an earlier unbarriered write (or whose writes overlap an earlier read); timestamps around
+// each where `queries` is set. Returns, per dispatch, whether a barrier precedes it.
+std::vector<bool> record_dispatches(VkCommandBuffer cmd, const Context::Impl& C, const std::vector<Dispatch>& dispatches,
+                                    const std::vector<VkDescriptorSet>& sets, const std::vector<VkPipeline>& pipes,
+                                    const Accesses& acc, VkQueryPool queries) {
+  std::vector<bool> barrier_before(dispatches.size(), false);
+  std::vector<Range> pending_reads, pending_writes;
+  auto hits = [](const std::vector<Range>& mine, const std::vector<Range>& pending) {
+    for (const auto& a : mine)
+      for (const auto& b : pending)
+        if (a.overlaps(b)) return true;
+    return false;
+  };
+  VkPipeline bound = VK_NULL_HANDLE;
+  for (size_t i = 0; i < dispatches.size(); ++i) {
+    const Dispatch& d = dispatches[i];
+    if (hits(acc.reads[i], pending_writes) || hits(acc.writes[i], pending_writes) || hits(acc.writes[i], pending_reads)) {
+      memory_barrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_SHADER_READ_BIT,
+                     VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
+      barrier_before[i] = true;
+      pending_reads.clear();
+      pending_writes.clear();
+    }
+    pending_reads.insert(pending_reads.end(), acc.reads[i].begin(), acc.reads[i].end());
+    pending_writes.insert(pending_writes.end(), acc.writes[i].begin(), acc.writes[i].end());
+
+    if (pipes[i] != bound) {
+      vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipes[i]);
+      bound = pipes[i];
+    }
+    vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, C.pipeline_layout, 0, 1, &sets[i], 0, nullptr);
+    if (d.push_size)
+      vkCmdPushConstants(cmd, C.pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, d.push_size, d.push.data());
+    if (queries) vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, queries, uint32_t(2 * i));
+    vkCmdDispatch(cmd, d.groups[0], d.groups[1], d.groups[2]);
+    if (queries) vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries, uint32_t(2 * i + 1));
+  }
+  return barrier_before;
+}
+
+}  // namespace
+
+// Arena placement, descriptor sets, pipelines, query pool and command buffer, then the
+// recording: every replay submits the same command buffer.
+Program Graph::compile() {
+  Context::Impl& C = ctx_.impl();
+  Program prog;
+  prog.impl_ = std::make_unique<Program::Impl>();
+  Program::Impl& P = *prog.impl_;
+  P.ctx = &C;
+
+  const ArenaPlan arena = plan_arena(resources_, dispatches_, std::max<uint64_t>(256, C.caps.min_storage_buffer_offset_alignment));
+  P.arena_bytes = arena.bytes;
+  P.transient_sum = arena.transient_sum;
+  if (P.arena_bytes) P.arena = ctx_.create_buffer(P.arena_bytes);
+  if (params_resource_ != UINT32_MAX) {
+    P.params_host = C.make_host_buffer(kParamWords * 4);
+    std::memset(P.params_host->mapped, 0, kParamWords * 4);
+    P.params_device = ctx_.create_buffer(kParamWords * 4);
+  }
+  auto resolve = [&](const TensorRef& t, const std::string& who) -> Range {
+    const Resource& res = resources_[t.resource];
+    const Buffer* buf = nullptr;
+    uint64_t base = 0;
+    switch (res.kind) {
+      case Resource::External: buf = &res.buffer; break;
+      case Resource::Transient: buf = &P.arena; base = arena.offset[t.resource]; break;
+      case Resource::Params: buf = &P.params_device; break;
+    }
+    if (t.offset + t.size > res.size) throw GpuError("dispatch '" + who + "' binds past the end of a tensor");
+    uint64_t begin = Context::Impl::vk_offset(*buf) + base + t.offset;
+    return {Context::Impl::vk_buffer(*buf), begin, begin + t.size};
+  };
+
+  const std::vector<VkDescriptorSet> sets = allocate_sets(C, dispatches_.size(), &P.pool);
+  const Accesses acc = write_sets(C, dispatches_, sets, resolve);
   std::vector<VkPipeline> pipes(dispatches_.size());
-  for (size_t i = 0; i < dispatches_.size(); ++i)
-    pipes[i] = C.pipeline(dispatches_[i].shader, dispatches_[i].spec);
+  for (size_t i = 0; i < dispatches_.size(); ++i) pipes[i] = C.pipeline(dispatches_[i].shader, dispatches_[i].spec);
 
-  const bool timestamps = timestamps_ && C.caps.timestamps && !dispatches_.empty();
-  if (timestamps) {
+  if (timestamps_ && C.caps.timestamps && !dispatches_.empty()) {
     VkQueryPoolCreateInfo q{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
     q.queryType = VK_QUERY_TYPE_TIMESTAMP;
     q.queryCount = uint32_t(2 * dispatches_.size());
     VK_CHECK(vkCreateQueryPool(C.device, &q, nullptr, &P.queries));
   }
-
   VkCommandBufferAllocateInfo cai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
   cai.commandPool = C.command_pool;
   cai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
@@ -238,71 +312,30 @@ Program Graph::compile() {
   VkCommandBuffer cmd = P.cmd;
   VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
   VK_CHECK(vkBeginCommandBuffer(cmd, &bi));
-  auto barrier = [&](VkPipelineStageFlags src, VkAccessFlags src_access, VkPipelineStageFlags dst,
-                     VkAccessFlags dst_access) {
-    VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-    mb.srcAccessMask = src_access;
-    mb.dstAccessMask = dst_access;
-    vkCmdPipelineBarrier(cmd, src, dst, 0, 1, &mb, 0, nullptr, 0, nullptr);
-  };
   if (P.queries) vkCmdResetQueryPool(cmd, P.queries, 0, uint32_t(2 * dispatches_.size()));
   // Work of earlier submissions (uploads, other programs) → this one.
-  barrier(VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
-          VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
-          VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT);
+  memory_barrier(cmd, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+                 VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                 VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT);
   if (P.params_host) {
     VkBufferCopy c{0, Context::Impl::vk_offset(P.params_device), kParamWords * 4};
     vkCmdCopyBuffer(cmd, P.params_host->buffer, Context::Impl::vk_buffer(P.params_device), 1, &c);
-    barrier(VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
-            VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT);
+    memory_barrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+                   VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT);
   }
-
-  std::vector<Range> pending_reads, pending_writes;
-  P.barrier_before.assign(dispatches_.size(), false);
-  VkPipeline bound = VK_NULL_HANDLE;
-  for (size_t i = 0; i < dispatches_.size(); ++i) {
-    const Dispatch& d = dispatches_[i];
-    auto hits = [](const std::vector<Range>& mine, const std::vector<Range>& pending) {
-      for (const auto& a : mine)
-        for (const auto& b : pending)
-          if (a.overlaps(b)) return true;
-      return false;
-    };
-    bool need = hits(reads[i], pending_writes) || hits(writes[i], pending_writes) ||
-                hits(writes[i], pending_reads);
-    if (need) {
-      barrier(VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_SHADER_READ_BIT,
-              VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
-      P.barrier_before[i] = true;
-      pending_reads.clear();
-      pending_writes.clear();
-    }
-    pending_reads.insert(pending_reads.end(), reads[i].begin(), reads[i].end());
-    pending_writes.insert(pending_writes.end(), writes[i].begin(), writes[i].end());
-
-    if (pipes[i] != bound) {
-      vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipes[i]);
-      bound = pipes[i];
-    }
-    vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, C.pipeline_layout, 0, 1, &sets[i], 0, nullptr);
-    if (d.push_size)
-      vkCmdPushConstants(cmd, C.pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, d.push_size, d.push.data());
-    if (P.queries) vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, P.queries, uint32_t(2 * i));
-    vkCmdDispatch(cmd, d.groups[0], d.groups[1], d.groups[2]);
-    if (P.queries) vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, P.queries, uint32_t(2 * i + 1));
-  }
+  P.barrier_before = record_dispatches(cmd, C, dispatches_, sets, pipes, acc, P.queries);
   // Results → host reads, downloads and later submissions.
-  barrier(VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
-          VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-          VK_ACCESS_HOST_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_SHADER_READ_BIT);
+  memory_barrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
+                 VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                 VK_ACCESS_HOST_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_SHADER_READ_BIT);
   if (read_back_.valid()) {
     const Range r = resolve(read_back_, "read_back");
     P.read_back_bytes = r.end - r.begin;
     P.read_back = C.make_host_buffer(P.read_back_bytes);
     VkBufferCopy c{r.begin, 0, P.read_back_bytes};
     vkCmdCopyBuffer(cmd, r.buffer, P.read_back->buffer, 1, &c);
-    barrier(VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_HOST_BIT,
-            VK_ACCESS_HOST_READ_BIT);
+    memory_barrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_HOST_BIT,
+                   VK_ACCESS_HOST_READ_BIT);
   }
   VK_CHECK(vkEndCommandBuffer(cmd));
 
