@@ -43,6 +43,30 @@ struct Model::Impl {
   std::vector<Result> run(std::span<const Request> batch, const std::vector<PreparedRequest>& prepared,
                           KvCache* cache, int64_t pos0, const GenerateOptions& o, const TokenCallback& cb);
 
+  // The batch as run() lays it out: B rows of T slots, row b's prompt right-aligned (left
+  // padding), checked against the limits (invalid_argument naming the value).
+  struct Layout {
+    int64_t B = 0, T = 0;
+    std::vector<int64_t> lengths;   // prompt tokens per row
+    bool embeds = false;            // generation from input embeddings (one row)
+    int64_t capacity = 0;           // KV slots a fresh cache needs
+    std::vector<int32_t> ids, positions;   // [B·T]
+    std::vector<int32_t> kv_start, last_rows;  // [B]: first valid key slot, the row's last token row
+  };
+  Layout layout(std::span<const Request> batch, const std::vector<PreparedRequest>& prepared, const KvCache* cache,
+                int64_t pos0, const GenerateOptions& o) const;
+  // The device copies of a Layout, the image rows' targets and the outputs.
+  struct RunBuffers {
+    Buffer ids, positions, kv_start, last_rows, targets, logits, next_ids, embeds;
+  };
+  // The prefill of all T slots (image rows spliced in at `image_rows` targets), and the
+  // one-token decode step replayed with the position in the params words.
+  Program record_prefill(const Layout& L, const RunBuffers& rb, const Encoded& enc, int64_t image_rows,
+                         const KvCache& kv, const DeviceTensor& rope, int64_t pos0, const ops::SamplingParams& sp,
+                         bool timestamps);
+  Program record_decode_step(int64_t B, const RunBuffers& rb, const KvCache& kv, const DeviceTensor& rope,
+                             const ops::SamplingParams& sp, bool timestamps);
+
   Encoded encode(const std::vector<const PreparedRequest*>& reqs, std::vector<float>* vision_out,
                  std::vector<DispatchTiming>* timings = nullptr);
 };

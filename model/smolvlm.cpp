@@ -276,58 +276,122 @@ std::vector<Result> Model::generate(std::span<const Request> batch, const Genera
   return impl_->run(batch, prepared, nullptr, 0, o, on_token);
 }
 
-std::vector<Result> Model::Impl::run(std::span<const Request> batch,
-                                     const std::vector<PreparedRequest>& prepared, KvCache* cache,
-                                     int64_t pos0, const GenerateOptions& o, const TokenCallback& on_token) {
-  Impl& I = *this;
-  I.cancel = false;
-  const auto& tc = I.config.text;
-  const int64_t B = int64_t(batch.size());
+Model::Impl::Layout Model::Impl::layout(std::span<const Request> batch, const std::vector<PreparedRequest>& prepared,
+                                        const KvCache* cache, int64_t pos0, const GenerateOptions& o) const {
+  const auto& tc = config.text;
+  Layout L;
+  L.B = int64_t(batch.size());
   if (o.max_new_tokens < 1) throw std::invalid_argument("max_new_tokens must be at least 1");
-  if (B > int64_t(Graph::kParamWords - param::kPositions))
-    throw std::invalid_argument("batch size " + std::to_string(B) + " is over the maximum of " +
+  if (L.B > int64_t(Graph::kParamWords - param::kPositions))
+    throw std::invalid_argument("batch size " + std::to_string(L.B) + " is over the maximum of " +
                                 std::to_string(Graph::kParamWords - param::kPositions));
-  const bool embeds = !batch[0].input_embeds.empty();
-  if (embeds && B != 1) throw std::invalid_argument("generation from embeddings takes one request");
-  int64_t T = 0;
-  std::vector<int64_t> lengths;
+  L.embeds = !batch[0].input_embeds.empty();
+  if (L.embeds && L.B != 1) throw std::invalid_argument("generation from embeddings takes one request");
   for (size_t b = 0; b < prepared.size(); ++b) {
-    int64_t len = embeds ? int64_t(batch[b].input_embeds.size()) / tc.hidden_size
-                         : int64_t(prepared[b].input_ids.size());
-    if (embeds && len * tc.hidden_size != int64_t(batch[b].input_embeds.size()))
+    int64_t len = L.embeds ? int64_t(batch[b].input_embeds.size()) / tc.hidden_size
+                           : int64_t(prepared[b].input_ids.size());
+    if (L.embeds && len * tc.hidden_size != int64_t(batch[b].input_embeds.size()))
       throw std::invalid_argument("input embeddings: " + std::to_string(batch[b].input_embeds.size()) +
                                   " values is not a multiple of the hidden size " + std::to_string(tc.hidden_size));
     if (len == 0) throw std::invalid_argument("request " + std::to_string(b) + " has an empty prompt");
-    lengths.push_back(len);
-    T = std::max(T, len);
+    L.lengths.push_back(len);
+    L.T = std::max(L.T, len);
   }
-  const int64_t need = pos0 + T + o.max_new_tokens;
+  const int64_t need = pos0 + L.T + o.max_new_tokens;
   const int64_t limit = cache ? cache->capacity : tc.max_position_embeddings;
   if (need > limit)
     throw std::invalid_argument("context overflow: " + std::to_string(pos0) + " tokens in context + " +
-                                std::to_string(T) + " prompt tokens + " + std::to_string(o.max_new_tokens) +
+                                std::to_string(L.T) + " prompt tokens + " + std::to_string(o.max_new_tokens) +
                                 " new tokens exceed the " + std::to_string(limit) + " positions available");
-  const int64_t capacity = std::min<int64_t>((need + 15) / 16 * 16, tc.max_position_embeddings);
-
-  std::vector<Result> results(batch.size());
-  auto t_start = Clock::now();
+  L.capacity = std::min<int64_t>((need + 15) / 16 * 16, tc.max_position_embeddings);
 
   // Left padding: row b's tokens occupy slots pad_b .. T−1; its keys before pad_b are masked.
-  std::vector<int32_t> ids(size_t(B * T), 0);
-  std::vector<int32_t> positions(size_t(B * T), 0);
-  std::vector<int32_t> kv_start(size_t(B), 0);
-  std::vector<int32_t> last_rows(size_t(B), 0);
-  const int32_t pad_id = int32_t(I.generation.pad_token_id.value_or(0));
+  const int64_t B = L.B, T = L.T;
+  L.ids.assign(size_t(B * T), 0);
+  L.positions.assign(size_t(B * T), 0);
+  L.kv_start.assign(size_t(B), 0);
+  L.last_rows.assign(size_t(B), 0);
+  const int32_t pad_id = int32_t(generation.pad_token_id.value_or(0));
   for (int64_t b = 0; b < B; ++b) {
-    const int64_t pad = T - lengths[size_t(b)];
-    kv_start[size_t(b)] = int32_t(pos0 == 0 ? pad : 0);  // a continued context has no padding
-    last_rows[size_t(b)] = int32_t(b * T + T - 1);
+    const int64_t pad = T - L.lengths[size_t(b)];
+    L.kv_start[size_t(b)] = int32_t(pos0 == 0 ? pad : 0);  // a continued context has no padding
+    L.last_rows[size_t(b)] = int32_t(b * T + T - 1);
     for (int64_t t = 0; t < T; ++t) {
-      positions[size_t(b * T + t)] = int32_t(pos0 + t);
-      if (!embeds) ids[size_t(b * T + t)] = t < pad ? pad_id : prepared[size_t(b)].input_ids[size_t(t - pad)];
+      L.positions[size_t(b * T + t)] = int32_t(pos0 + t);
+      if (!L.embeds) L.ids[size_t(b * T + t)] = t < pad ? pad_id : prepared[size_t(b)].input_ids[size_t(t - pad)];
     }
-    results[size_t(b)].input_ids = prepared[size_t(b)].input_ids;
   }
+  return L;
+}
+
+Program Model::Impl::record_prefill(const Layout& L, const RunBuffers& rb, const Encoded& enc, int64_t image_rows,
+                                    const KvCache& kv, const DeviceTensor& rope, int64_t pos0,
+                                    const ops::SamplingParams& sp, bool timestamps) {
+  const auto& tc = config.text;
+  const int64_t B = L.B, T = L.T;
+  Graph g(ctx);
+  TextIO io;
+  io.batch = B;
+  io.tokens = T;
+  io.ids = ops::external(g, rb.ids, DType::I32, {B * T});
+  ops::Tensor emb_t;
+  if (L.embeds) {
+    emb_t = ops::external(g, rb.embeds, DType::F32, {T, tc.hidden_size});
+    io.embeds = &emb_t;
+  }
+  io.positions = ops::external(g, rb.positions, DType::I32, {B * T});
+  io.kv_start = ops::external(g, rb.kv_start, DType::I32, {B});
+  io.pos0 = uint32_t(pos0);
+  ops::Tensor rows_t, targets_t;
+  if (enc.tiles) {
+    rows_t = ops::external(g, enc.rows, DType::F32, {image_rows, tc.hidden_size});
+    targets_t = ops::external(g, rb.targets, DType::I32, {image_rows});
+    io.image_rows = &rows_t;
+    io.image_targets = &targets_t;
+  }
+  io.last_rows = ops::external(g, rb.last_rows, DType::I32, {B});
+  io.logits = ops::external(g, rb.logits, DType::F32, {B, tc.vocab_size});
+  io.next_ids = ops::external(g, rb.next_ids, DType::I32, {B});
+  g.read_back(io.next_ids.ref);  // the sampled ids come back with the run, no download
+  io.sampling = sp;
+  io.step = uint32_t{0};
+  build_text(g, config, weights, kv, rope, io);
+  g.enable_timestamps(timestamps);
+  return g.compile();
+}
+
+Program Model::Impl::record_decode_step(int64_t B, const RunBuffers& rb, const KvCache& kv, const DeviceTensor& rope,
+                                        const ops::SamplingParams& sp, bool timestamps) {
+  Graph g(ctx);
+  TextIO io;
+  io.batch = B;
+  io.tokens = 1;
+  TensorRef params = g.params();
+  io.ids = ops::external(g, rb.next_ids, DType::I32, {B});
+  io.positions = {params.slice(param::kPositions * 4, uint64_t(B) * 4), DType::I32, {B}};
+  io.kv_start = ops::external(g, rb.kv_start, DType::I32, {B});
+  io.pos0 = ops::ParamWord{params, param::kPos0};
+  io.last_rows = io.kv_start;  // unused for T = 1
+  io.logits = ops::external(g, rb.logits, DType::F32, {B, config.text.vocab_size});
+  io.next_ids = ops::external(g, rb.next_ids, DType::I32, {B});
+  g.read_back(io.next_ids.ref);  // the sampled ids come back with the run, no download
+  io.sampling = sp;
+  io.step = ops::ParamWord{params, param::kStep};
+  build_text(g, config, weights, kv, rope, io);
+  g.enable_timestamps(timestamps);
+  return g.compile();
+}
+
+std::vector<Result> Model::Impl::run(std::span<const Request> batch,
+                                     const std::vector<PreparedRequest>& prepared, KvCache* cache,
+                                     int64_t pos0, const GenerateOptions& o, const TokenCallback& on_token) {
+  cancel = false;
+  const auto& tc = config.text;
+  const Layout L = layout(batch, prepared, cache, pos0, o);
+  const int64_t B = L.B, T = L.T;
+  std::vector<Result> results(batch.size());
+  for (int64_t b = 0; b < B; ++b) results[size_t(b)].input_ids = prepared[size_t(b)].input_ids;
+  auto t_start = Clock::now();
 
   // 1. all tiles of all requests in one vision batch
   auto t0 = Clock::now();
@@ -335,68 +399,33 @@ std::vector<Result> Model::Impl::run(std::span<const Request> batch,
   for (const auto& p : prepared) with_images.push_back(&p);
   std::vector<PhaseProfile> profile;
   std::vector<DispatchTiming> encode_timings;
-  Impl::Encoded enc = I.encode(with_images, nullptr, o.profile ? &encode_timings : nullptr);
+  Encoded enc = encode(with_images, nullptr, o.profile ? &encode_timings : nullptr);
   if (o.profile && enc.tiles) profile.push_back({"encode", std::move(encode_timings)});
   std::vector<int32_t> targets;
-  if (enc.tiles) targets = ops::image_token_targets(ids, int32_t(I.config.image_token_id),
-                                                    enc.tiles * I.config.image_seq_len());
-  else if (!embeds)
-    ops::image_token_targets(ids, int32_t(I.config.image_token_id), 0);  // placeholders need images
+  if (enc.tiles) targets = ops::image_token_targets(L.ids, int32_t(config.image_token_id),
+                                                    enc.tiles * config.image_seq_len());
+  else if (!L.embeds)
+    ops::image_token_targets(L.ids, int32_t(config.image_token_id), 0);  // placeholders need images
   const double encode_ms = ms_since(t0);
 
   // 2. prefill
   t0 = Clock::now();
   KvCache fresh;
-  if (!cache) fresh = make_kv_cache(I.ctx, I.config, B, capacity);
+  if (!cache) fresh = make_kv_cache(ctx, config, B, L.capacity);
   const KvCache& kv = cache ? *cache : fresh;
-  const DeviceTensor& rope = I.rope_for(kv.capacity);
-  Buffer ids_b = upload_vector(I.ctx, ids), pos_b = upload_vector(I.ctx, positions),
-         start_b = upload_vector(I.ctx, kv_start), last_b = upload_vector(I.ctx, last_rows),
-         targets_b = upload_vector(I.ctx, targets);
-  Buffer logits_b = I.ctx.create_buffer(uint64_t(B * tc.vocab_size) * 4);
-  Buffer next_b = I.ctx.create_buffer(uint64_t(B) * 4);
-  Buffer embeds_b;
-  if (embeds) embeds_b = upload_vector(I.ctx, batch[0].input_embeds);
-
-  ops::SamplingParams sp{o.sampling.temperature, o.sampling.top_k, o.sampling.top_p, o.sampling.seed};
-  Program prefill;
-  {
-    Graph g(I.ctx);
-    TextIO io;
-    io.batch = B;
-    io.tokens = T;
-    io.ids = ops::external(g, ids_b, DType::I32, {B * T});
-    ops::Tensor emb_t;
-    if (embeds) {
-      emb_t = ops::external(g, embeds_b, DType::F32, {T, tc.hidden_size});
-      io.embeds = &emb_t;
-    }
-    io.positions = ops::external(g, pos_b, DType::I32, {B * T});
-    io.kv_start = ops::external(g, start_b, DType::I32, {B});
-    io.pos0 = uint32_t(pos0);
-    ops::Tensor rows_t, targets_t;
-    if (enc.tiles) {
-      rows_t = ops::external(g, enc.rows, DType::F32, {int64_t(targets.size()), tc.hidden_size});
-      targets_t = ops::external(g, targets_b, DType::I32, {int64_t(targets.size())});
-      io.image_rows = &rows_t;
-      io.image_targets = &targets_t;
-    }
-    io.last_rows = ops::external(g, last_b, DType::I32, {B});
-    io.logits = ops::external(g, logits_b, DType::F32, {B, tc.vocab_size});
-    io.next_ids = ops::external(g, next_b, DType::I32, {B});
-    g.read_back(io.next_ids.ref);  // the sampled ids come back with the run, no download
-    io.sampling = sp;
-    io.step = uint32_t{0};
-    build_text(g, I.config, I.weights, kv, rope, io);
-    g.enable_timestamps(o.profile);
-    prefill = g.compile();
-  }
+  const DeviceTensor& rope = rope_for(kv.capacity);
+  RunBuffers rb{upload_vector(ctx, L.ids), upload_vector(ctx, L.positions), upload_vector(ctx, L.kv_start),
+                upload_vector(ctx, L.last_rows), upload_vector(ctx, targets),
+                ctx.create_buffer(uint64_t(B * tc.vocab_size) * 4), ctx.create_buffer(uint64_t(B) * 4), {}};
+  if (L.embeds) rb.embeds = upload_vector(ctx, batch[0].input_embeds);
+  const ops::SamplingParams sp{o.sampling.temperature, o.sampling.top_k, o.sampling.top_p, o.sampling.seed};
+  Program prefill = record_prefill(L, rb, enc, int64_t(targets.size()), kv, rope, pos0, sp, o.profile);
   prefill.run();
   if (o.profile) profile.push_back({"prefill", prefill.timings()});
   const double prefill_ms = ms_since(t0);
   if (o.want_last_logits) {
     std::vector<float> all(size_t(B * tc.vocab_size));
-    I.ctx.download(logits_b, all.data(), all.size() * 4);
+    ctx.download(rb.logits, all.data(), all.size() * 4);
     for (int64_t b = 0; b < B; ++b)
       results[size_t(b)].last_logits.assign(all.begin() + b * tc.vocab_size, all.begin() + (b + 1) * tc.vocab_size);
   }
@@ -404,10 +433,9 @@ std::vector<Result> Model::Impl::run(std::span<const Request> batch,
   // 3. decode: one recorded step, replayed with the position in the params buffer
   t0 = Clock::now();
   std::vector<StreamDecoder> decoders;
-  for (int64_t b = 0; b < B; ++b) decoders.emplace_back(I.tokenizer, true);
+  for (int64_t b = 0; b < B; ++b) decoders.emplace_back(tokenizer, true);
   std::vector<bool> done(size_t(B), false);
   std::vector<int32_t> next(batch.size(), 0);
-  double first_token_ms = 0;
   auto take_tokens = [&](const Program& p) {
     std::memcpy(next.data(), p.read_back().data(), uint64_t(B) * 4);
     for (int64_t b = 0; b < B; ++b) {
@@ -417,38 +445,19 @@ std::vector<Result> Model::Impl::run(std::span<const Request> batch,
       std::string piece = decoders[size_t(b)].feed(next[size_t(b)]);
       r.text += piece;
       if (on_token) on_token(int(b), next[size_t(b)], piece);
-      if (!o.ignore_eos && std::find(I.stop_ids.begin(), I.stop_ids.end(), next[size_t(b)]) != I.stop_ids.end()) {
+      if (!o.ignore_eos && std::find(stop_ids.begin(), stop_ids.end(), next[size_t(b)]) != stop_ids.end()) {
         done[size_t(b)] = true;
         r.stop_reason = "eos";
       }
     }
   };
   take_tokens(prefill);
-  first_token_ms = ms_since(t_start);
+  const double first_token_ms = ms_since(t_start);
   Program decode;
   for (int step = 1; step < o.max_new_tokens; ++step) {
     if (std::all_of(done.begin(), done.end(), [](bool d) { return d; })) break;
-    if (I.cancel) break;
-    if (step == 1) {
-      Graph g(I.ctx);
-      TextIO io;
-      io.batch = B;
-      io.tokens = 1;
-      TensorRef params = g.params();
-      io.ids = ops::external(g, next_b, DType::I32, {B});
-      io.positions = {params.slice(param::kPositions * 4, uint64_t(B) * 4), DType::I32, {B}};
-      io.kv_start = ops::external(g, start_b, DType::I32, {B});
-      io.pos0 = ops::ParamWord{params, param::kPos0};
-      io.last_rows = io.kv_start;  // unused for T = 1
-      io.logits = ops::external(g, logits_b, DType::F32, {B, tc.vocab_size});
-      io.next_ids = ops::external(g, next_b, DType::I32, {B});
-    g.read_back(io.next_ids.ref);  // the sampled ids come back with the run, no download
-      io.sampling = sp;
-      io.step = ops::ParamWord{params, param::kStep};
-      build_text(g, I.config, I.weights, kv, rope, io);
-      g.enable_timestamps(o.profile);
-      decode = g.compile();
-    }
+    if (cancel) break;
+    if (step == 1) decode = record_decode_step(B, rb, kv, rope, sp, o.profile);
     const uint32_t pos = uint32_t(pos0 + T + step - 1);
     decode.set_param(param::kPos0, pos);
     decode.set_param(param::kStep, uint32_t(step));
@@ -461,8 +470,8 @@ std::vector<Result> Model::Impl::run(std::span<const Request> batch,
   for (int64_t b = 0; b < B; ++b) {
     Result& r = results[size_t(b)];
     r.text += decoders[size_t(b)].flush();
-    if (r.stop_reason.empty()) r.stop_reason = I.cancel ? "cancelled" : "length";
-    r.timings = {encode_ms, prefill_ms, decode_ms, first_token_ms, int(enc.tiles), int(lengths[size_t(b)]),
+    if (r.stop_reason.empty()) r.stop_reason = cancel ? "cancelled" : "length";
+    r.timings = {encode_ms, prefill_ms, decode_ms, first_token_ms, int(enc.tiles), int(L.lengths[size_t(b)]),
                  int(r.output_ids.size())};
     r.profile = profile;
   }
