@@ -109,7 +109,8 @@ std::string ChatTemplate::apply(std::span<const ChatMessage> messages, bool add_
     out += capitalize(m.role);
     out += m.content.front().kind == ChatItem::Image ? ":" : ": ";
     for (const ChatItem& item : m.content) out += item.kind == ChatItem::Image ? "<image>" : item.text;
-    out += "<end_of_utterance>\n";
+    out += kEndOfUtterance;
+    out += "\n";
   }
   if (add_generation_prompt) out += "Assistant:";
   return out;
@@ -197,6 +198,16 @@ std::string expand_image_tokens(const std::string& prompt, std::span<const Image
   }
   out.append(prompt, pos, std::string::npos);
   return out;
+}
+
+std::vector<int32_t> stop_token_ids(const GenerationConfig& generation, const Tokenizer& tokenizer) {
+  std::vector<int32_t> ids;
+  auto add = [&](int64_t id) {
+    if (std::find(ids.begin(), ids.end(), int32_t(id)) == ids.end()) ids.push_back(int32_t(id));
+  };
+  for (int64_t id : generation.eos_token_ids) add(id);
+  if (auto eou = tokenizer.token_to_id(kEndOfUtterance)) add(*eou);
+  return ids;
 }
 
 }  // namespace smolvk

@@ -7,9 +7,19 @@
 #include <string_view>
 #include <vector>
 
+#include "loader/generation_config.h"
 #include "loader/preprocess.h"
+#include "loader/tokenizer.h"
 
 namespace smolvk {
+
+// The end of every chat turn in the SmolVLM / Idefics3 layout. Generation stops on it whether
+// or not generation_config.json lists it: Idefics3-8B's omits it (smolvlm-reference.md).
+inline constexpr std::string_view kEndOfUtterance = "<end_of_utterance>";
+
+// The ids generation stops on: generation_config.json's eos_token_id(s), then the tokenizer's
+// kEndOfUtterance where it has one (each once).
+std::vector<int32_t> stop_token_ids(const GenerationConfig& generation, const Tokenizer& tokenizer);
 
 struct ChatItem {
   enum Kind { Text, Image } kind = Text;

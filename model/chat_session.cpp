@@ -32,9 +32,9 @@ Result ChatSession::send(const std::string& text, const std::vector<Image>& imag
   std::string turn = I.chat_template.apply(std::span<const ChatMessage>(&user, 1), true);
   if (length_ > 0) {
     // The template's prefix opens the conversation once; each message ends with
-    // "<end_of_utterance>\n", and the last answer's end-of-utterance is the pending token.
+    // kEndOfUtterance and a newline, and the last answer's end-of-utterance is the pending token.
     turn = turn.substr(I.chat_template.prefix().size());
-    turn = (last_stopped_on_eos_ ? "\n" : "<end_of_utterance>\n") + turn;
+    turn = (last_stopped_on_eos_ ? "\n" : std::string(kEndOfUtterance) + "\n") + turn;
   }
   Request req;
   req.prompt_text = turn;

@@ -174,7 +174,7 @@ Tokenizer byte_tokenizer(const ModelConfig& c, SpecialIds& ids) {
   }
   special("<fake_token_around_image>", free_ids[next++]);
   special("<global-img>", free_ids[next++]);
-  ids.end_of_utterance = special("<end_of_utterance>", free_ids[next++]);
+  ids.end_of_utterance = special(std::string(kEndOfUtterance), free_ids[next++]);
   special("<image>", int32_t(image_id));
   const nlohmann::json byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", false},
                                      {"trim_offsets", true}, {"use_regex", true}};

@@ -75,8 +75,7 @@ std::unique_ptr<Model> Model::load(Context& ctx, const std::filesystem::path& di
     throw LoadError((dir / "config.json").string() + ": image_token_id " +
                     std::to_string(config.image_token_id) + " differs from tokenizer.json's id " +
                     std::to_string(image_id) + " for " + I.image_tokens.image);
-  for (int64_t id : I.generation.eos_token_ids) I.stop_ids.push_back(int32_t(id));
-  if (auto eou = I.tokenizer.token_to_id("<end_of_utterance>")) I.stop_ids.push_back(*eou);
+  I.stop_ids = stop_token_ids(I.generation, I.tokenizer);
 
   say("mapping weights");
   SafeTensors tensors = SafeTensors::open(dir);

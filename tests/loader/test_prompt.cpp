@@ -111,3 +111,22 @@ TEST(Prompt, PlaceholderCountMismatchNamesBothCounts) {
 
 }  // namespace
 }  // namespace smolvk
+
+namespace smolvk {
+
+// Generation stops on generation_config.json's eos ids and on <end_of_utterance>, each once,
+// whether or not the config lists it (Idefics3-8B's does not).
+TEST(Prompt, StopTokensAreTheConfigsEosAndTheEndOfUtterance) {
+  const auto dir = std::filesystem::path(SMOLVK_TEST_DATA) / "smolvlm_bf16";
+  const Tokenizer tok = Tokenizer::load(dir / "tokenizer.json");
+  const int32_t eou = *tok.token_to_id(kEndOfUtterance);
+  EXPECT_EQ(eou, 551);
+  GenerationConfig g = load_generation_config(dir);  // eos [551, 2]
+  EXPECT_EQ(stop_token_ids(g, tok), (std::vector<int32_t>{551, 2}));
+  g.eos_token_ids = {7};  // a config that omits it
+  EXPECT_EQ(stop_token_ids(g, tok), (std::vector<int32_t>{7, eou}));
+  g.eos_token_ids.clear();
+  EXPECT_EQ(stop_token_ids(g, tok), (std::vector<int32_t>{eou}));
+}
+
+}  // namespace smolvk
