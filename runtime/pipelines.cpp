@@ -15,9 +15,11 @@
 namespace smolvk {
 namespace {
 
+// Empty: no on-disk cache ("none" from the options or $SMOLVK_CACHE_DIR, or no home).
 std::filesystem::path cache_directory(const ContextOptions& o) {
-  if (!o.cache_dir.empty()) return o.cache_dir;
-  if (const char* d = std::getenv("SMOLVK_CACHE_DIR"); d && *d) return d;
+  if (!o.cache_dir.empty()) return o.cache_dir == "none" ? std::filesystem::path() : std::filesystem::path(o.cache_dir);
+  if (const char* d = std::getenv("SMOLVK_CACHE_DIR"); d && *d)
+    return std::string(d) == "none" ? std::filesystem::path() : std::filesystem::path(d);
   if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::filesystem::path(x) / "smolvk";
   if (const char* h = std::getenv("HOME"); h && *h) return std::filesystem::path(h) / ".cache" / "smolvk";
   return {};
@@ -47,9 +49,8 @@ bool header_matches(const std::string& data, const Capabilities& c) {
 void Context::Impl::load_pipeline_cache() {
   if (const char* v = std::getenv("SMOLVK_LOG_PIPELINES"); v && *v && std::string(v) != "0") log_pipelines = true;
   std::string data;
-  if (options.cache_dir != "none") {
-    auto dir = cache_directory(options);
-    if (!dir.empty()) {
+  if (const auto dir = cache_directory(options); !dir.empty()) {
+    {
       std::ostringstream name;
       name << "pipelines-" << std::hex << caps.vendor_id << "-" << caps.device_id << "-"
            << caps.driver_version << "-" << hex(caps.pipeline_cache_uuid.data(), 16) << ".bin";

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <string>
 #include <unistd.h>
 
 #include "runtime/context.h"
@@ -50,4 +52,39 @@ TEST(PipelineCache, SecondCreationHitsTheDiskCache) {
     EXPECT_EQ(c.pipeline_cache_stats().loaded_bytes, 0u);
   }
   std::filesystem::remove_all(dir);
+}
+
+// SMOLVK_CACHE_DIR=none (as documented) and ContextOptions::cache_dir = "none" turn the disk
+// cache off: no file is named, read or written (a folder called "none" used to appear).
+TEST(PipelineCache, NoneDisablesTheDiskCache) {
+  const auto cwd = std::filesystem::current_path();
+  const auto tmp = std::filesystem::temp_directory_path() / ("smolvk-cache-none-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(tmp);
+  std::filesystem::current_path(tmp);
+  const uint32_t spec[] = {48};
+  const char* before = std::getenv("SMOLVK_CACHE_DIR");
+  const std::string saved = before ? before : "";
+  for (bool from_env : {true, false}) {
+    SCOPED_TRACE(from_env ? "SMOLVK_CACHE_DIR=none" : "cache_dir = none");
+    ContextOptions o = ContextOptions::from_env();
+    o.validation = true;
+    if (from_env) {
+      setenv("SMOLVK_CACHE_DIR", "none", 1);
+      o.cache_dir.clear();
+    } else {
+      o.cache_dir = "none";
+    }
+    {
+      Context c(o);
+      c.prepare_pipeline("test_fill", spec);
+      EXPECT_TRUE(c.pipeline_cache_stats().file.empty());
+      EXPECT_EQ(c.pipeline_cache_stats().loaded_bytes, 0u);
+      c.save_pipeline_cache();
+    }
+    if (before) setenv("SMOLVK_CACHE_DIR", saved.c_str(), 1);
+    else unsetenv("SMOLVK_CACHE_DIR");
+    EXPECT_FALSE(std::filesystem::exists(tmp / "none"));
+  }
+  std::filesystem::current_path(cwd);
+  std::filesystem::remove_all(tmp);
 }
