@@ -145,8 +145,15 @@ int main(int argc, char** argv) {
       else reps = std::max(1, std::atoi(argv[i]));
     }
     Context ctx;
+    if (!ctx.caps().timestamps) {
+      std::fprintf(stderr, "device has no compute timestamps\n");
+      return 1;
+    }
+    // The SmolVLM-256M vision encoder's GEMMs: fused QKV, out_proj, MLP up, MLP down; then the
+    // text decoder's prefill of 1,108 tokens (17 tiles): qkv, o, gate_up, down.
+    const int64_t vision[4][2] = {{2304, 768}, {768, 768}, {3072, 768}, {768, 3072}};
+    const int64_t prefill[4][2] = {{960, 576}, {576, 576}, {3072, 576}, {576, 1536}};
     if (!given.empty() && prefill_tiles) {  // the given tiles on the prefill GEMMs (f32 X, bf16 W)
-      const int64_t prefill[4][2] = {{960, 576}, {576, 576}, {3072, 576}, {576, 1536}};
       for (const int64_t M : {int64_t(1108), vision_rows})
         for (const auto& [N, K] : prefill) {
           const Case c = make_case(ctx, M, N, K, DType::BF16);
@@ -159,7 +166,6 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (!given.empty()) {  // the given tiles on the vision GEMMs, f16 X, bf16 and f16 weights
-      const int64_t vision[4][2] = {{2304, 768}, {768, 768}, {3072, 768}, {768, 3072}};
       for (const auto& [N, K] : vision)
         for (DType wt : {DType::BF16, DType::F16}) {
           const Case c = make_case(ctx, vision_rows, N, K, wt);
@@ -171,18 +177,10 @@ int main(int argc, char** argv) {
         }
       return 0;
     }
-    if (!ctx.caps().timestamps) {
-      std::fprintf(stderr, "device has no compute timestamps\n");
-      return 1;
-    }
     std::printf("%s (subgroup %s, coopmat %s)\n", ctx.caps().name.c_str(),
                 ctx.caps().use_subgroup ? "on" : "off", ctx.caps().use_coopmat ? "on" : "off");
     for (const auto& [M, N, K, t] : {std::tuple{1, 576, 1536, DType::BF16}, std::tuple{1, 49280, 576, DType::BF16}})
       run(ctx, make_case(ctx, M, N, K, t), reps);
-    // The SmolVLM-256M vision encoder's GEMMs: fused QKV, out_proj, MLP up, MLP down; then the
-    // text decoder's prefill of 1,108 tokens (17 tiles): qkv, o, gate_up, down.
-    const int64_t vision[4][2] = {{2304, 768}, {768, 768}, {3072, 768}, {768, 3072}};
-    const int64_t prefill[4][2] = {{960, 576}, {576, 576}, {3072, 576}, {576, 1536}};
     const bool tc = ctx.caps().use_coopmat;
     for (const auto& [N, K] : vision) {
       const Case c = make_case(ctx, vision_rows, N, K, DType::BF16);
