@@ -20,7 +20,7 @@
 namespace smolvk {
 namespace {
 // The vision encoder takes as many tiles per pass as keep its activations within this budget
-// (SMOLVK_TUNE_VISION_CHUNK sets a tile count instead): one pass for a 17-tile image with f16
+// (the kernel policy's vision_chunk_tiles sets a tile count instead): one pass for a 17-tile image with f16
 // activations, bounded memory for many images.
 constexpr uint64_t kVisionPassBytes = 512ull << 20;
 
@@ -217,7 +217,8 @@ Model::Impl::Encoded Model::Impl::encode(const std::vector<const PreparedRequest
   const uint64_t act = dtype_size(ops::tensor_core_activation_dtype(ctx.caps(), N * S, vc.hidden_size, vc.head_dim));
   // Per tile: the f32 residual stream, then x, qkv, attention output and MLP activations.
   const uint64_t per_tile = uint64_t(S) * (4 * vc.hidden_size + act * (5 * vc.hidden_size + vc.intermediate_size));
-  int64_t chunk = std::max<int64_t>(1, ops::tuning("VISION_CHUNK", uint32_t(std::max<uint64_t>(1, kVisionPassBytes / per_tile))));
+  const uint32_t fixed = ops::kernel_policy(ctx.caps()).vision_chunk_tiles;
+  int64_t chunk = fixed ? int64_t(fixed) : int64_t(std::max<uint64_t>(1, kVisionPassBytes / per_tile));
   const uint64_t align = std::max<uint64_t>(1, ctx.caps().min_storage_buffer_offset_alignment);
   for (uint64_t per : {uint64_t(C * H * W) * 4, uint64_t(rows_per_tile * TH) * 4, uint64_t(S * VH) * 4})
     if ((per * uint64_t(chunk)) % align != 0) chunk = N;

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 #include <nlohmann/json_fwd.hpp>
+#include <map>
 #include <string>
 
 namespace smolvk {
@@ -79,6 +80,8 @@ struct Capabilities {
   // 8·(e/2 % 2); the H200's driver 580 lays them out so) in subgroups of 32 — probed by running shaders/coopmat_layout.comp when the
   // context is created. Kernels that index fragment elements need it.
   bool coopmat_mma_layout = false;
+  // The kernel-selection overrides in effect (ContextOptions::tuning), for the kernel policy.
+  std::map<std::string, uint32_t> tuning;
 
   nlohmann::json to_json() const;
 };

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,10 @@ struct ContextOptions {
   std::vector<std::string> instance_extensions, device_extensions;
   // Take a queue family that does graphics as well as compute (a GUI renders on it).
   bool graphics_queue = false;
+  // Kernel-selection overrides for experiments, by name without the prefix (e.g.
+  // {"GEMM_BM", 64}); the kernel policy (model/ops/kernel_policy.h) reads them from
+  // Capabilities::tuning. Defaults to every $SMOLVK_TUNE_<NAME>=<decimal> in the environment.
+  std::map<std::string, uint32_t> tuning;
   // Everything above filled from the environment.
   static ContextOptions from_env();
 };

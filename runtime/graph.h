@@ -88,6 +88,11 @@ class Graph {
 
   void add(Dispatch d);
   size_t size() const { return dispatches_.size(); }
+  const std::vector<Dispatch>& dispatches() const { return dispatches_; }
+  // Whether `t` is a transient tensor (scratch that no caller reads after the program).
+  bool is_transient(const TensorRef& t) const {
+    return t.resource < resources_.size() && resources_[t.resource].kind == Resource::Transient;
+  }
 
   // Copy `src` (at most kReadBackBytes) to host-visible memory at the end of every run, so a
   // small result (e.g. the sampled token ids) needs no separate download per replay.

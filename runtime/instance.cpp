@@ -2,10 +2,12 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+#include <unistd.h>
 
 #include "runtime/context_impl.h"
 #include "runtime/device_profiles.h"
@@ -22,6 +24,27 @@ bool has_extension(const std::vector<VkExtensionProperties>& list, const char* n
   for (const auto& e : list)
     if (std::strcmp(e.extensionName, name) == 0) return true;
   return false;
+}
+
+// Every SMOLVK_TUNE_<NAME>=<decimal> of the environment; anything else there is an error
+// that names the variable (a typo'd experiment should not run the defaults silently).
+std::map<std::string, uint32_t> tuning_from_env() {
+  static const std::string prefix = "SMOLVK_TUNE_";
+  std::map<std::string, uint32_t> out;
+  for (char** e = environ; e && *e; ++e) {
+    const std::string kv = *e;
+    const size_t eq = kv.find('=');
+    if (kv.compare(0, prefix.size(), prefix) != 0 || eq == std::string::npos) continue;
+    const std::string name = kv.substr(prefix.size(), eq - prefix.size()), value = kv.substr(eq + 1);
+    if (value.empty()) continue;
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long n = std::strtoull(value.c_str(), &end, 10);
+    if (!std::isdigit(static_cast<unsigned char>(value[0])) || *end != '\0' || errno || n > UINT32_MAX)
+      throw GpuError(kv.substr(0, eq) + "=" + value + ": expected a decimal number below 2^32");
+    out[name] = uint32_t(n);
+  }
+  return out;
 }
 
 std::string lower(std::string s) {
@@ -92,6 +115,7 @@ ContextOptions ContextOptions::from_env() {
   o.validation = env_flag("SMOLVK_VALIDATION");
   o.portable = env_flag("SMOLVK_PORTABLE");
   if (const char* p = std::getenv("SMOLVK_DEVICE_PROFILE")) o.profile = p;
+  o.tuning = tuning_from_env();
   return o;
 }
 
@@ -166,6 +190,7 @@ Capabilities probe_device(VkInstance instance, VkPhysicalDevice pd, uint32_t ind
                           const ContextOptions& options) {
   Capabilities c;
   c.index = index;
+  c.tuning = options.tuning;
 
   uint32_t ec = 0;
   VK_CHECK(vkEnumerateDeviceExtensionProperties(pd, nullptr, &ec, nullptr));
@@ -376,6 +401,7 @@ nlohmann::json Capabilities::to_json() const {
       {"fast_paths", {{"fp16", use_fp16}, {"subgroup", use_subgroup},
                       {"storage16", use_storage16}, {"coopmat", use_coopmat}, {"float_atomics", use_float_atomics},
                       {"coopmat_mma_layout", coopmat_mma_layout}}},
+      {"tuning", tuning},
   };
 }
 

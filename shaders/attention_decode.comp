@@ -65,6 +65,8 @@ const uint GT = WG / R;   // invocations per row in the softmax reductions
 const float MASKED = -1.0e38;
 const float M_INIT = -1.0e30;
 
+#include "tree_reduce.glsl"
+
 #ifdef OPROJ
 #if !defined(W_F32)
 #include "half_words.glsl"
@@ -142,10 +144,7 @@ void main() {
   for (uint j = part; j < nk; j += GT) mx = max(mx, Ss[gr * SK + j]);
   Red[tid] = mx;
   barrier();
-  for (uint s = GT / 2u; s > 0u; s >>= 1) {
-    if (part < s) Red[tid] = max(Red[tid], Red[tid + s]);
-    barrier();
-  }
+  TREE_REDUCE(Red, tid, part, GT, 1u, 0u, max)
   const float m = Red[gr * GT];
   float sum = 0.0;
   for (uint j = part; j < nk; j += GT) {
@@ -157,10 +156,7 @@ void main() {
   barrier();  // every row max has been read before Red is reused
   Red[tid] = sum;
   barrier();
-  for (uint s = GT / 2u; s > 0u; s >>= 1) {
-    if (part < s) Red[tid] += Red[tid + s];
-    barrier();
-  }
+  TREE_REDUCE(Red, tid, part, GT, 1u, 0u, TREE_ADD)
   const float l = Red[gr * GT];
   if (part == 0u) row_ml[gr] = vec2(m, l);
   barrier();  // Red is reused by the P·V partial sums; row_ml is complete

@@ -92,6 +92,7 @@ float silu_mul(float g, float u) { return g / (1.0 + exp(-g)) * u; }
 vec4 silu_mul(vec4 g, vec4 u) { return g / (1.0 + exp(-g)) * u; }
 
 #include "activation.glsl"
+#include "tree_reduce.glsl"
 
 void store_y(uint m, uint n, float acc) {
   if ((pc.flags & F_BIAS) != 0u) acc += load_b(pc.b_off + n);
@@ -241,11 +242,7 @@ void main() {
       for (uint i = 0u; i < COLS * RB; ++i) red[i * WG + lane] = acc[i];
       for (uint r = 0u; r < RB; ++r) red[(COLS * RB + r) * WG + lane] = ss[r];
       barrier();
-      for (uint s = WG / 2u; s > 0u; s >>= 1) {
-        if (lane < s)
-          for (uint i = 0u; i < (COLS + 1u) * RB; ++i) red[i * WG + lane] += red[i * WG + lane + s];
-        barrier();
-      }
+      TREE_REDUCE(red, lane, lane, WG, (COLS + 1u) * RB, WG, TREE_ADD)
       if (rope) {
         for (uint r = lane; r < RB; r += WG) {
           const uint n = n_base + c0;

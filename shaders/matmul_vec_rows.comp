@@ -16,6 +16,7 @@ layout(constant_id = 1) const uint RB = 1;    // rows of X per pass
 layout(constant_id = 2) const uint COLS = 1;  // output columns per workgroup
 
 #include "matmul_common.glsl"
+#include "tree_reduce.glsl"
 
 shared float red[COLS * RB * WG];
 
@@ -69,11 +70,7 @@ void main() {
 #else
     for (uint i = 0; i < COLS * RB; ++i) red[i * WG + tid] = acc[i];
     barrier();
-    for (uint s = WG / 2u; s > 0u; s >>= 1) {
-      if (tid < s)
-        for (uint i = 0; i < COLS * RB; ++i) red[i * WG + tid] += red[i * WG + tid + s];
-      barrier();
-    }
+    TREE_REDUCE(red, tid, tid, WG, COLS * RB, WG, TREE_ADD)
     const uint parts = 1u;
 #endif
     for (uint i = tid; i < COLS * RB; i += WG) {

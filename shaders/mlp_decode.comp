@@ -42,6 +42,8 @@ layout(std430, binding = 3) readonly buffer DW4 { WTYPE4 dw4[]; };
 layout(std430, binding = 4) readonly buffer NW { WTYPE nw[]; };
 layout(std430, binding = 4) readonly buffer NW4 { WTYPE4 nw4[]; };
 
+#include "tree_reduce.glsl"
+
 #if !defined(W_F32)
 #include "half_words.glsl"
 #endif
@@ -117,11 +119,7 @@ void main() {
     red[(2u * m + 1u) * WG + tid] = ss[m];
   }
   barrier();
-  for (uint s = GT / 2u; s > 0u; s >>= 1) {
-    if (part < s)
-      for (uint v = 0; v < 2u * RB; ++v) red[v * WG + tid] += red[v * WG + tid + s];
-    barrier();
-  }
+  TREE_REDUCE(red, tid, part, GT, 2u * RB, WG, TREE_ADD)
   if (part == 0u)
     for (uint m = 0; m < RB; ++m) {
       const float rstd = inversesqrt(red[(2u * m + 1u) * WG + tid] / float(H) + pc.eps);

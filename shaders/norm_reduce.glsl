@@ -1,6 +1,7 @@
 // Workgroup sum: every invocation gets the same total (same summation order everywhere).
 // The includer defines WG (the workgroup size, a power of two) and SUBGROUP when subgroup
 // arithmetic may be used.
+#include "tree_reduce.glsl"
 #ifdef SUBGROUP
 shared float red_buf[WG];  // one slot per subgroup is enough; WG covers subgroup size 1
 float wg_sum(float v) {
@@ -18,10 +19,7 @@ float wg_sum(float v) {
   uint t = gl_LocalInvocationID.x;
   red_buf[t] = v;
   barrier();
-  for (uint s = WG / 2u; s > 0u; s >>= 1) {
-    if (t < s) red_buf[t] += red_buf[t + s];
-    barrier();
-  }
+  TREE_REDUCE(red_buf, t, t, WG, 1u, 0u, TREE_ADD)
   float r = red_buf[0];
   barrier();
   return r;

@@ -61,8 +61,8 @@ int cmd_info(const std::vector<std::string>& args) {
       return 0;
     } else if (a == "--help" || a == "-h") {
       std::printf("usage: smolvk info [--json] [--kernels] [--profile NAME] [--profiles]\n"
-                  "Lists every Vulkan device with its capability report; the one smolvk picks\n"
-                  "(discrete GPU first, or $SMOLVK_DEVICE) is marked.\n"
+                  "Lists every Vulkan device with its capability report and kernel policy; the one\n"
+                  "smolvk picks (discrete GPU first, or $SMOLVK_DEVICE) is marked.\n"
                   "  --kernels        also the kernels smolvk would run for SmolVLM-256M's shapes\n"
                   "  --profile NAME   clamp each device to a real GPU class's limits and features first\n"
                   "                   (as SMOLVK_DEVICE_PROFILE=NAME does for every command); implies --kernels\n"
@@ -80,6 +80,8 @@ int cmd_info(const std::vector<std::string>& args) {
     nlohmann::json out = {{"selected", chosen}, {"devices", nlohmann::json::array()}};
     for (const auto& d : devices) {
       out["devices"].push_back(d.to_json());
+      const ops::KernelPolicy policy = ops::kernel_policy(d);
+      out["devices"].back()["kernel_policy"] = {{"device_class", policy.device_class}, {"settings", policy.describe()}};
       if (kernels)
         for (const KernelRow& r : kernel_choices(d)) out["devices"].back()["kernels"][r.what] = r.kernel;
     }
@@ -113,6 +115,15 @@ int cmd_info(const std::vector<std::string>& args) {
                 c.use_fp16 ? "on" : "off", c.use_subgroup ? "on" : "off",
                 c.use_storage16 ? "on" : "off", c.use_coopmat ? "on" : "off",
                 c.use_float_atomics ? "on" : "off");
+    const ops::KernelPolicy policy = ops::kernel_policy(c);
+    std::printf("    kernel policy: device class %s (SMOLVK_TUNE_<NAME>=<n> overrides a setting)\n",
+                policy.device_class.c_str());
+    const auto settings = policy.describe();
+    for (size_t i = 0; i < settings.size(); i += 3) {
+      std::printf("     ");
+      for (size_t j = i; j < std::min(i + 3, settings.size()); ++j) std::printf(" %-32s", settings[j].c_str());
+      std::printf("\n");
+    }
     if (kernels) {
       std::printf("    kernels for SmolVLM-256M's shapes (shader [specialization constants]):\n");
       for (const KernelRow& r : kernel_choices(c)) std::printf("      %-50s %s\n", r.what, r.kernel.c_str());

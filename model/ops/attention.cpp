@@ -1,5 +1,6 @@
 #include "model/ops/attention.h"
 
+#include "model/ops/kernel_policy.h"
 #include "model/ops/matmul_split.h"
 
 #include <algorithm>
@@ -285,7 +286,7 @@ bool attention_decoder(Graph& g, const TokenHeads& q, const Tensor& k_cache, con
     // Unless asked for a count, split the keys only where a long context would leave few
     // workgroups each walking many keys (min keys per split: tunable).
     const uint64_t groups = uint64_t(ceil_div(uint64_t(T * G), plan->rows)) * B * Hkv;
-    const uint64_t min_keys = std::max<uint32_t>(64, tuning("DECODE_SPLIT_KEYS", 128));
+    const uint64_t min_keys = std::max<uint32_t>(64, kernel_policy(caps).decode_split_min_keys);
     uint64_t splits = uint64_t(options.splits);
     if (splits == 0) {
       splits = ceil_div(keys_max, plan->split_keys_max);

@@ -1,6 +1,7 @@
 #include "model/ops/attention_coopmat.h"
 
 #include "model/ops/common.h"
+#include "model/ops/kernel_policy.h"
 #include "model/ops/matmul_coopmat.h"
 
 #include <algorithm>
@@ -139,11 +140,13 @@ void record_attention_coopmat(Graph& g, const AttentionCoopmatKernel& kernel, co
 
 std::optional<AttentionCoopmatKernel> attention_flash_kernel(const Capabilities& caps, int64_t D) {
   if (!caps.use_coopmat || !caps.coopmat_mma_layout || caps.subgroup_size != 32 || D <= 0 || D % 16 != 0 ||
-      D > 256 || tuning("ATTN_FLASH", 1) == 0)
+      D > 256)
     return std::nullopt;
+  const KernelPolicy policy = kernel_policy(caps);
+  if (policy.attention_flash == 0) return std::nullopt;
   // 8 subgroups × 64 keys: on the H200 (vision encoder, 17 tiles) 5.4 ms against 6.7 for 4 × 64
   // and 6.2 for 4 × 32. Fewer keys or subgroups where shared memory is short (D = 128).
-  const uint32_t sg = tuning("ATTN_FLASH_SUBGROUPS", 8), keys = tuning("ATTN_FLASH_KEYS", 64);
+  const uint32_t sg = policy.flash_subgroups, keys = policy.flash_keys;
   if (sg == 0 || keys == 0 || keys % 16 != 0) return std::nullopt;
   for (const AttentionCoopmatTile t : {AttentionCoopmatTile{sg, keys}, AttentionCoopmatTile{sg, 32}, AttentionCoopmatTile{4, 64},
                                        AttentionCoopmatTile{4, 32}, AttentionCoopmatTile{4, 16}}) {

@@ -65,10 +65,6 @@ void expect_kv_cache(const Tensor& k, const Tensor& v, const std::string& op);
 // Throws unless n elements can be indexed with 32-bit shader arithmetic.
 void check_u32(int64_t n, const std::string& op, const std::string& what);
 
-// A kernel-selection constant, overridable for tuning experiments by the environment
-// variable SMOLVK_TUNE_<name> (a decimal number); the default otherwise.
-uint32_t tuning(const char* name, uint32_t fallback);
-
 inline uint32_t ceil_div(uint64_t a, uint64_t b) { return uint32_t((a + b - 1) / b); }
 
 // A 1-D count of workgroups spread over x and y so neither exceeds 65535 (the minimum

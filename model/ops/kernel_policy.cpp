@@ -1,21 +1,115 @@
 #include "model/ops/kernel_policy.h"
 
+#include <stdexcept>
+
 #include "model/ops/attention_coopmat.h"
 #include "model/ops/matmul.h"
 #include "model/ops/matmul_ref.h"
 
 namespace smolvk::ops {
+namespace {
+
+struct Setting {
+  const char* name;  // SMOLVK_TUNE_<name>
+  uint32_t KernelPolicy::*field;
+};
+constexpr Setting kSettings[] = {
+    {"FUSE_MATVEC_MAX_ROWS", &KernelPolicy::fuse_matvec_max_rows},
+    {"MLP_DECODE_MAX_ROWS", &KernelPolicy::mlp_decode_max_rows},
+    {"OPROJ_FOLD", &KernelPolicy::fold_o_proj},
+    {"ROWS_MIN", &KernelPolicy::rows_kernel_min_rows},
+    {"COOPMAT_MIN_ROWS", &KernelPolicy::coopmat_min_rows},
+    {"ROWS_CPT", &KernelPolicy::rows_cols_per_thread},
+    {"MATVEC_WG", &KernelPolicy::matvec_workgroup},
+    {"DECODE_SPLIT_KEYS", &KernelPolicy::decode_split_min_keys},
+    {"HALF_ACTIVATIONS", &KernelPolicy::half_activations},
+    {"F16_WEIGHTS", &KernelPolicy::f16_weights},
+    {"ATTN_FLASH", &KernelPolicy::attention_flash},
+    {"ATTN_FLASH_SUBGROUPS", &KernelPolicy::flash_subgroups},
+    {"ATTN_FLASH_KEYS", &KernelPolicy::flash_keys},
+    {"GEMM_BM", &KernelPolicy::gemm_bm},
+    {"GEMM_BN", &KernelPolicy::gemm_bn},
+    {"GEMM_BK", &KernelPolicy::gemm_bk},
+    {"GEMM_WM", &KernelPolicy::gemm_wm},
+    {"GEMM_WN", &KernelPolicy::gemm_wn},
+    {"GEMM_STAGES", &KernelPolicy::gemm_stages},
+    {"GEMM_SLOTS", &KernelPolicy::gemm_slots},
+    {"VISION_CHUNK", &KernelPolicy::vision_chunk_tiles},
+};
+
+// NVIDIA: every threshold here was measured on the H100 / H200 (the comments where each is
+// used say what against what): batch 1-2 decode steps fold norms, SwiGLU, RoPE, o_proj and the
+// whole MLP into mat-vecs; from 32 rows the tensor cores take plain GEMMs.
+KernelPolicy nvidia_policy() {
+  KernelPolicy p;
+  p.device_class = "nvidia";
+  return p;
+}
+
+// CPU drivers (lavapipe): every fusion, as on NVIDIA (fewer dispatches; CI runs them here).
+KernelPolicy cpu_policy() {
+  KernelPolicy p = nvidia_policy();
+  p.device_class = "cpu";
+  return p;
+}
+
+// Any other GPU (unmeasured): the fusions that only fold work into one mat-vec, but not the
+// two that add partial sums with float atomics (o_proj in the attention kernel, the
+// one-dispatch MLP), whose speed varies most between vendors.
+KernelPolicy default_policy() {
+  KernelPolicy p = nvidia_policy();
+  p.device_class = "default";
+  p.fold_o_proj = 0;
+  p.mlp_decode_max_rows = 0;
+  return p;
+}
+
+KernelPolicy class_policy(const Capabilities& caps) {
+  if (!caps.profile.empty()) return default_policy();  // a device profile stands for another vendor's GPU
+  if (caps.vendor_id == 0x10de) return nvidia_policy();
+  if (caps.device_type == "cpu") return cpu_policy();
+  return default_policy();
+}
+
+}  // namespace
+
+KernelPolicy kernel_policy(const Capabilities& caps) {
+  KernelPolicy p = class_policy(caps);
+  for (const auto& [name, value] : caps.tuning) {
+    const Setting* s = nullptr;
+    for (const auto& k : kSettings)
+      if (name == k.name) s = &k;
+    if (!s) {
+      std::string known;
+      for (const auto& k : kSettings) known += std::string(known.empty() ? "" : ", ") + k.name;
+      throw std::invalid_argument("SMOLVK_TUNE_" + name + ": no such kernel setting (known: " + known + ")");
+    }
+    p.*(s->field) = value;
+  }
+  return p;
+}
+
+std::vector<std::string> KernelPolicy::describe() const {
+  std::vector<std::string> out;
+  const KernelPolicy base = device_class == "nvidia" ? nvidia_policy() : device_class == "cpu" ? cpu_policy() : default_policy();
+  for (const auto& k : kSettings) {
+    const bool overridden = this->*(k.field) != base.*(k.field);
+    out.push_back(std::string(k.name) + " = " + std::to_string(this->*(k.field)) +
+                  (overridden ? "  (SMOLVK_TUNE_" + std::string(k.name) + ")" : ""));
+  }
+  return out;
+}
 
 DType tensor_core_activation_dtype(const Capabilities& caps, int64_t rows, int64_t width, int64_t head_dim) {
   const bool gemm = caps.use_coopmat && rows > kMatVecMaxRows;
   // The attention kernel reads heads as 4-element chunks at 16-byte aligned views.
   const bool attention = width % 8 == 0 && head_dim % 16 == 0 &&
                          attention_coopmat_kernel(caps, head_dim, {}, false, "attention").has_value();
-  return gemm && attention && tuning("HALF_ACTIVATIONS", 1) != 0 ? DType::F16 : DType::F32;
+  return gemm && attention && kernel_policy(caps).half_activations != 0 ? DType::F16 : DType::F32;
 }
 
 std::optional<DType> tensor_core_weight_dtype(const Capabilities& caps) {
-  if (!caps.use_coopmat || tuning("F16_WEIGHTS", 1) == 0) return std::nullopt;
+  if (!caps.use_coopmat || kernel_policy(caps).f16_weights == 0) return std::nullopt;
   return DType::F16;
 }
 

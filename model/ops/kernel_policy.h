@@ -1,20 +1,56 @@
 #pragma once
-// Kernel choices that the model graphs ask about (rather than testing device capabilities
-// themselves): the graphs state the math, these say how it is stored and fused on a device.
+// The kernel policy: every kernel choice that is a tuning decision rather than a capability
+// (fusion thresholds, tile shapes, storage dtypes, split sizes) in one table, keyed by device
+// class (kernel_policy.cpp), with the SMOLVK_TUNE_<NAME> overrides (ContextOptions::tuning) applied on top. The
+// graphs state the math; the ops and the fusion pass (model/ops/op_list.h) read this.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "model/ops/common.h"
 #include "runtime/capabilities.h"
 
 namespace smolvk::ops {
 
+struct KernelPolicy {
+  std::string device_class;  // the table row it came from: "nvidia", "default"
+  // Decoder steps (rows = batch × new tokens).
+  // RMSNorm, SwiGLU, RoPE + cache write folded into mat-vecs, and plain mat-vecs on the fused
+  // kernel (16-byte loads, a subgroup per column), up to this many rows; more rows run the
+  // several-row kernels and separate norm / SwiGLU dispatches (faster there on the H100:
+  // batch 8 2.65 vs 3.43 ms per decode step, batch 32 6.45 vs 12.2).
+  uint32_t fuse_matvec_max_rows = 2;
+  uint32_t mlp_decode_max_rows = 2;    // the one-dispatch MLP block (needs float atomics)
+  uint32_t fold_o_proj = 1;            // a one-split decode step's attention applies o_proj too
+  uint32_t rows_kernel_min_rows = 17;  // matmul_rows.comp from here to kMatVecMaxRows rows
+  uint32_t coopmat_min_rows = 32;      // tensor-core GEMM from here (up to kMatVecMaxRows too)
+  uint32_t rows_cols_per_thread = 0;   // matmul_rows.comp columns per thread; 0 = by width
+  uint32_t matvec_workgroup = 128;     // invocations of the subgroup mat-vec
+  uint32_t decode_split_min_keys = 128;  // flash-decoding: fewest keys per split
+  // Vision encoder.
+  uint32_t half_activations = 1;  // GEMM/attention-only activations in f16 (tensor cores)
+  uint32_t f16_weights = 1;       // tensor-core GEMM weights converted to f16 at load
+  uint32_t attention_flash = 1;   // attention_flash.comp where the probed layout allows it
+  uint32_t flash_subgroups = 8, flash_keys = 64;
+  // Tensor-core GEMM tile for large M; 0 = the kernel's choice by shape.
+  uint32_t gemm_bm = 0, gemm_bn = 0, gemm_bk = 0, gemm_wm = 0, gemm_wn = 0, gemm_stages = 0, gemm_slots = 0;
+  uint32_t vision_chunk_tiles = 0;  // tiles per encoder pass; 0 = by a 512 MiB activation budget
+
+  // One line per setting: "name = value (class default | SMOLVK_TUNE_NAME)".
+  std::vector<std::string> describe() const;
+};
+
+// The policy for this device: its class's row of the table, then caps.tuning. Throws
+// std::invalid_argument naming an override that is not a setting.
+KernelPolicy kernel_policy(const Capabilities& caps);
+
 // The dtype of activations that only feed the tensor-core GEMM and attention (the vision
 // encoder's LayerNorm outputs, fused qkv, attention output and GELU(fc1)) for `rows` token
 // rows of `width` features in heads of `head_dim`: f16 where both kernels run on tensor cores
 // for these shapes — they round their inputs to f16 anyway, so the result is the same and
-// half the bytes move — else f32. SMOLVK_TUNE_HALF_ACTIVATIONS=0 keeps f32 (for measuring).
+// half the bytes move — else f32 (and where the policy's half_activations is 0).
 DType tensor_core_activation_dtype(const Capabilities& caps, int64_t rows, int64_t width, int64_t head_dim);
 
 // The dtype the vision encoder's and connector's GEMM weights (and their biases; the patch
@@ -23,7 +59,7 @@ DType tensor_core_activation_dtype(const Capabilities& caps, int64_t rows, int64
 // weight to on its way into the tensor cores. Converting once at load (bf16_to_f16_in_range)
 // gives the same products without the per-slice conversion; a bf16 tensor with a value
 // beyond f16's range stays bf16. Nullopt: keep the checkpoint's dtype (no tensor cores, or
-// SMOLVK_TUNE_F16_WEIGHTS=0 for measuring).
+// the policy's f16_weights = 0).
 std::optional<DType> tensor_core_weight_dtype(const Capabilities& caps);
 
 // bf16 values as f16 (round to nearest even, as the GPU narrows: exact for |x| in

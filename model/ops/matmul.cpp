@@ -5,6 +5,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "model/ops/kernel_policy.h"
 #include "model/ops/matmul_split.h"
 #include "model/ops/rope.h"
 
@@ -47,11 +48,12 @@ Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const Matmu
   // matmul_rows.comp for plain matmuls of 17..64 rows: on the H100 it beat the one-column-
   // per-workgroup mat-vec at batch 32 (4.7 vs 6.3 ms per decode step) but lost at batch 8
   // (3.8 vs 2.4) and 16 (4.3 vs 3.1).
-  const bool rows_kernel = !fused && rows >= int64_t(tuning("ROWS_MIN", 17)) && rows <= kMatVecMaxRows;
+  const KernelPolicy policy = kernel_policy(caps);
+  const bool rows_kernel = !fused && rows >= int64_t(policy.rows_kernel_min_rows) && rows <= kMatVecMaxRows;
   // Few rows on tensor cores from 32 (32x32 tiles; on the H200 at batch 32 a decode step took
   // 4.23 ms against 4.73 with the rows kernel, at batch 8 3.92 against 2.36), or a requested tile.
   const bool few_rows_tc = tensor_cores && !fused && rows <= kMatVecMaxRows &&
-                           (o.coopmat_tile.bm != 0 || rows >= int64_t(tuning("COOPMAT_MIN_ROWS", 32)));
+                           (o.coopmat_tile.bm != 0 || rows >= int64_t(policy.coopmat_min_rows));
   if (few_rows_tc || (rows > kMatVecMaxRows && tensor_cores))
     if (const auto cm = coopmat_kernel(o.emulate_coopmat ? emulated_coopmat_caps(caps) : caps, o.coopmat_tile, who, rows, x_half)) {
       k.shader = (o.emulate_coopmat ? "matmul_coopmat_emu_" : "matmul_coopmat_") + dt;
@@ -70,8 +72,8 @@ Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const Matmu
       if (wg >= rb) {
         const uint32_t cg = wg / rb;
         const uint64_t want = uint64_t(n_cols) / (uint64_t(cg) * 256);
-        const uint32_t cpt = tuning("ROWS_CPT", 0) ? tuning("ROWS_CPT", 0)
-                                                   : uint32_t(std::clamp<uint64_t>(std::bit_floor(std::max<uint64_t>(want, 1)), 1, 4));
+        const uint32_t cpt = policy.rows_cols_per_thread ? policy.rows_cols_per_thread
+                                                         : uint32_t(std::clamp<uint64_t>(std::bit_floor(std::max<uint64_t>(want, 1)), 1, 4));
         uint32_t kc = 256;
         while (kc > 8 && uint64_t(rb) * (kc + 4) * 4 > caps.max_shared_memory / 2) kc /= 2;
         k.shader = "matmul_rows_" + dt;
@@ -80,7 +82,7 @@ Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const Matmu
         return k;
       }
     }
-    if (!fused && rows > kMatVecFusedFastRows) {
+    if (!fused && rows > int64_t(policy.fuse_matvec_max_rows)) {
       // Plain several-row mat-vec: one workgroup per column (two at RB <= 2).
       const uint32_t cols = rb <= 2 ? 2 : 1;
       uint32_t wg = std::min(std::max<uint32_t>(64, std::bit_ceil(caps.subgroup_size)), max_wg);
@@ -96,7 +98,7 @@ Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const Matmu
       // N / 4 workgroups at batch 1, enough to spread a 576-column layer over 132 SMs.
       // Wider rows share each X load between two columns.
       const uint32_t sg = std::bit_ceil(std::max<uint32_t>(caps.subgroup_size, 1));
-      const uint32_t wg = std::min(std::max<uint32_t>(tuning("MATVEC_WG", 128), sg), max_wg);
+      const uint32_t wg = std::min(std::max<uint32_t>(policy.matvec_workgroup, sg), max_wg);
       const uint32_t cols = pairs || (rb > 2 && rb < 64) ? 2 : 1;
       const uint32_t per_group = std::max<uint32_t>(1, wg / sg) * cols;
       k.shader = "matmul_vec_sg_" + dt;

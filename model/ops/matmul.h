@@ -40,11 +40,6 @@ struct MatmulOptions {
 
 // Row counts up to this use a mat-vec kernel (and allow MatmulOptions' fusions).
 inline constexpr int64_t kMatVecMaxRows = 64;
-// Up to this many rows the fused mat-vec kernel (16-byte loads, a subgroup per column) runs
-// plain matmuls too, and fusing RMSNorm / SwiGLU pays; with more rows the older several-row
-// kernel plus separate norm / SwiGLU dispatches was faster on the H100 (batch 8: 2.65 vs
-// 3.43 ms per decode step; batch 32: 6.45 vs 12.2).
-inline constexpr int64_t kMatVecFusedFastRows = 2;
 
 // x: f32, any rank, rows = x.rows(), last dim K (2K with swiglu_input). w: [N, K] f32/f16/bf16. bias: null or [N] of
 // w's dtype. y: f32 with x.rows() rows and y.dim(-1) >= y_col + N columns. Accumulates in f32.

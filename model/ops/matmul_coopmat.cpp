@@ -1,6 +1,7 @@
 #include "model/ops/matmul_coopmat.h"
 
 #include "model/ops/common.h"
+#include "model/ops/kernel_policy.h"
 
 #include <stdexcept>
 
@@ -64,9 +65,11 @@ std::optional<CoopmatKernel> coopmat_kernel(const Capabilities& caps, const Coop
   // 32×32 were best or within 5% on its four GEMMs at 1,108 and 7,016 rows. Then 64×32
   // subgroups (for 32 KiB devices), then 64×64 tiles.
   const CoopmatTile pick = x_half ? CoopmatTile{128, 128, 32, 64, 32, 1} : CoopmatTile{64, 128, 32, 32, 32, 1};
-  const CoopmatTile best{tuning("GEMM_BM", pick.bm), tuning("GEMM_BN", pick.bn), tuning("GEMM_BK", pick.bk),
-                         tuning("GEMM_WM", pick.wm), tuning("GEMM_WN", pick.wn), tuning("GEMM_STAGES", pick.stages),
-                         tuning("GEMM_SLOTS", 0)};
+  const KernelPolicy p = kernel_policy(caps);
+  auto or_pick = [](uint32_t v, uint32_t fallback) { return v ? v : fallback; };
+  const CoopmatTile best{or_pick(p.gemm_bm, pick.bm), or_pick(p.gemm_bn, pick.bn), or_pick(p.gemm_bk, pick.bk),
+                         or_pick(p.gemm_wm, pick.wm), or_pick(p.gemm_wn, pick.wn), or_pick(p.gemm_stages, pick.stages),
+                         p.gemm_slots};
   for (const CoopmatTile t : {best, CoopmatTile{128, 128, 32, 64, 32, 1}, CoopmatTile{64, 64, 32, 32, 32, 1}})
     if (misfit(caps, t).empty()) return make(caps, t);
   return std::nullopt;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On the lent GPU machine, from the repository root, binaries in $BIN, .gl carried:
 #   bash tools/gpu/tune.sh [section ...]     (default: decode gemm batch)
-# Kernel-selection experiments through the SMOLVK_TUNE_* switches (model/ops/common.h):
+# Kernel-selection experiments through the SMOLVK_TUNE_* overrides of the kernel policy (model/ops/kernel_policy.cpp; `smolvk info` lists them):
 # each line is one `smolvk bench` of the 256M shapes with one setting, so settings are
 # compared within one run on one GPU. Results go to $OUT/tune.txt.
 set -u
@@ -57,11 +57,11 @@ for s in $sections; do
       "$BIN/smolvk" profile --shape 256m --batch 32 --tiles 1 --new-tokens 4 --top 10 > "$OUT/profile_b32.txt" 2>&1
       ;;
     ops)
-      # One process per tile setting (SMOLVK_TUNE_GEMM_*; SMALL_GRID=0: the setting for every
+      # One process per tile setting (SMOLVK_TUNE_GEMM_*: the setting for every
       # shape), the vision GEMMs of 13 tiles and the 1,108-token prefill in bf16.
-      for cfg in "" "SMALL_GRID=0" "SMALL_GRID=0 BM=64 BN=64 WM=16" "SMALL_GRID=0 BM=64 BN=64 WM=16 WN=16" \
-                 "SMALL_GRID=0 BM=64 BN=128 WM=16 WN=32" "SMALL_GRID=0 BM=32 BN=64 WM=16 WN=16" \
-                 "SMALL_GRID=0 BM=64 BN=32 WM=16 WN=16" "SMALL_GRID=0 BM=128 BN=64 WM=32 WN=16"; do
+      for cfg in "" "BM=128 BN=128 WM=64 WN=32" "BM=64 BN=64 WM=16" "BM=64 BN=64 WM=16 WN=16" \
+                 "BM=64 BN=128 WM=16 WN=32" "BM=32 BN=64 WM=16 WN=16" \
+                 "BM=64 BN=32 WM=16 WN=16" "BM=128 BN=64 WM=32 WN=16"; do
         envs=(); for kv in $cfg; do envs+=("SMOLVK_TUNE_GEMM_$kv"); done
         echo "-- tile ${cfg:-default}" | tee -a "$log"
         env "${envs[@]}" timeout 60 "$BIN/bench_ops" 5 2>&1 | grep -E "M +(13312|1108) .*bf16" | tee -a "$log"

@@ -1,0 +1,276 @@
+#include "model/ops/op_list.h"
+
+#include <stdexcept>
+
+#include "model/ops/activation.h"
+#include "model/ops/embedding.h"
+#include "model/ops/matmul.h"
+#include "model/ops/mlp.h"
+#include "model/ops/norm.h"
+#include "model/ops/rope.h"
+#include "model/ops/splice.h"
+
+namespace smolvk::ops {
+namespace {
+
+bool same(const Tensor& a, const Tensor& b) {
+  return a.ref.resource == b.ref.resource && a.ref.offset == b.ref.offset && a.ref.size == b.ref.size;
+}
+bool overlaps(const Tensor& a, const Tensor& b) {
+  return a.ref.resource == b.ref.resource && a.ref.offset < b.ref.offset + b.ref.size &&
+         b.ref.offset < a.ref.offset + a.ref.size;
+}
+
+// The tensors an op reads and the ones it writes (an accumulating linear reads y too).
+struct Access {
+  std::vector<const Tensor*> reads, writes;
+};
+Access access(const OpList::Op& op) {
+  struct V {
+    Access operator()(const OpList::RmsNorm& o) const { return {{&o.x, &o.w}, {&o.out}}; }
+    Access operator()(const OpList::Linear& o) const {
+      if (o.accumulate) return {{&o.x, &o.w, &o.y}, {&o.y}};
+      return {{&o.x, &o.w}, {&o.y}};
+    }
+    Access operator()(const OpList::Swiglu& o) const { return {{&o.gate_up}, {&o.out}}; }
+    Access operator()(const OpList::Rope& o) const {
+      return {{&o.qkv, &o.positions, &o.table, &o.k, &o.v}, {&o.q, &o.k, &o.v}};
+    }
+    Access operator()(const OpList::Attention& o) const { return {{&o.q, &o.k, &o.v, &o.kv_start}, {&o.out}}; }
+    Access operator()(const OpList::Plain& o) const {
+      Access a;
+      for (const auto& t : o.reads) a.reads.push_back(&t);
+      for (const auto& t : o.writes) a.writes.push_back(&t);
+      return a;
+    }
+  };
+  return std::visit(V{}, op);
+}
+
+// "text.L3.gate_up_proj" → "text.L3.mlp"
+std::string block_name(const std::string& name, const std::string& block) {
+  const size_t dot = name.rfind('.');
+  return (dot == std::string::npos ? std::string() : name.substr(0, dot + 1)) + block;
+}
+
+}  // namespace
+
+void OpList::embedding(const Tensor& ids, const Tensor& table, const Tensor& out, const std::string& name) {
+  ops_.push_back(Plain{{ids, table}, {out}, [name](Graph& g, const auto& r, const auto& w) {
+                         ops::embedding(g, r[0], r[1], w[0], name);
+                       }});
+}
+
+void OpList::splice(const Tensor& h, const Tensor& image_rows, const Tensor& targets, const std::string& name) {
+  ops_.push_back(Plain{{image_rows, targets}, {h}, [name](Graph& g, const auto& r, const auto& w) {
+                         ops::splice(g, w[0], r[0], r[1], name);
+                       }});
+}
+
+void OpList::rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out, const std::string& name) {
+  ops_.push_back(RmsNorm{x, weight, out, eps, name});
+}
+
+void OpList::linear(const Tensor& x, const Tensor& w, const Tensor& y, const std::string& name, bool accumulate) {
+  ops_.push_back(Linear{x, w, y, accumulate, name});
+}
+
+void OpList::swiglu(const Tensor& gate_up, const Tensor& out, const std::string& name) {
+  ops_.push_back(Swiglu{gate_up, out, name});
+}
+
+void OpList::rope_qkv_write(const Tensor& qkv, const Tensor& positions, const Tensor& table, const Tensor& q,
+                            const Tensor& k_cache, const Tensor& v_cache, const std::string& name) {
+  ops_.push_back(Rope{qkv, positions, table, q, k_cache, v_cache, name});
+}
+
+void OpList::attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, const Tensor& kv_start,
+                       const Tensor& out, const DeviceValue& pos0, const std::string& name) {
+  ops_.push_back(Attention{q, k_cache, v_cache, kv_start, out, pos0, name});
+}
+
+void OpList::argmax(const Tensor& logits, const Tensor& ids, const std::string& name) {
+  ops_.push_back(Plain{{logits}, {ids}, [name](Graph& g, const auto& r, const auto& w) {
+                         ops::argmax(g, r[0], w[0], name);
+                       }});
+}
+
+void OpList::sample(const Tensor& logits, const Tensor& ids, const SamplingParams& params, const DeviceValue& step,
+                    const std::string& name) {
+  ops_.push_back(Plain{{logits}, {ids}, [=](Graph& g, const auto& r, const auto& w) {
+                         std::visit([&](const auto& s) { ops::sample(g, r[0], w[0], params, s, name); }, step);
+                       }});
+}
+
+bool OpList::dead_after(size_t i, const Tensor& t) const {
+  if (!g_.is_transient(t.ref)) return false;
+  for (size_t k = i + 1; k < ops_.size(); ++k) {
+    const Access a = access(ops_[k]);
+    for (const Tensor* r : a.reads)
+      if (overlaps(*r, t)) return false;
+    for (const Tensor* w : a.writes)
+      if (same(*w, t)) return true;
+  }
+  return true;
+}
+
+bool OpList::fits_mlp_decode(int64_t rows) const {
+  return fits_matvec(rows) && rows <= int64_t(policy_.mlp_decode_max_rows) &&
+         mlp_decode_available(g_.context().caps(), rows);
+}
+
+Tensor OpList::other_residual(const Tensor& h) {
+  if (residual_other_.ref.valid() && same(h, residual_other_)) return residual_main_;
+  if (!residual_main_.ref.valid() || !same(h, residual_main_)) {
+    residual_main_ = h;
+    residual_other_ = transient(g_, h.dtype, h.shape, "text.h_other");
+  }
+  return residual_other_;
+}
+
+void OpList::swap_from(size_t from, const Tensor& a, const Tensor& b) {
+  auto swap_one = [&](Tensor& t) {
+    if (same(t, a)) t.ref = b.ref;
+    else if (same(t, b)) t.ref = a.ref;
+  };
+  for (size_t k = from; k < ops_.size(); ++k) {
+    std::visit(
+        [&](auto& o) {
+          using T = std::decay_t<decltype(o)>;
+          if constexpr (std::is_same_v<T, RmsNorm>) { swap_one(o.x); swap_one(o.out); }
+          else if constexpr (std::is_same_v<T, Linear>) { swap_one(o.x); swap_one(o.y); }
+          else if constexpr (std::is_same_v<T, Swiglu>) { swap_one(o.gate_up); swap_one(o.out); }
+          else if constexpr (std::is_same_v<T, Rope>) { swap_one(o.qkv); }
+          else if constexpr (std::is_same_v<T, Attention>) { swap_one(o.q); swap_one(o.out); }
+          else {
+            for (auto& t : o.reads) swap_one(t);
+            for (auto& t : o.writes) swap_one(t);
+          }
+        },
+        ops_[k]);
+  }
+}
+
+// attention → linear(o, += h) → rms_norm(h) → linear(gate_up) → swiglu → linear(down, += h),
+// one decode token per row: attention applies o_proj into h (atomics) and zeroes h_other;
+// the MLP writes h + MLP(h) into h_other, which is h from then on.
+size_t OpList::try_decode_block(size_t i) {
+  if (i + 5 >= ops_.size() || !policy_.fold_o_proj) return 0;
+  const auto* at = std::get_if<Attention>(&ops_[i]);
+  const auto* o = std::get_if<Linear>(&ops_[i + 1]);
+  if (!at || !o || at->q.shape.size() != 4 || at->q.dim(1) != 1 || !same(o->x, at->out) || !dead_after(i + 1, at->out))
+    return 0;
+  if (!is_mlp_block(i + 1)) return 0;
+  const auto& norm = std::get<RmsNorm>(ops_[i + 2]);
+  const auto& gate_up = std::get<Linear>(ops_[i + 3]);
+  const auto& down = std::get<Linear>(ops_[i + 5]);
+  const Tensor h = o->y;
+  const Tensor other = other_residual(h);
+  const OutputProjection fold{o->w, h, other};
+  if (!attention_decoder(g_, {at->q, 0}, at->k, at->v, at->kv_start, at->out, at->pos0,
+                         {.name = at->name, .o_proj = &fold}))
+    return 1;  // recorded without o_proj (several key splits): the MLP block is matched next
+  mlp_decode(g_, h, norm.w, norm.eps, gate_up.w, down.w, other, block_name(gate_up.name, "mlp"), true);
+  swap_from(i + 6, h, other);
+  return 6;
+}
+
+// linear(o, += h) → rms_norm(h) → linear(gate_up) → swiglu → linear(down, += h)
+bool OpList::is_mlp_block(size_t i) const {
+  if (i + 4 >= ops_.size()) return false;
+  const auto* o = std::get_if<Linear>(&ops_[i]);
+  const auto* norm = std::get_if<RmsNorm>(&ops_[i + 1]);
+  const auto* gate_up = std::get_if<Linear>(&ops_[i + 2]);
+  const auto* act = std::get_if<Swiglu>(&ops_[i + 3]);
+  const auto* down = std::get_if<Linear>(&ops_[i + 4]);
+  if (!o || !norm || !gate_up || !act || !down) return false;
+  const Tensor& h = o->y;
+  return o->accumulate && down->accumulate && !gate_up->accumulate && same(norm->x, h) && same(down->y, h) &&
+         same(gate_up->x, norm->out) && same(act->gate_up, gate_up->y) && same(down->x, act->out) &&
+         h.shape.size() == 2 && fits_mlp_decode(h.rows()) && norm->w.dtype == gate_up->w.dtype &&
+         down->w.dtype == gate_up->w.dtype && dead_after(i + 4, norm->out) && dead_after(i + 4, gate_up->y) &&
+         dead_after(i + 4, act->out);
+}
+
+// The same block where attention cannot take o_proj: o_proj leaves a copy of h that the
+// one-dispatch MLP reads while it adds its output into h.
+size_t OpList::try_mlp_block(size_t i) {
+  if (!is_mlp_block(i)) return 0;
+  const auto& o = std::get<Linear>(ops_[i]);
+  const auto& norm = std::get<RmsNorm>(ops_[i + 1]);
+  const auto& gate_up = std::get<Linear>(ops_[i + 2]);
+  const auto& down = std::get<Linear>(ops_[i + 4]);
+  if (!residual_copy_.ref.valid() || residual_copy_.shape != o.y.shape)
+    residual_copy_ = transient(g_, o.y.dtype, o.y.shape, "text.h_snapshot");
+  matmul(g_, o.x, o.w, nullptr, o.y, {.accumulate = true, .name = o.name, .y_copy = &residual_copy_});
+  mlp_decode(g_, residual_copy_, norm.w, norm.eps, gate_up.w, down.w, o.y, block_name(gate_up.name, "mlp"));
+  return 5;
+}
+
+size_t OpList::try_norm_qkv_rope(size_t i) {
+  if (i + 2 >= ops_.size()) return 0;
+  const auto* n = std::get_if<RmsNorm>(&ops_[i]);
+  const auto* l = std::get_if<Linear>(&ops_[i + 1]);
+  const auto* r = std::get_if<Rope>(&ops_[i + 2]);
+  if (!n || !l || !r || l->accumulate || !same(l->x, n->out) || !same(r->qkv, l->y) || !fits_matvec(n->x.rows()) ||
+      n->w.dtype != l->w.dtype || !dead_after(i + 2, n->out) || !dead_after(i + 2, l->y))
+    return 0;
+  matmul_rope_qkv(g_, n->x, l->w, {r->positions, r->table, r->q, r->k, r->v},
+                  {.name = l->name, .norm_weight = &n->w, .norm_eps = n->eps});
+  return 3;
+}
+
+size_t OpList::try_norm_linear(size_t i) {
+  if (i + 1 >= ops_.size()) return 0;
+  const auto* n = std::get_if<RmsNorm>(&ops_[i]);
+  const auto* l = std::get_if<Linear>(&ops_[i + 1]);
+  if (!n || !l || !same(l->x, n->out) || !fits_matvec(n->x.rows()) || n->w.dtype != l->w.dtype ||
+      !dead_after(i + 1, n->out))
+    return 0;
+  matmul(g_, n->x, l->w, nullptr, l->y,
+         {.accumulate = l->accumulate, .name = l->name, .norm_weight = &n->w, .norm_eps = n->eps});
+  return 2;
+}
+
+size_t OpList::try_swiglu_linear(size_t i) {
+  if (i + 1 >= ops_.size()) return 0;
+  const auto* s = std::get_if<Swiglu>(&ops_[i]);
+  const auto* l = std::get_if<Linear>(&ops_[i + 1]);
+  if (!s || !l || !same(l->x, s->out) || !fits_matvec(s->out.rows()) || !dead_after(i + 1, s->out)) return 0;
+  matmul(g_, s->gate_up, l->w, nullptr, l->y, {.accumulate = l->accumulate, .name = l->name, .swiglu_input = true});
+  return 2;
+}
+
+void OpList::record_one(const Op& op) {
+  struct V {
+    Graph& g;
+    void operator()(const RmsNorm& o) const { ops::rms_norm(g, o.x, o.w, o.out, o.eps, o.name); }
+    void operator()(const Linear& o) const { matmul(g, o.x, o.w, nullptr, o.y, {.accumulate = o.accumulate, .name = o.name}); }
+    void operator()(const Swiglu& o) const { ops::swiglu(g, o.gate_up, o.out, o.name); }
+    void operator()(const Rope& o) const { ops::rope_qkv_write(g, o.qkv, o.positions, o.table, o.q, o.k, o.v, o.name); }
+    void operator()(const Attention& o) const {
+      attention_decoder(g, {o.q, 0}, o.k, o.v, o.kv_start, o.out, o.pos0, {.name = o.name});
+    }
+    void operator()(const Plain& o) const { o.record(g, o.reads, o.writes); }
+  };
+  std::visit(V{g_}, op);
+}
+
+void OpList::lower() {
+  using Try = size_t (OpList::*)(size_t);
+  static constexpr Try kFusions[] = {&OpList::try_decode_block, &OpList::try_mlp_block, &OpList::try_norm_qkv_rope,
+                                     &OpList::try_norm_linear, &OpList::try_swiglu_linear};
+  for (size_t i = 0; i < ops_.size();) {
+    size_t n = 0;
+    for (Try f : kFusions)
+      if ((n = (this->*f)(i))) break;
+    if (!n) {
+      record_one(ops_[i]);
+      n = 1;
+    }
+    i += n;
+  }
+  ops_.clear();
+}
+
+}  // namespace smolvk::ops

@@ -1,0 +1,204 @@
+// ops::OpList, the decoder's fusion pass: three Llama layers (so the residual stream moves
+// between its two buffers both ways), the final norm and lm_head, recorded once as math and
+// lowered under kernel policies that allow each fusion or none. Each policy must record the
+// kernels it promises (checked by shader and op name) and give the unfused logits and KV
+// cache: max |Δ| / max |ref| ≤ 1e-5 (f32 throughout; atomics add in any order).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "model/ops/mlp.h"
+#include "model/ops/op_list.h"
+#include "model/ops/rope.h"
+#include "tests/ops/op_test_util.h"
+#include "tests/test_util.h"
+
+using namespace smolvk;
+using ops::Tensor;
+
+namespace {
+
+constexpr int64_t kH = 64, kHq = 4, kHkv = 2, kD = 16, kI = 40, kVocab = 50, kCap = 16, kLayers = 3;
+constexpr float kEps = 1e-5f;
+
+struct Weights {
+  std::vector<Buffer> input_norm, qkv, o, post_norm, gate_up, down;
+  Buffer final_norm, lm_head, table;
+};
+
+Weights make_weights(Context& ctx) {
+  Weights w;
+  uint32_t seed = 100;
+  auto up = [&](size_t n, float lo, float hi) { return test::upload(ctx, test::random_uniform(n, seed++, lo, hi)); };
+  for (int64_t l = 0; l < kLayers; ++l) {
+    w.input_norm.push_back(up(kH, 0.5f, 1.5f));
+    w.qkv.push_back(up((kHq + 2 * kHkv) * kD * kH, -0.3f, 0.3f));
+    w.o.push_back(up(kH * kHq * kD, -0.3f, 0.3f));
+    w.post_norm.push_back(up(kH, 0.5f, 1.5f));
+    w.gate_up.push_back(up(2 * kI * kH, -0.3f, 0.3f));
+    w.down.push_back(up(kH * kI, -0.3f, 0.3f));
+  }
+  w.final_norm = up(kH, 0.5f, 1.5f);
+  w.lm_head = up(kVocab * kH, -0.3f, 0.3f);
+  w.table = test::upload(ctx, ops::rope_table(kCap, int(kD), 10000.0, nullptr));
+  return w;
+}
+
+struct Outcome {
+  std::vector<float> logits, k_cache;
+  std::vector<std::string> kernels;  // "op:shader" of every dispatch, in order
+};
+
+// One decode step of B rows at position pos0 over a cache whose first pos0 slots hold
+// random keys and values, lowered under `policy`.
+Outcome decode_step(const ops::KernelPolicy& policy, int64_t B, const Weights& w) {
+  Context& ctx = test::context();
+  const int64_t pos0 = 5;
+  const uint64_t cache_elems = uint64_t(B * kHkv * kCap * kD);
+  std::vector<Buffer> kc, vc;
+  for (int64_t l = 0; l < kLayers; ++l) {
+    kc.push_back(test::upload(ctx, test::random_uniform(cache_elems, 200 + uint32_t(l))));
+    vc.push_back(test::upload(ctx, test::random_uniform(cache_elems, 300 + uint32_t(l))));
+  }
+  Buffer h0 = test::upload(ctx, test::random_uniform(size_t(B * kH), 7, -2.0f, 2.0f));
+  Buffer positions = test::upload(ctx, std::vector<int32_t>(size_t(B), int32_t(pos0)));
+  std::vector<int32_t> starts(size_t(B), 0);
+  starts.back() = 2;  // the last row is left-padded
+  Buffer kv_start = test::upload(ctx, starts), logits = ctx.create_buffer(uint64_t(B * kVocab) * 4);
+
+  Graph g(ctx);
+  auto ext = [&](const Buffer& b, std::vector<int64_t> shape) { return ops::external(g, b, DType::F32, std::move(shape)); };
+  ops::OpList list(g, policy);
+  const Tensor h = ext(h0, {B, kH});
+  const Tensor x = ops::transient(g, DType::F32, {B, kH}), qkv = ops::transient(g, DType::F32, {B, (kHq + 2 * kHkv) * kD});
+  const Tensor q = ops::transient(g, DType::F32, {B, 1, kHq, kD}), att = ops::transient(g, DType::F32, {B, 1, kHq, kD});
+  const Tensor gu = ops::transient(g, DType::F32, {B, 2 * kI}), act = ops::transient(g, DType::F32, {B, kI});
+  const Tensor table = ext(w.table, {kCap, kD / 2, 2}), pos = ops::external(g, positions, DType::I32, {B});
+  for (int64_t l = 0; l < kLayers; ++l) {
+    const std::string p = "L" + std::to_string(l) + ".";
+    const Tensor k = ext(kc[size_t(l)], {B, kHkv, kCap, kD}), v = ext(vc[size_t(l)], {B, kHkv, kCap, kD});
+    list.rms_norm(h, ext(w.input_norm[size_t(l)], {kH}), kEps, x, p + "input_layernorm");
+    list.linear(x, ext(w.qkv[size_t(l)], {(kHq + 2 * kHkv) * kD, kH}), qkv, p + "qkv_proj");
+    list.rope_qkv_write(qkv, pos, table, q, k, v, p + "rope_kv");
+    list.attention(q, k, v, ops::external(g, kv_start, DType::I32, {B}), att, uint32_t(pos0), p + "attention");
+    list.linear(ops::reshape(att, {B, kHq * kD}), ext(w.o[size_t(l)], {kH, kHq * kD}), h, p + "o_proj", true);
+    list.rms_norm(h, ext(w.post_norm[size_t(l)], {kH}), kEps, x, p + "post_attention_layernorm");
+    list.linear(x, ext(w.gate_up[size_t(l)], {2 * kI, kH}), gu, p + "gate_up_proj");
+    list.swiglu(gu, act, p + "swiglu");
+    list.linear(act, ext(w.down[size_t(l)], {kH, kI}), h, p + "down_proj", true);
+  }
+  list.rms_norm(h, ext(w.final_norm, {kH}), kEps, x, "norm");
+  list.linear(x, ext(w.lm_head, {kVocab, kH}), ext(logits, {B, kVocab}), "lm_head");
+  list.lower();
+
+  Outcome out;
+  for (const auto& d : g.dispatches()) out.kernels.push_back(d.op + ":" + d.shader);
+  Program prog = g.compile();
+  prog.run();
+  out.logits = test::download(ctx, logits, size_t(B * kVocab));
+  out.k_cache = test::download(ctx, kc.back(), cache_elems);
+  return out;
+}
+
+size_t count(const std::vector<std::string>& kernels, const std::string& prefix) {
+  return size_t(std::count_if(kernels.begin(), kernels.end(),
+                              [&](const std::string& k) { return k.rfind(prefix, 0) == 0; }));
+}
+
+ops::KernelPolicy unfused() {
+  ops::KernelPolicy p;
+  p.fuse_matvec_max_rows = 0;
+  p.mlp_decode_max_rows = 0;
+  p.fold_o_proj = 0;
+  return p;
+}
+
+}  // namespace
+
+TEST(OpList, EveryFusionMatchesTheUnfusedOps) {
+  Context& ctx = test::context();
+  const Weights w = make_weights(ctx);
+  const bool atomics = ops::mlp_decode_available(ctx.caps(), 2);
+  for (int64_t B : {1, 2}) {
+    SCOPED_TRACE("batch " + std::to_string(B));
+    const Outcome ref = decode_step(unfused(), B, w);
+    // Unfused: every op is its own dispatch.
+    EXPECT_EQ(count(ref.kernels, "rms_norm:"), size_t(2 * kLayers + 1));
+    EXPECT_EQ(count(ref.kernels, "swiglu:"), size_t(kLayers));
+    EXPECT_EQ(count(ref.kernels, "rope:rope_qkv"), size_t(kLayers));
+    EXPECT_EQ(count(ref.kernels, "matmul:"), size_t(4 * kLayers + 1));
+    EXPECT_EQ(count(ref.kernels, "mlp:"), 0u);
+
+    struct Variant {
+      const char* what;
+      ops::KernelPolicy policy;
+      size_t norms, swiglus, ropes, mlps, oproj_attention;
+    };
+    ops::KernelPolicy matvec = unfused(), mlp = unfused(), all;
+    matvec.fuse_matvec_max_rows = 2;
+    mlp.fuse_matvec_max_rows = 2;
+    mlp.mlp_decode_max_rows = 2;
+    std::vector<Variant> variants = {{"norm, RoPE and SwiGLU folded into mat-vecs", matvec, 0, 0, 0, 0, 0}};
+    if (atomics) {
+      variants.push_back({"+ the one-dispatch MLP", mlp, 0, 0, 0, kLayers, 0});
+      variants.push_back({"+ o_proj in the attention kernel", all, 0, 0, 0, kLayers, kLayers});
+    }
+    for (const Variant& v : variants) {
+      SCOPED_TRACE(v.what);
+      const Outcome got = decode_step(v.policy, B, w);
+      EXPECT_EQ(count(got.kernels, "rms_norm:"), v.norms);
+      EXPECT_EQ(count(got.kernels, "swiglu:"), v.swiglus);
+      EXPECT_EQ(count(got.kernels, "rope:"), v.ropes);
+      EXPECT_EQ(count(got.kernels, "mlp:mlp_decode_f32"), v.mlps);
+      EXPECT_EQ(count(got.kernels, "attention:attention_decode_oproj_f32"), v.oproj_attention);
+      EXPECT_LE(test::max_rel_error(ref.logits, got.logits), 1e-5);
+      EXPECT_LE(test::max_rel_error(ref.k_cache, got.k_cache), 1e-6);
+    }
+  }
+}
+
+// More rows than the policy's mat-vec limit: nothing is fused, whatever else it allows.
+TEST(OpList, RowsAboveThePolicyLimitStayUnfused) {
+  Context& ctx = test::context();
+  const Weights w = make_weights(ctx);
+  ops::KernelPolicy p;
+  p.fuse_matvec_max_rows = 2;
+  const Outcome got = decode_step(p, 3, w);
+  EXPECT_EQ(count(got.kernels, "rms_norm:"), size_t(2 * kLayers + 1));
+  EXPECT_EQ(count(got.kernels, "mlp:"), 0u);
+  EXPECT_EQ(count(got.kernels, "attention:attention_decode_oproj"), 0u);
+  EXPECT_LE(test::max_rel_error(decode_step(unfused(), 3, w).logits, got.logits), 1e-5);
+}
+
+TEST(KernelPolicy, OverridesByNameAndUnknownNamesAreErrors) {
+  Capabilities caps = test::context().caps();
+  caps.tuning = {{"OPROJ_FOLD", 0}, {"GEMM_BM", 64}};
+  const ops::KernelPolicy p = ops::kernel_policy(caps);
+  EXPECT_EQ(p.fold_o_proj, 0u);
+  EXPECT_EQ(p.gemm_bm, 64u);
+  const auto lines = p.describe();
+  EXPECT_NE(std::find(lines.begin(), lines.end(), "OPROJ_FOLD = 0  (SMOLVK_TUNE_OPROJ_FOLD)"), lines.end());
+  caps.tuning = {{"NO_SUCH_SETTING", 1}};
+  EXPECT_THROW(ops::kernel_policy(caps), std::invalid_argument);
+}
+
+TEST(KernelPolicy, DeviceClasses) {
+  Capabilities caps = test::context().caps();
+  caps.tuning.clear();
+  caps.profile.clear();
+  caps.vendor_id = 0x10de;
+  caps.device_type = "discrete";
+  EXPECT_EQ(ops::kernel_policy(caps).device_class, "nvidia");
+  EXPECT_EQ(ops::kernel_policy(caps).fold_o_proj, 1u);
+  caps.vendor_id = 0x1002;
+  const ops::KernelPolicy other = ops::kernel_policy(caps);
+  EXPECT_EQ(other.device_class, "default");
+  EXPECT_EQ(other.fold_o_proj, 0u);  // the float-atomic fusions stay off on unmeasured GPUs
+  EXPECT_EQ(other.mlp_decode_max_rows, 0u);
+  caps.device_type = "cpu";
+  EXPECT_EQ(ops::kernel_policy(caps).device_class, "cpu");
+  caps.profile = "mali-g78";  // a device profile stands for another vendor's GPU
+  EXPECT_EQ(ops::kernel_policy(caps).device_class, "default");
+}
