@@ -1,13 +1,29 @@
 // smolvk — command-line entry point. Subcommands live in cmd_*.cpp.
 #include <cstdio>
+#include <cerrno>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 #include "apps/cli/commands.h"
 
 namespace {
+// `smolvk serve ARGS` runs smolvk-serve ARGS from this binary's folder (the server is its own
+// executable: it alone links the HTTP library).
+int exec_serve(char** argv) {
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  const std::string server = (self.parent_path() / "smolvk-serve").string();
+  argv[1] = const_cast<char*>(server.c_str());
+  ::execv(server.c_str(), argv + 1);
+  std::fprintf(stderr, "smolvk serve: cannot run %s (%s): build or install the smolvk-serve target "
+                       "(needs libcpp-httplib-dev)\n", server.c_str(), std::strerror(errno));
+  return 1;
+}
+
 void usage(FILE* out) {
   std::fprintf(out,
                "usage: smolvk <command> [options]\n"
@@ -18,6 +34,7 @@ void usage(FILE* out) {
                "  chat     interactive multi-turn chat (the KV cache is kept between turns)\n"
                "  bench    time encode, prefill, decode and cold start (--shape for random weights)\n"
                "  profile  GPU time per op, shader variant and layer op of one generate (--trace for Perfetto)\n"
+               "  serve    OpenAI-compatible HTTP server (runs smolvk-serve; 'smolvk serve --help')\n"
                "\n"
                "Run 'smolvk <command> --help' for the options of a command.\n"
                "Environment: SMOLVK_DEVICE=<index|name> picks the device, SMOLVK_PORTABLE=1\n"
@@ -31,6 +48,7 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   std::string cmd = argv[1];
+  if (cmd == "serve") return exec_serve(argv);
   std::vector<std::string> args(argv + 2, argv + argc);
   try {
     if (cmd == "info") return smolvk::cli::cmd_info(args);

@@ -22,6 +22,9 @@ int tokenize(const uint8_t* data, size_t size);       // encode / decode / strea
 int prompt(const uint8_t* data, size_t size);         // chat template + image-token expansion + encode
 int image(const uint8_t* data, size_t size);          // decode_image + preprocess_image (size-capped)
 int npy(const uint8_t* data, size_t size);            // parse_npy
+// apps/server: a /v1/chat/completions body → parse_chat_request. Not in kTargets (test_loader
+// does not link the server); test_server replays its seeds and regressions.
+int server_request(const uint8_t* data, size_t size);
 
 struct Target {
   const char* name;

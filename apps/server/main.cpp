@@ -1,0 +1,126 @@
+// smolvk-serve (also `smolvk serve`): an OpenAI-compatible HTTP server for SmolVLM.
+#include <pthread.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "apps/cli/args.h"
+#include "apps/cli/model_args.h"
+#include "apps/server/server.h"
+
+namespace {
+
+const char* kHelp =
+    "usage: smolvk-serve [--model DIR] [--host ADDR] [--port N] [options]\n"
+    "       smolvk serve ... (the same)\n"
+    "\n"
+    "Serves the model over HTTP with OpenAI's chat API: POST /v1/chat/completions (streaming\n"
+    "with \"stream\": true), GET /v1/models, GET /health (503 while the model loads, 200 when\n"
+    "ready), GET /metrics (Prometheus text). One thread owns the GPU: queued requests that share\n"
+    "sampling settings run as one batch. SIGTERM / SIGINT: stop accepting, let running requests\n"
+    "finish (up to --drain-seconds), exit 0.\n"
+    "\n"
+    "  --model DIR             Hugging Face SmolVLM / Idefics3 folder. Default: the demo checkpoint\n"
+    "                          in examples/demo-model (random weights: gibberish answers).\n"
+    "  --model-id NAME         the name /v1/models lists and responses carry (default: the folder's)\n"
+    "  --host ADDR             address to bind (default 127.0.0.1: this machine only)\n"
+    "  --port N                TCP port (default 8080; 0 picks a free one). The actual address is\n"
+    "                          printed on stderr: 'smolvk-serve: listening on http://HOST:PORT'\n"
+    "  --api-key KEY           require 'Authorization: Bearer KEY' on every endpoint but /health\n"
+    "                          (or set SMOLVK_API_KEY, which keeps the key out of the process list)\n"
+    "  --image-root DIR        also accept image_url paths and file:// URLs inside DIR (default:\n"
+    "                          data: URLs only); a path resolving outside DIR is refused\n"
+    "  --max-batch N           most requests in one GPU batch (default 8)\n"
+    "  --max-queue N           most requests waiting for the GPU; past it: 429 + Retry-After (default 64)\n"
+    "  --batch-window-ms N     how long the oldest waiting request waits for others to batch with, while\n"
+    "                          fewer than --max-batch wait (default 5; 0 = start at once)\n"
+    "  --max-body-bytes N      largest request body (default 33554432); over it: 413\n"
+    "  --max-image-pixels N    largest image, width x height, checked before decoding (default 16777216)\n"
+    "  --max-images N          most images per request (default 8)\n"
+    "  --default-max-tokens N  max_tokens when a request gives none (default 512; never past the context)\n"
+    "  --threads N             HTTP worker threads, one per open connection (default max-batch +\n"
+    "                          max-queue + 8)\n"
+    "  --drain-seconds N       on SIGTERM, how long running requests may take (default 30)\n"
+    "\n"
+    "Request extensions: top_k, ignore_eos; every response carries the generated token ids as\n"
+    "\"smolvk\": {\"token_ids\": [...]} (per chunk when streaming).\n";
+
+int positive(const smolvk::cli::Args& a, const char* name, int64_t def) {
+  const int64_t v = a.get_int(name, def);
+  if (v < 1 || v > INT32_MAX) throw std::invalid_argument(std::string("--") + name + " must be a positive integer");
+  return int(v);
+}
+
+smolvk::serve::ServerOptions parse_options(const smolvk::cli::Args& a) {
+  smolvk::serve::ServerOptions o;
+  o.host = a.get("host", o.host);
+  const int64_t port = a.get_int("port", o.port);
+  if (port < 0 || port > 65535) throw std::invalid_argument("--port must be 0..65535");
+  o.port = int(port);
+  o.model_dir = smolvk::cli::model_dir(a);
+  o.model_id = a.get("model-id", std::filesystem::path(o.model_dir).lexically_normal().filename().string());
+  if (o.model_id.empty()) o.model_id = std::filesystem::path(o.model_dir).lexically_normal().parent_path().filename().string();
+  const char* env_key = std::getenv("SMOLVK_API_KEY");
+  o.api_key = a.get("api-key", env_key ? env_key : "");
+  o.image_root = a.get("image-root");
+  if (!o.image_root.empty() && !std::filesystem::is_directory(o.image_root))
+    throw std::invalid_argument("--image-root " + o.image_root.string() + " is not a folder");
+  o.max_batch = positive(a, "max-batch", o.max_batch);
+  o.max_queue = positive(a, "max-queue", o.max_queue);
+  o.batch_window_ms = int(a.get_int("batch-window-ms", o.batch_window_ms));
+  if (o.batch_window_ms < 0 || o.batch_window_ms > 10000) throw std::invalid_argument("--batch-window-ms must be 0..10000");
+  o.max_body_bytes = size_t(positive(a, "max-body-bytes", int64_t(o.max_body_bytes)));
+  o.max_image_pixels = positive(a, "max-image-pixels", o.max_image_pixels);
+  o.max_images = positive(a, "max-images", o.max_images);
+  o.default_max_tokens = positive(a, "default-max-tokens", o.default_max_tokens);
+  o.threads = a.has("threads") ? positive(a, "threads", 0) : 0;
+  o.drain_seconds = positive(a, "drain-seconds", o.drain_seconds);
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using smolvk::cli::Args;
+  try {
+    Args a(std::vector<std::string>(argv + 1, argv + argc),
+           {{"model", true}, {"model-id", true}, {"host", true}, {"port", true}, {"api-key", true},
+            {"image-root", true}, {"max-batch", true}, {"max-queue", true}, {"batch-window-ms", true}, {"max-body-bytes", true},
+            {"max-image-pixels", true}, {"max-images", true}, {"default-max-tokens", true}, {"threads", true},
+            {"drain-seconds", true}, {"help", false}});
+    if (a.has("help")) {
+      std::fputs(kHelp, stdout);
+      return 0;
+    }
+    const smolvk::serve::ServerOptions options = parse_options(a);
+    // Signals go to one thread (every thread started below inherits the mask); SIGUSR1 only
+    // wakes it at the end.
+    std::signal(SIGPIPE, SIG_IGN);
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : {SIGTERM, SIGINT, SIGUSR1}) sigaddset(&set, s);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+    smolvk::serve::Server server(options);
+    const int port = server.bind();
+    std::fprintf(stderr, "smolvk-serve: listening on http://%s:%d\n", options.host.c_str(), port);
+    std::fflush(stderr);
+    std::thread signals([&] {
+      int sig = 0;
+      sigwait(&set, &sig);
+      if (sig == SIGUSR1) return;
+      std::fprintf(stderr, "smolvk-serve: %s: finishing running requests, then exiting\n", strsignal(sig));
+      server.shutdown();
+    });
+    const bool ok = server.serve();
+    pthread_kill(signals.native_handle(), SIGUSR1);
+    signals.join();
+    std::fprintf(stderr, "smolvk-serve: stopped\n");
+    return ok ? 0 : 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "smolvk-serve: error: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,118 @@
+#include "apps/server/metrics.h"
+
+#include <cstdio>
+
+namespace smolvk::serve {
+
+namespace {
+std::string num(double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.15g", v);
+  return b;
+}
+void line(std::string& out, const std::string& name, double v) { out += name + " " + num(v) + "\n"; }
+void head(std::string& out, const std::string& name, const char* type, const char* help) {
+  out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+}
+}  // namespace
+
+void Histogram::observe(double v) {
+  size_t i = 0;
+  while (i < bounds_.size() && v > bounds_[i]) ++i;
+  ++counts_[i];
+  sum_ += v;
+  ++count_;
+}
+
+void Histogram::render(std::string& out, const std::string& name) const {
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < bounds_.size(); ++i) {
+    cumulative += counts_[i];
+    line(out, name + "_bucket{le=\"" + num(bounds_[i]) + "\"}", double(cumulative));
+  }
+  line(out, name + "_bucket{le=\"+Inf\"}", double(count_));
+  line(out, name + "_sum", sum_);
+  line(out, name + "_count", double(count_));
+}
+
+Metrics::Metrics()
+    : ttft_({0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}),
+      inter_token_({0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}),
+      batch_rows_({1, 2, 4, 8, 16, 32, 64, 128}) {}
+
+void Metrics::request_finished(int status) {
+  std::lock_guard lock(mutex_);
+  ++requests_by_status_[status];
+}
+void Metrics::tokens(int prompt, int completion) {
+  std::lock_guard lock(mutex_);
+  prompt_tokens_ += uint64_t(prompt);
+  completion_tokens_ += uint64_t(completion);
+}
+void Metrics::time_to_first_token(double s) {
+  std::lock_guard lock(mutex_);
+  ttft_.observe(s);
+}
+void Metrics::inter_token(double s) {
+  std::lock_guard lock(mutex_);
+  inter_token_.observe(s);
+}
+void Metrics::cancelled() {
+  std::lock_guard lock(mutex_);
+  ++cancelled_;
+}
+void Metrics::batch(int rows, int max_batch, uint64_t kv_bytes) {
+  std::lock_guard lock(mutex_);
+  running_ = rows;
+  max_batch_ = max_batch;
+  kv_bytes_ = kv_bytes;
+  if (rows > 0) {
+    ++batches_;
+    batch_rows_.observe(rows);
+  }
+}
+void Metrics::queue_depth(int n) {
+  std::lock_guard lock(mutex_);
+  queue_depth_ = n;
+}
+void Metrics::model_ready(bool ready) {
+  std::lock_guard lock(mutex_);
+  ready_ = ready;
+}
+
+std::string Metrics::render() const {
+  std::lock_guard lock(mutex_);
+  std::string o;
+  head(o, "smolvk_requests_total", "counter", "HTTP requests answered, by status code.");
+  for (const auto& [status, n] : requests_by_status_)
+    line(o, "smolvk_requests_total{code=\"" + std::to_string(status) + "\"}", double(n));
+  head(o, "smolvk_prompt_tokens_total", "counter", "Prompt tokens of completed generations.");
+  line(o, "smolvk_prompt_tokens_total", double(prompt_tokens_));
+  head(o, "smolvk_completion_tokens_total", "counter", "Tokens generated.");
+  line(o, "smolvk_completion_tokens_total", double(completion_tokens_));
+  head(o, "smolvk_cancelled_requests_total", "counter", "Generations cancelled (client gone, shutdown).");
+  line(o, "smolvk_cancelled_requests_total", double(cancelled_));
+  head(o, "smolvk_time_to_first_token_seconds", "histogram", "From the request's arrival to its first token.");
+  ttft_.render(o, "smolvk_time_to_first_token_seconds");
+  head(o, "smolvk_inter_token_seconds", "histogram", "Between consecutive tokens of one request.");
+  inter_token_.render(o, "smolvk_inter_token_seconds");
+  head(o, "smolvk_batch_rows", "histogram", "Requests per GPU batch, per batch.");
+  batch_rows_.render(o, "smolvk_batch_rows");
+  head(o, "smolvk_batches_total", "counter", "GPU batches run.");
+  line(o, "smolvk_batches_total", double(batches_));
+  head(o, "smolvk_queue_depth", "gauge", "Requests waiting for the GPU.");
+  line(o, "smolvk_queue_depth", queue_depth_);
+  head(o, "smolvk_running_requests", "gauge", "Requests in the running GPU batch.");
+  line(o, "smolvk_running_requests", running_);
+  head(o, "smolvk_batch_occupancy", "gauge", "Running requests / --max-batch.");
+  line(o, "smolvk_batch_occupancy", max_batch_ > 0 ? double(running_) / max_batch_ : 0.0);
+  head(o, "smolvk_kv_cache_bytes", "gauge", "Device bytes of the running batch's KV cache.");
+  line(o, "smolvk_kv_cache_bytes", double(kv_bytes_));
+  head(o, "smolvk_image_cache_bytes", "gauge", "Device bytes of cached image features (no image cache yet: 0).");
+  line(o, "smolvk_image_cache_bytes", 0);
+  head(o, "smolvk_model_loaded", "gauge", "1 once the model is loaded and /health answers 200.");
+  line(o, "smolvk_model_loaded", ready_ ? 1 : 0);
+  return o;
+}
+
+}  // namespace smolvk::serve

@@ -1,0 +1,50 @@
+#pragma once
+// Counters, gauges and histograms for GET /metrics (Prometheus text format 0.0.4). Thread-safe.
+#include <array>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace smolvk::serve {
+
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)), counts_(bounds_.size() + 1, 0) {}
+  void observe(double v);
+  // `name`_bucket{le=...}, `name`_sum, `name`_count lines.
+  void render(std::string& out, const std::string& name) const;
+
+ private:
+  std::vector<double> bounds_;
+  std::vector<uint64_t> counts_;  // per bucket (not cumulative); the last is +Inf
+  double sum_ = 0;
+  uint64_t count_ = 0;
+};
+
+class Metrics {
+ public:
+  Metrics();
+  void request_finished(int status);
+  void tokens(int prompt, int completion);
+  void time_to_first_token(double seconds);
+  void inter_token(double seconds);
+  void cancelled();
+  // A batch starts (rows > 0) or ends (rows = 0) on the GPU; kv_bytes = its KV cache.
+  void batch(int rows, int max_batch, uint64_t kv_bytes);
+  void queue_depth(int n);
+  void model_ready(bool ready);
+  std::string render() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<int, uint64_t> requests_by_status_;
+  uint64_t prompt_tokens_ = 0, completion_tokens_ = 0, cancelled_ = 0, batches_ = 0;
+  Histogram ttft_, inter_token_, batch_rows_;
+  int queue_depth_ = 0, running_ = 0, max_batch_ = 1;
+  uint64_t kv_bytes_ = 0;
+  bool ready_ = false;
+};
+
+}  // namespace smolvk::serve

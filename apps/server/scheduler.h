@@ -1,0 +1,93 @@
+#pragma once
+// The one owner of the Model (and so of the GPU): requests are submitted from HTTP threads and
+// come back as a stream of token events. The interface is what the HTTP layer sees; the
+// batching policy behind it (today: whole batches of queued requests that share sampling
+// settings; later: requests joining the running decode batch between steps) can change without
+// touching the HTTP code.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "model/smolvlm.h"
+
+namespace smolvk::serve {
+
+class Metrics;
+
+// One generation: a prepared prompt (token ids + pixel values: Model::prepare's output) and
+// its own limits.
+struct Job {
+  Request request;
+  int prompt_tokens = 0;
+  int max_tokens = 1;
+  SamplingParams sampling;
+  bool ignore_eos = false;
+  std::vector<std::string> stop;
+};
+
+struct Event {
+  enum Kind { Token, Done, Failed } kind = Token;
+  int32_t id = -1;            // Token: the token
+  std::string text;           // Token / Done: text released (stop strings held back, then cut)
+  std::string finish_reason;  // Done: "stop", "length" or "cancelled"
+  std::string error;          // Failed: why
+};
+
+// The handle a submit() returns: the job's events, in order.
+class Stream {
+ public:
+  // Waits up to `timeout` for events; returns every pending one (none on timeout).
+  std::vector<Event> wait(std::chrono::milliseconds timeout);
+  bool cancelled() const { return cancelled_; }
+
+  // Scheduler side.
+  void push(Event e);
+  void mark_cancelled() { cancelled_ = true; }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Event> events_;
+  std::atomic<bool> cancelled_{false};
+};
+
+// submit() when --max-queue requests already wait (HTTP 429) or the server is shutting down
+// (HTTP 503).
+class Rejected : public std::runtime_error {
+ public:
+  Rejected(int status, const std::string& why) : std::runtime_error(why), status_(status) {}
+  int status() const { return status_; }
+
+ private:
+  int status_;
+};
+
+class Scheduler {
+ public:
+  virtual ~Scheduler() = default;
+  virtual std::shared_ptr<Stream> submit(Job job) = 0;
+  // The job gets no more tokens: dropped from the queue, or from the running batch (whose
+  // generate is cancelled once none of its rows is wanted). Its stream ends with Done
+  // "cancelled" if it had not ended.
+  virtual void cancel(const std::shared_ptr<Stream>& stream) = 0;
+  // Stops accepting, lets queued and running jobs finish until `deadline`, cancels the rest,
+  // and returns when the GPU is idle.
+  virtual void drain(std::chrono::steady_clock::time_point deadline) = 0;
+};
+
+struct SchedulerLimits {
+  int max_batch = 8;
+  int max_queue = 64;
+  // How long the oldest queued job waits for others to batch with (while fewer than max_batch).
+  std::chrono::milliseconds batch_window{5};
+};
+
+std::unique_ptr<Scheduler> make_batch_scheduler(Model& model, SchedulerLimits limits, Metrics& metrics);
+
+}  // namespace smolvk::serve

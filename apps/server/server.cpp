@@ -1,0 +1,161 @@
+#include "apps/server/server.h"
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "apps/cli/model_args.h"
+
+namespace smolvk::serve {
+
+using nlohmann::json;
+
+void send_error(httplib::Response& res, const ApiError& e) {
+  res.status = e.status;
+  res.set_content(e.to_json(), "application/json");
+}
+
+namespace {
+bool same_secret(const std::string& a, const std::string& b) {  // no early exit on a mismatch
+  unsigned diff = unsigned(a.size() ^ b.size());
+  for (size_t i = 0; i < a.size(); ++i) diff |= unsigned(uint8_t(a[i]) ^ uint8_t(i < b.size() ? b[i] : 0));
+  return diff == 0;
+}
+}  // namespace
+
+Server::Server(ServerOptions options) : options_(std::move(options)) {
+  limits_.max_images = size_t(options_.max_images);
+  limits_.max_image_pixels = options_.max_image_pixels;
+  limits_.image_root = options_.image_root;
+  std::random_device rd;
+  char prefix[16];
+  std::snprintf(prefix, sizeof prefix, "%08x", rd());
+  id_prefix_ = std::string("chatcmpl-") + prefix + "-";
+  const int threads = options_.threads > 0 ? options_.threads : options_.max_batch + options_.max_queue + 8;
+  http_.new_task_queue = [threads] { return new httplib::ThreadPool(size_t(threads)); };
+  http_.set_payload_max_length(options_.max_body_bytes);
+  http_.set_keep_alive_timeout(2);
+  routes();
+}
+
+Server::~Server() {
+  shutdown();
+  if (loader_.joinable()) loader_.join();
+  std::lock_guard lock(shutdown_mutex_);
+  scheduler_.reset();
+  model_.reset();
+  ctx_.reset();
+}
+
+int Server::bind() {
+  const int port = options_.port == 0 ? http_.bind_to_any_port(options_.host)
+                                      : (http_.bind_to_port(options_.host, options_.port) ? options_.port : -1);
+  if (port < 0)
+    throw std::runtime_error("cannot listen on " + options_.host + ":" + std::to_string(options_.port));
+  return port;
+}
+
+bool Server::serve() {
+  loader_ = std::thread([this] { load(); });
+  http_.listen_after_bind();
+  if (loader_.joinable()) loader_.join();
+  return state_ != State::Failed;
+}
+
+void Server::load() {
+  try {
+    ContextOptions o = ContextOptions::from_env();
+    o.on_validation_message = [](const std::string& m) {
+      std::fprintf(stderr, "smolvk-serve: Vulkan validation: %s\n", m.c_str());
+    };
+    ctx_ = std::make_unique<Context>(o);
+    model_ = cli::load_model(*ctx_, options_.model_dir, false);
+    limits_.context_length = model_->config().text.max_position_embeddings;
+    std::lock_guard lock(shutdown_mutex_);  // shutdown() reads scheduler_
+    scheduler_ = make_batch_scheduler(
+        *model_, {options_.max_batch, options_.max_queue, std::chrono::milliseconds(options_.batch_window_ms)}, metrics_);
+    State loading = State::Loading;
+    if (state_.compare_exchange_strong(loading, State::Ready)) {
+      metrics_.model_ready(true);
+      std::fprintf(stderr, "smolvk-serve: ready: serving %s\n", options_.model_id.c_str());
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "smolvk-serve: error: cannot load the model: %s\n", e.what());
+    state_ = State::Failed;
+    http_.stop();
+  }
+}
+
+void Server::shutdown() {
+  std::lock_guard lock(shutdown_mutex_);
+  if (shutting_down_.exchange(true)) return;
+  if (state_ != State::Failed) state_ = State::Draining;
+  metrics_.model_ready(false);
+  // New requests get 503 from here on. httplib cuts streamed answers short once stopped, so it
+  // stops only after every answer in flight has been written (or the deadline has passed).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options_.drain_seconds);
+  if (scheduler_) scheduler_->drain(deadline);
+  while (in_flight_ > 0 && std::chrono::steady_clock::now() < deadline + std::chrono::seconds(2))
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  http_.stop();
+}
+
+bool Server::authorized(const httplib::Request& req) const {
+  if (options_.api_key.empty() || req.path == "/health") return true;
+  return same_secret(req.get_header_value("Authorization"), "Bearer " + options_.api_key);
+}
+
+void Server::routes() {
+  http_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (authorized(req)) return httplib::Server::HandlerResponse::Unhandled;
+    res.set_header("WWW-Authenticate", "Bearer");
+    send_error(res, {401, "missing or wrong API key (send 'Authorization: Bearer KEY')", "authentication_error", "",
+                     "invalid_api_key"});
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  // httplib's own answers (404, 413 body over --max-body-bytes, 400 bad HTTP) get a JSON body.
+  http_.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    const bool too_big = res.status == 413;
+    const bool form = req.get_header_value("Content-Type").find("x-www-form-urlencoded") != std::string::npos;
+    send_error(res, {res.status,
+                     too_big ? form ? "form-encoded bodies are limited to 8 KiB: send Content-Type: application/json"
+                                    : "the request body is over the limit (--max-body-bytes)"
+                             : res.status == 404 ? "no route " + req.method + " " + req.path
+                                                 : "bad HTTP request (" + std::to_string(res.status) + ")",
+                     "invalid_request_error", "", too_big ? "request_too_large" : ""});
+  });
+  http_.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "internal error";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    send_error(res, {500, what, "server_error", "", ""});
+  });
+  http_.set_logger([this](const httplib::Request&, const httplib::Response& res) {
+    metrics_.request_finished(res.status);
+  });
+
+  http_.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+    const State s = state_;
+    res.status = s == State::Ready ? 200 : 503;
+    const char* status = s == State::Ready ? "ok" : s == State::Loading ? "loading" : s == State::Draining ? "shutting down" : "failed";
+    res.set_content(json{{"status", status}}.dump(), "application/json");
+  });
+  http_.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
+    json m = {{"id", options_.model_id}, {"object", "model"}, {"created", 0}, {"owned_by", "smolvk"}};
+    if (state_ == State::Ready)
+      m["context_length"] = model_->config().text.max_position_embeddings;
+    res.set_content(json{{"object", "list"}, {"data", json::array({m})}}.dump(), "application/json");
+  });
+  http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics_.render(), "text/plain; version=0.0.4");
+  });
+  http_.Post("/v1/chat/completions",
+             [this](const httplib::Request& req, httplib::Response& res) { handle_chat(req, res); });
+}
+
+}  // namespace smolvk::serve

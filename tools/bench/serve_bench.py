@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""smolvk-serve under load: C concurrent streaming clients (default 1, 8, 32, 64), each asking
+about one small image (one tile) for N new tokens (default 128, ignore_eos), against
+`smolvk bench --batch C --tiles 1 --new-tokens N` on the same model. Python standard library only.
+
+  tools/bench/serve_bench.py --model DIR                  # starts build/apps/smolvk-serve itself
+  tools/bench/serve_bench.py --url http://127.0.0.1:8080  # a running server (--model for the bench)
+
+Per concurrency: aggregate tokens/s (all tokens / wall time of the round), p50/p99 time to first
+token and inter-token latency (client side, from SSE arrival times), and smolvk bench's decode
+tokens/s at that batch with the ratio server / bench. --json writes the table as JSON."""
+import argparse
+import base64
+import http.client
+import json
+import os
+import re
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+import zlib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def png(width, height):
+    """A gradient RGB PNG, written with zlib (no imaging library needed)."""
+    rows = b"".join(b"\x00" + bytes(v for x in range(width) for v in (x * 255 // width, y * 255 // height, 128))
+                    for y in range(height))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) +
+            chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def percentile(values, p):
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def one_client(url, body, headers, out):
+    u = urllib.parse.urlparse(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
+    t0 = time.perf_counter()
+    conn.request("POST", "/v1/chat/completions", body, headers)
+    r = conn.getresponse()
+    if r.status != 200:
+        out.append({"error": f"HTTP {r.status}: {r.read()[:200]!r}"})
+        return
+    times = []
+    while True:
+        line = r.readline()
+        if not line:
+            break
+        if line.startswith(b"data: ") and b"token_ids" in line:
+            times.append(time.perf_counter())
+    conn.close()
+    out.append({"start": t0, "times": times})
+
+
+def run_round(url, clients, body, headers):
+    results, threads = [], []
+    t0 = time.perf_counter()
+    for _ in range(clients):
+        t = threading.Thread(target=one_client, args=(url, body, headers, results))
+        t.start()
+        threads.append(t)
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    errors = [r["error"] for r in results if "error" in r]
+    ok = [r for r in results if "error" not in r]
+    tokens = sum(len(r["times"]) for r in ok)
+    ttft = [r["times"][0] - r["start"] for r in ok if r["times"]]
+    itl = [b - a for r in ok for a, b in zip(r["times"], r["times"][1:])]
+    return {"clients": clients, "errors": len(errors), "first_error": errors[0] if errors else None,
+            "tokens": tokens, "wall_s": wall, "tokens_per_s": tokens / wall,
+            "ttft_p50_ms": 1e3 * percentile(ttft, 50), "ttft_p99_ms": 1e3 * percentile(ttft, 99),
+            "itl_p50_ms": 1e3 * percentile(itl, 50), "itl_p99_ms": 1e3 * percentile(itl, 99)}
+
+
+def bench_reference(cli, model, batch, tokens):
+    cmd = [cli, "bench", "--batch", str(batch), "--tiles", "1", "--new-tokens", str(tokens), "--reps", "3",
+           "--no-cold-start", "--json"] + (["--model", model] if model else ["--shape", "256m"])
+    try:
+        j = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+        return j["decode_tokens_per_s"]["median"], j["generate_ms"]["median"]
+    except (subprocess.CalledProcessError, KeyError, json.JSONDecodeError) as e:
+        print(f"smolvk bench --batch {batch} failed: {e}", file=sys.stderr)
+        return None, None
+
+
+def start_server(binary, model, max_batch, extra):
+    args = [binary, "--port", "0", "--max-batch", str(max_batch), "--max-queue", "1024", "--batch-window-ms", "50"] + extra
+    if model:
+        args += ["--model", model]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = None
+    while url is None:
+        line = proc.stderr.readline()
+        if not line:
+            sys.exit("smolvk-serve exited before listening")
+        m = re.search(r"listening on (http://\S+)", line)
+        if m:
+            url = m.group(1)
+    threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()  # keep draining
+    for _ in range(6000):
+        try:
+            with urllib.request.urlopen(url + "/health") as r:
+                if r.status == 200:
+                    return proc, url
+        except OSError:
+            pass
+        time.sleep(0.1)
+    sys.exit("smolvk-serve not ready")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--url", help="a running server (else one is started)")
+    ap.add_argument("--model", help="checkpoint folder (server and smolvk bench; bench uses --shape 256m without it)")
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="build folder with apps/smolvk(-serve)")
+    ap.add_argument("--clients", default="1,8,32,64")
+    ap.add_argument("--new-tokens", type=int, default=128)
+    ap.add_argument("--image-size", type=int, default=256, help="side of the generated square image (one tile)")
+    ap.add_argument("--api-key")
+    ap.add_argument("--no-bench", action="store_true", help="skip the smolvk bench comparison")
+    ap.add_argument("--json", help="write the results here")
+    a = ap.parse_args()
+    levels = [int(c) for c in a.clients.split(",")]
+    proc = None
+    url = a.url
+    if not url:
+        proc, url = start_server(os.path.join(a.build, "apps", "smolvk-serve"), a.model, max(levels), [])
+    headers = {"Content-Type": "application/json"}
+    if a.api_key:
+        headers["Authorization"] = "Bearer " + a.api_key
+    image = "data:image/png;base64," + base64.b64encode(png(a.image_size, a.image_size)).decode()
+    body = json.dumps({"messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": image}}, {"type": "text", "text": "Describe this image."}]}],
+        "max_tokens": a.new_tokens, "ignore_eos": True, "stream": True})
+    try:
+        run_round(url, 1, body, headers)  # warm-up: pipelines, first batch shapes
+        rows = []
+        for c in levels:
+            run_round(url, c, body, headers)  # warm-up at this batch size
+            r = run_round(url, c, body, headers)
+            if not a.no_bench:
+                r["bench_decode_tokens_per_s"], r["bench_generate_ms"] = bench_reference(
+                    os.path.join(a.build, "apps", "smolvk"), a.model, c, a.new_tokens)
+                if r["bench_generate_ms"]:
+                    # Same work as one smolvk bench generate: C requests × N tokens in generate_ms.
+                    r["bench_tokens_per_s"] = c * a.new_tokens * 1000.0 / r["bench_generate_ms"]
+                    r["server_vs_bench"] = r["tokens_per_s"] / r["bench_tokens_per_s"]
+            rows.append(r)
+            print(json.dumps(r), file=sys.stderr)
+    finally:
+        if proc:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+    print(f"{'clients':>7} {'tok/s':>9} {'bench tok/s':>11} {'ratio':>6} {'TTFT p50':>9} {'TTFT p99':>9} "
+          f"{'ITL p50':>8} {'ITL p99':>8} {'errors':>6}")
+    for r in rows:
+        bench = r.get("bench_tokens_per_s")
+        print(f"{r['clients']:>7} {r['tokens_per_s']:>9.1f} {bench or float('nan'):>11.1f} "
+              f"{r.get('server_vs_bench', float('nan')):>6.2f} {r['ttft_p50_ms']:>7.1f}ms {r['ttft_p99_ms']:>7.1f}ms "
+              f"{r['itl_p50_ms']:>6.2f}ms {r['itl_p99_ms']:>6.2f}ms {r['errors']:>6}")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
