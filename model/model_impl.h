@@ -37,6 +37,7 @@ struct Model::Impl {
   struct Encoded {
     Buffer rows;  // [tiles · image_seq_len, text hidden]
     int64_t tiles = 0;
+    HostSplit host;
   };
   // Prefill `prepared` (left-padded batch) at cache slot pos0 of `cache` (a fresh cache when
   // null), then decode. The core of Model::generate and ChatSession::send.

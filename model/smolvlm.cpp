@@ -173,6 +173,7 @@ Model::Impl::Encoded Model::Impl::encode(const std::vector<const PreparedRequest
     W = std::max<int64_t>(W, r->tile_width);
   }
   if (e.tiles == 0) return e;
+  auto t_upload = Clock::now();
   const int64_t C = config.vision.num_channels, N = e.tiles;
   // Tiles of different sizes are zero-padded to the largest, with the mask marking real
   // pixels; tiles of the largest size are uploaded straight from the request.
@@ -223,7 +224,9 @@ Model::Impl::Encoded Model::Impl::encode(const std::vector<const PreparedRequest
   for (uint64_t per : {uint64_t(C * H * W) * 4, uint64_t(rows_per_tile * TH) * 4, uint64_t(S * VH) * 4})
     if ((per * uint64_t(chunk)) % align != 0) chunk = N;
   if (timings) timings->clear();
+  e.host.upload_ms = ms_since(t_upload);
   for (int64_t t0 = 0; t0 < N; t0 += chunk) {
+    const auto t_record = Clock::now();
     const int64_t n = std::min(chunk, N - t0);
     const auto slice = [&](const std::vector<int32_t>& v) {
       return std::vector<int32_t>(v.begin() + t0 * S, v.begin() + (t0 + n) * S);
@@ -242,7 +245,10 @@ Model::Impl::Encoded Model::Impl::encode(const std::vector<const PreparedRequest
     build_vision(g, config, weights, io);
     g.enable_timestamps(timings != nullptr);
     Program prog = g.compile();
+    const auto t_run = Clock::now();
+    e.host.record_ms += ms_since(t_record);
     prog.run();
+    e.host.run_ms += ms_since(t_run);
     if (timings) {
       const auto t = prog.timings();
       timings->insert(timings->end(), t.begin(), t.end());
@@ -410,6 +416,7 @@ std::vector<Result> Model::Impl::run(std::span<const Request> batch,
 
   // 2. prefill
   t0 = Clock::now();
+  HostSplit prefill_host;
   KvCache fresh;
   if (!cache) fresh = make_kv_cache(ctx, config, B, L.capacity);
   const KvCache& kv = cache ? *cache : fresh;
@@ -418,9 +425,14 @@ std::vector<Result> Model::Impl::run(std::span<const Request> batch,
                 upload_vector(ctx, L.last_rows), upload_vector(ctx, targets),
                 ctx.create_buffer(uint64_t(B * tc.vocab_size) * 4), ctx.create_buffer(uint64_t(B) * 4), {}};
   if (L.embeds) rb.embeds = upload_vector(ctx, batch[0].input_embeds);
+  prefill_host.upload_ms = ms_since(t0);
   const ops::SamplingParams sp{o.sampling.temperature, o.sampling.top_k, o.sampling.top_p, o.sampling.seed};
+  auto t_phase = Clock::now();
   Program prefill = record_prefill(L, rb, enc, int64_t(targets.size()), kv, rope, pos0, sp, o.profile);
+  prefill_host.record_ms = ms_since(t_phase);
+  t_phase = Clock::now();
   prefill.run();
+  prefill_host.run_ms = ms_since(t_phase);
   if (o.profile) profile.push_back({"prefill", prefill.timings()});
   const double prefill_ms = ms_since(t0);
   if (o.want_last_logits) {
@@ -472,7 +484,7 @@ std::vector<Result> Model::Impl::run(std::span<const Request> batch,
     r.text += decoders[size_t(b)].flush();
     if (r.stop_reason.empty()) r.stop_reason = cancel ? "cancelled" : "length";
     r.timings = {encode_ms, prefill_ms, decode_ms, first_token_ms, int(enc.tiles), int(L.lengths[size_t(b)]),
-                 int(r.output_ids.size())};
+                 int(r.output_ids.size()), enc.host, prefill_host};
     r.profile = profile;
   }
   return results;

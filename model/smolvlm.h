@@ -58,9 +58,16 @@ struct PhaseProfile {
   std::vector<DispatchTiming> dispatches;
 };
 
+// Where a phase's wall time went on the host: creating and filling its input buffers (the
+// pixel upload for the encoder), building and recording its program, and running it (submit
+// to fence: GPU time plus the driver's latency).
+struct HostSplit {
+  double upload_ms = 0, record_ms = 0, run_ms = 0;
+};
 struct Timings {
   double encode_ms = 0, prefill_ms = 0, decode_ms = 0, first_token_ms = 0;
   int tiles = 0, prompt_tokens = 0, new_tokens = 0;
+  HostSplit encode_host, prefill_host;
 };
 
 struct Result {

@@ -42,18 +42,43 @@ nlohmann::json to_json(const StartTimes& s) {
           {"cache_bytes_loaded", s.cache.loaded_bytes}};
 }
 
+// A phase's host split (HostSplit), as statistics over the reps.
+struct SplitStats {
+  std::optional<Stats> upload, record, run;
+};
+
 struct Measured {
   std::optional<Stats> encode, prefill, decode_step, tokens_per_s, first_token, total;
+  SplitStats encode_host, prefill_host;
 };
+
+struct SplitSamples {
+  std::vector<double> upload, record, run;
+  void add(const HostSplit& h) {
+    upload.push_back(h.upload_ms);
+    record.push_back(h.record_ms);
+    run.push_back(h.run_ms);
+  }
+  SplitStats stats() const { return {smolvk::cli::stats(upload), smolvk::cli::stats(record), smolvk::cli::stats(run)}; }
+};
+
+nlohmann::json to_json(const SplitStats& s) {
+  return {{"upload", to_json(s.upload)}, {"record", to_json(s.record)}, {"run", to_json(s.run)}};
+}
 
 Measured measure(BenchSession& s) {
   const BenchOptions& o = s.options();
   for (int i = 0; i < o.warmup; ++i) s.run(false);
   std::vector<double> encode, prefill, step, tps, first, total;
+  SplitSamples encode_host, prefill_host;
   for (int i = 0; i < o.reps; ++i) {
     RepResult r = s.run(false);
-    if (o.tiles > 0) encode.push_back(r.timings.encode_ms);
+    if (o.tiles > 0) {
+      encode.push_back(r.timings.encode_ms);
+      encode_host.add(r.timings.encode_host);
+    }
     prefill.push_back(r.timings.prefill_ms);
+    prefill_host.add(r.timings.prefill_host);
     first.push_back(r.timings.first_token_ms);
     total.push_back(r.total_ms);
     if (r.decode_ms_per_step && *r.decode_ms_per_step > 0) {
@@ -61,7 +86,8 @@ Measured measure(BenchSession& s) {
       tps.push_back(1e3 * o.batch / *r.decode_ms_per_step);
     }
   }
-  return {stats(encode), stats(prefill), stats(step), stats(tps), stats(first), stats(total)};
+  return {stats(encode), stats(prefill),          stats(step),          stats(tps),
+          stats(first),  stats(total),            encode_host.stats(),  prefill_host.stats()};
 }
 
 std::string stat_row(const char* label, const std::optional<Stats>& s) {
@@ -123,6 +149,8 @@ int cmd_bench(const std::vector<std::string>& args) {
                       {"new_tokens", o.new_tokens}, {"warmup", o.warmup}, {"reps", o.reps}}},
         {"encode_ms", to_json(m.encode)},
         {"prefill_ms", to_json(m.prefill)},
+        {"encode_host_ms", to_json(m.encode_host)},
+        {"prefill_host_ms", to_json(m.prefill_host)},
         {"decode_ms_per_step", to_json(m.decode_step)},
         {"decode_tokens_per_s", to_json(m.tokens_per_s)},
         {"first_token_ms", to_json(m.first_token)},
@@ -146,7 +174,15 @@ int cmd_bench(const std::vector<std::string>& args) {
               o.warmup, o.reps);
   std::printf("  %-24s %12s %12s %12s\n", "", "min", "median", "max");
   std::printf("%s", stat_row("image encode ms", m.encode).c_str());
+  if (m.encode) {
+    std::printf("%s", stat_row("  buffers + pixels ms", m.encode_host.upload).c_str());
+    std::printf("%s", stat_row("  build + record ms", m.encode_host.record).c_str());
+    std::printf("%s", stat_row("  run (submit→fence) ms", m.encode_host.run).c_str());
+  }
   std::printf("%s", stat_row("prefill ms", m.prefill).c_str());
+  std::printf("%s", stat_row("  buffers + ids ms", m.prefill_host.upload).c_str());
+  std::printf("%s", stat_row("  build + record ms", m.prefill_host.record).c_str());
+  std::printf("%s", stat_row("  run (submit→fence) ms", m.prefill_host.run).c_str());
   std::printf("%s", stat_row("decode ms/step", m.decode_step).c_str());
   std::printf("%s", stat_row("decode tokens/s", m.tokens_per_s).c_str());
   std::printf("%s", stat_row("time to first token ms", m.first_token).c_str());
