@@ -22,10 +22,12 @@ struct Uploader {
   Context& ctx;
   DeviceWeights& out;
 
-  // Concatenates tensors along dim 0 (all must share dtype and trailing dims).
-  DeviceTensor cat(std::initializer_list<const TensorView*> parts, std::vector<int64_t> shape_tail = {}) {
+  // Concatenates tensors along dim 0 (all must share dtype and trailing dims); with `f16`, their
+  // values as to_f16 converted them instead of the file's bytes.
+  DeviceTensor cat(std::initializer_list<const TensorView*> parts, std::vector<int64_t> shape_tail = {},
+                   const std::vector<uint16_t>* f16 = nullptr) {
     const TensorView* first = *parts.begin();
-    DType dt = device_dtype(first->dtype, first->name);
+    DType dt = f16 ? DType::F16 : device_dtype(first->dtype, first->name);
     int64_t rows = 0;
     size_t bytes = 0;
     for (const TensorView* t : parts) {
@@ -34,18 +36,23 @@ struct Uploader {
                                     " have different dtypes; smolvk fuses them into one matrix");
       rows += t->shape[0];
       bytes += t->bytes;
+      out.parameters += uint64_t(t->numel());
     }
+    if (f16) bytes = f16->size() * 2;
     std::vector<int64_t> shape{rows};
     if (shape_tail.empty())
       shape.insert(shape.end(), first->shape.begin() + 1, first->shape.end());
     else
       shape.insert(shape.end(), shape_tail.begin(), shape_tail.end());
     DeviceTensor d{ctx.create_buffer(bytes), dt, shape};
-    uint64_t off = 0;
-    for (const TensorView* t : parts) {
-      ctx.upload(d.buffer, t->data, t->bytes, off);
-      off += t->bytes;
-      out.parameters += uint64_t(t->numel());
+    if (f16) {
+      ctx.upload(d.buffer, f16->data(), bytes);
+    } else {
+      uint64_t off = 0;
+      for (const TensorView* t : parts) {
+        ctx.upload(d.buffer, t->data, t->bytes, off);
+        off += t->bytes;
+      }
     }
     out.bytes += bytes;
     return d;
@@ -64,18 +71,6 @@ struct Uploader {
     }
     return host;
   }
-  DeviceTensor upload_f16(std::initializer_list<const TensorView*> parts, const std::vector<uint16_t>& host) {
-    std::vector<int64_t> shape{0};
-    for (const TensorView* t : parts) {
-      shape[0] += t->shape[0];
-      out.parameters += uint64_t(t->numel());
-    }
-    shape.insert(shape.end(), (*parts.begin())->shape.begin() + 1, (*parts.begin())->shape.end());
-    out.bytes += host.size() * 2;
-    Buffer b = ctx.create_buffer(host.size() * 2);
-    ctx.upload(b, host.data(), host.size() * 2);
-    return {std::move(b), DType::F16, shape};
-  }
 
   // A linear layer that runs on the tensor-core GEMM: weight and bias (none unless every bias
   // part is there) in `gemm` (f16) when both convert, else in the checkpoint's dtype.
@@ -86,8 +81,8 @@ struct Uploader {
       const auto wh = to_f16(weight);
       const auto bh = has_bias ? to_f16(bias) : std::optional<std::vector<uint16_t>>(std::vector<uint16_t>{});
       if (wh && bh) {
-        w = upload_f16(weight, *wh);
-        if (has_bias) b = upload_f16(bias, *bh);
+        w = cat(weight, {}, &*wh);
+        if (has_bias) b = cat(bias, {}, &*bh);
         return;
       }
     }
