@@ -1,11 +1,14 @@
 // Context: device creation, validation messages, uploads/downloads.
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
+#include <stdexcept>
 #include <nlohmann/json.hpp>
 
 #include "runtime/context_impl.h"
@@ -217,6 +220,7 @@ Context::Context(ContextOptions options) : impl_(std::make_unique<Impl>()) {
   pl.pPushConstantRanges = &range;
   VK_CHECK(vkCreatePipelineLayout(I.device, &pl, nullptr, &I.pipeline_layout));
   I.load_pipeline_cache();
+  I.budget = I.options.memory_budget_bytes;
   I.dummy = I.allocate(256);
   if (I.caps.use_coopmat && I.caps.subgroup_size == 32) {
     // The probe's pipeline is the context's own: it does not count in the cache statistics.
@@ -224,6 +228,12 @@ Context::Context(ContextOptions options) : impl_(std::make_unique<Impl>()) {
     I.caps.coopmat_mma_layout = probe_coopmat_mma_layout(*this);
     I.cache_stats.pipelines_created = before.pipelines_created;
     I.cache_stats.cache_hits = before.cache_hits;
+  }
+  // Armed last: "the N-th submit from now" counts the submits after creation.
+  if (!I.options.fault.empty()) {
+    I.submits_until_fault = parse_fault_spec(I.options.fault, "ContextOptions::fault");
+    const char* env = std::getenv("SMOLVK_FAULT");
+    I.fault_from_env = env && I.options.fault == env;
   }
 }
 
@@ -312,12 +322,22 @@ HostBuffer::~HostBuffer() {
   if (!device) return;
   if (buffer) vkDestroyBuffer(device, buffer, nullptr);
   if (memory) vkFreeMemory(device, memory, nullptr);
+  if (owner && memory) {
+    std::lock_guard lock(owner->memory_mutex);
+    owner->host_bytes_reserved -= size;
+  }
 }
 
 std::unique_ptr<HostBuffer> Context::Impl::make_host_buffer(uint64_t bytes) {
+  check_alive("allocating host-visible memory");
+  const std::string what = "a host-visible buffer of " + std::to_string(bytes) + " bytes";
   auto h = std::make_unique<HostBuffer>();
   h->device = device;
   h->size = bytes;
+  {
+    std::lock_guard lock(memory_mutex);
+    check_budget(bytes, what);
+  }
   VkBufferCreateInfo bci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
   bci.size = bytes;
   bci.usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT |
@@ -331,22 +351,96 @@ std::unique_ptr<HostBuffer> Context::Impl::make_host_buffer(uint64_t bytes) {
                                          memory_properties.memoryTypes[host_memory_type].propertyFlags,
                                          VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
                                              VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
-  VK_CHECK(vkAllocateMemory(device, &mai, nullptr, &h->memory));
+  if (VkResult r = vkAllocateMemory(device, &mai, nullptr, &h->memory); r != VK_SUCCESS) {
+    std::lock_guard lock(memory_mutex);
+    if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY)
+      throw_out_of_memory(req.size, what, "vkAllocateMemory", r);
+    throw_vk_error("vkAllocateMemory", r);
+  }
+  {
+    std::lock_guard lock(memory_mutex);
+    h->size = req.size;
+    host_bytes_reserved += req.size;
+    h->owner = this;
+  }
   VK_CHECK(vkBindBufferMemory(device, h->buffer, h->memory, 0));
   VK_CHECK(vkMapMemory(device, h->memory, 0, VK_WHOLE_SIZE, 0, &h->mapped));
   return h;
 }
 
+void Context::Impl::check_alive(const char* what) const {
+  if (lost)
+    throw GpuError(std::string("device lost: create a new Context (") + caps.name + " reported VK_ERROR_DEVICE_LOST; " +
+                       what + " is refused)",
+                   what, int(VK_ERROR_DEVICE_LOST), "VK_ERROR_DEVICE_LOST");
+}
+
 void Context::Impl::submit_and_wait(VkCommandBuffer cmd, VkFence fence) {
+  check_alive("submitting work");
   VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
   si.commandBufferCount = 1;
   si.pCommandBuffers = &cmd;
   {
     std::lock_guard lock(queue_mutex);
-    VK_CHECK(vkQueueSubmit(queue, 1, &si, fence));
+    // An injected fault: this submit reports device loss and submits nothing, so nothing
+    // waits on its fence.
+    if (submits_until_fault > 0 && --submits_until_fault == 0) {
+      lost = true;
+      throw GpuError(std::string("device lost: ") + caps.name + " reported VK_ERROR_DEVICE_LOST at vkQueueSubmit (" +
+                         (fault_from_env ? "simulated by SMOLVK_FAULT" : "simulated by Context::inject_fault") +
+                         "); create a new Context",
+                     "vkQueueSubmit", int(VK_ERROR_DEVICE_LOST), "VK_ERROR_DEVICE_LOST");
+    }
+    const VkResult r = vkQueueSubmit(queue, 1, &si, fence);
+    mark_lost_if(r);
+    if (r != VK_SUCCESS) throw_vk_error("vkQueueSubmit", r);
   }
-  VK_CHECK(vkWaitForFences(device, 1, &fence, VK_TRUE, UINT64_MAX));
+  VkResult r = vkWaitForFences(device, 1, &fence, VK_TRUE, UINT64_MAX);
+  mark_lost_if(r);
+  if (r != VK_SUCCESS) throw_vk_error("vkWaitForFences", r);
   VK_CHECK(vkResetFences(device, 1, &fence));
+}
+
+void Context::inject_fault(Fault fault, uint32_t nth_submit_from_now) {
+  switch (fault) {
+    case Fault::DeviceLostOnNextSubmit:
+      if (nth_submit_from_now == 0) throw std::invalid_argument("inject_fault: the submit to fail counts from 1");
+      impl_->fault_from_env = false;
+      impl_->submits_until_fault = nth_submit_from_now;
+      break;
+  }
+}
+
+bool Context::device_lost() const { return impl_->lost; }
+
+uint32_t parse_fault_spec(const std::string& spec, const std::string& source) {
+  static const std::string prefix = "device_lost_after:";
+  const std::string n = spec.rfind(prefix, 0) == 0 ? spec.substr(prefix.size()) : std::string();
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long v = n.empty() ? 0 : std::strtoull(n.c_str(), &end, 10);
+  if (n.empty() || !std::isdigit(static_cast<unsigned char>(n[0])) || *end || errno || v == 0 || v > UINT32_MAX)
+    throw GpuError(source + "=" + spec + ": expected device_lost_after:N (N ≥ 1: the N-th queue submit "
+                   "from now reports VK_ERROR_DEVICE_LOST)");
+  return uint32_t(v);
+}
+
+uint64_t parse_byte_count(const std::string& text, const std::string& source) {
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long v = text.empty() ? 0 : std::strtoull(text.c_str(), &end, 10);
+  int shift = -1;
+  if (!text.empty() && std::isdigit(static_cast<unsigned char>(text[0])) && !errno) {
+    const std::string suffix = end;
+    if (suffix.empty()) shift = 0;
+    else if (suffix == "K" || suffix == "k") shift = 10;
+    else if (suffix == "M" || suffix == "m") shift = 20;
+    else if (suffix == "G" || suffix == "g") shift = 30;
+  }
+  if (shift < 0 || (shift && v > (UINT64_MAX >> shift)))
+    throw GpuError(source + "=" + text + ": expected a byte count: a decimal number with an optional K, M or G "
+                   "suffix (e.g. 512M, 2G)");
+  return uint64_t(v) << shift;
 }
 
 namespace {
@@ -404,6 +498,7 @@ void one_shot(Context::Impl& I, F&& record) {
 
 void Context::upload(const Buffer& dst, const void* src, uint64_t bytes, uint64_t dst_offset) {
   check_range(dst, bytes, dst_offset, "upload");
+  impl_->check_alive("an upload");
   if (bytes == 0) return;
   Impl& I = *impl_;
   std::lock_guard lock(I.transfer_mutex);
@@ -427,6 +522,7 @@ void Context::upload(const Buffer& dst, const void* src, uint64_t bytes, uint64_
 
 void Context::download(const Buffer& src, void* dst, uint64_t bytes, uint64_t src_offset) {
   check_range(src, bytes, src_offset, "download");
+  impl_->check_alive("a download");
   if (bytes == 0) return;
   Impl& I = *impl_;
   std::lock_guard lock(I.transfer_mutex);
@@ -450,6 +546,7 @@ void Context::download(const Buffer& src, void* dst, uint64_t bytes, uint64_t sr
 
 void Context::fill_zero(const Buffer& dst) {
   check_range(dst, dst.size(), 0, "fill_zero");
+  impl_->check_alive("fill_zero");
   Impl& I = *impl_;
   std::lock_guard lock(I.transfer_mutex);
   const Allocation* a = dst.allocation();

@@ -41,6 +41,16 @@ struct ContextOptions {
   // {"GEMM_BM", 64}); the kernel policy (model/ops/kernel_policy.h) reads them from
   // Capabilities::tuning. Defaults to every $SMOLVK_TUNE_<NAME>=<decimal> in the environment.
   std::map<std::string, uint32_t> tuning;
+  // Device memory budget in bytes (0 = no limit). Defaults to $SMOLVK_MEMORY_BUDGET (a decimal
+  // byte count with an optional K, M or G suffix, powers of 1024). What counts is the memory the
+  // context holds from the driver: the pool's blocks (runtime/memory.cpp; empty ones are kept for
+  // reuse, and given back before an allocation is refused) and the host-visible staging,
+  // parameter and read-back buffers. Going over throws a GpuError with out_of_memory() true.
+  uint64_t memory_budget_bytes = 0;
+  // Fault injection for tests, from $SMOLVK_FAULT: "device_lost_after:N" makes the N-th queue
+  // submit after the context is created report VK_ERROR_DEVICE_LOST without submitting
+  // (see Context::inject_fault). "" = none.
+  std::string fault;
   // Everything above filled from the environment.
   static ContextOptions from_env();
 };
@@ -77,6 +87,23 @@ struct PipelineCacheStats {
   bool hit_reporting = false;  // whether the driver reports hits at all
 };
 
+// What the memory of a context is doing (bytes).
+struct MemoryStats {
+  uint64_t in_use = 0;         // handed out to live buffers (aligned sizes)
+  uint64_t pool_reserved = 0;  // the pool's blocks held from the driver (in use or kept empty)
+  uint64_t host_reserved = 0;  // host-visible staging, parameter and read-back buffers
+  uint64_t counted = 0;        // pool_reserved + host_reserved: what the budget limits
+  uint64_t budget = 0;         // 0 = no limit
+  uint64_t peak_in_use = 0;
+};
+
+// Faults a test can inject (Context::inject_fault).
+enum class Fault {
+  // The next queue submit (or the n-th from now) reports VK_ERROR_DEVICE_LOST without
+  // submitting; the context is lost from then on.
+  DeviceLostOnNextSubmit,
+};
+
 class Context {
  public:
   explicit Context(ContextOptions options = ContextOptions::from_env());
@@ -96,6 +123,15 @@ class Context {
   uint64_t device_bytes_in_use() const;  // bytes of live buffers
   uint64_t device_bytes_reserved() const;  // bytes of allocated memory blocks
   uint64_t peak_device_bytes() const;
+  MemoryStats memory_stats() const;
+  // Lower or raise the budget (0 = no limit); it applies to the allocations that follow.
+  void set_memory_budget(uint64_t bytes);
+
+  // Device loss. Once a submit has reported VK_ERROR_DEVICE_LOST (a real one or an injected
+  // one) every further upload, download, allocation and submit throws a GpuError with
+  // device_lost() true ("device lost: create a new Context"); only destruction is left.
+  void inject_fault(Fault fault, uint32_t nth_submit_from_now = 1);
+  bool device_lost() const;
 
   // Warm the pipelines for the named shader variants (e.g. at model load).
   void prepare_pipeline(const std::string& shader, std::span<const uint32_t> spec = {});

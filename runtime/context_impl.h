@@ -2,6 +2,7 @@
 // Internal to runtime/: the Vulkan objects behind Context.
 #include <vulkan/vulkan.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -34,6 +35,7 @@ struct Allocation {
 
 // A host-visible, coherent, mapped buffer used for staging and per-replay params.
 struct HostBuffer {
+  Context::Impl* owner = nullptr;  // gives its bytes back to the budget's count
   VkDevice device = VK_NULL_HANDLE;
   VkBuffer buffer = VK_NULL_HANDLE;
   VkDeviceMemory memory = VK_NULL_HANDLE;
@@ -64,8 +66,25 @@ struct Context::Impl {
   std::mutex memory_mutex;
   std::vector<std::unique_ptr<MemoryBlock>> blocks;
   uint64_t bytes_in_use = 0, peak_bytes = 0, bytes_reserved = 0;
+  uint64_t host_bytes_reserved = 0;  // HostBuffers
+  uint64_t budget = 0;               // ContextOptions::memory_budget_bytes; 0 = no limit
   std::shared_ptr<Allocation> allocate(uint64_t bytes);
   void release(Allocation& a);
+  // With memory_mutex held: frees the pool's empty blocks; returns the bytes given back.
+  uint64_t free_empty_blocks();
+  // With memory_mutex held: throws the out-of-memory GpuError if `bytes` more would go over
+  // the budget (after giving the empty blocks back).
+  void check_budget(uint64_t bytes, const std::string& what);
+  // The out-of-memory GpuError for `bytes` of `what` (a budget refusal or the driver's `r`).
+  [[noreturn]] void throw_out_of_memory(uint64_t bytes, const std::string& what, const char* call,
+                                        VkResult r);
+
+  // device loss (real or injected through Context::inject_fault / $SMOLVK_FAULT)
+  std::atomic<bool> lost{false};
+  std::atomic<int64_t> submits_until_fault{0};  // 0 = no fault armed
+  bool fault_from_env = false;
+  void check_alive(const char* what) const;  // throws the device-lost GpuError once lost
+  void mark_lost_if(VkResult r) { if (r == VK_ERROR_DEVICE_LOST) lost = true; }
 
   // transfers
   VkCommandPool command_pool = VK_NULL_HANDLE;
@@ -109,6 +128,11 @@ struct Context::Impl {
 
   ~Impl();
 };
+
+// "device_lost_after:N" → N (≥ 1); anything else is a GpuError naming `source` and the forms.
+uint32_t parse_fault_spec(const std::string& spec, const std::string& source);
+// "123", "512K", "64M", "2G" (powers of 1024) → bytes; anything else is a GpuError naming `source`.
+uint64_t parse_byte_count(const std::string& text, const std::string& source);
 
 // Instance / device selection (instance.cpp).
 VkInstance create_instance(bool validation, bool* debug_utils,

@@ -116,6 +116,12 @@ ContextOptions ContextOptions::from_env() {
   o.portable = env_flag("SMOLVK_PORTABLE");
   if (const char* p = std::getenv("SMOLVK_DEVICE_PROFILE")) o.profile = p;
   o.tuning = tuning_from_env();
+  if (const char* b = std::getenv("SMOLVK_MEMORY_BUDGET"); b && *b)
+    o.memory_budget_bytes = parse_byte_count(b, "SMOLVK_MEMORY_BUDGET");
+  if (const char* f = std::getenv("SMOLVK_FAULT"); f && *f) {
+    parse_fault_spec(f, "SMOLVK_FAULT");  // a bad value is an error here, naming the variable
+    o.fault = f;
+  }
   return o;
 }
 

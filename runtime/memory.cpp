@@ -1,6 +1,12 @@
 // Device memory: large blocks, each one VkDeviceMemory + one VkBuffer, sub-allocated
 // first-fit with coalescing. A Buffer is an (offset, size) range of a block.
+//
+// The memory budget (ContextOptions::memory_budget_bytes) limits what the context holds from
+// the driver: the blocks (used or kept empty) plus the HostBuffers. With a budget, blocks are
+// at most budget / 16 (or exactly the request when a full block does not fit any more), and
+// the kept empty blocks are given back before an allocation is refused.
 #include <algorithm>
+#include <cstdio>
 
 #include "runtime/context_impl.h"
 
@@ -12,7 +18,47 @@ constexpr uint64_t kBlockBytes = 256ull << 20;
 constexpr uint64_t kKeepEmptyBytes = 1ull << 30;
 
 uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+// "21004288 bytes (20.0 MiB)"
+std::string bytes_text(uint64_t b) {
+  char mib[48];
+  std::snprintf(mib, sizeof mib, " (%.1f MiB)", double(b) / double(1ull << 20));
+  return std::to_string(b) + " bytes" + mib;
+}
 }  // namespace
+
+uint64_t Context::Impl::free_empty_blocks() {
+  uint64_t freed = 0;
+  for (auto it = blocks.begin(); it != blocks.end();) {
+    if ((*it)->used) { ++it; continue; }
+    if ((*it)->mapped) vkUnmapMemory(device, (*it)->memory);
+    vkDestroyBuffer(device, (*it)->buffer, nullptr);
+    vkFreeMemory(device, (*it)->memory, nullptr);
+    bytes_reserved -= (*it)->size;
+    freed += (*it)->size;
+    it = blocks.erase(it);
+  }
+  return freed;
+}
+
+void Context::Impl::throw_out_of_memory(uint64_t bytes, const std::string& what, const char* call, VkResult r) {
+  const std::string held = bytes_text(bytes_reserved + host_bytes_reserved) + " are held from the driver (" +
+                           bytes_text(bytes_in_use) + " in live buffers)";
+  std::string msg = "out of device memory: " + what + " needs " + bytes_text(bytes);
+  if (call)
+    msg += ", but " + std::string(call) + " reported " + vk_result_name(r) + "; " + held +
+           (budget ? ", memory budget " + bytes_text(budget) : std::string(", no memory budget set"));
+  else
+    msg += " more, over the memory budget of " + bytes_text(budget) + ": " + held;
+  throw GpuError(msg, call ? call : "memory budget", int(r), vk_result_name(r));
+}
+
+void Context::Impl::check_budget(uint64_t bytes, const std::string& what) {
+  if (!budget || bytes_reserved + host_bytes_reserved + bytes <= budget) return;
+  free_empty_blocks();
+  if (bytes_reserved + host_bytes_reserved + bytes <= budget) return;
+  throw_out_of_memory(bytes, what, nullptr, VK_ERROR_OUT_OF_DEVICE_MEMORY);
+}
 
 uint64_t Buffer::size() const { return alloc_ ? alloc_->size : 0; }
 
@@ -24,6 +70,7 @@ std::shared_ptr<Allocation> Context::Impl::allocate(uint64_t bytes) {
   if (bytes == 0) bytes = 4;
   const uint64_t alignment = std::max<uint64_t>(256, caps.min_storage_buffer_offset_alignment);
   const uint64_t need = align_up(bytes, alignment);
+  check_alive("allocating device memory");
   std::lock_guard lock(memory_mutex);
 
   auto take = [&](MemoryBlock& b) -> std::shared_ptr<Allocation> {
@@ -48,12 +95,24 @@ std::shared_ptr<Allocation> Context::Impl::allocate(uint64_t bytes) {
   for (auto& b : blocks)
     if (auto a = take(*b)) return a;
 
+  const std::string what = "a device buffer of " + std::to_string(bytes) + " bytes";
   uint64_t block_size = std::max(need, kBlockBytes);
-  if (caps.max_memory_allocation_size) block_size = std::min(block_size, caps.max_memory_allocation_size);
-  if (caps.max_buffer_size) block_size = std::min(block_size, caps.max_buffer_size);
+  if (budget) block_size = std::max(need, align_up(std::min(kBlockBytes, budget / 16), alignment));
+  uint64_t largest = UINT64_MAX;
+  if (caps.max_memory_allocation_size) largest = std::min(largest, caps.max_memory_allocation_size);
+  if (caps.max_buffer_size) largest = std::min(largest, caps.max_buffer_size);
+  block_size = std::min(block_size, largest);
   if (block_size < need)
-    throw GpuError("a tensor of " + std::to_string(bytes) + " bytes exceeds the device's largest "
-                   "allocation (" + std::to_string(block_size) + " bytes)");
+    throw GpuError("out of device memory: " + what + " needs " + bytes_text(need) +
+                       ", more than the device's largest allocation of " + bytes_text(largest),
+                   "vkAllocateMemory", int(VK_ERROR_OUT_OF_DEVICE_MEMORY), "VK_ERROR_OUT_OF_DEVICE_MEMORY");
+  if (budget && bytes_reserved + host_bytes_reserved + block_size > budget) {
+    free_empty_blocks();
+    const uint64_t counted = bytes_reserved + host_bytes_reserved;
+    const uint64_t left = counted < budget ? (budget - counted) / alignment * alignment : 0;
+    block_size = std::max(need, std::min(block_size, left));
+    check_budget(block_size, what);
+  }
 
   auto block = std::make_unique<MemoryBlock>();
   block->size = block_size;
@@ -73,27 +132,29 @@ std::shared_ptr<Allocation> Context::Impl::allocate(uint64_t bytes) {
   mai.allocationSize = req.size;
   mai.memoryTypeIndex = type;
   VkResult r = vkAllocateMemory(device, &mai, nullptr, &block->memory);
-  if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY) {
-    // Give the kept empty blocks back and try once more.
-    for (auto it = blocks.begin(); it != blocks.end();) {
-      if ((*it)->used) { ++it; continue; }
-      if ((*it)->mapped) vkUnmapMemory(device, (*it)->memory);
-      vkDestroyBuffer(device, (*it)->buffer, nullptr);
-      vkFreeMemory(device, (*it)->memory, nullptr);
-      bytes_reserved -= (*it)->size;
-      it = blocks.erase(it);
-    }
-    r = vkAllocateMemory(device, &mai, nullptr, &block->memory);
-  }
+  if ((r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY) && free_empty_blocks())
+    r = vkAllocateMemory(device, &mai, nullptr, &block->memory);  // with the kept empty blocks given back
   if (r != VK_SUCCESS) {
     vkDestroyBuffer(device, block->buffer, nullptr);
+    if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY)
+      throw_out_of_memory(req.size, what, "vkAllocateMemory", r);
     throw_vk_error("vkAllocateMemory", r);
   }
-  VK_CHECK(vkBindBufferMemory(device, block->buffer, block->memory, 0));
+  auto free_block = [&] {
+    vkDestroyBuffer(device, block->buffer, nullptr);
+    vkFreeMemory(device, block->memory, nullptr);
+  };
+  if (VkResult b = vkBindBufferMemory(device, block->buffer, block->memory, 0); b != VK_SUCCESS) {
+    free_block();
+    throw_vk_error("vkBindBufferMemory", b);
+  }
   const auto flags = memory_properties.memoryTypes[type].propertyFlags;
   if ((flags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) && (flags & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT)) {
     void* p = nullptr;
-    VK_CHECK(vkMapMemory(device, block->memory, 0, VK_WHOLE_SIZE, 0, &p));
+    if (VkResult m = vkMapMemory(device, block->memory, 0, VK_WHOLE_SIZE, 0, &p); m != VK_SUCCESS) {
+      free_block();
+      throw_vk_error("vkMapMemory", m);
+    }
     block->mapped = static_cast<uint8_t*>(p);
   }
   block->free_ranges[0] = block_size;
@@ -137,5 +198,17 @@ Buffer Context::create_buffer(uint64_t bytes) { return Buffer(impl_->allocate(by
 uint64_t Context::device_bytes_in_use() const { return impl_->bytes_in_use; }
 uint64_t Context::device_bytes_reserved() const { return impl_->bytes_reserved; }
 uint64_t Context::peak_device_bytes() const { return impl_->peak_bytes; }
+
+MemoryStats Context::memory_stats() const {
+  std::lock_guard lock(impl_->memory_mutex);
+  const Impl& I = *impl_;
+  return {I.bytes_in_use, I.bytes_reserved, I.host_bytes_reserved, I.bytes_reserved + I.host_bytes_reserved,
+          I.budget, I.peak_bytes};
+}
+
+void Context::set_memory_budget(uint64_t bytes) {
+  std::lock_guard lock(impl_->memory_mutex);
+  impl_->budget = bytes;
+}
 
 }  // namespace smolvk

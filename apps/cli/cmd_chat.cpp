@@ -8,6 +8,10 @@
 
 namespace smolvk::cli {
 namespace {
+const char* kCommands =
+    "commands: /image FILE (attach an image to the next message), /reset (new conversation), "
+    "/help, /quit; start a message with '//' to send it with one leading '/'\n";
+
 const char* kHelp =
     "usage: smolvk chat [--model DIR] [--image FILE]... [options]\n"
     "\n"
@@ -17,6 +21,7 @@ const char* kHelp =
     "message with '//' to send it with one leading '/'):\n"
     "  /image FILE   attach an image to the next message (repeatable)\n"
     "  /reset        start a new conversation\n"
+    "  /help         list these commands\n"
     "  /quit         leave (as does end of input)\n"
     "\n"
     "  --model DIR, --max-new-tokens N (default 256), --temperature T, --top-k K, --top-p P,\n"
@@ -41,7 +46,7 @@ int cmd_chat(const std::vector<std::string>& argv) {
   o.sampling = sampling_from(a);
   std::vector<Image> images;
   for (const auto& f : a.all("image")) images.push_back(load_image(f));
-  std::fprintf(stderr, "smolvk chat: %lld positions of context. /image FILE, /reset, /quit.\n",
+  std::fprintf(stderr, "smolvk chat: %lld positions of context. /image FILE, /reset, /help, /quit.\n",
                static_cast<long long>(chat.capacity()));
   std::string line;
   while (true) {
@@ -53,6 +58,10 @@ int cmd_chat(const std::vector<std::string>& argv) {
       chat.reset();
       images.clear();
       std::fprintf(stderr, "(new conversation)\n");
+      continue;
+    }
+    if (line == "/help") {
+      std::fputs(kCommands, stderr);
       continue;
     }
     if (line.rfind("/image ", 0) == 0) {
@@ -67,8 +76,8 @@ int cmd_chat(const std::vector<std::string>& argv) {
     if (line.rfind("//", 0) == 0) {
       line.erase(0, 1);  // '//text' sends '/text'
     } else if (line[0] == '/') {
-      std::fprintf(stderr, "error: unknown command '%s' (commands: /image FILE, /reset, /quit; "
-                           "start a message with '//' to send it with a leading '/')\n",
+      std::fprintf(stderr, "error: unknown command '%s'; /help lists them (start a message with '//' to "
+                           "send it with a leading '/')\n",
                    line.substr(0, line.find(' ')).c_str());
       continue;
     }
