@@ -198,10 +198,10 @@ Context::Context(ContextOptions options) : impl_(std::make_unique<Impl>()) {
   VkCommandBufferAllocateInfo cai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
   cai.commandPool = I.command_pool;
   cai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-  cai.commandBufferCount = 1;
-  VK_CHECK(vkAllocateCommandBuffers(I.device, &cai, &I.transfer_cmd));
+  cai.commandBufferCount = uint32_t(I.transfer_cmd.size());
+  VK_CHECK(vkAllocateCommandBuffers(I.device, &cai, I.transfer_cmd.data()));
   VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-  VK_CHECK(vkCreateFence(I.device, &fci, nullptr, &I.transfer_fence));
+  for (VkFence& f : I.transfer_fence) VK_CHECK(vkCreateFence(I.device, &fci, nullptr, &f));
 
   // The one pipeline layout every op shares: kMaxBindings storage buffers + 128 bytes of
   // push constants.
@@ -291,7 +291,8 @@ Context::Impl::~Impl() {
     staging.reset();
     if (dummy) dummy->owner = nullptr;  // its block is freed with the others below
     dummy.reset();
-    if (transfer_fence) vkDestroyFence(device, transfer_fence, nullptr);
+    for (VkFence f : transfer_fence)
+      if (f) vkDestroyFence(device, f, nullptr);
     if (command_pool) vkDestroyCommandPool(device, command_pool, nullptr);
     for (auto& b : blocks) {
       if (b->buffer) vkDestroyBuffer(device, b->buffer, nullptr);
@@ -375,7 +376,7 @@ void Context::Impl::check_alive(const char* what) const {
                    what, int(VK_ERROR_DEVICE_LOST), "VK_ERROR_DEVICE_LOST");
 }
 
-void Context::Impl::submit_and_wait(VkCommandBuffer cmd, VkFence fence) {
+void Context::Impl::submit(VkCommandBuffer cmd, VkFence fence) {
   check_alive("submitting work");
   VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
   si.commandBufferCount = 1;
@@ -395,6 +396,9 @@ void Context::Impl::submit_and_wait(VkCommandBuffer cmd, VkFence fence) {
     mark_lost_if(r);
     if (r != VK_SUCCESS) throw_vk_error("vkQueueSubmit", r);
   }
+}
+
+void Context::Impl::wait(VkFence fence) {
   VkResult r = vkWaitForFences(device, 1, &fence, VK_TRUE, UINT64_MAX);
   mark_lost_if(r);
   if (r != VK_SUCCESS) throw_vk_error("vkWaitForFences", r);
@@ -472,27 +476,34 @@ void copy_bytes(void* dst, const void* src, uint64_t n) {
   for (auto& th : pool) th.join();
 }
 
-// Runs `record(cmd)` on the transfer command buffer and waits.
+// Records `record(cmd)` on a transfer command buffer between barriers that order it after
+// earlier work and before later work.
 template <class F>
-void one_shot(Context::Impl& I, F&& record) {
+void record_transfer(VkCommandBuffer cmd, F&& record) {
   VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
   bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
-  VK_CHECK(vkBeginCommandBuffer(I.transfer_cmd, &bi));
+  VK_CHECK(vkBeginCommandBuffer(cmd, &bi));
   // Earlier submissions' shader writes → these transfers, and these transfers → later work.
   VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
   mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
   mb.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
-  vkCmdPipelineBarrier(I.transfer_cmd, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT,
+  vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT,
                        VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &mb, 0, nullptr, 0, nullptr);
-  record(I.transfer_cmd);
+  record(cmd);
   mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
   mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT | VK_ACCESS_SHADER_READ_BIT |
                      VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT;
-  vkCmdPipelineBarrier(I.transfer_cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
+  vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
                        VK_PIPELINE_STAGE_ALL_COMMANDS_BIT | VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb,
                        0, nullptr, 0, nullptr);
-  VK_CHECK(vkEndCommandBuffer(I.transfer_cmd));
-  I.submit_and_wait(I.transfer_cmd, I.transfer_fence);
+  VK_CHECK(vkEndCommandBuffer(cmd));
+}
+
+// Runs `record(cmd)` on the first transfer command buffer and waits.
+template <class F>
+void one_shot(Context::Impl& I, F&& record) {
+  record_transfer(I.transfer_cmd[0], record);
+  I.submit_and_wait(I.transfer_cmd[0], I.transfer_fence[0]);
 }
 }  // namespace
 
@@ -508,15 +519,38 @@ void Context::upload(const Buffer& dst, const void* src, uint64_t bytes, uint64_
     return;
   }
   if (!I.staging) I.staging = I.make_host_buffer(kStagingBytes);
-  const auto* p = static_cast<const uint8_t*>(src);
-  for (uint64_t done = 0; done < bytes;) {
-    uint64_t n = std::min<uint64_t>(bytes - done, I.staging->size);
-    copy_bytes(I.staging->mapped, p + done, n);
-    one_shot(I, [&](VkCommandBuffer cmd) {
-      VkBufferCopy c{0, a->offset + dst_offset + done, n};
-      vkCmdCopyBuffer(cmd, I.staging->buffer, a->block->buffer, 1, &c);
-    });
-    done += n;
+  // Chunks of half the staging buffer, alternating halves: the host fills one half while the
+  // other half's copy runs, so a large upload takes about max(memcpy, DMA) rather than the sum.
+  const uint64_t half = I.staging->size / 2;
+  std::array<bool, 2> pending{};
+  auto finish = [&](int slot) {
+    if (!pending[size_t(slot)]) return;
+    pending[size_t(slot)] = false;
+    I.wait(I.transfer_fence[size_t(slot)]);
+  };
+  try {
+    const auto* p = static_cast<const uint8_t*>(src);
+    int slot = 0;
+    for (uint64_t done = 0; done < bytes; slot ^= 1) {
+      const uint64_t n = std::min<uint64_t>(bytes - done, half);
+      finish(slot);
+      copy_bytes(I.staging->mapped + uint64_t(slot) * half, p + done, n);
+      record_transfer(I.transfer_cmd[size_t(slot)], [&](VkCommandBuffer cmd) {
+        VkBufferCopy c{uint64_t(slot) * half, a->offset + dst_offset + done, n};
+        vkCmdCopyBuffer(cmd, I.staging->buffer, a->block->buffer, 1, &c);
+      });
+      I.submit(I.transfer_cmd[size_t(slot)], I.transfer_fence[size_t(slot)]);
+      pending[size_t(slot)] = true;
+      done += n;
+    }
+    finish(0);
+    finish(1);
+  } catch (...) {
+    // The staging buffer must not be rewritten while a copy from it may still run.
+    for (size_t s = 0; s < 2; ++s)
+      if (pending[s] && vkWaitForFences(I.device, 1, &I.transfer_fence[s], VK_TRUE, UINT64_MAX) == VK_SUCCESS)
+        vkResetFences(I.device, 1, &I.transfer_fence[s]);
+    throw;
   }
 }
 

@@ -37,6 +37,9 @@ struct ContextOptions {
   std::vector<std::string> instance_extensions, device_extensions;
   // Take a queue family that does graphics as well as compute (a GUI renders on it).
   bool graphics_queue = false;
+  // Move data through the staging buffer even where device memory is host-visible (CPU
+  // drivers, UMA), as on a discrete GPU: for testing those transfers anywhere.
+  bool staged_transfers = false;
   // Kernel-selection overrides for experiments, by name without the prefix (e.g.
   // {"GEMM_BM", 64}); the kernel policy (model/ops/kernel_policy.h) reads them from
   // Capabilities::tuning. Defaults to every $SMOLVK_TUNE_<NAME>=<decimal> in the environment.

@@ -1,5 +1,6 @@
 #pragma once
 // Internal to runtime/: the Vulkan objects behind Context.
+#include <array>
 #include <vulkan/vulkan.h>
 
 #include <atomic>
@@ -88,15 +89,22 @@ struct Context::Impl {
 
   // transfers
   VkCommandPool command_pool = VK_NULL_HANDLE;
-  VkCommandBuffer transfer_cmd = VK_NULL_HANDLE;
-  VkFence transfer_fence = VK_NULL_HANDLE;
+  // Two command buffers and fences: an upload fills one half of the staging buffer while the
+  // other half's copy runs (one-shot transfers use the first).
+  std::array<VkCommandBuffer, 2> transfer_cmd{};
+  std::array<VkFence, 2> transfer_fence{};
   std::unique_ptr<HostBuffer> staging;
   // Bound to every descriptor slot a dispatch leaves empty, so shaders whose optional
   // bindings are unused (e.g. no bias) still see a valid descriptor.
   std::shared_ptr<Allocation> dummy;
   std::mutex transfer_mutex;
   std::unique_ptr<HostBuffer> make_host_buffer(uint64_t bytes);
-  void submit_and_wait(VkCommandBuffer cmd, VkFence fence);
+  void submit(VkCommandBuffer cmd, VkFence fence);
+  void wait(VkFence fence);
+  void submit_and_wait(VkCommandBuffer cmd, VkFence fence) {
+    submit(cmd, fence);
+    wait(fence);
+  }
 
   // pipelines
   VkDescriptorSetLayout set_layout = VK_NULL_HANDLE;

@@ -149,7 +149,8 @@ std::shared_ptr<Allocation> Context::Impl::allocate(uint64_t bytes) {
     throw_vk_error("vkBindBufferMemory", b);
   }
   const auto flags = memory_properties.memoryTypes[type].propertyFlags;
-  if ((flags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) && (flags & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT)) {
+  if ((flags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) && (flags & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT) &&
+      !options.staged_transfers) {
     void* p = nullptr;
     if (VkResult m = vkMapMemory(device, block->memory, 0, VK_WHOLE_SIZE, 0, &p); m != VK_SUCCESS) {
       free_block();
