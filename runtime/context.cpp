@@ -198,10 +198,10 @@ Context::Context(ContextOptions options) : impl_(std::make_unique<Impl>()) {
   VkCommandBufferAllocateInfo cai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
   cai.commandPool = I.command_pool;
   cai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-  cai.commandBufferCount = uint32_t(I.transfer_cmd.size());
-  VK_CHECK(vkAllocateCommandBuffers(I.device, &cai, I.transfer_cmd.data()));
+  cai.commandBufferCount = 1;
+  VK_CHECK(vkAllocateCommandBuffers(I.device, &cai, &I.transfer_cmd));
   VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-  for (VkFence& f : I.transfer_fence) VK_CHECK(vkCreateFence(I.device, &fci, nullptr, &f));
+  VK_CHECK(vkCreateFence(I.device, &fci, nullptr, &I.transfer_fence));
 
   // The one pipeline layout every op shares: kMaxBindings storage buffers + 128 bytes of
   // push constants.
@@ -291,8 +291,7 @@ Context::Impl::~Impl() {
     staging.reset();
     if (dummy) dummy->owner = nullptr;  // its block is freed with the others below
     dummy.reset();
-    for (VkFence f : transfer_fence)
-      if (f) vkDestroyFence(device, f, nullptr);
+    if (transfer_fence) vkDestroyFence(device, transfer_fence, nullptr);
     if (command_pool) vkDestroyCommandPool(device, command_pool, nullptr);
     for (auto& b : blocks) {
       if (b->buffer) vkDestroyBuffer(device, b->buffer, nullptr);
@@ -449,6 +448,17 @@ uint64_t parse_byte_count(const std::string& text, const std::string& source) {
 
 namespace {
 constexpr uint64_t kStagingBytes = 64ull << 20;
+}  // namespace
+
+// 64 MiB, or an eighth of a memory budget (at least 1 MiB): the staging buffer counts
+// against the budget like any other.
+void Context::Impl::ensure_staging() {
+  if (staging) return;
+  const uint64_t bytes = budget ? std::clamp<uint64_t>(budget / 8 / 256 * 256, 1ull << 20, kStagingBytes) : kStagingBytes;
+  staging = make_host_buffer(bytes);
+}
+
+namespace {
 
 void check_range(const Buffer& b, uint64_t bytes, uint64_t offset, const char* what) {
   if (!b.valid()) throw GpuError(std::string(what) + ": invalid buffer");
@@ -499,11 +509,11 @@ void record_transfer(VkCommandBuffer cmd, F&& record) {
   VK_CHECK(vkEndCommandBuffer(cmd));
 }
 
-// Runs `record(cmd)` on the first transfer command buffer and waits.
+// Runs `record(cmd)` on the transfer command buffer and waits.
 template <class F>
 void one_shot(Context::Impl& I, F&& record) {
-  record_transfer(I.transfer_cmd[0], record);
-  I.submit_and_wait(I.transfer_cmd[0], I.transfer_fence[0]);
+  record_transfer(I.transfer_cmd, record);
+  I.submit_and_wait(I.transfer_cmd, I.transfer_fence);
 }
 }  // namespace
 
@@ -518,39 +528,16 @@ void Context::upload(const Buffer& dst, const void* src, uint64_t bytes, uint64_
     copy_bytes(a->block->mapped + a->offset + dst_offset, src, bytes);
     return;
   }
-  if (!I.staging) I.staging = I.make_host_buffer(kStagingBytes);
-  // Chunks of half the staging buffer, alternating halves: the host fills one half while the
-  // other half's copy runs, so a large upload takes about max(memcpy, DMA) rather than the sum.
-  const uint64_t half = I.staging->size / 2;
-  std::array<bool, 2> pending{};
-  auto finish = [&](int slot) {
-    if (!pending[size_t(slot)]) return;
-    pending[size_t(slot)] = false;
-    I.wait(I.transfer_fence[size_t(slot)]);
-  };
-  try {
-    const auto* p = static_cast<const uint8_t*>(src);
-    int slot = 0;
-    for (uint64_t done = 0; done < bytes; slot ^= 1) {
-      const uint64_t n = std::min<uint64_t>(bytes - done, half);
-      finish(slot);
-      copy_bytes(I.staging->mapped + uint64_t(slot) * half, p + done, n);
-      record_transfer(I.transfer_cmd[size_t(slot)], [&](VkCommandBuffer cmd) {
-        VkBufferCopy c{uint64_t(slot) * half, a->offset + dst_offset + done, n};
-        vkCmdCopyBuffer(cmd, I.staging->buffer, a->block->buffer, 1, &c);
-      });
-      I.submit(I.transfer_cmd[size_t(slot)], I.transfer_fence[size_t(slot)]);
-      pending[size_t(slot)] = true;
-      done += n;
-    }
-    finish(0);
-    finish(1);
-  } catch (...) {
-    // The staging buffer must not be rewritten while a copy from it may still run.
-    for (size_t s = 0; s < 2; ++s)
-      if (pending[s] && vkWaitForFences(I.device, 1, &I.transfer_fence[s], VK_TRUE, UINT64_MAX) == VK_SUCCESS)
-        vkResetFences(I.device, 1, &I.transfer_fence[s]);
-    throw;
+  I.ensure_staging();
+  const auto* p = static_cast<const uint8_t*>(src);
+  for (uint64_t done = 0; done < bytes;) {
+    uint64_t n = std::min<uint64_t>(bytes - done, I.staging->size);
+    copy_bytes(I.staging->mapped, p + done, n);
+    one_shot(I, [&](VkCommandBuffer cmd) {
+      VkBufferCopy c{0, a->offset + dst_offset + done, n};
+      vkCmdCopyBuffer(cmd, I.staging->buffer, a->block->buffer, 1, &c);
+    });
+    done += n;
   }
 }
 
@@ -565,7 +552,7 @@ void Context::download(const Buffer& src, void* dst, uint64_t bytes, uint64_t sr
     std::memcpy(dst, a->block->mapped + a->offset + src_offset, bytes);
     return;
   }
-  if (!I.staging) I.staging = I.make_host_buffer(kStagingBytes);
+  I.ensure_staging();
   auto* p = static_cast<uint8_t*>(dst);
   for (uint64_t done = 0; done < bytes;) {
     uint64_t n = std::min<uint64_t>(bytes - done, I.staging->size);

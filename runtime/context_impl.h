@@ -89,16 +89,15 @@ struct Context::Impl {
 
   // transfers
   VkCommandPool command_pool = VK_NULL_HANDLE;
-  // Two command buffers and fences: an upload fills one half of the staging buffer while the
-  // other half's copy runs (one-shot transfers use the first).
-  std::array<VkCommandBuffer, 2> transfer_cmd{};
-  std::array<VkFence, 2> transfer_fence{};
+  VkCommandBuffer transfer_cmd = VK_NULL_HANDLE;
+  VkFence transfer_fence = VK_NULL_HANDLE;
   std::unique_ptr<HostBuffer> staging;
   // Bound to every descriptor slot a dispatch leaves empty, so shaders whose optional
   // bindings are unused (e.g. no bias) still see a valid descriptor.
   std::shared_ptr<Allocation> dummy;
   std::mutex transfer_mutex;
   std::unique_ptr<HostBuffer> make_host_buffer(uint64_t bytes);
+  void ensure_staging();
   void submit(VkCommandBuffer cmd, VkFence fence);
   void wait(VkFence fence);
   void submit_and_wait(VkCommandBuffer cmd, VkFence fence) {

@@ -14,6 +14,7 @@ using namespace smolvk;
 namespace {
 ContextOptions test_options() {
   ContextOptions o = ContextOptions::from_env();
+  o.staged_transfers = true;  // uploads through a staging buffer, as on a discrete GPU
   o.validation = true;
   o.fault.clear();
   o.on_validation_message = [](const std::string& m) { ADD_FAILURE() << "Vulkan validation: " << m; };
