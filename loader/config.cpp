@@ -31,14 +31,12 @@ void read_architecture(const ConfigObject& top, ModelConfig& c) {
     if (!archs->is_array() || archs->empty())
       top.fail("architectures", "= " + archs->dump() + ": expected a non-empty list of names");
     for (const auto& a : *archs) {
-      if (!a.is_string())
-        top.fail("architectures", "= " + archs->dump() + ": expected a list of strings");
+      if (!a.is_string()) top.fail("architectures", "= " + archs->dump() + ": expected a list of strings");
       for (const auto& k : kArchitectures)
         if (a.get<std::string>() == k.name && !by_name) by_name = &k;
     }
     if (!by_name)
-      top.fail("architectures",
-               "= " + archs->dump() + ": unknown architecture, expected " + known_architecture_list());
+      top.fail("architectures", "= " + archs->dump() + ": unknown architecture, expected " + known_architecture_list());
   }
   const KnownArchitecture* by_type = nullptr;
   if (top.has("model_type")) {
@@ -74,8 +72,8 @@ VisionConfig read_vision(const ConfigObject& v) {
   c.head_dim = c.hidden_size / c.num_attention_heads;
   // A remainder is allowed (SmolVLM-Instruct: 384 / 14 → 27 patches, 6 px unused).
   if (c.patch_size > c.image_size)
-    v.fail("patch_size", "= " + std::to_string(c.patch_size) + " is larger than image_size = " +
-                             std::to_string(c.image_size));
+    v.fail("patch_size",
+           "= " + std::to_string(c.patch_size) + " is larger than image_size = " + std::to_string(c.image_size));
   if (!(c.layer_norm_eps > 0))
     v.fail("layer_norm_eps", "= " + std::to_string(c.layer_norm_eps) + ": expected a positive number");
   return c;
@@ -111,13 +109,11 @@ void read_rope(const ConfigObject& t, TextConfig& c) {
     ConfigObject r(*rp, nullptr, t.source(), t.key_path("rope_parameters."));
     c.rope_theta = r.has("rope_theta") ? r.number("rope_theta") : t.number("rope_theta");
     c.rope_scaling = read_rope_scaling(r);
-    if (!(c.rope_theta > 0))
-      r.fail("rope_theta", "= " + std::to_string(c.rope_theta) + ": expected a positive number");
+    if (!(c.rope_theta > 0)) r.fail("rope_theta", "= " + std::to_string(c.rope_theta) + ": expected a positive number");
     return;
   }
   c.rope_theta = t.number("rope_theta");
-  if (!(c.rope_theta > 0))
-    t.fail("rope_theta", "= " + std::to_string(c.rope_theta) + ": expected a positive number");
+  if (!(c.rope_theta > 0)) t.fail("rope_theta", "= " + std::to_string(c.rope_theta) + ": expected a positive number");
   if (const auto* rs = t.object("rope_scaling"))
     c.rope_scaling = read_rope_scaling(ConfigObject(*rs, nullptr, t.source(), t.key_path("rope_scaling.")));
 }
@@ -141,9 +137,9 @@ TextConfig read_text(const ConfigObject& t) {
     t.fail("num_attention_heads", "= " + std::to_string(c.num_attention_heads) +
                                       " does not divide hidden_size = " + std::to_string(c.hidden_size));
   if (c.num_attention_heads % c.num_key_value_heads != 0)
-    t.fail("num_key_value_heads", "= " + std::to_string(c.num_key_value_heads) +
-                                      " does not divide num_attention_heads = " +
-                                      std::to_string(c.num_attention_heads));
+    t.fail("num_key_value_heads",
+           "= " + std::to_string(c.num_key_value_heads) +
+               " does not divide num_attention_heads = " + std::to_string(c.num_attention_heads));
   c.head_dim = t.has("head_dim") ? t.positive("head_dim") : c.hidden_size / c.num_attention_heads;
   if (c.head_dim % 2 != 0)
     t.fail("head_dim", "= " + std::to_string(c.head_dim) + ": expected an even number (RoPE rotates pairs)");
@@ -162,8 +158,10 @@ ModelConfig parse_model_config(const nlohmann::json& j, const std::string& sourc
   ConfigObject top(j, &config_defaults::top(), source_name, "");
   ModelConfig c;
   read_architecture(top, c);
-  if (top.has("torch_dtype")) c.torch_dtype = top.string("torch_dtype");
-  else if (top.has("dtype")) c.torch_dtype = top.string("dtype");
+  if (top.has("torch_dtype"))
+    c.torch_dtype = top.string("torch_dtype");
+  else if (top.has("dtype"))
+    c.torch_dtype = top.string("dtype");
 
   static const nlohmann::json empty = nlohmann::json::object();
   const auto* vj = top.object("vision_config");

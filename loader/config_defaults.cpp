@@ -6,14 +6,10 @@ namespace smolvk::config_defaults {
 
 const nlohmann::json& vision() {
   static const nlohmann::json t = {
-      {"hidden_size", 1152},
-      {"intermediate_size", 3072},
-      {"num_hidden_layers", 12},
-      {"num_attention_heads", 16},
-      {"num_channels", 3},
-      {"image_size", 224},
-      {"patch_size", 32},
-      {"hidden_act", "gelu_pytorch_tanh"},
+      {"hidden_size", 1152},     {"intermediate_size", 3072},
+      {"num_hidden_layers", 12}, {"num_attention_heads", 16},
+      {"num_channels", 3},       {"image_size", 224},
+      {"patch_size", 32},        {"hidden_act", "gelu_pytorch_tanh"},
       {"layer_norm_eps", 1e-6},
   };
   return t;

@@ -8,8 +8,8 @@
 
 namespace smolvk {
 
-ConfigObject::ConfigObject(const nlohmann::json& obj, const nlohmann::json* defaults,
-                           std::string source, std::string prefix)
+ConfigObject::ConfigObject(const nlohmann::json& obj, const nlohmann::json* defaults, std::string source,
+                           std::string prefix)
     : obj_(obj), defaults_(defaults), source_(std::move(source)), prefix_(std::move(prefix)) {}
 
 const nlohmann::json* ConfigObject::find(const std::string& key) const {
@@ -24,8 +24,7 @@ void ConfigObject::fail(const std::string& key, const std::string& what) const {
   throw LoadError(source_ + ": " + key_path(key) + " " + what);
 }
 
-void ConfigObject::wrong_type(const std::string& key, const nlohmann::json& v,
-                              const char* expected) const {
+void ConfigObject::wrong_type(const std::string& key, const nlohmann::json& v, const char* expected) const {
   fail(key, "= " + v.dump() + ": expected " + expected);
 }
 
@@ -91,8 +90,10 @@ nlohmann::json parse_json_text(std::string_view text, const std::string& source)
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
     } else if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {

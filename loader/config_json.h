@@ -15,8 +15,7 @@ class ConfigObject {
  public:
   // obj must outlive this; defaults may be null (every key then required). prefix is the
   // dotted path of obj inside the file ("" or "text_config.").
-  ConfigObject(const nlohmann::json& obj, const nlohmann::json* defaults, std::string source,
-               std::string prefix);
+  ConfigObject(const nlohmann::json& obj, const nlohmann::json* defaults, std::string source, std::string prefix);
 
   // A JSON null counts as missing, as transformers treats None.
   bool has(const std::string& key) const;
@@ -38,8 +37,7 @@ class ConfigObject {
  private:
   // The value for key: the file's, else the default's; throws if neither exists.
   const nlohmann::json& value(const std::string& key) const;
-  [[noreturn]] void wrong_type(const std::string& key, const nlohmann::json& v,
-                               const char* expected) const;
+  [[noreturn]] void wrong_type(const std::string& key, const nlohmann::json& v, const char* expected) const;
 
   const nlohmann::json& obj_;
   const nlohmann::json* defaults_;

@@ -11,8 +11,8 @@
 namespace smolvk {
 
 struct GenerationConfig {
-  bool from_file = false;             // false: the directory had no generation_config.json
-  std::vector<int64_t> eos_token_ids; // eos_token_id, an int or a list, as a list
+  bool from_file = false;              // false: the directory had no generation_config.json
+  std::vector<int64_t> eos_token_ids;  // eos_token_id, an int or a list, as a list
   std::optional<int64_t> bos_token_id;
   std::optional<int64_t> pad_token_id;
   std::optional<int64_t> max_new_tokens;

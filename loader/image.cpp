@@ -29,9 +29,9 @@ void check_limits(int w, int h, const std::string& source) {
     throw LoadError(source + ": image has zero size (" + std::to_string(w) + "x" + std::to_string(h) +
                     "), expected at least 1x1");
   if (w > kMaxImageSide || h > kMaxImageSide || int64_t(w) * h > kMaxImagePixels)
-    throw LoadError(source + ": image is " + std::to_string(w) + "x" + std::to_string(h) +
-                    ", over the limit of " + std::to_string(kMaxImageSide) + " pixels a side and " +
-                    std::to_string(kMaxImagePixels) + " pixels in all");
+    throw LoadError(source + ": image is " + std::to_string(w) + "x" + std::to_string(h) + ", over the limit of " +
+                    std::to_string(kMaxImageSide) + " pixels a side and " + std::to_string(kMaxImagePixels) +
+                    " pixels in all");
 }
 
 // stb_image (2.27) grows its IDAT buffer to each chunk's declared length before reading it,
@@ -151,8 +151,7 @@ Image decode_jpeg(std::span<const uint8_t> bytes, const std::string& source) {
   if (job->created) jpeg_destroy_decompress(&job->cinfo);
   std::unique_ptr<uint8_t, decltype(&std::free)> px(job->out, &std::free);
   if (st == JpegStatus::TooLarge) check_limits(job->w, job->h, source);  // throws, naming the limit
-  if (st != JpegStatus::Ok)
-    throw LoadError(source + ": cannot decode JPEG (" + std::string(job->message) + ")");
+  if (st != JpegStatus::Ok) throw LoadError(source + ": cannot decode JPEG (" + std::string(job->message) + ")");
   const uint8_t* p = px.get();
   return Image{job->w, job->h, std::vector<uint8_t>(p, p + size_t(job->w) * job->h * 3)};
 }
@@ -169,7 +168,9 @@ Image to_rgb(const Sample* in, int w, int h, int comp, AlphaPolicy alpha, To8 to
   const size_t n = size_t(w) * h;
   for (size_t i = 0; i < n; ++i, in += comp, out += 3) {
     switch (comp) {
-      case 1: out[0] = out[1] = out[2] = to8(in[0], true); break;
+      case 1:
+        out[0] = out[1] = out[2] = to8(in[0], true);
+        break;
       case 2: {
         uint8_t v = to8(in[0], false), a = to8(in[1], false);
         out[0] = out[1] = out[2] = alpha == AlphaPolicy::Drop ? v : composite_over_white(v, a);

@@ -35,8 +35,7 @@ enum class AlphaPolicy {
 // PNG, JPEG, BMP, GIF (first frame), TGA, PNM. 16-bit PNGs follow PIL: RGB(A) and grey+alpha
 // keep the high byte of each sample (PIL opens them as 8-bit modes); 16-bit grey opens as
 // mode I and convert("RGB") clips it to 255. Throws LoadError naming the file and the problem.
-Image load_image(const std::filesystem::path& path,
-                 AlphaPolicy alpha = AlphaPolicy::Drop);
+Image load_image(const std::filesystem::path& path, AlphaPolicy alpha = AlphaPolicy::Drop);
 // Throws LoadError for a header that stb_image 2.27 mis-parses (a PNG chunk past the end of the
 // file, a PNM number of more than 9 digits). decode_image calls it; so must anything that hands
 // the bytes to stb itself (the fuzz harness's size probe).

@@ -23,7 +23,7 @@ struct DTypeInfo {
   size_t size;
 };
 constexpr DTypeInfo kWriteTypes[] = {
-    {"<f4", NpyDType::F32, 4}, {"<i4", NpyDType::I32, 4}, {"<i8", NpyDType::I64, 8},
+    {"<f4", NpyDType::F32, 4}, {"<i4", NpyDType::I32, 4},  {"<i8", NpyDType::I64, 8},
     {"|u1", NpyDType::U8, 1},  {"|b1", NpyDType::Bool, 1},
 };
 
@@ -107,8 +107,10 @@ class HeaderParser {
       if (peek() == 'L') ++i_;  // Python 2 long
       dims.push_back(d);
       ws();
-      if (peek() == ',') ++i_;
-      else if (peek() != close) fail("expected ',' in shape");
+      if (peek() == ',')
+        ++i_;
+      else if (peek() != close)
+        fail("expected ',' in shape");
     }
     ++i_;
     return dims;
@@ -125,8 +127,8 @@ const DTypeInfo& dtype_from_descr(const std::string& d, const std::string& sourc
     std::string kind = d.substr(1);
     for (const auto& t : kWriteTypes) {
       if (kind != t.descr + 1) continue;
-      bool ok = t.size == 1 ? (order == '|' || order == '<' || order == '>' || order == '=')
-                            : (order == '<' || order == '=');
+      bool ok =
+          t.size == 1 ? (order == '|' || order == '<' || order == '>' || order == '=') : (order == '<' || order == '=');
       if (ok) return t;
       throw LoadError(source + ": .npy dtype '" + d + "' is big-endian; expected little-endian ('<')");
     }
@@ -134,16 +136,16 @@ const DTypeInfo& dtype_from_descr(const std::string& d, const std::string& sourc
   throw LoadError(source + ": unsupported .npy dtype '" + d + "', expected <f4, <i4, <i8, |u1 or |b1");
 }
 
-void write_raw(const std::filesystem::path& path, const char* descr, const void* data, size_t bytes,
-               size_t numel, std::span<const int64_t> shape) {
+void write_raw(const std::filesystem::path& path, const char* descr, const void* data, size_t bytes, size_t numel,
+               std::span<const int64_t> shape) {
   size_t n = 1;
   for (auto d : shape) {
     if (d < 0) throw std::invalid_argument("write_npy " + path.string() + ": negative dimension");
     n *= size_t(d);
   }
   if (n != numel)
-    throw std::invalid_argument("write_npy " + path.string() + ": shape has " + std::to_string(n) +
-                                " elements, data " + std::to_string(numel));
+    throw std::invalid_argument("write_npy " + path.string() + ": shape has " + std::to_string(n) + " elements, data " +
+                                std::to_string(numel));
   std::string dims;  // Python's tuple repr: (), (3,), (2, 3)
   for (size_t i = 0; i < shape.size(); ++i) dims += (i ? ", " : "") + std::to_string(shape[i]);
   if (shape.size() == 1) dims += ",";
@@ -196,8 +198,7 @@ NpyArray parse_npy(std::span<const std::byte> bytes, const std::string& source) 
   auto h = HeaderParser(text, source).parse();
   if (!h.descr || !h.fortran_order || !h.shape)
     throw LoadError(source + ": .npy header lacks descr, fortran_order or shape: " + std::string(text));
-  if (*h.fortran_order)
-    throw LoadError(source + ": .npy array is in Fortran order; only C order is supported");
+  if (*h.fortran_order) throw LoadError(source + ": .npy array is in Fortran order; only C order is supported");
   const auto& t = dtype_from_descr(*h.descr, source);
 
   NpyArray a;

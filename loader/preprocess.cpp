@@ -150,7 +150,8 @@ ProcessedBatch pad_batch(std::span<const std::vector<ProcessedImage>> rows) {
       for (int t = 0; t < im.num_tiles; ++t, ++tile) {
         for (int y = 0; y < im.height; ++y) {
           const size_t src_row = (size_t(t) * im.height + y) * im.width;
-          std::copy_n(im.pixel_mask.data() + src_row, im.width, b.pixel_mask.data() + tile * plane + size_t(y) * b.width);
+          std::copy_n(im.pixel_mask.data() + src_row, im.width,
+                      b.pixel_mask.data() + tile * plane + size_t(y) * b.width);
           for (int c = 0; c < 3; ++c)
             std::copy_n(im.pixel_values.data() + (size_t(t) * 3 + c) * im.height * im.width + size_t(y) * im.width,
                         im.width, b.pixel_values.data() + (tile * 3 + c) * plane + size_t(y) * b.width);
@@ -170,8 +171,9 @@ ProcessedBatch preprocess_batch(std::span<const std::vector<Image>> rows, const 
     const ProcessedBatch b = pad_batch(processed);
     for (int v : b.pixel_mask)
       if (v == 0)
-        throw LoadError("preprocess_batch: do_pad is false but the batch's images differ in tile size or "
-                        "tile count; a dense pixel_values tensor needs do_pad true");
+        throw LoadError(
+            "preprocess_batch: do_pad is false but the batch's images differ in tile size or "
+            "tile count; a dense pixel_values tensor needs do_pad true");
     return b;
   }
   return pad_batch(processed);

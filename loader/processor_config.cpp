@@ -37,16 +37,14 @@ void read_longest_edge(const json& j, const char* key, int& out, const std::stri
 }
 
 // A number or a list of 3 numbers (one per channel).
-void read_triplet(const json& j, const char* key, std::array<double, 3>& out, const std::string& source,
-                  bool nonzero) {
+void read_triplet(const json& j, const char* key, std::array<double, 3>& out, const std::string& source, bool nonzero) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return;
   std::array<double, 3> v{};
   if (it->is_number()) {
     v.fill(it->get<double>());
-  } else if (it->is_array() && it->size() == 3 && std::all_of(it->begin(), it->end(), [](const json& x) {
-               return x.is_number();
-             })) {
+  } else if (it->is_array() && it->size() == 3 &&
+             std::all_of(it->begin(), it->end(), [](const json& x) { return x.is_number(); })) {
     for (int c = 0; c < 3; ++c) v[c] = (*it)[c].get<double>();
   } else {
     throw LoadError(where(source, key) + " = " + it->dump() + ", expected a number or a list of 3 numbers");
@@ -101,12 +99,12 @@ void ProcessorConfig::check_against_model(int image_size, int patch_size, int sc
   const int grid = image_size / patch_size;
   const int expected = grid * grid / (scale_factor * scale_factor);
   if (image_seq_len != expected)
-    throw LoadError("processor image_seq_len = " + std::to_string(image_seq_len) + " but " + model_source +
-                    " gives (" + std::to_string(image_size) + "/" + std::to_string(patch_size) + ")^2/" +
+    throw LoadError("processor image_seq_len = " + std::to_string(image_seq_len) + " but " + model_source + " gives (" +
+                    std::to_string(image_size) + "/" + std::to_string(patch_size) + ")^2/" +
                     std::to_string(scale_factor) + "^2 = " + std::to_string(expected) + " tokens per tile");
   if (max_image_longest_edge != image_size)
-    throw LoadError("processor max_image_size.longest_edge = " + std::to_string(max_image_longest_edge) +
-                    " but " + model_source + " vision image_size = " + std::to_string(image_size) +
+    throw LoadError("processor max_image_size.longest_edge = " + std::to_string(max_image_longest_edge) + " but " +
+                    model_source + " vision image_size = " + std::to_string(image_size) +
                     "; tiles must be the vision encoder's input size");
 }
 
@@ -118,9 +116,9 @@ ProcessorConfig ProcessorConfig::load(const std::filesystem::path& dir) {
   if (std::filesystem::exists(pre))
     return from_json(read_config_json_file(pre), pre.string(), have_proc ? &processor : nullptr, proc.string());
   if (have_proc && processor.is_object() && processor.contains("image_processor"))
-    return from_json(processor["image_processor"], proc.string() + " image_processor", &processor,
-                     proc.string());
-  throw LoadError(dir.string() + ": no preprocessor_config.json (nor an \"image_processor\" entry in "
+    return from_json(processor["image_processor"], proc.string() + " image_processor", &processor, proc.string());
+  throw LoadError(dir.string() +
+                  ": no preprocessor_config.json (nor an \"image_processor\" entry in "
                   "processor_config.json); expected a Hugging Face SmolVLM / Idefics3 model directory");
 }
 

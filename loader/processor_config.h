@@ -20,8 +20,8 @@ struct ProcessorConfig {
   // Defaults: the one table of transformers' class defaults (both model families agree).
   bool do_convert_rgb = true;
   bool do_resize = true;
-  int longest_edge = 4 * 364;            // size.longest_edge
-  int max_image_longest_edge = 364;      // max_image_size.longest_edge: the tile side M
+  int longest_edge = 4 * 364;        // size.longest_edge
+  int max_image_longest_edge = 364;  // max_image_size.longest_edge: the tile side M
   Resample resample = Resample::Lanczos;
   bool do_rescale = true;
   double rescale_factor = 1.0 / 255.0;

@@ -25,8 +25,7 @@ std::string capitalize(std::string s) {
 
 size_t count_occurrences(std::string_view text, std::string_view needle) {
   size_t n = 0;
-  for (size_t pos = text.find(needle); pos != std::string_view::npos; pos = text.find(needle, pos + needle.size()))
-    ++n;
+  for (size_t pos = text.find(needle); pos != std::string_view::npos; pos = text.find(needle, pos + needle.size())) ++n;
   return n;
 }
 
@@ -95,7 +94,8 @@ ChatTemplate ChatTemplate::load(const std::filesystem::path& dir) {
     if (j.is_object() && j.contains("chat_template") && !j["chat_template"].is_null())
       return parse(template_from_json_value(j["chat_template"], p.string()), p.string() + " chat_template");
   }
-  throw LoadError(dir.string() + ": no chat template (looked for chat_template.jinja, chat_template.json, and "
+  throw LoadError(dir.string() +
+                  ": no chat template (looked for chat_template.jinja, chat_template.json, and "
                   "\"chat_template\" in processor_config.json and tokenizer_config.json)");
 }
 

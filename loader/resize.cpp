@@ -19,7 +19,8 @@ double sinc(double x) {
 
 double filter_value(Resample r, double x) {
   switch (r) {
-    case Resample::Box: return (x > -0.5 && x <= 0.5) ? 1.0 : 0.0;
+    case Resample::Box:
+      return (x > -0.5 && x <= 0.5) ? 1.0 : 0.0;
     case Resample::Bilinear:
       x = std::fabs(x);
       return x < 1.0 ? 1.0 - x : 0.0;
@@ -37,20 +38,27 @@ double filter_value(Resample r, double x) {
       if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
       return 0.0;
     }
-    case Resample::Lanczos: return (-3.0 <= x && x < 3.0) ? sinc(x) * sinc(x / 3) : 0.0;
-    case Resample::Nearest: break;
+    case Resample::Lanczos:
+      return (-3.0 <= x && x < 3.0) ? sinc(x) * sinc(x / 3) : 0.0;
+    case Resample::Nearest:
+      break;
   }
   return 0.0;
 }
 
 double filter_support(Resample r) {
   switch (r) {
-    case Resample::Box: return 0.5;
+    case Resample::Box:
+      return 0.5;
     case Resample::Bilinear:
-    case Resample::Hamming: return 1.0;
-    case Resample::Bicubic: return 2.0;
-    case Resample::Lanczos: return 3.0;
-    case Resample::Nearest: break;
+    case Resample::Hamming:
+      return 1.0;
+    case Resample::Bicubic:
+      return 2.0;
+    case Resample::Lanczos:
+      return 3.0;
+    case Resample::Nearest:
+      break;
   }
   return 0.0;
 }
@@ -182,9 +190,8 @@ Image resize(const Image& src, int width, int height, Resample filter) {
     throw LoadError("resize: target size " + std::to_string(width) + "x" + std::to_string(height) +
                     " must be positive");
   if (src.width <= 0 || src.height <= 0 || src.rgb.size() != size_t(src.width) * src.height * 3)
-    throw LoadError("resize: source image " + std::to_string(src.width) + "x" +
-                    std::to_string(src.height) + " has " + std::to_string(src.rgb.size()) +
-                    " bytes, expected width*height*3");
+    throw LoadError("resize: source image " + std::to_string(src.width) + "x" + std::to_string(src.height) + " has " +
+                    std::to_string(src.rgb.size()) + " bytes, expected width*height*3");
   if (width == src.width && height == src.height) return src;
   if (filter == Resample::Nearest) return resize_nearest(src, width, height);
 

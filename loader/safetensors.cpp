@@ -19,9 +19,9 @@ struct DTypeInfo {
   size_t size;
 };
 constexpr std::array kDTypes = {
-    DTypeInfo{"F32", TensorDType::F32, 4}, DTypeInfo{"F16", TensorDType::F16, 2},
+    DTypeInfo{"F32", TensorDType::F32, 4},   DTypeInfo{"F16", TensorDType::F16, 2},
     DTypeInfo{"BF16", TensorDType::BF16, 2}, DTypeInfo{"I32", TensorDType::I32, 4},
-    DTypeInfo{"I64", TensorDType::I64, 8}, DTypeInfo{"U8", TensorDType::U8, 1},
+    DTypeInfo{"I64", TensorDType::I64, 8},   DTypeInfo{"U8", TensorDType::U8, 1},
     DTypeInfo{"BOOL", TensorDType::Bool, 1},
 };
 
@@ -43,8 +43,8 @@ bool get_u64(const nlohmann::json& v, uint64_t& out) {
   return false;
 }
 
-TensorView parse_entry(const std::string& name, const nlohmann::json& e, uint64_t data_size,
-                       const std::byte* data, const std::string& file) {
+TensorView parse_entry(const std::string& name, const nlohmann::json& e, uint64_t data_size, const std::byte* data,
+                       const std::string& file) {
   auto fail = [&](const std::string& what) -> LoadError {
     return LoadError(file + ": tensor '" + name + "': " + what);
   };
@@ -76,8 +76,7 @@ TensorView parse_entry(const std::string& name, const nlohmann::json& e, uint64_
     t.shape.push_back(int64_t(dim));
   }
   uint64_t begin = 0, end = 0;
-  if (!off->is_array() || off->size() != 2 || !get_u64((*off)[0], begin) || !get_u64((*off)[1], end) ||
-      begin > end)
+  if (!off->is_array() || off->size() != 2 || !get_u64((*off)[0], begin) || !get_u64((*off)[1], end) || begin > end)
     throw fail("data_offsets " + off->dump() + " is not [begin, end] with 0 <= begin <= end");
   if (end > data_size)
     throw fail("data_offsets " + off->dump() + " reach past the end of the data (" + std::to_string(data_size) +
@@ -85,8 +84,8 @@ TensorView parse_entry(const std::string& name, const nlohmann::json& e, uint64_
   uint64_t expect = 0;
   if (__builtin_mul_overflow(numel, uint64_t(d->size), &expect)) throw fail("shape " + sh->dump() + " overflows");
   if (expect != end - begin)
-    throw fail("shape " + sh->dump() + " × " + d->name + " is " + std::to_string(expect) +
-               " bytes but data_offsets " + off->dump() + " span " + std::to_string(end - begin));
+    throw fail("shape " + sh->dump() + " × " + d->name + " is " + std::to_string(expect) + " bytes but data_offsets " +
+               off->dump() + " span " + std::to_string(end - begin));
   t.data = data + begin;
   t.bytes = size_t(end - begin);
   return t;
@@ -96,9 +95,7 @@ TensorView parse_entry(const std::string& name, const nlohmann::json& e, uint64_
 
 const char* dtype_name(TensorDType t) { return info(t).name; }
 size_t dtype_size(TensorDType t) { return info(t).size; }
-bool is_float(TensorDType t) {
-  return t == TensorDType::F32 || t == TensorDType::F16 || t == TensorDType::BF16;
-}
+bool is_float(TensorDType t) { return t == TensorDType::F32 || t == TensorDType::F16 || t == TensorDType::BF16; }
 
 int64_t TensorView::numel() const {
   int64_t n = 1;
@@ -246,6 +243,5 @@ std::vector<std::string> SafeTensors::names() const {
   for (const auto& [name, t] : tensors_) out.push_back(name);
   return out;
 }
-
 
 }  // namespace smolvk

@@ -33,8 +33,7 @@ namespace {
 
 std::string read_file(const std::filesystem::path& file, const char* what) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(file, ec))
-    throw LoadError(std::string(what) + " not found: " + file.string());
+  if (!std::filesystem::is_regular_file(file, ec)) throw LoadError(std::string(what) + " not found: " + file.string());
   std::ifstream in(file, std::ios::binary);
   std::ostringstream ss;
   ss << in.rdbuf();
@@ -44,8 +43,7 @@ std::string read_file(const std::filesystem::path& file, const char* what) {
 
 bool flag(const json& obj, const char* key, bool fallback, const std::string& where) {
   if (!obj.contains(key) || obj[key].is_null()) return fallback;
-  if (!obj[key].is_boolean())
-    throw LoadError(where + ": \"" + key + "\" must be a boolean, got " + obj[key].dump());
+  if (!obj[key].is_boolean()) throw LoadError(where + ": \"" + key + "\" must be a boolean, got " + obj[key].dump());
   return obj[key].get<bool>();
 }
 
@@ -55,27 +53,23 @@ void check_normalizer(const json& spec, const std::string& origin) {
   if (type == "Sequence" && spec.contains("normalizers") && spec["normalizers"].is_array() &&
       spec["normalizers"].empty())
     return;
-  throw LoadError(origin + ": normalizer " + spec.dump().substr(0, 200) +
-                  " is not supported (only none)");
+  throw LoadError(origin + ": normalizer " + spec.dump().substr(0, 200) + " is not supported (only none)");
 }
 
 bool parse_decoder(const json& spec, const std::string& origin) {
   if (spec.is_null()) return false;
   if (spec.is_object() && spec.value("type", std::string()) == "ByteLevel") return true;
-  throw LoadError(origin + ": decoder " + spec.dump().substr(0, 200) +
-                  " is not supported (only ByteLevel or none)");
+  throw LoadError(origin + ": decoder " + spec.dump().substr(0, 200) + " is not supported (only ByteLevel or none)");
 }
 
-void load_added_tokens(const json& list, const std::string& origin, const BpeModel& model,
-                       AddedVocabulary& added) {
+void load_added_tokens(const json& list, const std::string& origin, const BpeModel& model, AddedVocabulary& added) {
   if (list.is_null()) return;
   if (!list.is_array()) throw LoadError(origin + ": \"added_tokens\" must be an array");
   for (size_t i = 0; i < list.size(); ++i) {
     const json& t = list[i];
     const std::string where = origin + ": added_tokens[" + std::to_string(i) + "]";
-    if (!t.is_object() || !t.contains("content") || !t["content"].is_string() ||
-        !t.contains("id") || !t["id"].is_number_integer() || t["id"].get<int64_t>() < 0 ||
-        t["id"].get<int64_t>() > kMaxTokenId)
+    if (!t.is_object() || !t.contains("content") || !t["content"].is_string() || !t.contains("id") ||
+        !t["id"].is_number_integer() || t["id"].get<int64_t>() < 0 || t["id"].get<int64_t>() > kMaxTokenId)
       throw LoadError(where + ": expected {\"id\": integer 0.." + std::to_string(kMaxTokenId) +
                       " (kMaxTokenId), \"content\": string, ...}, got " + t.dump().substr(0, 200));
     AddedToken token;
@@ -105,14 +99,13 @@ void template_prefix(const json& spec, const std::string& origin, std::vector<in
   }
   if (type == "RobertaProcessing" || type == "BertProcessing") {
     const json& cls = spec.contains("cls") ? spec["cls"] : json();
-    if (!cls.is_array() || cls.size() != 2 || !cls[1].is_number_integer() ||
-        cls[1].get<int64_t>() < 0 || cls[1].get<int64_t>() > INT32_MAX)
+    if (!cls.is_array() || cls.size() != 2 || !cls[1].is_number_integer() || cls[1].get<int64_t>() < 0 ||
+        cls[1].get<int64_t>() > INT32_MAX)
       throw LoadError(where + " " + type + ": expected \"cls\": [token, id]");
     out.push_back(cls[1].get<int32_t>());
     return;
   }
-  if (type != "TemplateProcessing")
-    throw LoadError(where + ": unsupported type " + spec.dump().substr(0, 200));
+  if (type != "TemplateProcessing") throw LoadError(where + ": unsupported type " + spec.dump().substr(0, 200));
   if (!spec.contains("single") || !spec["single"].is_array())
     throw LoadError(where + " TemplateProcessing: expected an array \"single\"");
   for (const json& item : spec["single"]) {
@@ -129,8 +122,8 @@ void template_prefix(const json& spec, const std::string& origin, std::vector<in
                       "\" has no \"ids\" in \"special_tokens\"");
     for (const json& id : (*entry)["ids"]) {
       if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX)
-        throw LoadError(where + " TemplateProcessing: special token \"" + name + "\" id " +
-                        id.dump() + " is not a non-negative 32-bit integer");
+        throw LoadError(where + " TemplateProcessing: special token \"" + name + "\" id " + id.dump() +
+                        " is not a non-negative 32-bit integer");
       out.push_back(id.get<int32_t>());
     }
   }
@@ -148,14 +141,12 @@ Tokenizer Tokenizer::load(const std::filesystem::path& file) {
   const std::filesystem::path config_file = file.parent_path() / "tokenizer_config.json";
   std::error_code ec;
   if (!std::filesystem::exists(config_file, ec)) return from_json(text, file.string());
-  const json config = parse_json_text(read_file(config_file, "tokenizer_config.json"),
-                                 config_file.string());
+  const json config = parse_json_text(read_file(config_file, "tokenizer_config.json"), config_file.string());
   if (!config.is_object()) throw LoadError(config_file.string() + ": expected a JSON object");
   return from_json(text, file.string(), &config);
 }
 
-Tokenizer Tokenizer::from_json(std::string_view tokenizer_json, const std::string& origin,
-                               const json* config) {
+Tokenizer Tokenizer::from_json(std::string_view tokenizer_json, const std::string& origin, const json* config) {
   const json root = parse_json_text(tokenizer_json, origin);  // LoadError: malformed or too deep
   try {
     if (!root.is_object()) throw LoadError(origin + ": expected a JSON object");
@@ -179,8 +170,8 @@ Tokenizer Tokenizer::from_json(std::string_view tokenizer_json, const std::strin
         const json bos = config->value("bos_token", json());
         const json name = bos.is_object() ? bos.value("content", json()) : bos;
         if (!name.is_string())
-          throw LoadError(origin + ": tokenizer_config.json sets add_bos_token but bos_token " +
-                          bos.dump() + " is not a token");
+          throw LoadError(origin + ": tokenizer_config.json sets add_bos_token but bos_token " + bos.dump() +
+                          " is not a token");
         tok.impl_->bos_prefix.push_back(
             tok.require_token(name.get<std::string>(), "bos_token of tokenizer_config.json"));
       }
@@ -258,8 +249,7 @@ std::optional<int32_t> Tokenizer::token_to_id(std::string_view token) const {
 
 int32_t Tokenizer::require_token(std::string_view token, const std::string& why) const {
   if (auto id = token_to_id(token)) return *id;
-  throw LoadError(impl_->origin + ": token \"" + std::string(token) + "\" is not in the vocabulary (" +
-                  why + ")");
+  throw LoadError(impl_->origin + ": token \"" + std::string(token) + "\" is not in the vocabulary (" + why + ")");
 }
 
 std::string Tokenizer::id_to_token(int32_t id) const {

@@ -82,8 +82,7 @@ AddedVocabulary::Match AddedVocabulary::find_leftmost_longest(std::string_view t
     const AddedToken* best = nullptr;
     for (size_t index : buckets[uint8_t(text[pos])]) {
       const AddedToken& t = tokens_[index];
-      if ((!best || t.content.size() > best->content.size()) &&
-          text.substr(pos, t.content.size()) == t.content)
+      if ((!best || t.content.size() > best->content.size()) && text.substr(pos, t.content.size()) == t.content)
         best = &t;
     }
     if (best) return {pos, pos + best->content.size(), best};
@@ -91,8 +90,7 @@ AddedVocabulary::Match AddedVocabulary::find_leftmost_longest(std::string_view t
   return {text.size(), text.size(), nullptr};
 }
 
-std::vector<AddedVocabulary::Segment> AddedVocabulary::split(std::string_view text,
-                                                            bool normalized) const {
+std::vector<AddedVocabulary::Segment> AddedVocabulary::split(std::string_view text, bool normalized) const {
   std::vector<Segment> out;
   size_t done = 0;  // end of the last emitted segment
   for (size_t from = 0; from < text.size();) {

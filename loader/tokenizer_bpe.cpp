@@ -23,13 +23,10 @@ struct Symbol {
 struct Merge {
   int32_t pos, rank, new_id;
   // priority_queue pops the largest: make that the lowest rank, then the leftmost.
-  bool operator<(const Merge& o) const {
-    return rank != o.rank ? rank > o.rank : pos > o.pos;
-  }
+  bool operator<(const Merge& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
 };
 
-std::string optional_string(const nlohmann::json& model, const char* key,
-                            const std::string& where) {
+std::string optional_string(const nlohmann::json& model, const char* key, const std::string& where) {
   if (!model.contains(key) || model[key].is_null()) return {};
   if (!model[key].is_string())
     throw LoadError(where + ": \"" + key + "\" must be a string or null, got " + model[key].dump());
@@ -45,13 +42,11 @@ bool optional_bool(const nlohmann::json& model, const char* key, const std::stri
 
 }  // namespace
 
-std::unique_ptr<BpeModel> BpeModel::from_json(const nlohmann::json& model,
-                                              const std::string& origin) {
+std::unique_ptr<BpeModel> BpeModel::from_json(const nlohmann::json& model, const std::string& origin) {
   const std::string where = origin + ": model";
   if (!model.is_object()) throw LoadError(where + ": expected an object");
   if (model.contains("type") && model["type"] != "BPE")
-    throw LoadError(where + ": type " + model["type"].dump() +
-                    " is not supported (only byte-level \"BPE\")");
+    throw LoadError(where + ": type " + model["type"].dump() + " is not supported (only byte-level \"BPE\")");
   if (!model.contains("vocab") || !model["vocab"].is_object())
     throw LoadError(where + ": expected an object \"vocab\" (token -> id)");
   if (!model.contains("merges") || !model["merges"].is_array())
@@ -61,16 +56,14 @@ std::unique_ptr<BpeModel> BpeModel::from_json(const nlohmann::json& model,
     throw LoadError(where + ": continuing_subword_prefix / end_of_word_suffix are not supported");
   if (model.contains("dropout") && !model["dropout"].is_null() &&
       !(model["dropout"].is_number() && model["dropout"].get<double>() == 0.0))
-    throw LoadError(where + ": dropout " + model["dropout"].dump() +
-                    " is not supported (expected null)");
+    throw LoadError(where + ": dropout " + model["dropout"].dump() + " is not supported (expected null)");
 
   auto bpe = std::make_unique<BpeModel>();
   bpe->origin_ = origin;
   bpe->fuse_unk_ = optional_bool(model, "fuse_unk", where);
   bpe->byte_fallback_ = optional_bool(model, "byte_fallback", where);
   bpe->ignore_merges_ = optional_bool(model, "ignore_merges", where);
-  if (std::string unk = optional_string(model, "unk_token", where); !unk.empty())
-    bpe->unk_token_ = std::move(unk);
+  if (std::string unk = optional_string(model, "unk_token", where); !unk.empty()) bpe->unk_token_ = std::move(unk);
 
   int32_t max_id = -1;
   for (const auto& [token, id] : model["vocab"].items()) {
@@ -114,8 +107,7 @@ std::unique_ptr<BpeModel> BpeModel::from_json(const nlohmann::json& model,
     auto id_of = [&](const std::string& t) {
       auto it = bpe->vocab_.find(t);
       if (it == bpe->vocab_.end())
-        throw LoadError(where + ".merges[" + std::to_string(rank) + "]: token \"" + t +
-                        "\" is not in the vocab");
+        throw LoadError(where + ".merges[" + std::to_string(rank) + "]: token \"" + t + "\" is not in the vocab");
       return it->second;
     };
     const int32_t ia = id_of(a), ib = id_of(b), merged = id_of(a + b);
@@ -164,8 +156,10 @@ std::vector<int32_t> BpeModel::merge_word(std::string_view word) const {
       for (char c : s) {
         char name[8];
         std::snprintf(name, sizeof name, "<0x%02X>", unsigned(uint8_t(c)));
-        if (auto id = token_to_id(name)) bytes.push_back(*id);
-        else break;
+        if (auto id = token_to_id(name))
+          bytes.push_back(*id);
+        else
+          break;
       }
       if (bytes.size() == s.size()) {
         for (int32_t id : bytes) add(id, 1);
@@ -178,9 +172,7 @@ std::vector<int32_t> BpeModel::merge_word(std::string_view word) const {
       } else {
         flush_unk();
         const auto id = token_to_id(*unk_token_);
-        if (!id)
-          throw LoadError(origin_ + ": model.unk_token \"" + *unk_token_ +
-                          "\" is not in the vocab");
+        if (!id) throw LoadError(origin_ + ": model.unk_token \"" + *unk_token_ + "\" is not in the vocab");
         unk = *id;
         unk_len = len;
       }

@@ -23,8 +23,7 @@ using TokenMap = std::unordered_map<std::string, int32_t, StringHash, std::equal
 class BpeModel {
  public:
   // `model` is tokenizer.json's "model"; `origin` names the file in errors.
-  static std::unique_ptr<BpeModel> from_json(const nlohmann::json& model,
-                                             const std::string& origin);
+  static std::unique_ptr<BpeModel> from_json(const nlohmann::json& model, const std::string& origin);
 
   // Appends the ids of one pre-tokenized word.
   void tokenize(const std::string& word, std::vector<int32_t>& out) const;

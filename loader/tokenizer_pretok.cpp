@@ -90,8 +90,7 @@ void split_digits(std::string_view text, bool individual, std::vector<std::strin
   if (start < text.size()) out.push_back(text.substr(start));
 }
 
-void PreTokenizer::add_steps(const nlohmann::json& spec, const std::string& origin,
-                             std::vector<Step>& steps) {
+void PreTokenizer::add_steps(const nlohmann::json& spec, const std::string& origin, std::vector<Step>& steps) {
   auto where = [&] { return origin + ": pre_tokenizer"; };
   if (!spec.is_object() || !spec.contains("type") || !spec["type"].is_string())
     throw LoadError(where() + ": expected an object with a string \"type\", got " + spec.dump());
@@ -99,8 +98,7 @@ void PreTokenizer::add_steps(const nlohmann::json& spec, const std::string& orig
   auto flag = [&](const char* key, bool fallback) {
     if (!spec.contains(key) || spec[key].is_null()) return fallback;
     if (!spec[key].is_boolean())
-      throw LoadError(where() + " " + type + ": \"" + key + "\" must be a boolean, got " +
-                      spec[key].dump());
+      throw LoadError(where() + " " + type + ": \"" + key + "\" must be a boolean, got " + spec[key].dump());
     return spec[key].get<bool>();
   };
   if (type == "Sequence") {
@@ -117,8 +115,7 @@ void PreTokenizer::add_steps(const nlohmann::json& spec, const std::string& orig
     s.use_regex = flag("use_regex", true);
     steps.push_back(s);
   } else {
-    throw LoadError(where() + ": unsupported type \"" + type +
-                    "\" (supported: Sequence, Digits, ByteLevel)");
+    throw LoadError(where() + ": unsupported type \"" + type + "\" (supported: Sequence, Digits, ByteLevel)");
   }
 }
 

@@ -32,8 +32,7 @@ class PreTokenizer {
     bool add_prefix_space = false;
     bool use_regex = true;
   };
-  static void add_steps(const nlohmann::json& spec, const std::string& origin,
-                        std::vector<Step>& steps);
+  static void add_steps(const nlohmann::json& spec, const std::string& origin, std::vector<Step>& steps);
   std::vector<Step> steps_;
 };
 

@@ -11,8 +11,8 @@ using unicode_tables::CodepointRange;
 
 bool in_table(const CodepointRange* table, size_t count, char32_t cp) {
   const CodepointRange* end = table + count;
-  const CodepointRange* it = std::upper_bound(
-      table, end, uint32_t(cp), [](uint32_t v, const CodepointRange& r) { return v < r.lo; });
+  const CodepointRange* it =
+      std::upper_bound(table, end, uint32_t(cp), [](uint32_t v, const CodepointRange& r) { return v < r.lo; });
   return it != table && cp <= (it - 1)->hi;
 }
 
@@ -34,18 +34,12 @@ LeadInfo lead_info(uint8_t b) {
 
 }  // namespace
 
-bool is_letter(char32_t cp) {
-  return in_table(unicode_tables::letter, unicode_tables::letter_count, cp);
-}
-bool is_number(char32_t cp) {
-  return in_table(unicode_tables::number, unicode_tables::number_count, cp);
-}
+bool is_letter(char32_t cp) { return in_table(unicode_tables::letter, unicode_tables::letter_count, cp); }
+bool is_number(char32_t cp) { return in_table(unicode_tables::number, unicode_tables::number_count, cp); }
 bool is_white_space(char32_t cp) {
   return in_table(unicode_tables::white_space, unicode_tables::white_space_count, cp);
 }
-bool is_word_char(char32_t cp) {
-  return in_table(unicode_tables::word, unicode_tables::word_count, cp);
-}
+bool is_word_char(char32_t cp) { return in_table(unicode_tables::word, unicode_tables::word_count, cp); }
 
 Utf8Unit decode_utf8(std::string_view s, size_t pos) {
   const auto b0 = uint8_t(s[pos]);

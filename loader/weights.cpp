@@ -73,16 +73,13 @@ void expect_text(const TextConfig& t, bool tied, TextWeights& w, Binder& b) {
   if (!tied) b.add("lm_head.weight", {t.vocab_size, h}, &w.lm_head, false);
 }
 
-std::string full_name(const Expected& e, const std::string& prefix) {
-  return e.prefixed ? prefix + e.name : e.name;
-}
+std::string full_name(const Expected& e, const std::string& prefix) { return e.prefixed ? prefix + e.name : e.name; }
 
 // Lists capped so a wholly foreign checkpoint still gives a readable message.
 void append_capped(std::string& msg, const char* title, const std::vector<std::string>& lines) {
   constexpr size_t kMax = 40;
   for (size_t i = 0; i < lines.size() && i < kMax; ++i) msg += std::string("\n  ") + title + ": " + lines[i];
-  if (lines.size() > kMax)
-    msg += "\n  ... and " + std::to_string(lines.size() - kMax) + " more " + title + " tensors";
+  if (lines.size() > kMax) msg += "\n  ... and " + std::to_string(lines.size() - kMax) + " more " + title + " tensors";
 }
 
 }  // namespace

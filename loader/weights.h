@@ -26,7 +26,7 @@ struct VisionLayerWeights {
 };
 
 struct VisionWeights {
-  LinearWeights patch_embedding;                // weight [hidden, channels, patch, patch]
+  LinearWeights patch_embedding;                   // weight [hidden, channels, patch, patch]
   const TensorView* position_embedding = nullptr;  // [patches_per_side², hidden]
   std::vector<VisionLayerWeights> layers;
   NormWeights post_layernorm;

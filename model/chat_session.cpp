@@ -23,8 +23,8 @@ void ChatSession::reset() {
   last_stopped_on_eos_ = true;
 }
 
-Result ChatSession::send(const std::string& text, const std::vector<Image>& images,
-                         const GenerateOptions& o, const TokenCallback& on_token) {
+Result ChatSession::send(const std::string& text, const std::vector<Image>& images, const GenerateOptions& o,
+                         const TokenCallback& on_token) {
   Model::Impl& I = model_.impl();
   ChatMessage user{"user", {}};
   for (size_t i = 0; i < images.size(); ++i) user.content.push_back({ChatItem::Image, {}});
@@ -42,8 +42,7 @@ Result ChatSession::send(const std::string& text, const std::vector<Image>& imag
   PreparedRequest p = model_.prepare(req);
   if (length_ > 0) {
     auto bos = I.tokenizer.bos_prefix();
-    if (!bos.empty() && p.input_ids.size() >= bos.size() &&
-        std::equal(bos.begin(), bos.end(), p.input_ids.begin()))
+    if (!bos.empty() && p.input_ids.size() >= bos.size() && std::equal(bos.begin(), bos.end(), p.input_ids.begin()))
       p.input_ids.erase(p.input_ids.begin(), p.input_ids.begin() + std::ptrdiff_t(bos.size()));
   }
   if (pending_) p.input_ids.insert(p.input_ids.begin(), *pending_);

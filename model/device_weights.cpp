@@ -11,10 +11,14 @@ namespace {
 
 DType device_dtype(TensorDType t, const std::string& name) {
   switch (t) {
-    case TensorDType::F32: return DType::F32;
-    case TensorDType::F16: return DType::F16;
-    case TensorDType::BF16: return DType::BF16;
-    default: throw std::invalid_argument("tensor " + name + " is not a float tensor");
+    case TensorDType::F32:
+      return DType::F32;
+    case TensorDType::F16:
+      return DType::F16;
+    case TensorDType::BF16:
+      return DType::BF16;
+    default:
+      throw std::invalid_argument("tensor " + name + " is not a float tensor");
   }
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // The checkpoint's weights on the device, uploaded once, in the checkpoint's dtype (bf16
-// stays bf16) except the tensor-core GEMM weights upload_weights is told to convert. q/k/v are fused into one [q+k+v, in] matrix and gate/up into one [2I, in]
-// so each is a single matmul.
+// stays bf16) except the tensor-core GEMM weights upload_weights is told to convert. q/k/v are fused into one [q+k+v,
+// in] matrix and gate/up into one [2I, in] so each is a single matmul.
 #include <optional>
 #include <vector>
 
@@ -30,7 +30,7 @@ struct DeviceWeights {
   DeviceTensor patch_w;  // [hidden, 3·p·p] (the conv weight flattened as (c, ky, kx))
   DeviceTensor patch_b, position_embedding, post_ln_w, post_ln_b;
   std::vector<DeviceVisionLayer> vision;
-  DeviceTensor connector_w;  // [text hidden, vision hidden · s²]
+  DeviceTensor connector_w;                        // [text hidden, vision hidden · s²]
   DeviceTensor embed_tokens, final_norm, lm_head;  // lm_head shares embed's buffer when tied
   std::vector<DeviceTextLayer> text;
   uint64_t bytes = 0;
@@ -38,8 +38,8 @@ struct DeviceWeights {
 };
 
 // `gemm`: the dtype for the weights and biases of the vision encoder's and connector's linear
-// layers (patch embedding included) (ops::tensor_core_weight_dtype), where bf16 converts without overflow; nullopt keeps
-// every tensor in the checkpoint's dtype.
+// layers (patch embedding included) (ops::tensor_core_weight_dtype), where bf16 converts without overflow; nullopt
+// keeps every tensor in the checkpoint's dtype.
 DeviceWeights upload_weights(Context& ctx, const ModelConfig& config, const WeightSet& w,
                              std::optional<DType> gemm = std::nullopt);
 

@@ -12,16 +12,16 @@ namespace smolvk {
 
 // Per-replay words of the decode program's params buffer.
 namespace param {
-inline constexpr uint32_t kPos0 = 0;       // position (cache slot) of the token being fed
-inline constexpr uint32_t kStep = 1;       // sampling step (fresh noise every step)
-inline constexpr uint32_t kPositions = 64; // [B] per-row positions (word offset 256 bytes)
+inline constexpr uint32_t kPos0 = 0;        // position (cache slot) of the token being fed
+inline constexpr uint32_t kStep = 1;        // sampling step (fresh noise every step)
+inline constexpr uint32_t kPositions = 64;  // [B] per-row positions (word offset 256 bytes)
 }  // namespace param
 
 struct VisionIO {
-  ops::Tensor pixels;     // f32 [N, C, H, W]
-  ops::Tensor pos_ids;    // i32 [N, S]
-  ops::Tensor key_valid;  // i32 [N, S]
-  ops::Tensor image_rows; // f32 [N · image_seq_len, text hidden] (output)
+  ops::Tensor pixels;                       // f32 [N, C, H, W]
+  ops::Tensor pos_ids;                      // i32 [N, S]
+  ops::Tensor key_valid;                    // i32 [N, S]
+  ops::Tensor image_rows;                   // f32 [N · image_seq_len, text hidden] (output)
   const ops::Tensor* vision_out = nullptr;  // f32 [N, S, vision hidden] (optional output)
 };
 void build_vision(Graph& g, const ModelConfig& c, const DeviceWeights& w, const VisionIO& io);
@@ -33,17 +33,17 @@ struct KvCache {
 KvCache make_kv_cache(Context& ctx, const ModelConfig& c, int64_t batch, int64_t capacity);
 
 struct TextIO {
-  int64_t batch = 0, tokens = 0;        // B, T (T = 1 for a decode step)
-  ops::Tensor ids;                      // i32 [B·T] (unused when embeds is set)
-  const ops::Tensor* embeds = nullptr;  // f32 [B·T, H] given instead of ids
-  ops::Tensor positions;                // i32 [B·T] cache slot = RoPE position of each token
-  ops::Tensor kv_start;                 // i32 [B] first valid key (left padding)
-  ops::DeviceValue pos0;                // slot of the first token of this chunk
+  int64_t batch = 0, tokens = 0;            // B, T (T = 1 for a decode step)
+  ops::Tensor ids;                          // i32 [B·T] (unused when embeds is set)
+  const ops::Tensor* embeds = nullptr;      // f32 [B·T, H] given instead of ids
+  ops::Tensor positions;                    // i32 [B·T] cache slot = RoPE position of each token
+  ops::Tensor kv_start;                     // i32 [B] first valid key (left padding)
+  ops::DeviceValue pos0;                    // slot of the first token of this chunk
   const ops::Tensor* image_rows = nullptr;  // f32 [R, H] spliced at image_targets
   const ops::Tensor* image_targets = nullptr;
-  ops::Tensor last_rows;                // i32 [B]: row of each batch row's last token
-  ops::Tensor logits;                   // f32 [B, V] (output)
-  ops::Tensor next_ids;                 // i32 [B] (output)
+  ops::Tensor last_rows;  // i32 [B]: row of each batch row's last token
+  ops::Tensor logits;     // f32 [B, V] (output)
+  ops::Tensor next_ids;   // i32 [B] (output)
   ops::SamplingParams sampling;
   ops::DeviceValue step = uint32_t{0};
 };

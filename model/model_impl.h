@@ -41,17 +41,17 @@ struct Model::Impl {
   };
   // Prefill `prepared` (left-padded batch) at cache slot pos0 of `cache` (a fresh cache when
   // null), then decode. The core of Model::generate and ChatSession::send.
-  std::vector<Result> run(std::span<const Request> batch, const std::vector<PreparedRequest>& prepared,
-                          KvCache* cache, int64_t pos0, const GenerateOptions& o, const TokenCallback& cb);
+  std::vector<Result> run(std::span<const Request> batch, const std::vector<PreparedRequest>& prepared, KvCache* cache,
+                          int64_t pos0, const GenerateOptions& o, const TokenCallback& cb);
 
   // The batch as run() lays it out: B rows of T slots, row b's prompt right-aligned (left
   // padding), checked against the limits (invalid_argument naming the value).
   struct Layout {
     int64_t B = 0, T = 0;
-    std::vector<int64_t> lengths;   // prompt tokens per row
-    bool embeds = false;            // generation from input embeddings (one row)
-    int64_t capacity = 0;           // KV slots a fresh cache needs
-    std::vector<int32_t> ids, positions;   // [B·T]
+    std::vector<int64_t> lengths;              // prompt tokens per row
+    bool embeds = false;                       // generation from input embeddings (one row)
+    int64_t capacity = 0;                      // KV slots a fresh cache needs
+    std::vector<int32_t> ids, positions;       // [B·T]
     std::vector<int32_t> kv_start, last_rows;  // [B]: first valid key slot, the row's last token row
   };
   Layout layout(std::span<const Request> batch, const std::vector<PreparedRequest>& prepared, const KvCache* cache,

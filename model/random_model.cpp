@@ -32,7 +32,9 @@ class RandomWeights {
   RandomWeights(Context& ctx, DType dtype, uint64_t seed, DeviceWeights& out)
       : ctx_(ctx), dtype_(dtype), seed_(seed), out_(out) {}
 
-  DeviceTensor tensor(std::vector<int64_t> shape, float mean, float std) { return tensor_as(dtype_, std::move(shape), mean, std); }
+  DeviceTensor tensor(std::vector<int64_t> shape, float mean, float std) {
+    return tensor_as(dtype_, std::move(shape), mean, std);
+  }
   DeviceTensor tensor_as(DType dtype, std::vector<int64_t> shape, float mean, float std) {
     int64_t n = 1;
     for (int64_t d : shape) n *= d;
@@ -159,8 +161,13 @@ Tokenizer byte_tokenizer(const ModelConfig& c, SpecialIds& ids) {
   size_t next = 0;
   nlohmann::json added = nlohmann::json::array();
   auto special = [&](const std::string& content, int32_t id) {
-    added.push_back({{"id", id}, {"content", content}, {"single_word", false}, {"lstrip", false},
-                     {"rstrip", false}, {"normalized", false}, {"special", true}});
+    added.push_back({{"id", id},
+                     {"content", content},
+                     {"single_word", false},
+                     {"lstrip", false},
+                     {"rstrip", false},
+                     {"normalized", false},
+                     {"special", true}});
     return id;
   };
   ids.end_of_text = special("<|endoftext|>", free_ids[next++]);
@@ -176,8 +183,8 @@ Tokenizer byte_tokenizer(const ModelConfig& c, SpecialIds& ids) {
   special("<global-img>", free_ids[next++]);
   ids.end_of_utterance = special(std::string(kEndOfUtterance), free_ids[next++]);
   special("<image>", int32_t(image_id));
-  const nlohmann::json byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", false},
-                                     {"trim_offsets", true}, {"use_regex", true}};
+  const nlohmann::json byte_level = {
+      {"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}};
   const nlohmann::json tok = {
       {"version", "1.0"},
       {"added_tokens", added},
@@ -185,8 +192,12 @@ Tokenizer byte_tokenizer(const ModelConfig& c, SpecialIds& ids) {
       {"pre_tokenizer", byte_level},
       {"post_processor", nullptr},
       {"decoder", byte_level},
-      {"model", {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"vocab", vocab},
-                 {"merges", nlohmann::json::array()}}},
+      {"model",
+       {{"type", "BPE"},
+        {"dropout", nullptr},
+        {"unk_token", nullptr},
+        {"vocab", vocab},
+        {"merges", nlohmann::json::array()}}},
   };
   return Tokenizer::from_json(tok.dump(), "random model tokenizer");
 }

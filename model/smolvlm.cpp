@@ -25,9 +25,7 @@ namespace {
 constexpr uint64_t kVisionPassBytes = 512ull << 20;
 
 using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
 size_t count_occurrences(const std::string& s, const std::string& what) {
   size_t n = 0;
@@ -49,11 +47,13 @@ const DeviceTensor& Model::Impl::rope_for(int64_t capacity) {
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::~Model() = default;
 
-std::unique_ptr<Model> Model::load(Context& ctx, const std::filesystem::path& dir,
-                                   const ProgressCallback& progress) {
-  auto say = [&](const std::string& s) { if (progress) progress(s); };
+std::unique_ptr<Model> Model::load(Context& ctx, const std::filesystem::path& dir, const ProgressCallback& progress) {
+  auto say = [&](const std::string& s) {
+    if (progress) progress(s);
+  };
   if (!std::filesystem::is_directory(dir))
-    throw LoadError(dir.string() + ": not a directory (expected a Hugging Face model folder with "
+    throw LoadError(dir.string() +
+                    ": not a directory (expected a Hugging Face model folder with "
                     "config.json, model.safetensors, tokenizer.json)");
   say("reading config");
   ModelConfig config = load_model_config(dir);
@@ -72,9 +72,8 @@ std::unique_ptr<Model> Model::load(Context& ctx, const std::filesystem::path& di
   I.image_tokens = ImageTokens::load(dir);
   const int32_t image_id = I.tokenizer.require_token(I.image_tokens.image, "the image placeholder");
   if (image_id != config.image_token_id)
-    throw LoadError((dir / "config.json").string() + ": image_token_id " +
-                    std::to_string(config.image_token_id) + " differs from tokenizer.json's id " +
-                    std::to_string(image_id) + " for " + I.image_tokens.image);
+    throw LoadError((dir / "config.json").string() + ": image_token_id " + std::to_string(config.image_token_id) +
+                    " differs from tokenizer.json's id " + std::to_string(image_id) + " for " + I.image_tokens.image);
   I.stop_ids = stop_token_ids(I.generation, I.tokenizer);
 
   say("mapping weights");
@@ -108,8 +107,10 @@ PreparedRequest Model::prepare_borrowing(const Request& r, bool add_generation_p
   PreparedRequest p;
   int sources = !r.messages.empty() + !r.prompt_text.empty() + !r.prompt_ids.empty() + !r.input_embeds.empty();
   if (sources != 1)
-    throw std::invalid_argument("a request needs exactly one of messages, prompt text, prompt ids "
-                                "or input embeddings (got " + std::to_string(sources) + ")");
+    throw std::invalid_argument(
+        "a request needs exactly one of messages, prompt text, prompt ids "
+        "or input embeddings (got " +
+        std::to_string(sources) + ")");
   std::vector<ProcessedImage> images;
   for (const Image& im : r.images) images.push_back(preprocess_image(im, I.processor));
   for (auto& im : images) {
@@ -118,8 +119,10 @@ PreparedRequest Model::prepare_borrowing(const Request& r, bool add_generation_p
     p.tile_height = im.height;
     p.tile_width = im.width;
     p.tiles += im.num_tiles;
-    if (p.pixel_values.empty()) p.pixel_values = std::move(im.pixel_values);
-    else p.pixel_values.insert(p.pixel_values.end(), im.pixel_values.begin(), im.pixel_values.end());
+    if (p.pixel_values.empty())
+      p.pixel_values = std::move(im.pixel_values);
+    else
+      p.pixel_values.insert(p.pixel_values.end(), im.pixel_values.begin(), im.pixel_values.end());
     p.pixel_mask.insert(p.pixel_mask.end(), im.pixel_mask.begin(), im.pixel_mask.end());
     p.grids.push_back(im.grid());
   }
@@ -129,9 +132,8 @@ PreparedRequest Model::prepare_borrowing(const Request& r, bool add_generation_p
     const int64_t tile = C * r.tile_height * r.tile_width;
     if (r.tile_height <= 0 || r.tile_width <= 0 || r.pixel_values.size() % size_t(tile) != 0 ||
         r.pixel_mask.size() != r.pixel_values.size() / size_t(C))
-      throw std::invalid_argument("pixel values / mask sizes do not match tiles of " +
-                                  std::to_string(C) + "×" + std::to_string(r.tile_height) + "×" +
-                                  std::to_string(r.tile_width));
+      throw std::invalid_argument("pixel values / mask sizes do not match tiles of " + std::to_string(C) + "×" +
+                                  std::to_string(r.tile_height) + "×" + std::to_string(r.tile_width));
     p.tiles = int(r.pixel_values.size() / size_t(tile));
     p.tile_height = r.tile_height;
     p.tile_width = r.tile_width;
@@ -151,9 +153,8 @@ PreparedRequest Model::prepare_borrowing(const Request& r, bool add_generation_p
   if (!r.messages.empty()) text = I.chat_template.apply(r.messages, add_generation_prompt);
   const size_t placeholders = count_occurrences(text, I.image_tokens.image);
   if (placeholders != r.images.size())
-    throw std::invalid_argument("the prompt has " + std::to_string(placeholders) + " " +
-                                I.image_tokens.image + " placeholder(s) but " +
-                                std::to_string(r.images.size()) + " image(s) were given");
+    throw std::invalid_argument("the prompt has " + std::to_string(placeholders) + " " + I.image_tokens.image +
+                                " placeholder(s) but " + std::to_string(r.images.size()) + " image(s) were given");
   p.prompt_text = expand_image_tokens(text, p.grids, I.processor.image_seq_len, I.image_tokens);
   auto bos = I.tokenizer.bos_prefix();
   p.input_ids.assign(bos.begin(), bos.end());
@@ -163,8 +164,7 @@ PreparedRequest Model::prepare_borrowing(const Request& r, bool add_generation_p
 }
 
 Model::Impl::Encoded Model::Impl::encode(const std::vector<const PreparedRequest*>& reqs,
-                                         std::vector<float>* vision_out,
-                                         std::vector<DispatchTiming>* timings) {
+                                         std::vector<float>* vision_out, std::vector<DispatchTiming>* timings) {
   Encoded e;
   int64_t H = 0, W = 0;
   for (const auto* r : reqs) {
@@ -234,8 +234,7 @@ Model::Impl::Encoded Model::Impl::encode(const std::vector<const PreparedRequest
     Buffer ids_b = upload_vector(ctx, slice(layout.position_ids)), valid_b = upload_vector(ctx, slice(layout.valid));
     Graph g(ctx);
     VisionIO io{ops::external(g, pix_b, DType::F32, {n, C, H, W}, uint64_t(t0 * C * H * W) * 4),
-                ops::external(g, ids_b, DType::I32, {n, S}),
-                ops::external(g, valid_b, DType::I32, {n, S}),
+                ops::external(g, ids_b, DType::I32, {n, S}), ops::external(g, valid_b, DType::I32, {n, S}),
                 ops::external(g, e.rows, DType::F32, {n * rows_per_tile, TH}, uint64_t(t0 * rows_per_tile * TH) * 4)};
     ops::Tensor vis_t;
     if (vision_out) {
@@ -294,8 +293,8 @@ Model::Impl::Layout Model::Impl::layout(std::span<const Request> batch, const st
   L.embeds = !batch[0].input_embeds.empty();
   if (L.embeds && L.B != 1) throw std::invalid_argument("generation from embeddings takes one request");
   for (size_t b = 0; b < prepared.size(); ++b) {
-    int64_t len = L.embeds ? int64_t(batch[b].input_embeds.size()) / tc.hidden_size
-                           : int64_t(prepared[b].input_ids.size());
+    int64_t len =
+        L.embeds ? int64_t(batch[b].input_embeds.size()) / tc.hidden_size : int64_t(prepared[b].input_ids.size());
     if (L.embeds && len * tc.hidden_size != int64_t(batch[b].input_embeds.size()))
       throw std::invalid_argument("input embeddings: " + std::to_string(batch[b].input_embeds.size()) +
                                   " values is not a multiple of the hidden size " + std::to_string(tc.hidden_size));
@@ -388,9 +387,9 @@ Program Model::Impl::record_decode_step(int64_t B, const RunBuffers& rb, const K
   return g.compile();
 }
 
-std::vector<Result> Model::Impl::run(std::span<const Request> batch,
-                                     const std::vector<PreparedRequest>& prepared, KvCache* cache,
-                                     int64_t pos0, const GenerateOptions& o, const TokenCallback& on_token) {
+std::vector<Result> Model::Impl::run(std::span<const Request> batch, const std::vector<PreparedRequest>& prepared,
+                                     KvCache* cache, int64_t pos0, const GenerateOptions& o,
+                                     const TokenCallback& on_token) {
   cancel = false;
   const auto& tc = config.text;
   const Layout L = layout(batch, prepared, cache, pos0, o);
@@ -408,8 +407,8 @@ std::vector<Result> Model::Impl::run(std::span<const Request> batch,
   Encoded enc = encode(with_images, nullptr, o.profile ? &encode_timings : nullptr);
   if (o.profile && enc.tiles) profile.push_back({"encode", std::move(encode_timings)});
   std::vector<int32_t> targets;
-  if (enc.tiles) targets = ops::image_token_targets(L.ids, int32_t(config.image_token_id),
-                                                    enc.tiles * config.image_seq_len());
+  if (enc.tiles)
+    targets = ops::image_token_targets(L.ids, int32_t(config.image_token_id), enc.tiles * config.image_seq_len());
   else if (!L.embeds)
     ops::image_token_targets(L.ids, int32_t(config.image_token_id), 0);  // placeholders need images
   const double encode_ms = ms_since(t0);
@@ -421,9 +420,10 @@ std::vector<Result> Model::Impl::run(std::span<const Request> batch,
   if (!cache) fresh = make_kv_cache(ctx, config, B, L.capacity);
   const KvCache& kv = cache ? *cache : fresh;
   const DeviceTensor& rope = rope_for(kv.capacity);
-  RunBuffers rb{upload_vector(ctx, L.ids), upload_vector(ctx, L.positions), upload_vector(ctx, L.kv_start),
-                upload_vector(ctx, L.last_rows), upload_vector(ctx, targets),
-                ctx.create_buffer(uint64_t(B * tc.vocab_size) * 4), ctx.create_buffer(uint64_t(B) * 4), {}};
+  RunBuffers rb{upload_vector(ctx, L.ids),          upload_vector(ctx, L.positions),
+                upload_vector(ctx, L.kv_start),     upload_vector(ctx, L.last_rows),
+                upload_vector(ctx, targets),        ctx.create_buffer(uint64_t(B * tc.vocab_size) * 4),
+                ctx.create_buffer(uint64_t(B) * 4), {}};
   if (L.embeds) rb.embeds = upload_vector(ctx, batch[0].input_embeds);
   prefill_host.upload_ms = ms_since(t0);
   const ops::SamplingParams sp{o.sampling.temperature, o.sampling.top_k, o.sampling.top_p, o.sampling.seed};
@@ -483,8 +483,15 @@ std::vector<Result> Model::Impl::run(std::span<const Request> batch,
     Result& r = results[size_t(b)];
     r.text += decoders[size_t(b)].flush();
     if (r.stop_reason.empty()) r.stop_reason = cancel ? "cancelled" : "length";
-    r.timings = {encode_ms, prefill_ms, decode_ms, first_token_ms, int(enc.tiles), int(L.lengths[size_t(b)]),
-                 int(r.output_ids.size()), enc.host, prefill_host};
+    r.timings = {encode_ms,
+                 prefill_ms,
+                 decode_ms,
+                 first_token_ms,
+                 int(enc.tiles),
+                 int(L.lengths[size_t(b)]),
+                 int(r.output_ids.size()),
+                 enc.host,
+                 prefill_host};
     r.profile = profile;
   }
   return results;

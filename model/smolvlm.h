@@ -46,10 +46,10 @@ struct Request {
 struct GenerateOptions {
   int max_new_tokens = 64;
   SamplingParams sampling;
-  bool ignore_eos = false;          // run all max_new_tokens (tests, benchmarks)
+  bool ignore_eos = false;  // run all max_new_tokens (tests, benchmarks)
   bool add_generation_prompt = true;
-  bool want_last_logits = false;    // keep the last prompt position's logits (--dump-logits)
-  bool profile = false;             // GPU timestamps around every dispatch (Result::profile)
+  bool want_last_logits = false;  // keep the last prompt position's logits (--dump-logits)
+  bool profile = false;           // GPU timestamps around every dispatch (Result::profile)
 };
 
 // GPU time of every dispatch of one phase ("encode", "prefill", "decode" = the last step).
@@ -105,8 +105,7 @@ class Model {
                                      const ProgressCallback& progress = {});
   // A model of this configuration with random weights of `weight_dtype` (F32, F16 or BF16)
   // built in memory, and a small byte-level tokenizer: for benchmarks (model/random_model.cpp).
-  static std::unique_ptr<Model> random(Context& ctx, const ModelConfig& config, DType weight_dtype,
-                                       uint64_t seed = 0);
+  static std::unique_ptr<Model> random(Context& ctx, const ModelConfig& config, DType weight_dtype, uint64_t seed = 0);
   ~Model();
 
   const ModelConfig& config() const;

@@ -35,8 +35,7 @@ void build_vision(Graph& g, const ModelConfig& c, const DeviceWeights& w, const 
     layer_norm(g, h, L.ln1_w.bind(g), L.ln1_b.bind(g), x, eps, p + "layer_norm1");
     Tensor qkv_b = L.qkv_b.bind(g);
     matmul(g, x, L.qkv_w.bind(g), &qkv_b, qkv, {.name = p + "qkv_proj"});
-    attention_encoder(g, {qkv, 0}, {qkv, D}, {qkv, 2 * D}, io.key_valid, att,
-                      {.scale = 0.0f, .name = p + "attention"});
+    attention_encoder(g, {qkv, 0}, {qkv, D}, {qkv, 2 * D}, io.key_valid, att, {.scale = 0.0f, .name = p + "attention"});
     Tensor out_b = L.out_b.bind(g);
     matmul(g, reshape(att, {N * S, D}), L.out_w.bind(g), &out_b, h, {.accumulate = true, .name = p + "out_proj"});
     layer_norm(g, h, L.ln2_w.bind(g), L.ln2_b.bind(g), x, eps, p + "layer_norm2");
@@ -44,7 +43,7 @@ void build_vision(Graph& g, const ModelConfig& c, const DeviceWeights& w, const 
     matmul(g, x, L.fc1_w.bind(g), &fc1_b, mlp, {.gelu = true, .name = p + "fc1"});
     matmul(g, mlp, L.fc2_w.bind(g), &fc2_b, h, {.accumulate = true, .name = p + "fc2"});
   }
-  const Tensor out = io.vision_out ? *io.vision_out
+  const Tensor out = io.vision_out       ? *io.vision_out
                      : act == DType::F32 ? x
                                          : transient(g, DType::F32, {N, S, D}, "vision.post_layernorm");
   layer_norm(g, h, w.post_ln_w.bind(g), w.post_ln_b.bind(g), out, eps, "vision.post_layernorm");

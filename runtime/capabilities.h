@@ -77,8 +77,8 @@ struct Capabilities {
   bool use_float_atomics = false;  // fused decode kernels that accumulate with atomicAdd
   // Where use_coopmat: a 16x16 fp32 cooperative matrix is held as NVIDIA's mma.m16n8k16
   // accumulator pairs (lane l, element e at row l/4 + 8·(e/4), column 2·(l % 4) + e % 2 +
-  // 8·(e/2 % 2); the H200's driver 580 lays them out so) in subgroups of 32 — probed by running shaders/coopmat_layout.comp when the
-  // context is created. Kernels that index fragment elements need it.
+  // 8·(e/2 % 2); the H200's driver 580 lays them out so) in subgroups of 32 — probed by running
+  // shaders/coopmat_layout.comp when the context is created. Kernels that index fragment elements need it.
   bool coopmat_mma_layout = false;
   // The kernel-selection overrides in effect (ContextOptions::tuning), for the kernel policy.
   std::map<std::string, uint32_t> tuning;

@@ -19,8 +19,7 @@ namespace {
 
 VKAPI_ATTR VkBool32 VKAPI_CALL on_debug_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
                                                 VkDebugUtilsMessageTypeFlagsEXT type,
-                                                const VkDebugUtilsMessengerCallbackDataEXT* data,
-                                                void* user) {
+                                                const VkDebugUtilsMessengerCallbackDataEXT* data, void* user) {
   if (!(type & VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT)) return VK_FALSE;
   if (severity < VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT) return VK_FALSE;
   auto* impl = static_cast<Context::Impl*>(user);
@@ -33,8 +32,8 @@ VKAPI_ATTR VkBool32 VKAPI_CALL on_debug_message(VkDebugUtilsMessageSeverityFlagB
   return VK_FALSE;
 }
 
-uint32_t find_memory_type(const VkPhysicalDeviceMemoryProperties& mp, uint32_t bits,
-                          VkMemoryPropertyFlags want, VkMemoryPropertyFlags fallback) {
+uint32_t find_memory_type(const VkPhysicalDeviceMemoryProperties& mp, uint32_t bits, VkMemoryPropertyFlags want,
+                          VkMemoryPropertyFlags fallback) {
   for (VkMemoryPropertyFlags flags : {want, fallback})
     for (uint32_t i = 0; i < mp.memoryTypeCount; ++i)
       if ((bits & (1u << i)) && (mp.memoryTypes[i].propertyFlags & flags) == flags) return i;
@@ -54,10 +53,9 @@ Context::Context(ContextOptions options) : impl_(std::make_unique<Impl>()) {
     auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
         vkGetInstanceProcAddr(I.instance, "vkCreateDebugUtilsMessengerEXT"));
     VkDebugUtilsMessengerCreateInfoEXT mci{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
-    mci.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
-                          VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
-    mci.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
-                      VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT;
+    mci.messageSeverity =
+        VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+    mci.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT;
     mci.pfnUserCallback = on_debug_message;
     mci.pUserData = &I;
     if (create) VK_CHECK(create(I.instance, &mci, nullptr, &I.messenger));
@@ -80,17 +78,20 @@ Context::Context(ContextOptions options) : impl_(std::make_unique<Impl>()) {
   I.queue_family = UINT32_MAX;
   VkQueueFlags want = VK_QUEUE_COMPUTE_BIT | (I.options.graphics_queue ? VK_QUEUE_GRAPHICS_BIT : 0);
   for (uint32_t i = 0; i < qc; ++i)  // the first queue that can do compute (+ graphics if asked)
-    if ((qf[i].queueFlags & want) == want) { I.queue_family = i; break; }
+    if ((qf[i].queueFlags & want) == want) {
+      I.queue_family = i;
+      break;
+    }
   if (I.queue_family == UINT32_MAX)
-    throw GpuError(I.caps.name + " has no " + (I.options.graphics_queue ? "graphics+compute" : "compute") +
-                   " queue");
+    throw GpuError(I.caps.name + " has no " + (I.options.graphics_queue ? "graphics+compute" : "compute") + " queue");
 
   uint32_t ec = 0;
   VK_CHECK(vkEnumerateDeviceExtensionProperties(I.physical, nullptr, &ec, nullptr));
   std::vector<VkExtensionProperties> exts(ec);
   VK_CHECK(vkEnumerateDeviceExtensionProperties(I.physical, nullptr, &ec, exts.data()));
   auto has = [&](const char* e) {
-    for (auto& x : exts) if (std::strcmp(x.extensionName, e) == 0) return true;
+    for (auto& x : exts)
+      if (std::strcmp(x.extensionName, e) == 0) return true;
     return false;
   };
   std::vector<const char*> enable;
@@ -144,7 +145,8 @@ Context::Context(ContextOptions options) : impl_(std::make_unique<Impl>()) {
     I.executable_stats = true;
   }
   // Full subgroups for workgroups that are a whole number of them (see pipelines.cpp).
-  VkPhysicalDeviceSubgroupSizeControlFeaturesEXT fssc{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES_EXT};
+  VkPhysicalDeviceSubgroupSizeControlFeaturesEXT fssc{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES_EXT};
   if (I.caps.full_subgroups) {
     enable.push_back(VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
     fssc.computeFullSubgroups = VK_TRUE;
@@ -178,17 +180,14 @@ Context::Context(ContextOptions options) : impl_(std::make_unique<Impl>()) {
   // CPU drivers and UMA), host-visible+coherent for staging and params.
   I.device_memory_type = find_memory_type(
       I.memory_properties, ~0u,
-      VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
-          VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
+      VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
       VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
   if (I.caps.device_type == "discrete")  // BAR memory is small and slow to read from the host
-    I.device_memory_type = find_memory_type(I.memory_properties, ~0u,
-                                            VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT,
+    I.device_memory_type = find_memory_type(I.memory_properties, ~0u, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT,
                                             VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
   I.host_memory_type = find_memory_type(
       I.memory_properties, ~0u,
-      VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT |
-          VK_MEMORY_PROPERTY_HOST_CACHED_BIT,
+      VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT | VK_MEMORY_PROPERTY_HOST_CACHED_BIT,
       VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
 
   VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
@@ -252,8 +251,8 @@ static bool probe_coopmat_mma_layout(Context& ctx) {
     std::vector<float> o(258);
     ctx.download(out, o.data(), o.size() * 4);
     if (const char* v = std::getenv("SMOLVK_LOG_COOPMAT_LAYOUT"); v && *v == '1') {
-      std::fprintf(stderr, "coopmat layout probe: %g elements per invocation, subgroup %g; lane*64+e by row:\n",
-                   o[256], o[257]);
+      std::fprintf(stderr, "coopmat layout probe: %g elements per invocation, subgroup %g; lane*64+e by row:\n", o[256],
+                   o[257]);
       for (int r = 0; r < 16; ++r) {
         for (int c = 0; c < 16; ++c) std::fprintf(stderr, " %4.0f", o[r * 16 + c]);
         std::fprintf(stderr, "\n");
@@ -340,8 +339,7 @@ std::unique_ptr<HostBuffer> Context::Impl::make_host_buffer(uint64_t bytes) {
   }
   VkBufferCreateInfo bci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
   bci.size = bytes;
-  bci.usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT |
-              VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
+  bci.usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT | VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
   VK_CHECK(vkCreateBuffer(device, &bci, nullptr, &h->buffer));
   VkMemoryRequirements req;
   vkGetBufferMemoryRequirements(device, h->buffer, &req);
@@ -349,8 +347,7 @@ std::unique_ptr<HostBuffer> Context::Impl::make_host_buffer(uint64_t bytes) {
   mai.allocationSize = req.size;
   mai.memoryTypeIndex = find_memory_type(memory_properties, req.memoryTypeBits,
                                          memory_properties.memoryTypes[host_memory_type].propertyFlags,
-                                         VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
-                                             VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
+                                         VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
   if (VkResult r = vkAllocateMemory(device, &mai, nullptr, &h->memory); r != VK_SUCCESS) {
     std::lock_guard lock(memory_mutex);
     if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY)
@@ -423,7 +420,8 @@ uint32_t parse_fault_spec(const std::string& spec, const std::string& source) {
   errno = 0;
   const unsigned long long v = n.empty() ? 0 : std::strtoull(n.c_str(), &end, 10);
   if (n.empty() || !std::isdigit(static_cast<unsigned char>(n[0])) || *end || errno || v == 0 || v > UINT32_MAX)
-    throw GpuError(source + "=" + spec + ": expected device_lost_after:N (N ≥ 1: the N-th queue submit "
+    throw GpuError(source + "=" + spec +
+                   ": expected device_lost_after:N (N ≥ 1: the N-th queue submit "
                    "from now reports VK_ERROR_DEVICE_LOST)");
   return uint32_t(v);
 }
@@ -435,13 +433,18 @@ uint64_t parse_byte_count(const std::string& text, const std::string& source) {
   int shift = -1;
   if (!text.empty() && std::isdigit(static_cast<unsigned char>(text[0])) && !errno) {
     const std::string suffix = end;
-    if (suffix.empty()) shift = 0;
-    else if (suffix == "K" || suffix == "k") shift = 10;
-    else if (suffix == "M" || suffix == "m") shift = 20;
-    else if (suffix == "G" || suffix == "g") shift = 30;
+    if (suffix.empty())
+      shift = 0;
+    else if (suffix == "K" || suffix == "k")
+      shift = 10;
+    else if (suffix == "M" || suffix == "m")
+      shift = 20;
+    else if (suffix == "G" || suffix == "g")
+      shift = 30;
   }
   if (shift < 0 || (shift && v > (UINT64_MAX >> shift)))
-    throw GpuError(source + "=" + text + ": expected a byte count: a decimal number with an optional K, M or G "
+    throw GpuError(source + "=" + text +
+                   ": expected a byte count: a decimal number with an optional K, M or G "
                    "suffix (e.g. 512M, 2G)");
   return uint64_t(v) << shift;
 }
@@ -454,7 +457,8 @@ constexpr uint64_t kStagingBytes = 64ull << 20;
 // against the budget like any other.
 void Context::Impl::ensure_staging() {
   if (staging) return;
-  const uint64_t bytes = budget ? std::clamp<uint64_t>(budget / 8 / 256 * 256, 1ull << 20, kStagingBytes) : kStagingBytes;
+  const uint64_t bytes =
+      budget ? std::clamp<uint64_t>(budget / 8 / 256 * 256, 1ull << 20, kStagingBytes) : kStagingBytes;
   staging = make_host_buffer(bytes);
 }
 
@@ -463,9 +467,8 @@ namespace {
 void check_range(const Buffer& b, uint64_t bytes, uint64_t offset, const char* what) {
   if (!b.valid()) throw GpuError(std::string(what) + ": invalid buffer");
   if (offset > b.size() || bytes > b.size() - offset)
-    throw GpuError(std::string(what) + ": range [" + std::to_string(offset) + ", " +
-                   std::to_string(offset + bytes) + ") is outside the buffer of " +
-                   std::to_string(b.size()) + " bytes");
+    throw GpuError(std::string(what) + ": range [" + std::to_string(offset) + ", " + std::to_string(offset + bytes) +
+                   ") is outside the buffer of " + std::to_string(b.size()) + " bytes");
 }
 
 // memcpy on several threads for large copies: one thread writes host-visible (often
@@ -480,8 +483,10 @@ void copy_bytes(void* dst, const void* src, uint64_t n) {
   const uint64_t part = (n / threads + 63) / 64 * 64;
   std::vector<std::thread> pool;
   for (uint64_t t = 1; t < threads && t * part < n; ++t)
-    pool.emplace_back([=] { std::memcpy(static_cast<uint8_t*>(dst) + t * part, static_cast<const uint8_t*>(src) + t * part,
-                                        std::min(part, n - t * part)); });
+    pool.emplace_back([=] {
+      std::memcpy(static_cast<uint8_t*>(dst) + t * part, static_cast<const uint8_t*>(src) + t * part,
+                  std::min(part, n - t * part));
+    });
   std::memcpy(dst, src, std::min(part, n));
   for (auto& th : pool) th.join();
 }
@@ -497,15 +502,15 @@ void record_transfer(VkCommandBuffer cmd, F&& record) {
   VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
   mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
   mb.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
-  vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT,
-                       VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &mb, 0, nullptr, 0, nullptr);
+  vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &mb, 0, nullptr,
+                       0, nullptr);
   record(cmd);
   mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
-  mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT | VK_ACCESS_SHADER_READ_BIT |
-                     VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT;
+  mb.dstAccessMask =
+      VK_ACCESS_HOST_READ_BIT | VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT;
   vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
-                       VK_PIPELINE_STAGE_ALL_COMMANDS_BIT | VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb,
-                       0, nullptr, 0, nullptr);
+                       VK_PIPELINE_STAGE_ALL_COMMANDS_BIT | VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, nullptr, 0,
+                       nullptr);
   VK_CHECK(vkEndCommandBuffer(cmd));
 }
 
@@ -575,9 +580,8 @@ void Context::fill_zero(const Buffer& dst) {
     std::memset(a->block->mapped + a->offset, 0, dst.size());
     return;
   }
-  one_shot(I, [&](VkCommandBuffer cmd) {
-    vkCmdFillBuffer(cmd, a->block->buffer, a->offset, (dst.size() + 3) & ~3ull, 0);
-  });
+  one_shot(
+      I, [&](VkCommandBuffer cmd) { vkCmdFillBuffer(cmd, a->block->buffer, a->offset, (dst.size() + 3) & ~3ull, 0); });
 }
 
 }  // namespace smolvk

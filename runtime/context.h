@@ -86,7 +86,7 @@ struct PipelineCacheStats {
   std::filesystem::path file;
   uint64_t loaded_bytes = 0;  // bytes read from disk at startup (0 = cold)
   uint32_t pipelines_created = 0;
-  uint32_t cache_hits = 0;  // pipelines the driver reported as found in the cache
+  uint32_t cache_hits = 0;     // pipelines the driver reported as found in the cache
   bool hit_reporting = false;  // whether the driver reports hits at all
 };
 
@@ -123,7 +123,7 @@ class Context {
   void upload(const Buffer& dst, const void* src, uint64_t bytes, uint64_t dst_offset = 0);
   void download(const Buffer& src, void* dst, uint64_t bytes, uint64_t src_offset = 0);
   void fill_zero(const Buffer& dst);
-  uint64_t device_bytes_in_use() const;  // bytes of live buffers
+  uint64_t device_bytes_in_use() const;    // bytes of live buffers
   uint64_t device_bytes_reserved() const;  // bytes of allocated memory blocks
   uint64_t peak_device_bytes() const;
   MemoryStats memory_stats() const;

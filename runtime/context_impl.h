@@ -20,7 +20,7 @@ struct MemoryBlock {
   VkDeviceMemory memory = VK_NULL_HANDLE;
   VkBuffer buffer = VK_NULL_HANDLE;
   uint64_t size = 0;
-  uint8_t* mapped = nullptr;  // non-null when the memory is host-visible and coherent
+  uint8_t* mapped = nullptr;                 // non-null when the memory is host-visible and coherent
   std::map<uint64_t, uint64_t> free_ranges;  // offset → size
   uint64_t used = 0;
 };
@@ -77,15 +77,16 @@ struct Context::Impl {
   // the budget (after giving the empty blocks back).
   void check_budget(uint64_t bytes, const std::string& what);
   // The out-of-memory GpuError for `bytes` of `what` (a budget refusal or the driver's `r`).
-  [[noreturn]] void throw_out_of_memory(uint64_t bytes, const std::string& what, const char* call,
-                                        VkResult r);
+  [[noreturn]] void throw_out_of_memory(uint64_t bytes, const std::string& what, const char* call, VkResult r);
 
   // device loss (real or injected through Context::inject_fault / $SMOLVK_FAULT)
   std::atomic<bool> lost{false};
   std::atomic<int64_t> submits_until_fault{0};  // 0 = no fault armed
   bool fault_from_env = false;
   void check_alive(const char* what) const;  // throws the device-lost GpuError once lost
-  void mark_lost_if(VkResult r) { if (r == VK_ERROR_DEVICE_LOST) lost = true; }
+  void mark_lost_if(VkResult r) {
+    if (r == VK_ERROR_DEVICE_LOST) lost = true;
+  }
 
   // transfers
   VkCommandPool command_pool = VK_NULL_HANDLE;
@@ -142,10 +143,8 @@ uint32_t parse_fault_spec(const std::string& spec, const std::string& source);
 uint64_t parse_byte_count(const std::string& text, const std::string& source);
 
 // Instance / device selection (instance.cpp).
-VkInstance create_instance(bool validation, bool* debug_utils,
-                           const std::vector<std::string>& extra_extensions = {});
-Capabilities probe_device(VkInstance instance, VkPhysicalDevice device, uint32_t index,
-                          const ContextOptions& options);
+VkInstance create_instance(bool validation, bool* debug_utils, const std::vector<std::string>& extra_extensions = {});
+Capabilities probe_device(VkInstance instance, VkPhysicalDevice device, uint32_t index, const ContextOptions& options);
 uint32_t choose_device(const std::vector<Capabilities>& devices, const std::string& selector);
 
 }  // namespace smolvk

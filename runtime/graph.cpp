@@ -56,8 +56,7 @@ TensorRef Graph::transient(uint64_t bytes, std::string name) {
 TensorRef Graph::external(const Buffer& buffer, uint64_t offset, uint64_t size) {
   if (!buffer.valid()) throw GpuError("Graph::external: invalid buffer");
   if (size == UINT64_MAX) size = buffer.size() - std::min(offset, buffer.size());
-  if (offset + size > buffer.size())
-    throw GpuError("Graph::external: range past the end of the buffer");
+  if (offset + size > buffer.size()) throw GpuError("Graph::external: range past the end of the buffer");
   resources_.push_back({Resource::External, buffer, buffer.size(), {}});
   return {uint32_t(resources_.size() - 1), offset, size};
 }
@@ -80,8 +79,7 @@ void Graph::read_back(const TensorRef& src) {
 }
 
 void Graph::add(Dispatch d) {
-  if (d.bindings.size() > kMaxBindings)
-    throw GpuError("dispatch '" + d.name + "' has more than 8 bindings");
+  if (d.bindings.size() > kMaxBindings) throw GpuError("dispatch '" + d.name + "' has more than 8 bindings");
   for (const auto& b : d.bindings)
     if (!b.ref.valid() || b.ref.resource >= resources_.size())
       throw GpuError("dispatch '" + d.name + "' binds a tensor of another graph");
@@ -190,9 +188,10 @@ Accesses write_sets(Context::Impl& C, const std::vector<Dispatch>& dispatches, c
       Range r = resolve(b.ref, d.name);
       if (r.end - r.begin > C.caps.max_storage_buffer_range)
         throw GpuError("dispatch '" + d.name + "' binding " + std::to_string(j) + " spans " +
-                       std::to_string(r.end - r.begin) + " bytes, over this device's "
-                       "maxStorageBufferRange of " + std::to_string(C.caps.max_storage_buffer_range) +
-                       " (split the tensor)");
+                       std::to_string(r.end - r.begin) +
+                       " bytes, over this device's "
+                       "maxStorageBufferRange of " +
+                       std::to_string(C.caps.max_storage_buffer_range) + " (split the tensor)");
       if (r.begin % C.caps.min_storage_buffer_offset_alignment)
         throw GpuError("dispatch '" + d.name + "' binding " + std::to_string(j) +
                        " starts at an offset not aligned to minStorageBufferOffsetAlignment");
@@ -218,9 +217,9 @@ void memory_barrier(VkCommandBuffer cmd, VkPipelineStageFlags src, VkAccessFlags
 // The dispatches in order, with a barrier only before a dispatch whose reads or writes overlap
 // an earlier unbarriered write (or whose writes overlap an earlier read); timestamps around
 // each where `queries` is set. Returns, per dispatch, whether a barrier precedes it.
-std::vector<bool> record_dispatches(VkCommandBuffer cmd, const Context::Impl& C, const std::vector<Dispatch>& dispatches,
-                                    const std::vector<VkDescriptorSet>& sets, const std::vector<VkPipeline>& pipes,
-                                    const Accesses& acc, VkQueryPool queries) {
+std::vector<bool> record_dispatches(VkCommandBuffer cmd, const Context::Impl& C,
+                                    const std::vector<Dispatch>& dispatches, const std::vector<VkDescriptorSet>& sets,
+                                    const std::vector<VkPipeline>& pipes, const Accesses& acc, VkQueryPool queries) {
   std::vector<bool> barrier_before(dispatches.size(), false);
   std::vector<Range> pending_reads, pending_writes;
   auto hits = [](const std::vector<Range>& mine, const std::vector<Range>& pending) {
@@ -232,7 +231,8 @@ std::vector<bool> record_dispatches(VkCommandBuffer cmd, const Context::Impl& C,
   VkPipeline bound = VK_NULL_HANDLE;
   for (size_t i = 0; i < dispatches.size(); ++i) {
     const Dispatch& d = dispatches[i];
-    if (hits(acc.reads[i], pending_writes) || hits(acc.writes[i], pending_writes) || hits(acc.writes[i], pending_reads)) {
+    if (hits(acc.reads[i], pending_writes) || hits(acc.writes[i], pending_writes) ||
+        hits(acc.writes[i], pending_reads)) {
       memory_barrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_SHADER_READ_BIT,
                      VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
       barrier_before[i] = true;
@@ -267,7 +267,8 @@ Program Graph::compile() {
   Program::Impl& P = *prog.impl_;
   P.ctx = &C;
 
-  const ArenaPlan arena = plan_arena(resources_, dispatches_, std::max<uint64_t>(256, C.caps.min_storage_buffer_offset_alignment));
+  const ArenaPlan arena =
+      plan_arena(resources_, dispatches_, std::max<uint64_t>(256, C.caps.min_storage_buffer_offset_alignment));
   P.arena_bytes = arena.bytes;
   P.transient_sum = arena.transient_sum;
   if (P.arena_bytes) P.arena = ctx_.create_buffer(P.arena_bytes);
@@ -281,9 +282,16 @@ Program Graph::compile() {
     const Buffer* buf = nullptr;
     uint64_t base = 0;
     switch (res.kind) {
-      case Resource::External: buf = &res.buffer; break;
-      case Resource::Transient: buf = &P.arena; base = arena.offset[t.resource]; break;
-      case Resource::Params: buf = &P.params_device; break;
+      case Resource::External:
+        buf = &res.buffer;
+        break;
+      case Resource::Transient:
+        buf = &P.arena;
+        base = arena.offset[t.resource];
+        break;
+      case Resource::Params:
+        buf = &P.params_device;
+        break;
     }
     if (t.offset + t.size > res.size) throw GpuError("dispatch '" + who + "' binds past the end of a tensor");
     uint64_t begin = Context::Impl::vk_offset(*buf) + base + t.offset;
@@ -356,8 +364,7 @@ void Program::run() {
 }
 
 std::span<uint32_t> Program::params() {
-  if (!impl_ || !impl_->params_host)
-    throw GpuError("Program::params: the graph never used Graph::params()");
+  if (!impl_ || !impl_->params_host) throw GpuError("Program::params: the graph never used Graph::params()");
   return {static_cast<uint32_t*>(impl_->params_host->mapped), Graph::kParamWords};
 }
 

@@ -39,10 +39,10 @@ inline constexpr uint32_t kMaxBindings = 8;
 inline constexpr uint32_t kMaxPushBytes = 128;
 
 struct Dispatch {
-  std::string name;    // what it computes, e.g. "text.L3.q_proj" (profiler label)
-  std::string op;      // op family, e.g. "matmul" (profiler aggregation)
-  std::string shader;  // embedded shader variant, see shaders/variants.cmake
-  std::vector<uint32_t> spec;  // specialization constants, constant_id 0..n-1
+  std::string name;               // what it computes, e.g. "text.L3.q_proj" (profiler label)
+  std::string op;                 // op family, e.g. "matmul" (profiler aggregation)
+  std::string shader;             // embedded shader variant, see shaders/variants.cmake
+  std::vector<uint32_t> spec;     // specialization constants, constant_id 0..n-1
   std::vector<Binding> bindings;  // binding i of set 0 = bindings[i]
   std::array<uint8_t, kMaxPushBytes> push{};
   uint32_t push_size = 0;
@@ -135,9 +135,7 @@ class Program {
   // The bytes Graph::read_back copied at the end of the last run.
   std::span<const uint8_t> read_back() const;
   void set_param(uint32_t index, uint32_t value) { params()[index] = value; }
-  void set_param_f32(uint32_t index, float value) {
-    std::memcpy(&params()[index], &value, 4);
-  }
+  void set_param_f32(uint32_t index, float value) { std::memcpy(&params()[index], &value, 4); }
 
   size_t dispatch_count() const;
   size_t barrier_count() const;

@@ -54,25 +54,37 @@ std::string lower(std::string s) {
 
 std::string vendor_name(uint32_t id, const std::string& device_name) {
   switch (id) {
-    case 0x10DE: return "NVIDIA";
-    case 0x1002: return "AMD";
-    case 0x8086: return "Intel";
-    case 0x13B5: return "ARM";
-    case 0x5143: return "Qualcomm";
-    case 0x106B: return "Apple";
-    case 0x10005: return device_name.find("llvmpipe") != std::string::npos ? "Mesa (llvmpipe)"
-                                                                             : "Mesa";
-    default: return "unknown";
+    case 0x10DE:
+      return "NVIDIA";
+    case 0x1002:
+      return "AMD";
+    case 0x8086:
+      return "Intel";
+    case 0x13B5:
+      return "ARM";
+    case 0x5143:
+      return "Qualcomm";
+    case 0x106B:
+      return "Apple";
+    case 0x10005:
+      return device_name.find("llvmpipe") != std::string::npos ? "Mesa (llvmpipe)" : "Mesa";
+    default:
+      return "unknown";
   }
 }
 
 std::string type_name(VkPhysicalDeviceType t) {
   switch (t) {
-    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete";
-    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated";
-    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual";
-    case VK_PHYSICAL_DEVICE_TYPE_CPU: return "cpu";
-    default: return "other";
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+      return "discrete";
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+      return "integrated";
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+      return "virtual";
+    case VK_PHYSICAL_DEVICE_TYPE_CPU:
+      return "cpu";
+    default:
+      return "other";
   }
 }
 
@@ -85,8 +97,8 @@ int type_rank(const std::string& t) {
 }
 
 std::string version_string(uint32_t v) {
-  return std::to_string(VK_API_VERSION_MAJOR(v)) + "." + std::to_string(VK_API_VERSION_MINOR(v)) +
-         "." + std::to_string(VK_API_VERSION_PATCH(v));
+  return std::to_string(VK_API_VERSION_MAJOR(v)) + "." + std::to_string(VK_API_VERSION_MINOR(v)) + "." +
+         std::to_string(VK_API_VERSION_PATCH(v));
 }
 
 bool offers_coopmat_16x16x16_f16_f32(VkInstance instance, VkPhysicalDevice pd) {
@@ -125,8 +137,7 @@ ContextOptions ContextOptions::from_env() {
   return o;
 }
 
-VkInstance create_instance(bool validation, bool* debug_utils,
-                           const std::vector<std::string>& extra_extensions) {
+VkInstance create_instance(bool validation, bool* debug_utils, const std::vector<std::string>& extra_extensions) {
   uint32_t count = 0;
   VK_CHECK(vkEnumerateInstanceExtensionProperties(nullptr, &count, nullptr));
   std::vector<VkExtensionProperties> available(count);
@@ -150,8 +161,9 @@ VkInstance create_instance(bool validation, bool* debug_utils,
     for (const auto& l : ls)
       if (std::strcmp(l.layerName, "VK_LAYER_KHRONOS_validation") == 0) found = true;
     if (!found)
-      throw GpuError("validation requested (SMOLVK_VALIDATION=1) but VK_LAYER_KHRONOS_validation "
-                     "is not installed (Debian: vulkan-validationlayers)");
+      throw GpuError(
+          "validation requested (SMOLVK_VALIDATION=1) but VK_LAYER_KHRONOS_validation "
+          "is not installed (Debian: vulkan-validationlayers)");
     layers.push_back("VK_LAYER_KHRONOS_validation");
     if (has_extension(available, VK_EXT_DEBUG_UTILS_EXTENSION_NAME)) {
       extensions.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
@@ -168,8 +180,7 @@ VkInstance create_instance(bool validation, bool* debug_utils,
   uint32_t instance_version = VK_API_VERSION_1_0;
   vkEnumerateInstanceVersion(&instance_version);
   if (instance_version < VK_API_VERSION_1_2)
-    throw GpuError("the Vulkan loader supports only " + version_string(instance_version) +
-                   "; smolvk needs Vulkan 1.2");
+    throw GpuError("the Vulkan loader supports only " + version_string(instance_version) + "; smolvk needs Vulkan 1.2");
 
   VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
   app.pApplicationName = "smolvk";
@@ -186,14 +197,14 @@ VkInstance create_instance(bool validation, bool* debug_utils,
   VkInstance instance = VK_NULL_HANDLE;
   VkResult r = vkCreateInstance(&ci, nullptr, &instance);
   if (r == VK_ERROR_INCOMPATIBLE_DRIVER)
-    throw GpuError("vkCreateInstance found no Vulkan driver (VK_ERROR_INCOMPATIBLE_DRIVER); "
-                   "install one, e.g. Debian's mesa-vulkan-drivers for the CPU driver lavapipe");
+    throw GpuError(
+        "vkCreateInstance found no Vulkan driver (VK_ERROR_INCOMPATIBLE_DRIVER); "
+        "install one, e.g. Debian's mesa-vulkan-drivers for the CPU driver lavapipe");
   VK_CHECK(r);
   return instance;
 }
 
-Capabilities probe_device(VkInstance instance, VkPhysicalDevice pd, uint32_t index,
-                          const ContextOptions& options) {
+Capabilities probe_device(VkInstance instance, VkPhysicalDevice pd, uint32_t index, const ContextOptions& options) {
   Capabilities c;
   c.index = index;
   c.tuning = options.tuning;
@@ -216,8 +227,14 @@ Capabilities probe_device(VkInstance instance, VkPhysicalDevice pd, uint32_t ind
   bool has_ssc = has_extension(exts, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
   bool has_m4 = has_extension(exts, VK_KHR_MAINTENANCE_4_EXTENSION_NAME);
   void** tail = &m3.pNext;
-  if (has_ssc) { *tail = &ssc; tail = &ssc.pNext; }
-  if (has_m4) { *tail = &m4; tail = &m4.pNext; }
+  if (has_ssc) {
+    *tail = &ssc;
+    tail = &ssc.pNext;
+  }
+  if (has_m4) {
+    *tail = &m4;
+    tail = &m4.pNext;
+  }
   VkPhysicalDeviceProperties2 props2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
   props2.pNext = &subgroup;
   vkGetPhysicalDeviceProperties2(pd, &props2);
@@ -238,8 +255,7 @@ Capabilities probe_device(VkInstance instance, VkPhysicalDevice pd, uint32_t ind
   c.subgroup_size = subgroup.subgroupSize;
   bool compute_stage = subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT;
   c.subgroup_basic = compute_stage && (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_BASIC_BIT);
-  c.subgroup_arithmetic =
-      compute_stage && (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
+  c.subgroup_arithmetic = compute_stage && (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
   c.subgroup_shuffle = compute_stage && (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
   if (has_ssc) {
     c.subgroup_size_control = true;
@@ -270,7 +286,8 @@ Capabilities probe_device(VkInstance instance, VkPhysicalDevice pd, uint32_t ind
   VkPhysicalDeviceShaderAtomicFloatFeaturesEXT fat{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_ATOMIC_FLOAT_FEATURES_EXT};
   const bool has_atomic_float = has_extension(exts, VK_EXT_SHADER_ATOMIC_FLOAT_EXTENSION_NAME);
   if (has_atomic_float) f12.pNext = &fat;
-  VkPhysicalDeviceSubgroupSizeControlFeaturesEXT fssc{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES_EXT};
+  VkPhysicalDeviceSubgroupSizeControlFeaturesEXT fssc{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES_EXT};
   if (has_ssc) {
     fssc.pNext = f12.pNext;
     f12.pNext = &fssc;
@@ -286,8 +303,8 @@ Capabilities probe_device(VkInstance instance, VkPhysicalDevice pd, uint32_t ind
   c.int64 = f2.features.shaderInt64;
   c.storage_16bit = f11.storageBuffer16BitAccess;
   c.storage_8bit = f12.storageBuffer8BitAccess;
-  c.integer_dot_product = has_extension(exts, VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME) ||
-                          VK_API_VERSION_MINOR(p.apiVersion) >= 3;
+  c.integer_dot_product =
+      has_extension(exts, VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME) || VK_API_VERSION_MINOR(p.apiVersion) >= 3;
   c.cooperative_matrix_nv = has_extension(exts, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
   c.vulkan_memory_model = f12.vulkanMemoryModel;
   c.vulkan_memory_model_device_scope = f12.vulkanMemoryModelDeviceScope;
@@ -312,25 +329,25 @@ Capabilities probe_device(VkInstance instance, VkPhysicalDevice pd, uint32_t ind
   c.use_fp16 = c.fp16_arithmetic && c.storage_16bit && !portable && !env_flag("SMOLVK_NO_FP16");
   c.use_subgroup = c.subgroup_arithmetic && !portable && !env_flag("SMOLVK_NO_SUBGROUP");
   c.use_storage16 = c.storage_16bit && !portable && !env_flag("SMOLVK_NO_STORAGE16");
-  c.use_coopmat = c.cooperative_matrix_nv && c.coopmat_16x16x16_f16_f32 && c.vulkan_memory_model &&
-                  c.use_fp16 && !portable && !env_flag("SMOLVK_NO_COOPMAT");
+  c.use_coopmat = c.cooperative_matrix_nv && c.coopmat_16x16x16_f16_f32 && c.vulkan_memory_model && c.use_fp16 &&
+                  !portable && !env_flag("SMOLVK_NO_COOPMAT");
   // Atomics use device scope, which the Vulkan memory model (enabled for coopmat) allows only
   // with vulkanMemoryModelDeviceScope.
-  c.use_float_atomics = c.float_atomic_add && (!c.use_coopmat || c.vulkan_memory_model_device_scope) &&
-                        !portable && !env_flag("SMOLVK_NO_FLOAT_ATOMICS");
+  c.use_float_atomics = c.float_atomic_add && (!c.use_coopmat || c.vulkan_memory_model_device_scope) && !portable &&
+                        !env_flag("SMOLVK_NO_FLOAT_ATOMICS");
   return c;
 }
 
 uint32_t choose_device(const std::vector<Capabilities>& devices, const std::string& selector) {
   if (devices.empty()) throw GpuError("no Vulkan device found");
   if (!selector.empty()) {
-    bool numeric = std::all_of(selector.begin(), selector.end(), [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); });
+    bool numeric = std::all_of(selector.begin(), selector.end(),
+                               [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); });
     if (numeric) {
       unsigned long i = std::stoul(selector);
       if (i >= devices.size())
-        throw GpuError("SMOLVK_DEVICE=" + selector + ": there are only " +
-                       std::to_string(devices.size()) + " Vulkan devices (0.." +
-                       std::to_string(devices.size() - 1) + ")");
+        throw GpuError("SMOLVK_DEVICE=" + selector + ": there are only " + std::to_string(devices.size()) +
+                       " Vulkan devices (0.." + std::to_string(devices.size() - 1) + ")");
       return uint32_t(i);
     }
     for (const auto& d : devices)
@@ -371,42 +388,66 @@ nlohmann::json Capabilities::to_json() const {
   auto hex = [](const std::array<uint8_t, 16>& u) {
     static const char* d = "0123456789abcdef";
     std::string s;
-    for (auto b : u) { s += d[b >> 4]; s += d[b & 15]; }
+    for (auto b : u) {
+      s += d[b >> 4];
+      s += d[b & 15];
+    }
     return s;
   };
   return {
-      {"index", index}, {"name", name}, {"profile", profile}, {"type", device_type}, {"vendor", vendor},
-      {"vendor_id", vendor_id}, {"device_id", device_id}, {"api_version", api_version},
-      {"driver_name", driver_name}, {"driver_info", driver_info}, {"driver_version", driver_version},
+      {"index", index},
+      {"name", name},
+      {"profile", profile},
+      {"type", device_type},
+      {"vendor", vendor},
+      {"vendor_id", vendor_id},
+      {"device_id", device_id},
+      {"api_version", api_version},
+      {"driver_name", driver_name},
+      {"driver_info", driver_info},
+      {"driver_version", driver_version},
       {"pipeline_cache_uuid", hex(pipeline_cache_uuid)},
-      {"subgroup", {{"size", subgroup_size}, {"basic", subgroup_basic},
-                    {"arithmetic", subgroup_arithmetic}, {"shuffle", subgroup_shuffle},
-                    {"size_control", subgroup_size_control}, {"min_size", min_subgroup_size},
-                    {"max_size", max_subgroup_size}, {"full_subgroups", full_subgroups}}},
-      {"fp16_arithmetic", fp16_arithmetic}, {"int8_arithmetic", int8_arithmetic},
-      {"int16", int16}, {"int64", int64},
-      {"storage_16bit", storage_16bit}, {"storage_8bit", storage_8bit},
+      {"subgroup",
+       {{"size", subgroup_size},
+        {"basic", subgroup_basic},
+        {"arithmetic", subgroup_arithmetic},
+        {"shuffle", subgroup_shuffle},
+        {"size_control", subgroup_size_control},
+        {"min_size", min_subgroup_size},
+        {"max_size", max_subgroup_size},
+        {"full_subgroups", full_subgroups}}},
+      {"fp16_arithmetic", fp16_arithmetic},
+      {"int8_arithmetic", int8_arithmetic},
+      {"int16", int16},
+      {"int64", int64},
+      {"storage_16bit", storage_16bit},
+      {"storage_8bit", storage_8bit},
       {"integer_dot_product", integer_dot_product},
       {"cooperative_matrix_nv", cooperative_matrix_nv},
       {"coopmat_16x16x16_f16_f32", coopmat_16x16x16_f16_f32},
       {"float_atomic_add", float_atomic_add},
       {"vulkan_memory_model", vulkan_memory_model},
       {"vulkan_memory_model_device_scope", vulkan_memory_model_device_scope},
-      {"limits", {{"max_storage_buffer_range", max_storage_buffer_range},
-                  {"min_storage_buffer_offset_alignment", min_storage_buffer_offset_alignment},
-                  {"max_memory_allocation_size", max_memory_allocation_size},
-                  {"max_buffer_size", max_buffer_size},
-                  {"device_local_bytes", device_local_bytes},
-                  {"max_shared_memory", max_shared_memory},
-                  {"max_push_constants", max_push_constants},
-                  {"max_workgroup_invocations", max_workgroup_invocations},
-                  {"max_workgroup_size", max_workgroup_size},
-                  {"max_workgroup_count", max_workgroup_count}}},
-      {"timestamps", {{"supported", timestamps}, {"period_ns", timestamp_period_ns},
-                      {"valid_bits", timestamp_valid_bits}}},
-      {"fast_paths", {{"fp16", use_fp16}, {"subgroup", use_subgroup},
-                      {"storage16", use_storage16}, {"coopmat", use_coopmat}, {"float_atomics", use_float_atomics},
-                      {"coopmat_mma_layout", coopmat_mma_layout}}},
+      {"limits",
+       {{"max_storage_buffer_range", max_storage_buffer_range},
+        {"min_storage_buffer_offset_alignment", min_storage_buffer_offset_alignment},
+        {"max_memory_allocation_size", max_memory_allocation_size},
+        {"max_buffer_size", max_buffer_size},
+        {"device_local_bytes", device_local_bytes},
+        {"max_shared_memory", max_shared_memory},
+        {"max_push_constants", max_push_constants},
+        {"max_workgroup_invocations", max_workgroup_invocations},
+        {"max_workgroup_size", max_workgroup_size},
+        {"max_workgroup_count", max_workgroup_count}}},
+      {"timestamps",
+       {{"supported", timestamps}, {"period_ns", timestamp_period_ns}, {"valid_bits", timestamp_valid_bits}}},
+      {"fast_paths",
+       {{"fp16", use_fp16},
+        {"subgroup", use_subgroup},
+        {"storage16", use_storage16},
+        {"coopmat", use_coopmat},
+        {"float_atomics", use_float_atomics},
+        {"coopmat_mma_layout", coopmat_mma_layout}}},
       {"tuning", tuning},
   };
 }

@@ -30,7 +30,10 @@ std::string bytes_text(uint64_t b) {
 uint64_t Context::Impl::free_empty_blocks() {
   uint64_t freed = 0;
   for (auto it = blocks.begin(); it != blocks.end();) {
-    if ((*it)->used) { ++it; continue; }
+    if ((*it)->used) {
+      ++it;
+      continue;
+    }
     if ((*it)->mapped) vkUnmapMemory(device, (*it)->memory);
     vkDestroyBuffer(device, (*it)->buffer, nullptr);
     vkFreeMemory(device, (*it)->memory, nullptr);
@@ -118,8 +121,7 @@ std::shared_ptr<Allocation> Context::Impl::allocate(uint64_t bytes) {
   block->size = block_size;
   VkBufferCreateInfo bci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
   bci.size = block_size;
-  bci.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-              VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+  bci.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
   VK_CHECK(vkCreateBuffer(device, &bci, nullptr, &block->buffer));
   VkMemoryRequirements req;
   vkGetBufferMemoryRequirements(device, block->buffer, &req);
@@ -204,7 +206,7 @@ MemoryStats Context::memory_stats() const {
   std::lock_guard lock(impl_->memory_mutex);
   const Impl& I = *impl_;
   return {I.bytes_in_use, I.bytes_reserved, I.host_bytes_reserved, I.bytes_reserved + I.host_bytes_reserved,
-          I.budget, I.peak_bytes};
+          I.budget,       I.peak_bytes};
 }
 
 void Context::set_memory_budget(uint64_t bytes) {

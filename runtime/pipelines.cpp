@@ -28,7 +28,10 @@ std::filesystem::path cache_directory(const ContextOptions& o) {
 std::string hex(const uint8_t* p, size_t n) {
   static const char* d = "0123456789abcdef";
   std::string s;
-  for (size_t i = 0; i < n; ++i) { s += d[p[i] >> 4]; s += d[p[i] & 15]; }
+  for (size_t i = 0; i < n; ++i) {
+    s += d[p[i] >> 4];
+    s += d[p[i] & 15];
+  }
   return s;
 }
 
@@ -52,8 +55,8 @@ void Context::Impl::load_pipeline_cache() {
   if (const auto dir = cache_directory(options); !dir.empty()) {
     {
       std::ostringstream name;
-      name << "pipelines-" << std::hex << caps.vendor_id << "-" << caps.device_id << "-"
-           << caps.driver_version << "-" << hex(caps.pipeline_cache_uuid.data(), 16) << ".bin";
+      name << "pipelines-" << std::hex << caps.vendor_id << "-" << caps.device_id << "-" << caps.driver_version << "-"
+           << hex(caps.pipeline_cache_uuid.data(), 16) << ".bin";
       cache_stats.file = dir / name.str();
       std::ifstream in(cache_stats.file, std::ios::binary);
       if (in) data.assign(std::istreambuf_iterator<char>(in), {});
@@ -135,9 +138,10 @@ VkPipeline Context::Impl::pipeline(const std::string& shader, std::span<const ui
   const auto t0 = std::chrono::steady_clock::now();
   VkResult r = vkCreateComputePipelines(device, pipeline_cache, 1, &ci, nullptr, &p);
   if (log_pipelines)
-    std::fprintf(stderr, "smolvk: pipeline %s%s: %.1f ms\n", key.c_str(),
-                 (ci.stage.flags & VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT_EXT) ? " (full subgroups)" : "",
-                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    std::fprintf(
+        stderr, "smolvk: pipeline %s%s: %.1f ms\n", key.c_str(),
+        (ci.stage.flags & VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT_EXT) ? " (full subgroups)" : "",
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   if (r != VK_SUCCESS) throw GpuError("vkCreateComputePipelines(" + key + ")", int(r), vk_result_name(r));
   if (executable_stats) log_executable_stats(p, key);
   ++cache_stats.pipelines_created;
@@ -167,11 +171,20 @@ void Context::Impl::log_executable_stats(VkPipeline p, const std::string& key) {
     for (const auto& x : st) {
       line += std::string(line.empty() ? "" : ", ") + x.name + " ";
       switch (x.format) {
-        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_BOOL32_KHR: line += x.value.b32 ? "yes" : "no"; break;
-        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_INT64_KHR: line += std::to_string(x.value.i64); break;
-        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_UINT64_KHR: line += std::to_string(x.value.u64); break;
-        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_FLOAT64_KHR: line += std::to_string(x.value.f64); break;
-        default: line += "?";
+        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_BOOL32_KHR:
+          line += x.value.b32 ? "yes" : "no";
+          break;
+        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_INT64_KHR:
+          line += std::to_string(x.value.i64);
+          break;
+        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_UINT64_KHR:
+          line += std::to_string(x.value.u64);
+          break;
+        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_FLOAT64_KHR:
+          line += std::to_string(x.value.f64);
+          break;
+        default:
+          line += "?";
       }
     }
     std::fprintf(stderr, "smolvk: pipeline %s statistics: %s\n", key.c_str(), line.c_str());

@@ -18,8 +18,6 @@ PresentHandles present_handles(Context& ctx) {
   return {I.instance, I.physical, I.device, I.queue_family, I.queue};
 }
 
-std::unique_lock<std::mutex> lock_queue(Context& ctx) {
-  return std::unique_lock<std::mutex>(ctx.impl().queue_mutex);
-}
+std::unique_lock<std::mutex> lock_queue(Context& ctx) { return std::unique_lock<std::mutex>(ctx.impl().queue_mutex); }
 
 }  // namespace smolvk

@@ -9,9 +9,8 @@ const char* vk_result_name(VkResult r);
 [[noreturn]] void throw_vk_error(const char* call, VkResult r);
 }  // namespace smolvk
 
-#define VK_CHECK(call)                                          \
-  do {                                                          \
-    VkResult vk_check_result_ = (call);                         \
-    if (vk_check_result_ != VK_SUCCESS)                         \
-      ::smolvk::throw_vk_error(#call, vk_check_result_);        \
+#define VK_CHECK(call)                                                                     \
+  do {                                                                                     \
+    VkResult vk_check_result_ = (call);                                                    \
+    if (vk_check_result_ != VK_SUCCESS) ::smolvk::throw_vk_error(#call, vk_check_result_); \
   } while (0)

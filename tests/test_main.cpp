@@ -14,9 +14,7 @@ Context& context() {
   if (!g_context) {
     auto opts = ContextOptions::from_env();
     if (const char* v = std::getenv("SMOLVK_VALIDATION"); !v) opts.validation = true;
-    opts.on_validation_message = [](const std::string& m) {
-      ADD_FAILURE() << "Vulkan validation: " << m;
-    };
+    opts.on_validation_message = [](const std::string& m) { ADD_FAILURE() << "Vulkan validation: " << m; };
     g_context = std::make_unique<Context>(opts);
   }
   return *g_context;

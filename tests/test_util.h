@@ -34,8 +34,8 @@ inline std::string compare_problem(std::span<const float> ref, std::span<const f
   if (ref.empty()) return "both arrays are empty";
   for (size_t i = 0; i < ref.size(); ++i) {
     if (!std::isfinite(got[i]))
-      return "result[" + std::to_string(i) + "] = " + std::to_string(got[i]) + " (reference " +
-             std::to_string(ref[i]) + ")";
+      return "result[" + std::to_string(i) + "] = " + std::to_string(got[i]) + " (reference " + std::to_string(ref[i]) +
+             ")";
     if (!std::isfinite(ref[i])) return "reference[" + std::to_string(i) + "] = " + std::to_string(ref[i]);
   }
   return {};

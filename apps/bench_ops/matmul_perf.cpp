@@ -66,7 +66,8 @@ void run(Context& ctx, const Case& c, int reps, const ops::CoopmatTile& tile = {
   const auto [M, N, K, wt] = std::tuple{c.M, c.N, c.K, c.wt};
   Graph g(ctx);
   g.enable_timestamps();
-  const ops::Tensor x = x_half ? ops::external(g, c.bxh, DType::F16, {M, K}) : ops::external(g, c.bx, DType::F32, {M, K});
+  const ops::Tensor x =
+      x_half ? ops::external(g, c.bxh, DType::F16, {M, K}) : ops::external(g, c.bx, DType::F32, {M, K});
   ops::matmul(g, x, ops::external(g, c.bw, wt, {N, K}), nullptr, ops::external(g, c.by, DType::F32, {M, N}),
               {.name = "bench", .coopmat_tile = tile});
   Program p = g.compile();
@@ -98,8 +99,8 @@ void run(Context& ctx, const Case& c, int reps, const ops::CoopmatTile& tile = {
       double ref = 0;
       for (int64_t k = 0; k < K; ++k) {
         const float xv = (tc ? c.x16 : c.x)[size_t(m * K + k)];
-        const float wv = tc ? ops::f16_to_f32(ops::f32_to_f16(c.pw.rounded[size_t(n * K + k)]))
-                            : c.pw.rounded[size_t(n * K + k)];
+        const float wv =
+            tc ? ops::f16_to_f32(ops::f32_to_f16(c.pw.rounded[size_t(n * K + k)])) : c.pw.rounded[size_t(n * K + k)];
         ref += double(xv) * double(wv);
       }
       const float got = y[size_t(m * N + n)];
@@ -116,10 +117,9 @@ void run(Context& ctx, const Case& c, int reps, const ops::CoopmatTile& tile = {
   if (tile.bm)
     tile_name = " tile " + std::to_string(tile.bm) + "x" + std::to_string(tile.bn) + "x" + std::to_string(tile.bk) +
                 "/" + std::to_string(tile.wm) + "x" + std::to_string(tile.wn) + " s" + std::to_string(tile.stages);
-  std::printf("M %6lld N %5lld K %5lld %-4s x %-3s %-24s %9.1f us %7.1f TFLOP/s %7.1f GB/s  %s %.1e%s\n",
-              (long long)M, (long long)N, (long long)K, std::string(dtype_name(wt)).c_str(), x_half ? "f16" : "f32",
-              shader.c_str(), best_ns / 1e3, flops / best_ns / 1e3, bytes / best_ns, ok ? "ok" : "WRONG", rel,
-              tile_name.c_str());
+  std::printf("M %6lld N %5lld K %5lld %-4s x %-3s %-24s %9.1f us %7.1f TFLOP/s %7.1f GB/s  %s %.1e%s\n", (long long)M,
+              (long long)N, (long long)K, std::string(dtype_name(wt)).c_str(), x_half ? "f16" : "f32", shader.c_str(),
+              best_ns / 1e3, flops / best_ns / 1e3, bytes / best_ns, ok ? "ok" : "WRONG", rel, tile_name.c_str());
   std::fflush(stdout);
 }
 
@@ -132,17 +132,22 @@ int main(int argc, char** argv) {
     int64_t vision_rows = 17408;
     std::vector<ops::CoopmatTile> given;
     for (int i = 1; i < argc; ++i) {
-      if (std::strcmp(argv[i], "--tiles") == 0) tiles = true;
-      else if (std::strcmp(argv[i], "--vision") == 0) vision_only = true;
-      else if (std::strcmp(argv[i], "--prefill") == 0) prefill_tiles = true;
+      if (std::strcmp(argv[i], "--tiles") == 0)
+        tiles = true;
+      else if (std::strcmp(argv[i], "--vision") == 0)
+        vision_only = true;
+      else if (std::strcmp(argv[i], "--prefill") == 0)
+        prefill_tiles = true;
       else if (std::strcmp(argv[i], "--tile") == 0 && i + 1 < argc) {
         ops::CoopmatTile t;
-        const int n = std::sscanf(argv[++i], "%ux%ux%u/%ux%u/s%u/l%u", &t.bm, &t.bn, &t.bk, &t.wm, &t.wn, &t.stages, &t.slots);
+        const int n =
+            std::sscanf(argv[++i], "%ux%ux%u/%ux%u/s%u/l%u", &t.bm, &t.bn, &t.bk, &t.wm, &t.wn, &t.stages, &t.slots);
         if (n < 6) throw std::invalid_argument(std::string("--tile ") + argv[i] + ": expected BMxBNxBK/WMxWN/sS[/lL]");
         given.push_back(t);
-      }
-      else if (std::strcmp(argv[i], "--rows") == 0 && i + 1 < argc) vision_rows = std::max(1, std::atoi(argv[++i]));
-      else reps = std::max(1, std::atoi(argv[i]));
+      } else if (std::strcmp(argv[i], "--rows") == 0 && i + 1 < argc)
+        vision_rows = std::max(1, std::atoi(argv[++i]));
+      else
+        reps = std::max(1, std::atoi(argv[i]));
     }
     Context ctx;
     if (!ctx.caps().timestamps) {
@@ -177,8 +182,8 @@ int main(int argc, char** argv) {
         }
       return 0;
     }
-    std::printf("%s (subgroup %s, coopmat %s)\n", ctx.caps().name.c_str(),
-                ctx.caps().use_subgroup ? "on" : "off", ctx.caps().use_coopmat ? "on" : "off");
+    std::printf("%s (subgroup %s, coopmat %s)\n", ctx.caps().name.c_str(), ctx.caps().use_subgroup ? "on" : "off",
+                ctx.caps().use_coopmat ? "on" : "off");
     for (const auto& [M, N, K, t] : {std::tuple{1, 576, 1536, DType::BF16}, std::tuple{1, 49280, 576, DType::BF16}})
       run(ctx, make_case(ctx, M, N, K, t), reps);
     const bool tc = ctx.caps().use_coopmat;
@@ -189,10 +194,10 @@ int main(int argc, char** argv) {
       if (!tiles || !tc) continue;
       // 16 subgroups of 32x32 with one stage was best on the H200 among 12 shapes; the rest
       // try two stages or a 64-deep slice in the room that fewer epilogue slots leave.
-      const ops::CoopmatTile shapes[] = {
-          {128, 128, 32, 32, 32, 1},    {128, 128, 32, 32, 32, 2, 8}, {128, 128, 32, 32, 32, 2, 4},
-          {128, 128, 64, 32, 32, 1, 8}, {128, 128, 64, 32, 32, 1, 4}, {128, 128, 32, 32, 32, 1, 4},
-          {256, 128, 32, 64, 32, 1, 8}, {128, 256, 32, 32, 64, 1, 8}};
+      const ops::CoopmatTile shapes[] = {{128, 128, 32, 32, 32, 1},    {128, 128, 32, 32, 32, 2, 8},
+                                         {128, 128, 32, 32, 32, 2, 4}, {128, 128, 64, 32, 32, 1, 8},
+                                         {128, 128, 64, 32, 32, 1, 4}, {128, 128, 32, 32, 32, 1, 4},
+                                         {256, 128, 32, 64, 32, 1, 8}, {128, 256, 32, 32, 64, 1, 8}};
       for (const auto& tile : shapes)
         for (bool xh : {false, true}) {
           try {
@@ -209,8 +214,9 @@ int main(int argc, char** argv) {
       run(ctx, c, reps);
       if (tc) run(ctx, c, reps, {}, true);
       if (!tiles || !tc) continue;
-      for (const ops::CoopmatTile& tile : {ops::CoopmatTile{64, 64, 32, 32, 32, 2}, ops::CoopmatTile{64, 128, 32, 32, 64, 2},
-                                           ops::CoopmatTile{128, 64, 32, 64, 32, 2}, ops::CoopmatTile{64, 64, 64, 32, 32, 2}})
+      for (const ops::CoopmatTile& tile :
+           {ops::CoopmatTile{64, 64, 32, 32, 32, 2}, ops::CoopmatTile{64, 128, 32, 32, 64, 2},
+            ops::CoopmatTile{128, 64, 32, 64, 32, 2}, ops::CoopmatTile{64, 64, 64, 32, 32, 2}})
         run(ctx, c, reps, tile);
     }
     // Batched decode (8 and 32 rows): the mat-vec / rows kernels, then tensor-core tiles.
@@ -219,8 +225,9 @@ int main(int argc, char** argv) {
         const Case c = make_case(ctx, M, N, K, DType::BF16);
         run(ctx, c, reps);
         if (!tiles || !tc) continue;
-        for (const ops::CoopmatTile& tile : {ops::CoopmatTile{32, 64, 32, 32, 32, 2}, ops::CoopmatTile{32, 32, 32, 16, 16, 2},
-                                             ops::CoopmatTile{32, 64, 64, 32, 32, 2}, ops::CoopmatTile{32, 128, 32, 32, 32, 2}})
+        for (const ops::CoopmatTile& tile :
+             {ops::CoopmatTile{32, 64, 32, 32, 32, 2}, ops::CoopmatTile{32, 32, 32, 16, 16, 2},
+              ops::CoopmatTile{32, 64, 64, 32, 32, 2}, ops::CoopmatTile{32, 128, 32, 32, 32, 2}})
           run(ctx, c, reps, tile);
       }
   } catch (const std::exception& e) {

@@ -26,8 +26,7 @@ Args::Args(const std::vector<std::string>& argv, const std::vector<Spec>& specs)
     } else if (!spec->takes_value && inline_value) {
       throw std::invalid_argument("--" + name + " takes no value");
     }
-    if (!spec->repeatable && values_.count(name))
-      throw std::invalid_argument("--" + name + " given twice");
+    if (!spec->repeatable && values_.count(name)) throw std::invalid_argument("--" + name + " given twice");
     values_[name].push_back(value);
   }
 }

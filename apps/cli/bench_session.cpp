@@ -26,8 +26,7 @@ int to_int(const std::string& opt, const std::string& v, int min) {
     used = 0;
   }
   if (used != v.size() || v.empty() || x < min || x > 1'000'000)
-    throw std::invalid_argument(opt + " " + v + ": expected an integer from " + std::to_string(min) +
-                                " to 1000000");
+    throw std::invalid_argument(opt + " " + v + ": expected an integer from " + std::to_string(min) + " to 1000000");
   return int(x);
 }
 
@@ -57,13 +56,15 @@ std::string bench_usage(bool profile_command) {
   std::string names;
   for (const auto& n : preset_names()) names += (names.empty() ? "" : "|") + n;
   std::string u = profile_command
-                      ? "usage: smolvk profile (--model DIR | --shape " + names + ") [options]\n"
-                        "GPU time of every dispatch of one generate() (after --warmup runs), per op, per\n"
-                        "shader variant and per layer op (one GEMM or attention shape: vision.L*.fc1),\n"
-                        "for the phases encode, prefill and decode (one step).\n"
-                      : "usage: smolvk bench (--model DIR | --shape " + names + ") [options]\n"
-                        "Times image encode, prefill, decode and cold start on a synthetic batch:\n"
-                        "random pixel tiles and a prompt holding their image tokens.\n";
+                      ? "usage: smolvk profile (--model DIR | --shape " + names +
+                            ") [options]\n"
+                            "GPU time of every dispatch of one generate() (after --warmup runs), per op, per\n"
+                            "shader variant and per layer op (one GEMM or attention shape: vision.L*.fc1),\n"
+                            "for the phases encode, prefill and decode (one step).\n"
+                      : "usage: smolvk bench (--model DIR | --shape " + names +
+                            ") [options]\n"
+                            "Times image encode, prefill, decode and cold start on a synthetic batch:\n"
+                            "random pixel tiles and a prompt holding their image tokens.\n";
   u += "\n"
        "  --model DIR           a Hugging Face SmolVLM / Idefics3 checkpoint\n"
        "  --shape NAME          random weights of a published shape (no files needed)\n"
@@ -97,24 +98,42 @@ BenchOptions parse_bench_options(const std::vector<std::string>& args, bool prof
       if (i + 1 >= args.size()) throw std::invalid_argument(a + ": missing value");
       return args[++i];
     };
-    if (a == "--model") o.model_dir = value();
-    else if (a == "--shape") o.shape = value();
-    else if (a == "--dtype") o.dtype = parse_dtype(value());
-    else if (a == "--batch") o.batch = to_int(a, value(), 1);
-    else if (a == "--tiles") o.tiles = to_int(a, value(), 0);
-    else if (a == "--prompt-tokens") o.prompt_tokens = to_int(a, value(), 1);
-    else if (a == "--new-tokens") o.new_tokens = to_int(a, value(), 1);
-    else if (a == "--warmup") o.warmup = to_int(a, value(), 0);
-    else if (a == "--reps" && !profile_command) o.reps = to_int(a, value(), 1);
-    else if (a == "--seed") o.seed = uint64_t(to_int(a, value(), 0));
-    else if (a == "--trace") o.trace_file = value();
-    else if (a == "--top") o.top = size_t(to_int(a, value(), 1));
-    else if (a == "--peak-gbps") o.peak_gbps = to_positive(a, value());
-    else if (a == "--peak-gflops") o.peak_gflops = to_positive(a, value());
-    else if (a == "--json") o.json = true;
-    else if (a == "--profile" && !profile_command) o.profile = true;
-    else if (a == "--no-cold-start" && !profile_command) o.cold_start = false;
-    else throw std::invalid_argument("unknown option '" + a + "'");
+    if (a == "--model")
+      o.model_dir = value();
+    else if (a == "--shape")
+      o.shape = value();
+    else if (a == "--dtype")
+      o.dtype = parse_dtype(value());
+    else if (a == "--batch")
+      o.batch = to_int(a, value(), 1);
+    else if (a == "--tiles")
+      o.tiles = to_int(a, value(), 0);
+    else if (a == "--prompt-tokens")
+      o.prompt_tokens = to_int(a, value(), 1);
+    else if (a == "--new-tokens")
+      o.new_tokens = to_int(a, value(), 1);
+    else if (a == "--warmup")
+      o.warmup = to_int(a, value(), 0);
+    else if (a == "--reps" && !profile_command)
+      o.reps = to_int(a, value(), 1);
+    else if (a == "--seed")
+      o.seed = uint64_t(to_int(a, value(), 0));
+    else if (a == "--trace")
+      o.trace_file = value();
+    else if (a == "--top")
+      o.top = size_t(to_int(a, value(), 1));
+    else if (a == "--peak-gbps")
+      o.peak_gbps = to_positive(a, value());
+    else if (a == "--peak-gflops")
+      o.peak_gflops = to_positive(a, value());
+    else if (a == "--json")
+      o.json = true;
+    else if (a == "--profile" && !profile_command)
+      o.profile = true;
+    else if (a == "--no-cold-start" && !profile_command)
+      o.cold_start = false;
+    else
+      throw std::invalid_argument("unknown option '" + a + "'");
   }
   if (o.model_dir.empty() == o.shape.empty())
     throw std::invalid_argument("give exactly one of --model DIR or --shape NAME");
@@ -126,8 +145,7 @@ BenchOptions parse_bench_options(const std::vector<std::string>& args, bool prof
 
 BenchSession::BenchSession(BenchOptions options) : o_(std::move(options)) {
   std::string tmpl = (std::filesystem::temp_directory_path() / "smolvk-bench-XXXXXX").string();
-  if (!::mkdtemp(tmpl.data()))
-    throw std::runtime_error("cannot create a temporary pipeline-cache directory " + tmpl);
+  if (!::mkdtemp(tmpl.data())) throw std::runtime_error("cannot create a temporary pipeline-cache directory " + tmpl);
   cache_dir_ = tmpl;
 }
 

@@ -30,9 +30,9 @@ BenchOptions parse_bench_options(const std::vector<std::string>& args, bool prof
 std::string bench_usage(bool profile_command);
 
 struct StartTimes {
-  double context_ms = 0;      // Vulkan instance, device, pipeline cache
-  double weights_ms = 0;      // random weights generated and uploaded, or the checkpoint loaded
-  double first_token_ms = 0;  // context + first generate() to its first token (weights excluded)
+  double context_ms = 0;          // Vulkan instance, device, pipeline cache
+  double weights_ms = 0;          // random weights generated and uploaded, or the checkpoint loaded
+  double first_token_ms = 0;      // context + first generate() to its first token (weights excluded)
   double pipelines_ready_ms = 0;  // context + a 2-token generate(): every program built once
   PipelineCacheStats cache;
 };

@@ -86,14 +86,16 @@ Measured measure(BenchSession& s) {
       tps.push_back(1e3 * o.batch / *r.decode_ms_per_step);
     }
   }
-  return {stats(encode), stats(prefill),          stats(step),          stats(tps),
-          stats(first),  stats(total),            encode_host.stats(),  prefill_host.stats()};
+  return {stats(encode), stats(prefill), stats(step),         stats(tps),
+          stats(first),  stats(total),   encode_host.stats(), prefill_host.stats()};
 }
 
 std::string stat_row(const char* label, const std::optional<Stats>& s) {
   char line[160];
-  if (!s) std::snprintf(line, sizeof line, "  %-24s %12s\n", label, "n/a");
-  else std::snprintf(line, sizeof line, "  %-24s %12.3f %12.3f %12.3f\n", label, s->min, s->median, s->max);
+  if (!s)
+    std::snprintf(line, sizeof line, "  %-24s %12s\n", label, "n/a");
+  else
+    std::snprintf(line, sizeof line, "  %-24s %12.3f %12.3f %12.3f\n", label, s->min, s->median, s->max);
   return line;
 }
 
@@ -138,15 +140,24 @@ int cmd_bench(const std::vector<std::string>& args) {
   if (o.json) {
     nlohmann::json j = {
         {"command", "bench"},
-        {"device", {{"name", caps.name}, {"type", caps.device_type}, {"vendor", caps.vendor},
-                    {"driver", caps.driver_name + " " + caps.driver_info}}},
-        {"model", {{"source", o.model_dir.empty() ? "shape " + o.shape : o.model_dir},
-                   {"dtype", dtype},
-                   {"parameters", model.parameter_count()},
-                   {"weight_bytes", model.weight_bytes()},
-                   {"image_seq_len", model.config().image_seq_len()}}},
-        {"settings", {{"batch", o.batch}, {"tiles", o.tiles}, {"prompt_tokens", s.prompt_tokens()},
-                      {"new_tokens", o.new_tokens}, {"warmup", o.warmup}, {"reps", o.reps}}},
+        {"device",
+         {{"name", caps.name},
+          {"type", caps.device_type},
+          {"vendor", caps.vendor},
+          {"driver", caps.driver_name + " " + caps.driver_info}}},
+        {"model",
+         {{"source", o.model_dir.empty() ? "shape " + o.shape : o.model_dir},
+          {"dtype", dtype},
+          {"parameters", model.parameter_count()},
+          {"weight_bytes", model.weight_bytes()},
+          {"image_seq_len", model.config().image_seq_len()}}},
+        {"settings",
+         {{"batch", o.batch},
+          {"tiles", o.tiles},
+          {"prompt_tokens", s.prompt_tokens()},
+          {"new_tokens", o.new_tokens},
+          {"warmup", o.warmup},
+          {"reps", o.reps}}},
         {"encode_ms", to_json(m.encode)},
         {"prefill_ms", to_json(m.prefill)},
         {"encode_host_ms", to_json(m.encode_host)},
@@ -168,10 +179,10 @@ int cmd_bench(const std::vector<std::string>& args) {
   std::printf("model: %s, %s weights, %.1f M parameters (%.1f MiB)\n",
               o.model_dir.empty() ? ("shape " + o.shape).c_str() : o.model_dir.c_str(), dtype.c_str(),
               double(model.parameter_count()) / 1e6, double(model.weight_bytes()) / (1 << 20));
-  std::printf("batch %d × (%d tile(s) × %lld image tokens, prompt %d tokens, %d new tokens); "
-              "%d warmup + %d reps\n\n",
-              o.batch, o.tiles, (long long)model.config().image_seq_len(), s.prompt_tokens(), o.new_tokens,
-              o.warmup, o.reps);
+  std::printf(
+      "batch %d × (%d tile(s) × %lld image tokens, prompt %d tokens, %d new tokens); "
+      "%d warmup + %d reps\n\n",
+      o.batch, o.tiles, (long long)model.config().image_seq_len(), s.prompt_tokens(), o.new_tokens, o.warmup, o.reps);
   std::printf("  %-24s %12s %12s %12s\n", "", "min", "median", "max");
   std::printf("%s", stat_row("image encode ms", m.encode).c_str());
   if (m.encode) {
@@ -188,19 +199,16 @@ int cmd_bench(const std::vector<std::string>& args) {
   std::printf("%s", stat_row("time to first token ms", m.first_token).c_str());
   std::printf("%s", stat_row("generate ms", m.total).c_str());
   if (cold) {
-    std::printf("\ncold start (context + first generate, weights excluded)  %12s %12s\n", "empty cache",
-                "warm cache");
-    auto row = [](const char* label, double a, double b) {
-      std::printf("  %-54s %12.1f %12.1f\n", label, a, b);
-    };
+    std::printf("\ncold start (context + first generate, weights excluded)  %12s %12s\n", "empty cache", "warm cache");
+    auto row = [](const char* label, double a, double b) { std::printf("  %-54s %12.1f %12.1f\n", label, a, b); };
     row("context created ms", cold->context_ms, warm->context_ms);
     row("to first token ms", cold->first_token_ms, warm->first_token_ms);
     row("pipelines ready ms (2-token generate done)", cold->pipelines_ready_ms, warm->pipelines_ready_ms);
     row("weights ms (generated or loaded, uploaded)", cold->weights_ms, warm->weights_ms);
     std::printf("  %-54s %12u %12u\n", "pipelines created", cold->cache.pipelines_created,
                 warm->cache.pipelines_created);
-    std::printf("  %-54s %12llu %12llu\n", "pipeline cache bytes loaded",
-                (unsigned long long)cold->cache.loaded_bytes, (unsigned long long)warm->cache.loaded_bytes);
+    std::printf("  %-54s %12llu %12llu\n", "pipeline cache bytes loaded", (unsigned long long)cold->cache.loaded_bytes,
+                (unsigned long long)warm->cache.loaded_bytes);
   }
   std::printf("\npeak device memory: %.1f MiB\n", double(peak_bytes) / (1 << 20));
   if (o.profile) std::printf("\n%s", profile_table(reports, peak, o.top).c_str());

@@ -76,8 +76,9 @@ int cmd_chat(const std::vector<std::string>& argv) {
     if (line.rfind("//", 0) == 0) {
       line.erase(0, 1);  // '//text' sends '/text'
     } else if (line[0] == '/') {
-      std::fprintf(stderr, "error: unknown command '%s'; /help lists them (start a message with '//' to "
-                           "send it with a leading '/')\n",
+      std::fprintf(stderr,
+                   "error: unknown command '%s'; /help lists them (start a message with '//' to "
+                   "send it with a leading '/')\n",
                    line.substr(0, line.find(' ')).c_str());
       continue;
     }

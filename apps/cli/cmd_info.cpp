@@ -43,8 +43,10 @@ int cmd_info(const std::vector<std::string>& args) {
   ContextOptions opts = ContextOptions::from_env();
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a == "--json") json = true;
-    else if (a == "--kernels") kernels = true;
+    if (a == "--json")
+      json = true;
+    else if (a == "--kernels")
+      kernels = true;
     else if (a == "--profile" || a.rfind("--profile=", 0) == 0) {
       if (a == "--profile" && i + 1 >= args.size()) {
         std::fprintf(stderr, "smolvk info: --profile needs a name (--profiles lists them)\n");
@@ -54,19 +56,21 @@ int cmd_info(const std::vector<std::string>& args) {
       kernels = true;
     } else if (a == "--profiles") {
       for (const DeviceProfile& p : device_profiles())
-        std::printf("%-12s %s\n             subgroup %u, shared memory %u KiB, workgroup %u, storage range %.0f MiB,"
-                    " float atomics %s\n             source: %s\n",
-                    p.name, p.gpu, p.subgroup_size, p.max_shared_memory / 1024, p.max_workgroup_invocations,
-                    double(p.max_storage_buffer_range) / (1 << 20), p.float_atomic_add ? "yes" : "no", p.source);
+        std::printf(
+            "%-12s %s\n             subgroup %u, shared memory %u KiB, workgroup %u, storage range %.0f MiB,"
+            " float atomics %s\n             source: %s\n",
+            p.name, p.gpu, p.subgroup_size, p.max_shared_memory / 1024, p.max_workgroup_invocations,
+            double(p.max_storage_buffer_range) / (1 << 20), p.float_atomic_add ? "yes" : "no", p.source);
       return 0;
     } else if (a == "--help" || a == "-h") {
-      std::printf("usage: smolvk info [--json] [--kernels] [--profile NAME] [--profiles]\n"
-                  "Lists every Vulkan device with its capability report and kernel policy; the one\n"
-                  "smolvk picks (discrete GPU first, or $SMOLVK_DEVICE) is marked.\n"
-                  "  --kernels        also the kernels smolvk would run for SmolVLM-256M's shapes\n"
-                  "  --profile NAME   clamp each device to a real GPU class's limits and features first\n"
-                  "                   (as SMOLVK_DEVICE_PROFILE=NAME does for every command); implies --kernels\n"
-                  "  --profiles       list the device profiles and where their figures come from\n");
+      std::printf(
+          "usage: smolvk info [--json] [--kernels] [--profile NAME] [--profiles]\n"
+          "Lists every Vulkan device with its capability report and kernel policy; the one\n"
+          "smolvk picks (discrete GPU first, or $SMOLVK_DEVICE) is marked.\n"
+          "  --kernels        also the kernels smolvk would run for SmolVLM-256M's shapes\n"
+          "  --profile NAME   clamp each device to a real GPU class's limits and features first\n"
+          "                   (as SMOLVK_DEVICE_PROFILE=NAME does for every command); implies --kernels\n"
+          "  --profiles       list the device profiles and where their figures come from\n");
       return 0;
     } else {
       std::fprintf(stderr, "smolvk info: unknown option '%s'\n", a.c_str());
@@ -90,31 +94,30 @@ int cmd_info(const std::vector<std::string>& args) {
   }
   for (const auto& c : devices) {
     auto mib = [](uint64_t b) { return double(b) / (1 << 20); };
-    std::printf("%s[%u] %s (%s, %s)\n", c.index == chosen ? "* " : "  ", c.index, c.name.c_str(),
-                c.device_type.c_str(), c.vendor.c_str());
+    std::printf("%s[%u] %s (%s, %s)\n", c.index == chosen ? "* " : "  ", c.index, c.name.c_str(), c.device_type.c_str(),
+                c.vendor.c_str());
     if (!c.profile.empty()) std::printf("    clamped to device profile %s\n", c.profile.c_str());
-    std::printf("    Vulkan %s, driver %s %s\n", c.api_version.c_str(), c.driver_name.c_str(),
-                c.driver_info.c_str());
-    std::printf("    subgroup %u (arithmetic %s, shuffle %s), shared memory %u KiB, "
-                "max workgroup %u invocations\n",
-                c.subgroup_size, c.subgroup_arithmetic ? "yes" : "no", c.subgroup_shuffle ? "yes" : "no",
-                c.max_shared_memory / 1024, c.max_workgroup_invocations);
-    std::printf("    fp16 arithmetic %s, int8 %s, 16-bit storage %s, 8-bit storage %s, "
-                "integer dot product %s, NV cooperative matrix %s\n",
-                c.fp16_arithmetic ? "yes" : "no", c.int8_arithmetic ? "yes" : "no",
-                c.storage_16bit ? "yes" : "no", c.storage_8bit ? "yes" : "no",
-                c.integer_dot_product ? "yes" : "no", c.cooperative_matrix_nv ? "yes" : "no");
-    std::printf("    max storage buffer range %.0f MiB, max allocation %.0f MiB, device-local "
-                "%.0f MiB, workgroup count %u×%u×%u\n",
-                mib(c.max_storage_buffer_range), mib(c.max_memory_allocation_size),
-                mib(c.device_local_bytes), c.max_workgroup_count[0], c.max_workgroup_count[1],
-                c.max_workgroup_count[2]);
-    std::printf("    timestamps %s (period %.3g ns, %u bits)\n", c.timestamps ? "yes" : "no",
-                c.timestamp_period_ns, c.timestamp_valid_bits);
+    std::printf("    Vulkan %s, driver %s %s\n", c.api_version.c_str(), c.driver_name.c_str(), c.driver_info.c_str());
+    std::printf(
+        "    subgroup %u (arithmetic %s, shuffle %s), shared memory %u KiB, "
+        "max workgroup %u invocations\n",
+        c.subgroup_size, c.subgroup_arithmetic ? "yes" : "no", c.subgroup_shuffle ? "yes" : "no",
+        c.max_shared_memory / 1024, c.max_workgroup_invocations);
+    std::printf(
+        "    fp16 arithmetic %s, int8 %s, 16-bit storage %s, 8-bit storage %s, "
+        "integer dot product %s, NV cooperative matrix %s\n",
+        c.fp16_arithmetic ? "yes" : "no", c.int8_arithmetic ? "yes" : "no", c.storage_16bit ? "yes" : "no",
+        c.storage_8bit ? "yes" : "no", c.integer_dot_product ? "yes" : "no", c.cooperative_matrix_nv ? "yes" : "no");
+    std::printf(
+        "    max storage buffer range %.0f MiB, max allocation %.0f MiB, device-local "
+        "%.0f MiB, workgroup count %u×%u×%u\n",
+        mib(c.max_storage_buffer_range), mib(c.max_memory_allocation_size), mib(c.device_local_bytes),
+        c.max_workgroup_count[0], c.max_workgroup_count[1], c.max_workgroup_count[2]);
+    std::printf("    timestamps %s (period %.3g ns, %u bits)\n", c.timestamps ? "yes" : "no", c.timestamp_period_ns,
+                c.timestamp_valid_bits);
     std::printf("    fast paths: fp16 %s, subgroup %s, storage16 %s, coopmat %s, float atomics %s\n",
-                c.use_fp16 ? "on" : "off", c.use_subgroup ? "on" : "off",
-                c.use_storage16 ? "on" : "off", c.use_coopmat ? "on" : "off",
-                c.use_float_atomics ? "on" : "off");
+                c.use_fp16 ? "on" : "off", c.use_subgroup ? "on" : "off", c.use_storage16 ? "on" : "off",
+                c.use_coopmat ? "on" : "off", c.use_float_atomics ? "on" : "off");
     const ops::KernelPolicy policy = ops::kernel_policy(c);
     std::printf("    kernel policy: device class %s (SMOLVK_TUNE_<NAME>=<n> overrides a setting)\n",
                 policy.device_class.c_str());

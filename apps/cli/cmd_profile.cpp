@@ -46,15 +46,15 @@ int cmd_profile(const std::vector<std::string>& args) {
     nlohmann::json j = profile_json(reports, peak);
     j["command"] = "profile";
     j["device"] = caps.name;
-    j["settings"] = {{"batch", o.batch}, {"tiles", o.tiles}, {"prompt_tokens", s.prompt_tokens()},
-                     {"new_tokens", o.new_tokens}};
+    j["settings"] = {
+        {"batch", o.batch}, {"tiles", o.tiles}, {"prompt_tokens", s.prompt_tokens()}, {"new_tokens", o.new_tokens}};
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
   std::printf("smolvk profile on %s: batch %d, %d tile(s), prompt %d tokens, %d new tokens\n", caps.name.c_str(),
               o.batch, o.tiles, s.prompt_tokens(), o.new_tokens);
-  std::printf("wall: encode %.2f ms, prefill %.2f ms, decode %.2f ms (%d steps, timestamps on)\n",
-              r.timings.encode_ms, r.timings.prefill_ms, r.timings.decode_ms, std::max(0, o.new_tokens - 1));
+  std::printf("wall: encode %.2f ms, prefill %.2f ms, decode %.2f ms (%d steps, timestamps on)\n", r.timings.encode_ms,
+              r.timings.prefill_ms, r.timings.decode_ms, std::max(0, o.new_tokens - 1));
   std::printf("%s", profile_table(reports, peak, o.top).c_str());
   if (!o.trace_file.empty()) std::printf("\ntrace written to %s\n", o.trace_file.c_str());
   return 0;

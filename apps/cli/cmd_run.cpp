@@ -36,8 +36,12 @@ const char* kHelp =
 
 int cmd_run(const std::vector<std::string>& argv) {
   auto specs = model_and_sampling_specs();
-  for (auto s : std::vector<Args::Spec>{{"image", true, true}, {"prompt", true}, {"prompt-ids", true},
-                                        {"ignore-eos", false}, {"json", false}, {"dump-logits", true},
+  for (auto s : std::vector<Args::Spec>{{"image", true, true},
+                                        {"prompt", true},
+                                        {"prompt-ids", true},
+                                        {"ignore-eos", false},
+                                        {"json", false},
+                                        {"dump-logits", true},
                                         {"dump-pixel-values", true}})
     specs.push_back(s);
   Args a(argv, specs);
@@ -86,13 +90,20 @@ int cmd_run(const std::vector<std::string>& argv) {
   const auto& t = r.timings;
   const double tok_s = t.new_tokens > 1 && t.decode_ms > 0 ? (t.new_tokens - 1) * 1000.0 / t.decode_ms : 0.0;
   if (json) {
-    nlohmann::json out = {
-        {"input_ids", r.input_ids}, {"output_ids", r.output_ids}, {"text", r.text},
-        {"stop_reason", r.stop_reason}, {"device", ctx.caps().name},
-        {"timings", {{"encode_ms", t.encode_ms}, {"prefill_ms", t.prefill_ms},
-                     {"decode_ms", t.decode_ms}, {"first_token_ms", t.first_token_ms},
-                     {"tiles", t.tiles}, {"prompt_tokens", t.prompt_tokens},
-                     {"new_tokens", t.new_tokens}, {"decode_tokens_per_s", tok_s}}}};
+    nlohmann::json out = {{"input_ids", r.input_ids},
+                          {"output_ids", r.output_ids},
+                          {"text", r.text},
+                          {"stop_reason", r.stop_reason},
+                          {"device", ctx.caps().name},
+                          {"timings",
+                           {{"encode_ms", t.encode_ms},
+                            {"prefill_ms", t.prefill_ms},
+                            {"decode_ms", t.decode_ms},
+                            {"first_token_ms", t.first_token_ms},
+                            {"tiles", t.tiles},
+                            {"prompt_tokens", t.prompt_tokens},
+                            {"new_tokens", t.new_tokens},
+                            {"decode_tokens_per_s", tok_s}}}};
     std::printf("%s\n", out.dump().c_str());
   } else {
     std::printf("\n");
@@ -100,8 +111,8 @@ int cmd_run(const std::vector<std::string>& argv) {
     std::fprintf(stderr,
                  "smolvk: %d tiles encoded in %.1f ms, %d prompt tokens prefilled in %.1f ms, "
                  "%d tokens (%s), %.1f tokens/s, first token after %.1f ms\n",
-                 t.tiles, t.encode_ms, t.prompt_tokens, t.prefill_ms, t.new_tokens, r.stop_reason.c_str(),
-                 tok_s, t.first_token_ms);
+                 t.tiles, t.encode_ms, t.prompt_tokens, t.prefill_ms, t.new_tokens, r.stop_reason.c_str(), tok_s,
+                 t.first_token_ms);
   }
   return 0;
 }

@@ -19,8 +19,10 @@ int exec_serve(char** argv) {
   const std::string server = (self.parent_path() / "smolvk-serve").string();
   argv[1] = const_cast<char*>(server.c_str());
   ::execv(server.c_str(), argv + 1);
-  std::fprintf(stderr, "smolvk serve: cannot run %s (%s): build or install the smolvk-serve target "
-                       "(needs libcpp-httplib-dev)\n", server.c_str(), std::strerror(errno));
+  std::fprintf(stderr,
+               "smolvk serve: cannot run %s (%s): build or install the smolvk-serve target "
+               "(needs libcpp-httplib-dev)\n",
+               server.c_str(), std::strerror(errno));
   return 1;
 }
 

@@ -19,9 +19,10 @@ bool is_demo_model(const std::filesystem::path& dir) {
 
 std::unique_ptr<Model> load_model(Context& ctx, const std::filesystem::path& dir, bool quiet) {
   if (is_demo_model(dir) && !quiet)
-    std::fprintf(stderr, "smolvk: no --model given: using the demo checkpoint %s, which has RANDOM "
-                         "weights (its answers are gibberish). Point --model at a download of "
-                         "HuggingFaceTB/SmolVLM-256M-Instruct for real answers.\n",
+    std::fprintf(stderr,
+                 "smolvk: no --model given: using the demo checkpoint %s, which has RANDOM "
+                 "weights (its answers are gibberish). Point --model at a download of "
+                 "HuggingFaceTB/SmolVLM-256M-Instruct for real answers.\n",
                  dir.string().c_str());
   auto t0 = std::chrono::steady_clock::now();
   auto m = Model::load(ctx, dir, [&](const std::string& what) {
@@ -48,8 +49,8 @@ SamplingParams sampling_from(const Args& a) {
 }
 
 std::vector<Args::Spec> model_and_sampling_specs() {
-  return {{"model", true}, {"temperature", true}, {"top-k", true}, {"top-p", true}, {"seed", true},
-          {"max-new-tokens", true}, {"help", false}};
+  return {{"model", true}, {"temperature", true},    {"top-k", true}, {"top-p", true},
+          {"seed", true},  {"max-new-tokens", true}, {"help", false}};
 }
 
 }  // namespace smolvk::cli

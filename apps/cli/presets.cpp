@@ -20,16 +20,22 @@ struct Preset {
 };
 
 json vision(int hidden, int inter, int layers, int heads, int image, int patch) {
-  return {{"hidden_size", hidden},   {"intermediate_size", inter}, {"num_hidden_layers", layers},
-          {"num_attention_heads", heads}, {"image_size", image},   {"patch_size", patch},
-          {"num_channels", 3},       {"layer_norm_eps", 1e-6},     {"hidden_act", "gelu_pytorch_tanh"}};
+  return {{"hidden_size", hidden},
+          {"intermediate_size", inter},
+          {"num_hidden_layers", layers},
+          {"num_attention_heads", heads},
+          {"image_size", image},
+          {"patch_size", patch},
+          {"num_channels", 3},
+          {"layer_norm_eps", 1e-6},
+          {"hidden_act", "gelu_pytorch_tanh"}};
 }
 
 json text(int hidden, int inter, int layers, int heads, int kv, int vocab, double theta, int max_pos) {
-  return {{"model_type", "llama"}, {"hidden_size", hidden}, {"intermediate_size", inter},
+  return {{"model_type", "llama"},       {"hidden_size", hidden},        {"intermediate_size", inter},
           {"num_hidden_layers", layers}, {"num_attention_heads", heads}, {"num_key_value_heads", kv},
-          {"vocab_size", vocab}, {"rope_theta", theta}, {"max_position_embeddings", max_pos},
-          {"rms_norm_eps", 1e-5}, {"hidden_act", "silu"}, {"tie_word_embeddings", false}};
+          {"vocab_size", vocab},         {"rope_theta", theta},          {"max_position_embeddings", max_pos},
+          {"rms_norm_eps", 1e-5},        {"hidden_act", "silu"},         {"tie_word_embeddings", false}};
 }
 
 json model(json v, json t, int scale, int image_token_id) {
@@ -48,7 +54,8 @@ const std::vector<Preset>& presets() {
       {"tiny", model(vision(32, 64, 2, 2, 32, 8), text(64, 128, 2, 4, 2, 320, 1e5, 2048), 2, 300)},
       {"256m", model(vision(768, 3072, 12, 12, 512, 16), text(576, 1536, 30, 9, 3, 49280, 1e5, 8192), 4, 49190)},
       {"500m", model(vision(768, 3072, 12, 12, 512, 16), text(960, 2560, 32, 15, 5, 49280, 1e5, 8192), 4, 49190)},
-      {"2.2b", model(vision(1152, 4304, 27, 16, 384, 14), text(2048, 8192, 24, 32, 32, 49155, 273768, 16384), 3, 49153)},
+      {"2.2b",
+       model(vision(1152, 4304, 27, 16, 384, 14), text(2048, 8192, 24, 32, 32, 49155, 273768, 16384), 3, 49153)},
   };
   return p;
 }

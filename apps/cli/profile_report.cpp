@@ -15,10 +15,8 @@ struct KnownDevice {
 };
 // NVIDIA spec sheets: HBM bandwidth and dense FP16/BF16 tensor-core throughput.
 constexpr KnownDevice kKnownDevices[] = {
-    {"H100 PCIe", "NVIDIA H100 PCIe spec", 2000, 756e3},
-    {"H100 NVL", "NVIDIA H100 NVL spec", 3900, 835e3},
-    {"H200 NVL", "NVIDIA H200 NVL spec", 4800, 835e3},
-    {"H100", "NVIDIA H100 SXM spec", 3350, 989e3},
+    {"H100 PCIe", "NVIDIA H100 PCIe spec", 2000, 756e3}, {"H100 NVL", "NVIDIA H100 NVL spec", 3900, 835e3},
+    {"H200 NVL", "NVIDIA H200 NVL spec", 4800, 835e3},   {"H100", "NVIDIA H100 SXM spec", 3350, 989e3},
     {"H200", "NVIDIA H200 SXM spec", 4800, 989e3},
 };
 
@@ -50,8 +48,8 @@ std::string fraction(double achieved, double peak) {
   return buf;
 }
 
-void append_rows(std::string& out, const char* title, const std::vector<ProfileRow>& rows,
-                 const DevicePeak& peak, size_t top_n) {
+void append_rows(std::string& out, const char* title, const std::vector<ProfileRow>& rows, const DevicePeak& peak,
+                 size_t top_n) {
   std::vector<ProfileRow> shown(rows.begin(), rows.begin() + std::min(top_n, rows.size()));
   if (rows.size() > shown.size()) {
     ProfileRow rest;
@@ -69,13 +67,13 @@ void append_rows(std::string& out, const char* title, const std::vector<ProfileR
   for (const auto& r : shown) width = std::max(width, r.key.size());
   width = std::min<size_t>(width, 48);
   char line[512];
-  std::snprintf(line, sizeof line, "  %-*s %6s %11s %9s %7s %9s %9s %8s %8s\n", int(width), title, "calls",
-                "total µs", "mean µs", "%", "GB/s", "GFLOP/s", "%peakBW", "%peakFL");
+  std::snprintf(line, sizeof line, "  %-*s %6s %11s %9s %7s %9s %9s %8s %8s\n", int(width), title, "calls", "total µs",
+                "mean µs", "%", "GB/s", "GFLOP/s", "%peakBW", "%peakFL");
   out += line;
   for (const auto& r : shown) {
     std::string key = r.key.size() > width ? r.key.substr(0, width - 1) + "~" : r.key;
-    std::snprintf(line, sizeof line, "  %-*s %6d %11.1f %9.2f %7.2f %9.1f %9.1f %8s %8s\n", int(width),
-                  key.c_str(), r.calls, r.ns / 1e3, r.mean_us(), r.percent, r.gbps(), r.gflops(),
+    std::snprintf(line, sizeof line, "  %-*s %6d %11.1f %9.2f %7.2f %9.1f %9.1f %8s %8s\n", int(width), key.c_str(),
+                  r.calls, r.ns / 1e3, r.mean_us(), r.percent, r.gbps(), r.gflops(),
                   fraction(r.gbps(), peak.gbps).c_str(), fraction(r.gflops(), peak.gflops).c_str());
     out += line;
   }
@@ -85,9 +83,16 @@ nlohmann::json rows_json(const std::vector<ProfileRow>& rows, const DevicePeak& 
   nlohmann::json a = nlohmann::json::array();
   auto frac = [](double v, double p) { return p > 0 ? nlohmann::json(v / p) : nlohmann::json(nullptr); };
   for (const auto& r : rows)
-    a.push_back({{"key", r.key}, {"calls", r.calls}, {"total_us", r.ns / 1e3}, {"mean_us", r.mean_us()},
-                 {"percent", r.percent}, {"flops", r.flops}, {"bytes", r.bytes}, {"gbps", r.gbps()},
-                 {"gflops", r.gflops()}, {"peak_bandwidth_fraction", frac(r.gbps(), peak.gbps)},
+    a.push_back({{"key", r.key},
+                 {"calls", r.calls},
+                 {"total_us", r.ns / 1e3},
+                 {"mean_us", r.mean_us()},
+                 {"percent", r.percent},
+                 {"flops", r.flops},
+                 {"bytes", r.bytes},
+                 {"gbps", r.gbps()},
+                 {"gflops", r.gflops()},
+                 {"peak_bandwidth_fraction", frac(r.gbps(), peak.gbps)},
                  {"peak_flops_fraction", frac(r.gflops(), peak.gflops)}});
   return a;
 }
@@ -120,7 +125,8 @@ DevicePeak device_peak(const std::string& device_name) {
 
 DevicePeak device_peak(const std::string& device_name, double override_gbps, double override_gflops) {
   DevicePeak p = device_peak(device_name);
-  if (override_gbps > 0 || override_gflops > 0) p.source = p.source.empty() ? "command line" : p.source + " + command line";
+  if (override_gbps > 0 || override_gflops > 0)
+    p.source = p.source.empty() ? "command line" : p.source + " + command line";
   if (override_gbps > 0) p.gbps = override_gbps;
   if (override_gflops > 0) p.gflops = override_gflops;
   return p;
@@ -145,14 +151,14 @@ std::string profile_table(const std::vector<PhaseReport>& report, const DevicePe
   std::string out;
   char line[256];
   std::snprintf(line, sizeof line, "peak: %s\n",
-                peak.gbps > 0 || peak.gflops > 0
-                    ? (std::to_string(int(peak.gbps)) + " GB/s, " + std::to_string(int(peak.gflops)) +
-                       " GFLOP/s (" + peak.source + ")").c_str()
-                    : "unknown for this device (give --peak-gbps / --peak-gflops)");
+                peak.gbps > 0 || peak.gflops > 0 ? (std::to_string(int(peak.gbps)) + " GB/s, " +
+                                                    std::to_string(int(peak.gflops)) + " GFLOP/s (" + peak.source + ")")
+                                                       .c_str()
+                                                 : "unknown for this device (give --peak-gbps / --peak-gflops)");
   out += line;
   for (const auto& r : report) {
-    std::snprintf(line, sizeof line, "\nphase %s: %zu dispatches, %.1f µs GPU time%s\n", r.phase.c_str(),
-                  r.dispatches, r.ns / 1e3, r.phase == "decode" ? " (one step)" : "");
+    std::snprintf(line, sizeof line, "\nphase %s: %zu dispatches, %.1f µs GPU time%s\n", r.phase.c_str(), r.dispatches,
+                  r.ns / 1e3, r.phase == "decode" ? " (one step)" : "");
     out += line;
     if (r.dispatches == 0) continue;
     append_rows(out, "op", r.by_op, peak, top_n);
@@ -167,27 +173,33 @@ std::string profile_table(const std::vector<PhaseReport>& report, const DevicePe
 nlohmann::json profile_json(const std::vector<PhaseReport>& report, const DevicePeak& peak) {
   nlohmann::json phases = nlohmann::json::array();
   for (const auto& r : report)
-    phases.push_back({{"phase", r.phase}, {"dispatches", r.dispatches}, {"gpu_us", r.ns / 1e3},
-                      {"by_op", rows_json(r.by_op, peak)}, {"by_shader", rows_json(r.by_shader, peak)},
+    phases.push_back({{"phase", r.phase},
+                      {"dispatches", r.dispatches},
+                      {"gpu_us", r.ns / 1e3},
+                      {"by_op", rows_json(r.by_op, peak)},
+                      {"by_shader", rows_json(r.by_shader, peak)},
                       {"by_layer_op", rows_json(r.by_layer_op, peak)}});
-  return {{"peak", {{"gbps", peak.gbps > 0 ? nlohmann::json(peak.gbps) : nlohmann::json(nullptr)},
-                    {"gflops", peak.gflops > 0 ? nlohmann::json(peak.gflops) : nlohmann::json(nullptr)},
-                    {"source", peak.source}}},
+  return {{"peak",
+           {{"gbps", peak.gbps > 0 ? nlohmann::json(peak.gbps) : nlohmann::json(nullptr)},
+            {"gflops", peak.gflops > 0 ? nlohmann::json(peak.gflops) : nlohmann::json(nullptr)},
+            {"source", peak.source}}},
           {"phases", phases}};
 }
 
 nlohmann::json chrome_trace(const std::vector<PhaseProfile>& profile, const std::string& device_name) {
   nlohmann::json events = nlohmann::json::array();
-  events.push_back({{"name", "process_name"}, {"ph", "M"}, {"pid", 1}, {"tid", 0},
+  events.push_back({{"name", "process_name"},
+                    {"ph", "M"},
+                    {"pid", 1},
+                    {"tid", 0},
                     {"args", {{"name", "smolvk GPU (" + device_name + ")"}}}});
   double t_us = 0;
   for (size_t i = 0; i < profile.size(); ++i) {
     const auto& p = profile[i];
     const int tid = int(i) + 1;
-    events.push_back({{"name", "thread_name"}, {"ph", "M"}, {"pid", 1}, {"tid", tid},
-                      {"args", {{"name", p.phase}}}});
-    events.push_back({{"name", "thread_sort_index"}, {"ph", "M"}, {"pid", 1}, {"tid", tid},
-                      {"args", {{"sort_index", tid}}}});
+    events.push_back({{"name", "thread_name"}, {"ph", "M"}, {"pid", 1}, {"tid", tid}, {"args", {{"name", p.phase}}}});
+    events.push_back(
+        {{"name", "thread_sort_index"}, {"ph", "M"}, {"pid", 1}, {"tid", tid}, {"args", {{"sort_index", tid}}}});
     for (const auto& d : p.dispatches) {
       const double dur = d.ns / 1e3;
       nlohmann::json args = {{"op", d.op},
@@ -198,12 +210,19 @@ nlohmann::json chrome_trace(const std::vector<PhaseProfile>& profile, const std:
                              {"gpu_ns", d.ns},
                              {"GB/s", d.ns > 0 ? d.bytes / d.ns : 0.0},
                              {"GFLOP/s", d.ns > 0 ? d.flops / d.ns : 0.0}};
-      events.push_back({{"name", d.name}, {"cat", d.op}, {"ph", "X"}, {"pid", 1}, {"tid", tid},
-                        {"ts", t_us}, {"dur", dur}, {"args", std::move(args)}});
+      events.push_back({{"name", d.name},
+                        {"cat", d.op},
+                        {"ph", "X"},
+                        {"pid", 1},
+                        {"tid", tid},
+                        {"ts", t_us},
+                        {"dur", dur},
+                        {"args", std::move(args)}});
       t_us += dur;
     }
   }
-  return {{"traceEvents", events}, {"displayTimeUnit", "ns"},
+  return {{"traceEvents", events},
+          {"displayTimeUnit", "ns"},
           {"otherData", {{"device", device_name}, {"note", "dispatches laid back to back by GPU time"}}}};
 }
 

@@ -13,8 +13,8 @@ namespace smolvk::cli {
 
 // Spec-sheet peaks; 0 = unknown (the table prints "n/a").
 struct DevicePeak {
-  double gbps = 0;    // memory bandwidth
-  double gflops = 0;  // dense fp16/bf16 tensor-core rate
+  double gbps = 0;     // memory bandwidth
+  double gflops = 0;   // dense fp16/bf16 tensor-core rate
   std::string source;  // where the numbers came from
 };
 // From a small table of known devices (H100, H200 variants) by device name.
@@ -35,7 +35,7 @@ struct ProfileRow {
 struct PhaseReport {
   std::string phase;
   size_t dispatches = 0;
-  double ns = 0;  // sum of the dispatches' GPU time
+  double ns = 0;                             // sum of the dispatches' GPU time
   std::vector<ProfileRow> by_op, by_shader;  // largest total first
   // By dispatch name with the layer index folded ("vision.L*.fc1"): one GEMM or attention shape
   // per row, for per-shape TFLOP/s.

@@ -17,7 +17,10 @@ std::string folder_name(const std::filesystem::path& dir) {
 
 }  // namespace
 
-App::App(Context& ctx) : ctx_(ctx) { state_.device = ctx.caps().name; state_.status = "no model"; }
+App::App(Context& ctx) : ctx_(ctx) {
+  state_.device = ctx.caps().name;
+  state_.status = "no model";
+}
 
 App::~App() { stop(); }
 

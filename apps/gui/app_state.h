@@ -89,7 +89,7 @@ class App {
   const std::optional<OpenImage>& image() const { return image_; }
 
   Snapshot snapshot() const;
-  bool busy() const;         // a load or generation queued or running
+  bool busy() const;  // a load or generation queued or running
   bool generating() const;
   int streamed_tokens() const;  // tokens of the current / last turn
   bool paused() const;

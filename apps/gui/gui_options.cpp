@@ -33,9 +33,13 @@ const char* kGuiHelp =
 
 GuiOptions parse_gui_options(const std::vector<std::string>& argv) {
   auto specs = cli::model_and_sampling_specs();
-  for (auto s : std::vector<cli::Args::Spec>{{"image", true}, {"prompt", true}, {"offscreen", false},
-                                             {"script", true}, {"screenshot", true},
-                                             {"session", true}, {"size", true},
+  for (auto s : std::vector<cli::Args::Spec>{{"image", true},
+                                             {"prompt", true},
+                                             {"offscreen", false},
+                                             {"script", true},
+                                             {"screenshot", true},
+                                             {"session", true},
+                                             {"size", true},
                                              {"ui-device", true}})
     specs.push_back(s);
   cli::Args a(argv, specs);

@@ -10,7 +10,7 @@
 namespace smolvk::gui {
 
 struct GuiOptions {
-  std::filesystem::path model_dir;          // --model, else the demo checkpoint
+  std::filesystem::path model_dir;  // --model, else the demo checkpoint
   std::optional<std::filesystem::path> image;
   std::optional<std::string> prompt;
   int max_new_tokens = 32;

@@ -28,7 +28,7 @@ std::unique_ptr<Context> make_ui_context(const GuiOptions& options, Context& com
   if (!own) return nullptr;
   ContextOptions o = ui_options;
   o.device = std::to_string(compute.caps().index);  // the same physical device
-  o.cache_dir = "none";  // draws no compute: no pipeline cache to share
+  o.cache_dir = "none";                             // draws no compute: no pipeline cache to share
   return std::make_unique<Context>(o);
 }
 

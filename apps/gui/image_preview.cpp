@@ -6,9 +6,7 @@
 
 namespace smolvk::gui {
 
-ImagePreview::ImagePreview() {
-  rect_id_ = ImGui::GetIO().Fonts->AddCustomRectRegular(kSide, kSide);
-}
+ImagePreview::ImagePreview() { rect_id_ = ImGui::GetIO().Fonts->AddCustomRectRegular(kSide, kSide); }
 
 bool ImagePreview::take_dirty() {
   bool d = dirty_;
@@ -26,8 +24,7 @@ void ImagePreview::show(const OpenImage* image) {
   ImFontAtlas* fonts = ImGui::GetIO().Fonts;
   fonts->GetTexDataAsRGBA32(&atlas, &aw, &ah);
   const ImFontAtlasCustomRect* r = fonts->GetCustomRectByIndex(rect_id_);
-  for (int y = 0; y < kSide; ++y)
-    std::fill_n(atlas + ((size_t(r->Y) + y) * aw + r->X) * 4, kSide * 4, 0);
+  for (int y = 0; y < kSide; ++y) std::fill_n(atlas + ((size_t(r->Y) + y) * aw + r->X) * 4, kSide * 4, 0);
   used_w_ = used_h_ = 0;
   if (image && image->image.width > 0 && image->image.height > 0) {
     const Image& im = image->image;

@@ -13,7 +13,9 @@
 namespace smolvk::gui {
 namespace {
 
-void on_glfw_error(int code, const char* message) { std::fprintf(stderr, "smolvk-gui: GLFW error %d: %s\n", code, message); }
+void on_glfw_error(int code, const char* message) {
+  std::fprintf(stderr, "smolvk-gui: GLFW error %d: %s\n", code, message);
+}
 
 void on_drop(GLFWwindow* window, int count, const char** paths) {
   auto* s = static_cast<GuiSession*>(glfwGetWindowUserPointer(window));
@@ -26,8 +28,9 @@ struct Glfw {
   Glfw() {
     glfwSetErrorCallback(on_glfw_error);
     if (!glfwInit())
-      throw std::runtime_error("cannot open a window (no display? set DISPLAY, run under xvfb-run, "
-                               "or use --offscreen)");
+      throw std::runtime_error(
+          "cannot open a window (no display? set DISPLAY, run under xvfb-run, "
+          "or use --offscreen)");
   }
   ~Glfw() { glfwTerminate(); }
 };
@@ -41,8 +44,8 @@ class Swapchain {
     vkGetPhysicalDeviceSurfaceSupportKHR(h_.physical, h_.queue_family, wd_.Surface, &ok);
     if (!ok) throw GpuError(ctx.caps().name + ": its queue family cannot present to this window");
     const VkFormat formats[] = {VK_FORMAT_B8G8R8A8_UNORM, VK_FORMAT_R8G8B8A8_UNORM};
-    wd_.SurfaceFormat = ImGui_ImplVulkanH_SelectSurfaceFormat(h_.physical, wd_.Surface, formats, 2,
-                                                              VK_COLORSPACE_SRGB_NONLINEAR_KHR);
+    wd_.SurfaceFormat =
+        ImGui_ImplVulkanH_SelectSurfaceFormat(h_.physical, wd_.Surface, formats, 2, VK_COLORSPACE_SRGB_NONLINEAR_KHR);
     wd_.PresentMode = VK_PRESENT_MODE_FIFO_KHR;  // always supported; paces frames to the display
     resize();
   }
@@ -116,8 +119,10 @@ class Swapchain {
       vk_ok(vkQueueSubmit(h_.queue, 1, &si, fd.Fence), "vkQueueSubmit (frame)");
       r = vkQueuePresentKHR(h_.queue, &pi);
     }
-    if (r == VK_ERROR_OUT_OF_DATE_KHR || r == VK_SUBOPTIMAL_KHR) stale_ = true;
-    else vk_ok(r, "vkQueuePresentKHR");
+    if (r == VK_ERROR_OUT_OF_DATE_KHR || r == VK_SUBOPTIMAL_KHR)
+      stale_ = true;
+    else
+      vk_ok(r, "vkQueuePresentKHR");
     wd_.SemaphoreIndex = (wd_.SemaphoreIndex + 1) % wd_.ImageCount;
   }
 

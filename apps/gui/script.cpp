@@ -33,20 +33,25 @@ void apply_setting(const ScriptStep& s, Settings& st) {
   std::string key, value;
   in >> key >> value;
   double v = to_double(s.where, value);
-  if (key == "max_new_tokens" && v >= 1) st.max_new_tokens = int(v);
-  else if (key == "temperature" && v >= 0) st.sampling.temperature = float(v);
-  else if (key == "top_k" && v >= 0) st.sampling.top_k = int(v);
-  else if (key == "top_p" && v > 0 && v <= 1) st.sampling.top_p = float(v);
-  else if (key == "seed" && v >= 0) st.sampling.seed = uint64_t(v);
+  if (key == "max_new_tokens" && v >= 1)
+    st.max_new_tokens = int(v);
+  else if (key == "temperature" && v >= 0)
+    st.sampling.temperature = float(v);
+  else if (key == "top_k" && v >= 0)
+    st.sampling.top_k = int(v);
+  else if (key == "top_p" && v > 0 && v <= 1)
+    st.sampling.top_p = float(v);
+  else if (key == "seed" && v >= 0)
+    st.sampling.seed = uint64_t(v);
   else
     throw std::invalid_argument(s.where + ": 'set " + s.arg +
                                 "': expected max_new_tokens ≥ 1, temperature ≥ 0, top_k ≥ 0, "
                                 "top_p in (0, 1] or seed ≥ 0");
 }
 
-const char* kCommands[] = {"model", "image", "prompt", "set", "generate", "pause_after_token", "wait_tokens",
-                           "stop", "wait_done", "frames", "clear", "screenshot", "session",
-                           "reset_frame_stats"};
+const char* kCommands[] = {
+    "model", "image",     "prompt", "set",   "generate",   "pause_after_token", "wait_tokens",
+    "stop",  "wait_done", "frames", "clear", "screenshot", "session",           "reset_frame_stats"};
 
 }  // namespace
 
@@ -71,9 +76,8 @@ std::vector<ScriptStep> parse_script_text(const std::string& text, const std::st
     for (const char* c : kCommands) known |= s.command == c;
     if (!known) throw std::invalid_argument(s.where + ": unknown step '" + s.command + "' (see apps/gui/script.h)");
     const bool needs_arg = s.command == "model" || s.command == "image" || s.command == "prompt" ||
-                           s.command == "set" || s.command == "pause_after_token" ||
-                           s.command == "wait_tokens" || s.command == "frames" ||
-                           s.command == "screenshot" || s.command == "session";
+                           s.command == "set" || s.command == "pause_after_token" || s.command == "wait_tokens" ||
+                           s.command == "frames" || s.command == "screenshot" || s.command == "session";
     if (needs_arg && s.arg.empty()) throw std::invalid_argument(s.where + ": '" + s.command + "' needs an argument");
     if (s.command == "set") {
       Settings probe;

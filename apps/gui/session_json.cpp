@@ -25,10 +25,16 @@ nlohmann::json turn_json(const Turn& t) {
           {"output_ids", t.output_ids},
           {"text", t.text},
           {"stop_reason", t.stop_reason},
-          {"timings", {{"encode_ms", tm.encode_ms}, {"prefill_ms", tm.prefill_ms}, {"decode_ms", tm.decode_ms},
-                       {"first_token_ms", tm.first_token_ms}, {"first_token_wall_ms", t.first_token_wall_ms},
-                       {"tiles", tm.tiles}, {"prompt_tokens", tm.prompt_tokens}, {"new_tokens", tm.new_tokens},
-                       {"decode_tokens_per_s", t.tokens_per_s}}},
+          {"timings",
+           {{"encode_ms", tm.encode_ms},
+            {"prefill_ms", tm.prefill_ms},
+            {"decode_ms", tm.decode_ms},
+            {"first_token_ms", tm.first_token_ms},
+            {"first_token_wall_ms", t.first_token_wall_ms},
+            {"tiles", tm.tiles},
+            {"prompt_tokens", tm.prompt_tokens},
+            {"new_tokens", tm.new_tokens},
+            {"decode_tokens_per_s", t.tokens_per_s}}},
           {"gpu_profile", phases}};
 }
 
@@ -40,12 +46,17 @@ nlohmann::json session_json(App& app, const FrameStats& stats, const std::vector
   nlohmann::json j;
   j["device"] = s.device;
   if (s.model)
-    j["model"] = {{"dir", s.model->dir.string()}, {"name", s.model->name},
-                  {"random_weights", s.model->random_weights}, {"parameters", s.model->parameters},
+    j["model"] = {{"dir", s.model->dir.string()},
+                  {"name", s.model->name},
+                  {"random_weights", s.model->random_weights},
+                  {"parameters", s.model->parameters},
                   {"weight_bytes", s.model->weight_bytes}};
   if (const auto& img = app.image()) {
-    j["image"] = {{"path", img->path.string()}, {"width", img->image.width}, {"height", img->image.height},
-                  {"tiles", img->tiles}, {"visual_tokens", img->visual_tokens}};
+    j["image"] = {{"path", img->path.string()},
+                  {"width", img->image.width},
+                  {"height", img->image.height},
+                  {"tiles", img->tiles},
+                  {"visual_tokens", img->visual_tokens}};
     if (img->grid) j["image"]["grid"] = {{"rows", img->grid->rows}, {"cols", img->grid->cols}};
   }
   j["settings"] = {{"max_new_tokens", app.settings.max_new_tokens},
@@ -64,8 +75,8 @@ nlohmann::json session_json(App& app, const FrameStats& stats, const std::vector
   j["validation_messages"] = validation;
   j["device_bytes_in_use"] = s.device_bytes_in_use;
   if (screenshot)
-    j["screenshot"] = {{"path", screenshot->path.string()}, {"width", screenshot->width},
-                       {"height", screenshot->height}};
+    j["screenshot"] = {
+        {"path", screenshot->path.string()}, {"width", screenshot->width}, {"height", screenshot->height}};
   return j;
 }
 

@@ -21,9 +21,8 @@ void place(float x, float y, float w, float h) {
   ImGui::SetNextWindowSize({d.x * w, d.y * h}, ImGuiCond_Always);
 }
 
-constexpr ImGuiWindowFlags kPanel = ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize |
-                                    ImGuiWindowFlags_NoCollapse | ImGuiWindowFlags_NoSavedSettings |
-                                    ImGuiWindowFlags_NoBringToFrontOnFocus;
+constexpr ImGuiWindowFlags kPanel = ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize | ImGuiWindowFlags_NoCollapse |
+                                    ImGuiWindowFlags_NoSavedSettings | ImGuiWindowFlags_NoBringToFrontOnFocus;
 const ImVec4 kWarn(1.0f, 0.6f, 0.1f, 1.0f), kDim(0.65f, 0.65f, 0.7f, 1.0f);
 
 std::string mib(uint64_t bytes) {
@@ -83,8 +82,8 @@ void Ui::image_panel() {
   place(0, 0.25f, 0.36f, 0.75f);
   ImGui::Begin("Image", nullptr, kPanel);
   ImGui::SetNextItemWidth(-70);
-  bool enter = ImGui::InputText("##image", image_field_.data(), image_field_.size(),
-                                ImGuiInputTextFlags_EnterReturnsTrue);
+  bool enter =
+      ImGui::InputText("##image", image_field_.data(), image_field_.size(), ImGuiInputTextFlags_EnterReturnsTrue);
   ImGui::SameLine();
   if (ImGui::Button("Open") || enter) app_.open_image(image_field_.data());
   ImGui::TextColored(kDim, "or drop an image file on the window");

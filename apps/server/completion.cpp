@@ -37,8 +37,9 @@ Job make_job(const Model& model, ChatRequest&& cr, int default_max_tokens) {
                            std::to_string(context) + " tokens");
   if (prompt >= context)
     throw RequestError("messages", "context_length_exceeded",
-                       "the prompt's " + std::to_string(prompt) + " tokens (images included) fill the model's context of " +
-                           std::to_string(context) + " tokens");
+                       "the prompt's " + std::to_string(prompt) +
+                           " tokens (images included) fill the model's context of " + std::to_string(context) +
+                           " tokens");
   Job job;
   job.prompt_tokens = int(prompt);
   job.max_tokens = cr.max_tokens.value_or(int(std::min<int64_t>(default_max_tokens, context - prompt)));
@@ -61,8 +62,13 @@ struct Answer {
   std::string id, model;
   int64_t created = std::time(nullptr);
   json chunk(json delta, json finish_reason) const {
-    return {{"id", id}, {"object", "chat.completion.chunk"}, {"created", created}, {"model", model},
-            {"choices", json::array({{{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr},
+    return {{"id", id},
+            {"object", "chat.completion.chunk"},
+            {"created", created},
+            {"model", model},
+            {"choices", json::array({{{"index", 0},
+                                      {"delta", std::move(delta)},
+                                      {"logprobs", nullptr},
                                       {"finish_reason", std::move(finish_reason)}}})}};
   }
 };
@@ -70,14 +76,17 @@ struct Answer {
 std::string sse(const json& j) { return "data: " + dump(j) + "\n\n"; }
 
 ApiError failed(const Event& e) { return {500, "generation failed: " + e.error, "server_error", "", ""}; }
-ApiError cancelled() { return {503, "the request was cancelled: the server is shutting down", "server_error", "", "cancelled"}; }
+ApiError cancelled() {
+  return {503, "the request was cancelled: the server is shutting down", "server_error", "", "cancelled"};
+}
 
 }  // namespace
 
 void Server::handle_chat(const httplib::Request& req, httplib::Response& res) {
   if (state_ != State::Ready) {
-    send_error(res, {503, state_ == State::Loading ? "the model is still loading: retry when /health answers 200"
-                                                   : "the server is shutting down",
+    send_error(res, {503,
+                     state_ == State::Loading ? "the model is still loading: retry when /health answers 200"
+                                              : "the server is shutting down",
                      "server_error", "", "unavailable"});
     res.set_header("Retry-After", "1");
     return;
@@ -113,15 +122,22 @@ void Server::respond_whole(const std::shared_ptr<Stream>& stream, const std::str
     for (Event& e : stream->wait(std::chrono::seconds(1))) {
       if (e.kind == Event::Failed) return send_error(res, failed(e));
       text += e.text;
-      if (e.kind == Event::Token) ids.push_back(e.id);
-      else finish = e.finish_reason;
+      if (e.kind == Event::Token)
+        ids.push_back(e.id);
+      else
+        finish = e.finish_reason;
     }
   }
   if (finish == "cancelled") return send_error(res, cancelled());
   const Answer a{id, options_.model_id};
-  json out = {{"id", a.id}, {"object", "chat.completion"}, {"created", a.created}, {"model", a.model},
-              {"choices", json::array({{{"index", 0}, {"message", {{"role", "assistant"}, {"content", text}}},
-                                        {"logprobs", nullptr}, {"finish_reason", finish}}})},
+  json out = {{"id", a.id},
+              {"object", "chat.completion"},
+              {"created", a.created},
+              {"model", a.model},
+              {"choices", json::array({{{"index", 0},
+                                        {"message", {{"role", "assistant"}, {"content", text}}},
+                                        {"logprobs", nullptr},
+                                        {"finish_reason", finish}}})},
               {"usage", usage(prompt_tokens, int(ids.size()))},
               {"smolvk", {{"token_ids", ids}}}};
   res.set_content(dump(out), "application/json");

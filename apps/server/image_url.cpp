@@ -99,7 +99,8 @@ fs::path resolve_inside(const fs::path& root, std::string_view url, const std::s
   if (path.empty() || path.find('\0') != std::string::npos) refuse(param, "invalid_image_url", "not a file path");
   std::error_code ec;
   const fs::path root_c = fs::canonical(root, ec);
-  if (ec) throw RequestError(ApiError{500, "--image-root " + root.string() + " is not readable", "server_error", param, ""});
+  if (ec)
+    throw RequestError(ApiError{500, "--image-root " + root.string() + " is not readable", "server_error", param, ""});
   const fs::path p = fs::path(path).is_absolute() ? fs::path(path) : root_c / path;
   const fs::path c = fs::canonical(p, ec);
   if (ec) refuse(param, "image_not_found", "no such file under --image-root");

@@ -61,7 +61,8 @@ smolvk::serve::ServerOptions parse_options(const smolvk::cli::Args& a) {
   o.port = int(port);
   o.model_dir = smolvk::cli::model_dir(a);
   o.model_id = a.get("model-id", std::filesystem::path(o.model_dir).lexically_normal().filename().string());
-  if (o.model_id.empty()) o.model_id = std::filesystem::path(o.model_dir).lexically_normal().parent_path().filename().string();
+  if (o.model_id.empty())
+    o.model_id = std::filesystem::path(o.model_dir).lexically_normal().parent_path().filename().string();
   const char* env_key = std::getenv("SMOLVK_API_KEY");
   o.api_key = a.get("api-key", env_key ? env_key : "");
   o.image_root = a.get("image-root");
@@ -70,7 +71,8 @@ smolvk::serve::ServerOptions parse_options(const smolvk::cli::Args& a) {
   o.max_batch = positive(a, "max-batch", o.max_batch);
   o.max_queue = positive(a, "max-queue", o.max_queue);
   o.batch_window_ms = int(a.get_int("batch-window-ms", o.batch_window_ms));
-  if (o.batch_window_ms < 0 || o.batch_window_ms > 10000) throw std::invalid_argument("--batch-window-ms must be 0..10000");
+  if (o.batch_window_ms < 0 || o.batch_window_ms > 10000)
+    throw std::invalid_argument("--batch-window-ms must be 0..10000");
   o.max_body_bytes = size_t(positive(a, "max-body-bytes", int64_t(o.max_body_bytes)));
   o.max_image_pixels = positive(a, "max-image-pixels", o.max_image_pixels);
   o.max_images = positive(a, "max-images", o.max_images);
@@ -85,11 +87,22 @@ smolvk::serve::ServerOptions parse_options(const smolvk::cli::Args& a) {
 int main(int argc, char** argv) {
   using smolvk::cli::Args;
   try {
-    Args a(std::vector<std::string>(argv + 1, argv + argc),
-           {{"model", true}, {"model-id", true}, {"host", true}, {"port", true}, {"api-key", true},
-            {"image-root", true}, {"max-batch", true}, {"max-queue", true}, {"batch-window-ms", true}, {"max-body-bytes", true},
-            {"max-image-pixels", true}, {"max-images", true}, {"default-max-tokens", true}, {"threads", true},
-            {"drain-seconds", true}, {"help", false}});
+    Args a(std::vector<std::string>(argv + 1, argv + argc), {{"model", true},
+                                                             {"model-id", true},
+                                                             {"host", true},
+                                                             {"port", true},
+                                                             {"api-key", true},
+                                                             {"image-root", true},
+                                                             {"max-batch", true},
+                                                             {"max-queue", true},
+                                                             {"batch-window-ms", true},
+                                                             {"max-body-bytes", true},
+                                                             {"max-image-pixels", true},
+                                                             {"max-images", true},
+                                                             {"default-max-tokens", true},
+                                                             {"threads", true},
+                                                             {"drain-seconds", true},
+                                                             {"help", false}});
     if (a.has("help")) {
       std::fputs(kHelp, stdout);
       return 0;

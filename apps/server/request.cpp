@@ -29,13 +29,20 @@ namespace {
 
 const char* type_name(const json& v) {
   switch (v.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::boolean: return "a boolean";
-    case json::value_t::string: return "a string";
-    case json::value_t::array: return "an array";
-    case json::value_t::object: return "an object";
-    case json::value_t::number_float: return "a number";
-    default: return "an integer";
+    case json::value_t::null:
+      return "null";
+    case json::value_t::boolean:
+      return "a boolean";
+    case json::value_t::string:
+      return "a string";
+    case json::value_t::array:
+      return "an array";
+    case json::value_t::object:
+      return "an object";
+    case json::value_t::number_float:
+      return "a number";
+    default:
+      return "an integer";
   }
 }
 
@@ -163,8 +170,9 @@ void parse_max_tokens(const json& body, const ParseLimits& limits, ChatRequest& 
     const int64_t n = get_int(*v, key);
     if (n < 1) invalid(key, "must be at least 1");
     if (n >= limits.context_length)
-      invalid(key, std::to_string(n) + " tokens do not fit the model's context of " +
-                       std::to_string(limits.context_length) + " tokens (prompt included)",
+      invalid(key,
+              std::to_string(n) + " tokens do not fit the model's context of " + std::to_string(limits.context_length) +
+                  " tokens (prompt included)",
               "context_length_exceeded");
     out.max_tokens = int(n);
   }
@@ -198,8 +206,7 @@ void refuse_unsupported(const json& body) {
     if (const json* v = field(body, key); v && get_bool(*v, key))
       invalid(key, "is not supported", "unsupported_parameter");
   for (const char* key : {"tools", "functions", "logit_bias", "top_logprobs"})
-    if (const json* v = field(body, key); v && !v->empty())
-      invalid(key, "is not supported", "unsupported_parameter");
+    if (const json* v = field(body, key); v && !v->empty()) invalid(key, "is not supported", "unsupported_parameter");
 }
 
 }  // namespace
@@ -211,7 +218,8 @@ ChatRequest parse_chat_request(std::string_view text, const ParseLimits& limits)
   } catch (const LoadError& e) {
     throw RequestError("", "invalid_json", e.what());
   }
-  if (!body.is_object()) throw RequestError("", "invalid_type", std::string("request body: expected a JSON object, got ") + type_name(body));
+  if (!body.is_object())
+    throw RequestError("", "invalid_type", std::string("request body: expected a JSON object, got ") + type_name(body));
   ChatRequest out;
   if (const json* m = field(body, "model")) out.model = get_string(*m, "model");
   refuse_unsupported(body);

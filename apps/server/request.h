@@ -38,9 +38,9 @@ class RequestError : public std::exception {
 };
 
 struct ParseLimits {
-  size_t max_images = 8;                  // image parts per request
-  int64_t max_image_pixels = 4096 * 4096; // width × height, checked from the header before decoding
-  int64_t context_length = 8192;          // max_tokens must be below it
+  size_t max_images = 8;                   // image parts per request
+  int64_t max_image_pixels = 4096 * 4096;  // width × height, checked from the header before decoding
+  int64_t context_length = 8192;           // max_tokens must be below it
   int max_stop_strings = 4;
   size_t max_stop_bytes = 256;
   // Where `image_url` may name local files (a path or a file:// URL inside it); empty: data:
@@ -49,18 +49,18 @@ struct ParseLimits {
 };
 
 struct ChatRequest {
-  std::string model;                   // as the client named it ("" if absent)
-  std::vector<ChatMessage> messages;   // roles system / user / assistant
-  std::vector<Image> images;           // one per image item of `messages`, in order
-  std::optional<int> max_tokens;       // max_completion_tokens, else max_tokens
-  float temperature = 0.0f;            // 0 = greedy (the default here; OpenAI's is 1)
+  std::string model;                  // as the client named it ("" if absent)
+  std::vector<ChatMessage> messages;  // roles system / user / assistant
+  std::vector<Image> images;          // one per image item of `messages`, in order
+  std::optional<int> max_tokens;      // max_completion_tokens, else max_tokens
+  float temperature = 0.0f;           // 0 = greedy (the default here; OpenAI's is 1)
   float top_p = 1.0f;
-  int top_k = 0;                       // extension (llama.cpp, vLLM): 0 = off
+  int top_k = 0;  // extension (llama.cpp, vLLM): 0 = off
   uint64_t seed = 0;
-  std::vector<std::string> stop;       // text that ends the answer (cut from it)
+  std::vector<std::string> stop;  // text that ends the answer (cut from it)
   bool stream = false;
-  bool include_usage = false;          // stream_options.include_usage
-  bool ignore_eos = false;             // extension (llama.cpp, vLLM): run max_tokens
+  bool include_usage = false;  // stream_options.include_usage
+  bool ignore_eos = false;     // extension (llama.cpp, vLLM): run max_tokens
 };
 
 // Throws RequestError for malformed JSON, a wrong type or value, an unknown role, too many or

@@ -59,7 +59,9 @@ bool batchable(const Job& a, const Job& b) {
 class BatchScheduler final : public Scheduler {
  public:
   BatchScheduler(Model& model, SchedulerLimits limits, Metrics& metrics)
-      : model_(model), limits_(limits), metrics_(metrics),
+      : model_(model),
+        limits_(limits),
+        metrics_(metrics),
         stop_ids_(stop_token_ids(model.generation_config(), model.tokenizer())),
         thread_([this] { loop(); }) {}
   ~BatchScheduler() override { drain(Clock::now()); }
@@ -111,8 +113,8 @@ class BatchScheduler final : public Scheduler {
       idle_cv_.notify_all();
       return;
     }
-    const bool in_batch = std::any_of(running_.begin(), running_.end(),
-                                      [&](const EntryPtr& e) { return e->stream.get() == stream; });
+    const bool in_batch =
+        std::any_of(running_.begin(), running_.end(), [&](const EntryPtr& e) { return e->stream.get() == stream; });
     if (in_batch && none_wanted(running_)) model_.cancel();
   }
 
@@ -129,9 +131,8 @@ class BatchScheduler final : public Scheduler {
         if (queue_.empty()) return;
         // Clients that connect together reach the queue a little apart (each body is parsed and
         // its images tiled first): give the batch a moment to fill.
-        cv_.wait_until(lock, queue_.front()->submitted + limits_.batch_window, [&] {
-          return stopping_ || int(queue_.size()) >= limits_.max_batch;
-        });
+        cv_.wait_until(lock, queue_.front()->submitted + limits_.batch_window,
+                       [&] { return stopping_ || int(queue_.size()) >= limits_.max_batch; });
         batch = take_batch_locked();
         running_ = batch;
         metrics_.queue_depth(int(queue_.size()));
@@ -207,15 +208,18 @@ class BatchScheduler final : public Scheduler {
   void on_token(Entry& e, int32_t id, const std::string& piece) {
     if (!e.wanted()) return;
     const auto now = Clock::now();
-    if (e.tokens == 0) metrics_.time_to_first_token(seconds(now - e.submitted));
-    else metrics_.inter_token(seconds(now - e.last_token));
+    if (e.tokens == 0)
+      metrics_.time_to_first_token(seconds(now - e.submitted));
+    else
+      metrics_.inter_token(seconds(now - e.last_token));
     e.last_token = now;
     ++e.tokens;
     e.stream->push({Event::Token, id, e.stop.feed(piece), {}, {}});
-    const bool stop_id =
-        !e.job.ignore_eos && std::find(stop_ids_.begin(), stop_ids_.end(), id) != stop_ids_.end();
-    if (e.stop.stopped() || stop_id) finish(e, "stop");
-    else if (e.tokens >= e.job.max_tokens) finish(e, "length");
+    const bool stop_id = !e.job.ignore_eos && std::find(stop_ids_.begin(), stop_ids_.end(), id) != stop_ids_.end();
+    if (e.stop.stopped() || stop_id)
+      finish(e, "stop");
+    else if (e.tokens >= e.job.max_tokens)
+      finish(e, "length");
   }
 
   void finish(Entry& e, const char* reason) {

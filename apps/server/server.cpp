@@ -50,8 +50,7 @@ Server::~Server() {
 int Server::bind() {
   const int port = options_.port == 0 ? http_.bind_to_any_port(options_.host)
                                       : (http_.bind_to_port(options_.host, options_.port) ? options_.port : -1);
-  if (port < 0)
-    throw std::runtime_error("cannot listen on " + options_.host + ":" + std::to_string(options_.port));
+  if (port < 0) throw std::runtime_error("cannot listen on " + options_.host + ":" + std::to_string(options_.port));
   return port;
 }
 
@@ -73,7 +72,8 @@ void Server::load() {
     limits_.context_length = model_->config().text.max_position_embeddings;
     std::lock_guard lock(shutdown_mutex_);  // shutdown() reads scheduler_
     scheduler_ = make_batch_scheduler(
-        *model_, {options_.max_batch, options_.max_queue, std::chrono::milliseconds(options_.batch_window_ms)}, metrics_);
+        *model_, {options_.max_batch, options_.max_queue, std::chrono::milliseconds(options_.batch_window_ms)},
+        metrics_);
     State loading = State::Loading;
     if (state_.compare_exchange_strong(loading, State::Ready)) {
       metrics_.model_ready(true);
@@ -121,8 +121,8 @@ void Server::routes() {
     send_error(res, {res.status,
                      too_big ? form ? "form-encoded bodies are limited to 8 KiB: send Content-Type: application/json"
                                     : "the request body is over the limit (--max-body-bytes)"
-                             : res.status == 404 ? "no route " + req.method + " " + req.path
-                                                 : "bad HTTP request (" + std::to_string(res.status) + ")",
+                     : res.status == 404 ? "no route " + req.method + " " + req.path
+                                         : "bad HTTP request (" + std::to_string(res.status) + ")",
                      "invalid_request_error", "", too_big ? "request_too_large" : ""});
   });
   http_.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
@@ -135,20 +135,21 @@ void Server::routes() {
     }
     send_error(res, {500, what, "server_error", "", ""});
   });
-  http_.set_logger([this](const httplib::Request&, const httplib::Response& res) {
-    metrics_.request_finished(res.status);
-  });
+  http_.set_logger(
+      [this](const httplib::Request&, const httplib::Response& res) { metrics_.request_finished(res.status); });
 
   http_.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
     const State s = state_;
     res.status = s == State::Ready ? 200 : 503;
-    const char* status = s == State::Ready ? "ok" : s == State::Loading ? "loading" : s == State::Draining ? "shutting down" : "failed";
+    const char* status = s == State::Ready      ? "ok"
+                         : s == State::Loading  ? "loading"
+                         : s == State::Draining ? "shutting down"
+                                                : "failed";
     res.set_content(json{{"status", status}}.dump(), "application/json");
   });
   http_.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     json m = {{"id", options_.model_id}, {"object", "model"}, {"created", 0}, {"owned_by", "smolvk"}};
-    if (state_ == State::Ready)
-      m["context_length"] = model_->config().text.max_position_embeddings;
+    if (state_ == State::Ready) m["context_length"] = model_->config().text.max_position_embeddings;
     res.set_content(json{{"object", "list"}, {"data", json::array({m})}}.dump(), "application/json");
   });
   http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {

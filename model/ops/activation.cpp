@@ -11,9 +11,8 @@ struct ActPush {
   uint32_t n, cols;
 };
 
-void elementwise(Graph& g, const char* op, const char* shader, std::vector<Binding> bindings,
-                 uint64_t n, uint32_t cols, double flops_per, double bytes_per,
-                 const std::string& name) {
+void elementwise(Graph& g, const char* op, const char* shader, std::vector<Binding> bindings, uint64_t n, uint32_t cols,
+                 double flops_per, double bytes_per, const std::string& name) {
   expect_u32(int64_t(n), op, "elements");
   if (n == 0) throw std::invalid_argument(std::string(op) + ": empty tensor");
   const uint32_t wg = elementwise_workgroup(g.context().caps());
@@ -31,8 +30,8 @@ void same_shape_f32(const char* op, std::initializer_list<std::pair<const char*,
   for (auto [what, t] : ts) {
     expect_dtype(*t, DType::F32, op, what);
     if (t->shape != first.shape)
-      throw std::invalid_argument(std::string(op) + ": " + what + " " + shape_str(*t) +
-                                  " differs from " + ts.begin()->first + " " + shape_str(first));
+      throw std::invalid_argument(std::string(op) + ": " + what + " " + shape_str(*t) + " differs from " +
+                                  ts.begin()->first + " " + shape_str(first));
   }
 }
 
@@ -40,27 +39,25 @@ void same_shape_f32(const char* op, std::initializer_list<std::pair<const char*,
 
 void gelu_tanh(Graph& g, const Tensor& x, const Tensor& y, const std::string& name) {
   same_shape_f32("gelu_tanh", {{"x", &x}, {"y", &y}});
-  elementwise(g, "gelu_tanh", "act_gelu", {{x.ref, Access::Read}, {y.ref, Access::Write}},
-              uint64_t(x.numel()), 0, 9, 8, name);
+  elementwise(g, "gelu_tanh", "act_gelu", {{x.ref, Access::Read}, {y.ref, Access::Write}}, uint64_t(x.numel()), 0, 9, 8,
+              name);
 }
 
 void swiglu(Graph& g, const Tensor& gate_up, const Tensor& y, const std::string& name) {
   expect_dtype(gate_up, DType::F32, "swiglu", "gate_up");
   expect_dtype(y, DType::F32, "swiglu", "y");
-  const bool ok = !gate_up.shape.empty() && gate_up.shape.size() == y.shape.size() &&
-                  gate_up.dim(-1) % 2 == 0 && y.dim(-1) * 2 == gate_up.dim(-1) &&
-                  gate_up.rows() == y.rows();
+  const bool ok = !gate_up.shape.empty() && gate_up.shape.size() == y.shape.size() && gate_up.dim(-1) % 2 == 0 &&
+                  y.dim(-1) * 2 == gate_up.dim(-1) && gate_up.rows() == y.rows();
   if (!ok)
-    throw std::invalid_argument("swiglu: gate_up " + shape_str(gate_up) + " must be [..., 2I] and y " +
-                                shape_str(y) + " [..., I] with the same leading dims");
-  elementwise(g, "swiglu", "act_swiglu", {{gate_up.ref, Access::Read}, {y.ref, Access::Write}},
-              uint64_t(y.numel()), uint32_t(y.dim(-1)), 5, 12, name);
+    throw std::invalid_argument("swiglu: gate_up " + shape_str(gate_up) + " must be [..., 2I] and y " + shape_str(y) +
+                                " [..., I] with the same leading dims");
+  elementwise(g, "swiglu", "act_swiglu", {{gate_up.ref, Access::Read}, {y.ref, Access::Write}}, uint64_t(y.numel()),
+              uint32_t(y.dim(-1)), 5, 12, name);
 }
 
 void add(Graph& g, const Tensor& a, const Tensor& b, const Tensor& y, const std::string& name) {
   same_shape_f32("add", {{"a", &a}, {"b", &b}, {"y", &y}});
-  elementwise(g, "add", "act_add",
-              {{a.ref, Access::Read}, {b.ref, Access::Read}, {y.ref, Access::Write}},
+  elementwise(g, "add", "act_add", {{a.ref, Access::Read}, {b.ref, Access::Read}, {y.ref, Access::Write}},
               uint64_t(a.numel()), 0, 1, 12, name);
 }
 

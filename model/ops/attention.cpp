@@ -35,7 +35,6 @@ constexpr double kLog2e = 1.4426950408889634;
 // Decode steps (few query rows per kv head) take attention_decode.comp.
 constexpr int64_t kDecodeMaxRows = 8;
 
-
 uint32_t next_pow2(uint64_t v) {
   uint32_t p = 1;
   while (p < v && p < (1u << 30)) p <<= 1;
@@ -58,31 +57,35 @@ uint32_t rows_per_invocation(uint64_t work, uint32_t wg, uint32_t br) {
   return tr;
 }
 Tiles pick_tiles(const Capabilities& caps, int64_t D, int64_t rows, const std::string& op) {
-  expect(D % 4 == 0 && D <= 256, op,
-         "head_dim must be a multiple of 4 and at most 256, got " + std::to_string(D));
+  expect(D % 4 == 0 && D <= 256, op, "head_dim must be a multiple of 4 and at most 256, got " + std::to_string(D));
   uint32_t wg = std::clamp<uint32_t>(4 * std::max<uint32_t>(caps.subgroup_size, 1), 64, 256);
   wg = std::min<uint32_t>(wg, std::max<uint32_t>(caps.max_workgroup_invocations, 64));
   uint32_t br = std::min<uint32_t>(32, next_pow2(uint64_t(rows)));
   uint32_t bc = br <= 8 ? 64 : 32;  // few query rows (decode): longer key tiles
   while (shared_bytes(D, br, bc) > caps.max_shared_memory) {
-    if (bc > 16 && bc >= br) bc /= 2;
-    else if (br > 1) br /= 2;
-    else if (bc > 1) bc /= 2;
-    else break;
+    if (bc > 16 && bc >= br)
+      bc /= 2;
+    else if (br > 1)
+      br /= 2;
+    else if (bc > 1)
+      bc /= 2;
+    else
+      break;
   }
   expect(shared_bytes(D, br, bc) <= caps.max_shared_memory, op,
-         "head_dim " + std::to_string(D) + " does not fit this device's " +
-             std::to_string(caps.max_shared_memory) + " bytes of shared memory");
+         "head_dim " + std::to_string(D) + " does not fit this device's " + std::to_string(caps.max_shared_memory) +
+             " bytes of shared memory");
   return {wg, br, bc, rows_per_invocation(uint64_t(br) * bc, wg, br),
           rows_per_invocation(uint64_t(br) * uint64_t(D / 4), wg, br)};
 }
 
 // Row stride of a TokenHeads view over `tokens` tokens of `heads` heads of D.
-uint32_t row_stride(const TokenHeads& x, int64_t tokens, int64_t heads, int64_t D,
-                    const std::string& op, const std::string& what, DType dtype = DType::F32) {
+uint32_t row_stride(const TokenHeads& x, int64_t tokens, int64_t heads, int64_t D, const std::string& op,
+                    const std::string& what, DType dtype = DType::F32) {
   const Tensor& t = x.tensor;
-  expect(t.dtype == dtype, op, what + " must be " + std::string(dtype_name(dtype)) + ", got " +
-                                   std::string(dtype_name(t.dtype)) + " " + shape_str(t));
+  expect(t.dtype == dtype, op,
+         what + " must be " + std::string(dtype_name(dtype)) + ", got " + std::string(dtype_name(t.dtype)) + " " +
+             shape_str(t));
   expect(tokens > 0 && t.numel() % tokens == 0, op,
          what + " " + shape_str(t) + " does not hold " + std::to_string(tokens) + " token rows");
   const int64_t stride = t.numel() / tokens;
@@ -94,10 +97,10 @@ uint32_t row_stride(const TokenHeads& x, int64_t tokens, int64_t heads, int64_t 
 }
 
 // Records the attention dispatch (and the combine when split), given the filled push.
-void record(Graph& g, const std::string& shader, const std::string& label,
-            std::vector<uint32_t> spec, uint32_t D, AttnPush push, uint32_t q_blocks, uint32_t batch_heads, uint32_t splits,
-            const TensorRef& q, const TensorRef& k, const TensorRef& v, const TensorRef& mask,
-            const Tensor& out, const TensorRef* params, double flops, double bytes) {
+void record(Graph& g, const std::string& shader, const std::string& label, std::vector<uint32_t> spec, uint32_t D,
+            AttnPush push, uint32_t q_blocks, uint32_t batch_heads, uint32_t splits, const TensorRef& q,
+            const TensorRef& k, const TensorRef& v, const TensorRef& mask, const Tensor& out, const TensorRef* params,
+            double flops, double bytes) {
   const uint64_t out_rows = uint64_t(out.rows());
   Dispatch d{.name = label, .op = "attention", .shader = shader, .spec = std::move(spec)};
   d.groups = {q_blocks, batch_heads, splits};
@@ -119,8 +122,7 @@ void record(Graph& g, const std::string& shader, const std::string& label,
   d.set_push(push);
   g.add(std::move(d));
 
-  Dispatch c{.name = label + ".combine", .op = "attention", .shader = "attention_combine",
-             .spec = {kCombineWorkgroup}};
+  Dispatch c{.name = label + ".combine", .op = "attention", .shader = "attention_combine", .spec = {kCombineWorkgroup}};
   c.bindings = {{part, Access::Read}, {ml, Access::Read}, {out.ref, Access::Write}};
   c.set_push(CombinePush{uint32_t(out_rows), D, splits});
   c.groups = grid_1d(ceil_div(out_rows * D, kCombineWorkgroup));
@@ -130,9 +132,8 @@ void record(Graph& g, const std::string& shader, const std::string& label,
 }
 
 // Number of key splits and keys per split (a multiple of the key tile).
-std::pair<uint32_t, uint32_t> pick_splits(const Capabilities& caps, int requested, uint64_t keys,
-                                          uint64_t workgroups, uint32_t bc, uint64_t out_rows,
-                                          uint32_t D) {
+std::pair<uint32_t, uint32_t> pick_splits(const Capabilities& caps, int requested, uint64_t keys, uint64_t workgroups,
+                                          uint32_t bc, uint64_t out_rows, uint32_t D) {
   uint64_t splits = 1;
   if (requested > 0) {
     splits = uint64_t(requested);
@@ -181,10 +182,10 @@ constexpr uint32_t kOProjRows = 32;
 
 // attention_decode.comp's OPROJ variant (one split, T = 1); false where W_o's columns of one
 // kv head's G heads are not 16-byte aligned (the caller then projects separately).
-bool record_decode_oproj(Graph& g, const OutputProjection& p, const DecodePlan& plan, uint32_t D,
-                         AttnPush push, uint32_t batch_heads, const TokenHeads& q, const Tensor& k_cache,
-                         const Tensor& v_cache, const Tensor& kv_start, const TensorRef& params,
-                         const std::string& label, double flops, double bytes) {
+bool record_decode_oproj(Graph& g, const OutputProjection& p, const DecodePlan& plan, uint32_t D, AttnPush push,
+                         uint32_t batch_heads, const TokenHeads& q, const Tensor& k_cache, const Tensor& v_cache,
+                         const Tensor& kv_start, const TensorRef& params, const std::string& label, double flops,
+                         double bytes) {
   const std::string op = label + " (output projection)";
   const int64_t B = k_cache.shape[0], H = p.h.dim(-1), in = int64_t(push.Hq) * D;
   expect(p.w.shape == std::vector<int64_t>{H, in} &&
@@ -192,8 +193,9 @@ bool record_decode_oproj(Graph& g, const OutputProjection& p, const DecodePlan& 
          op, "W_o must be f32/f16/bf16 [" + std::to_string(H) + ", " + std::to_string(in) + "], got " + shape_str(p.w));
   expect(p.h.dtype == DType::F32 && p.h.shape == std::vector<int64_t>{B, H} && p.h_next.dtype == DType::F32 &&
              p.h_next.shape == p.h.shape && p.h.ref.resource != p.h_next.ref.resource,
-         op, "h and h_next must be two f32 [" + std::to_string(B) + ", " + std::to_string(H) + "] tensors, got " +
-                 shape_str(p.h) + " and " + shape_str(p.h_next));
+         op,
+         "h and h_next must be two f32 [" + std::to_string(B) + ", " + std::to_string(H) + "] tensors, got " +
+             shape_str(p.h) + " and " + shape_str(p.h_next));
   const Capabilities& caps = g.context().caps();
   const uint64_t align = std::max<uint64_t>(1, caps.min_storage_buffer_offset_alignment);
   const uint64_t ws = dtype_size(p.w.dtype);
@@ -204,14 +206,16 @@ bool record_decode_oproj(Graph& g, const OutputProjection& p, const DecodePlan& 
   const AlignedBinding zb = bind_aligned(p.h_next.ref, 0, p.h_next.bytes(), align, 4, op);
   std::vector<uint32_t> spec = plan.spec(D);
   spec.insert(spec.end(), {uint32_t(nin), kOProjRows});
-  Dispatch d{.name = label, .op = "attention", .shader = "attention_decode_oproj_" + std::string(dtype_name(p.w.dtype)),
+  Dispatch d{.name = label,
+             .op = "attention",
+             .shader = "attention_decode_oproj_" + std::string(dtype_name(p.w.dtype)),
              .spec = std::move(spec)};
   d.groups = {ceil_div(uint64_t(H), kOProjRows), batch_heads, 1};
   d.flops = flops + 2.0 * double(B * H * in);
   d.bytes = bytes + double(p.w.bytes()) + 3.0 * double(p.h.bytes());
   d.bindings = {{q.tensor.ref, Access::Read}, {k_cache.ref, Access::Read}, {v_cache.ref, Access::Read},
                 {kv_start.ref, Access::Read}, {hb.ref, Access::ReadWrite}, {params, Access::Read},
-                {zb.ref, Access::Write}, {wb.ref, Access::Read}};
+                {zb.ref, Access::Write},      {wb.ref, Access::Read}};
   d.set_push(OProjPush{push, uint32_t(H), wb.elem_offset, hb.elem_offset, zb.elem_offset});
   g.add(std::move(d));
   return true;
@@ -223,8 +227,7 @@ bool attention_decoder(Graph& g, const TokenHeads& q, const Tensor& k_cache, con
                        const Tensor& kv_start, const Tensor& out, const DeviceValue& pos0,
                        const AttentionOptions& options) {
   const std::string op = "attention_decoder";
-  expect(out.dtype == DType::F32 && out.shape.size() == 4, op,
-         "out must be f32 [B, T, Hq, D], got " + shape_str(out));
+  expect(out.dtype == DType::F32 && out.shape.size() == 4, op, "out must be f32 [B, T, Hq, D], got " + shape_str(out));
   expect_kv_cache(k_cache, v_cache, op);
   const int64_t B = out.shape[0], T = out.shape[1], Hq = out.shape[2], D = out.shape[3];
   const int64_t Hkv = k_cache.shape[1], C = k_cache.shape[2];
@@ -232,8 +235,8 @@ bool attention_decoder(Graph& g, const TokenHeads& q, const Tensor& k_cache, con
          "empty dimension in out " + shape_str(out) + " or caches " + shape_str(k_cache));
   expect(k_cache.shape[0] == B && k_cache.shape[3] == D, op,
          "caches " + shape_str(k_cache) + " do not match out " + shape_str(out));
-  expect(Hq % Hkv == 0, op, "q heads (" + std::to_string(Hq) + ") must be a multiple of kv heads (" +
-                                std::to_string(Hkv) + ")");
+  expect(Hq % Hkv == 0, op,
+         "q heads (" + std::to_string(Hq) + ") must be a multiple of kv heads (" + std::to_string(Hkv) + ")");
   expect(kv_start.dtype == DType::I32 && kv_start.numel() == B, op,
          "kv_start must be i32 [" + std::to_string(B) + "], got " + shape_str(kv_start));
   const uint32_t q_stride = row_stride(q, B * T, Hq, D, op, "q");
@@ -246,8 +249,8 @@ bool attention_decoder(Graph& g, const TokenHeads& q, const Tensor& k_cache, con
   uint64_t keys_max = uint64_t(C);  // keys a split plan must cover
   if (const auto* fixed = std::get_if<uint32_t>(&pos0)) {
     expect(uint64_t(*fixed) + uint64_t(T) <= uint64_t(C), op,
-           "pos0 " + std::to_string(*fixed) + " + T " + std::to_string(T) +
-               " exceeds the cache capacity " + std::to_string(C));
+           "pos0 " + std::to_string(*fixed) + " + T " + std::to_string(T) + " exceeds the cache capacity " +
+               std::to_string(C));
     pos_static = *fixed;
     keys_max = uint64_t(*fixed) + uint64_t(T);
   } else {
@@ -270,16 +273,30 @@ bool attention_decoder(Graph& g, const TokenHeads& q, const Tensor& k_cache, con
   const std::string label = options.name.empty() ? op : options.name;
   if (((caps.use_coopmat && !options.exact) || options.emulate_coopmat) && options.splits <= 1 &&
       record_attention_coopmat_decoder(
-          g, {q.tensor.ref, k_cache.ref, v_cache.ref, kv_start.ref, out.ref, params ? *params : TensorRef{},
-              uint32_t(B), uint32_t(T), uint32_t(Hq), uint32_t(Hkv), uint32_t(D), uint32_t(C),
-              uint32_t(q.col), q_stride, pos_static, pos_param, scale},
+          g,
+          {q.tensor.ref, k_cache.ref, v_cache.ref, kv_start.ref, out.ref, params ? *params : TensorRef{}, uint32_t(B),
+           uint32_t(T), uint32_t(Hq), uint32_t(Hkv), uint32_t(D), uint32_t(C), uint32_t(q.col), q_stride, pos_static,
+           pos_param, scale},
           options.coopmat_tile, options.emulate_coopmat, label))
     return false;
   auto make_push = [&](uint32_t split_keys) {
-    return AttnPush{uint32_t(T), uint32_t(G), uint32_t(Hq), uint32_t(Hkv),
-                    uint32_t(q.col), uint32_t(T) * q_stride, q_stride,
-                    0, 0, uint32_t(Hkv * C * D), uint32_t(C * D), uint32_t(D),
-                    uint32_t(C), pos_static, pos_param, split_keys, float(double(scale) * kLog2e)};
+    return AttnPush{uint32_t(T),
+                    uint32_t(G),
+                    uint32_t(Hq),
+                    uint32_t(Hkv),
+                    uint32_t(q.col),
+                    uint32_t(T) * q_stride,
+                    q_stride,
+                    0,
+                    0,
+                    uint32_t(Hkv * C * D),
+                    uint32_t(C * D),
+                    uint32_t(D),
+                    uint32_t(C),
+                    pos_static,
+                    pos_param,
+                    split_keys,
+                    float(double(scale) * kLog2e)};
   };
 
   if (const auto plan = decode_plan(caps, T * G, D)) {
@@ -291,40 +308,39 @@ bool attention_decoder(Graph& g, const TokenHeads& q, const Tensor& k_cache, con
     if (splits == 0) {
       splits = ceil_div(keys_max, plan->split_keys_max);
       if (groups < kTargetWorkgroups)
-        splits = std::max<uint64_t>(splits, std::min<uint64_t>(ceil_div(kTargetWorkgroups, groups),
-                                                               keys_max / min_keys));
+        splits =
+            std::max<uint64_t>(splits, std::min<uint64_t>(ceil_div(kTargetWorkgroups, groups), keys_max / min_keys));
     }
-    const auto [n, per] = pick_splits(caps, int(std::max<uint64_t>(splits, 1)), keys_max, groups,
-                                      1, uint64_t(out.rows()), uint32_t(D));
+    const auto [n, per] =
+        pick_splits(caps, int(std::max<uint64_t>(splits, 1)), keys_max, groups, 1, uint64_t(out.rows()), uint32_t(D));
     if (options.o_proj && n == 1 && per <= plan->split_keys_max && T == 1 && caps.use_float_atomics) {
-      if (record_decode_oproj(g, *options.o_proj, *plan, uint32_t(D), make_push(per), uint32_t(B * Hkv), q,
-                              k_cache, v_cache, kv_start, params ? *params : g.params(), label, flops, bytes))
+      if (record_decode_oproj(g, *options.o_proj, *plan, uint32_t(D), make_push(per), uint32_t(B * Hkv), q, k_cache,
+                              v_cache, kv_start, params ? *params : g.params(), label, flops, bytes))
         return true;
     }
     if (per <= plan->split_keys_max) {
-      record(g, "attention_decode", label, plan->spec(uint32_t(D)),
-             uint32_t(D), make_push(per), ceil_div(uint64_t(T * G), plan->rows), uint32_t(B * Hkv), n,
-             q.tensor.ref, k_cache.ref, v_cache.ref, kv_start.ref, out, params, flops, bytes);
+      record(g, "attention_decode", label, plan->spec(uint32_t(D)), uint32_t(D), make_push(per),
+             ceil_div(uint64_t(T * G), plan->rows), uint32_t(B * Hkv), n, q.tensor.ref, k_cache.ref, v_cache.ref,
+             kv_start.ref, out, params, flops, bytes);
       return false;
     }
   }
 
   const Tiles tl = pick_tiles(caps, D, T * G, op);
   const uint32_t q_blocks = ceil_div(uint64_t(T * G), tl.br);
-  const auto [splits, split_keys] =
-      pick_splits(caps, options.splits, keys_max, uint64_t(q_blocks) * B * Hkv, tl.bc,
-                  uint64_t(out.rows()), uint32_t(D));
+  const auto [splits, split_keys] = pick_splits(caps, options.splits, keys_max, uint64_t(q_blocks) * B * Hkv, tl.bc,
+                                                uint64_t(out.rows()), uint32_t(D));
 
-  record(g, "attention_decoder", label, {tl.wg, uint32_t(D), tl.br, tl.bc, tl.trs, tl.tro},
-         uint32_t(D), make_push(split_keys),
-         q_blocks, uint32_t(B * Hkv), splits, q.tensor.ref, k_cache.ref, v_cache.ref, kv_start.ref,
-         out, params, flops, bytes);
+  record(g, "attention_decoder", label, {tl.wg, uint32_t(D), tl.br, tl.bc, tl.trs, tl.tro}, uint32_t(D),
+         make_push(split_keys), q_blocks, uint32_t(B * Hkv), splits, q.tensor.ref, k_cache.ref, v_cache.ref,
+         kv_start.ref, out, params, flops, bytes);
   return false;
 }
 
 std::string encoder_attention_kernel_choice(const Capabilities& caps, int64_t D, int64_t rows) {
   if (const auto kernel = attention_flash_kernel(caps, D))  // for f16 q, k, v and out
-    return kernel_str("attention_flash", {kernel->workgroup, kernel->head_dim, kernel->tile.keys, kernel->tile.subgroups});
+    return kernel_str("attention_flash",
+                      {kernel->workgroup, kernel->head_dim, kernel->tile.keys, kernel->tile.subgroups});
   if (caps.use_coopmat)
     if (const auto kernel = attention_coopmat_kernel(caps, D, {}, false, "attention"))
       return kernel_str("attention_coopmat", kernel->spec(false));
@@ -332,22 +348,22 @@ std::string encoder_attention_kernel_choice(const Capabilities& caps, int64_t D,
   return kernel_str("attention_encoder", {tl.wg, uint32_t(D), tl.br, tl.bc, tl.trs, tl.tro});
 }
 
-void attention_encoder(Graph& g, const TokenHeads& q, const TokenHeads& k, const TokenHeads& v,
-                       const Tensor& key_mask, const Tensor& out, const AttentionOptions& options) {
+void attention_encoder(Graph& g, const TokenHeads& q, const TokenHeads& k, const TokenHeads& v, const Tensor& key_mask,
+                       const Tensor& out, const AttentionOptions& options) {
   const std::string op = "attention_encoder";
   expect((out.dtype == DType::F32 || out.dtype == DType::F16) && out.shape.size() == 4, op,
          "out must be f32 or f16 [N, S, H, D], got " + shape_str(out));
   const int64_t N = out.shape[0], S = out.shape[1], H = out.shape[2], D = out.shape[3];
   const bool half = out.dtype == DType::F16;
   expect(N > 0 && S > 0 && H > 0 && D > 0, op, "empty dimension in out " + shape_str(out));
-  expect((key_mask.dtype == DType::U32 || key_mask.dtype == DType::I32) && key_mask.numel() == N * S,
-         op, "key_mask must be u32 or i32 [" + std::to_string(N) + ", " + std::to_string(S) +
-                 "], got " + shape_str(key_mask));
+  expect(
+      (key_mask.dtype == DType::U32 || key_mask.dtype == DType::I32) && key_mask.numel() == N * S, op,
+      "key_mask must be u32 or i32 [" + std::to_string(N) + ", " + std::to_string(S) + "], got " + shape_str(key_mask));
   const uint32_t qs = row_stride(q, N * S, H, D, op, "q", out.dtype);
   const uint32_t ks = row_stride(k, N * S, H, D, op, "k", out.dtype);
   const uint32_t vs = row_stride(v, N * S, H, D, op, "v", out.dtype);
-  expect(ks == vs, op, "k and v must have the same row stride, got " + std::to_string(ks) +
-                           " and " + std::to_string(vs));
+  expect(ks == vs, op,
+         "k and v must have the same row stride, got " + std::to_string(ks) + " and " + std::to_string(vs));
   check_u32(out.numel(), op, "out");
 
   const Capabilities& caps = g.context().caps();
@@ -355,9 +371,10 @@ void attention_encoder(Graph& g, const TokenHeads& q, const TokenHeads& k, const
   const std::string label = options.name.empty() ? op : options.name;
   if (((caps.use_coopmat && !options.exact) || options.emulate_coopmat) && options.splits <= 1) {
     check_u32(N * H, op, "tiles x heads");
-    const EncoderAttentionArgs a{q.tensor.ref, k.tensor.ref, v.tensor.ref, key_mask.ref, out.ref,
-                                 uint32_t(N), uint32_t(S), uint32_t(H), uint32_t(D),
-                                 uint32_t(q.col), qs, uint32_t(k.col), uint32_t(v.col), ks, scale, half};
+    const EncoderAttentionArgs a{q.tensor.ref, k.tensor.ref,    v.tensor.ref,    key_mask.ref, out.ref,
+                                 uint32_t(N),  uint32_t(S),     uint32_t(H),     uint32_t(D),  uint32_t(q.col),
+                                 qs,           uint32_t(k.col), uint32_t(v.col), ks,           scale,
+                                 half};
     // The register-resident kernel unless a tile or the emulation was asked for.
     if (!options.emulate_coopmat && !options.coopmat_tile.subgroups && !options.coopmat_tile.keys &&
         attention_flash_fits(a))
@@ -371,25 +388,37 @@ void attention_encoder(Graph& g, const TokenHeads& q, const TokenHeads& k, const
         return;
       }
   }
-  expect(!half, op, "f16 q, k, v and out need the tensor-core kernel (a device with cooperative matrices, "
-                    "head dim a multiple of 16, 16-byte aligned views)");
+  expect(!half, op,
+         "f16 q, k, v and out need the tensor-core kernel (a device with cooperative matrices, "
+         "head dim a multiple of 16, 16-byte aligned views)");
 
   const Tiles tl = pick_tiles(caps, D, S, op);
   const uint32_t q_blocks = ceil_div(uint64_t(S), tl.br);
   // The vision encoder has plenty of query blocks: split only when asked.
   const auto [splits, split_keys] = pick_splits(caps, std::max(options.splits, 1), uint64_t(S),
-                                                uint64_t(q_blocks) * N * H, tl.bc,
-                                                uint64_t(out.rows()), uint32_t(D));
-  AttnPush push{uint32_t(S), 1, uint32_t(H), uint32_t(H),
-                uint32_t(q.col), uint32_t(S) * qs, qs,
-                uint32_t(k.col), uint32_t(v.col), uint32_t(S) * ks, uint32_t(D), ks,
-                uint32_t(S), 0, kStaticParam, split_keys, float(double(scale) * kLog2e)};
+                                                uint64_t(q_blocks) * N * H, tl.bc, uint64_t(out.rows()), uint32_t(D));
+  AttnPush push{uint32_t(S),
+                1,
+                uint32_t(H),
+                uint32_t(H),
+                uint32_t(q.col),
+                uint32_t(S) * qs,
+                qs,
+                uint32_t(k.col),
+                uint32_t(v.col),
+                uint32_t(S) * ks,
+                uint32_t(D),
+                ks,
+                uint32_t(S),
+                0,
+                kStaticParam,
+                split_keys,
+                float(double(scale) * kLog2e)};
   const double flops = 4.0 * double(N * H * D) * double(S) * double(S);
   const double bytes = 4.0 * double(out.bytes()) + 4.0 * double(N * S);
   // Same-buffer q/k/v views (a fused qkv) bind the same range three times; that is fine.
-  record(g, "attention_encoder", label, {tl.wg, uint32_t(D), tl.br, tl.bc, tl.trs, tl.tro},
-         uint32_t(D), push, q_blocks, uint32_t(N * H), splits,
-         q.tensor.ref, k.tensor.ref, v.tensor.ref, key_mask.ref, out, nullptr, flops, bytes);
+  record(g, "attention_encoder", label, {tl.wg, uint32_t(D), tl.br, tl.bc, tl.trs, tl.tro}, uint32_t(D), push, q_blocks,
+         uint32_t(N * H), splits, q.tensor.ref, k.tensor.ref, v.tensor.ref, key_mask.ref, out, nullptr, flops, bytes);
 }
 
 }  // namespace smolvk::ops

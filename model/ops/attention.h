@@ -11,7 +11,6 @@
 
 namespace smolvk::ops {
 
-
 // The heads of a token-major activation, possibly a column slice of a wider row (e.g. the q,
 // k or v part of a fused qkv output [tokens, (Hq + 2·Hkv)·D]). Head h of token r starts at
 // element r·row_stride + col + h·D, with row_stride = tensor.numel() / tokens.
@@ -69,7 +68,7 @@ bool attention_decoder(Graph& g, const TokenHeads& q, const Tensor& k_cache, con
 // D on `caps` (aligned f32 views), for `smolvk info`.
 std::string encoder_attention_kernel_choice(const Capabilities& caps, int64_t D, int64_t rows);
 
-void attention_encoder(Graph& g, const TokenHeads& q, const TokenHeads& k, const TokenHeads& v,
-                       const Tensor& key_mask, const Tensor& out, const AttentionOptions& options = {});
+void attention_encoder(Graph& g, const TokenHeads& q, const TokenHeads& k, const TokenHeads& v, const Tensor& key_mask,
+                       const Tensor& out, const AttentionOptions& options = {});
 
 }  // namespace smolvk::ops

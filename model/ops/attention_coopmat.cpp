@@ -36,8 +36,8 @@ std::string misfit(const Capabilities& caps, uint32_t D, const AttentionCoopmatT
     return "subgroups must be positive and keys a positive multiple of 16";
   const uint64_t wg = uint64_t(t.subgroups) * caps.subgroup_size;
   if (wg > caps.max_workgroup_invocations || wg > caps.max_workgroup_size[0])
-    return std::to_string(wg) + " invocations exceed the device's " +
-           std::to_string(caps.max_workgroup_invocations) + " per workgroup";
+    return std::to_string(wg) + " invocations exceed the device's " + std::to_string(caps.max_workgroup_invocations) +
+           " per workgroup";
   const uint64_t bytes = attention_coopmat_shared_bytes(D, t, emulate);
   if (bytes > caps.max_shared_memory)
     return std::to_string(bytes) + " bytes of shared memory exceed the device's " +
@@ -70,9 +70,9 @@ AttentionCoopmatKernel make(const Capabilities& caps, uint32_t D, const Attentio
 
 uint64_t attention_coopmat_shared_bytes(uint32_t D, const AttentionCoopmatTile& t, bool emulate) {
   const uint64_t br = 16ull * t.subgroups, bc = t.keys, wide = std::max<uint64_t>(bc, D);
-  const uint64_t kv = 2 * bc * (D + 8) * 2;        // fp16 K and V blocks
-  const uint64_t hs = br * (wide + 8) * 2;         // fp16 Q staging / P
-  const uint64_t scratch = br * (wide + 4) * 4;    // f32 S and P·V, 16 rows per subgroup
+  const uint64_t kv = 2 * bc * (D + 8) * 2;      // fp16 K and V blocks
+  const uint64_t hs = br * (wide + 8) * 2;       // fp16 Q staging / P
+  const uint64_t scratch = br * (wide + 4) * 4;  // f32 S and P·V, 16 rows per subgroup
   const uint64_t flags = bc * 4;
   // The emulation also stages Q in f16 and exchanges lane values through one float per
   // invocation (subgroups of at most 64 lanes).
@@ -80,13 +80,12 @@ uint64_t attention_coopmat_shared_bytes(uint32_t D, const AttentionCoopmatTile& 
 }
 
 std::optional<AttentionCoopmatKernel> attention_coopmat_kernel(const Capabilities& device_caps, int64_t D,
-                                                               const AttentionCoopmatTile& requested,
-                                                               bool emulate, const std::string& who) {
+                                                               const AttentionCoopmatTile& requested, bool emulate,
+                                                               const std::string& who) {
   // The emulation (tests) runs virtual subgroups of 32 lanes, as the GEMM's does.
   const Capabilities caps = emulate ? emulated_coopmat_caps(device_caps) : device_caps;
   const uint32_t sgs = caps.subgroup_size;
-  if (D <= 0 || D % 16 != 0 || D > 256 || sgs < 4 || sgs > 64 || !std::has_single_bit(sgs) ||
-      !caps.subgroup_shuffle)
+  if (D <= 0 || D % 16 != 0 || D > 256 || sgs < 4 || sgs > 64 || !std::has_single_bit(sgs) || !caps.subgroup_shuffle)
     return std::nullopt;
   if (requested.subgroups || requested.keys) {
     if (const std::string why = misfit(caps, uint32_t(D), requested, emulate); !why.empty())
@@ -125,7 +124,10 @@ static void record_encoder_dispatch(Graph& g, const AttentionCoopmatKernel& kern
   d.flops = 4.0 * double(tile_heads) * double(a.D) * double(a.S) * double(a.S);
   const double out_bytes = (a.half ? 2.0 : 4.0) * double(tile_heads) * double(a.S) * double(a.D);
   d.bytes = 4.0 * out_bytes + 4.0 * double(a.N) * double(a.S);
-  d.bindings = {{a.q, Access::Read}, {a.k, Access::Read}, {a.v, Access::Read}, {a.key_mask, Access::Read},
+  d.bindings = {{a.q, Access::Read},
+                {a.k, Access::Read},
+                {a.v, Access::Read},
+                {a.key_mask, Access::Read},
                 {a.out, Access::Write}};
   d.set_push(CoopmatAttnPush{a.S, a.H, a.q_col / unit, a.q_stride / unit, a.k_col / unit, a.v_col / unit,
                              a.kv_stride / unit, float(double(a.scale) * kLog2e)});
@@ -139,8 +141,7 @@ void record_attention_coopmat(Graph& g, const AttentionCoopmatKernel& kernel, co
 }
 
 std::optional<AttentionCoopmatKernel> attention_flash_kernel(const Capabilities& caps, int64_t D) {
-  if (!caps.use_coopmat || !caps.coopmat_mma_layout || caps.subgroup_size != 32 || D <= 0 || D % 16 != 0 ||
-      D > 256)
+  if (!caps.use_coopmat || !caps.coopmat_mma_layout || caps.subgroup_size != 32 || D <= 0 || D % 16 != 0 || D > 256)
     return std::nullopt;
   const KernelPolicy policy = kernel_policy(caps);
   if (policy.attention_flash == 0) return std::nullopt;
@@ -148,8 +149,9 @@ std::optional<AttentionCoopmatKernel> attention_flash_kernel(const Capabilities&
   // and 6.2 for 4 × 32. Fewer keys or subgroups where shared memory is short (D = 128).
   const uint32_t sg = policy.flash_subgroups, keys = policy.flash_keys;
   if (sg == 0 || keys == 0 || keys % 16 != 0) return std::nullopt;
-  for (const AttentionCoopmatTile t : {AttentionCoopmatTile{sg, keys}, AttentionCoopmatTile{sg, 32}, AttentionCoopmatTile{4, 64},
-                                       AttentionCoopmatTile{4, 32}, AttentionCoopmatTile{4, 16}}) {
+  for (const AttentionCoopmatTile t :
+       {AttentionCoopmatTile{sg, keys}, AttentionCoopmatTile{sg, 32}, AttentionCoopmatTile{4, 64},
+        AttentionCoopmatTile{4, 32}, AttentionCoopmatTile{4, 16}}) {
     const uint64_t bytes = attention_flash_shared_bytes(uint32_t(D), t);
     if (t.keys <= keys && t.subgroups <= sg && bytes <= caps.max_shared_memory &&
         uint64_t(t.subgroups) * 32 <= caps.max_workgroup_invocations)
@@ -179,7 +181,9 @@ bool record_attention_coopmat_decoder(Graph& g, const DecoderAttentionArgs& a, c
   const uint32_t blocks = (a.T + kernel->rows() - 1) / kernel->rows();
   const uint64_t batch_heads = uint64_t(a.B) * a.Hq;
   check_grid(g.context().caps(), blocks, batch_heads, label);
-  Dispatch d{.name = label, .op = "attention", .shader = emulate ? "attention_coopmat_dec_emu" : "attention_coopmat_dec",
+  Dispatch d{.name = label,
+             .op = "attention",
+             .shader = emulate ? "attention_coopmat_dec_emu" : "attention_coopmat_dec",
              .spec = kernel->spec()};
   d.groups = {blocks, uint32_t(batch_heads), 1};
   // Keys seen with a fixed pos0 (an upper bound with a params word); left padding is not known.
@@ -187,8 +191,11 @@ bool record_attention_coopmat_decoder(Graph& g, const DecoderAttentionArgs& a, c
   const double T = a.T, p0 = fixed ? double(a.pos0) : double(a.C) - T;
   d.flops = 4.0 * double(batch_heads) * double(a.D) * (T * p0 + T * (T + 1) / 2);
   d.bytes = 8.0 * double(batch_heads) * T * a.D + 8.0 * double(a.B) * a.Hkv * a.D * (p0 + T);
-  d.bindings = {{a.q, Access::Read}, {a.k_cache, Access::Read}, {a.v_cache, Access::Read},
-                {a.kv_start, Access::Read}, {a.out, Access::Write}};
+  d.bindings = {{a.q, Access::Read},
+                {a.k_cache, Access::Read},
+                {a.v_cache, Access::Read},
+                {a.kv_start, Access::Read},
+                {a.out, Access::Write}};
   if (!fixed) d.bindings.push_back({a.params, Access::Read});
   d.set_push(CoopmatDecPush{a.T, a.Hq, a.Hq / a.Hkv, a.C, a.q_col / 4, a.q_stride / 4, a.pos0, a.pos0_param,
                             float(double(a.scale) * kLog2e)});

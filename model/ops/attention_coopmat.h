@@ -40,8 +40,8 @@ uint64_t attention_coopmat_shared_bytes(uint32_t D, const AttentionCoopmatTile& 
 // not a power of 2 in 4..64, or nothing fits). A non-zero request that is malformed or does
 // not fit throws std::invalid_argument naming `who` and the limit.
 std::optional<AttentionCoopmatKernel> attention_coopmat_kernel(const Capabilities& caps, int64_t D,
-                                                               const AttentionCoopmatTile& requested,
-                                                               bool emulate, const std::string& who);
+                                                               const AttentionCoopmatTile& requested, bool emulate,
+                                                               const std::string& who);
 
 // The validated operands of one encoder attention: q/k/v heads of D at element col + h·D of
 // each token row (row strides in elements), key_mask [N, S], out [N, S, H, D]; f32, or f16

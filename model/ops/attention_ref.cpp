@@ -9,10 +9,9 @@
 namespace smolvk::ops {
 namespace {
 // softmax(q·kᵀ·scale) · v over the keys `valid` accepts; key j's rows at k_row(j) / v_row(j).
-void attend_row(const float* q, int64_t nkeys, int64_t D, float scale,
-                const std::function<bool(int64_t)>& valid,
-                const std::function<const float*(int64_t)>& k_row,
-                const std::function<const float*(int64_t)>& v_row, float* out) {
+void attend_row(const float* q, int64_t nkeys, int64_t D, float scale, const std::function<bool(int64_t)>& valid,
+                const std::function<const float*(int64_t)>& k_row, const std::function<const float*(int64_t)>& v_row,
+                float* out) {
   std::vector<double> s(size_t(nkeys), 0.0);
   double mx = -INFINITY;
   for (int64_t j = 0; j < nkeys; ++j) {
@@ -36,14 +35,13 @@ void attend_row(const float* q, int64_t nkeys, int64_t D, float scale,
 }
 }  // namespace
 
-void attention_decoder_ref(std::span<const float> q, std::span<const float> k_cache,
-                           std::span<const float> v_cache, int64_t C,
-                           std::span<const int32_t> kv_start, int64_t pos0,
-                           const AttentionRefDims& dims, float scale, std::span<float> out) {
+void attention_decoder_ref(std::span<const float> q, std::span<const float> k_cache, std::span<const float> v_cache,
+                           int64_t C, std::span<const int32_t> kv_start, int64_t pos0, const AttentionRefDims& dims,
+                           float scale, std::span<float> out) {
   const auto [B, T, Hq, Hkv, D] = dims;
   if (Hkv <= 0 || Hq % Hkv || q.size() != size_t(B * T * Hq * D) || out.size() != q.size() ||
-      k_cache.size() != size_t(B * Hkv * C * D) || v_cache.size() != k_cache.size() ||
-      kv_start.size() != size_t(B) || pos0 < 0 || pos0 + T > C)
+      k_cache.size() != size_t(B * Hkv * C * D) || v_cache.size() != k_cache.size() || kv_start.size() != size_t(B) ||
+      pos0 < 0 || pos0 + T > C)
     throw std::invalid_argument("attention_decoder_ref: sizes do not match the dims");
   const int64_t G = Hq / Hkv;
   for (int64_t b = 0; b < B; ++b)
@@ -54,19 +52,16 @@ void attention_decoder_ref(std::span<const float> q, std::span<const float> k_ca
         const float* base_v = &v_cache[size_t((b * Hkv + kvh) * C * D)];
         attend_row(
             &q[size_t(((b * T + t) * Hq + h) * D)], pos0 + T, D, scale,
-            [&](int64_t j) { return j >= kv_start[b] && j <= last; },
-            [&](int64_t j) { return base_k + j * D; }, [&](int64_t j) { return base_v + j * D; },
-            &out[size_t(((b * T + t) * Hq + h) * D)]);
+            [&](int64_t j) { return j >= kv_start[b] && j <= last; }, [&](int64_t j) { return base_k + j * D; },
+            [&](int64_t j) { return base_v + j * D; }, &out[size_t(((b * T + t) * Hq + h) * D)]);
       }
 }
 
-void attention_encoder_ref(std::span<const float> q, std::span<const float> k,
-                           std::span<const float> v, std::span<const int32_t> key_mask,
-                           int64_t N, int64_t S, int64_t H, int64_t D, float scale,
+void attention_encoder_ref(std::span<const float> q, std::span<const float> k, std::span<const float> v,
+                           std::span<const int32_t> key_mask, int64_t N, int64_t S, int64_t H, int64_t D, float scale,
                            std::span<float> out) {
   const size_t n = size_t(N * S * H * D);
-  if (q.size() != n || k.size() != n || v.size() != n || out.size() != n ||
-      key_mask.size() != size_t(N * S))
+  if (q.size() != n || k.size() != n || v.size() != n || out.size() != n || key_mask.size() != size_t(N * S))
     throw std::invalid_argument("attention_encoder_ref: sizes do not match [N, S, H, D]");
   for (int64_t t = 0; t < N; ++t)
     for (int64_t i = 0; i < S; ++i)

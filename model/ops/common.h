@@ -18,9 +18,7 @@ struct Tensor {
   DType dtype = DType::F32;
   std::vector<int64_t> shape;
 
-  int64_t numel() const {
-    return std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<>());
-  }
+  int64_t numel() const { return std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<>()); }
   uint64_t bytes() const { return uint64_t(numel()) * dtype_size(dtype); }
   int64_t dim(int i) const { return shape.at(i < 0 ? shape.size() + i : i); }
   int64_t rows() const { return numel() / shape.back(); }  // all dims but the last
@@ -38,8 +36,7 @@ inline Tensor transient(Graph& g, DType t, std::vector<int64_t> shape, std::stri
   x.ref = g.transient(x.bytes(), std::move(name));
   return x;
 }
-inline Tensor external(Graph& g, const Buffer& b, DType t, std::vector<int64_t> shape,
-                       uint64_t offset = 0) {
+inline Tensor external(Graph& g, const Buffer& b, DType t, std::vector<int64_t> shape, uint64_t offset = 0) {
   Tensor x{{}, t, std::move(shape)};
   x.ref = g.external(b, offset, x.bytes());
   return x;

@@ -12,8 +12,8 @@ struct EmbedPush {
 };
 }  // namespace
 
-void embedding(Graph& g, const Tensor& ids, const Tensor& table, const Tensor& out,
-               std::string name, uint64_t max_chunk_bytes) {
+void embedding(Graph& g, const Tensor& ids, const Tensor& table, const Tensor& out, std::string name,
+               uint64_t max_chunk_bytes) {
   if (name.empty()) name = "embedding";
   const std::string who = "embedding '" + name + "'";
   auto fail = [&](const std::string& why) {
@@ -46,15 +46,15 @@ void embedding(Graph& g, const Tensor& ids, const Tensor& table, const Tensor& o
   const uint32_t wg = std::min<uint32_t>(64, std::max<uint32_t>(caps.max_workgroup_invocations, 1));
 
   for (int64_t v0 = 0; v0 < V;) {
-    const int64_t vc = int64_t(rows_per_binding(table.ref.offset + uint64_t(v0) * row, row,
-                                                uint64_t(V - v0), limit, align, who));
+    const int64_t vc =
+        int64_t(rows_per_binding(table.ref.offset + uint64_t(v0) * row, row, uint64_t(V - v0), limit, align, who));
     const AlignedBinding tb = bind_aligned(table.ref, uint64_t(v0) * row, uint64_t(vc) * row, align, es, who);
-    Dispatch d{.name = name, .op = "embedding",
-               .shader = "embed_" + std::string(dtype_name(table.dtype)), .spec = {wg}};
+    Dispatch d{
+        .name = name, .op = "embedding", .shader = "embed_" + std::string(dtype_name(table.dtype)), .spec = {wg}};
     // Chunks write disjoint rows of out, but each binds all of it.
     d.bindings = {{ib.ref, Access::Read}, {tb.ref, Access::Read}, {ob.ref, Access::Write}};
-    d.set_push(EmbedPush{uint32_t(T), uint32_t(H), uint32_t(V), uint32_t(v0), uint32_t(v0 + vc),
-                         tb.elem_offset, ib.elem_offset, ob.elem_offset});
+    d.set_push(EmbedPush{uint32_t(T), uint32_t(H), uint32_t(V), uint32_t(v0), uint32_t(v0 + vc), tb.elem_offset,
+                         ib.elem_offset, ob.elem_offset});
     d.groups = grid_1d(ceil_div(uint64_t(T * H), wg));
     d.bytes = double(T) * 4 + double(T * H) * (4.0 + double(es)) / double(V) * double(vc);
     g.add(std::move(d));
@@ -65,9 +65,9 @@ void embedding(Graph& g, const Tensor& ids, const Tensor& table, const Tensor& o
 void check_token_ids(std::span<const int32_t> ids, int64_t vocab) {
   for (size_t i = 0; i < ids.size(); ++i)
     if (ids[i] < 0 || ids[i] >= vocab)
-      throw std::out_of_range("token id " + std::to_string(ids[i]) + " at position " +
-                              std::to_string(i) + " is outside the vocabulary of " +
-                              std::to_string(vocab) + " ids [0, " + std::to_string(vocab) + ")");
+      throw std::out_of_range("token id " + std::to_string(ids[i]) + " at position " + std::to_string(i) +
+                              " is outside the vocabulary of " + std::to_string(vocab) + " ids [0, " +
+                              std::to_string(vocab) + ")");
 }
 
 }  // namespace smolvk::ops

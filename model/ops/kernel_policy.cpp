@@ -91,7 +91,9 @@ KernelPolicy kernel_policy(const Capabilities& caps) {
 
 std::vector<std::string> KernelPolicy::describe() const {
   std::vector<std::string> out;
-  const KernelPolicy base = device_class == "nvidia" ? nvidia_policy() : device_class == "cpu" ? cpu_policy() : default_policy();
+  const KernelPolicy base = device_class == "nvidia" ? nvidia_policy()
+                            : device_class == "cpu"  ? cpu_policy()
+                                                     : default_policy();
   for (const auto& k : kSettings) {
     const bool overridden = this->*(k.field) != base.*(k.field);
     out.push_back(std::string(k.name) + " = " + std::to_string(this->*(k.field)) +
@@ -120,7 +122,7 @@ bool bf16_to_f16_in_range(const uint16_t* src, size_t n, uint16_t* dst) {
       dst[i] = uint16_t(sign | ((e - 112) << 10) | (m << 3));
       continue;
     }
-    if (e > 142) return false;  // beyond 65504 (65536 and up), inf or NaN
+    if (e > 142) return false;                      // beyond 65504 (65536 and up), inf or NaN
     dst[i] = f32_to_f16(bf16_to_f32(uint16_t(b)));  // subnormal or zero: rounds like the GPU
   }
   return true;

@@ -22,12 +22,12 @@ struct KernelPolicy {
   // several-row kernels and separate norm / SwiGLU dispatches (faster there on the H100:
   // batch 8 2.65 vs 3.43 ms per decode step, batch 32 6.45 vs 12.2).
   uint32_t fuse_matvec_max_rows = 2;
-  uint32_t mlp_decode_max_rows = 2;    // the one-dispatch MLP block (needs float atomics)
-  uint32_t fold_o_proj = 1;            // a one-split decode step's attention applies o_proj too
-  uint32_t rows_kernel_min_rows = 17;  // matmul_rows.comp from here to kMatVecMaxRows rows
-  uint32_t coopmat_min_rows = 32;      // tensor-core GEMM from here (up to kMatVecMaxRows too)
-  uint32_t rows_cols_per_thread = 0;   // matmul_rows.comp columns per thread; 0 = by width
-  uint32_t matvec_workgroup = 128;     // invocations of the subgroup mat-vec
+  uint32_t mlp_decode_max_rows = 2;      // the one-dispatch MLP block (needs float atomics)
+  uint32_t fold_o_proj = 1;              // a one-split decode step's attention applies o_proj too
+  uint32_t rows_kernel_min_rows = 17;    // matmul_rows.comp from here to kMatVecMaxRows rows
+  uint32_t coopmat_min_rows = 32;        // tensor-core GEMM from here (up to kMatVecMaxRows too)
+  uint32_t rows_cols_per_thread = 0;     // matmul_rows.comp columns per thread; 0 = by width
+  uint32_t matvec_workgroup = 128;       // invocations of the subgroup mat-vec
   uint32_t decode_split_min_keys = 128;  // flash-decoding: fewest keys per split
   // Vision encoder.
   uint32_t half_activations = 1;  // GEMM/attention-only activations in f16 (tensor cores)

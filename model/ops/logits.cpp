@@ -20,9 +20,7 @@ void check_shapes(const char* op, const Tensor& logits, const Tensor& ids) {
 }
 
 // Rows are long (up to ~128k): the widest workgroup the device allows, up to 1024.
-uint32_t logits_workgroup(const Capabilities& caps, int64_t vocab) {
-  return row_workgroup(caps, vocab / 4, 1024);
-}
+uint32_t logits_workgroup(const Capabilities& caps, int64_t vocab) { return row_workgroup(caps, vocab / 4, 1024); }
 
 struct ArgmaxPush {
   uint32_t rows, vocab;
@@ -36,9 +34,8 @@ struct SamplePush {
   uint32_t seed_lo, seed_hi, step, param_index;
 };
 
-void record_sample(Graph& g, const Tensor& logits, const Tensor& ids, const SamplingParams& p,
-                   const TensorRef* params, uint32_t param_index, uint32_t step,
-                   const std::string& name) {
+void record_sample(Graph& g, const Tensor& logits, const Tensor& ids, const SamplingParams& p, const TensorRef* params,
+                   uint32_t param_index, uint32_t step, const std::string& name) {
   check_shapes("sample", logits, ids);
   if (!std::isfinite(p.temperature) || !(p.top_p > 0) || std::isnan(p.top_p) || p.top_k < 0)
     throw std::invalid_argument("sample: temperature " + std::to_string(p.temperature) + ", top_k " +
@@ -46,18 +43,17 @@ void record_sample(Graph& g, const Tensor& logits, const Tensor& ids, const Samp
                                 ": need a finite temperature, top_k >= 0 and top_p > 0");
   if (p.temperature <= 0 || p.top_k == 1) return argmax(g, logits, ids, name);
   if (params && param_index >= Graph::kParamWords)
-    throw std::invalid_argument("sample: step param index " + std::to_string(param_index) +
-                                " is past the " + std::to_string(Graph::kParamWords) + " param words");
+    throw std::invalid_argument("sample: step param index " + std::to_string(param_index) + " is past the " +
+                                std::to_string(Graph::kParamWords) + " param words");
   const Capabilities& caps = g.context().caps();
   const int64_t rows = logits.dim(0), vocab = logits.dim(1);
   const uint32_t wg = logits_workgroup(caps, vocab);
-  Dispatch d{.name = name, .op = "sample", .shader = caps.use_subgroup ? "logits_sample_sg" : "logits_sample",
-             .spec = {wg}};
+  Dispatch d{
+      .name = name, .op = "sample", .shader = caps.use_subgroup ? "logits_sample_sg" : "logits_sample", .spec = {wg}};
   d.bindings = {{logits.ref, Access::Read}, {ids.ref, Access::Write}};
   if (params) d.bindings.push_back({*params, Access::Read});
-  d.set_push(SamplePush{uint32_t(rows), uint32_t(vocab), 1.0f / p.temperature, uint32_t(p.top_k),
-                        p.top_p, uint32_t(p.seed), uint32_t(p.seed >> 32), step,
-                        params ? param_index : kStaticStep});
+  d.set_push(SamplePush{uint32_t(rows), uint32_t(vocab), 1.0f / p.temperature, uint32_t(p.top_k), p.top_p,
+                        uint32_t(p.seed), uint32_t(p.seed >> 32), step, params ? param_index : kStaticStep});
   d.groups = grid_1d(uint64_t(rows));
   // Up to 1 + 32 (top-k) + 33 (top-p) + 1 passes over the row.
   const double passes = 2 + (p.top_k > 0 && p.top_k < vocab ? 32 : 0) + (p.top_p < 1 ? 33 : 0);
@@ -73,8 +69,8 @@ void argmax(Graph& g, const Tensor& logits, const Tensor& ids, const std::string
   const Capabilities& caps = g.context().caps();
   const int64_t rows = logits.dim(0), vocab = logits.dim(1);
   const uint32_t wg = logits_workgroup(caps, vocab);
-  Dispatch d{.name = name, .op = "argmax", .shader = caps.use_subgroup ? "logits_argmax_sg" : "logits_argmax",
-             .spec = {wg}};
+  Dispatch d{
+      .name = name, .op = "argmax", .shader = caps.use_subgroup ? "logits_argmax_sg" : "logits_argmax", .spec = {wg}};
   d.bindings = {{logits.ref, Access::Read}, {ids.ref, Access::Write}};
   d.set_push(ArgmaxPush{uint32_t(rows), uint32_t(vocab)});
   d.groups = grid_1d(uint64_t(rows));
@@ -83,14 +79,14 @@ void argmax(Graph& g, const Tensor& logits, const Tensor& ids, const std::string
   g.add(std::move(d));
 }
 
-void sample(Graph& g, const Tensor& logits, const Tensor& ids, const SamplingParams& params,
-            ParamWord step, const std::string& name) {
+void sample(Graph& g, const Tensor& logits, const Tensor& ids, const SamplingParams& params, ParamWord step,
+            const std::string& name) {
   if (!step.params.valid()) throw std::invalid_argument("sample: step.params is not a params buffer");
   record_sample(g, logits, ids, params, &step.params, step.index, 0, name);
 }
 
-void sample(Graph& g, const Tensor& logits, const Tensor& ids, const SamplingParams& params,
-            uint32_t step, const std::string& name) {
+void sample(Graph& g, const Tensor& logits, const Tensor& ids, const SamplingParams& params, uint32_t step,
+            const std::string& name) {
   record_sample(g, logits, ids, params, nullptr, 0, step, name);
 }
 

@@ -7,7 +7,6 @@
 
 namespace smolvk::ops {
 
-
 struct SamplingParams {
   float temperature = 1.0f;  // <= 0: greedy (argmax)
   int32_t top_k = 0;         // 0 (or >= vocab): off
@@ -30,10 +29,10 @@ void argmax(Graph& g, const Tensor& logits, const Tensor& ids, const std::string
 //     Gumbel noise a counter hash of (seed, step, row, i) — see shaders/logits_rng.glsl.
 // top_k == 1 and temperature <= 0 record an argmax instead. `step` is read from the params
 // buffer at run time, so a replayed decode program draws fresh noise each step.
-void sample(Graph& g, const Tensor& logits, const Tensor& ids, const SamplingParams& params,
-            ParamWord step, const std::string& name = "sample");
+void sample(Graph& g, const Tensor& logits, const Tensor& ids, const SamplingParams& params, ParamWord step,
+            const std::string& name = "sample");
 // The same with a step fixed at record time.
-void sample(Graph& g, const Tensor& logits, const Tensor& ids, const SamplingParams& params,
-            uint32_t step, const std::string& name = "sample");
+void sample(Graph& g, const Tensor& logits, const Tensor& ids, const SamplingParams& params, uint32_t step,
+            const std::string& name = "sample");
 
 }  // namespace smolvk::ops

@@ -39,17 +39,17 @@ uint32_t order_key(float v) {
   return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 
-float key_value(uint32_t k) {
-  return std::bit_cast<float>((k & 0x80000000u) ? (k & 0x7fffffffu) : ~k);
-}
+float key_value(uint32_t k) { return std::bit_cast<float>((k & 0x80000000u) ? (k & 0x7fffffffu) : ~k); }
 
 // Largest key u in [lo, hi] with enough(u) true; enough must be monotone (true at lo).
 template <class F>
 uint32_t bisect(uint32_t lo, uint32_t hi, F enough) {
   while (lo < hi) {
     const uint32_t mid = lo + ((hi - lo) >> 1) + ((hi - lo) & 1u);
-    if (enough(mid)) lo = mid;
-    else hi = mid - 1;
+    if (enough(mid))
+      lo = mid;
+    else
+      hi = mid - 1;
   }
   return lo;
 }
@@ -72,8 +72,8 @@ std::vector<int32_t> argmax(std::span<const float> logits, int64_t rows, int64_t
   return ids;
 }
 
-std::vector<int32_t> sample(std::span<const float> logits, int64_t rows, int64_t vocab,
-                            const SamplingParams& p, uint32_t step) {
+std::vector<int32_t> sample(std::span<const float> logits, int64_t rows, int64_t vocab, const SamplingParams& p,
+                            uint32_t step) {
   if (p.temperature <= 0 || p.top_k == 1) return argmax(logits, rows, vocab);
   const float inv_temp = 1.0f / p.temperature;
   std::vector<int32_t> ids(static_cast<size_t>(rows));

@@ -25,22 +25,20 @@ struct MatVecPush {
   uint32_t flags;  // 1: bias, 2: accumulate, 4: fused RMSNorm, 8: SwiGLU input, 16: RoPE
   float eps;
   uint32_t half_d = 0, Hq = 0, Hkv = 0, T = 0, C = 0, table_rows = 0;  // RoPE only
-  uint32_t yc_off = 0;  // flag 32 (a copy of Y) only
+  uint32_t yc_off = 0;                                                 // flag 32 (a copy of Y) only
 };
-
 
 struct Kernel {
   std::string shader;
   std::vector<uint32_t> spec;
-  uint32_t cols_per_group = 0;       // mat-vec
-  bool matvec_push = false;          // matmul_vec.comp (MatVecPush) rather than MatmulPush
-  uint32_t tile_m = 0, tile_n = 0;   // tiled
+  uint32_t cols_per_group = 0;      // mat-vec
+  bool matvec_push = false;         // matmul_vec.comp (MatVecPush) rather than MatmulPush
+  uint32_t tile_m = 0, tile_n = 0;  // tiled
 };
 
 // `pairs`: lane groups must own two columns (the fused RoPE writes column pairs).
-Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const MatmulOptions& o,
-                   const std::string& who, bool pairs = false, uint64_t n_cols = 0, bool x_half = false,
-                   bool y_half = false) {
+Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const MatmulOptions& o, const std::string& who,
+                   bool pairs = false, uint64_t n_cols = 0, bool x_half = false, bool y_half = false) {
   const std::string dt(dtype_name(wt));
   Kernel k;
   const bool fused = o.norm_weight || o.swiglu_input || o.y_copy || pairs;
@@ -55,7 +53,8 @@ Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const Matmu
   const bool few_rows_tc = tensor_cores && !fused && rows <= kMatVecMaxRows &&
                            (o.coopmat_tile.bm != 0 || rows >= int64_t(policy.coopmat_min_rows));
   if (few_rows_tc || (rows > kMatVecMaxRows && tensor_cores))
-    if (const auto cm = coopmat_kernel(o.emulate_coopmat ? emulated_coopmat_caps(caps) : caps, o.coopmat_tile, who, rows, x_half)) {
+    if (const auto cm =
+            coopmat_kernel(o.emulate_coopmat ? emulated_coopmat_caps(caps) : caps, o.coopmat_tile, who, rows, x_half)) {
       k.shader = (o.emulate_coopmat ? "matmul_coopmat_emu_" : "matmul_coopmat_") + dt;
       k.spec = cm->spec(x_half, y_half);
       k.tile_m = cm->tile.bm;
@@ -72,8 +71,9 @@ Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const Matmu
       if (wg >= rb) {
         const uint32_t cg = wg / rb;
         const uint64_t want = uint64_t(n_cols) / (uint64_t(cg) * 256);
-        const uint32_t cpt = policy.rows_cols_per_thread ? policy.rows_cols_per_thread
-                                                         : uint32_t(std::clamp<uint64_t>(std::bit_floor(std::max<uint64_t>(want, 1)), 1, 4));
+        const uint32_t cpt = policy.rows_cols_per_thread
+                                 ? policy.rows_cols_per_thread
+                                 : uint32_t(std::clamp<uint64_t>(std::bit_floor(std::max<uint64_t>(want, 1)), 1, 4));
         uint32_t kc = 256;
         while (kc > 8 && uint64_t(rb) * (kc + 4) * 4 > caps.max_shared_memory / 2) kc /= 2;
         k.shader = "matmul_rows_" + dt;
@@ -118,8 +118,7 @@ Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const Matmu
   // device offers fewer invocations or less shared memory.
   uint32_t bm = 64, bk = 16, t = 4;
   auto shared_bytes = [&](uint32_t b) { return 2ull * bk * (b + 1) * 4; };
-  if (caps.max_workgroup_invocations < (bm / t) * (bm / t) || shared_bytes(bm) > caps.max_shared_memory)
-    bm = 32;
+  if (caps.max_workgroup_invocations < (bm / t) * (bm / t) || shared_bytes(bm) > caps.max_shared_memory) bm = 32;
   const uint32_t wg = (bm / t) * (bm / t);
   k.shader = "matmul_tiled_" + dt;
   k.spec = {wg, bm, bm, bk, t, t};
@@ -134,8 +133,7 @@ std::string matmul_kernel_choice(const Capabilities& caps, int64_t rows, uint64_
   return kernel_str(k.shader, k.spec);
 }
 
-void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
-            const MatmulOptions& o) {
+void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y, const MatmulOptions& o) {
   const std::string label = o.name.empty() ? "matmul" : o.name;
   const std::string who = "matmul '" + label + "'";
   auto fail = [&](const std::string& why) {
@@ -147,8 +145,7 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
   if ((x.dtype != DType::F32 && x.dtype != DType::F16) || (y.dtype != DType::F32 && y.dtype != DType::F16))
     fail("x and y must be f32 or f16");
   if (o.gelu && o.accumulate) fail("gelu and accumulate do not combine");
-  if (w.dtype != DType::F32 && w.dtype != DType::F16 && w.dtype != DType::BF16)
-    fail("w must be f32, f16 or bf16");
+  if (w.dtype != DType::F32 && w.dtype != DType::F16 && w.dtype != DType::BF16) fail("w must be f32, f16 or bf16");
   const int64_t M = x.rows(), x_cols = x.dim(-1), N = w.dim(0), y_cols = y.dim(-1);
   const int64_t K = o.swiglu_input ? x_cols / 2 : x_cols;
   if (M <= 0 || K <= 0 || N <= 0) fail("empty dimension");
@@ -168,8 +165,8 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
   }
   if (y.rows() != M) fail("y must have as many rows as x");
   if (o.y_col < 0 || o.y_col + N > y_cols)
-    fail("columns [" + std::to_string(o.y_col) + ", " + std::to_string(o.y_col + N) +
-         ") do not fit y's " + std::to_string(y_cols) + " columns");
+    fail("columns [" + std::to_string(o.y_col) + ", " + std::to_string(o.y_col + N) + ") do not fit y's " +
+         std::to_string(y_cols) + " columns");
   if (bias && (bias->dtype != w.dtype || bias->numel() != N)) fail("bias must be [N] of w's dtype");
   for (const Tensor* t : {&x, &w, &y, bias, o.norm_weight})
     if (t && (!t->ref.valid() || t->ref.size < t->bytes())) fail("a tensor's buffer range is smaller than its shape");
@@ -192,7 +189,7 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
   const uint64_t ws = dtype_size(w.dtype);
   const uint64_t w_row = uint64_t(K) * ws;
   const uint32_t flags = (bias ? 1u : 0u) | (o.accumulate ? 2u : 0u) | (o.norm_weight ? 4u : 0u) |
-                        (o.swiglu_input ? 8u : 0u) | (o.y_copy ? 32u : 0u) | (o.gelu ? 64u : 0u);
+                         (o.swiglu_input ? 8u : 0u) | (o.y_copy ? 32u : 0u) | (o.gelu ? 64u : 0u);
 
   // Rows of X (and Y) per dispatch: both bindings fit the limit even when misaligned.
   const uint64_t xy_row = std::max<uint64_t>(uint64_t(x_cols) * xs, uint64_t(y_cols) * ys);
@@ -205,7 +202,8 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
     const int64_t mc = std::min(m_step, M - m0);
     const Kernel kern = pick_kernel(caps, mc, w.dtype, o, who, false, uint64_t(N), x_half, y_half);
     if ((x_half || y_half) && kern.shader.rfind("matmul_coopmat", 0) != 0)
-      fail("f16 x or y needs the tensor-core GEMM, but a chunk of " + std::to_string(mc) + " rows picked " + kern.shader);
+      fail("f16 x or y needs the tensor-core GEMM, but a chunk of " + std::to_string(mc) + " rows picked " +
+           kern.shader);
     const AlignedBinding xb =
         bind_aligned(x.ref, uint64_t(m0 * x_cols) * xs, uint64_t(mc * x_cols) * xs, align, xs, who);
     for (int64_t n0 = 0; n0 < N;) {
@@ -219,9 +217,8 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
       if (y_half && yb.elem_offset % 2) fail("f16 y must start at an even element of its buffer");
 
       Dispatch d{.name = label, .op = "matmul", .shader = kern.shader, .spec = kern.spec};
-      d.bindings = {{xb.ref, Access::Read},
-                    {wb.ref, Access::Read},
-                    {yb.ref, o.accumulate ? Access::ReadWrite : Access::Write}};
+      d.bindings = {
+          {xb.ref, Access::Read}, {wb.ref, Access::Read}, {yb.ref, o.accumulate ? Access::ReadWrite : Access::Write}};
       uint32_t b_off = 0;
       if (bias) {
         const AlignedBinding bb = bind_aligned(bias->ref, uint64_t(n0) * ws, uint64_t(nc) * ws, align, ws, who);
@@ -229,8 +226,9 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
         b_off = bb.elem_offset;
       }
       if (kern.matvec_push) {
-        MatVecPush p{uint32_t(mc), uint32_t(nc), uint32_t(K), xb.elem_offset, uint32_t(x_cols),
-                     wb.elem_offset, b_off, 0, yb.elem_offset, uint32_t(y_cols), flags, o.norm_eps};
+        MatVecPush p{uint32_t(mc),     uint32_t(nc),     uint32_t(K), xb.elem_offset,
+                     uint32_t(x_cols), wb.elem_offset,   b_off,       0,
+                     yb.elem_offset,   uint32_t(y_cols), flags,       o.norm_eps};
         if (o.norm_weight) {
           const AlignedBinding nb = bind_aligned(o.norm_weight->ref, 0, uint64_t(K) * ws, align, ws, who);
           if (!bias) d.bindings.push_back({nb.ref, Access::Read});  // binding 3 unused
@@ -245,8 +243,8 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
         }
         d.set_push(p);
       } else {
-        d.set_push(MatmulPush{uint32_t(mc), uint32_t(nc), uint32_t(K), xb.elem_offset, wb.elem_offset,
-                              b_off, yb.elem_offset, uint32_t(y_cols), flags});
+        d.set_push(MatmulPush{uint32_t(mc), uint32_t(nc), uint32_t(K), xb.elem_offset, wb.elem_offset, b_off,
+                              yb.elem_offset, uint32_t(y_cols), flags});
       }
       if (kern.cols_per_group)
         d.groups = grid_1d(ceil_div(uint64_t(nc), kern.cols_per_group));
@@ -255,16 +253,15 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
       d.flops = 2.0 * double(mc) * double(nc) * double(K) + (bias ? double(mc * nc) : 0.0) +
                 (o.accumulate ? double(mc * nc) : 0.0);
       d.bytes = double(mc * x_cols) * double(xs) + (o.norm_weight ? double(K) * double(ws) : 0.0) +
-                double(nc) * double(w_row) + double(mc * nc) * double(ys) *
-                (o.accumulate ? 2 : 1) + (bias ? double(nc) * double(ws) : 0.0);
+                double(nc) * double(w_row) + double(mc * nc) * double(ys) * (o.accumulate ? 2 : 1) +
+                (bias ? double(nc) * double(ws) : 0.0);
       g.add(std::move(d));
       n0 += nc;
     }
   }
 }
 
-void matmul_rope_qkv(Graph& g, const Tensor& x, const Tensor& w, const RopeQkvWrite& r,
-                     const MatmulOptions& o) {
+void matmul_rope_qkv(Graph& g, const Tensor& x, const Tensor& w, const RopeQkvWrite& r, const MatmulOptions& o) {
   const std::string who = "matmul_rope_qkv '" + (o.name.empty() ? std::string("qkv") : o.name) + "'";
   const RopeQkvShape s = check_rope_qkv(r.q_out, r.positions, r.table, r.k_cache, r.v_cache, who);
   const int64_t M = x.rows(), K = x.dim(-1), N = (s.Hq + 2 * s.Hkv) * s.D;
@@ -273,8 +270,9 @@ void matmul_rope_qkv(Graph& g, const Tensor& x, const Tensor& w, const RopeQkvWr
   expect(M <= kMatVecMaxRows, who, "at most " + std::to_string(kMatVecMaxRows) + " rows, got " + std::to_string(M));
   expect((w.dtype == DType::F32 || w.dtype == DType::F16 || w.dtype == DType::BF16) && w.shape.size() == 2 &&
              w.dim(0) == N && w.dim(1) == K,
-         who, "w must be [(Hq + 2·Hkv)·D, K] = [" + std::to_string(N) + ", " + std::to_string(K) +
-                  "] of f32/f16/bf16, got " + shape_str(w));
+         who,
+         "w must be [(Hq + 2·Hkv)·D, K] = [" + std::to_string(N) + ", " + std::to_string(K) +
+             "] of f32/f16/bf16, got " + shape_str(w));
   const uint64_t ws = dtype_size(w.dtype);
   if (o.norm_weight)
     expect(o.norm_weight->dtype == w.dtype && o.norm_weight->numel() == K && std::isfinite(o.norm_eps) &&
@@ -292,11 +290,26 @@ void matmul_rope_qkv(Graph& g, const Tensor& x, const Tensor& w, const RopeQkvWr
   const AlignedBinding wb = bind_aligned(w.ref, 0, w.bytes(), align, ws, who);
   const AlignedBinding yb = bind_aligned(r.q_out.ref, 0, r.q_out.bytes(), align, 4, who);
   Dispatch d{.name = o.name.empty() ? "qkv" : o.name, .op = "matmul", .shader = kern.shader, .spec = kern.spec};
-  d.bindings = {{xb.ref, Access::Read}, {wb.ref, Access::Read}, {yb.ref, Access::Write},
-                {r.v_cache.ref, Access::Write}};
-  MatVecPush p{uint32_t(M), uint32_t(N), uint32_t(K), xb.elem_offset, uint32_t(K), wb.elem_offset, 0, 0,
-               yb.elem_offset, uint32_t(s.Hq * s.D), 16u | (o.norm_weight ? 4u : 0u), o.norm_eps,
-               uint32_t(s.D / 2), uint32_t(s.Hq), uint32_t(s.Hkv), uint32_t(s.T), uint32_t(s.C), uint32_t(s.P)};
+  d.bindings = {
+      {xb.ref, Access::Read}, {wb.ref, Access::Read}, {yb.ref, Access::Write}, {r.v_cache.ref, Access::Write}};
+  MatVecPush p{uint32_t(M),
+               uint32_t(N),
+               uint32_t(K),
+               xb.elem_offset,
+               uint32_t(K),
+               wb.elem_offset,
+               0,
+               0,
+               yb.elem_offset,
+               uint32_t(s.Hq * s.D),
+               16u | (o.norm_weight ? 4u : 0u),
+               o.norm_eps,
+               uint32_t(s.D / 2),
+               uint32_t(s.Hq),
+               uint32_t(s.Hkv),
+               uint32_t(s.T),
+               uint32_t(s.C),
+               uint32_t(s.P)};
   if (o.norm_weight) {
     const AlignedBinding nb = bind_aligned(o.norm_weight->ref, 0, uint64_t(K) * ws, align, ws, who);
     d.bindings.push_back({nb.ref, Access::Read});

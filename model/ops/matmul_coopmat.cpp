@@ -23,8 +23,8 @@ std::string misfit(const Capabilities& caps, const CoopmatTile& t) {
   if (caps.subgroup_size == 0) return "the device reports no subgroup size";
   const uint64_t wg = uint64_t(t.bm / t.wm) * (t.bn / t.wn) * caps.subgroup_size;
   if (wg > caps.max_workgroup_invocations || wg > caps.max_workgroup_size[0])
-    return std::to_string(wg) + " invocations exceed the device's " +
-           std::to_string(caps.max_workgroup_invocations) + " per workgroup";
+    return std::to_string(wg) + " invocations exceed the device's " + std::to_string(caps.max_workgroup_invocations) +
+           " per workgroup";
   if (coopmat_shared_bytes(t) > caps.max_shared_memory)
     return std::to_string(coopmat_shared_bytes(t)) + " bytes of shared memory exceed the device's " +
            std::to_string(caps.max_shared_memory);
@@ -67,8 +67,12 @@ std::optional<CoopmatKernel> coopmat_kernel(const Capabilities& caps, const Coop
   const CoopmatTile pick = x_half ? CoopmatTile{128, 128, 32, 64, 32, 1} : CoopmatTile{64, 128, 32, 32, 32, 1};
   const KernelPolicy p = kernel_policy(caps);
   auto or_pick = [](uint32_t v, uint32_t fallback) { return v ? v : fallback; };
-  const CoopmatTile best{or_pick(p.gemm_bm, pick.bm), or_pick(p.gemm_bn, pick.bn), or_pick(p.gemm_bk, pick.bk),
-                         or_pick(p.gemm_wm, pick.wm), or_pick(p.gemm_wn, pick.wn), or_pick(p.gemm_stages, pick.stages),
+  const CoopmatTile best{or_pick(p.gemm_bm, pick.bm),
+                         or_pick(p.gemm_bn, pick.bn),
+                         or_pick(p.gemm_bk, pick.bk),
+                         or_pick(p.gemm_wm, pick.wm),
+                         or_pick(p.gemm_wn, pick.wn),
+                         or_pick(p.gemm_stages, pick.stages),
                          p.gemm_slots};
   for (const CoopmatTile t : {best, CoopmatTile{128, 128, 32, 64, 32, 1}, CoopmatTile{64, 64, 32, 32, 32, 1}})
     if (misfit(caps, t).empty()) return make(caps, t);

@@ -26,7 +26,7 @@ struct CoopmatKernel {
   uint32_t shared_bytes = 0;  // what the shader declares for this tile
   // Specialization constants; x_half / y_half: X / Y hold f16 values.
   std::vector<uint32_t> spec(bool x_half = false, bool y_half = false) const {
-    return {workgroup, tile.bm,           tile.bn,           tile.bk,          tile.wm,
+    return {workgroup, tile.bm,     tile.bn,          tile.bk,          tile.wm,
             tile.wn,   tile.stages, x_half ? 1u : 0u, y_half ? 1u : 0u, tile.scratch_slots()};
   }
 };

@@ -8,12 +8,10 @@
 
 namespace smolvk::ops {
 
-void matmul_ref(std::span<const float> x, std::span<const float> w, std::span<const float> bias,
-                std::span<float> y, int64_t M, int64_t N, int64_t K, bool accumulate,
-                int64_t y_stride, int64_t y_col) {
+void matmul_ref(std::span<const float> x, std::span<const float> w, std::span<const float> bias, std::span<float> y,
+                int64_t M, int64_t N, int64_t K, bool accumulate, int64_t y_stride, int64_t y_col) {
   if (y_stride == 0) y_stride = N;
-  const std::string dims = " (M " + std::to_string(M) + ", N " + std::to_string(N) + ", K " +
-                           std::to_string(K) + ")";
+  const std::string dims = " (M " + std::to_string(M) + ", N " + std::to_string(N) + ", K " + std::to_string(K) + ")";
   if (M < 0 || N < 0 || K < 0 || y_col < 0 || y_col + N > y_stride)
     throw std::invalid_argument("matmul_ref: bad dims or column range" + dims);
   if (x.size() < size_t(M * K) || w.size() < size_t(N * K) || (!bias.empty() && bias.size() < size_t(N)) ||
@@ -34,7 +32,7 @@ uint16_t f32_to_f16(float f) {
   const uint16_t sign = uint16_t((u >> 16) & 0x8000u);
   const uint32_t a = u & 0x7fffffffu;
   if (a >= 0x7f800000u) return sign | (a > 0x7f800000u ? 0x7e00u : 0x7c00u);  // NaN, inf
-  if (a >= 0x477ff000u) return sign | 0x7c00u;  // 65520 and up round to inf
+  if (a >= 0x477ff000u) return sign | 0x7c00u;                                // 65520 and up round to inf
   if (a < 0x38800000u) {  // below 2^-14: a half subnormal, in units of 2^-24 (exact scaling)
     return sign | uint16_t(std::nearbyint(std::bit_cast<float>(a) * 16777216.0f));
   }
@@ -81,8 +79,7 @@ PackedWeights pack_weights(std::span<const float> values, DType dtype) {
       return p;
     }
     default:
-      throw std::invalid_argument("pack_weights: dtype " + std::string(dtype_name(dtype)) +
-                                  " is not f32, f16 or bf16");
+      throw std::invalid_argument("pack_weights: dtype " + std::string(dtype_name(dtype)) + " is not f32, f16 or bf16");
   }
 }
 

@@ -10,9 +10,8 @@ namespace smolvk::ops {
 
 // y[m * y_stride + y_col + n] = (accumulate ? y[...] : 0) + bias[n] + Σ_k x[m*K + k] · w[n*K + k]
 // in double. bias may be empty; y_stride 0 means N. Throws std::invalid_argument on sizes.
-void matmul_ref(std::span<const float> x, std::span<const float> w, std::span<const float> bias,
-                std::span<float> y, int64_t M, int64_t N, int64_t K, bool accumulate = false,
-                int64_t y_stride = 0, int64_t y_col = 0);
+void matmul_ref(std::span<const float> x, std::span<const float> w, std::span<const float> bias, std::span<float> y,
+                int64_t M, int64_t N, int64_t K, bool accumulate = false, int64_t y_stride = 0, int64_t y_col = 0);
 
 // IEEE binary16 and bfloat16 conversions, round to nearest even.
 uint16_t f32_to_f16(float f);

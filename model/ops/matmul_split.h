@@ -23,14 +23,13 @@ struct AlignedBinding {
   uint32_t elem_offset = 0;
 };
 
-inline AlignedBinding bind_aligned(const TensorRef& t, uint64_t off, uint64_t bytes,
-                                   uint64_t align, uint64_t elem_size, const std::string& who) {
+inline AlignedBinding bind_aligned(const TensorRef& t, uint64_t off, uint64_t bytes, uint64_t align, uint64_t elem_size,
+                                   const std::string& who) {
   const uint64_t start = t.offset + off;
   const uint64_t delta = start % align;
   if (delta % elem_size != 0)
     throw std::invalid_argument(who + ": tensor byte offset " + std::to_string(start) +
-                                " is not a multiple of its element size " +
-                                std::to_string(elem_size));
+                                " is not a multiple of its element size " + std::to_string(elem_size));
   return {TensorRef{t.resource, start - delta, (delta + bytes + 3) / 4 * 4}, uint32_t(delta / elem_size)};
 }
 
@@ -38,8 +37,8 @@ inline AlignedBinding bind_aligned(const TensorRef& t, uint64_t off, uint64_t by
 // binding of at most `limit` bytes (after bind_aligned's rounding) can hold, capped by
 // `remaining`. Where possible the count
 // is a multiple of the rows that keep the next chunk's start aligned.
-inline uint64_t rows_per_binding(uint64_t start, uint64_t row_bytes, uint64_t remaining,
-                                 uint64_t limit, uint64_t align, const std::string& who) {
+inline uint64_t rows_per_binding(uint64_t start, uint64_t row_bytes, uint64_t remaining, uint64_t limit, uint64_t align,
+                                 const std::string& who) {
   const uint64_t delta = start % align;
   const uint64_t rows = limit > delta + 3 ? (limit - delta - 3) / row_bytes : 0;
   if (rows == 0)

@@ -20,7 +20,8 @@ constexpr uint32_t kUnits = 8;  // intermediate units per workgroup
 }  // namespace
 
 bool mlp_decode_available(const Capabilities& caps, int64_t rows) {
-  return caps.use_float_atomics && rows >= 1 && rows <= kMlpDecodeMaxRows && caps.max_workgroup_invocations >= kWorkgroup;
+  return caps.use_float_atomics && rows >= 1 && rows <= kMlpDecodeMaxRows &&
+         caps.max_workgroup_invocations >= kWorkgroup;
 }
 
 void mlp_decode(Graph& g, const Tensor& x, const Tensor& norm_w, float eps, const Tensor& gate_up_w,
@@ -60,10 +61,15 @@ void mlp_decode(Graph& g, const Tensor& x, const Tensor& norm_w, float eps, cons
   const AlignedBinding db = bind_aligned(down_w.ref, 0, down_w.bytes(), align, ws, op);
   const AlignedBinding nb = bind_aligned(norm_w.ref, 0, norm_w.bytes(), align, ws, op);
 
-  Dispatch d{.name = name, .op = "mlp", .shader = "mlp_decode_" + std::string(dtype_name(wt)),
+  Dispatch d{.name = name,
+             .op = "mlp",
+             .shader = "mlp_decode_" + std::string(dtype_name(wt)),
              .spec = {kWorkgroup, M <= 1 ? 1u : 2u, kUnits}};
-  d.bindings = {{xb.ref, Access::Read}, {gb.ref, Access::Read}, {hb.ref, Access::ReadWrite},
-                {db.ref, Access::Read}, {nb.ref, Access::Read}};
+  d.bindings = {{xb.ref, Access::Read},
+                {gb.ref, Access::Read},
+                {hb.ref, Access::ReadWrite},
+                {db.ref, Access::Read},
+                {nb.ref, Access::Read}};
   d.set_push(MlpPush{uint32_t(M), uint32_t(H), uint32_t(I), xb.elem_offset, hb.elem_offset, gb.elem_offset,
                      db.elem_offset, nb.elem_offset, eps, add_x ? 1u : 0u});
   d.groups = grid_1d(ceil_div(uint64_t(I), kUnits));

@@ -17,12 +17,15 @@ WordView word_view(const Tensor& t, const Capabilities& caps) {
 
 std::string_view weight_dtype_suffix(DType t, std::string_view op) {
   switch (t) {
-    case DType::F32: return "f32";
-    case DType::F16: return "f16";
-    case DType::BF16: return "bf16";
+    case DType::F32:
+      return "f32";
+    case DType::F16:
+      return "f16";
+    case DType::BF16:
+      return "bf16";
     default:
-      throw std::invalid_argument(std::string(op) + ": weight dtype " +
-                                  std::string(dtype_name(t)) + " is not f32, f16 or bf16");
+      throw std::invalid_argument(std::string(op) + ": weight dtype " + std::string(dtype_name(t)) +
+                                  " is not f32, f16 or bf16");
   }
 }
 
@@ -47,15 +50,13 @@ uint32_t elementwise_workgroup(const Capabilities& caps) {
 void expect_dtype(const Tensor& t, DType want, std::string_view op, std::string_view what) {
   if (t.dtype != want)
     throw std::invalid_argument(std::string(op) + ": " + std::string(what) + " has dtype " +
-                                std::string(dtype_name(t.dtype)) + ", expected " +
-                                std::string(dtype_name(want)));
+                                std::string(dtype_name(t.dtype)) + ", expected " + std::string(dtype_name(want)));
 }
-
 
 void expect_u32(int64_t n, std::string_view op, std::string_view what) {
   if (n < 0 || n > int64_t(UINT32_MAX))
-    throw std::invalid_argument(std::string(op) + ": " + std::string(what) + " (" +
-                                std::to_string(n) + ") does not fit 32-bit indexing");
+    throw std::invalid_argument(std::string(op) + ": " + std::string(what) + " (" + std::to_string(n) +
+                                ") does not fit 32-bit indexing");
 }
 
 }  // namespace smolvk::ops

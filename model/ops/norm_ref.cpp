@@ -4,8 +4,8 @@
 
 namespace smolvk::ops::ref {
 
-std::vector<float> rms_norm(std::span<const float> x, std::span<const float> weight,
-                            int64_t rows, int64_t cols, float eps) {
+std::vector<float> rms_norm(std::span<const float> x, std::span<const float> weight, int64_t rows, int64_t cols,
+                            float eps) {
   std::vector<float> y(size_t(rows * cols));
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x.data() + r * cols;
@@ -17,8 +17,8 @@ std::vector<float> rms_norm(std::span<const float> x, std::span<const float> wei
   return y;
 }
 
-std::vector<float> layer_norm(std::span<const float> x, std::span<const float> weight,
-                              std::span<const float> bias, int64_t rows, int64_t cols, float eps) {
+std::vector<float> layer_norm(std::span<const float> x, std::span<const float> weight, std::span<const float> bias,
+                              int64_t rows, int64_t cols, float eps) {
   std::vector<float> y(size_t(rows * cols));
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x.data() + r * cols;
@@ -28,8 +28,7 @@ std::vector<float> layer_norm(std::span<const float> x, std::span<const float> w
     double var = 0;
     for (int64_t c = 0; c < cols; ++c) var += (xr[c] - mean) * (xr[c] - mean);
     const double rstd = 1.0 / std::sqrt(var / double(cols) + eps);
-    for (int64_t c = 0; c < cols; ++c)
-      y[size_t(r * cols + c)] = float((xr[c] - mean) * rstd * weight[c] + bias[c]);
+    for (int64_t c = 0; c < cols; ++c) y[size_t(r * cols + c)] = float((xr[c] - mean) * rstd * weight[c] + bias[c]);
   }
   return y;
 }

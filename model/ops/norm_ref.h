@@ -8,9 +8,9 @@
 namespace smolvk::ops::ref {
 
 // x: [rows, cols] row-major.
-std::vector<float> rms_norm(std::span<const float> x, std::span<const float> weight,
-                            int64_t rows, int64_t cols, float eps);
-std::vector<float> layer_norm(std::span<const float> x, std::span<const float> weight,
-                              std::span<const float> bias, int64_t rows, int64_t cols, float eps);
+std::vector<float> rms_norm(std::span<const float> x, std::span<const float> weight, int64_t rows, int64_t cols,
+                            float eps);
+std::vector<float> layer_norm(std::span<const float> x, std::span<const float> weight, std::span<const float> bias,
+                              int64_t rows, int64_t cols, float eps);
 
 }  // namespace smolvk::ops::ref

@@ -90,9 +90,8 @@ void OpList::attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_c
 }
 
 void OpList::argmax(const Tensor& logits, const Tensor& ids, const std::string& name) {
-  ops_.push_back(Plain{{logits}, {ids}, [name](Graph& g, const auto& r, const auto& w) {
-                         ops::argmax(g, r[0], w[0], name);
-                       }});
+  ops_.push_back(
+      Plain{{logits}, {ids}, [name](Graph& g, const auto& r, const auto& w) { ops::argmax(g, r[0], w[0], name); }});
 }
 
 void OpList::sample(const Tensor& logits, const Tensor& ids, const SamplingParams& params, const DeviceValue& step,
@@ -130,19 +129,30 @@ Tensor OpList::other_residual(const Tensor& h) {
 
 void OpList::swap_from(size_t from, const Tensor& a, const Tensor& b) {
   auto swap_one = [&](Tensor& t) {
-    if (same(t, a)) t.ref = b.ref;
-    else if (same(t, b)) t.ref = a.ref;
+    if (same(t, a))
+      t.ref = b.ref;
+    else if (same(t, b))
+      t.ref = a.ref;
   };
   for (size_t k = from; k < ops_.size(); ++k) {
     std::visit(
         [&](auto& o) {
           using T = std::decay_t<decltype(o)>;
-          if constexpr (std::is_same_v<T, RmsNorm>) { swap_one(o.x); swap_one(o.out); }
-          else if constexpr (std::is_same_v<T, Linear>) { swap_one(o.x); swap_one(o.y); }
-          else if constexpr (std::is_same_v<T, Swiglu>) { swap_one(o.gate_up); swap_one(o.out); }
-          else if constexpr (std::is_same_v<T, Rope>) { swap_one(o.qkv); }
-          else if constexpr (std::is_same_v<T, Attention>) { swap_one(o.q); swap_one(o.out); }
-          else {
+          if constexpr (std::is_same_v<T, RmsNorm>) {
+            swap_one(o.x);
+            swap_one(o.out);
+          } else if constexpr (std::is_same_v<T, Linear>) {
+            swap_one(o.x);
+            swap_one(o.y);
+          } else if constexpr (std::is_same_v<T, Swiglu>) {
+            swap_one(o.gate_up);
+            swap_one(o.out);
+          } else if constexpr (std::is_same_v<T, Rope>) {
+            swap_one(o.qkv);
+          } else if constexpr (std::is_same_v<T, Attention>) {
+            swap_one(o.q);
+            swap_one(o.out);
+          } else {
             for (auto& t : o.reads) swap_one(t);
             for (auto& t : o.writes) swap_one(t);
           }
@@ -245,7 +255,9 @@ void OpList::record_one(const Op& op) {
   struct V {
     Graph& g;
     void operator()(const RmsNorm& o) const { ops::rms_norm(g, o.x, o.w, o.out, o.eps, o.name); }
-    void operator()(const Linear& o) const { matmul(g, o.x, o.w, nullptr, o.y, {.accumulate = o.accumulate, .name = o.name}); }
+    void operator()(const Linear& o) const {
+      matmul(g, o.x, o.w, nullptr, o.y, {.accumulate = o.accumulate, .name = o.name});
+    }
     void operator()(const Swiglu& o) const { ops::swiglu(g, o.gate_up, o.out, o.name); }
     void operator()(const Rope& o) const { ops::rope_qkv_write(g, o.qkv, o.positions, o.table, o.q, o.k, o.v, o.name); }
     void operator()(const Attention& o) const {

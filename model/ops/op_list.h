@@ -48,11 +48,29 @@ class OpList {
   // the list.
   void lower();
 
-  struct RmsNorm { Tensor x, w, out; float eps; std::string name; };
-  struct Linear { Tensor x, w, y; bool accumulate; std::string name; };
-  struct Swiglu { Tensor gate_up, out; std::string name; };
-  struct Rope { Tensor qkv, positions, table, q, k, v; std::string name; };
-  struct Attention { Tensor q, k, v, kv_start, out; DeviceValue pos0; std::string name; };
+  struct RmsNorm {
+    Tensor x, w, out;
+    float eps;
+    std::string name;
+  };
+  struct Linear {
+    Tensor x, w, y;
+    bool accumulate;
+    std::string name;
+  };
+  struct Swiglu {
+    Tensor gate_up, out;
+    std::string name;
+  };
+  struct Rope {
+    Tensor qkv, positions, table, q, k, v;
+    std::string name;
+  };
+  struct Attention {
+    Tensor q, k, v, kv_start, out;
+    DeviceValue pos0;
+    std::string name;
+  };
   // An op no fusion involves: its tensors (read, written) and how to record it.
   struct Plain {
     std::vector<Tensor> reads, writes;

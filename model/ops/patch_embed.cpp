@@ -14,15 +14,14 @@ void im2col(Graph& g, const Tensor& pixels, const Tensor& patches, int patch, co
   expect_dtype(pixels, DType::F32, "im2col", "pixels");
   expect_dtype(patches, DType::F32, "im2col", "patches");
   if (pixels.shape.size() != 4 || patch < 1 || pixels.dim(2) < patch || pixels.dim(3) < patch)
-    throw std::invalid_argument("im2col: pixels " + shape_str(pixels) +
-                                " must be [N, C, H, W] with H, W >= patch " + std::to_string(patch));
+    throw std::invalid_argument("im2col: pixels " + shape_str(pixels) + " must be [N, C, H, W] with H, W >= patch " +
+                                std::to_string(patch));
   const int64_t n = pixels.dim(0), c = pixels.dim(1), h = pixels.dim(2), w = pixels.dim(3);
   const int64_t ph = h / patch, pw = w / patch;
   const std::vector<int64_t> want{n, ph * pw, c * patch * patch};
   if (patches.shape != want)
-    throw std::invalid_argument("im2col: patches " + shape_str(patches) + " must be [" +
-                                std::to_string(n) + ", " + std::to_string(ph * pw) + ", " +
-                                std::to_string(c * patch * patch) + "] for pixels " +
+    throw std::invalid_argument("im2col: patches " + shape_str(patches) + " must be [" + std::to_string(n) + ", " +
+                                std::to_string(ph * pw) + ", " + std::to_string(c * patch * patch) + "] for pixels " +
                                 shape_str(pixels) + " and patch " + std::to_string(patch));
   expect_u32(pixels.numel(), "im2col", "pixel count");
   const uint64_t total = uint64_t(patches.numel());
@@ -30,8 +29,8 @@ void im2col(Graph& g, const Tensor& pixels, const Tensor& patches, int patch, co
   const uint32_t wg = elementwise_workgroup(g.context().caps());
   Dispatch d{.name = name, .op = "im2col", .shader = "patch_im2col", .spec = {wg}};
   d.bindings = {{pixels.ref, Access::Read}, {patches.ref, Access::Write}};
-  d.set_push(Im2colPush{uint32_t(total), uint32_t(c), uint32_t(h), uint32_t(w), uint32_t(patch),
-                        uint32_t(ph), uint32_t(pw)});
+  d.set_push(
+      Im2colPush{uint32_t(total), uint32_t(c), uint32_t(h), uint32_t(w), uint32_t(patch), uint32_t(ph), uint32_t(pw)});
   d.groups = grid_1d(ceil_div(total, wg));
   d.bytes = 8.0 * double(total);
   g.add(std::move(d));
@@ -47,10 +46,10 @@ void add_position_embedding(Graph& g, const Tensor& x, const Tensor& table, cons
   expect_dtype(x, DType::F32, op, "x");
   expect_dtype(ids, DType::I32, op, "ids");
   const std::string_view suffix = weight_dtype_suffix(table.dtype, op);
-  if (x.shape.size() != 3 || ids.shape != std::vector<int64_t>{x.dim(0), x.dim(1)} ||
-      table.shape.size() != 2 || table.dim(1) != x.dim(2) || table.dim(0) < 1)
-    throw std::invalid_argument(std::string(op) + ": x " + shape_str(x) + " must be [N, S, H], ids " +
-                                shape_str(ids) + " [N, S] and table " + shape_str(table) + " [P², H]");
+  if (x.shape.size() != 3 || ids.shape != std::vector<int64_t>{x.dim(0), x.dim(1)} || table.shape.size() != 2 ||
+      table.dim(1) != x.dim(2) || table.dim(0) < 1)
+    throw std::invalid_argument(std::string(op) + ": x " + shape_str(x) + " must be [N, S, H], ids " + shape_str(ids) +
+                                " [N, S] and table " + shape_str(table) + " [P², H]");
   expect_u32(x.numel(), op, "x elements");
   expect_u32(table.numel(), op, "table elements");
   const Capabilities& caps = g.context().caps();

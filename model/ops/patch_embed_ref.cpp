@@ -4,8 +4,7 @@
 
 namespace smolvk::ops::ref {
 
-std::vector<float> im2col(std::span<const float> pixels, int64_t n, int64_t c, int64_t h,
-                          int64_t w, int64_t patch) {
+std::vector<float> im2col(std::span<const float> pixels, int64_t n, int64_t c, int64_t h, int64_t w, int64_t patch) {
   const int64_t ph = h / patch, pw = w / patch, k = c * patch * patch;
   std::vector<float> out(size_t(n * ph * pw * k));
   for (int64_t b = 0; b < n; ++b)
@@ -16,8 +15,7 @@ std::vector<float> im2col(std::span<const float> pixels, int64_t n, int64_t c, i
             for (int64_t kx = 0; kx < patch; ++kx) {
               const int64_t tok = (b * ph + py) * pw + px;
               const int64_t f = (ch * patch + ky) * patch + kx;
-              out[size_t(tok * k + f)] =
-                  pixels[size_t(((b * c + ch) * h + py * patch + ky) * w + px * patch + kx)];
+              out[size_t(tok * k + f)] = pixels[size_t(((b * c + ch) * h + py * patch + ky) * w + px * patch + kx)];
             }
   return out;
 }

@@ -21,13 +21,11 @@ void pixel_unshuffle(Graph& g, const Tensor& x, const Tensor& y, int scale, cons
   const auto side = int64_t(std::llround(std::sqrt(double(seq))));
   if (side * side != seq || side % scale != 0)
     throw std::invalid_argument("pixel_unshuffle: sequence length " + std::to_string(seq) +
-                                " must be a square whose side is a multiple of scale " +
-                                std::to_string(scale));
+                                " must be a square whose side is a multiple of scale " + std::to_string(scale));
   const std::vector<int64_t> want{n, seq / (scale * scale), dim * scale * scale};
   if (y.shape != want)
-    throw std::invalid_argument("pixel_unshuffle: y " + shape_str(y) + " must be [" +
-                                std::to_string(want[0]) + ", " + std::to_string(want[1]) + ", " +
-                                std::to_string(want[2]) + "] for x " + shape_str(x));
+    throw std::invalid_argument("pixel_unshuffle: y " + shape_str(y) + " must be [" + std::to_string(want[0]) + ", " +
+                                std::to_string(want[1]) + ", " + std::to_string(want[2]) + "] for x " + shape_str(x));
   expect_u32(x.numel(), "pixel_unshuffle", "x elements");
   const uint64_t total = uint64_t(x.numel());
   const uint32_t wg = elementwise_workgroup(g.context().caps());

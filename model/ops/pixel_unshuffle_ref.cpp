@@ -17,8 +17,7 @@ std::vector<float> swap12(const std::vector<float>& t, int64_t a, int64_t b, int
 }
 }  // namespace
 
-std::vector<float> pixel_unshuffle(std::span<const float> x, int64_t n, int64_t seq, int64_t dim,
-                                   int64_t scale) {
+std::vector<float> pixel_unshuffle(std::span<const float> x, int64_t n, int64_t seq, int64_t dim, int64_t scale) {
   const auto side = int64_t(std::llround(std::sqrt(double(seq))));
   std::vector<float> t(x.begin(), x.end());
   // view (n, side, side, dim) → view (n, side, side/s, dim·s) → permute(0,2,1,3)

@@ -8,7 +8,6 @@
 namespace smolvk::ops::ref {
 
 // x [N, S, D] → [N, S/s², D·s²]
-std::vector<float> pixel_unshuffle(std::span<const float> x, int64_t n, int64_t seq, int64_t dim,
-                                   int64_t scale);
+std::vector<float> pixel_unshuffle(std::span<const float> x, int64_t n, int64_t seq, int64_t dim, int64_t scale);
 
 }  // namespace smolvk::ops::ref

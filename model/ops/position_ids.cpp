@@ -34,14 +34,14 @@ std::vector<int32_t> buckets(int64_t count, const std::vector<float>& boundaries
 
 }  // namespace
 
-PatchLayout patch_layout(std::span<const uint8_t> pixel_mask, int64_t n, int64_t height,
-                         int64_t width, int patch, int patches_per_side) {
+PatchLayout patch_layout(std::span<const uint8_t> pixel_mask, int64_t n, int64_t height, int64_t width, int patch,
+                         int patches_per_side) {
   if (n < 0 || patch < 1 || patches_per_side < 1 || height < patch || width < patch)
-    throw std::invalid_argument("patch_layout: need N >= 0, patch >= 1, patches_per_side >= 1 and "
-                                "H, W >= patch; got N=" + std::to_string(n) + " H=" +
-                                std::to_string(height) + " W=" + std::to_string(width) +
-                                " patch=" + std::to_string(patch) +
-                                " patches_per_side=" + std::to_string(patches_per_side));
+    throw std::invalid_argument(
+        "patch_layout: need N >= 0, patch >= 1, patches_per_side >= 1 and "
+        "H, W >= patch; got N=" +
+        std::to_string(n) + " H=" + std::to_string(height) + " W=" + std::to_string(width) +
+        " patch=" + std::to_string(patch) + " patches_per_side=" + std::to_string(patches_per_side));
   if (int64_t(pixel_mask.size()) != n * height * width)
     throw std::invalid_argument("patch_layout: pixel_mask has " + std::to_string(pixel_mask.size()) +
                                 " values, expected N·H·W = " + std::to_string(n * height * width));
@@ -77,9 +77,8 @@ PatchLayout patch_layout(std::span<const uint8_t> pixel_mask, int64_t n, int64_t
     const std::vector<int32_t> bh = nh ? buckets(nh, boundaries) : std::vector<int32_t>{};
     const std::vector<int32_t> bw = nw ? buckets(nw, boundaries) : std::vector<int32_t>{};
     if (int64_t(bh.size() * bw.size()) != real)
-      throw std::invalid_argument("patch_layout: tile " + std::to_string(t) + " has " +
-                                  std::to_string(real) + " real patches, not the " +
-                                  std::to_string(nh) + "×" + std::to_string(nw) +
+      throw std::invalid_argument("patch_layout: tile " + std::to_string(t) + " has " + std::to_string(real) +
+                                  " real patches, not the " + std::to_string(nh) + "×" + std::to_string(nw) +
                                   " block its first column and row imply");
     int32_t* ids = L.position_ids.data() + t * L.seq;
     size_t k = 0;
@@ -92,14 +91,13 @@ PatchLayout patch_layout(std::span<const uint8_t> pixel_mask, int64_t n, int64_t
   return L;
 }
 
-std::vector<int> real_tiles(std::span<const float> pixel_values, int64_t n, int64_t channels,
-                            int64_t height, int64_t width) {
+std::vector<int> real_tiles(std::span<const float> pixel_values, int64_t n, int64_t channels, int64_t height,
+                            int64_t width) {
   const int64_t per = channels * height * width;
   if (n < 0 || per <= 0 || int64_t(pixel_values.size()) != n * per)
     throw std::invalid_argument("real_tiles: pixel_values has " + std::to_string(pixel_values.size()) +
-                                " values, expected N·C·H·W = " + std::to_string(n) + "·" +
-                                std::to_string(channels) + "·" + std::to_string(height) + "·" +
-                                std::to_string(width));
+                                " values, expected N·C·H·W = " + std::to_string(n) + "·" + std::to_string(channels) +
+                                "·" + std::to_string(height) + "·" + std::to_string(width));
   std::vector<int> keep;
   for (int64_t t = 0; t < n; ++t) {
     const float* p = pixel_values.data() + t * per;

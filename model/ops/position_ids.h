@@ -9,10 +9,10 @@
 namespace smolvk::ops {
 
 struct PatchLayout {
-  int64_t tiles = 0;      // N
-  int64_t grid_rows = 0;  // H / patch
-  int64_t grid_cols = 0;  // W / patch
-  int64_t seq = 0;        // S = grid_rows · grid_cols
+  int64_t tiles = 0;                  // N
+  int64_t grid_rows = 0;              // H / patch
+  int64_t grid_cols = 0;              // W / patch
+  int64_t seq = 0;                    // S = grid_rows · grid_cols
   std::vector<int32_t> position_ids;  // [N, S]: row of the position table, 0 for padding
   std::vector<int32_t> valid;         // [N, S]: 1 = real patch (a valid key), 0 = padding
 };
@@ -24,12 +24,12 @@ struct PatchLayout {
 // ids bucket_h·P + bucket_w fill the real patches in row-major order. Throws
 // std::invalid_argument on bad sizes, or when the real patches of a tile do not form the
 // nh × nw block transformers expects.
-PatchLayout patch_layout(std::span<const uint8_t> pixel_mask, int64_t n, int64_t height,
-                         int64_t width, int patch, int patches_per_side);
+PatchLayout patch_layout(std::span<const uint8_t> pixel_mask, int64_t n, int64_t height, int64_t width, int patch,
+                         int patches_per_side);
 
 // Indices of the tiles of pixel_values [N, C, H, W] that are not batch padding (padding =
 // every value exactly 0.0). Like transformers, keeps tile 0 when all are padding.
-std::vector<int> real_tiles(std::span<const float> pixel_values, int64_t n, int64_t channels,
-                            int64_t height, int64_t width);
+std::vector<int> real_tiles(std::span<const float> pixel_values, int64_t n, int64_t channels, int64_t height,
+                            int64_t width);
 
 }  // namespace smolvk::ops

@@ -16,8 +16,8 @@ bool in_table(int32_t pos, std::span<const float> table, int64_t D) {
 }
 }  // namespace
 
-void rope_inplace_ref(std::span<float> x, int64_t rows, int64_t H, int64_t D,
-                      std::span<const int32_t> positions, std::span<const float> table) {
+void rope_inplace_ref(std::span<float> x, int64_t rows, int64_t H, int64_t D, std::span<const int32_t> positions,
+                      std::span<const float> table) {
   if (x.size() != size_t(rows * H * D) || positions.size() != size_t(rows))
     throw std::invalid_argument("rope_inplace_ref: sizes do not match [rows, H, D]");
   const int64_t half = D / 2;
@@ -31,9 +31,8 @@ void rope_inplace_ref(std::span<float> x, int64_t rows, int64_t H, int64_t D,
   }
 }
 
-void rope_qkv_write_ref(std::span<const float> qkv, std::span<const int32_t> positions,
-                        std::span<const float> table, int64_t B, int64_t T, int64_t Hq,
-                        int64_t Hkv, int64_t D, int64_t C, std::span<float> q_out,
+void rope_qkv_write_ref(std::span<const float> qkv, std::span<const int32_t> positions, std::span<const float> table,
+                        int64_t B, int64_t T, int64_t Hq, int64_t Hkv, int64_t D, int64_t C, std::span<float> q_out,
                         std::span<float> k_cache, std::span<float> v_cache) {
   const int64_t heads = Hq + 2 * Hkv, half = D / 2;
   if (qkv.size() != size_t(B * T * heads * D) || positions.size() != size_t(B * T) ||

@@ -18,7 +18,6 @@ void splice(Graph& g, const Tensor& text, const Tensor& image_rows, const Tensor
 // The rows of ids [B·T] equal to image_token_id, in order (batch row after batch row, which
 // is the order the connector emits rows in). Throws std::invalid_argument saying both counts
 // when there are not exactly image_rows of them.
-std::vector<int32_t> image_token_targets(std::span<const int32_t> ids, int32_t image_token_id,
-                                         int64_t image_rows);
+std::vector<int32_t> image_token_targets(std::span<const int32_t> ids, int32_t image_token_id, int64_t image_rows);
 
 }  // namespace smolvk::ops

@@ -2,8 +2,8 @@
 
 namespace smolvk::ops::ref {
 
-std::vector<float> splice(std::span<const float> text, std::span<const float> image,
-                          std::span<const int32_t> targets, int64_t hidden) {
+std::vector<float> splice(std::span<const float> text, std::span<const float> image, std::span<const int32_t> targets,
+                          int64_t hidden) {
   std::vector<float> out(text.begin(), text.end());
   const int64_t rows = int64_t(text.size()) / hidden;
   for (size_t r = 0; r < targets.size(); ++r) {

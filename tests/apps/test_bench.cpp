@@ -84,8 +84,8 @@ TEST(BenchCli, JsonHasEveryField) {
   EXPECT_EQ(j["settings"]["reps"], 3);
   EXPECT_EQ(j["model"]["dtype"], "bf16");
   EXPECT_EQ(j["model"]["image_seq_len"], 4);
-  for (const char* k : {"encode_ms", "prefill_ms", "decode_ms_per_step", "decode_tokens_per_s", "first_token_ms",
-                        "generate_ms"})
+  for (const char* k :
+       {"encode_ms", "prefill_ms", "decode_ms_per_step", "decode_tokens_per_s", "first_token_ms", "generate_ms"})
     expect_stats(j, k);
   // tokens/s is batch / step time, per rep; with 3 reps the medians are of the same rep.
   const double step = j["decode_ms_per_step"]["median"], tps = j["decode_tokens_per_s"]["median"];
@@ -133,8 +133,9 @@ std::vector<double> table_percent_sums(const std::string& text) {
 
 TEST(ProfileCli, TablesSumToTheWholePhaseAndTraceHasOneSlicePerDispatch) {
   const fs::path trace = fs::temp_directory_path() / ("smolvk_test_trace_" + std::to_string(::getpid()) + ".json");
-  const json j = parse(run_cli("profile --shape tiny --tiles 1 --new-tokens 3 --warmup 0 --json --peak-gbps 100 --peak-gflops 1000 --trace " +
-                               trace.string()));
+  const json j = parse(run_cli(
+      "profile --shape tiny --tiles 1 --new-tokens 3 --warmup 0 --json --peak-gbps 100 --peak-gflops 1000 --trace " +
+      trace.string()));
   ASSERT_TRUE(j.contains("phases")) << j.dump(1);
   EXPECT_EQ(j["peak"]["gbps"], 100.0);
   const json& top = j["phases"][0]["by_op"][0];
@@ -177,7 +178,8 @@ TEST(ProfileCli, TablesSumToTheWholePhaseAndTraceHasOneSlicePerDispatch) {
   std::map<int, std::string> track_name;
   std::map<int, std::vector<const json*>> slices;
   for (const json& e : t["traceEvents"]) {
-    if (e["ph"] == "M" && e["name"] == "thread_name") track_name[e["tid"].get<int>()] = e["args"]["name"].get<std::string>();
+    if (e["ph"] == "M" && e["name"] == "thread_name")
+      track_name[e["tid"].get<int>()] = e["args"]["name"].get<std::string>();
     if (e["ph"] == "X") slices[e["tid"].get<int>()].push_back(&e);
   }
   ASSERT_EQ(slices.size(), dispatches.size());
@@ -267,4 +269,3 @@ TEST(ChatCli, UnknownCommandsAreReportedNotSent) {
   for (size_t at = r.err.find(" tokens, "); at != std::string::npos; at = r.err.find(" tokens, ", at + 1)) ++turns;
   EXPECT_EQ(turns, 1u) << r.err;
 }
-

@@ -67,7 +67,8 @@ size_t lines_with(const std::string& text, const std::string& what) {
 }  // namespace
 
 TEST(FaultsCli, DeviceLostMakesRunExitNonZeroWithOneLine) {
-  const CliRun r = run_cli("SMOLVK_FAULT=device_lost_after:1", "run " + model_arg() + " --prompt Hello --max-new-tokens 3");
+  const CliRun r =
+      run_cli("SMOLVK_FAULT=device_lost_after:1", "run " + model_arg() + " --prompt Hello --max-new-tokens 3");
   EXPECT_NE(r.code, 0) << r.err;
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_EQ(lines_with(r.err, "smolvk run: error: device lost"), 1u) << r.err;

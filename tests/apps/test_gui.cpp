@@ -22,9 +22,9 @@ std::filesystem::path small_image() { return examples_dir() / "checkerboard_200x
 TEST(GuiOffscreen, ScriptedSessionRendersAndMatchesTheCli) {
   auto gui = gui_or_skip();
   auto dir = scratch_dir("session");
-  write_text(dir / "script.txt", "image " + small_image().string() + "\nprompt " + kPrompt +
-                                     "\nset max_new_tokens " + std::to_string(kTokens) +
-                                     "\ngenerate\nwait_done\nscreenshot " + (dir / "shot.png").string() + "\n");
+  write_text(dir / "script.txt", "image " + small_image().string() + "\nprompt " + kPrompt + "\nset max_new_tokens " +
+                                     std::to_string(kTokens) + "\ngenerate\nwait_done\nscreenshot " +
+                                     (dir / "shot.png").string() + "\n");
   ASSERT_EQ(run_shell(gui.string() + " --offscreen --size 960x640 --script " + (dir / "script.txt").string() +
                       " --session " + (dir / "session.json").string() + " 2> " + (dir / "stderr.txt").string()),
             0)
@@ -63,8 +63,8 @@ TEST(GuiOffscreen, ScriptedSessionRendersAndMatchesTheCli) {
   auto cli = app_binary("smolvk");
   ASSERT_TRUE(std::filesystem::exists(cli)) << cli;
   ASSERT_EQ(run_shell(cli.string() + " run --json --image " + small_image().string() + " --prompt '" + kPrompt +
-                      "' --max-new-tokens " + std::to_string(kTokens) + " > " + (dir / "cli.json").string() +
-                      " 2> " + (dir / "cli_stderr.txt").string()),
+                      "' --max-new-tokens " + std::to_string(kTokens) + " > " + (dir / "cli.json").string() + " 2> " +
+                      (dir / "cli_stderr.txt").string()),
             0)
       << read_text(dir / "cli_stderr.txt");
   auto c = read_json(dir / "cli.json");
@@ -77,7 +77,8 @@ TEST(GuiOffscreen, StopAfterThreeTokensEndsWithinOneTokenAndTheUiKeepsDrawing) {
   auto dir = scratch_dir("stop");
   write_text(dir / "script.txt", "image " + small_image().string() + "\nprompt " + kPrompt +
                                      "\nset max_new_tokens 40\npause_after_token 3\ngenerate\nwait_tokens 3\n"
-                                     "stop\nwait_done\nframes 2\nsession " + (dir / "first.json").string() +
+                                     "stop\nwait_done\nframes 2\nsession " +
+                                     (dir / "first.json").string() +
                                      "\nprompt And the colours?\nset max_new_tokens 2\ngenerate\nwait_done\n");
   ASSERT_EQ(run_shell(gui.string() + " --offscreen --size 640x480 --script " + (dir / "script.txt").string() +
                       " --session " + (dir / "session.json").string() + " 2> " + (dir / "stderr.txt").string()),

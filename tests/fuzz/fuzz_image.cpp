@@ -21,7 +21,8 @@ constexpr int64_t kFuzzMaxPixels = 1024 * 1024;
 const std::vector<ProcessorConfig>& configs() {
   static const std::vector<ProcessorConfig> c = [] {
     std::vector<ProcessorConfig> v;
-    for (const char* d : {"idefics3_f32", "smolvlm_bf16", "smolvlm_f32_s3"}) v.push_back(ProcessorConfig::load(data_dir() / d));
+    for (const char* d : {"idefics3_f32", "smolvlm_bf16", "smolvlm_f32_s3"})
+      v.push_back(ProcessorConfig::load(data_dir() / d));
     ProcessorConfig small;  // transformers' defaults, scaled down: 1 to 4x4 tiles of 32
     small.longest_edge = 128;
     small.max_image_longest_edge = 32;

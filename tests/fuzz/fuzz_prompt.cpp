@@ -41,8 +41,10 @@ int prompt(const uint8_t* data, size_t size) {
     const int items = r.u8() % 5;
     for (int i = 0; i < items; ++i) {
       const uint8_t kind = r.u8();
-      if (kind & 1) msg.content.push_back({ChatItem::Image, ""});
-      else msg.content.push_back({ChatItem::Text, std::string(r.bytes(kind >> 1))});
+      if (kind & 1)
+        msg.content.push_back({ChatItem::Image, ""});
+      else
+        msg.content.push_back({ChatItem::Text, std::string(r.bytes(kind >> 1))});
     }
     messages.push_back(std::move(msg));
   }

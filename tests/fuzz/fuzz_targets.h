@@ -14,14 +14,14 @@
 
 namespace smolvk::fuzz {
 
-int safetensors(const uint8_t* data, size_t size);    // parse_safetensors: header + spans
-int shard_index(const uint8_t* data, size_t size);    // model.safetensors.index.json + real shards
-int config(const uint8_t* data, size_t size);         // config.json, processor / preprocessor / generation configs
-int tokenizer_load(const uint8_t* data, size_t size); // tokenizer.json → Tokenizer, then encode / decode
-int tokenize(const uint8_t* data, size_t size);       // encode / decode / stream-decode arbitrary bytes
-int prompt(const uint8_t* data, size_t size);         // chat template + image-token expansion + encode
-int image(const uint8_t* data, size_t size);          // decode_image + preprocess_image (size-capped)
-int npy(const uint8_t* data, size_t size);            // parse_npy
+int safetensors(const uint8_t* data, size_t size);     // parse_safetensors: header + spans
+int shard_index(const uint8_t* data, size_t size);     // model.safetensors.index.json + real shards
+int config(const uint8_t* data, size_t size);          // config.json, processor / preprocessor / generation configs
+int tokenizer_load(const uint8_t* data, size_t size);  // tokenizer.json → Tokenizer, then encode / decode
+int tokenize(const uint8_t* data, size_t size);        // encode / decode / stream-decode arbitrary bytes
+int prompt(const uint8_t* data, size_t size);          // chat template + image-token expansion + encode
+int image(const uint8_t* data, size_t size);           // decode_image + preprocess_image (size-capped)
+int npy(const uint8_t* data, size_t size);             // parse_npy
 // apps/server: a /v1/chat/completions body → parse_chat_request. Not in kTargets (test_loader
 // does not link the server); test_server replays its seeds and regressions.
 int server_request(const uint8_t* data, size_t size);
@@ -31,9 +31,14 @@ struct Target {
   int (*run)(const uint8_t*, size_t);
 };
 inline constexpr Target kTargets[] = {
-    {"safetensors", &safetensors}, {"shard_index", &shard_index}, {"config", &config},
-    {"tokenizer_load", &tokenizer_load}, {"tokenize", &tokenize}, {"prompt", &prompt},
-    {"image", &image}, {"npy", &npy},
+    {"safetensors", &safetensors},
+    {"shard_index", &shard_index},
+    {"config", &config},
+    {"tokenizer_load", &tokenizer_load},
+    {"tokenize", &tokenize},
+    {"prompt", &prompt},
+    {"image", &image},
+    {"npy", &npy},
 };
 
 // tests/data ($SMOLVK_TEST_DATA overrides): fixtures some harnesses start from.

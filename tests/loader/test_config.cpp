@@ -59,8 +59,8 @@ TEST(ModelConfig, Transformers4Layout) {
   EXPECT_EQ(c.vision.head_dim, 64);
   EXPECT_EQ(c.vision.image_size, 512);
   EXPECT_EQ(c.vision.patch_size, 16);
-  EXPECT_EQ(c.vision.num_channels, 3);            // default
-  EXPECT_EQ(c.vision.layer_norm_eps, 1e-6);       // default
+  EXPECT_EQ(c.vision.num_channels, 3);                  // default
+  EXPECT_EQ(c.vision.layer_norm_eps, 1e-6);             // default
   EXPECT_EQ(c.vision.hidden_act, "gelu_pytorch_tanh");  // default
   EXPECT_EQ(c.text.hidden_size, 576);
   EXPECT_EQ(c.text.intermediate_size, 1536);
@@ -97,8 +97,11 @@ TEST(ModelConfig, Transformers5RopeParameters) {
 TEST(ModelConfig, Llama3RopeScalingBothLayouts) {
   auto j = smolvlm_256m_config();
   j["text_config"]["rope_theta"] = 500000.0;
-  j["text_config"]["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
-                                      {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}};
+  j["text_config"]["rope_scaling"] = {{"rope_type", "llama3"},
+                                      {"factor", 8.0},
+                                      {"low_freq_factor", 1.0},
+                                      {"high_freq_factor", 4.0},
+                                      {"original_max_position_embeddings", 8192}};
   auto c4 = parse_model_config(j, "cfg.json");
   j["text_config"]["rope_parameters"] = j["text_config"]["rope_scaling"];
   j["text_config"]["rope_parameters"]["rope_theta"] = 500000.0;
@@ -125,7 +128,8 @@ TEST(ModelConfig, LegacyRopeScalingTypeKey) {
 
 // SmolVLM2 configs omit vision keys: the SmolVLMVisionConfig defaults apply.
 TEST(ModelConfig, EmptyVisionConfigTakesImageAndPatchDefaults) {
-  json j = {{"model_type", "smolvlm"}, {"scale_factor", 7},
+  json j = {{"model_type", "smolvlm"},
+            {"scale_factor", 7},
             {"text_config", {{"hidden_size", 64}, {"num_attention_heads", 4}, {"vocab_size", 100}}},
             {"image_token_id", 99}};
   auto c = parse_model_config(j, "cfg.json");
@@ -154,7 +158,8 @@ TEST(ModelConfig, MissingKeysTakeClassDefaults) {
 }
 
 TEST(ModelConfig, TextDefaultsAreLlamaConfig) {
-  json j = {{"model_type", "idefics3"}, {"vision_config", {{"image_size", 256}}},
+  json j = {{"model_type", "idefics3"},
+            {"vision_config", {{"image_size", 256}}},
             {"text_config", {{"model_type", "llama"}, {"vocab_size", 128259}}}};
   auto c = parse_model_config(j, "cfg.json");
   EXPECT_EQ(c.architecture, Architecture::Idefics3);
@@ -163,7 +168,7 @@ TEST(ModelConfig, TextDefaultsAreLlamaConfig) {
   EXPECT_EQ(c.text.num_hidden_layers, 32);
   EXPECT_EQ(c.text.num_attention_heads, 32);
   EXPECT_EQ(c.text.num_key_value_heads, 32);  // = heads
-  EXPECT_EQ(c.text.head_dim, 128);             // = hidden / heads
+  EXPECT_EQ(c.text.head_dim, 128);            // = hidden / heads
   EXPECT_EQ(c.text.max_position_embeddings, 2048);
   EXPECT_EQ(c.text.rms_norm_eps, 1e-6);
   EXPECT_EQ(c.text.rope_theta, 10000.0);
@@ -173,7 +178,9 @@ TEST(ModelConfig, TextDefaultsAreLlamaConfig) {
 }
 
 TEST(ModelConfig, AbsentTextConfigUsesRmsEps1e5) {
-  json j = {{"model_type", "idefics3"}, {"vision_config", {{"image_size", 256}}}, {"text_config", nullptr},
+  json j = {{"model_type", "idefics3"},
+            {"vision_config", {{"image_size", 256}}},
+            {"text_config", nullptr},
             {"image_token_id", 5}};
   auto c = parse_model_config(j, "cfg.json");
   EXPECT_EQ(c.text.rms_norm_eps, 1e-5);
@@ -239,11 +246,10 @@ TEST(ModelConfigErrors, ArchitectureModelTypeMismatch) {
 
 TEST(ModelConfigErrors, MissingRequiredRopeKey) {
   auto j = smolvlm_256m_config();
-  j["text_config"]["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
-                                      {"high_freq_factor", 4.0}};
+  j["text_config"]["rope_scaling"] = {
+      {"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0}};
   auto msg = error_of(j);
-  EXPECT_NE(msg.find("text_config.rope_scaling.original_max_position_embeddings is missing"), std::string::npos)
-      << msg;
+  EXPECT_NE(msg.find("text_config.rope_scaling.original_max_position_embeddings is missing"), std::string::npos) << msg;
 }
 
 TEST(ModelConfigErrors, UnsupportedRopeType) {

@@ -38,12 +38,11 @@ TEST(Image, GreyIsReplicated) {
 
 // Expected values: Pillow's Image.alpha_composite(white, rgba).convert("RGB").
 TEST(Image, RgbaIsCompositedOverWhiteWithPilRounding) {
-  const auto png = make_png(6, 1, 8, 6,
-                            {0, 0, 0, 0, 0, 0, 0, 255, 0, 0, 0, 128, 200, 100, 50, 1, 200, 100, 50, 254,
-                             10, 20, 30, 77});
+  const auto png = make_png(
+      6, 1, 8, 6, {0, 0, 0, 0, 0, 0, 0, 255, 0, 0, 0, 128, 200, 100, 50, 1, 200, 100, 50, 254, 10, 20, 30, 77});
   const Image im = decode_image(png, "rgba.png", AlphaPolicy::CompositeOverWhite);
-  EXPECT_EQ(rgb_of(im), (std::vector<uint8_t>{255, 255, 255, 0, 0, 0, 127, 127, 127, 255, 254, 254, 200, 101,
-                                              51, 181, 184, 187}));
+  EXPECT_EQ(rgb_of(im),
+            (std::vector<uint8_t>{255, 255, 255, 0, 0, 0, 127, 127, 127, 255, 254, 254, 200, 101, 51, 181, 184, 187}));
 }
 
 TEST(Image, CompositeOverWhiteFormulaOnPaper) {
@@ -97,10 +96,10 @@ TEST(Image, DecodesPnmBmpTgaGifJpeg) {
   }
 
   // GIF written by Pillow: 3×2, palette red, green, blue, (10, 20, 30).
-  const std::vector<uint8_t> gif = {
-      0x47, 0x49, 0x46, 0x38, 0x37, 0x61, 0x03, 0x00, 0x02, 0x00, 0x81, 0x00, 0x00, 0xff, 0x00, 0x00,
-      0x00, 0xff, 0x00, 0x00, 0x00, 0xff, 0x0a, 0x14, 0x1e, 0x2c, 0x00, 0x00, 0x00, 0x00, 0x03, 0x00,
-      0x02, 0x00, 0x00, 0x08, 0x09, 0x00, 0x01, 0x04, 0x10, 0x30, 0x40, 0x40, 0x80, 0x80, 0x00, 0x3b};
+  const std::vector<uint8_t> gif = {0x47, 0x49, 0x46, 0x38, 0x37, 0x61, 0x03, 0x00, 0x02, 0x00, 0x81, 0x00,
+                                    0x00, 0xff, 0x00, 0x00, 0x00, 0xff, 0x00, 0x00, 0x00, 0xff, 0x0a, 0x14,
+                                    0x1e, 0x2c, 0x00, 0x00, 0x00, 0x00, 0x03, 0x00, 0x02, 0x00, 0x00, 0x08,
+                                    0x09, 0x00, 0x01, 0x04, 0x10, 0x30, 0x40, 0x40, 0x80, 0x80, 0x00, 0x3b};
   EXPECT_EQ(rgb_of(decode_image(gif, "a.gif")),
             (std::vector<uint8_t>{255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30, 0, 0, 255, 0, 255, 0}));
 

@@ -98,8 +98,9 @@ TEST(Limits, JpegHuffmanTableOver256Codes) {
 // header number of ten or more digits. Refused first, naming the field; comments and
 // whitespace between the numbers are walked as stb walks them; a normal PGM still decodes.
 TEST(Limits, PnmHeaderNumbers) {
-  std::ifstream in(test::data_dir().parent_path() / "fuzz" / "regressions" / "image" / "pnm_header_number_overflows_int",
-                   std::ios::binary);
+  std::ifstream in(
+      test::data_dir().parent_path() / "fuzz" / "regressions" / "image" / "pnm_header_number_overflows_int",
+      std::ios::binary);
   const std::vector<uint8_t> bad((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   ASSERT_FALSE(bad.empty());
   std::string msg = error_of([&] { decode_image(bad, "x.pgm"); });

@@ -60,26 +60,25 @@ TEST(Npy, ReadsIntegerTypesAsInts) {
                                          raw<int64_t>({-1, 49190, int64_t(1) << 40}))),
                       "x.npy");
   EXPECT_EQ(i8.ints, (std::vector<int64_t>{-1, 49190, int64_t(1) << 40}));
-  auto i4 = parse_npy(as_bytes(npy_bytes("{'descr': '<i4', 'fortran_order': False, 'shape': (1, 2), }",
-                                         raw<int32_t>({-7, 9}))),
-                      "x.npy");
+  auto i4 = parse_npy(
+      as_bytes(npy_bytes("{'descr': '<i4', 'fortran_order': False, 'shape': (1, 2), }", raw<int32_t>({-7, 9}))),
+      "x.npy");
   EXPECT_EQ(i4.ints, (std::vector<int64_t>{-7, 9}));
   auto u1 = parse_npy(as_bytes(npy_bytes("{'descr': '|u1', 'fortran_order': False, 'shape': (2, 2), }",
                                          std::string("\x00\x01\xff\x02", 4))),
                       "x.npy");
   EXPECT_EQ(u1.dtype, NpyDType::U8);
   EXPECT_EQ(u1.ints, (std::vector<int64_t>{0, 1, 255, 2}));
-  auto b1 = parse_npy(as_bytes(npy_bytes("{'descr': '|b1', 'fortran_order': False, 'shape': (2,), }",
-                                         std::string("\x01\x00", 2))),
-                      "x.npy");
+  auto b1 = parse_npy(
+      as_bytes(npy_bytes("{'descr': '|b1', 'fortran_order': False, 'shape': (2,), }", std::string("\x01\x00", 2))),
+      "x.npy");
   EXPECT_EQ(b1.dtype, NpyDType::Bool);
   EXPECT_EQ(b1.ints, (std::vector<int64_t>{1, 0}));
 }
 
 TEST(Npy, Version2HeaderAndScalar) {
   auto a = parse_npy(
-      as_bytes(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (), }", raw<float>({3.5f}), 2)),
-      "x.npy");
+      as_bytes(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (), }", raw<float>({3.5f}), 2)), "x.npy");
   EXPECT_TRUE(a.shape.empty());
   EXPECT_EQ(a.numel(), 1u);
   EXPECT_EQ(a.floats, (std::vector<float>{3.5f}));

@@ -17,7 +17,8 @@ class FixtureNpy : public testing::TestWithParam<const char*> {};
 
 TEST_P(FixtureNpy, GoldenArraysMatchStatedShapes) {
   fs::path dir = test::data_dir() / GetParam();
-  ASSERT_TRUE(fs::exists(dir / "golden" / "golden.json")) << dir / "golden" / "golden.json" << " is missing";
+  ASSERT_TRUE(fs::exists(dir / "golden" / "golden.json")) << dir / "golden" / "golden.json"
+                                                          << " is missing";
   auto config = load_model_config(dir);
   std::ifstream in(dir / "golden" / "golden.json");
   auto golden = nlohmann::json::parse(in);
@@ -51,8 +52,7 @@ TEST_P(FixtureNpy, GoldenArraysMatchStatedShapes) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, FixtureNpy,
-                         testing::Values("idefics3_f32", "smolvlm_bf16", "smolvlm_f32_s3",
-                                         "../../examples/demo-model"),
+                         testing::Values("idefics3_f32", "smolvlm_bf16", "smolvlm_f32_s3", "../../examples/demo-model"),
                          [](const auto& info) {
                            std::string n = fs::path(info.param).filename().string();
                            std::erase(n, '-');

@@ -31,7 +31,7 @@ TEST(Preprocess, SizeRules) {
   EXPECT_EQ(resize_output_size(700, 1000, 2048), (std::pair{1434, 2048}));
   EXPECT_EQ(resize_output_size(300, 300, 2048), (std::pair{2048, 2048}));  // small images grow
   EXPECT_EQ(resize_output_size(70, 30, 96), (std::pair{96, 42}));          // 96·(30/70) = 41.1 → 42
-  EXPECT_EQ(resize_output_size(1, 16000, 2048), (std::pair{1, 2048}));      // never below 1
+  EXPECT_EQ(resize_output_size(1, 16000, 2048), (std::pair{1, 2048}));     // never below 1
   EXPECT_EQ(resize_output_size(100, 10, 8192), (std::pair{4096, 410}));    // 4096 cap: 820 → int(4096·0.1)
   EXPECT_EQ(vision_encoder_size(1434, 2048, 512), (std::pair{1536, 2048}));
   EXPECT_EQ(vision_encoder_size(96, 42, 32), (std::pair{96, 64}));
@@ -131,8 +131,7 @@ TEST(Preprocess, PadBatchZeroPadsTilesAndCounts) {
   for (size_t i = 0; i < want_mask.size(); ++i) {
     const size_t tile = i / 9, pix = i % 9;
     const float v = tile == 0 ? 1.0f : tile == 1 ? 2.0f : 3.0f;
-    for (int c = 0; c < 3; ++c)
-      EXPECT_EQ(b.pixel_values[(tile * 3 + c) * 9 + pix], want_mask[i] ? v : 0.0f) << i;
+    for (int c = 0; c < 3; ++c) EXPECT_EQ(b.pixel_values[(tile * 3 + c) * 9 + pix], want_mask[i] ? v : 0.0f) << i;
   }
   EXPECT_EQ(b.grids, (std::vector<std::vector<ImageGrid>>{{{0, 0}, {0, 0}}, {{0, 0}}}));
 }

@@ -92,8 +92,8 @@ TEST(Prompt, ExpandsUnsplitAndSplitImages) {
   const std::string got = expand_image_tokens("A<image>B<image>C", grids, 2, tok);
   const std::string F = "<fake_token_around_image>", I = "<image>", G = "<global-img>";
   const std::string unsplit = F + G + I + I + F;
-  const std::string split = F + "<row_1_col_1>" + I + I + F + "<row_1_col_2>" + I + I + "\n" + F + "<row_2_col_1>" +
-                            I + I + F + "<row_2_col_2>" + I + I + "\n" + "\n" + F + G + I + I + F;
+  const std::string split = F + "<row_1_col_1>" + I + I + F + "<row_1_col_2>" + I + I + "\n" + F + "<row_2_col_1>" + I +
+                            I + F + "<row_2_col_2>" + I + I + "\n" + "\n" + F + G + I + I + F;
   EXPECT_EQ(got, "A" + unsplit + "B" + split + "C");
   EXPECT_EQ(expand_image_tokens("no images", {}, 64, tok), "no images");
 }

@@ -158,8 +158,7 @@ TEST(SafeTensorsErrors, TruncatedData) {
   bytes.resize(bytes.size() - 3);
   test::write_bytes(dir / "m.safetensors", bytes);
   auto msg = error_of(dir / "m.safetensors");
-  EXPECT_NE(msg.find("tensor 'y': data_offsets [16,32] reach past the end of the data (29 bytes"),
-            std::string::npos)
+  EXPECT_NE(msg.find("tensor 'y': data_offsets [16,32] reach past the end of the data (29 bytes"), std::string::npos)
       << msg;
 }
 
@@ -193,8 +192,7 @@ TEST(SafeTensorsErrors, ShapeDoesNotMatchSpan) {
   b.header["x"]["shape"] = {2, 2};
   b.write(dir / "m.safetensors");
   auto msg = error_of(dir / "m.safetensors");
-  EXPECT_NE(msg.find("tensor 'x': shape [2,2] × F32 is 16 bytes but data_offsets [0,24] span 24"),
-            std::string::npos)
+  EXPECT_NE(msg.find("tensor 'x': shape [2,2] × F32 is 16 bytes but data_offsets [0,24] span 24"), std::string::npos)
       << msg;
 }
 

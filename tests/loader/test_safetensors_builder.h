@@ -54,8 +54,8 @@ struct SafetensorsBuilder {
   nlohmann::json header = nlohmann::json::object();
   std::string data;
 
-  SafetensorsBuilder& add(const std::string& name, const std::vector<int64_t>& shape,
-                          const std::string& dtype = "F32", float first = 0.0f) {
+  SafetensorsBuilder& add(const std::string& name, const std::vector<int64_t>& shape, const std::string& dtype = "F32",
+                          float first = 0.0f) {
     size_t n = 1;
     for (auto d : shape) n *= size_t(d);
     size_t begin = data.size();

@@ -82,17 +82,16 @@ TEST(Tokenizer, IgnoreMerges) {
 TEST(Tokenizer, DigitsAreSplitIndividually) {
   const Tokenizer tok = english().build();
   // Sequence[Digits(individual), ByteLevel]: the space before a number stands alone.
-  EXPECT_EQ(tok.encode("the 2024"),
-            (Ids{'t', tok.token_to_id("he").value(), ' ', '2', '0', '2', '4'}));
+  EXPECT_EQ(tok.encode("the 2024"), (Ids{'t', tok.token_to_id("he").value(), ' ', '2', '0', '2', '4'}));
 }
 
 TEST(Tokenizer, WhitespaceRunsAndNewlines) {
   const Tokenizer tok = english().build();
   // "Ġ" is byte 0x20 (id 32), "Ċ" byte 0x0A (id 10).
-  EXPECT_EQ(tok.encode("the   the"), (Ids{'t', tok.token_to_id("he").value(), ' ', ' ',
-                                           tok.token_to_id("Ġthe").value()}));
-  EXPECT_EQ(tok.encode("he\n\n the"), (Ids{tok.token_to_id("he").value(), '\n', '\n',
-                                           tok.token_to_id("Ġthe").value()}));
+  EXPECT_EQ(tok.encode("the   the"),
+            (Ids{'t', tok.token_to_id("he").value(), ' ', ' ', tok.token_to_id("Ġthe").value()}));
+  EXPECT_EQ(tok.encode("he\n\n the"),
+            (Ids{tok.token_to_id("he").value(), '\n', '\n', tok.token_to_id("Ġthe").value()}));
 }
 
 TEST(Tokenizer, ContractionsAreSeparateWords) {
@@ -191,8 +190,7 @@ TEST(Tokenizer, BosPrefixFromTemplate) {
         {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
       {"pair", nlohmann::json::array()},
       {"special_tokens",
-       {{"<|begin_of_text|>",
-         {{"id", "<|begin_of_text|>"}, {"ids", {bos}}, {"tokens", {"<|begin_of_text|>"}}}}}}};
+       {{"<|begin_of_text|>", {{"id", "<|begin_of_text|>"}, {"ids", {bos}}, {"tokens", {"<|begin_of_text|>"}}}}}}};
   const Tokenizer tok = t.build();
   ASSERT_EQ(tok.bos_prefix().size(), 1u);
   EXPECT_EQ(tok.bos_prefix()[0], bos);
@@ -204,8 +202,7 @@ TEST(Tokenizer, BosPrefixFromTemplate) {
 TEST(Tokenizer, BosPrefixFromTokenizerConfig) {
   TinyTokenizer t;
   const int32_t bos = t.add_token("<s>", true);
-  const nlohmann::json config = {{"add_bos_token", true},
-                                 {"bos_token", {{"content", "<s>"}, {"special", true}}}};
+  const nlohmann::json config = {{"add_bos_token", true}, {"bos_token", {{"content", "<s>"}, {"special", true}}}};
   const Tokenizer tok = Tokenizer::from_json(t.j.dump(), "x", &config);
   ASSERT_EQ(tok.bos_prefix().size(), 1u);
   EXPECT_EQ(tok.bos_prefix()[0], bos);
@@ -218,8 +215,8 @@ TEST(Tokenizer, RandomBytesRoundTrip) {
   t.add_token("<image>", true);
   t.add_token("<end_of_utterance>", true);
   const Tokenizer tok = t.build();
-  const std::vector<std::string> atoms = {"the", " hello", "<image>", "<end_of_utterance>", " ",
-                                          "\n", "  ", "42", "'s", "é", "你", "👋", "<imag"};
+  const std::vector<std::string> atoms = {
+      "the", " hello", "<image>", "<end_of_utterance>", " ", "\n", "  ", "42", "'s", "é", "你", "👋", "<imag"};
   uint32_t state = 12345;
   auto next = [&] { return state = state * 1664525u + 1013904223u; };
   for (int round = 0; round < 500; ++round) {

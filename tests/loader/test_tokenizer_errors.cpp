@@ -73,8 +73,7 @@ TEST(TokenizerErrors, LoadsFromDirectoryFile) {
   TinyTokenizer t;
   const int32_t bos = t.add_token("<|begin_of_text|>", true);
   write(dir / "tokenizer.json", t.j.dump());
-  write(dir / "tokenizer_config.json",
-        R"({"add_bos_token": true, "bos_token": "<|begin_of_text|>"})");
+  write(dir / "tokenizer_config.json", R"({"add_bos_token": true, "bos_token": "<|begin_of_text|>"})");
   const Tokenizer tok = Tokenizer::load(dir / "tokenizer.json");
   ASSERT_EQ(tok.bos_prefix().size(), 1u);
   EXPECT_EQ(tok.bos_prefix()[0], bos);

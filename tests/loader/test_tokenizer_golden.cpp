@@ -48,8 +48,7 @@ TEST(TokenizerGolden, EveryCaseOfTokenizerCases) {
     EXPECT_EQ(tok.decode(want), c["decoded"].get<std::string>()) << "text: " << text;
     EXPECT_EQ(stream_decode(tok, want), c["decoded"].get<std::string>()) << "text: " << text;
     if (c.contains("decoded_skip_special")) {
-      EXPECT_EQ(tok.decode(want, true), c["decoded_skip_special"].get<std::string>())
-          << "text: " << text;
+      EXPECT_EQ(tok.decode(want, true), c["decoded_skip_special"].get<std::string>()) << "text: " << text;
     }
   }
 }
@@ -80,11 +79,10 @@ TEST(TokenizerGolden, PromptTextPiecesOfEveryRequest) {
           if (next == std::string::npos) break;
           at = next + 7;
         }
-        const std::string where = std::string(name) + " / " + req["name"].get<std::string>() +
-                                  " row " + std::to_string(row);
+        const std::string where =
+            std::string(name) + " / " + req["name"].get<std::string>() + " row " + std::to_string(row);
         size_t pos = tok.bos_prefix().size();
-        ASSERT_TRUE(std::equal(tok.bos_prefix().begin(), tok.bos_prefix().end(), real.begin()))
-            << where;
+        ASSERT_TRUE(std::equal(tok.bos_prefix().begin(), tok.bos_prefix().end(), real.begin())) << where;
         for (size_t p = 0; p < pieces.size(); ++p) {
           const std::vector<int32_t> want = tok.encode(pieces[p]);
           const auto found = std::search(real.begin() + pos, real.end(), want.begin(), want.end());

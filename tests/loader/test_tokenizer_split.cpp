@@ -44,8 +44,7 @@ TEST(TokenizerSplit, WhitespaceRuns) {
 
 TEST(TokenizerSplit, Contractions) {
   EXPECT_EQ(gpt2("I'm don't we'll they're you've he'd it's"),
-            (V{"I", "'m", " don", "'t", " we", "'ll", " they", "'re", " you", "'ve", " he", "'d",
-               " it", "'s"}));
+            (V{"I", "'m", " don", "'t", " we", "'ll", " they", "'re", " you", "'ve", " he", "'d", " it", "'s"}));
   // Case-sensitive, and only after nothing: a leading space makes it punctuation.
   EXPECT_EQ(gpt2("IT'S 's"), (V{"IT", "'", "S", " '", "s"}));
   EXPECT_EQ(gpt2("!!'s"), (V{"!!'", "s"}));
@@ -75,8 +74,7 @@ TEST(TokenizerUnicode, ClassTables) {
   using namespace unicode;
   EXPECT_TRUE(is_letter('a') && is_letter(U'\u4F60') && is_letter(U'\u00B5'));
   EXPECT_FALSE(is_letter('1') || is_letter(' ') || is_letter(U'\u0301'));
-  EXPECT_TRUE(is_number('7') && is_number(U'\u0663') && is_number(U'\u00BD') &&
-              is_number(U'\u2167'));
+  EXPECT_TRUE(is_number('7') && is_number(U'\u0663') && is_number(U'\u00BD') && is_number(U'\u2167'));
   EXPECT_FALSE(is_number('a'));
   EXPECT_TRUE(is_white_space(U'\u3000') && is_white_space(U'\u0085') && is_white_space('\v'));
   EXPECT_FALSE(is_white_space(U'\u001C') || is_white_space(U'\u200B'));

@@ -36,16 +36,10 @@ struct TinyTokenizer {
           {{"type", "Sequence"},
            {"pretokenizers",
             {{{"type", "Digits"}, {"individual_digits", true}},
-             {{"type", "ByteLevel"},
-              {"add_prefix_space", false},
-              {"trim_offsets", true},
-              {"use_regex", true}}}}}},
+             {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}}}}}},
          {"post_processor",
-          {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", false},
-           {"use_regex", true}}},
-         {"decoder",
-          {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true},
-           {"use_regex", true}}},
+          {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", false}, {"use_regex", true}}},
+         {"decoder", {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}}},
          {"model",
           {{"type", "BPE"},
            {"dropout", nullptr},
@@ -70,8 +64,8 @@ struct TinyTokenizer {
     return vocab[a + b].get<int32_t>();
   }
 
-  int32_t add_token(const std::string& content, bool special, bool lstrip = false,
-                    bool rstrip = false, bool single_word = false, bool normalized = false) {
+  int32_t add_token(const std::string& content, bool special, bool lstrip = false, bool rstrip = false,
+                    bool single_word = false, bool normalized = false) {
     const int32_t id = next_id++;
     j["added_tokens"].push_back({{"id", id},
                                  {"content", content},

@@ -21,11 +21,21 @@ ModelConfig tiny_config(bool tied = false) {
             {"image_token_id", 9},
             {"tie_word_embeddings", tied},
             {"vision_config",
-             {{"hidden_size", 8}, {"intermediate_size", 16}, {"num_hidden_layers", 1}, {"num_attention_heads", 2},
-              {"image_size", 8}, {"patch_size", 2}}},
+             {{"hidden_size", 8},
+              {"intermediate_size", 16},
+              {"num_hidden_layers", 1},
+              {"num_attention_heads", 2},
+              {"image_size", 8},
+              {"patch_size", 2}}},
             {"text_config",
-             {{"hidden_size", 8}, {"intermediate_size", 12}, {"num_hidden_layers", 1}, {"num_attention_heads", 2},
-              {"num_key_value_heads", 1}, {"head_dim", 4}, {"vocab_size", 10}, {"tie_word_embeddings", tied}}}};
+             {{"hidden_size", 8},
+              {"intermediate_size", 12},
+              {"num_hidden_layers", 1},
+              {"num_attention_heads", 2},
+              {"num_key_value_heads", 1},
+              {"head_dim", 4},
+              {"vocab_size", 10},
+              {"tie_word_embeddings", tied}}}};
   return parse_model_config(j, "tiny");
 }
 

@@ -32,7 +32,8 @@ class FixtureWeights : public testing::TestWithParam<FixtureCase> {
  protected:
   fs::path dir() const { return test::data_dir() / GetParam().name; }
   void SetUp() override {
-    ASSERT_TRUE(fs::exists(dir() / "config.json")) << dir() / "config.json" << " is missing";
+    ASSERT_TRUE(fs::exists(dir() / "config.json")) << dir() / "config.json"
+                                                   << " is missing";
   }
 };
 
@@ -48,8 +49,8 @@ TEST_P(FixtureWeights, ConfigFields) {
   EXPECT_EQ(c.scale_factor, fc.scale_factor);
   EXPECT_EQ(c.vision.image_size, fc.image_size);
   EXPECT_EQ(c.vision.patch_size, fc.patch_size);
-  EXPECT_EQ(c.image_seq_len(), (fc.image_size / fc.patch_size) * (fc.image_size / fc.patch_size) /
-                                   (fc.scale_factor * fc.scale_factor));
+  EXPECT_EQ(c.image_seq_len(),
+            (fc.image_size / fc.patch_size) * (fc.image_size / fc.patch_size) / (fc.scale_factor * fc.scale_factor));
   EXPECT_EQ(c.tied_embeddings(), fc.tied);
   const auto& tc = raw["text_config"];
   if (std::string(fc.rope_layout) == "rope_parameters") {
@@ -104,7 +105,8 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, FixtureWeights, testing::ValuesIn(kCases),
 
 TEST(FixtureWeightsDemo, DemoModelLoads) {
   auto dir = test::data_dir().parent_path().parent_path() / "examples" / "demo-model";
-  ASSERT_TRUE(fs::exists(dir / "config.json")) << dir / "config.json" << " is missing";
+  ASSERT_TRUE(fs::exists(dir / "config.json")) << dir / "config.json"
+                                               << " is missing";
   auto c = load_model_config(dir);
   auto st = SafeTensors::open(dir);
   auto w = map_weights(c, st);

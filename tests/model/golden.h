@@ -24,8 +24,10 @@ inline std::vector<ChatMessage> chat_from_json(const nlohmann::json& msgs) {
   for (const auto& m : msgs) {
     ChatMessage cm{m.at("role").get<std::string>(), {}};
     for (const auto& item : m.at("content")) {
-      if (item.at("type") == "image") cm.content.push_back({ChatItem::Image, {}});
-      else cm.content.push_back({ChatItem::Text, item.at("text").get<std::string>()});
+      if (item.at("type") == "image")
+        cm.content.push_back({ChatItem::Image, {}});
+      else
+        cm.content.push_back({ChatItem::Text, item.at("text").get<std::string>()});
     }
     out.push_back(std::move(cm));
   }
@@ -33,8 +35,7 @@ inline std::vector<ChatMessage> chat_from_json(const nlohmann::json& msgs) {
 }
 
 // The batch of requests of golden request `r`, as a user of the library would build them.
-inline std::vector<Request> requests_from_golden(const std::filesystem::path& model_dir,
-                                                 const nlohmann::json& r) {
+inline std::vector<Request> requests_from_golden(const std::filesystem::path& model_dir, const nlohmann::json& r) {
   std::vector<Request> out;
   const auto images_dir = model_dir / "golden" / r.value("images_dir", std::string("../../images"));
   const size_t rows = r.at("prompt_text").size();

@@ -18,8 +18,7 @@ TEST(ChatSession, SecondTurnMatchesFreshGenerationOverTheWholeConversation) {
   Result first = chat.send("Describe the strip.", images, o);
   ASSERT_EQ(first.output_ids.size(), 6u);
   Result second = chat.send("And the colours?", {}, o);
-  EXPECT_EQ(chat.tokens_in_context(),
-            int64_t(first.input_ids.size() + 6 - 1 + second.input_ids.size() + 6 - 1));
+  EXPECT_EQ(chat.tokens_in_context(), int64_t(first.input_ids.size() + 6 - 1 + second.input_ids.size() + 6 - 1));
 
   // Fresh: the first turn's prompt, its answer, the second turn's new ids, as one prompt.
   Request whole;

@@ -1,6 +1,6 @@
-// The tensor-core GEMM weights (vision patch embedding, attention, MLP, connector) converted to f16 at load (ops::tensor_core_weight_dtype):
-// which tensors convert, that the values are the GPU's narrowing of the bf16 ones, and that a
-// layer with a value beyond f16's range keeps its bf16 weights.
+// The tensor-core GEMM weights (vision patch embedding, attention, MLP, connector) converted to f16 at load
+// (ops::tensor_core_weight_dtype): which tensors convert, that the values are the GPU's narrowing of the bf16 ones, and
+// that a layer with a value beyond f16's range keeps its bf16 weights.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -96,8 +96,8 @@ TEST(F16Weights, VisionAndConnectorGemmWeightsConvertTheRestStays) {
     for (uint16_t b : h) want.push_back(ops::f32_to_f16(ops::bf16_to_f32(b)));
   }
   EXPECT_EQ(download_u16(ctx, f16.vision[0].qkv_w, want.size()), want);
-  EXPECT_EQ(f16.vision[0].qkv_w.shape, (std::vector<int64_t>{int64_t(want.size()) / config.vision.hidden_size,
-                                                             config.vision.hidden_size}));
+  EXPECT_EQ(f16.vision[0].qkv_w.shape,
+            (std::vector<int64_t>{int64_t(want.size()) / config.vision.hidden_size, config.vision.hidden_size}));
 }
 
 TEST(F16Weights, ALayerWithAValueBeyondF16KeepsBf16) {

@@ -110,11 +110,14 @@ TEST(Faults, DeviceLostFailsGenerateThenTheContextRefusesWorkAndANewContextWorks
     // A context overflow is refused before any GPU work: the armed fault does not fire.
     GenerateOptions too_long = few_tokens();
     too_long.max_new_tokens = int(model->config().text.max_position_embeddings);
-    const std::string overflow = error_of<std::invalid_argument>([&] { model->generate(text_request("Hello"), too_long); });
+    const std::string overflow =
+        error_of<std::invalid_argument>([&] { model->generate(text_request("Hello"), too_long); });
     EXPECT_NE(overflow.find("context overflow"), std::string::npos) << overflow;
     EXPECT_NE(overflow.find(std::to_string(too_long.max_new_tokens) + " new tokens"), std::string::npos) << overflow;
-    EXPECT_NE(overflow.find("exceed the " + std::to_string(model->config().text.max_position_embeddings) +
-                            " positions"), std::string::npos) << overflow;
+    EXPECT_NE(
+        overflow.find("exceed the " + std::to_string(model->config().text.max_position_embeddings) + " positions"),
+        std::string::npos)
+        << overflow;
     EXPECT_FALSE(ctx.device_lost());
 
     bool lost = false;

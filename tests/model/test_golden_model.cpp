@@ -19,7 +19,6 @@ std::filesystem::path case_path(const std::string& c) {
 
 class GoldenModel : public testing::TestWithParam<std::string> {};
 
-
 void check_against_golden(const std::filesystem::path& dir, double logit_tol, double act_tol) {
   const double kLogitTol = logit_tol, kActTol = act_tol;
   auto golden = test::read_golden(dir);
@@ -93,11 +92,11 @@ TEST(FullSize, MatchesTransformers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenModel,
-                         testing::Values("idefics3_f32", "smolvlm_bf16", "smolvlm_f32_s3",
-                                         "examples/demo-model"),
+                         testing::Values("idefics3_f32", "smolvlm_bf16", "smolvlm_f32_s3", "examples/demo-model"),
                          [](const auto& info) {
                            std::string n = info.param;
-                           for (auto& ch : n) if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           for (auto& ch : n)
+                             if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
                            return n;
                          });
 

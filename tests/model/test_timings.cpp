@@ -16,8 +16,8 @@ TEST(Timings, HostSplitAddsUpToEachPhase) {
   o.max_new_tokens = 2;
   const Timings t = model->generate(r, o).timings;
   ASSERT_GT(t.tiles, 0);
-  for (const auto& [name, split, total] : {std::tuple{"encode", t.encode_host, t.encode_ms},
-                                          std::tuple{"prefill", t.prefill_host, t.prefill_ms}}) {
+  for (const auto& [name, split, total] :
+       {std::tuple{"encode", t.encode_host, t.encode_ms}, std::tuple{"prefill", t.prefill_host, t.prefill_ms}}) {
     SCOPED_TRACE(name);
     EXPECT_GT(split.upload_ms, 0.0);
     EXPECT_GT(split.record_ms, 0.0);

@@ -58,11 +58,9 @@ TEST(Activation, SwiGlu) {
     auto gu = test::random_floats(size_t(rows * 2 * inter), uint32_t(inter), -6.0f, 6.0f);
     Buffer gb = test::upload(gu), yb = test::upload(std::vector<float>(size_t(rows * inter)));
     Graph g(test::context());
-    ops::swiglu(g, test::tensor(g, gb, DType::F32, {rows, 2 * inter}),
-                test::tensor(g, yb, DType::F32, {rows, inter}));
+    ops::swiglu(g, test::tensor(g, gb, DType::F32, {rows, 2 * inter}), test::tensor(g, yb, DType::F32, {rows, inter}));
     g.compile().run();
-    EXPECT_LE(test::max_rel_error(ops::ref::swiglu(gu, rows, inter),
-                                  test::download<float>(yb, size_t(rows * inter))),
+    EXPECT_LE(test::max_rel_error(ops::ref::swiglu(gu, rows, inter), test::download<float>(yb, size_t(rows * inter))),
               kTol);
   }
 }
@@ -76,7 +74,7 @@ TEST(Activation, AddResidualInPlace) {
     Graph g(test::context());
     auto at = test::tensor(g, ab, DType::F32, {n}), bt = test::tensor(g, bb, DType::F32, {n});
     ops::add(g, at, bt, test::tensor(g, yb, DType::F32, {n}));  // out of place
-    ops::add(g, at, bt, at);                                      // residual: a += b
+    ops::add(g, at, bt, at);                                    // residual: a += b
     g.compile().run();
     // Both are single f32 adds: exact.
     EXPECT_EQ(test::download<float>(yb, size_t(n)), want);

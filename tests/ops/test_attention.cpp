@@ -35,7 +35,7 @@ using test::upload;
 struct DecoderCase {
   int64_t B, T, Hq, Hkv, D, C, pos0;
   std::vector<int32_t> kv_start;
-  int splits = 0;     // 0 = automatic
+  int splits = 0;      // 0 = automatic
   bool fused = false;  // q as the first columns of a fused qkv output
 };
 
@@ -49,15 +49,14 @@ std::pair<std::vector<float>, std::vector<float>> run_decoder(const DecoderCase&
   // ignore them.
   const auto kc = random_floats(size_t(c.B * c.Hkv * c.C * c.D), 2);
   const auto vc = random_floats(size_t(c.B * c.Hkv * c.C * c.D), 3);
-  Buffer qb = upload(ctx, qmat), kb = upload(ctx, kc), vb = upload(ctx, vc),
-         sb = upload(ctx, c.kv_start), ob = ctx.create_buffer(size_t(tokens * qcols) * 4);
+  Buffer qb = upload(ctx, qmat), kb = upload(ctx, kc), vb = upload(ctx, vc), sb = upload(ctx, c.kv_start),
+         ob = ctx.create_buffer(size_t(tokens * qcols) * 4);
   Graph g(ctx);
-  ops::attention_decoder(g, {ops::external(g, qb, DType::F32, {tokens, stride}), 0},
-                         ops::external(g, kb, DType::F32, {c.B, c.Hkv, c.C, c.D}),
-                         ops::external(g, vb, DType::F32, {c.B, c.Hkv, c.C, c.D}),
-                         ops::external(g, sb, DType::I32, {c.B}),
-                         ops::external(g, ob, DType::F32, {c.B, c.T, c.Hq, c.D}), uint32_t(c.pos0),
-                         {.splits = c.splits});
+  ops::attention_decoder(
+      g, {ops::external(g, qb, DType::F32, {tokens, stride}), 0},
+      ops::external(g, kb, DType::F32, {c.B, c.Hkv, c.C, c.D}),
+      ops::external(g, vb, DType::F32, {c.B, c.Hkv, c.C, c.D}), ops::external(g, sb, DType::I32, {c.B}),
+      ops::external(g, ob, DType::F32, {c.B, c.T, c.Hq, c.D}), uint32_t(c.pos0), {.splits = c.splits});
   g.compile().run();
 
   std::vector<float> q(size_t(tokens * qcols)), ref(q.size());
@@ -76,21 +75,20 @@ TEST_P(AttentionDecoder, MatchesReference) {
   expect_close(ref, got);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, AttentionDecoder,
-    testing::Values(
-        // prefill from an empty cache, GQA ratio 4 with a single kv head, D 20
-        DecoderCase{1, 19, 4, 1, 20, 37, 0, {0}},
-        // second chat turn (pos0 > 0), GQA 3, D 12, left padding in batch row 1, q a column
-        // slice of a fused qkv row
-        DecoderCase{2, 5, 3, 1, 12, 101, 40, {0, 7}, 0, true},
-        // no GQA, D 128, padded keys
-        DecoderCase{1, 5, 2, 2, 128, 37, 13, {3}},
-        // decode of the 256M shape at context 1100: automatic key splits, then one split
-        DecoderCase{1, 1, 9, 3, 64, 1100, 1099, {0}, 0, true},
-        DecoderCase{1, 1, 9, 3, 64, 1100, 1099, {0}, 1, true},
-        // prefill continuing a cache with forced splits (T > 1 through the combine)
-        DecoderCase{2, 5, 4, 1, 64, 101, 50, {2, 0}, 4}));
+INSTANTIATE_TEST_SUITE_P(Shapes, AttentionDecoder,
+                         testing::Values(
+                             // prefill from an empty cache, GQA ratio 4 with a single kv head, D 20
+                             DecoderCase{1, 19, 4, 1, 20, 37, 0, {0}},
+                             // second chat turn (pos0 > 0), GQA 3, D 12, left padding in batch row 1, q a column
+                             // slice of a fused qkv row
+                             DecoderCase{2, 5, 3, 1, 12, 101, 40, {0, 7}, 0, true},
+                             // no GQA, D 128, padded keys
+                             DecoderCase{1, 5, 2, 2, 128, 37, 13, {3}},
+                             // decode of the 256M shape at context 1100: automatic key splits, then one split
+                             DecoderCase{1, 1, 9, 3, 64, 1100, 1099, {0}, 0, true},
+                             DecoderCase{1, 1, 9, 3, 64, 1100, 1099, {0}, 1, true},
+                             // prefill continuing a cache with forced splits (T > 1 through the combine)
+                             DecoderCase{2, 5, 4, 1, 64, 101, 50, {2, 0}, 4}));
 
 TEST(AttentionDecoderCases, RowsWithoutValidKeysAreZero) {
   // kv_start 5 with queries at positions 2..6: positions 2–4 see no key.
@@ -114,10 +112,9 @@ TEST(AttentionDecoderCases, ReplayReadsPositionFromParams) {
   Graph g(ctx);
   ops::attention_decoder(g, {ops::external(g, qb, DType::F32, {B, 1, Hq, D}), 0},
                          ops::external(g, kb, DType::F32, {B, Hkv, C, D}),
-                         ops::external(g, vb, DType::F32, {B, Hkv, C, D}),
-                         ops::external(g, sb, DType::I32, {B}),
-                         ops::external(g, ob, DType::F32, {B, 1, Hq, D}),
-                         ops::ParamWord{g.params(), 3}, {.splits = 3, .name = "text.L0.attn"});
+                         ops::external(g, vb, DType::F32, {B, Hkv, C, D}), ops::external(g, sb, DType::I32, {B}),
+                         ops::external(g, ob, DType::F32, {B, 1, Hq, D}), ops::ParamWord{g.params(), 3},
+                         {.splits = 3, .name = "text.L0.attn"});
   EXPECT_EQ(g.size(), 2u);  // attention + combine
   Program p = g.compile();
   for (uint32_t pos0 : {10u, 11u, 12u}) {
@@ -142,10 +139,9 @@ TEST(AttentionDecoderCases, CustomScale) {
          ob = ctx.create_buffer(q.size() * 4);
   Graph g(ctx);
   ops::attention_decoder(g, {ops::external(g, qb, DType::F32, {1, 1, Hq, D}), 0},
-                         ops::external(g, kb, DType::F32, {1, 1, C, D}),
-                         ops::external(g, vb, DType::F32, {1, 1, C, D}),
-                         ops::external(g, sb, DType::I32, {1}),
-                         ops::external(g, ob, DType::F32, {1, 1, Hq, D}), uint32_t(8), {.scale = 0.7f});
+                         ops::external(g, kb, DType::F32, {1, 1, C, D}), ops::external(g, vb, DType::F32, {1, 1, C, D}),
+                         ops::external(g, sb, DType::I32, {1}), ops::external(g, ob, DType::F32, {1, 1, Hq, D}),
+                         uint32_t(8), {.scale = 0.7f});
   g.compile().run();
   std::vector<float> ref(q.size());
   ops::attention_decoder_ref(q, kc, vc, C, kv_start, 8, {1, 1, Hq, 1, D}, 0.7f, ref);
@@ -194,8 +190,7 @@ TEST_P(AttentionEncoder, MatchesReference) {
     const ops::Tensor t = ops::external(g, keep[0], DType::F32, {tokens, 3 * hd});
     tq = {t, 0}, tk = {t, hd}, tv = {t, 2 * hd};
   } else {
-    q = random_floats(size_t(tokens * hd), 42), k = random_floats(q.size(), 43),
-    v = random_floats(q.size(), 44);
+    q = random_floats(size_t(tokens * hd), 42), k = random_floats(q.size(), 43), v = random_floats(q.size(), 44);
     for (const auto* x : {&q, &k, &v}) keep.push_back(upload(ctx, *x));
     tq = {ops::external(g, keep[0], DType::F32, {c.N, c.S, c.H, c.D}), 0};
     tk = {ops::external(g, keep[1], DType::F32, {c.N, c.S, c.H, c.D}), 0};
@@ -211,8 +206,7 @@ TEST_P(AttentionEncoder, MatchesReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, AttentionEncoder,
-                         testing::Values(EncoderCase{2, 37, 3, 20, 0.3, true},
-                                         EncoderCase{1, 101, 2, 64, 0.3, false},
+                         testing::Values(EncoderCase{2, 37, 3, 20, 0.3, true}, EncoderCase{1, 101, 2, 64, 0.3, false},
                                          EncoderCase{3, 16, 1, 12, 0.3, false, 2},
                                          EncoderCase{1, 19, 2, 128, 0.0, true}));
 
@@ -230,29 +224,35 @@ TEST(AttentionErrors, ShapeErrorsAreExceptions) {
     }
   };
   // Hq not a multiple of Hkv
-  expect_msg([&] {
-    ops::attention_decoder(g, {t(DType::F32, {1, 1, 5, 8}), 0}, t(DType::F32, {1, 2, 16, 8}),
-                           t(DType::F32, {1, 2, 16, 8}), t(DType::I32, {1}),
-                           t(DType::F32, {1, 1, 5, 8}), uint32_t(0));
-  }, "multiple of kv heads");
+  expect_msg(
+      [&] {
+        ops::attention_decoder(g, {t(DType::F32, {1, 1, 5, 8}), 0}, t(DType::F32, {1, 2, 16, 8}),
+                               t(DType::F32, {1, 2, 16, 8}), t(DType::I32, {1}), t(DType::F32, {1, 1, 5, 8}),
+                               uint32_t(0));
+      },
+      "multiple of kv heads");
   // pos0 + T past the capacity
-  expect_msg([&] {
-    ops::attention_decoder(g, {t(DType::F32, {1, 4, 2, 8}), 0}, t(DType::F32, {1, 1, 16, 8}),
-                           t(DType::F32, {1, 1, 16, 8}), t(DType::I32, {1}),
-                           t(DType::F32, {1, 4, 2, 8}), uint32_t(13));
-  }, "capacity 16");
+  expect_msg(
+      [&] {
+        ops::attention_decoder(g, {t(DType::F32, {1, 4, 2, 8}), 0}, t(DType::F32, {1, 1, 16, 8}),
+                               t(DType::F32, {1, 1, 16, 8}), t(DType::I32, {1}), t(DType::F32, {1, 4, 2, 8}),
+                               uint32_t(13));
+      },
+      "capacity 16");
   // q view columns past its row
-  expect_msg([&] {
-    ops::attention_encoder(g, {t(DType::F32, {10, 24}), 8}, {t(DType::F32, {10, 24}), 0},
-                           {t(DType::F32, {10, 24}), 0}, t(DType::U32, {2, 5}),
-                           t(DType::F32, {2, 5, 2, 10}));
-  }, "do not fit");
+  expect_msg(
+      [&] {
+        ops::attention_encoder(g, {t(DType::F32, {10, 24}), 8}, {t(DType::F32, {10, 24}), 0},
+                               {t(DType::F32, {10, 24}), 0}, t(DType::U32, {2, 5}), t(DType::F32, {2, 5, 2, 10}));
+      },
+      "do not fit");
   // float mask
-  expect_msg([&] {
-    ops::attention_encoder(g, {t(DType::F32, {2, 5, 2, 8}), 0}, {t(DType::F32, {2, 5, 2, 8}), 0},
-                           {t(DType::F32, {2, 5, 2, 8}), 0}, t(DType::F32, {2, 5}),
-                           t(DType::F32, {2, 5, 2, 8}));
-  }, "key_mask");
+  expect_msg(
+      [&] {
+        ops::attention_encoder(g, {t(DType::F32, {2, 5, 2, 8}), 0}, {t(DType::F32, {2, 5, 2, 8}), 0},
+                               {t(DType::F32, {2, 5, 2, 8}), 0}, t(DType::F32, {2, 5}), t(DType::F32, {2, 5, 2, 8}));
+      },
+      "key_mask");
   EXPECT_EQ(g.size(), 0u);
 }
 
@@ -282,10 +282,12 @@ TEST(AttentionDecoderCases, OutputProjectionFolded) {
            hb = upload(ctx, h0), zb = upload(ctx, std::vector<float>(size_t(c.B * c.H), 5.0f)),
            ob = ctx.create_buffer(size_t(c.B * qcols) * 4), wb = test::upload_weights(ctx, pw);
     Graph g(ctx);
-    const ops::OutputProjection fold{ops::external(g, wb, c.wt, {c.H, qcols}), ops::external(g, hb, DType::F32, {c.B, c.H}),
+    const ops::OutputProjection fold{ops::external(g, wb, c.wt, {c.H, qcols}),
+                                     ops::external(g, hb, DType::F32, {c.B, c.H}),
                                      ops::external(g, zb, DType::F32, {c.B, c.H})};
     const bool folded = ops::attention_decoder(
-        g, {ops::external(g, qb, DType::F32, {c.B, qcols}), 0}, ops::external(g, kb, DType::F32, {c.B, c.Hkv, c.C, c.D}),
+        g, {ops::external(g, qb, DType::F32, {c.B, qcols}), 0},
+        ops::external(g, kb, DType::F32, {c.B, c.Hkv, c.C, c.D}),
         ops::external(g, vb, DType::F32, {c.B, c.Hkv, c.C, c.D}), ops::external(g, sb, DType::I32, {c.B}),
         ops::external(g, ob, DType::F32, {c.B, 1, c.Hq, c.D}), ops::ParamWord{g.params(), 2}, {.o_proj = &fold});
     const bool foldable = (c.Hq / c.Hkv * c.D) % 8 == 0;

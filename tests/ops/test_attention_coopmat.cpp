@@ -80,12 +80,19 @@ std::vector<int32_t> make_mask(const Case& c) {
     for (int64_t s = 0; s < c.S; ++s) {
       int32_t& m = mask[size_t(n * c.S + s)];
       switch (c.mask) {
-        case Mask::None: break;
-        case Mask::Random: m = s == 0 || !invalid(rng); break;
+        case Mask::None:
+          break;
+        case Mask::Random:
+          m = s == 0 || !invalid(rng);
+          break;
         // Padded patches at the end of each tile, a different count per tile: whole key
         // blocks are masked.
-        case Mask::Tail: m = s < c.S - (n + 1) * c.S / (2 * c.N + 1); break;
-        case Mask::EmptyTile: m = n != 0; break;  // tile 0 has no valid key: zeros
+        case Mask::Tail:
+          m = s < c.S - (n + 1) * c.S / (2 * c.N + 1);
+          break;
+        case Mask::EmptyTile:
+          m = n != 0;
+          break;  // tile 0 has no valid key: zeros
       }
     }
   return mask;
@@ -157,8 +164,8 @@ std::string expect_close(const Case& c) {
   ops::attention_encoder_ref(to_f16(q), to_f16(k), to_f16(v), mask, c.N, c.S, c.H, c.D, scale, ref);
   ops::attention_encoder_ref(q, k, v, mask, c.N, c.S, c.H, c.D, scale, exact);
   const double rel = test::max_rel_error(ref, got), e2 = test::nmse(ref, got);
-  std::printf("      %s: %s max_rel_error %.3g (vs f32 inputs %.3g), nmse %.3g\n", describe(c).c_str(),
-              shader.c_str(), rel, test::max_rel_error(exact, got), e2);
+  std::printf("      %s: %s max_rel_error %.3g (vs f32 inputs %.3g), nmse %.3g\n", describe(c).c_str(), shader.c_str(),
+              rel, test::max_rel_error(exact, got), e2);
   EXPECT_LE(rel, c.half ? 1e-3 : kTolRounded);
   EXPECT_LE(e2, c.half ? 2e-7 : kNmseRounded);
   EXPECT_LE(test::max_rel_error(exact, got), kTolExact);
@@ -172,13 +179,13 @@ std::string expect_close(const Case& c) {
 
 bool coopmat() { return test::context().caps().use_coopmat; }
 
-#define REQUIRE_COOPMAT()                                                                         \
-  if (!coopmat())                                                                                 \
-  GTEST_SKIP() << "no tensor-core path on " << test::context().caps().name                        \
+#define REQUIRE_COOPMAT()                                                                          \
+  if (!coopmat())                                                                                  \
+  GTEST_SKIP() << "no tensor-core path on " << test::context().caps().name                         \
                << " (needs VK_NV_cooperative_matrix 16x16x16 fp16->fp32, fp16, the Vulkan memory " \
                   "model; off under SMOLVK_PORTABLE / SMOLVK_NO_COOPMAT)"
 
-#define REQUIRE_SHUFFLE()                                                                  \
+#define REQUIRE_SHUFFLE()                                                                   \
   if (!test::context().caps().subgroup_shuffle || test::context().caps().subgroup_size < 4) \
   GTEST_SKIP() << "the emulated kernel needs subgroup shuffles and subgroups of 4+ lanes"
 
@@ -216,11 +223,11 @@ TEST(AttentionCoopmat, FlashKernelOnTheMmaLayout) {
     c.half = true;
     EXPECT_EQ(expect_close(c), "attention_flash");
   };
-  flash({3, 1024, 2, 64, Mask::Tail});                  // the vision encoder's tiles, fused qkv
-  flash({2, 101, 3, 64, Mask::Random, false});          // separate q, k, v; a partial last block
-  flash({2, 37, 3, 64, Mask::None});                    // one short block, rows past S
-  flash({2, 101, 2, 64, Mask::EmptyTile});              // a tile without a valid key: zeros
-  flash({1, 200, 2, 128, Mask::Tail});                  // other head dims (32-key blocks at 128)
+  flash({3, 1024, 2, 64, Mask::Tail});          // the vision encoder's tiles, fused qkv
+  flash({2, 101, 3, 64, Mask::Random, false});  // separate q, k, v; a partial last block
+  flash({2, 37, 3, 64, Mask::None});            // one short block, rows past S
+  flash({2, 101, 2, 64, Mask::EmptyTile});      // a tile without a valid key: zeros
+  flash({1, 200, 2, 128, Mask::Tail});          // other head dims (32-key blocks at 128)
   flash({2, 77, 3, 32, Mask::Random, false});
   flash({1, 16, 2, 16, Mask::None});
   flash({2, 1024, 1, 64, Mask::None, true, {}, false, 3.0f});  // larger scores: the running max moves
@@ -294,14 +301,14 @@ struct DecoderCase {
   int64_t B, T, Hq, Hkv, D, C;
   std::vector<uint32_t> pos0;  // one fixed value, or several: a params word set per replay
   std::vector<int32_t> kv_start;
-  bool fused = false;  // q as the first columns of a fused [B·T, (Hq + 2·Hkv)·D] qkv output
+  bool fused = false;                     // q as the first columns of a fused [B·T, (Hq + 2·Hkv)·D] qkv output
   ops::AttentionCoopmatTile tile{2, 32};  // small enough for lavapipe's shared memory
   bool emulate = true;
 };
 
 std::string describe(const DecoderCase& c) {
-  std::string s = "B " + std::to_string(c.B) + " T " + std::to_string(c.T) + " Hq " + std::to_string(c.Hq) +
-                  " Hkv " + std::to_string(c.Hkv) + " D " + std::to_string(c.D) + " C " + std::to_string(c.C) +
+  std::string s = "B " + std::to_string(c.B) + " T " + std::to_string(c.T) + " Hq " + std::to_string(c.Hq) + " Hkv " +
+                  std::to_string(c.Hkv) + " D " + std::to_string(c.D) + " C " + std::to_string(c.C) +
                   (c.pos0.size() > 1 ? " params pos0" : " pos0") + (c.fused ? " fused" : "");
   for (uint32_t p : c.pos0) s += " " + std::to_string(p);
   s += " kv_start";
@@ -352,8 +359,8 @@ std::string expect_decoder_close(const DecoderCase& c) {
     ops::attention_decoder_ref(q, kc, vc, c.C, c.kv_start, p0, dims, scale, exact);
     const double rel = test::max_rel_error(ref, got), e2 = test::nmse(ref, got);
     const double rel_exact = test::max_rel_error(exact, got);
-    std::printf("      %s (pos0 %u): %s max_rel_error %.3g (vs f32 inputs %.3g), nmse %.3g\n",
-                describe(c).c_str(), p0, shader.c_str(), rel, rel_exact, e2);
+    std::printf("      %s (pos0 %u): %s max_rel_error %.3g (vs f32 inputs %.3g), nmse %.3g\n", describe(c).c_str(), p0,
+                shader.c_str(), rel, rel_exact, e2);
     if (shader.find("coopmat") == std::string::npos) {
       EXPECT_LE(rel_exact, 1e-5) << "f32 kernel, pos0 " << p0;
     } else {
@@ -382,8 +389,7 @@ TEST(AttentionCoopmatDecoder, EmulatedMatchesReference) {
   EXPECT_EQ(expect_decoder_close({2, 45, 9, 3, 32, 160, {100}, {0, 37}, true}), "attention_coopmat_dec_emu");
   // No GQA; padding in batch row 0; the block-skipping subgroups of a 1 x 16 tile without prefetch.
   EXPECT_EQ(expect_decoder_close({2, 97, 2, 2, 64, 260, {150}, {5, 0}}), "attention_coopmat_dec_emu");
-  EXPECT_EQ(expect_decoder_close({1, 33, 2, 2, 32, 50, {7}, {0}, false, {1, 16, false}}),
-            "attention_coopmat_dec_emu");
+  EXPECT_EQ(expect_decoder_close({1, 33, 2, 2, 32, 50, {7}, {0}, false, {1, 16, false}}), "attention_coopmat_dec_emu");
   // The tile the device picks by default; the first 13 rows see no key.
   EXPECT_EQ(expect_decoder_close({1, 40, 3, 1, 32, 64, {0}, {13}, false, {}}), "attention_coopmat_dec_emu");
 }
@@ -404,12 +410,11 @@ TEST(AttentionCoopmatDecoder, DecodeStepsKeepThePortableKernels) {
 
 TEST(AttentionCoopmatDecoder, TensorCoresMatchReference) {
   REQUIRE_COOPMAT();
-  for (DecoderCase c : {DecoderCase{1, 70, 9, 3, 64, 80, {0}, {0}},
-                        DecoderCase{2, 45, 9, 3, 32, 160, {100}, {0, 37}, true},
-                        DecoderCase{2, 97, 2, 2, 64, 260, {150}, {5, 0}},
-                        DecoderCase{2, 40, 9, 3, 32, 200, {0, 60, 123}, {0, 50}, true},
-                        DecoderCase{1, 1108, 9, 3, 64, 1200, {0}, {0}, true},
-                        DecoderCase{2, 300, 9, 3, 64, 1200, {800}, {0, 210}}}) {
+  for (DecoderCase c :
+       {DecoderCase{1, 70, 9, 3, 64, 80, {0}, {0}}, DecoderCase{2, 45, 9, 3, 32, 160, {100}, {0, 37}, true},
+        DecoderCase{2, 97, 2, 2, 64, 260, {150}, {5, 0}},
+        DecoderCase{2, 40, 9, 3, 32, 200, {0, 60, 123}, {0, 50}, true},
+        DecoderCase{1, 1108, 9, 3, 64, 1200, {0}, {0}, true}, DecoderCase{2, 300, 9, 3, 64, 1200, {800}, {0, 210}}}) {
     c.emulate = false;
     c.tile = {};
     EXPECT_EQ(expect_decoder_close(c), "attention_coopmat_dec");
@@ -432,9 +437,9 @@ TEST(AttentionCoopmatDecoder, DISABLED_PerfPrefillShape) {
     ops::AttentionCoopmatTile tile;
     bool exact;
   };
-  for (const Config cfg : {Config{{}, true}, Config{{4, 64, true}, false}, Config{{4, 64, false}, false},
-                           Config{{4, 32, true}, false}, Config{{2, 64, true}, false},
-                           Config{{2, 32, true}, false}, Config{{1, 64, true}, false}}) {
+  for (const Config cfg :
+       {Config{{}, true}, Config{{4, 64, true}, false}, Config{{4, 64, false}, false}, Config{{4, 32, true}, false},
+        Config{{2, 64, true}, false}, Config{{2, 32, true}, false}, Config{{1, 64, true}, false}}) {
     Graph g(ctx);
     g.enable_timestamps();
     for (int i = 0; i < 5; ++i)
@@ -468,7 +473,7 @@ TEST(AttentionCoopmat, FlashKernelNeedsTheProbedLayout) {
   EXPECT_EQ(k->tile.subgroups, 8u);
   EXPECT_EQ(k->tile.keys, 64u);
   EXPECT_EQ(k->workgroup, 256u);
-  EXPECT_EQ(k->shared_bytes, 37120u);  // K, V 2·64·72·2 + Q 128·72·2 + flags 64·4
+  EXPECT_EQ(k->shared_bytes, 37120u);       // K, V 2·64·72·2 + Q 128·72·2 + flags 64·4
   k = ops::attention_flash_kernel(c, 128);  // 8 x 64 and 8 x 32 need more than 48 KiB
   ASSERT_TRUE(k.has_value());
   EXPECT_EQ(k->tile.subgroups, 4u);
@@ -560,7 +565,7 @@ TEST(AttentionCoopmat, DISABLED_PerfVisionShape) {
       for (const auto& timing : p.timings()) best = std::min(best, timing.ns);
     }
     const double flops = 4.0 * double(N * H * D) * double(S) * double(S);
-    std::printf("attention_coopmat %u subgroups x %u keys prefetch %d: %8.1f us %7.1f TFLOP/s\n", t.subgroups,
-                t.keys, int(t.prefetch), best / 1e3, flops / best / 1e3);
+    std::printf("attention_coopmat %u subgroups x %u keys prefetch %d: %8.1f us %7.1f TFLOP/s\n", t.subgroups, t.keys,
+                int(t.prefetch), best / 1e3, flops / best / 1e3);
   }
 }

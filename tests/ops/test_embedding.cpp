@@ -119,8 +119,7 @@ TEST(Embedding, BadShapesThrow) {
   const auto ids = ops::external(g, b, DType::I32, {4});
   const auto table = ops::external(g, b, DType::BF16, {10, 8});
   EXPECT_THROW(ops::embedding(g, ids, table, ops::external(g, b, DType::F32, {4, 9})), std::invalid_argument);
-  EXPECT_THROW(ops::embedding(g, ops::external(g, b, DType::F32, {4}), table,
-                              ops::external(g, b, DType::F32, {4, 8})),
+  EXPECT_THROW(ops::embedding(g, ops::external(g, b, DType::F32, {4}), table, ops::external(g, b, DType::F32, {4, 8})),
                std::invalid_argument);
   EXPECT_EQ(g.size(), 0u);
 }

@@ -59,7 +59,11 @@ TEST(Logits, ArgmaxWithTiesAndLongRows) {
 
 // The GPU and the CPU twin run the same algorithm on the same noise: ids match exactly.
 TEST(Logits, SampleMatchesCpuTwin) {
-  struct C { int64_t rows, vocab; ops::SamplingParams p; uint32_t step; };
+  struct C {
+    int64_t rows, vocab;
+    ops::SamplingParams p;
+    uint32_t step;
+  };
   const C cases[] = {
       {1, 37, {0.8f, 0, 1.0f, 42}, 0},
       {3, 1001, {1.2f, 50, 0.9f, 7}, 5},
@@ -68,8 +72,8 @@ TEST(Logits, SampleMatchesCpuTwin) {
       {3, 9001, {1.0f, 0, 0.95f, 99}, 1},
   };
   for (const C& c : cases) {
-    SCOPED_TRACE(testing::Message() << c.rows << "x" << c.vocab << " T=" << c.p.temperature
-                                    << " k=" << c.p.top_k << " p=" << c.p.top_p);
+    SCOPED_TRACE(testing::Message() << c.rows << "x" << c.vocab << " T=" << c.p.temperature << " k=" << c.p.top_k
+                                    << " p=" << c.p.top_p);
     const auto l = random_logits(c.rows, c.vocab, uint32_t(c.vocab + c.rows));
     EXPECT_EQ(gpu_sample(l, c.rows, c.vocab, c.p, c.step), ops::ref::sample(l, c.rows, c.vocab, c.p, c.step));
   }
@@ -164,5 +168,6 @@ TEST(Logits, RejectsBadInput) {
   EXPECT_THROW(ops::argmax(g, l, test::tensor(g, b, DType::I32, {3})), std::invalid_argument);
   EXPECT_THROW(ops::sample(g, l, ids, {1.0f, -1, 1.0f, 0}, 0u), std::invalid_argument);
   EXPECT_THROW(ops::sample(g, l, ids, {1.0f, 0, 0.0f, 0}, 0u), std::invalid_argument);
-  EXPECT_THROW(ops::sample(g, l, ids, {1.0f, 0, 1.0f, 0}, ops::ParamWord{g.params(), Graph::kParamWords}), std::invalid_argument);
+  EXPECT_THROW(ops::sample(g, l, ids, {1.0f, 0, 1.0f, 0}, ops::ParamWord{g.params(), Graph::kParamWords}),
+               std::invalid_argument);
 }

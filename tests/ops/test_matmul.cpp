@@ -55,8 +55,12 @@ Result run_case(const Case& c) {
   const Tensor tb = ops::external(g, bb, c.wt, {c.N});
   const Tensor ty = ops::external(g, by, DType::F32, {c.M, y_cols});
   ops::matmul(g, tx, tw, c.bias ? &tb : nullptr, ty,
-              {.accumulate = c.accumulate, .gelu = c.gelu, .name = "test", .y_col = c.y_col,
-               .max_chunk_bytes = c.max_chunk_bytes, .exact = true});
+              {.accumulate = c.accumulate,
+               .gelu = c.gelu,
+               .name = "test",
+               .y_col = c.y_col,
+               .max_chunk_bytes = c.max_chunk_bytes,
+               .exact = true});
   Result r;
   r.dispatches = g.size();
   g.enable_timestamps();
@@ -67,8 +71,8 @@ Result run_case(const Case& c) {
   ctx.download(by, got.data(), got.size() * 4);
 
   std::vector<float> ref = y0;
-  ops::matmul_ref(x, pw.rounded, c.bias ? std::span<const float>(pb.rounded) : std::span<const float>{},
-                  ref, c.M, c.N, c.K, c.accumulate, y_cols, c.y_col);
+  ops::matmul_ref(x, pw.rounded, c.bias ? std::span<const float>(pb.rounded) : std::span<const float>{}, ref, c.M, c.N,
+                  c.K, c.accumulate, y_cols, c.y_col);
   if (c.gelu)
     for (int64_t m = 0; m < c.M; ++m)
       for (int64_t n = c.y_col; n < c.y_col + c.N; ++n) {
@@ -78,14 +82,13 @@ Result run_case(const Case& c) {
   r.err = test::max_rel_error(ref, got);
   for (int64_t m = 0; m < c.M; ++m)
     for (int64_t n = 0; n < y_cols; ++n)
-      if ((n < c.y_col || n >= c.y_col + c.N) && got[m * y_cols + n] != y0[m * y_cols + n])
-        r.untouched_exact = false;
+      if ((n < c.y_col || n >= c.y_col + c.N) && got[m * y_cols + n] != y0[m * y_cols + n]) r.untouched_exact = false;
   return r;
 }
 
 std::string describe(const Case& c) {
-  return "M " + std::to_string(c.M) + " N " + std::to_string(c.N) + " K " + std::to_string(c.K) +
-         " " + std::string(dtype_name(c.wt)) + (c.bias ? " +bias" : "") + (c.accumulate ? " +acc" : "") +
+  return "M " + std::to_string(c.M) + " N " + std::to_string(c.N) + " K " + std::to_string(c.K) + " " +
+         std::string(dtype_name(c.wt)) + (c.bias ? " +bias" : "") + (c.accumulate ? " +acc" : "") +
          (c.gelu ? " +gelu" : "");
 }
 
@@ -179,8 +182,15 @@ TEST(Matmul, AdjacentColumnRangesFormOneOutput) {
 TEST(Matmul, ForcedSplitIntoChunks) {
   // bf16 weight rows of 66 bytes, starting at an odd element offset; X at a 4-byte offset.
   for (int64_t M : {2, 10, 70}) {
-    Case c{.M = M, .N = 100, .K = 33, .wt = DType::BF16, .bias = true, .accumulate = true,
-           .max_chunk_bytes = 2000, .x_byte_offset = 4, .w_byte_offset = 2};
+    Case c{.M = M,
+           .N = 100,
+           .K = 33,
+           .wt = DType::BF16,
+           .bias = true,
+           .accumulate = true,
+           .max_chunk_bytes = 2000,
+           .x_byte_offset = 4,
+           .w_byte_offset = 2};
     const Result r = run_case(c);
     EXPECT_LE(r.err, kTol) << describe(c);
     EXPECT_GE(r.dispatches, 3u) << describe(c);
@@ -222,7 +232,7 @@ TEST(MatmulRef, HalfConversionsRoundToNearestEven) {
   EXPECT_EQ(ops::f32_to_f16(1.0f), 0x3c00);
   EXPECT_EQ(ops::f32_to_f16(65504.0f), 0x7bff);
   EXPECT_EQ(ops::f32_to_f16(65520.0f), 0x7c00);
-  EXPECT_EQ(ops::f32_to_f16(1.0f + 1.0f / 2048), 0x3c00);  // halfway between 1 and 1+2^-10
+  EXPECT_EQ(ops::f32_to_f16(1.0f + 1.0f / 2048), 0x3c00);      // halfway between 1 and 1+2^-10
   EXPECT_EQ(ops::f32_to_f16(5.960464477539063e-08f), 0x0001);  // smallest subnormal
   EXPECT_EQ(ops::f16_to_f32(0x0001), 5.960464477539063e-08f);
   EXPECT_EQ(ops::f16_to_f32(0xc000), -2.0f);

@@ -83,10 +83,16 @@ void expect_close(const Case& c) {
   const Tensor tb = ops::external(g, bb, c.wt, {c.N});
   const Tensor tx = c.x_half ? ops::external(g, bxh, DType::F16, {c.M, c.K}, c.x_byte_offset / 2)
                              : ops::external(g, bx, DType::F32, {c.M, c.K}, c.x_byte_offset);
-  const Tensor ty = c.y_half ? ops::external(g, byh, DType::F16, {c.M, y_cols}) : ops::external(g, by, DType::F32, {c.M, y_cols});
+  const Tensor ty =
+      c.y_half ? ops::external(g, byh, DType::F16, {c.M, y_cols}) : ops::external(g, by, DType::F32, {c.M, y_cols});
   ops::matmul(g, tx, ops::external(g, bw, c.wt, {c.N, c.K}, c.w_byte_offset), c.bias ? &tb : nullptr, ty,
-              {.accumulate = c.accumulate, .gelu = c.gelu, .name = "coopmat", .y_col = c.y_col,
-               .max_chunk_bytes = c.max_chunk_bytes, .coopmat_tile = c.tile, .emulate_coopmat = c.emulate});
+              {.accumulate = c.accumulate,
+               .gelu = c.gelu,
+               .name = "coopmat",
+               .y_col = c.y_col,
+               .max_chunk_bytes = c.max_chunk_bytes,
+               .coopmat_tile = c.tile,
+               .emulate_coopmat = c.emulate});
   EXPECT_GE(g.size(), c.min_dispatches);
   Program p = g.compile();
   p.run();
@@ -122,14 +128,13 @@ void expect_close(const Case& c) {
   bool untouched_exact = true;
   for (int64_t m = 0; m < c.M; ++m)
     for (int64_t n = 0; n < y_cols; ++n)
-      if ((n < c.y_col || n >= c.y_col + c.N) && got[m * y_cols + n] != prior[m * y_cols + n])
-        untouched_exact = false;
+      if ((n < c.y_col || n >= c.y_col + c.N) && got[m * y_cols + n] != prior[m * y_cols + n]) untouched_exact = false;
   EXPECT_TRUE(untouched_exact);
 }
 
-#define REQUIRE_COOPMAT()                                                                        \
-  if (!test::context().caps().use_coopmat)                                                       \
-  GTEST_SKIP() << "no tensor-core path on " << test::context().caps().name                       \
+#define REQUIRE_COOPMAT()                                                                          \
+  if (!test::context().caps().use_coopmat)                                                         \
+  GTEST_SKIP() << "no tensor-core path on " << test::context().caps().name                         \
                << " (needs VK_NV_cooperative_matrix 16x16x16 fp16->fp32, fp16, the Vulkan memory " \
                   "model; off under SMOLVK_PORTABLE / SMOLVK_NO_COOPMAT)"
 
@@ -154,11 +159,11 @@ TEST(MatmulCoopmat, AlignedShapesAllDtypes) {
 
 TEST(MatmulCoopmat, OddShapesUseBoundsCheckedEdges) {
   REQUIRE_COOPMAT();
-  expect_close({65, 48, 16});         // one row past the mat-vec limit, less than a tile
-  expect_close({65, 70, 33});         // K neither a multiple of 16 nor of 4: scalar loads
+  expect_close({65, 48, 16});  // one row past the mat-vec limit, less than a tile
+  expect_close({65, 70, 33});  // K neither a multiple of 16 nor of 4: scalar loads
   expect_close({130, 257, 200, DType::F16});
   expect_close({300, 800, 96});
-  expect_close({129, 130, 3072});     // long K, one row / column past a tile
+  expect_close({129, 130, 3072});              // long K, one row / column past a tile
   expect_close({300, 200, 3070, DType::F32});  // K % 4 == 2
   expect_close({97, 33, 17, DType::F16});
   expect_close({.M = 81, .N = 108, .K = 36, .wt = DType::F32, .bias = true});  // K % 8 == 4: a partial last chunk
@@ -181,8 +186,8 @@ TEST(MatmulCoopmat, UnalignedOffsetsAndSplits) {
   expect_close({.M = 140, .N = 100, .K = 64, .wt = DType::F32, .x_byte_offset = 8, .w_byte_offset = 4});
   // Bindings capped at 200000 bytes: rows in chunks of 124 and 76 (both > 64, so both take
   // the GEMM path), bf16 W rows in two chunks: 4 dispatches.
-  expect_close({.M = 200, .N = 400, .K = 400, .bias = true, .accumulate = true, .max_chunk_bytes = 200000,
-                .min_dispatches = 4});
+  expect_close(
+      {.M = 200, .N = 400, .K = 400, .bias = true, .accumulate = true, .max_chunk_bytes = 200000, .min_dispatches = 4});
 }
 
 TEST(MatmulCoopmat, HalfInputsOutputsAndGelu) {
@@ -223,27 +228,52 @@ TEST(MatmulCoopmat, EmulatedStagingAndEpilogue) {
     expect_close({.M = 128, .N = 128, .K = 32, .wt = t, .emulate = true});
   expect_close({.M = 65, .N = 70, .K = 33, .emulate = true});
   expect_close({.M = 130, .N = 140, .K = 100, .wt = DType::F16, .bias = true, .emulate = true});
-  expect_close({.M = 77, .N = 100, .K = 64, .bias = true, .accumulate = true, .y_cols = 300, .y_col = 150,
-                .emulate = true});
+  expect_close(
+      {.M = 77, .N = 100, .K = 64, .bias = true, .accumulate = true, .y_cols = 300, .y_col = 150, .emulate = true});
   expect_close({.M = 140, .N = 100, .K = 64, .bias = true, .x_byte_offset = 4, .w_byte_offset = 2, .emulate = true});
-  expect_close({.M = 140, .N = 100, .K = 64, .wt = DType::F32, .x_byte_offset = 8, .w_byte_offset = 4,
-                .emulate = true});
-  expect_close({.M = 150, .N = 300, .K = 200, .bias = true, .accumulate = true, .max_chunk_bytes = 100000,
-                .min_dispatches = 4, .emulate = true});  // rows 83 + 67, W rows 249 + 51
+  expect_close(
+      {.M = 140, .N = 100, .K = 64, .wt = DType::F32, .x_byte_offset = 8, .w_byte_offset = 4, .emulate = true});
+  expect_close({.M = 150,
+                .N = 300,
+                .K = 200,
+                .bias = true,
+                .accumulate = true,
+                .max_chunk_bytes = 100000,
+                .min_dispatches = 4,
+                .emulate = true});  // rows 83 + 67, W rows 249 + 51
   expect_close({.M = 100, .N = 90, .K = 48, .bias = true, .tile = {64, 64, 32, 32, 32}, .emulate = true});
   expect_close({.M = 150, .N = 200, .K = 80, .wt = DType::F16, .tile = {64, 128, 32, 32, 64}, .emulate = true});
   // Epilogue scratch slots shared in rounds (8 subgroups, 2 or 3 slots).
-  expect_close({.M = 150, .N = 200, .K = 100, .bias = true, .accumulate = true, .tile = {64, 64, 32, 16, 32, 1, 3},
+  expect_close({.M = 150,
+                .N = 200,
+                .K = 100,
+                .bias = true,
+                .accumulate = true,
+                .tile = {64, 64, 32, 16, 32, 1, 3},
                 .emulate = true});
   expect_close({.M = 150, .N = 200, .K = 100, .tile = {64, 64, 32, 16, 32, 2, 2}, .emulate = true, .y_half = true});
   // Two shared stages, f16 X and Y, GELU (the vision encoder's fc1).
   expect_close({.M = 150, .N = 200, .K = 100, .tile = {64, 64, 32, 32, 32, 2}, .emulate = true});
-  expect_close({.M = 150, .N = 200, .K = 100, .bias = true, .tile = {64, 64, 16, 32, 32, 2}, .emulate = true,
-                .x_half = true, .y_half = true, .gelu = true});
-  expect_close({.M = 97, .N = 70, .K = 33, .wt = DType::F16, .tile = {64, 64, 32, 32, 32, 2}, .emulate = true,
-                .x_half = true});
-  expect_close({.M = 77, .N = 100, .K = 64, .bias = true, .y_cols = 300, .y_col = 150, .tile = {64, 64, 32, 32, 32, 1},
-                .emulate = true, .y_half = true});
+  expect_close({.M = 150,
+                .N = 200,
+                .K = 100,
+                .bias = true,
+                .tile = {64, 64, 16, 32, 32, 2},
+                .emulate = true,
+                .x_half = true,
+                .y_half = true,
+                .gelu = true});
+  expect_close(
+      {.M = 97, .N = 70, .K = 33, .wt = DType::F16, .tile = {64, 64, 32, 32, 32, 2}, .emulate = true, .x_half = true});
+  expect_close({.M = 77,
+                .N = 100,
+                .K = 64,
+                .bias = true,
+                .y_cols = 300,
+                .y_col = 150,
+                .tile = {64, 64, 32, 32, 32, 1},
+                .emulate = true,
+                .y_half = true});
 }
 
 TEST(MatmulCoopmat, HalfDataNeedsTheTensorCoreGemm) {
@@ -267,9 +297,7 @@ TEST(MatmulCoopmat, HalfDataNeedsTheTensorCoreGemm) {
 // The emulated kernel's per-lane fragment slice at the device's subgroup size (64 elements
 // per lane at subgroup 4), edges on both sides and a K that is not a multiple of 4, in one
 // tile: CI runs this one at subgroups of 4, where lavapipe needs ~13 minutes for the test above.
-TEST(MatmulCoopmat, EmulatedOneTile) {
-  expect_close({.M = 65, .N = 70, .K = 33, .bias = true, .emulate = true});
-}
+TEST(MatmulCoopmat, EmulatedOneTile) { expect_close({.M = 65, .N = 70, .K = 33, .bias = true, .emulate = true}); }
 
 TEST(MatmulCoopmat, DefaultTileFitsH100Limits) {
   const Capabilities c = h100_like();
@@ -278,7 +306,7 @@ TEST(MatmulCoopmat, DefaultTileFitsH100Limits) {
   EXPECT_EQ(k->tile.bm, 64u);
   EXPECT_EQ(k->tile.bn, 128u);
   EXPECT_EQ(k->tile.bk, 32u);
-  EXPECT_EQ(k->workgroup, 256u);  // f32 X: 8 subgroups of 32x32
+  EXPECT_EQ(k->workgroup, 256u);       // f32 X: 8 subgroups of 32x32
   EXPECT_EQ(k->shared_bytes, 15360u);  // one stage of (64 + 128) x 40 halves; the scratch overlays it
   EXPECT_EQ(k->spec(), (std::vector<uint32_t>{256, 64, 128, 32, 32, 32, 1, 0, 0, 8}));
   // f16 X (the vision encoder): 8 subgroups of 64x32, so two workgroups fit an SM.
@@ -332,7 +360,7 @@ TEST(MatmulCoopmat, BadRequestedTilesThrowNamingTheLimit) {
   const std::string shared = message({256, 256, 64, 64, 64});  // 16 subgroups, 90112 bytes
   EXPECT_NE(shared.find("49152"), std::string::npos) << shared;
   EXPECT_NE(message({128, 128, 32, 64, 32, 3}).find("stages"), std::string::npos);
-  EXPECT_EQ(message({128, 128, 32, 64, 64, 2}), "no exception");  // 40960 + 4 x 1 KiB
+  EXPECT_EQ(message({128, 128, 32, 64, 64, 2}), "no exception");                   // 40960 + 4 x 1 KiB
   EXPECT_NE(message({128, 128, 64, 64, 32, 2}).find("49152"), std::string::npos);  // 73728 + 8 KiB
   EXPECT_EQ(message({128, 256, 32, 64, 64}), "no exception");
 }

@@ -32,10 +32,9 @@ struct Case {
   uint64_t w_byte_offset = 0;  // weight placed inside a larger buffer
 };
 
-
 std::string describe(const Case& c) {
-  return "M " + std::to_string(c.M) + " N " + std::to_string(c.N) + " K " + std::to_string(c.K) +
-         " " + std::string(dtype_name(c.wt)) + (c.norm ? " +norm" : "") + (c.swiglu ? " +swiglu" : "") +
+  return "M " + std::to_string(c.M) + " N " + std::to_string(c.N) + " K " + std::to_string(c.K) + " " +
+         std::string(dtype_name(c.wt)) + (c.norm ? " +norm" : "") + (c.swiglu ? " +swiglu" : "") +
          (c.bias ? " +bias" : "") + (c.accumulate ? " +acc" : "") + " w_off " + std::to_string(c.w_byte_offset);
 }
 
@@ -61,8 +60,11 @@ double run_case(const Case& c) {
   const Tensor tn = ops::external(g, bn, c.wt, {c.K});
   const Tensor ty = ops::external(g, by, DType::F32, {c.M, c.N});
   ops::matmul(g, tx, tw, c.bias ? &tb : nullptr, ty,
-              {.accumulate = c.accumulate, .name = "fused", .norm_weight = c.norm ? &tn : nullptr,
-               .norm_eps = kEps, .swiglu_input = c.swiglu});
+              {.accumulate = c.accumulate,
+               .name = "fused",
+               .norm_weight = c.norm ? &tn : nullptr,
+               .norm_eps = kEps,
+               .swiglu_input = c.swiglu});
   EXPECT_EQ(g.size(), 1u) << describe(c);
   Program p = g.compile();
   p.run();
@@ -72,8 +74,8 @@ double run_case(const Case& c) {
   std::vector<float> xin = c.swiglu ? ops::ref::swiglu(x, c.M, c.K) : x;
   if (c.norm) xin = ops::ref::rms_norm(xin, pn.rounded, c.M, c.K, kEps);
   std::vector<float> ref = y0;
-  ops::matmul_ref(xin, pw.rounded, c.bias ? std::span<const float>(pb.rounded) : std::span<const float>{},
-                  ref, c.M, c.N, c.K, c.accumulate);
+  ops::matmul_ref(xin, pw.rounded, c.bias ? std::span<const float>(pb.rounded) : std::span<const float>{}, ref, c.M,
+                  c.N, c.K, c.accumulate);
   return test::max_rel_error(ref, got);
 }
 
@@ -129,8 +131,8 @@ TEST(MatmulFused, WideVectorPathNoFusion) {
 
 TEST(MatmulFused, RejectsBadOptions) {
   Context& ctx = test::context();
-  Buffer bx = ctx.create_buffer(65 * 16 * 4), bw = ctx.create_buffer(8 * 16 * 4),
-         bn = ctx.create_buffer(16 * 4), by = ctx.create_buffer(65 * 8 * 4);
+  Buffer bx = ctx.create_buffer(65 * 16 * 4), bw = ctx.create_buffer(8 * 16 * 4), bn = ctx.create_buffer(16 * 4),
+         by = ctx.create_buffer(65 * 8 * 4);
   Graph g(ctx);
   const Tensor w = ops::external(g, bw, DType::F32, {8, 16});
   const Tensor nw = ops::external(g, bn, DType::F32, {16});

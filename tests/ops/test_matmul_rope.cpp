@@ -33,11 +33,10 @@ struct Case {
   bool norm = true;
 };
 
-
 void run_case(const Case& c) {
-  SCOPED_TRACE("B " + std::to_string(c.B) + " T " + std::to_string(c.T) + " Hq " + std::to_string(c.Hq) +
-               " Hkv " + std::to_string(c.Hkv) + " D " + std::to_string(c.D) + " K " + std::to_string(c.K) +
-               " " + std::string(dtype_name(c.wt)) + (c.norm ? " +norm" : ""));
+  SCOPED_TRACE("B " + std::to_string(c.B) + " T " + std::to_string(c.T) + " Hq " + std::to_string(c.Hq) + " Hkv " +
+               std::to_string(c.Hkv) + " D " + std::to_string(c.D) + " K " + std::to_string(c.K) + " " +
+               std::string(dtype_name(c.wt)) + (c.norm ? " +norm" : ""));
   Context& ctx = test::context();
   const int64_t M = c.B * c.T, N = (c.Hq + 2 * c.Hkv) * c.D, P = c.C + 3;
   const auto x = test::random_uniform(size_t(M * c.K), 21, -3.0f, 3.0f);
@@ -49,9 +48,8 @@ void run_case(const Case& c) {
   const std::vector<float> sentinel(cache_n, kSentinel);
 
   Buffer bx = test::upload(ctx, x), bw = test::upload_weights(ctx, pw), bn = test::upload_weights(ctx, pn),
-         bp = test::upload(ctx, c.positions),
-         bt = test::upload(ctx, table), bq = ctx.create_buffer(q_n * 4), bk = test::upload(ctx, sentinel),
-         bv = test::upload(ctx, sentinel);
+         bp = test::upload(ctx, c.positions), bt = test::upload(ctx, table), bq = ctx.create_buffer(q_n * 4),
+         bk = test::upload(ctx, sentinel), bv = test::upload(ctx, sentinel);
 
   Graph g(ctx);
   const Tensor tn = ops::external(g, bn, c.wt, {c.K});

@@ -35,8 +35,8 @@ void run_case(const Case& c) {
   Context& ctx = test::context();
   if (!ops::mlp_decode_available(ctx.caps(), c.M)) GTEST_SKIP() << "no f32 atomic add on this device";
   const auto x = test::random_uniform(size_t(c.M * c.H), 31, -3.0f, 3.0f);
-  const auto h0 = c.add_x ? std::vector<float>(size_t(c.M * c.H), 0.0f)
-                          : test::random_uniform(size_t(c.M * c.H), 32, -1.0f, 1.0f);
+  const auto h0 =
+      c.add_x ? std::vector<float>(size_t(c.M * c.H), 0.0f) : test::random_uniform(size_t(c.M * c.H), 32, -1.0f, 1.0f);
   const auto gu = test::random_uniform(size_t(2 * c.I * c.H), 33, -1.0f, 1.0f);
   const auto dw = test::random_uniform(size_t(c.H * c.I), 34, -1.0f, 1.0f);
   const auto nw = test::random_uniform(size_t(c.H), 35, 0.5f, 1.5f);

@@ -20,9 +20,9 @@ struct NormCase {
 constexpr double kTol = 2e-6;
 
 void run_norm(const NormCase& c) {
-  SCOPED_TRACE(testing::Message() << (c.layer ? "layer_norm" : "rms_norm") << " rows=" << c.rows
-                                  << " cols=" << c.cols << " " << dtype_name(c.dtype)
-                                  << (c.in_place ? " in-place" : "") << (c.half_out ? " f16 y" : ""));
+  SCOPED_TRACE(testing::Message() << (c.layer ? "layer_norm" : "rms_norm") << " rows=" << c.rows << " cols=" << c.cols
+                                  << " " << dtype_name(c.dtype) << (c.in_place ? " in-place" : "")
+                                  << (c.half_out ? " f16 y" : ""));
   const size_t n = size_t(c.rows * c.cols);
   auto x = test::random_floats(n, uint32_t(c.cols * 7 + c.rows), -3.0f, 3.0f);
   for (size_t i = 0; i < n; i += 5) x[i] += 2.0f;  // a nonzero mean for LayerNorm
@@ -105,7 +105,7 @@ TEST(Norm, RejectsBadShapes) {
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("[5]"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(ops::layer_norm(g, x, test::tensor(g, xb, DType::I32, {4}),
-                               test::tensor(g, xb, DType::I32, {4}), x, 1e-6f),
-               std::invalid_argument);
+  EXPECT_THROW(
+      ops::layer_norm(g, x, test::tensor(g, xb, DType::I32, {4}), test::tensor(g, xb, DType::I32, {4}), x, 1e-6f),
+      std::invalid_argument);
 }

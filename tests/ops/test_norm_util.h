@@ -30,7 +30,9 @@ inline Buffer upload_bytes(const void* data, size_t bytes) {
   return b;
 }
 template <class T>
-Buffer upload(const std::vector<T>& v) { return upload_bytes(v.data(), v.size() * sizeof(T)); }
+Buffer upload(const std::vector<T>& v) {
+  return upload_bytes(v.data(), v.size() * sizeof(T));
+}
 
 template <class T>
 std::vector<T> download(const Buffer& b, size_t n) {

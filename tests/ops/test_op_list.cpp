@@ -69,10 +69,13 @@ Outcome decode_step(const ops::KernelPolicy& policy, int64_t B, const Weights& w
   Buffer kv_start = test::upload(ctx, starts), logits = ctx.create_buffer(uint64_t(B * kVocab) * 4);
 
   Graph g(ctx);
-  auto ext = [&](const Buffer& b, std::vector<int64_t> shape) { return ops::external(g, b, DType::F32, std::move(shape)); };
+  auto ext = [&](const Buffer& b, std::vector<int64_t> shape) {
+    return ops::external(g, b, DType::F32, std::move(shape));
+  };
   ops::OpList list(g, policy);
   const Tensor h = ext(h0, {B, kH});
-  const Tensor x = ops::transient(g, DType::F32, {B, kH}), qkv = ops::transient(g, DType::F32, {B, (kHq + 2 * kHkv) * kD});
+  const Tensor x = ops::transient(g, DType::F32, {B, kH}),
+               qkv = ops::transient(g, DType::F32, {B, (kHq + 2 * kHkv) * kD});
   const Tensor q = ops::transient(g, DType::F32, {B, 1, kHq, kD}), att = ops::transient(g, DType::F32, {B, 1, kHq, kD});
   const Tensor gu = ops::transient(g, DType::F32, {B, 2 * kI}), act = ops::transient(g, DType::F32, {B, kI});
   const Tensor table = ext(w.table, {kCap, kD / 2, 2}), pos = ops::external(g, positions, DType::I32, {B});
@@ -103,8 +106,8 @@ Outcome decode_step(const ops::KernelPolicy& policy, int64_t B, const Weights& w
 }
 
 size_t count(const std::vector<std::string>& kernels, const std::string& prefix) {
-  return size_t(std::count_if(kernels.begin(), kernels.end(),
-                              [&](const std::string& k) { return k.rfind(prefix, 0) == 0; }));
+  return size_t(
+      std::count_if(kernels.begin(), kernels.end(), [&](const std::string& k) { return k.rfind(prefix, 0) == 0; }));
 }
 
 ops::KernelPolicy unfused() {

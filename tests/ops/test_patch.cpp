@@ -7,7 +7,9 @@
 using namespace smolvk;
 
 namespace {
-struct Im2colCase { int64_t n, c, h, w, p; };
+struct Im2colCase {
+  int64_t n, c, h, w, p;
+};
 
 // A direct Conv2d (kernel = stride = p, no padding, no bias) in double, out [n, ph·pw, hidden].
 std::vector<double> conv(const std::vector<float>& px, const std::vector<float>& wt, const Im2colCase& s,
@@ -62,7 +64,9 @@ TEST(Patch, Im2colMatchesConvLayout) {
 }
 
 TEST(Patch, AddPositionEmbeddingAllDtypes) {
-  struct C { int64_t n, seq, hidden, table_rows; };
+  struct C {
+    int64_t n, seq, hidden, table_rows;
+  };
   for (DType t : {DType::F32, DType::F16, DType::BF16})
     for (C c : {C{1, 16, 12, 16}, C{2, 49, 37, 49}, C{3, 25, 129, 36}}) {
       SCOPED_TRACE(testing::Message() << dtype_name(t) << " n=" << c.n << " S=" << c.seq << " H=" << c.hidden);
@@ -89,8 +93,8 @@ TEST(Patch, RejectsBadShapes) {
   EXPECT_THROW(ops::im2col(g, test::tensor(g, b, DType::F32, {1, 3, 32, 32}),
                            test::tensor(g, b, DType::F32, {1, 4, 3 * 16 * 16 - 1}), 16),
                std::invalid_argument);
-  EXPECT_THROW(ops::add_position_embedding(g, test::tensor(g, b, DType::F32, {1, 4, 8}),
-                                           test::tensor(g, b, DType::F32, {16, 9}),
-                                           test::tensor(g, b, DType::I32, {1, 4})),
-               std::invalid_argument);
+  EXPECT_THROW(
+      ops::add_position_embedding(g, test::tensor(g, b, DType::F32, {1, 4, 8}), test::tensor(g, b, DType::F32, {16, 9}),
+                                  test::tensor(g, b, DType::I32, {1, 4})),
+      std::invalid_argument);
 }

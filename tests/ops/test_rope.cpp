@@ -101,12 +101,11 @@ TEST_P(RopeQkv, MatchesReference) {
   Buffer qo = upload(ctx, std::vector<float>(size_t(rows * c.Hq * c.D), 0.0f));
 
   Graph g(ctx);
-  ops::rope_qkv_write(g, ops::external(g, qkv_b, DType::F32, {rows, heads * c.D}),
-                      ops::external(g, pos_b, DType::I32, {rows}),
-                      ops::external(g, tab_b, DType::F32, {c.table_rows, c.D / 2, 2}),
-                      ops::external(g, qo, DType::F32, {c.B, c.T, c.Hq, c.D}),
-                      ops::external(g, kc, DType::F32, {c.B, c.Hkv, c.C, c.D}),
-                      ops::external(g, vc, DType::F32, {c.B, c.Hkv, c.C, c.D}));
+  ops::rope_qkv_write(
+      g, ops::external(g, qkv_b, DType::F32, {rows, heads * c.D}), ops::external(g, pos_b, DType::I32, {rows}),
+      ops::external(g, tab_b, DType::F32, {c.table_rows, c.D / 2, 2}),
+      ops::external(g, qo, DType::F32, {c.B, c.T, c.Hq, c.D}), ops::external(g, kc, DType::F32, {c.B, c.Hkv, c.C, c.D}),
+      ops::external(g, vc, DType::F32, {c.B, c.Hkv, c.C, c.D}));
   g.compile().run();
 
   std::vector<float> q_ref(size_t(rows * c.Hq * c.D)), k_ref = cache0, v_ref = cache0;
@@ -122,16 +121,16 @@ TEST_P(RopeQkv, MatchesReference) {
   EXPECT_NEAR(k_got[size_t(p * c.D)], k0[0] * cs - k0[c.D / 2] * sn, 1e-6);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, RopeQkv,
-    testing::Values(QkvCase{1, 5, 3, 1, 12, 16, {3, 4, 5, 6, 7}, 16},
-                    // two batch rows at different positions (each row's positions are distinct
-                    // cache slots: two tokens writing one slot would race on a parallel GPU)
-                    QkvCase{2, 7, 4, 2, 20, 37, {0, 1, 2, 3, 4, 5, 6, 30, 31, 32, 33, 34, 35, 36}, 37},
-                    // decode at the last cache row
-                    QkvCase{1, 1, 9, 3, 64, 1100, {1099}, 1100},
-                    // batch row 1's position is past the table: nothing is written for it
-                    QkvCase{2, 1, 2, 2, 128, 9, {8, 40}, 9}));
+INSTANTIATE_TEST_SUITE_P(Shapes, RopeQkv,
+                         testing::Values(QkvCase{1, 5, 3, 1, 12, 16, {3, 4, 5, 6, 7}, 16},
+                                         // two batch rows at different positions (each row's positions are distinct
+                                         // cache slots: two tokens writing one slot would race on a parallel GPU)
+                                         QkvCase{
+                                             2, 7, 4, 2, 20, 37, {0, 1, 2, 3, 4, 5, 6, 30, 31, 32, 33, 34, 35, 36}, 37},
+                                         // decode at the last cache row
+                                         QkvCase{1, 1, 9, 3, 64, 1100, {1099}, 1100},
+                                         // batch row 1's position is past the table: nothing is written for it
+                                         QkvCase{2, 1, 2, 2, 128, 9, {8, 40}, 9}));
 
 TEST(Rope, InplaceMatchesReference) {
   Context& ctx = test::context();
@@ -142,8 +141,7 @@ TEST(Rope, InplaceMatchesReference) {
   const auto table = ops::rope_table(P, int(D), 1e4);
   Buffer xb = upload(ctx, x), pb = upload(ctx, pos), tb = upload(ctx, table);
   Graph g(ctx);
-  ops::rope_inplace(g, ops::external(g, xb, DType::F32, {rows, H, D}),
-                    ops::external(g, pb, DType::I32, {rows}),
+  ops::rope_inplace(g, ops::external(g, xb, DType::F32, {rows, H, D}), ops::external(g, pb, DType::I32, {rows}),
                     ops::external(g, tb, DType::F32, {P, D / 2, 2}));
   g.compile().run();
   ops::rope_inplace_ref(x, rows, H, D, pos, table);
@@ -156,10 +154,10 @@ TEST(Rope, ShapeErrorsAreExceptions) {
   Graph g(ctx);
   auto t = [&](DType d, std::vector<int64_t> s) { return ops::external(g, b, d, std::move(s)); };
   // qkv row too narrow for Hq + 2·Hkv heads
-  EXPECT_THROW(ops::rope_qkv_write(g, t(DType::F32, {5, 32}), t(DType::I32, {5}),
-                                   t(DType::F32, {16, 4, 2}), t(DType::F32, {1, 5, 3, 8}),
-                                   t(DType::F32, {1, 1, 16, 8}), t(DType::F32, {1, 1, 16, 8})),
-               std::invalid_argument);
+  EXPECT_THROW(
+      ops::rope_qkv_write(g, t(DType::F32, {5, 32}), t(DType::I32, {5}), t(DType::F32, {16, 4, 2}),
+                          t(DType::F32, {1, 5, 3, 8}), t(DType::F32, {1, 1, 16, 8}), t(DType::F32, {1, 1, 16, 8})),
+      std::invalid_argument);
   // table for another head dim
   EXPECT_THROW(ops::rope_inplace(g, t(DType::F32, {4, 2, 8}), t(DType::I32, {4}), t(DType::F32, {16, 3, 2})),
                std::invalid_argument);

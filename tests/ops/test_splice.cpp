@@ -8,7 +8,9 @@ using namespace smolvk;
 
 TEST(Splice, CopiesImageRowsToPlaceholders) {
   constexpr int32_t kImage = 7;
-  struct C { int64_t batch, seq, hidden; };
+  struct C {
+    int64_t batch, seq, hidden;
+  };
   for (C c : {C{1, 9, 12}, C{2, 23, 37}, C{3, 41, 129}}) {
     SCOPED_TRACE(testing::Message() << c.batch << "x" << c.seq << " H=" << c.hidden);
     // Each batch row: a few text ids, then a run of <image>, then text again.
@@ -26,8 +28,7 @@ TEST(Splice, CopiesImageRowsToPlaceholders) {
     Buffer tb = test::upload(text), ib = test::upload(image), gb = test::upload(targets);
     Graph g(test::context());
     ops::splice(g, test::tensor(g, tb, DType::F32, {c.batch, c.seq, c.hidden}),
-                test::tensor(g, ib, DType::F32, {image_rows, c.hidden}),
-                test::tensor(g, gb, DType::I32, {image_rows}));
+                test::tensor(g, ib, DType::F32, {image_rows, c.hidden}), test::tensor(g, gb, DType::I32, {image_rows}));
     g.compile().run();
     EXPECT_EQ(test::download<float>(tb, text.size()), ops::ref::splice(text, image, targets, c.hidden));
   }

@@ -12,8 +12,7 @@ std::vector<float> run(const std::vector<float>& x, int64_t n, int64_t seq, int6
   Buffer xb = test::upload(x), yb = test::upload(std::vector<float>(size_t(out)));
   Graph g(test::context());
   ops::pixel_unshuffle(g, test::tensor(g, xb, DType::F32, {n, seq, dim}),
-                       test::tensor(g, yb, DType::F32, {n, seq / (scale * scale), dim * scale * scale}),
-                       scale);
+                       test::tensor(g, yb, DType::F32, {n, seq / (scale * scale), dim * scale * scale}), scale);
   g.compile().run();
   return test::download<float>(yb, size_t(out));
 }
@@ -30,7 +29,10 @@ TEST(PixelUnshuffle, FourByFourExample) {
 
 // Pure data movement: the GPU must equal the view/permute chain exactly.
 TEST(PixelUnshuffle, OddDimsAndScales) {
-  struct C { int64_t n, side, dim; int scale; };
+  struct C {
+    int64_t n, side, dim;
+    int scale;
+  };
   for (C c : {C{1, 4, 3, 2}, C{2, 6, 5, 3}, C{3, 9, 7, 3}, C{1, 8, 12, 4}, C{2, 5, 2, 5}}) {
     SCOPED_TRACE(testing::Message() << "n=" << c.n << " side=" << c.side << " D=" << c.dim << " s=" << c.scale);
     const int64_t seq = c.side * c.side;
@@ -43,10 +45,10 @@ TEST(PixelUnshuffle, OddDimsAndScales) {
 TEST(PixelUnshuffle, RejectsNonSquareOrIndivisible) {
   Buffer b = test::upload(std::vector<float>(64));
   Graph g(test::context());
-  EXPECT_THROW(ops::pixel_unshuffle(g, test::tensor(g, b, DType::F32, {1, 12, 1}),
-                                    test::tensor(g, b, DType::F32, {1, 3, 4}), 2),
-               std::invalid_argument);
-  EXPECT_THROW(ops::pixel_unshuffle(g, test::tensor(g, b, DType::F32, {1, 36, 1}),
-                                    test::tensor(g, b, DType::F32, {1, 9, 4}), 4),
-               std::invalid_argument);
+  EXPECT_THROW(
+      ops::pixel_unshuffle(g, test::tensor(g, b, DType::F32, {1, 12, 1}), test::tensor(g, b, DType::F32, {1, 3, 4}), 2),
+      std::invalid_argument);
+  EXPECT_THROW(
+      ops::pixel_unshuffle(g, test::tensor(g, b, DType::F32, {1, 36, 1}), test::tensor(g, b, DType::F32, {1, 9, 4}), 4),
+      std::invalid_argument);
 }

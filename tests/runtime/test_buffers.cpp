@@ -62,14 +62,19 @@ TEST(Buffers, TensorLargerThanMaxStorageBufferRange) {
   ctx.upload(in, host.data(), bytes);
 
   const uint64_t range = ctx.caps().max_storage_buffer_range;
-  if (range >= bytes) GTEST_SKIP() << "maxStorageBufferRange is " << range << " bytes: a 300 MiB tensor fits one binding here";
+  if (range >= bytes)
+    GTEST_SKIP() << "maxStorageBufferRange is " << range << " bytes: a 300 MiB tensor fits one binding here";
   {
     Graph g(ctx);
     TensorRef whole = g.external(in);
     TensorRef o = g.external(out);
     Dispatch d{.name = "too_big", .op = "test", .shader = "test_fill", .spec = {64}};
     d.bindings = {{whole, Access::Read}, {o, Access::Write}};
-    struct { uint32_t n; float a, b; uint32_t use_params; } pc{uint32_t(n), 1, 0, 0};
+    struct {
+      uint32_t n;
+      float a, b;
+      uint32_t use_params;
+    } pc{uint32_t(n), 1, 0, 0};
     d.set_push(pc);
     d.groups = {1, 1, 1};
     g.add(d);
@@ -82,7 +87,11 @@ TEST(Buffers, TensorLargerThanMaxStorageBufferRange) {
     uint64_t len = std::min(chunk, bytes - off);
     Dispatch d{.name = "fill_chunk", .op = "test", .shader = "test_fill", .spec = {64}};
     d.bindings = {{ti.slice(off, len), Access::Read}, {to.slice(off, len), Access::Write}};
-    struct { uint32_t n; float a, b; uint32_t use_params; } pc{uint32_t(len / 4), 2.0f, 1.0f, 0};
+    struct {
+      uint32_t n;
+      float a, b;
+      uint32_t use_params;
+    } pc{uint32_t(len / 4), 2.0f, 1.0f, 0};
     d.set_push(pc);
     uint32_t groups = uint32_t((len / 4 + 63) / 64);
     uint32_t gx = std::min<uint32_t>(groups, 65535);

@@ -54,7 +54,7 @@ TEST(Compare, InfInEitherArrayFails) {
 }
 
 TEST(Compare, SizeMismatchFails) {
-  expect_rejected(kRef, {1.0f, -2.0f, 3.0f}, "size mismatch");        // result shorter: no read past
+  expect_rejected(kRef, {1.0f, -2.0f, 3.0f}, "size mismatch");  // result shorter: no read past
   expect_rejected(kRef, {1.0f, -2.0f, 3.0f, 0.5f, 9.0f}, "size mismatch");
   expect_rejected({}, {}, "empty");
 }

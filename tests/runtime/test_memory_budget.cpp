@@ -30,8 +30,8 @@ struct ScopedEnv {
 }  // namespace
 
 TEST(MemoryBudget, ParsedFromTheEnvironmentWithSuffixes) {
-  for (auto [text, bytes] : {std::pair{"123", 123ull}, {"512K", 512ull << 10}, {"64M", 64ull << 20},
-                             {"2G", 2ull << 30}, {"0", 0ull}}) {
+  for (auto [text, bytes] :
+       {std::pair{"123", 123ull}, {"512K", 512ull << 10}, {"64M", 64ull << 20}, {"2G", 2ull << 30}, {"0", 0ull}}) {
     ScopedEnv env("SMOLVK_MEMORY_BUDGET", text);
     EXPECT_EQ(ContextOptions::from_env().memory_budget_bytes, bytes) << text;
   }
@@ -89,8 +89,9 @@ TEST(MemoryBudget, OverBudgetIsOutOfMemoryNamingNeedAndBudgetThenTheContextKeeps
 TEST(MemoryBudget, RealOverAllocationIsAnErrorNamingTheSize) {
   Context& ctx = test::context();
   const MemoryStats before = ctx.memory_stats();
-  const uint64_t largest = std::min(ctx.caps().max_memory_allocation_size ? ctx.caps().max_memory_allocation_size : ~0ull,
-                                    ctx.caps().max_buffer_size ? ctx.caps().max_buffer_size : ~0ull);
+  const uint64_t largest =
+      std::min(ctx.caps().max_memory_allocation_size ? ctx.caps().max_memory_allocation_size : ~0ull,
+               ctx.caps().max_buffer_size ? ctx.caps().max_buffer_size : ~0ull);
   const uint64_t huge = largest == ~0ull ? (1ull << 62) : largest + (1ull << 20);
   bool oom = false;
   const std::string msg = error_of([&] { ctx.create_buffer(huge); }, &oom);

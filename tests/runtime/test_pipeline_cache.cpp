@@ -81,8 +81,10 @@ TEST(PipelineCache, NoneDisablesTheDiskCache) {
       EXPECT_EQ(c.pipeline_cache_stats().loaded_bytes, 0u);
       c.save_pipeline_cache();
     }
-    if (before) setenv("SMOLVK_CACHE_DIR", saved.c_str(), 1);
-    else unsetenv("SMOLVK_CACHE_DIR");
+    if (before)
+      setenv("SMOLVK_CACHE_DIR", saved.c_str(), 1);
+    else
+      unsetenv("SMOLVK_CACHE_DIR");
     EXPECT_FALSE(std::filesystem::exists(tmp / "none"));
   }
   std::filesystem::current_path(cwd);

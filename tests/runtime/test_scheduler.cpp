@@ -91,8 +91,8 @@ TEST(Scheduler, ReplayWithChangingParams) {
   ctx.upload(in, x.data(), n * 4);
   Graph g(ctx);
   TensorRef mid = g.transient(n * 4);
-  fill(g, g.external(in), mid, n, 2, 0, true);         // 1 + p
-  fill(g, mid, g.external(out), n, 1, 0, true);        // 1 + 2p
+  fill(g, g.external(in), mid, n, 2, 0, true);   // 1 + p
+  fill(g, mid, g.external(out), n, 1, 0, true);  // 1 + 2p
   Program p = g.compile();
   for (uint32_t step = 0; step < 5; ++step) {
     p.set_param(0, step * 10);
@@ -114,7 +114,7 @@ TEST(Scheduler, ReadBackFollowsEveryReplay) {
   Graph g(ctx);
   const TensorRef dst = g.external(out);
   fill(g, g.external(in), dst, n, 2, 0, true);  // 1 + p
-  g.read_back(dst.slice(4, 8));                  // elements 1 and 2
+  g.read_back(dst.slice(4, 8));                 // elements 1 and 2
   EXPECT_THROW(g.read_back(g.transient(16)), GpuError);
   Program p = g.compile();
   for (uint32_t step = 0; step < 3; ++step) {

@@ -81,7 +81,8 @@ TEST(Subgroup, IdsReductionsAndShufflesAreConsistent) {
         ASSERT_EQ(s.size, caps.subgroup_size) << "gl_SubgroupSize, invocation " << t;
         ASSERT_LT(s.lane, s.size) << "invocation " << t;
         ASSERT_EQ(s.add, inv.size()) << "subgroupAdd(1) must count the invocations of gl_SubgroupID " << id;
-        ASSERT_EQ(s.add_after_loop, inv.size()) << "subgroupAdd(1) after a loop of lane-dependent length, invocation " << t;
+        ASSERT_EQ(s.add_after_loop, inv.size())
+            << "subgroupAdd(1) after a loop of lane-dependent length, invocation " << t;
         ASSERT_EQ(s.add_in_loop, trips * lane_sum) << "subgroupAdd(lane) in a uniform loop, invocation " << t;
         if (lanes.count(s.lane ^ 1u)) {
           ASSERT_EQ(s.xor1, s.lane ^ 1u) << "subgroupShuffleXor(lane, 1), invocation " << t;
@@ -118,7 +119,8 @@ TEST(Subgroup, FullSubgroupsWhenRequired) {
   for (uint32_t wg : {sg_max, 2 * sg_max, 4 * sg_max}) {
     if (wg > caps.max_workgroup_invocations) continue;
     const auto y = probe(wg, 1);
-    for (uint32_t t = 0; t < wg; ++t) ASSERT_EQ(y[t].add, caps.subgroup_size) << "workgroup " << wg << ", invocation " << t;
+    for (uint32_t t = 0; t < wg; ++t)
+      ASSERT_EQ(y[t].add, caps.subgroup_size) << "workgroup " << wg << ", invocation " << t;
   }
 }
 

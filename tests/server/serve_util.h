@@ -59,16 +59,15 @@ inline std::string base64(const std::string& bytes) {
   return out;
 }
 
-inline std::string data_url(const fs::path& image) {
-  return "data:image/png;base64," + base64(read_file(image));
-}
+inline std::string data_url(const fs::path& image) { return "data:image/png;base64," + base64(read_file(image)); }
 
 // One smolvk-serve process: started with `args` (+ --port 0), ready (/health 200) when the
 // constructor returns; SIGTERM in the destructor, which expects exit 0 and no validation message.
 class ServerProcess {
  public:
   explicit ServerProcess(const std::vector<std::string>& args) {
-    err_ = fs::temp_directory_path() / ("smolvk_serve_" + std::to_string(::getpid()) + "_" + std::to_string(counter()++));
+    err_ =
+        fs::temp_directory_path() / ("smolvk_serve_" + std::to_string(::getpid()) + "_" + std::to_string(counter()++));
     std::vector<std::string> argv = {serve_binary().string(), "--port", "0"};
     argv.insert(argv.end(), args.begin(), args.end());
     pid_ = ::fork();
@@ -191,35 +190,37 @@ inline Streamed chat_stream(const ServerProcess& s, json body, int stop_after = 
   req.body = body.dump();
   req.set_header("Content-Type", "application/json");
   req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
-        buffer.append(data, n);
-        for (size_t end; (end = buffer.find("\n\n")) != std::string::npos;) {
-          const std::string event = buffer.substr(0, end);
-          buffer.erase(0, end + 2);
-          if (event.rfind("data: ", 0) != 0) continue;  // ": waiting" comments
-          const std::string payload = event.substr(6);
-          if (payload == "[DONE]") {
-            out.done = true;
-            continue;
-          }
-          const json c = parse_json(payload);
-          ++out.chunks;
-          if (c.contains("usage")) out.usage = c["usage"];
-          if (c.contains("smolvk")) out.ids.push_back(c["smolvk"]["token_ids"][0].get<int32_t>());
-          if (c.contains("choices") && !c["choices"].empty()) {
-            const json& ch = c["choices"][0];
-            if (ch["delta"].contains("content")) out.text += ch["delta"]["content"].get<std::string>();
-            if (!ch["finish_reason"].is_null()) out.finish_reason = ch["finish_reason"];
-          }
-          if (stop_after > 0 && int(out.ids.size()) >= stop_after) {
-            hung_up = true;
-            return false;
-          }
-        }
-        return true;
-      };
+    buffer.append(data, n);
+    for (size_t end; (end = buffer.find("\n\n")) != std::string::npos;) {
+      const std::string event = buffer.substr(0, end);
+      buffer.erase(0, end + 2);
+      if (event.rfind("data: ", 0) != 0) continue;  // ": waiting" comments
+      const std::string payload = event.substr(6);
+      if (payload == "[DONE]") {
+        out.done = true;
+        continue;
+      }
+      const json c = parse_json(payload);
+      ++out.chunks;
+      if (c.contains("usage")) out.usage = c["usage"];
+      if (c.contains("smolvk")) out.ids.push_back(c["smolvk"]["token_ids"][0].get<int32_t>());
+      if (c.contains("choices") && !c["choices"].empty()) {
+        const json& ch = c["choices"][0];
+        if (ch["delta"].contains("content")) out.text += ch["delta"]["content"].get<std::string>();
+        if (!ch["finish_reason"].is_null()) out.finish_reason = ch["finish_reason"];
+      }
+      if (stop_after > 0 && int(out.ids.size()) >= stop_after) {
+        hung_up = true;
+        return false;
+      }
+    }
+    return true;
+  };
   auto r = s.client().send(req);
-  if (r) out.status = r->status;
-  else if (!hung_up) ADD_FAILURE() << "no answer: " << httplib::to_string(r.error());
+  if (r)
+    out.status = r->status;
+  else if (!hung_up)
+    ADD_FAILURE() << "no answer: " << httplib::to_string(r.error());
   return out;
 }
 

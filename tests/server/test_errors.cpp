@@ -7,7 +7,9 @@ namespace {
 
 const fs::path kImage = fs::path(SMOLVK_TEST_DATA) / "images" / "grey_33x21.png";
 
-json with_content(json content) { return {{"messages", {{{"role", "user"}, {"content", std::move(content)}}}}, {"max_tokens", 2}}; }
+json with_content(json content) {
+  return {{"messages", {{{"role", "user"}, {"content", std::move(content)}}}}, {"max_tokens", 2}};
+}
 json image_part(const std::string& url) { return {{"type", "image_url"}, {"image_url", {{"url", url}}}}; }
 json with(const char* key, json value) {
   json b = {{"messages", {{{"role", "user"}, {"content", "hi"}}}}, {"max_tokens", 2}};
@@ -106,8 +108,10 @@ TEST(ServeErrors, BadRequestsGive4xxAndTheServerKeepsServing) {
     EXPECT_TRUE(err["message"].is_string() && !err["message"].get<std::string>().empty());
     EXPECT_EQ(err["type"], "invalid_request_error");
     EXPECT_TRUE(err.contains("code"));
-    if (b.param.empty()) EXPECT_TRUE(err["param"].is_null()) << r->body;
-    else EXPECT_EQ(err["param"], b.param) << r->body;
+    if (b.param.empty())
+      EXPECT_TRUE(err["param"].is_null()) << r->body;
+    else
+      EXPECT_EQ(err["param"], b.param) << r->body;
   }
   // Over --max-body-bytes: 413; wrong method / route: 404 / 405 family; all with an error body.
   auto big = s.client().Post("/v1/chat/completions", std::string(500000, ' '), "application/json");

@@ -28,7 +28,8 @@ TEST(ServerRequest, StringAndPartsContentInOrder) {
     "n": 1, "presence_penalty": 0, "user": "ignored", "logprobs": false,
     "messages": [{"role": "system", "content": "Be brief."},
                  {"role": "user", "content": [{"type": "text", "text": "Look:"}]},
-                 {"role": "assistant", "content": "OK", "name": "bot"}]})", {});
+                 {"role": "assistant", "content": "OK", "name": "bot"}]})",
+                                           {});
   EXPECT_EQ(r.model, "m");
   EXPECT_EQ(r.max_tokens, 20);  // max_completion_tokens wins
   EXPECT_FLOAT_EQ(r.temperature, 0.5f);
@@ -53,8 +54,11 @@ TEST(ServerRequest, NullMeansAbsent) {
 
 TEST(ServerRequest, ErrorsNameTheParameter) {
   EXPECT_EQ(error_of("{").code, "invalid_json");
-  EXPECT_EQ(error_of(R"({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,@@"}}]}]})").param,
-            "messages[0].content[0].image_url.url");
+  EXPECT_EQ(
+      error_of(
+          R"({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,@@"}}]}]})")
+          .param,
+      "messages[0].content[0].image_url.url");
   ParseLimits small;
   small.context_length = 100;
   const ApiError e = error_of(R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": 100})", small);

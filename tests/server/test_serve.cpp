@@ -26,13 +26,17 @@ json run_cli(const std::string& args) {
 }
 
 json image_then_text(const std::string& text, int max_tokens) {
-  return {{"messages", {{{"role", "user"},
-                         {"content", {{{"type", "image_url"}, {"image_url", {{"url", data_url(kImage)}}}},
-                                      {{"type", "text"}, {"text", text}}}}}}},
-          {"max_tokens", max_tokens}};
+  return {
+      {"messages",
+       {{{"role", "user"},
+         {"content",
+          {{{"type", "image_url"}, {"image_url", {{"url", data_url(kImage)}}}}, {{"type", "text"}, {"text", text}}}}}}},
+      {"max_tokens", max_tokens}};
 }
 
-std::vector<int32_t> ids_of(const json& response) { return response["smolvk"]["token_ids"].get<std::vector<int32_t>>(); }
+std::vector<int32_t> ids_of(const json& response) {
+  return response["smolvk"]["token_ids"].get<std::vector<int32_t>>();
+}
 
 TEST(Serve, HealthModelsAndMetrics) {
   ServerProcess s({"--model-id", "demo"});
@@ -50,7 +54,8 @@ TEST(Serve, HealthModelsAndMetrics) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   // Every line is a comment or `name{labels} value` with a number.
-  const std::regex sample(R"(^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_]+="[^"]*"(,[a-zA-Z_]+="[^"]*")*\})? -?([0-9.eE+-]+|\+Inf|NaN)$)");
+  const std::regex sample(
+      R"(^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_]+="[^"]*"(,[a-zA-Z_]+="[^"]*")*\})? -?([0-9.eE+-]+|\+Inf|NaN)$)");
   std::istringstream in(r->body);
   std::set<std::string> names;
   for (std::string line; std::getline(in, line);) {
@@ -58,10 +63,10 @@ TEST(Serve, HealthModelsAndMetrics) {
     EXPECT_TRUE(std::regex_match(line, sample)) << line;
     names.insert(line.substr(0, line.find_first_of("{ ")));
   }
-  for (const char* n : {"smolvk_requests_total", "smolvk_prompt_tokens_total", "smolvk_completion_tokens_total",
-                        "smolvk_time_to_first_token_seconds_bucket", "smolvk_inter_token_seconds_bucket",
-                        "smolvk_queue_depth", "smolvk_batch_occupancy", "smolvk_kv_cache_bytes",
-                        "smolvk_image_cache_bytes"})
+  for (const char* n :
+       {"smolvk_requests_total", "smolvk_prompt_tokens_total", "smolvk_completion_tokens_total",
+        "smolvk_time_to_first_token_seconds_bucket", "smolvk_inter_token_seconds_bucket", "smolvk_queue_depth",
+        "smolvk_batch_occupancy", "smolvk_kv_cache_bytes", "smolvk_image_cache_bytes"})
     EXPECT_TRUE(names.count(n)) << n << " missing from\n" << r->body;
   EXPECT_NE(r->body.find("smolvk_requests_total{code=\"200\"}"), std::string::npos);
   EXPECT_NE(r->body.find("smolvk_completion_tokens_total 3"), std::string::npos) << r->body;
@@ -69,7 +74,8 @@ TEST(Serve, HealthModelsAndMetrics) {
 
 TEST(Serve, SameTokenIdsAsCliRunStreamedAndNot) {
   ServerProcess s({});
-  const json cli = run_cli("--image " + kImage.string() + " --prompt 'What shapes?' --max-new-tokens 6 "
+  const json cli = run_cli("--image " + kImage.string() +
+                           " --prompt 'What shapes?' --max-new-tokens 6 "
                            "--temperature 0.8 --top-k 40 --seed 7");
   json body = image_then_text("What shapes?", 6);
   body["temperature"] = 0.8;
@@ -97,9 +103,11 @@ TEST(Serve, DoclingShapedRequest) {
   // As docling's picture description posts it: the text part before the image part.
   const json body = {{"model", "HuggingFaceTB/SmolVLM-256M-Instruct"},
                      {"max_completion_tokens", 5},
-                     {"messages", {{{"role", "user"},
-                                    {"content", {{{"type", "text"}, {"text", "Describe this image in a few sentences."}},
-                                                 {{"type", "image_url"}, {"image_url", {{"url", data_url(kImage)}}}}}}}}}};
+                     {"messages",
+                      {{{"role", "user"},
+                        {"content",
+                         {{{"type", "text"}, {"text", "Describe this image in a few sentences."}},
+                          {{"type", "image_url"}, {"image_url", {{"url", data_url(kImage)}}}}}}}}}};
   const auto [status, r] = chat(s, body);
   ASSERT_EQ(status, 200) << r.dump();
   EXPECT_EQ(r["object"], "chat.completion");
@@ -259,9 +267,9 @@ TEST(Serve, ImageRootFilesAndNoEscape) {
     const auto [s1, by_file_url] = with_url("file://" + (root / "sub" / ".." / "sub" / "img.png").string());
     EXPECT_EQ(s1, 200) << by_file_url.dump();
     EXPECT_EQ(ids_of(by_file_url), ids_of(by_path));
-    for (const std::string& url : {std::string("../") + root.filename().string() + "/../etc/passwd", std::string("/etc/passwd"),
-                                   std::string("escape.png"), "file://" + kImage.string(), std::string("sub/missing.png"),
-                                   std::string("http://example.com/a.png")}) {
+    for (const std::string& url : {std::string("../") + root.filename().string() + "/../etc/passwd",
+                                   std::string("/etc/passwd"), std::string("escape.png"), "file://" + kImage.string(),
+                                   std::string("sub/missing.png"), std::string("http://example.com/a.png")}) {
       const auto [st, r] = with_url(url);
       EXPECT_EQ(st, 400) << url;
       EXPECT_EQ(r["error"]["param"], "messages[0].content[0].image_url.url") << url;
