@@ -12,48 +12,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/apps/cli_test_util.h"
+
 namespace {
 
 namespace fs = std::filesystem;
-
-fs::path smolvk_binary() {
-  if (const char* p = std::getenv("SMOLVK_CLI"); p && *p) return p;
-  return fs::canonical("/proc/self/exe").parent_path().parent_path() / "apps" / "smolvk";
-}
-
-struct CliRun {
-  int code = -1;
-  std::string out, err;
-};
-
-// `env` goes before the command (VAR=value ...), `tail` after it (e.g. "< file").
-CliRun run_cli(const std::string& env, const std::string& args, const std::string& tail = "") {
-  const fs::path bin = smolvk_binary();
-  if (!fs::exists(bin)) {
-    ADD_FAILURE() << bin << " does not exist: build the smolvk target (or set SMOLVK_CLI)";
-    return {};
-  }
-  const fs::path err_file = fs::temp_directory_path() / ("smolvk_faults_stderr_" + std::to_string(::getpid()));
-  const std::string cmd = env + " " + bin.string() + " " + args + " " + tail + " 2>" + err_file.string();
-  CliRun r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) {
-    ADD_FAILURE() << "popen failed: " << cmd;
-    return r;
-  }
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = ::pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream e(err_file);
-  std::stringstream ss;
-  ss << e.rdbuf();
-  r.err = ss.str();
-  fs::remove(err_file);
-  EXPECT_EQ(r.err.find("Vulkan validation"), std::string::npos) << r.err;
-  return r;
-}
+using smolvk::test::CliRun;
+using smolvk::test::run_cli;
 
 std::string model_arg() { return "--model " + (fs::path(SMOLVK_TEST_DATA) / "smolvlm_f32_s3").string(); }
 
@@ -68,25 +33,25 @@ size_t lines_with(const std::string& text, const std::string& what) {
 
 TEST(FaultsCli, DeviceLostMakesRunExitNonZeroWithOneLine) {
   const CliRun r =
-      run_cli("SMOLVK_FAULT=device_lost_after:1", "run " + model_arg() + " --prompt Hello --max-new-tokens 3");
+      run_cli("run " + model_arg() + " --prompt Hello --max-new-tokens 3", "SMOLVK_FAULT=device_lost_after:1");
   EXPECT_NE(r.code, 0) << r.err;
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_EQ(lines_with(r.err, "smolvk run: error: device lost"), 1u) << r.err;
   EXPECT_NE(r.err.find("VK_ERROR_DEVICE_LOST"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("SMOLVK_FAULT"), std::string::npos) << r.err;
 
-  const CliRun bad = run_cli("SMOLVK_FAULT=sometimes", "run " + model_arg() + " --prompt Hello --max-new-tokens 3");
+  const CliRun bad = run_cli("run " + model_arg() + " --prompt Hello --max-new-tokens 3", "SMOLVK_FAULT=sometimes");
   EXPECT_EQ(bad.code, 1) << bad.err;
   EXPECT_NE(bad.err.find("SMOLVK_FAULT=sometimes: expected device_lost_after:N"), std::string::npos) << bad.err;
 }
 
 TEST(FaultsCli, OverBudgetMakesRunExitNonZeroNamingTheBudget) {
-  const CliRun r = run_cli("SMOLVK_MEMORY_BUDGET=256K", "run " + model_arg() + " --prompt Hello --max-new-tokens 3");
+  const CliRun r = run_cli("run " + model_arg() + " --prompt Hello --max-new-tokens 3", "SMOLVK_MEMORY_BUDGET=256K");
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_EQ(lines_with(r.err, "smolvk run: error: out of device memory"), 1u) << r.err;
   EXPECT_NE(r.err.find("memory budget of 262144 bytes"), std::string::npos) << r.err;
 
-  const CliRun bad = run_cli("SMOLVK_MEMORY_BUDGET=lots", "run " + model_arg() + " --prompt Hello --max-new-tokens 3");
+  const CliRun bad = run_cli("run " + model_arg() + " --prompt Hello --max-new-tokens 3", "SMOLVK_MEMORY_BUDGET=lots");
   EXPECT_EQ(bad.code, 1) << bad.err;
   EXPECT_NE(bad.err.find("SMOLVK_MEMORY_BUDGET=lots"), std::string::npos) << bad.err;
 }
@@ -97,7 +62,7 @@ TEST(FaultsCli, ChatHelpListsCommandsAndUnknownOnesAreNotSent) {
     std::ofstream f(input);
     f << "/foo bar\n/help\n/quit\n";
   }
-  const CliRun r = run_cli("", "chat " + model_arg() + " --max-new-tokens 2", "< " + input.string());
+  const CliRun r = run_cli("chat " + model_arg() + " --max-new-tokens 2", "", "< " + input.string());
   fs::remove(input);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("unknown command '/foo'; /help lists them"), std::string::npos) << r.err;
