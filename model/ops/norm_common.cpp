@@ -16,17 +16,10 @@ WordView word_view(const Tensor& t, const Capabilities& caps) {
 }
 
 std::string_view weight_dtype_suffix(DType t, std::string_view op) {
-  switch (t) {
-    case DType::F32:
-      return "f32";
-    case DType::F16:
-      return "f16";
-    case DType::BF16:
-      return "bf16";
-    default:
-      throw std::invalid_argument(std::string(op) + ": weight dtype " + std::string(dtype_name(t)) +
-                                  " is not f32, f16 or bf16");
-  }
+  if (t != DType::F32 && t != DType::F16 && t != DType::BF16)
+    throw std::invalid_argument(std::string(op) + ": weight dtype " + std::string(dtype_name(t)) +
+                                " is not f32, f16 or bf16");
+  return dtype_name(t);
 }
 
 static uint32_t pow2_floor(uint32_t v) {
