@@ -3,6 +3,9 @@
 // Context for a lost device).
 #include <gtest/gtest.h>
 
+#include <tuple>
+#include <utility>
+
 #include <memory>
 #include <string>
 
@@ -120,26 +123,22 @@ TEST(Faults, DeviceLostFailsGenerateThenTheContextRefusesWorkAndANewContextWorks
         << overflow;
     EXPECT_FALSE(ctx.device_lost());
 
-    bool lost = false;
-    std::string msg;
-    try {
-      model->generate(text_request("Hello"), few_tokens());
-    } catch (const GpuError& e) {
-      lost = e.device_lost();
-      msg = e.what();
-    }
+    // generate's GpuError: whether it reports device loss, and its message.
+    auto generate_error = [&] {
+      try {
+        model->generate(text_request("Hello"), few_tokens());
+      } catch (const GpuError& e) {
+        return std::pair<bool, std::string>{e.device_lost(), e.what()};
+      }
+      return std::pair<bool, std::string>{false, "generate did not throw"};
+    };
+    auto [lost, msg] = generate_error();
     EXPECT_TRUE(lost) << msg;
     EXPECT_NE(msg.find("device lost"), std::string::npos) << msg;
     EXPECT_NE(msg.find("VK_ERROR_DEVICE_LOST"), std::string::npos) << msg;
     EXPECT_TRUE(ctx.device_lost());
 
-    lost = false;
-    try {
-      model->generate(text_request("Hello"), few_tokens());
-    } catch (const GpuError& e) {
-      lost = e.device_lost();
-      msg = e.what();
-    }
+    std::tie(lost, msg) = generate_error();
     EXPECT_TRUE(lost) << msg;
     EXPECT_NE(msg.find("device lost: create a new Context"), std::string::npos) << msg;
     const std::string refused = error_of([&] { ctx.create_buffer(16); });
