@@ -7,8 +7,10 @@
 // Non-causal attention within each tile of S tokens; keys with key_mask[n·S + j] == 0 are
 // masked. q, k, v and out hold f16 values; every offset and row stride is a multiple of 8
 // elements (16-byte loads).
-// A workgroup takes BR = 16·NSG query rows of one (tile, head); subgroup sg owns rows
-// 16·sg .. 16·sg + 15, Q as fragments in registers. Per block of BC keys, K and V are staged
+// A workgroup takes BR = 16·RM·NSG query rows of one (tile, head); subgroup sg owns RM
+// fragments of 16 rows from 16·RM·sg, Q as fragments in registers; each K or V fragment
+// loaded from shared memory feeds RM matrix products (RM = 2 halves the shared-memory reads
+// per product). Per block of BC keys, K and V are staged
 // in shared memory as fp16 (the next block's global loads are issued before this block's
 // math); each subgroup computes S = Q·Kᵀ into fp32 fragments, applies the scale and the mask
 // and runs the online softmax on the fragments' own elements (row maxima and sums across the
@@ -27,6 +29,7 @@ layout(constant_id = 0) const uint WG = 128;  // NSG · 32
 layout(constant_id = 1) const uint D = 64;    // head dim, a multiple of 16
 layout(constant_id = 2) const uint BC = 64;   // keys per block, a multiple of 16
 layout(constant_id = 3) const uint NSG = 4;   // subgroups per workgroup
+layout(constant_id = 4) const uint RM = 1;    // 16-row query fragments per subgroup
 
 layout(std430, binding = 0) readonly buffer QB { uvec4 q8[]; };  // 8 halves per element
 layout(std430, binding = 1) readonly buffer KB { uvec4 k8[]; };
@@ -42,7 +45,7 @@ layout(push_constant) uniform Push {
   float scale;            // softmax scale · log2(e)
 } pc;
 
-const uint BR = 16 * NSG, D8 = D / 8;
+const uint BR = 16 * RM * NSG, D8 = D / 8;
 const uint LDK = D + 8, LDK8 = LDK / 8;  // K/V/Q row pitch in halves and in 16-byte words
 const uint CH = BC * D8;                 // 8-element chunks of one K (or V) block
 const uint PER = (CH + WG - 1) / WG;
@@ -85,7 +88,7 @@ uint col_of(uint lane, uint e) { return 2u * (lane & 3u) + (e & 1u) + 8u * ((e >
 
 void main() {
   const uint tid = gl_LocalInvocationID.x, sg = gl_SubgroupID, lane = gl_SubgroupInvocationID;
-  const uint row0 = gl_WorkGroupID.x * BR, srow = sg * 16;
+  const uint row0 = gl_WorkGroupID.x * BR, srow = sg * 16 * RM;
   const uint n = gl_WorkGroupID.y / pc.H, h = gl_WorkGroupID.y % pc.H;  // n: tile
   const uint tok0 = n * pc.S;
   const uint k_base = pc.k_off + tok0 * pc.kv_rstride + h * D8;
@@ -97,14 +100,22 @@ void main() {
   }
   load_block(n, 0, k_base, v_base);
   barrier();
-  fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> qf[ND];
-  [[unroll]] for (uint i = 0; i < ND; ++i) coopMatLoadNV(qf[i], Qs, srow * LDK8 + i * 2, LDK8, false);
+  // Fragment r·ND + i: rows srow + 16·r .., head columns 16·i ..
+  fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> qf[RM * ND];
+  [[unroll]] for (uint r = 0; r < RM; ++r)
+    [[unroll]] for (uint i = 0; i < ND; ++i)
+      coopMatLoadNV(qf[r * ND + i], Qs, (srow + 16 * r) * LDK8 + i * 2, LDK8, false);
 
-  fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> o[ND];
-  [[unroll]] for (uint c = 0; c < ND; ++c) o[c] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
-  // This lane's two rows (g, g + 8): running max and sum. vec2s and coopmat temporaries, not
-  // arrays indexed per element: those went to local memory (the driver's statistics).
-  vec2 m = vec2(M_INIT), l = vec2(0.0);
+  fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> o[RM * ND];
+  [[unroll]] for (uint c = 0; c < RM * ND; ++c) o[c] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
+  // This lane's two rows (g, g + 8) of each row fragment: running max and sum. vec2s and
+  // coopmat temporaries, not arrays indexed per element: those went to local memory (the
+  // driver's statistics); the r loops are unrolled, so m[r] and l[r] are registers.
+  vec2 m[RM], l[RM];
+  [[unroll]] for (uint r = 0; r < RM; ++r) {
+    m[r] = vec2(M_INIT);
+    l[r] = vec2(0.0);
+  }
 
   for (uint kb = 0; kb < pc.S; kb += BC) {
     barrier();  // every subgroup is done with the previous block
@@ -112,71 +123,79 @@ void main() {
     barrier();
     if (kb + BC < pc.S) load_block(n, kb + BC, k_base, v_base);
 
-    fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> s[NJ];
+    // S = Q·Kᵀ, fragment r·NJ + j: each K fragment loaded once for the RM row fragments.
+    fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> s[RM * NJ];
+    [[unroll]] for (uint j = 0; j < RM * NJ; ++j) s[j] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
     [[unroll]] for (uint j = 0; j < NJ; ++j) {
-      s[j] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
       [[unroll]] for (uint i = 0; i < ND; ++i) {
         fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> kf;
         coopMatLoadNV(kf, Ks, j * 16 * LDK8 + i * 2, LDK8, true);
-        s[j] = coopMatMulAddNV(qf[i], kf, s[j]);
+        [[unroll]] for (uint r = 0; r < RM; ++r) s[r * NJ + j] = coopMatMulAddNV(qf[r * ND + i], kf, s[r * NJ + j]);
       }
     }
 
-    // Scale and mask; the maxima of this lane's two rows over the 4 lanes sharing them.
-    vec2 mx = vec2(M_INIT);
-    [[unroll]] for (uint j = 0; j < NJ; ++j) {
-      fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> t = s[j];
-      [[unroll]] for (uint e = 0; e < 8; ++e) {
-        const float x = key_ok[j * 16 + col_of(lane, e)] != 0u ? t[e] * pc.scale : -1.0e38;
-        t[e] = x;
-        if (e < 4) mx.x = max(mx.x, x);
-        else mx.y = max(mx.y, x);
+    fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> p[RM * NJ];
+    [[unroll]] for (uint r = 0; r < RM; ++r) {
+      // Scale and mask; the maxima of this lane's two rows over the 4 lanes sharing them.
+      vec2 mx = vec2(M_INIT);
+      [[unroll]] for (uint j = 0; j < NJ; ++j) {
+        fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> t = s[r * NJ + j];
+        [[unroll]] for (uint e = 0; e < 8; ++e) {
+          const float x = key_ok[j * 16 + col_of(lane, e)] != 0u ? t[e] * pc.scale : -1.0e38;
+          t[e] = x;
+          if (e < 4) mx.x = max(mx.x, x);
+          else mx.y = max(mx.y, x);
+        }
+        s[r * NJ + j] = t;
       }
-      s[j] = t;
-    }
-    mx = max(mx, vec2(subgroupShuffleXor(mx.x, 1u), subgroupShuffleXor(mx.y, 1u)));
-    mx = max(mx, vec2(subgroupShuffleXor(mx.x, 2u), subgroupShuffleXor(mx.y, 2u)));
-    const vec2 m_new = max(m, mx), alpha = exp2(m - m_new);
-    m = m_new;
-    vec2 sum = vec2(0.0);
-    // P = exp2(S − max) rounded to fp16 (masked keys: exp2(−1e38 − max) = 0).
-    fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> p[NJ];
-    [[unroll]] for (uint j = 0; j < NJ; ++j) {
-      fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> t = s[j];
-      [[unroll]] for (uint e = 0; e < 8; ++e) {
-        const float x = float(float16_t(exp2(t[e] - (e < 4 ? m.x : m.y))));
-        t[e] = x;
-        if (e < 4) sum.x += x;
-        else sum.y += x;
+      mx = max(mx, vec2(subgroupShuffleXor(mx.x, 1u), subgroupShuffleXor(mx.y, 1u)));
+      mx = max(mx, vec2(subgroupShuffleXor(mx.x, 2u), subgroupShuffleXor(mx.y, 2u)));
+      const vec2 m_new = max(m[r], mx), alpha = exp2(m[r] - m_new);
+      m[r] = m_new;
+      vec2 sum = vec2(0.0);
+      // P = exp2(S − max) rounded to fp16 (masked keys: exp2(−1e38 − max) = 0).
+      [[unroll]] for (uint j = 0; j < NJ; ++j) {
+        fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> t = s[r * NJ + j];
+        [[unroll]] for (uint e = 0; e < 8; ++e) {
+          const float x = float(float16_t(exp2(t[e] - (e < 4 ? m_new.x : m_new.y))));
+          t[e] = x;
+          if (e < 4) sum.x += x;
+          else sum.y += x;
+        }
+        p[r * NJ + j] = fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>(t);  // exact: the values are halves
       }
-      p[j] = fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>(t);  // exact: the values are halves
+      sum += vec2(subgroupShuffleXor(sum.x, 1u), subgroupShuffleXor(sum.y, 1u));
+      sum += vec2(subgroupShuffleXor(sum.x, 2u), subgroupShuffleXor(sum.y, 2u));
+      l[r] = l[r] * alpha + sum;
+      [[unroll]] for (uint c = 0; c < ND; ++c) {
+        fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> t = o[r * ND + c];
+        [[unroll]] for (uint e = 0; e < 8; ++e) t[e] *= e < 4 ? alpha.x : alpha.y;
+        o[r * ND + c] = t;
+      }
     }
-    sum += vec2(subgroupShuffleXor(sum.x, 1u), subgroupShuffleXor(sum.y, 1u));
-    sum += vec2(subgroupShuffleXor(sum.x, 2u), subgroupShuffleXor(sum.y, 2u));
-    l = l * alpha + sum;
+    // O += P·V: each V fragment loaded once for the RM row fragments.
     [[unroll]] for (uint c = 0; c < ND; ++c) {
-      fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> t = o[c];
-      [[unroll]] for (uint e = 0; e < 8; ++e) t[e] *= e < 4 ? alpha.x : alpha.y;
-      o[c] = t;
       [[unroll]] for (uint j = 0; j < NJ; ++j) {
         fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> vf;
         coopMatLoadNV(vf, Vs, j * 16 * LDK8 + c * 2, LDK8, false);
-        o[c] = coopMatMulAddNV(p[j], vf, o[c]);
+        [[unroll]] for (uint r = 0; r < RM; ++r) o[r * ND + c] = coopMatMulAddNV(p[r * NJ + j], vf, o[r * ND + c]);
       }
     }
   }
 
   // out [N, S, H, D] as f16; elements e and e + 1 are adjacent columns: one word. A row
   // without a valid key gets zeros.
-  const vec2 inv = vec2(l.x > 0.0 ? 1.0 / l.x : 0.0, l.y > 0.0 ? 1.0 / l.y : 0.0);
-  const uint t0 = row0 + srow + lane / 4u;
-  [[unroll]] for (uint c = 0; c < ND; ++c) {
-    const fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> t = o[c];
-    [[unroll]] for (uint e = 0; e < 8; e += 2) {  // elements e, e + 1: adjacent columns of one row
-      const uint tr = t0 + (e < 4 ? 0u : 8u);
-      if (tr < pc.S)
-        o2[(((tok0 + tr) * pc.H + h) * D + c * 16 + col_of(lane, e)) >> 1] =
-            packHalf2x16(vec2(t[e], t[e + 1]) * (e < 4 ? inv.x : inv.y));
+  [[unroll]] for (uint r = 0; r < RM; ++r) {
+    const vec2 inv = vec2(l[r].x > 0.0 ? 1.0 / l[r].x : 0.0, l[r].y > 0.0 ? 1.0 / l[r].y : 0.0);
+    const uint t0 = row0 + srow + 16 * r + lane / 4u;
+    [[unroll]] for (uint c = 0; c < ND; ++c) {
+      const fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> t = o[r * ND + c];
+      [[unroll]] for (uint e = 0; e < 8; e += 2) {  // elements e, e + 1: adjacent columns of one row
+        const uint tr = t0 + (e < 4 ? 0u : 8u);
+        if (tr < pc.S)
+          o2[(((tok0 + tr) * pc.H + h) * D + c * 16 + col_of(lane, e)) >> 1] =
+              packHalf2x16(vec2(t[e], t[e + 1]) * (e < 4 ? inv.x : inv.y));
+      }
     }
   }
 }

@@ -55,6 +55,7 @@ set(SMOLVK_SHADER_VARIANTS
   "norm_ln_bf16|norm.comp|LAYERNORM=1|WEIGHT_BF16=1"
   "norm_ln_bf16_sg|norm.comp|LAYERNORM=1|WEIGHT_BF16=1|SUBGROUP=1"
   "act_gelu|act.comp|OP_GELU=1"
+  "act_gelu_f16|act.comp|OP_GELU=1|HALF=1"
   "act_swiglu|act.comp|OP_SWIGLU=1"
   "act_add|act.comp|OP_ADD=1"
   "patch_im2col|patch_im2col.comp"

@@ -38,6 +38,17 @@ void same_shape_f32(const char* op, std::initializer_list<std::pair<const char*,
 }  // namespace
 
 void gelu_tanh(Graph& g, const Tensor& x, const Tensor& y, const std::string& name) {
+  if (x.dtype == DType::F16) {  // two halves per invocation
+    expect_dtype(y, DType::F16, "gelu_tanh", "y");
+    if (x.shape != y.shape)
+      throw std::invalid_argument("gelu_tanh: y " + shape_str(y) + " differs from x " + shape_str(x));
+    if (x.numel() % 2 != 0 || x.ref.offset % 4 != 0 || y.ref.offset % 4 != 0)
+      throw std::invalid_argument("gelu_tanh: f16 x " + shape_str(x) +
+                                  " needs an even element count and 4-byte aligned views");
+    elementwise(g, "gelu_tanh", "act_gelu_f16", {{x.ref, Access::Read}, {y.ref, Access::Write}},
+                uint64_t(x.numel()) / 2, 0, 18, 8, name);
+    return;
+  }
   same_shape_f32("gelu_tanh", {{"x", &x}, {"y", &y}});
   elementwise(g, "gelu_tanh", "act_gelu", {{x.ref, Access::Read}, {y.ref, Access::Write}}, uint64_t(x.numel()), 0, 9, 8,
               name);

@@ -6,7 +6,8 @@
 
 namespace smolvk::ops {
 
-// y = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) (gelu_pytorch_tanh). f32, same shape; y may be x.
+// y = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) (gelu_pytorch_tanh). Both f32, or both f16
+// (computed in f32; an even element count, 4-byte aligned views), same shape; y may be x.
 void gelu_tanh(Graph& g, const Tensor& x, const Tensor& y, const std::string& name = "gelu_tanh");
 
 // gate_up f32 [..., 2I] (gate = columns [0, I), up = [I, 2I)) → y f32 [..., I] = silu(gate)·up.

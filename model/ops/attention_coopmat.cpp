@@ -146,12 +146,14 @@ std::optional<AttentionCoopmatKernel> attention_flash_kernel(const Capabilities&
   const KernelPolicy policy = kernel_policy(caps);
   if (policy.attention_flash == 0) return std::nullopt;
   // 8 subgroups × 64 keys: on the H200 (vision encoder, 17 tiles) 5.4 ms against 6.7 for 4 × 64
-  // and 6.2 for 4 × 32. Fewer keys or subgroups where shared memory is short (D = 128).
-  const uint32_t sg = policy.flash_subgroups, keys = policy.flash_keys;
-  if (sg == 0 || keys == 0 || keys % 16 != 0) return std::nullopt;
-  for (const AttentionCoopmatTile t :
-       {AttentionCoopmatTile{sg, keys}, AttentionCoopmatTile{sg, 32}, AttentionCoopmatTile{4, 64},
-        AttentionCoopmatTile{4, 32}, AttentionCoopmatTile{4, 16}}) {
+  // and 6.2 for 4 × 32; with 2 row fragments per subgroup (the policy's default) 8 × 32 keys
+  // (64 do not fit 48 KiB) 4.7 ms, and 4 × 32 5.8. Fewer keys, subgroups or row fragments where
+  // shared memory is short (D = 128).
+  const uint32_t sg = policy.flash_subgroups, keys = policy.flash_keys, rf = policy.flash_row_frags;
+  if (sg == 0 || keys == 0 || keys % 16 != 0 || rf == 0 || rf > 4) return std::nullopt;
+  for (const AttentionCoopmatTile t : {AttentionCoopmatTile{sg, keys, true, rf}, AttentionCoopmatTile{sg, 32, true, rf},
+                                       AttentionCoopmatTile{4, 64, true, 1}, AttentionCoopmatTile{4, 32, true, 1},
+                                       AttentionCoopmatTile{4, 16, true, 1}}) {
     const uint64_t bytes = attention_flash_shared_bytes(uint32_t(D), t);
     if (t.keys <= keys && t.subgroups <= sg && bytes <= caps.max_shared_memory &&
         uint64_t(t.subgroups) * 32 <= caps.max_workgroup_invocations)
@@ -162,7 +164,7 @@ std::optional<AttentionCoopmatKernel> attention_flash_kernel(const Capabilities&
 
 uint64_t attention_flash_shared_bytes(uint32_t D, const AttentionCoopmatTile& t) {
   // fp16 K and V blocks and the Q rows (pitch D + 8), one flag per key.
-  return (2ull * t.keys + 16ull * t.subgroups) * (D + 8) * 2 + 4ull * t.keys;
+  return (2ull * t.keys + 16ull * t.subgroups * (t.row_frags ? t.row_frags : 1)) * (D + 8) * 2 + 4ull * t.keys;
 }
 
 bool attention_flash_fits(const EncoderAttentionArgs& a) { return a.half && encoder_views_aligned(a, 8); }
@@ -170,7 +172,9 @@ bool attention_flash_fits(const EncoderAttentionArgs& a) { return a.half && enco
 void record_attention_flash(Graph& g, const AttentionCoopmatKernel& kernel, const EncoderAttentionArgs& a,
                             const std::string& label) {
   record_encoder_dispatch(g, kernel, a, label, "attention_flash",
-                          {kernel.workgroup, kernel.head_dim, kernel.tile.keys, kernel.tile.subgroups}, 8);
+                          {kernel.workgroup, kernel.head_dim, kernel.tile.keys, kernel.tile.subgroups,
+                           kernel.tile.row_frags ? kernel.tile.row_frags : 1u},
+                          8);
 }
 
 bool record_attention_coopmat_decoder(Graph& g, const DecoderAttentionArgs& a, const AttentionCoopmatTile& tile,

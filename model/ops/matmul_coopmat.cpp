@@ -61,10 +61,11 @@ std::optional<CoopmatKernel> coopmat_kernel(const Capabilities& caps, const Coop
   }
   // One shared stage; on the H200 (packed layout): with f16 X (the vision encoder, 17 tiles)
   // 128×128 tiles of 8 subgroups of 64×32 beat 16 of 32×32 by 20–35% (two workgroups share an
-  // SM). With f32 X (the text prefill, wider staging registers) 64×128 tiles of 8 subgroups of
-  // 32×32 were best or within 5% on its four GEMMs at 1,108 and 7,016 rows. Then 64×32
-  // subgroups (for 32 KiB devices), then 64×64 tiles.
-  const CoopmatTile pick = x_half ? CoopmatTile{128, 128, 32, 64, 32, 1} : CoopmatTile{64, 128, 32, 32, 32, 1};
+  // SM). With f32 X (the text prefill, wider staging registers) 64×64 tiles of 8 subgroups of
+  // 16×32 were best of ten shapes on all four of its GEMMs at 1,108 and 6,800 rows (17–30%
+  // faster than 64×128 of 32×32; the H200, session 7). Then 64×32 subgroups (for 32 KiB
+  // devices), then 64×64 tiles.
+  const CoopmatTile pick = x_half ? CoopmatTile{128, 128, 32, 64, 32, 1} : CoopmatTile{64, 64, 32, 16, 32, 1};
   const KernelPolicy p = kernel_policy(caps);
   auto or_pick = [](uint32_t v, uint32_t fallback) { return v ? v : fallback; };
   const CoopmatTile best{or_pick(p.gemm_bm, pick.bm),

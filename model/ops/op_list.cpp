@@ -7,6 +7,8 @@
 #include "model/ops/matmul.h"
 #include "model/ops/mlp.h"
 #include "model/ops/norm.h"
+#include "model/ops/patch_embed.h"
+#include "model/ops/pixel_unshuffle.h"
 #include "model/ops/rope.h"
 #include "model/ops/splice.h"
 
@@ -29,9 +31,12 @@ Access access(const OpList::Op& op) {
   struct V {
     Access operator()(const OpList::RmsNorm& o) const { return {{&o.x, &o.w}, {&o.out}}; }
     Access operator()(const OpList::Linear& o) const {
-      if (o.accumulate) return {{&o.x, &o.w, &o.y}, {&o.y}};
-      return {{&o.x, &o.w}, {&o.y}};
+      Access a{{&o.x, &o.w}, {&o.y}};
+      if (o.accumulate) a.reads.push_back(&o.y);
+      if (o.bias) a.reads.push_back(&*o.bias);
+      return a;
     }
+    Access operator()(const OpList::Gelu& o) const { return {{&o.x}, {&o.out}}; }
     Access operator()(const OpList::Swiglu& o) const { return {{&o.gate_up}, {&o.out}}; }
     Access operator()(const OpList::Rope& o) const {
       return {{&o.qkv, &o.positions, &o.table, &o.k, &o.v}, {&o.q, &o.k, &o.v}};
@@ -71,8 +76,44 @@ void OpList::rms_norm(const Tensor& x, const Tensor& weight, float eps, const Te
   ops_.push_back(RmsNorm{x, weight, out, eps, name});
 }
 
-void OpList::linear(const Tensor& x, const Tensor& w, const Tensor& y, const std::string& name, bool accumulate) {
-  ops_.push_back(Linear{x, w, y, accumulate, name});
+void OpList::linear(const Tensor& x, const Tensor& w, const Tensor& y, const std::string& name, bool accumulate,
+                    const Tensor* bias) {
+  ops_.push_back(Linear{x, w, y, accumulate, name, bias ? std::optional<Tensor>(*bias) : std::nullopt});
+}
+
+void OpList::gelu(const Tensor& x, const Tensor& out, const std::string& name) { ops_.push_back(Gelu{x, out, name}); }
+
+void OpList::layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps, const Tensor& out,
+                        const std::string& name) {
+  ops_.push_back(Plain{{x, weight, bias}, {out}, [eps, name](Graph& g, const auto& r, const auto& w) {
+                         ops::layer_norm(g, r[0], r[1], r[2], w[0], eps, name);
+                       }});
+}
+
+void OpList::im2col(const Tensor& pixels, const Tensor& patches, int patch, const std::string& name) {
+  ops_.push_back(Plain{{pixels}, {patches}, [patch, name](Graph& g, const auto& r, const auto& w) {
+                         ops::im2col(g, r[0], w[0], patch, name);
+                       }});
+}
+
+void OpList::add_position_embedding(const Tensor& h, const Tensor& table, const Tensor& ids, const std::string& name) {
+  ops_.push_back(Plain{{h, table, ids}, {h}, [name](Graph& g, const auto& r, const auto&) {
+                         ops::add_position_embedding(g, r[0], r[1], r[2], name);
+                       }});
+}
+
+void OpList::attention_encoder(const Tensor& qkv, int64_t q_col, int64_t k_col, int64_t v_col, const Tensor& key_mask,
+                               const Tensor& out, const std::string& name) {
+  ops_.push_back(Plain{{qkv, key_mask}, {out}, [=](Graph& g, const auto& r, const auto& w) {
+                         ops::attention_encoder(g, {r[0], q_col}, {r[0], k_col}, {r[0], v_col}, r[1], w[0],
+                                                {.scale = 0.0f, .name = name});
+                       }});
+}
+
+void OpList::pixel_unshuffle(const Tensor& x, const Tensor& y, int scale, const std::string& name) {
+  ops_.push_back(Plain{{x}, {y}, [scale, name](Graph& g, const auto& r, const auto& w) {
+                         ops::pixel_unshuffle(g, r[0], w[0], scale, name);
+                       }});
 }
 
 void OpList::swiglu(const Tensor& gate_up, const Tensor& out, const std::string& name) {
@@ -144,6 +185,9 @@ void OpList::swap_from(size_t from, const Tensor& a, const Tensor& b) {
           } else if constexpr (std::is_same_v<T, Linear>) {
             swap_one(o.x);
             swap_one(o.y);
+          } else if constexpr (std::is_same_v<T, Gelu>) {
+            swap_one(o.x);
+            swap_one(o.out);
           } else if constexpr (std::is_same_v<T, Swiglu>) {
             swap_one(o.gate_up);
             swap_one(o.out);
@@ -168,7 +212,8 @@ size_t OpList::try_decode_block(size_t i) {
   if (i + 5 >= ops_.size() || !policy_.fold_o_proj) return 0;
   const auto* at = std::get_if<Attention>(&ops_[i]);
   const auto* o = std::get_if<Linear>(&ops_[i + 1]);
-  if (!at || !o || at->q.shape.size() != 4 || at->q.dim(1) != 1 || !same(o->x, at->out) || !dead_after(i + 1, at->out))
+  if (!at || !o || o->bias || at->q.shape.size() != 4 || at->q.dim(1) != 1 || !same(o->x, at->out) ||
+      !dead_after(i + 1, at->out))
     return 0;
   if (!is_mlp_block(i + 1)) return 0;
   const auto& norm = std::get<RmsNorm>(ops_[i + 2]);
@@ -193,7 +238,7 @@ bool OpList::is_mlp_block(size_t i) const {
   const auto* gate_up = std::get_if<Linear>(&ops_[i + 2]);
   const auto* act = std::get_if<Swiglu>(&ops_[i + 3]);
   const auto* down = std::get_if<Linear>(&ops_[i + 4]);
-  if (!o || !norm || !gate_up || !act || !down) return false;
+  if (!o || !norm || !gate_up || !act || !down || o->bias || gate_up->bias || down->bias) return false;
   const Tensor& h = o->y;
   return o->accumulate && down->accumulate && !gate_up->accumulate && same(norm->x, h) && same(down->y, h) &&
          same(gate_up->x, norm->out) && same(act->gate_up, gate_up->y) && same(down->x, act->out) &&
@@ -222,8 +267,8 @@ size_t OpList::try_norm_qkv_rope(size_t i) {
   const auto* n = std::get_if<RmsNorm>(&ops_[i]);
   const auto* l = std::get_if<Linear>(&ops_[i + 1]);
   const auto* r = std::get_if<Rope>(&ops_[i + 2]);
-  if (!n || !l || !r || l->accumulate || !same(l->x, n->out) || !same(r->qkv, l->y) || !fits_matvec(n->x.rows()) ||
-      n->w.dtype != l->w.dtype || !dead_after(i + 2, n->out) || !dead_after(i + 2, l->y))
+  if (!n || !l || !r || l->accumulate || l->bias || !same(l->x, n->out) || !same(r->qkv, l->y) ||
+      !fits_matvec(n->x.rows()) || n->w.dtype != l->w.dtype || !dead_after(i + 2, n->out) || !dead_after(i + 2, l->y))
     return 0;
   matmul_rope_qkv(g_, n->x, l->w, {r->positions, r->table, r->q, r->k, r->v},
                   {.name = l->name, .norm_weight = &n->w, .norm_eps = n->eps});
@@ -234,7 +279,7 @@ size_t OpList::try_norm_linear(size_t i) {
   if (i + 1 >= ops_.size()) return 0;
   const auto* n = std::get_if<RmsNorm>(&ops_[i]);
   const auto* l = std::get_if<Linear>(&ops_[i + 1]);
-  if (!n || !l || !same(l->x, n->out) || !fits_matvec(n->x.rows()) || n->w.dtype != l->w.dtype ||
+  if (!n || !l || l->bias || !same(l->x, n->out) || !fits_matvec(n->x.rows()) || n->w.dtype != l->w.dtype ||
       !dead_after(i + 1, n->out))
     return 0;
   matmul(g_, n->x, l->w, nullptr, l->y,
@@ -246,8 +291,19 @@ size_t OpList::try_swiglu_linear(size_t i) {
   if (i + 1 >= ops_.size()) return 0;
   const auto* s = std::get_if<Swiglu>(&ops_[i]);
   const auto* l = std::get_if<Linear>(&ops_[i + 1]);
-  if (!s || !l || !same(l->x, s->out) || !fits_matvec(s->out.rows()) || !dead_after(i + 1, s->out)) return 0;
+  if (!s || !l || l->bias || !same(l->x, s->out) || !fits_matvec(s->out.rows()) || !dead_after(i + 1, s->out)) return 0;
   matmul(g_, s->gate_up, l->w, nullptr, l->y, {.accumulate = l->accumulate, .name = l->name, .swiglu_input = true});
+  return 2;
+}
+
+// linear(+ bias) → gelu: GELU in the GEMM's epilogue, on the un-rounded sum (the unfused
+// path rounds the linear's output to y's dtype first).
+size_t OpList::try_linear_gelu(size_t i) {
+  if (i + 1 >= ops_.size() || !policy_.fuse_linear_gelu) return 0;
+  const auto* l = std::get_if<Linear>(&ops_[i]);
+  const auto* a = std::get_if<Gelu>(&ops_[i + 1]);
+  if (!l || !a || l->accumulate || !same(a->x, l->y) || !dead_after(i + 1, l->y)) return 0;
+  matmul(g_, l->x, l->w, l->bias ? &*l->bias : nullptr, a->out, {.gelu = true, .name = l->name});
   return 2;
 }
 
@@ -256,8 +312,9 @@ void OpList::record_one(const Op& op) {
     Graph& g;
     void operator()(const RmsNorm& o) const { ops::rms_norm(g, o.x, o.w, o.out, o.eps, o.name); }
     void operator()(const Linear& o) const {
-      matmul(g, o.x, o.w, nullptr, o.y, {.accumulate = o.accumulate, .name = o.name});
+      matmul(g, o.x, o.w, o.bias ? &*o.bias : nullptr, o.y, {.accumulate = o.accumulate, .name = o.name});
     }
+    void operator()(const Gelu& o) const { gelu_tanh(g, o.x, o.out, o.name); }
     void operator()(const Swiglu& o) const { ops::swiglu(g, o.gate_up, o.out, o.name); }
     void operator()(const Rope& o) const { ops::rope_qkv_write(g, o.qkv, o.positions, o.table, o.q, o.k, o.v, o.name); }
     void operator()(const Attention& o) const {
@@ -270,8 +327,8 @@ void OpList::record_one(const Op& op) {
 
 void OpList::lower() {
   using Try = size_t (OpList::*)(size_t);
-  static constexpr Try kFusions[] = {&OpList::try_decode_block, &OpList::try_mlp_block, &OpList::try_norm_qkv_rope,
-                                     &OpList::try_norm_linear, &OpList::try_swiglu_linear};
+  static constexpr Try kFusions[] = {&OpList::try_decode_block, &OpList::try_mlp_block,     &OpList::try_norm_qkv_rope,
+                                     &OpList::try_norm_linear,  &OpList::try_swiglu_linear, &OpList::try_linear_gelu};
   for (size_t i = 0; i < ops_.size();) {
     size_t n = 0;
     for (Try f : kFusions)

@@ -1,8 +1,9 @@
 #pragma once
-// The decoder graph records its math here, op by op, as the model defines it; lower() turns
-// the list into dispatches and is the one place that fuses neighbouring ops into one kernel,
-// where the kernel policy (kernel_policy.h) says the fused kernel is the faster one at this
-// row count on this device. The fusions (each equal to the ops it replaces):
+// The decoder and vision graphs record their math here, op by op, as the model defines it;
+// lower() turns the list into dispatches and is the one place that fuses neighbouring ops
+// into one kernel, where the kernel policy (kernel_policy.h) says the fused kernel is the
+// faster one at this row count on this device. The fusions (each equal to the ops it replaces):
+//   linear(+ bias) → gelu                     GEMM with GELU in its epilogue (vision fc1)
 //   rms_norm → linear                         mat-vec with the norm folded in
 //   rms_norm → linear(qkv) → rope_qkv_write   mat-vec with norm, RoPE and the cache write
 //   swiglu → linear                           mat-vec reading gate|up
@@ -13,6 +14,7 @@
 //                                             buffer, which later ops then read as h
 // A fusion needs the intermediate tensors it skips to be transients that no later op reads.
 #include <functional>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -32,8 +34,20 @@ class OpList {
   void embedding(const Tensor& ids, const Tensor& table, const Tensor& out, const std::string& name);
   void splice(const Tensor& h, const Tensor& image_rows, const Tensor& targets, const std::string& name);
   void rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out, const std::string& name);
-  // y = x·wᵀ (+ y where accumulate)
-  void linear(const Tensor& x, const Tensor& w, const Tensor& y, const std::string& name, bool accumulate = false);
+  // y = x·wᵀ (+ bias) (+ y where accumulate)
+  void linear(const Tensor& x, const Tensor& w, const Tensor& y, const std::string& name, bool accumulate = false,
+              const Tensor* bias = nullptr);
+  void gelu(const Tensor& x, const Tensor& out, const std::string& name);  // gelu_pytorch_tanh
+  // The vision encoder's other ops (no fusion involves them yet).
+  void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps, const Tensor& out,
+                  const std::string& name);
+  void im2col(const Tensor& pixels, const Tensor& patches, int patch, const std::string& name);
+  void add_position_embedding(const Tensor& h, const Tensor& table, const Tensor& ids, const std::string& name);
+  // Non-causal attention within each tile: q, k, v are the head columns of `qkv` from
+  // q_col, k_col, v_col (attention_encoder).
+  void attention_encoder(const Tensor& qkv, int64_t q_col, int64_t k_col, int64_t v_col, const Tensor& key_mask,
+                         const Tensor& out, const std::string& name);
+  void pixel_unshuffle(const Tensor& x, const Tensor& y, int scale, const std::string& name);
   void swiglu(const Tensor& gate_up, const Tensor& out, const std::string& name);
   void rope_qkv_write(const Tensor& qkv, const Tensor& positions, const Tensor& table, const Tensor& q,
                       const Tensor& k_cache, const Tensor& v_cache, const std::string& name);
@@ -57,6 +71,11 @@ class OpList {
     Tensor x, w, y;
     bool accumulate;
     std::string name;
+    std::optional<Tensor> bias;
+  };
+  struct Gelu {
+    Tensor x, out;
+    std::string name;
   };
   struct Swiglu {
     Tensor gate_up, out;
@@ -76,7 +95,7 @@ class OpList {
     std::vector<Tensor> reads, writes;
     std::function<void(Graph&, const std::vector<Tensor>&, const std::vector<Tensor>&)> record;
   };
-  using Op = std::variant<RmsNorm, Linear, Swiglu, Rope, Attention, Plain>;
+  using Op = std::variant<RmsNorm, Linear, Gelu, Swiglu, Rope, Attention, Plain>;
 
  private:
   // Each try_* records the fused kernel and returns the number of ops it covers, or 0.
@@ -86,6 +105,7 @@ class OpList {
   size_t try_norm_qkv_rope(size_t i);
   size_t try_norm_linear(size_t i);
   size_t try_swiglu_linear(size_t i);
+  size_t try_linear_gelu(size_t i);
   void record_one(const Op& op);
   // Whether no op after `i` reads `t` before writing it, and `t` is scratch.
   bool dead_after(size_t i, const Tensor& t) const;

@@ -30,6 +30,42 @@ TEST(Activation, GeluTanhOutOfPlaceAndInPlace) {
   }
 }
 
+// f16 in and out (the vision encoder's activations on tensor-core devices): the CPU reference
+// runs on the f16 inputs and is rounded to f16 once; the kernel computes in f32 and rounds once,
+// so the two agree to one f16 step of the largest value: ≤ 2^-10 relative.
+TEST(Activation, GeluTanhHalf) {
+  for (int64_t n : {2, 38, 70002}) {
+    SCOPED_TRACE(n);
+    auto x = test::random_floats(size_t(n), uint32_t(n), -8.0f, 8.0f);
+    x[0] = 40.0f;
+    std::vector<uint16_t> xh(x.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+      xh[i] = ops::f32_to_f16(x[i]);
+      x[i] = ops::f16_to_f32(xh[i]);
+    }
+    auto want = ops::ref::gelu_tanh(x);
+    for (float& v : want) v = ops::f16_to_f32(ops::f32_to_f16(v));
+    for (bool in_place : {false, true}) {
+      Buffer xb = test::upload(xh);
+      Buffer yb = in_place ? xb : test::upload(std::vector<uint16_t>(size_t(n)));
+      Graph g(test::context());
+      auto xt = test::tensor(g, xb, DType::F16, {n});
+      ops::gelu_tanh(g, xt, in_place ? xt : test::tensor(g, yb, DType::F16, {n}));
+      g.compile().run();
+      const auto got_h = test::download<uint16_t>(yb, size_t(n));
+      std::vector<float> got(got_h.size());
+      for (size_t i = 0; i < got.size(); ++i) got[i] = ops::f16_to_f32(got_h[i]);
+      EXPECT_LE(test::max_rel_error(want, got), 1.0 / 1024) << in_place;
+    }
+  }
+  Buffer b = test::upload(std::vector<uint16_t>(16));
+  Graph g(test::context());
+  EXPECT_THROW(ops::gelu_tanh(g, test::tensor(g, b, DType::F16, {7}), test::tensor(g, b, DType::F16, {7})),
+               std::invalid_argument);  // an odd count
+  EXPECT_THROW(ops::gelu_tanh(g, test::tensor(g, b, DType::F16, {8}), test::tensor(g, b, DType::F32, {8})),
+               std::invalid_argument);
+}
+
 // A kernel fed a NaN writes NaN; the comparison every op test uses must then fail (test_util.h).
 TEST(Activation, NaNOutputFailsTheComparison) {
   const int64_t n = 257;

@@ -471,9 +471,11 @@ TEST(AttentionCoopmat, FlashKernelNeedsTheProbedLayout) {
   auto k = ops::attention_flash_kernel(c, 64);
   ASSERT_TRUE(k.has_value());
   EXPECT_EQ(k->tile.subgroups, 8u);
-  EXPECT_EQ(k->tile.keys, 64u);
+  EXPECT_EQ(k->tile.keys, 32u);  // 64 keys with 256 query rows need 55,552 bytes
+  EXPECT_EQ(k->tile.row_frags, 2u);
+  EXPECT_EQ(k->rows(), 256u);
   EXPECT_EQ(k->workgroup, 256u);
-  EXPECT_EQ(k->shared_bytes, 37120u);       // K, V 2·64·72·2 + Q 128·72·2 + flags 64·4
+  EXPECT_EQ(k->shared_bytes, 46208u);       // K, V 2·32·72·2 + Q 256·72·2 + flags 32·4
   k = ops::attention_flash_kernel(c, 128);  // 8 x 64 and 8 x 32 need more than 48 KiB
   ASSERT_TRUE(k.has_value());
   EXPECT_EQ(k->tile.subgroups, 4u);

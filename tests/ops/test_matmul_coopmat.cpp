@@ -304,11 +304,11 @@ TEST(MatmulCoopmat, DefaultTileFitsH100Limits) {
   const auto k = ops::coopmat_kernel(c, {}, "t");
   ASSERT_TRUE(k.has_value());
   EXPECT_EQ(k->tile.bm, 64u);
-  EXPECT_EQ(k->tile.bn, 128u);
+  EXPECT_EQ(k->tile.bn, 64u);
   EXPECT_EQ(k->tile.bk, 32u);
-  EXPECT_EQ(k->workgroup, 256u);       // f32 X: 8 subgroups of 32x32
-  EXPECT_EQ(k->shared_bytes, 15360u);  // one stage of (64 + 128) x 40 halves; the scratch overlays it
-  EXPECT_EQ(k->spec(), (std::vector<uint32_t>{256, 64, 128, 32, 32, 32, 1, 0, 0, 8}));
+  EXPECT_EQ(k->workgroup, 256u);       // f32 X: 8 subgroups of 16x32
+  EXPECT_EQ(k->shared_bytes, 10240u);  // one stage of (64 + 64) x 40 halves; the scratch overlays it
+  EXPECT_EQ(k->spec(), (std::vector<uint32_t>{256, 64, 64, 32, 16, 32, 1, 0, 0, 8}));
   // f16 X (the vision encoder): 8 subgroups of 64x32, so two workgroups fit an SM.
   const auto kh = ops::coopmat_kernel(c, {}, "t", 17408, true);
   ASSERT_TRUE(kh.has_value());
@@ -322,12 +322,12 @@ TEST(MatmulCoopmat, DefaultTileFitsH100Limits) {
 
 TEST(MatmulCoopmat, SmallerDevicesGetSmallerTileOrNone) {
   Capabilities c = h100_like();
-  c.max_shared_memory = 16384;  // Vulkan's minimum: the f32-X default (64 x 128) fits
+  c.max_shared_memory = 16384;  // Vulkan's minimum: the f32-X default (64 x 64) fits
   auto k = ops::coopmat_kernel(c, {}, "t");
   ASSERT_TRUE(k.has_value());
   EXPECT_EQ(k->tile.bm, 64u);
-  EXPECT_EQ(k->tile.bn, 128u);
-  EXPECT_EQ(k->shared_bytes, 15360u);
+  EXPECT_EQ(k->tile.bn, 64u);
+  EXPECT_EQ(k->shared_bytes, 10240u);
   k = ops::coopmat_kernel(c, {}, "t", 1 << 20, true);  // the f16-X default (128 x 128) does not
   ASSERT_TRUE(k.has_value());
   EXPECT_EQ(k->tile.bm, 64u);

@@ -205,3 +205,63 @@ TEST(KernelPolicy, DeviceClasses) {
   caps.profile = "mali-g78";  // a device profile stands for another vendor's GPU
   EXPECT_EQ(ops::kernel_policy(caps).device_class, "default");
 }
+
+namespace {
+
+struct MlpOutcome {
+  std::vector<float> h;
+  std::vector<std::string> kernels;
+};
+
+// The vision encoder's MLP, h += fc2(gelu(fc1(x))) with biases, on `rows` token rows: fc1's
+// output and GELU's in f16 where the GEMMs run on tensor cores (more than 64 rows on a device
+// with them, as the encoder stores them), else f32.
+MlpOutcome vision_mlp(const ops::KernelPolicy& policy, int64_t rows) {
+  Context& ctx = test::context();
+  const int64_t width = 48, inter = 136;
+  const DType act = ctx.caps().use_coopmat && rows > 64 ? DType::F16 : DType::F32;
+  Buffer x = test::upload(ctx, test::random_uniform(size_t(rows * width), 1, -1.0f, 1.0f));
+  Buffer h = test::upload(ctx, test::random_uniform(size_t(rows * width), 2, -1.0f, 1.0f));
+  Buffer w1 = test::upload(ctx, test::random_uniform(size_t(inter * width), 3, -0.4f, 0.4f));
+  Buffer b1 = test::upload(ctx, test::random_uniform(size_t(inter), 4, -0.5f, 0.5f));
+  Buffer w2 = test::upload(ctx, test::random_uniform(size_t(width * inter), 5, -0.2f, 0.2f));
+  Buffer b2 = test::upload(ctx, test::random_uniform(size_t(width), 6, -0.5f, 0.5f));
+  Graph g(ctx);
+  auto ext = [&](const Buffer& b, std::vector<int64_t> shape) {
+    return ops::external(g, b, DType::F32, std::move(shape));
+  };
+  ops::OpList list(g, policy);
+  const Tensor fc1 = ops::transient(g, act, {rows, inter}), mlp = ops::transient(g, act, {rows, inter});
+  const Tensor bias1 = ext(b1, {inter}), bias2 = ext(b2, {width});
+  list.linear(ext(x, {rows, width}), ext(w1, {inter, width}), fc1, "fc1", false, &bias1);
+  list.gelu(fc1, mlp, "gelu");
+  list.linear(mlp, ext(w2, {width, inter}), ext(h, {rows, width}), "fc2", true, &bias2);
+  list.lower();
+  MlpOutcome out;
+  for (const auto& d : g.dispatches()) out.kernels.push_back(d.op + ":" + d.shader);
+  g.compile().run();
+  out.h = test::download(ctx, h, size_t(rows * width));
+  return out;
+}
+
+}  // namespace
+
+// linear(+ bias) → gelu, the fusion added after the decoder's: one GEMM with GELU in its
+// epilogue where the policy allows it, two dispatches (the GEMM, then act_gelu or
+// act_gelu_f16) where it does not, and the same h. f32 activations: ≤ 1e-5; f16 ones (the
+// unfused path rounds fc1 to f16 before GELU, the fused one after): ≤ 2e-3.
+TEST(OpList, LinearGeluFusionMatchesTheUnfusedOps) {
+  for (int64_t rows : {5, 100}) {
+    SCOPED_TRACE("rows " + std::to_string(rows));
+    const bool half = test::context().caps().use_coopmat && rows > 64;
+    ops::KernelPolicy off;
+    off.fuse_linear_gelu = 0;
+    const MlpOutcome ref = vision_mlp(off, rows), got = vision_mlp(ops::KernelPolicy{}, rows);
+    ASSERT_EQ(ref.kernels.size(), 3u);
+    EXPECT_EQ(ref.kernels[1], half ? "gelu_tanh:act_gelu_f16" : "gelu_tanh:act_gelu");
+    ASSERT_EQ(got.kernels.size(), 2u);
+    EXPECT_EQ(count(got.kernels, "gelu_tanh:"), 0u);
+    EXPECT_EQ(count(got.kernels, "matmul:"), 2u);
+    EXPECT_LE(test::max_rel_error(ref.h, got.h), half ? 2e-3 : 1e-5);
+  }
+}

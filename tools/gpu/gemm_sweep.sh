@@ -26,9 +26,11 @@ if [ "${SWEEP:-prefill}" != none ]; then
 fi
 b() { local name=$1; shift; "$BIN/smolvk" bench --shape 256m --new-tokens 4 --reps 5 --no-cold-start "$@" > "$L/bench_$name.txt" 2>&1
       echo "== $name rc=$? $(grep -E 'image encode|prefill ms|first token|peak' "$L/bench_$name.txt" | awk '{printf "%s | ", $0}')" >> "$S"; }
-b 17 --tiles 17
-SMOLVK_TUNE_F16_WEIGHTS=0 b 17_bf16w --tiles 17
-b 8x13 --batch 8 --tiles 13
+# VARIANTS: name=ENV=VALUE[,ENV=VALUE] entries; each runs the 17-tile and 8x13-tile benches.
+for v in ${VARIANTS:-base= bf16w=SMOLVK_TUNE_F16_WEIGHTS=0}; do
+  name=${v%%=*}; envs=${v#*=}
+  ( [ -n "$envs" ] && export ${envs//,/ }; b ${name}_17 --tiles 17; b ${name}_8x13 --batch 8 --tiles 13 )
+done
 "$BIN/smolvk" profile --shape 256m --tiles 17 --new-tokens 4 --top 40 > "$OUT/profile_17.txt" 2>&1; echo "profile 17 rc=$?" >> "$S"
 tar czf "$OUT/logs.tgz" -C "$L" .
 cat "$S"
