@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <tuple>
 
 #include "loader/error.h"
 #include "loader/resize.h"
@@ -74,32 +75,61 @@ std::pair<int, int> vision_encoder_size(int height, int width, int tile) {
   return {height, width};
 }
 
-ProcessedImage preprocess_image(const Image& image, const ProcessorConfig& cfg) {
+namespace {
+
+// The sizes preprocess_image works through: after the first resize, after the second (the
+// split canvas, or the one tile), and the tile grid.
+struct Plan {
+  int resized_h = 0, resized_w = 0, canvas_h = 0, canvas_w = 0;
+  ProcessedImage layout;
+};
+
+Plan plan(const Image& image, const ProcessorConfig& cfg) {
   if (image.width <= 0 || image.height <= 0 || image.rgb.size() != size_t(image.width) * image.height * 3)
     throw LoadError("preprocess_image: image " + std::to_string(image.width) + "x" + std::to_string(image.height) +
                     " with " + std::to_string(image.rgb.size()) + " bytes, expected width*height*3 RGB bytes");
   const int M = cfg.max_image_longest_edge;
-  Image cur = image;
-  if (cfg.do_resize) {
-    const auto [h, w] = resize_output_size(cur.height, cur.width, cfg.longest_edge);
-    cur = resize(cur, w, h, cfg.resample);
-  }
-  ProcessedImage out;
-  std::vector<Image> tiles;
+  Plan p;
+  p.resized_h = image.height;
+  p.resized_w = image.width;
+  if (cfg.do_resize)
+    std::tie(p.resized_h, p.resized_w) = resize_output_size(image.height, image.width, cfg.longest_edge);
+  ProcessedImage& out = p.layout;
+  out.num_tiles = 1;
+  out.height = out.width = M;
   if (cfg.do_image_splitting) {
-    const auto [h, w] = vision_encoder_size(cur.height, cur.width, M);
-    const bool split = h > M || w > M;
-    if (split) {
-      out.rows = (h - M) / M + 1;
-      out.cols = (w - M) / M + 1;
+    std::tie(p.canvas_h, p.canvas_w) = vision_encoder_size(p.resized_h, p.resized_w, M);
+    if (p.canvas_h > M || p.canvas_w > M) {
+      out.rows = (p.canvas_h - M) / M + 1;
+      out.cols = (p.canvas_w - M) / M + 1;
       if (int64_t(out.rows) * out.cols > kMaxTilesPerImage)  // before anything is allocated
         throw LoadError("preprocess_image: " + std::to_string(image.width) + "x" + std::to_string(image.height) +
                         " image in " + std::to_string(M) + "-pixel tiles (max_image_size.longest_edge) would make " +
                         std::to_string(out.rows) + "x" + std::to_string(out.cols) + " tiles, over the limit of " +
                         std::to_string(kMaxTilesPerImage) + " per image");
+      out.num_tiles = out.rows * out.cols + 1;
+    } else {
+      out.height = p.canvas_h;
+      out.width = p.canvas_w;
     }
-    cur = resize(cur, w, h, cfg.resample);
-    if (split) {
+  }
+  return p;
+}
+
+}  // namespace
+
+ProcessedImage image_layout(const Image& image, const ProcessorConfig& cfg) { return plan(image, cfg).layout; }
+
+ProcessedImage preprocess_image(const Image& image, const ProcessorConfig& cfg) {
+  const Plan p = plan(image, cfg);
+  const int M = cfg.max_image_longest_edge;
+  Image cur = image;
+  if (cfg.do_resize) cur = resize(cur, p.resized_w, p.resized_h, cfg.resample);
+  ProcessedImage out = p.layout;
+  std::vector<Image> tiles;
+  if (cfg.do_image_splitting) {
+    cur = resize(cur, p.canvas_w, p.canvas_h, cfg.resample);
+    if (out.rows) {
       for (int r = 0; r < out.rows; ++r)
         for (int c = 0; c < out.cols; ++c) tiles.push_back(crop(cur, c * M, r * M, M, M));
       tiles.push_back(resize(cur, M, M, cfg.resample));

@@ -33,6 +33,9 @@ inline constexpr int kMaxTilesPerImage = 1024;
 
 // `image` is already RGB (decode_image applies do_convert_rgb's conversion).
 ProcessedImage preprocess_image(const Image& image, const ProcessorConfig& config);
+// What preprocess_image would give for `image` but the pixels: grid, tile count and size
+// (pixel_values and pixel_mask stay empty). Checks the image and the tile limit the same way.
+ProcessedImage image_layout(const Image& image, const ProcessorConfig& config);
 
 // The processor's size rules, as (height, width); exposed for tests.
 // Longest edge becomes exactly `longest_edge`, the other int(L / aspect) bumped to even, both

@@ -29,14 +29,16 @@ struct Model::Impl {
   DeviceTensor rope_table;
   std::vector<int32_t> stop_ids;
   std::atomic<bool> cancel{false};
+  ImageCache image_cache;
 
   Impl(Context& c, Tokenizer t) : ctx(c), tokenizer(std::move(t)) {}
 
   const DeviceTensor& rope_for(int64_t capacity);  // cos/sin table of at least `capacity` rows
 
   struct Encoded {
-    Buffer rows;  // [tiles · image_seq_len, text hidden]
-    int64_t tiles = 0;
+    Buffer rows;               // [tiles · image_seq_len, text hidden]
+    int64_t tiles = 0;         // every image tile of the requests, in prompt order
+    int64_t cached_tiles = 0;  // of them, those whose rows came from the image cache
     HostSplit host;
   };
   // Prefill `prepared` (left-padded batch) at cache slot pos0 of `cache` (a fresh cache when

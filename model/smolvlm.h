@@ -17,6 +17,7 @@
 #include "loader/processor_config.h"
 #include "loader/prompt.h"
 #include "loader/tokenizer.h"
+#include "model/image_cache.h"
 #include "runtime/context.h"
 #include "runtime/graph.h"
 
@@ -68,6 +69,7 @@ struct Timings {
   double encode_ms = 0, prefill_ms = 0, decode_ms = 0, first_token_ms = 0;
   int tiles = 0, prompt_tokens = 0, new_tokens = 0;
   HostSplit encode_host, prefill_host;
+  int cached_tiles = 0;  // of `tiles`, those whose rows came from the image cache (not encoded)
 };
 
 struct Result {
@@ -132,6 +134,13 @@ class Model {
 
   // Thread-safe: the running generate() stops after the token in flight.
   void cancel();
+
+  // The image cache (model/image_cache.h): each image's encoder output is kept on the device,
+  // up to `bytes` in all (least recently used first out), and a later request with the same
+  // image — same preprocessed tiles — reuses it instead of running the vision encoder. 0 (the
+  // default) turns it off and frees what it held. The rows count against the context's memory.
+  void set_image_cache_budget(uint64_t bytes);
+  ImageCacheStats image_cache_stats() const;
 
   struct Impl;
   Impl& impl() { return *impl_; }

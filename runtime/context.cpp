@@ -570,6 +570,25 @@ void Context::download(const Buffer& src, void* dst, uint64_t bytes, uint64_t sr
   }
 }
 
+void Context::copy(const Buffer& src, const Buffer& dst, std::span<const CopyRange> ranges) {
+  std::vector<VkBufferCopy> regions;
+  for (const CopyRange& r : ranges) {
+    check_range(src, r.bytes, r.src_offset, "copy (source)");
+    check_range(dst, r.bytes, r.dst_offset, "copy (destination)");
+    if (r.bytes)
+      regions.push_back({src.allocation()->offset + r.src_offset, dst.allocation()->offset + r.dst_offset, r.bytes});
+  }
+  if (regions.empty()) return;
+  const Allocation* s = src.allocation();
+  const Allocation* d = dst.allocation();
+  impl_->check_alive("a copy");
+  Impl& I = *impl_;
+  std::lock_guard lock(I.transfer_mutex);
+  one_shot(I, [&](VkCommandBuffer cmd) {
+    vkCmdCopyBuffer(cmd, s->block->buffer, d->block->buffer, uint32_t(regions.size()), regions.data());
+  });
+}
+
 void Context::fill_zero(const Buffer& dst) {
   check_range(dst, dst.size(), 0, "fill_zero");
   impl_->check_alive("fill_zero");

@@ -123,6 +123,12 @@ class Context {
   void upload(const Buffer& dst, const void* src, uint64_t bytes, uint64_t dst_offset = 0);
   void download(const Buffer& src, void* dst, uint64_t bytes, uint64_t src_offset = 0);
   void fill_zero(const Buffer& dst);
+  // Device-to-device copies of byte ranges of `src` into `dst` (one submission, waits; the
+  // ranges are checked against both buffers and must not overlap within one buffer).
+  struct CopyRange {
+    uint64_t src_offset = 0, dst_offset = 0, bytes = 0;
+  };
+  void copy(const Buffer& src, const Buffer& dst, std::span<const CopyRange> ranges);
   uint64_t device_bytes_in_use() const;    // bytes of live buffers
   uint64_t device_bytes_reserved() const;  // bytes of allocated memory blocks
   uint64_t peak_device_bytes() const;

@@ -20,6 +20,7 @@ struct BenchOptions {
   int new_tokens = 32, warmup = 1, reps = 5;
   uint64_t seed = 0;
   bool json = false, profile = false, cold_start = true;
+  bool image_cache = false;  // the model's image cache on: after the warmup, every rep's images are hits
   std::string trace_file;
   size_t top = 10;
   double peak_gbps = 0, peak_gflops = 0;  // overrides of the device table

@@ -43,6 +43,8 @@ const char* kHelp =
     "  --threads N             HTTP worker threads, one per open connection (default max-batch +\n"
     "                          max-queue + 8)\n"
     "  --drain-seconds N       on SIGTERM, how long running requests may take (default 30)\n"
+    "  --image-cache-mb N      device memory for the encoder output of recent images (default 256;\n"
+    "                          0 = off): a request with an image seen before skips the vision encoder\n"
     "\n"
     "Request extensions: top_k, ignore_eos; every response carries the generated token ids as\n"
     "\"smolvk\": {\"token_ids\": [...]} (per chunk when streaming).\n";
@@ -79,6 +81,9 @@ smolvk::serve::ServerOptions parse_options(const smolvk::cli::Args& a) {
   o.default_max_tokens = positive(a, "default-max-tokens", o.default_max_tokens);
   o.threads = a.has("threads") ? positive(a, "threads", 0) : 0;
   o.drain_seconds = positive(a, "drain-seconds", o.drain_seconds);
+  o.image_cache_mb = a.get_int("image-cache-mb", o.image_cache_mb);
+  if (o.image_cache_mb < 0 || o.image_cache_mb > (int64_t(1) << 30))
+    throw std::invalid_argument("--image-cache-mb must be 0 (off) or a size in MiB");
   return o;
 }
 
@@ -102,6 +107,7 @@ int main(int argc, char** argv) {
                                                              {"default-max-tokens", true},
                                                              {"threads", true},
                                                              {"drain-seconds", true},
+                                                             {"image-cache-mb", true},
                                                              {"help", false}});
     if (a.has("help")) {
       std::fputs(kHelp, stdout);

@@ -61,6 +61,11 @@ void Metrics::cancelled() {
   std::lock_guard lock(mutex_);
   ++cancelled_;
 }
+void Metrics::image_cache(const ImageCacheStats& s) {
+  std::lock_guard lock(mutex_);
+  image_cache_ = s;
+}
+
 void Metrics::batch(int rows, int max_batch, uint64_t kv_bytes) {
   std::lock_guard lock(mutex_);
   running_ = rows;
@@ -108,8 +113,18 @@ std::string Metrics::render() const {
   line(o, "smolvk_batch_occupancy", max_batch_ > 0 ? double(running_) / max_batch_ : 0.0);
   head(o, "smolvk_kv_cache_bytes", "gauge", "Device bytes of the running batch's KV cache.");
   line(o, "smolvk_kv_cache_bytes", double(kv_bytes_));
-  head(o, "smolvk_image_cache_bytes", "gauge", "Device bytes of cached image features (no image cache yet: 0).");
-  line(o, "smolvk_image_cache_bytes", 0);
+  head(o, "smolvk_image_cache_bytes", "gauge", "Device bytes of cached image features (encoder output rows).");
+  line(o, "smolvk_image_cache_bytes", double(image_cache_.bytes));
+  head(o, "smolvk_image_cache_budget_bytes", "gauge", "--image-cache-mb in bytes (0: the cache is off).");
+  line(o, "smolvk_image_cache_budget_bytes", double(image_cache_.budget_bytes));
+  head(o, "smolvk_image_cache_entries", "gauge", "Images whose encoder output is cached.");
+  line(o, "smolvk_image_cache_entries", double(image_cache_.entries));
+  head(o, "smolvk_image_cache_hits_total", "counter", "Images whose encoder output came from the cache.");
+  line(o, "smolvk_image_cache_hits_total", double(image_cache_.hits));
+  head(o, "smolvk_image_cache_misses_total", "counter", "Images looked up and not found (then encoded).");
+  line(o, "smolvk_image_cache_misses_total", double(image_cache_.misses));
+  head(o, "smolvk_image_cache_evictions_total", "counter", "Images dropped to stay within the budget.");
+  line(o, "smolvk_image_cache_evictions_total", double(image_cache_.evictions));
   head(o, "smolvk_model_loaded", "gauge", "1 once the model is loaded and /health answers 200.");
   line(o, "smolvk_model_loaded", ready_ ? 1 : 0);
   return o;

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "model/image_cache.h"
+
 namespace smolvk::serve {
 
 class Histogram {
@@ -35,6 +37,7 @@ class Metrics {
   void batch(int rows, int max_batch, uint64_t kv_bytes);
   void queue_depth(int n);
   void model_ready(bool ready);
+  void image_cache(const ImageCacheStats& s);  // the model's, as of now
   std::string render() const;
 
  private:
@@ -44,6 +47,7 @@ class Metrics {
   Histogram ttft_, inter_token_, batch_rows_;
   int queue_depth_ = 0, running_ = 0, max_batch_ = 1;
   uint64_t kv_bytes_ = 0;
+  ImageCacheStats image_cache_;
   bool ready_ = false;
 };
 

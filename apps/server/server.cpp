@@ -70,6 +70,7 @@ void Server::load() {
     ctx_ = std::make_unique<Context>(o);
     model_ = cli::load_model(*ctx_, options_.model_dir, false);
     limits_.context_length = model_->config().text.max_position_embeddings;
+    model_->set_image_cache_budget(uint64_t(options_.image_cache_mb) << 20);
     std::lock_guard lock(shutdown_mutex_);  // shutdown() reads scheduler_
     scheduler_ = make_batch_scheduler(
         *model_, {options_.max_batch, options_.max_queue, std::chrono::milliseconds(options_.batch_window_ms)},
@@ -153,6 +154,7 @@ void Server::routes() {
     res.set_content(json{{"object", "list"}, {"data", json::array({m})}}.dump(), "application/json");
   });
   http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    if (state_ == State::Ready || state_ == State::Draining) metrics_.image_cache(model_->image_cache_stats());
     res.set_content(metrics_.render(), "text/plain; version=0.0.4");
   });
   http_.Post("/v1/chat/completions",

@@ -51,6 +51,27 @@ TEST(Preprocess, TileCounts) {
   EXPECT_EQ(b.num_tiles, 17);
 }
 
+// image_layout (what the image cache uses instead of preprocessing an image it holds) gives
+// exactly preprocess_image's grid and tile size, split or not, resized or not.
+TEST(Preprocess, LayoutWithoutPixelsMatchesPreprocessing) {
+  for (bool split : {true, false})
+    for (bool resize : {true, false})
+      for (auto [w, h] : {std::pair{1000, 700}, {300, 300}, {70, 30}, {20, 100}}) {
+        SCOPED_TRACE(testing::Message() << w << "x" << h << " split " << split << " resize " << resize);
+        ProcessorConfig cfg = hub_config(96, 32);
+        cfg.do_image_splitting = split;
+        cfg.do_resize = resize;
+        const Image im = pattern(w, h);
+        const ProcessedImage full = preprocess_image(im, cfg), layout = image_layout(im, cfg);
+        EXPECT_EQ(layout.grid(), full.grid());
+        EXPECT_EQ(layout.num_tiles, full.num_tiles);
+        EXPECT_EQ(layout.height, full.height);
+        EXPECT_EQ(layout.width, full.width);
+        EXPECT_TRUE(layout.pixel_values.empty());
+      }
+  EXPECT_THROW(image_layout(Image{4, 4, {}}, hub_config(96, 32)), LoadError);
+}
+
 float normalized(uint8_t p) { return (float(double(p) * (1.0 / 255.0)) - 0.5f) / 0.5f; }
 
 // Tiles are row-major crops of the resized image, the global image (the whole image resized

@@ -21,6 +21,32 @@ TEST(Buffers, UploadDownloadRoundTrip) {
   }
 }
 
+// Context::copy: device-to-device ranges (the image cache's copies), each landing where asked
+// and nothing else touched; a range past either buffer is an error before anything runs.
+TEST(Buffers, DeviceCopiesOfRanges) {
+  Context& ctx = test::context();
+  std::vector<uint32_t> src(1000);
+  std::iota(src.begin(), src.end(), 1u);
+  Buffer a = ctx.create_buffer(4000), b = ctx.create_buffer(2000);
+  ctx.upload(a, src.data(), 4000);
+  ctx.fill_zero(b);
+  const Context::CopyRange ranges[] = {{400, 0, 40}, {0, 1000, 8}, {3996, 1996, 4}};
+  ctx.copy(a, b, ranges);
+  std::vector<uint32_t> got(500);
+  ctx.download(b, got.data(), 2000);
+  for (size_t i = 0; i < got.size(); ++i) {
+    uint32_t want = 0;
+    if (i < 10) want = src[100 + i];
+    if (i == 250 || i == 251) want = src[i - 250];
+    if (i == 499) want = src[999];
+    EXPECT_EQ(got[i], want) << i;
+  }
+  const Context::CopyRange past[] = {{0, 1996, 8}};
+  EXPECT_THROW(ctx.copy(a, b, past), GpuError);
+  const Context::CopyRange past_src[] = {{3999, 0, 4}};
+  EXPECT_THROW(ctx.copy(a, b, past_src), GpuError);
+}
+
 TEST(Buffers, SubAllocationsDoNotOverlapAndMemoryIsReturned) {
   Context& ctx = test::context();
   const uint64_t before = ctx.device_bytes_in_use();

@@ -116,6 +116,26 @@ TEST(Serve, DoclingShapedRequest) {
   EXPECT_LE(r["usage"]["completion_tokens"].get<int>(), 5);
 }
 
+// A second question about the same image takes the encoder output from the image cache
+// (--image-cache-mb, on by default): /metrics counts one miss, then one hit. (That a cached
+// answer is the uncached one: SameTokenIdsAsCliRunStreamedAndNot, whose streamed request is
+// a hit, against `smolvk run`.)
+TEST(Serve, ImageCacheAnswersTheSecondQuestionWithoutTheEncoder) {
+  ServerProcess s({});
+  ASSERT_EQ(chat(s, image_then_text("What shapes?", 2)).first, 200);
+  auto m = s.client().Get("/metrics");
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->body.find("smolvk_image_cache_misses_total 1\n"), std::string::npos) << m->body;
+  EXPECT_NE(m->body.find("smolvk_image_cache_hits_total 0\n"), std::string::npos) << m->body;
+  ASSERT_EQ(chat(s, image_then_text("Which colours?", 2)).first, 200);
+  m = s.client().Get("/metrics");
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->body.find("smolvk_image_cache_misses_total 1\n"), std::string::npos) << m->body;
+  EXPECT_NE(m->body.find("smolvk_image_cache_hits_total 1\n"), std::string::npos) << m->body;
+  EXPECT_NE(m->body.find("smolvk_image_cache_entries 1\n"), std::string::npos) << m->body;
+  EXPECT_NE(m->body.find("smolvk_image_cache_budget_bytes 268435456\n"), std::string::npos) << m->body;
+}
+
 TEST(Serve, StopStringsAreCutAndEndTheAnswer) {
   ServerProcess s({});
   json body = user_text("count", 12);
