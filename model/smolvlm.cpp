@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "loader/error.h"
+#include "loader/checkpoint.h"
 #include "loader/safetensors.h"
 #include "loader/weights.h"
 #include "model/graphs.h"
@@ -51,36 +52,23 @@ std::unique_ptr<Model> Model::load(Context& ctx, const std::filesystem::path& di
   auto say = [&](const std::string& s) {
     if (progress) progress(s);
   };
-  if (!std::filesystem::is_directory(dir))
-    throw LoadError(dir.string() +
-                    ": not a directory (expected a Hugging Face model folder with "
-                    "config.json, model.safetensors, tokenizer.json)");
   say("reading config");
-  ModelConfig config = load_model_config(dir);
-  auto tok_path = dir / "tokenizer.json";
-  if (!std::filesystem::exists(tok_path))
-    throw LoadError(tok_path.string() + ": missing (the tokenizer of the checkpoint is required)");
-  auto impl = std::make_unique<Impl>(ctx, Tokenizer::load(tok_path));
+  Checkpoint ck = Checkpoint::open(dir);
+  auto impl = std::make_unique<Impl>(ctx, std::move(ck.tokenizer));
   Impl& I = *impl;
-  I.dir = dir;
-  I.config = config;
-  I.processor = ProcessorConfig::load(dir);
-  I.processor.check_against_model(int(config.vision.image_size), int(config.vision.patch_size),
-                                  int(config.scale_factor), (dir / "config.json").string());
-  I.generation = load_generation_config(dir);
-  I.chat_template = ChatTemplate::load(dir);
-  I.image_tokens = ImageTokens::load(dir);
-  const int32_t image_id = I.tokenizer.require_token(I.image_tokens.image, "the image placeholder");
-  if (image_id != config.image_token_id)
-    throw LoadError((dir / "config.json").string() + ": image_token_id " + std::to_string(config.image_token_id) +
-                    " differs from tokenizer.json's id " + std::to_string(image_id) + " for " + I.image_tokens.image);
-  I.stop_ids = stop_token_ids(I.generation, I.tokenizer);
+  I.dir = ck.dir;
+  I.config = std::move(ck.config);
+  I.processor = std::move(ck.processor);
+  I.generation = std::move(ck.generation);
+  I.chat_template = std::move(ck.chat_template);
+  I.image_tokens = std::move(ck.image_tokens);
+  I.stop_ids = std::move(ck.stop_ids);
 
   say("mapping weights");
-  SafeTensors tensors = SafeTensors::open(dir);
-  WeightSet ws = map_weights(config, tensors);
+  SafeTensors tensors = ck.weights();
+  WeightSet ws = map_weights(I.config, tensors);
   say("uploading weights");
-  I.weights = upload_weights(ctx, config, ws, ops::tensor_core_weight_dtype(ctx.caps()));
+  I.weights = upload_weights(ctx, I.config, ws, ops::tensor_core_weight_dtype(ctx.caps()));
   return std::unique_ptr<Model>(new Model(std::move(impl)));
 }
 
