@@ -33,7 +33,7 @@ struct Checkpoint {
   // the processor's tile size against the vision config).
   static Checkpoint open(const std::filesystem::path& dir);
   // The weights, mapped: model.safetensors, or the shards model.safetensors.index.json names.
-  SafeTensors weights() const { return SafeTensors::open(dir); }
+  SafeTensors weights_file() const { return SafeTensors::open(dir); }
 };
 
 }  // namespace smolvk

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 
+#include "loader/checkpoint.h"
 #include "model/device_weights.h"
 #include "model/graphs.h"
 #include "model/smolvlm.h"
@@ -16,22 +17,16 @@ Buffer upload_vector(Context& ctx, const std::vector<T>& v) {
   return b;
 }
 
-struct Model::Impl {
+// What the checkpoint's files say (config, tokenizer, processor, generation config, chat
+// template, image tokens, stop ids: loader/checkpoint.h), and the model's device state.
+struct Model::Impl : Checkpoint {
   Context& ctx;
-  std::filesystem::path dir;
-  ModelConfig config;
-  Tokenizer tokenizer;
-  ProcessorConfig processor;
-  GenerationConfig generation;
-  ChatTemplate chat_template;
-  ImageTokens image_tokens;
   DeviceWeights weights;
   DeviceTensor rope_table;
-  std::vector<int32_t> stop_ids;
   std::atomic<bool> cancel{false};
   ImageCache image_cache;
 
-  Impl(Context& c, Tokenizer t) : ctx(c), tokenizer(std::move(t)) {}
+  Impl(Context& c, Checkpoint ck) : Checkpoint(std::move(ck)), ctx(c) {}
 
   const DeviceTensor& rope_for(int64_t capacity);  // cos/sin table of at least `capacity` rows
 

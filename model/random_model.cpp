@@ -209,9 +209,8 @@ std::unique_ptr<Model> Model::random(Context& ctx, const ModelConfig& config, DT
     throw std::invalid_argument("random model: weight dtype " + std::string(dtype_name(weight_dtype)) +
                                 " is not f32, f16 or bf16");
   SpecialIds ids;
-  auto impl = std::make_unique<Impl>(ctx, byte_tokenizer(config, ids));
+  auto impl = std::make_unique<Impl>(ctx, Checkpoint{{}, config, byte_tokenizer(config, ids), {}, {}, {}, {}, {}});
   Impl& I = *impl;
-  I.config = config;
   const int image = int(config.vision.image_size);
   I.processor.max_image_longest_edge = image;
   I.processor.longest_edge = 4 * image;

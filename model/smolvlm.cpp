@@ -53,19 +53,11 @@ std::unique_ptr<Model> Model::load(Context& ctx, const std::filesystem::path& di
     if (progress) progress(s);
   };
   say("reading config");
-  Checkpoint ck = Checkpoint::open(dir);
-  auto impl = std::make_unique<Impl>(ctx, std::move(ck.tokenizer));
+  auto impl = std::make_unique<Impl>(ctx, Checkpoint::open(dir));
   Impl& I = *impl;
-  I.dir = ck.dir;
-  I.config = std::move(ck.config);
-  I.processor = std::move(ck.processor);
-  I.generation = std::move(ck.generation);
-  I.chat_template = std::move(ck.chat_template);
-  I.image_tokens = std::move(ck.image_tokens);
-  I.stop_ids = std::move(ck.stop_ids);
 
   say("mapping weights");
-  SafeTensors tensors = ck.weights();
+  SafeTensors tensors = I.weights_file();
   WeightSet ws = map_weights(I.config, tensors);
   say("uploading weights");
   I.weights = upload_weights(ctx, I.config, ws, ops::tensor_core_weight_dtype(ctx.caps()));

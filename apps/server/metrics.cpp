@@ -14,6 +14,11 @@ void line(std::string& out, const std::string& name, double v) { out += name + "
 void head(std::string& out, const std::string& name, const char* type, const char* help) {
   out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
 }
+// One unlabelled sample with its # HELP and # TYPE lines.
+void sample(std::string& out, const std::string& name, const char* type, const char* help, double v) {
+  head(out, name, type, help);
+  line(out, name, v);
+}
 }  // namespace
 
 void Histogram::observe(double v) {
@@ -91,42 +96,35 @@ std::string Metrics::render() const {
   head(o, "smolvk_requests_total", "counter", "HTTP requests answered, by status code.");
   for (const auto& [status, n] : requests_by_status_)
     line(o, "smolvk_requests_total{code=\"" + std::to_string(status) + "\"}", double(n));
-  head(o, "smolvk_prompt_tokens_total", "counter", "Prompt tokens of completed generations.");
-  line(o, "smolvk_prompt_tokens_total", double(prompt_tokens_));
-  head(o, "smolvk_completion_tokens_total", "counter", "Tokens generated.");
-  line(o, "smolvk_completion_tokens_total", double(completion_tokens_));
-  head(o, "smolvk_cancelled_requests_total", "counter", "Generations cancelled (client gone, shutdown).");
-  line(o, "smolvk_cancelled_requests_total", double(cancelled_));
+  sample(o, "smolvk_prompt_tokens_total", "counter", "Prompt tokens of completed generations.", double(prompt_tokens_));
+  sample(o, "smolvk_completion_tokens_total", "counter", "Tokens generated.", double(completion_tokens_));
+  sample(o, "smolvk_cancelled_requests_total", "counter", "Generations cancelled (client gone, shutdown).",
+         double(cancelled_));
   head(o, "smolvk_time_to_first_token_seconds", "histogram", "From the request's arrival to its first token.");
   ttft_.render(o, "smolvk_time_to_first_token_seconds");
   head(o, "smolvk_inter_token_seconds", "histogram", "Between consecutive tokens of one request.");
   inter_token_.render(o, "smolvk_inter_token_seconds");
   head(o, "smolvk_batch_rows", "histogram", "Requests per GPU batch, per batch.");
   batch_rows_.render(o, "smolvk_batch_rows");
-  head(o, "smolvk_batches_total", "counter", "GPU batches run.");
-  line(o, "smolvk_batches_total", double(batches_));
-  head(o, "smolvk_queue_depth", "gauge", "Requests waiting for the GPU.");
-  line(o, "smolvk_queue_depth", queue_depth_);
-  head(o, "smolvk_running_requests", "gauge", "Requests in the running GPU batch.");
-  line(o, "smolvk_running_requests", running_);
-  head(o, "smolvk_batch_occupancy", "gauge", "Running requests / --max-batch.");
-  line(o, "smolvk_batch_occupancy", max_batch_ > 0 ? double(running_) / max_batch_ : 0.0);
-  head(o, "smolvk_kv_cache_bytes", "gauge", "Device bytes of the running batch's KV cache.");
-  line(o, "smolvk_kv_cache_bytes", double(kv_bytes_));
-  head(o, "smolvk_image_cache_bytes", "gauge", "Device bytes of cached image features (encoder output rows).");
-  line(o, "smolvk_image_cache_bytes", double(image_cache_.bytes));
-  head(o, "smolvk_image_cache_budget_bytes", "gauge", "--image-cache-mb in bytes (0: the cache is off).");
-  line(o, "smolvk_image_cache_budget_bytes", double(image_cache_.budget_bytes));
-  head(o, "smolvk_image_cache_entries", "gauge", "Images whose encoder output is cached.");
-  line(o, "smolvk_image_cache_entries", double(image_cache_.entries));
-  head(o, "smolvk_image_cache_hits_total", "counter", "Images whose encoder output came from the cache.");
-  line(o, "smolvk_image_cache_hits_total", double(image_cache_.hits));
-  head(o, "smolvk_image_cache_misses_total", "counter", "Images looked up and not found (then encoded).");
-  line(o, "smolvk_image_cache_misses_total", double(image_cache_.misses));
-  head(o, "smolvk_image_cache_evictions_total", "counter", "Images dropped to stay within the budget.");
-  line(o, "smolvk_image_cache_evictions_total", double(image_cache_.evictions));
-  head(o, "smolvk_model_loaded", "gauge", "1 once the model is loaded and /health answers 200.");
-  line(o, "smolvk_model_loaded", ready_ ? 1 : 0);
+  sample(o, "smolvk_batches_total", "counter", "GPU batches run.", double(batches_));
+  sample(o, "smolvk_queue_depth", "gauge", "Requests waiting for the GPU.", queue_depth_);
+  sample(o, "smolvk_running_requests", "gauge", "Requests in the running GPU batch.", running_);
+  sample(o, "smolvk_batch_occupancy", "gauge", "Running requests / --max-batch.",
+         max_batch_ > 0 ? double(running_) / max_batch_ : 0.0);
+  sample(o, "smolvk_kv_cache_bytes", "gauge", "Device bytes of the running batch's KV cache.", double(kv_bytes_));
+  sample(o, "smolvk_image_cache_bytes", "gauge", "Device bytes of cached image features (encoder output rows).",
+         double(image_cache_.bytes));
+  sample(o, "smolvk_image_cache_budget_bytes", "gauge", "--image-cache-mb in bytes (0: the cache is off).",
+         double(image_cache_.budget_bytes));
+  sample(o, "smolvk_image_cache_entries", "gauge", "Images whose encoder output is cached.",
+         double(image_cache_.entries));
+  sample(o, "smolvk_image_cache_hits_total", "counter", "Images whose encoder output came from the cache.",
+         double(image_cache_.hits));
+  sample(o, "smolvk_image_cache_misses_total", "counter", "Images looked up and not found (then encoded).",
+         double(image_cache_.misses));
+  sample(o, "smolvk_image_cache_evictions_total", "counter", "Images dropped to stay within the budget.",
+         double(image_cache_.evictions));
+  sample(o, "smolvk_model_loaded", "gauge", "1 once the model is loaded and /health answers 200.", ready_ ? 1 : 0);
   return o;
 }
 
