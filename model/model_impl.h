@@ -65,8 +65,25 @@ struct Model::Impl : Checkpoint {
   Program record_decode_step(int64_t B, const RunBuffers& rb, const KvCache& kv, const DeviceTensor& rope,
                              const ops::SamplingParams& sp, bool timestamps);
 
+  // The image rows of `reqs` (every image in prompt order): from the image cache where it
+  // holds them, else from the vision encoder (and then kept in the cache when it is on).
   Encoded encode(const std::vector<const PreparedRequest*>& reqs, std::vector<float>* vision_out,
                  std::vector<DispatchTiming>* timings = nullptr);
+  // What the image cache keys: each image's tiles where the request knows its images' grids,
+  // else all of a request's tiles as one unit; with `caching`, each unit's key and cache entry.
+  struct ImageUnit {
+    const PreparedRequest* r = nullptr;
+    int64_t first = 0, count = 0;  // tiles of r
+    ImageCache::Key key{};
+    std::shared_ptr<const ImageCache::Entry> hit;
+  };
+  std::vector<ImageUnit> image_units(const std::vector<const PreparedRequest*>& reqs, bool caching);
+  // The vision encoder + connector over `units`' tiles (padded to the largest tile size), in
+  // passes of bounded activation memory: [tiles · rows_per_tile, text hidden].
+  Buffer run_encoder(const std::vector<const ImageUnit*>& units, int64_t& rows_per_tile, HostSplit& host,
+                     std::vector<float>* vision_out, std::vector<DispatchTiming>* timings);
+  // Copies of `encoded`'s rows of each of `misses` (in order) into the image cache.
+  void keep_in_cache(const std::vector<const ImageUnit*>& misses, const Buffer& encoded, uint64_t tile_row_bytes);
 };
 
 }  // namespace smolvk

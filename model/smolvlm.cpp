@@ -145,20 +145,9 @@ PreparedRequest Model::prepare_borrowing(const Request& r, bool add_generation_p
   return p;
 }
 
-Model::Impl::Encoded Model::Impl::encode(const std::vector<const PreparedRequest*>& reqs,
-                                         std::vector<float>* vision_out, std::vector<DispatchTiming>* timings) {
-  Encoded e;
-  auto t_upload = Clock::now();
-  const int64_t C = config.vision.num_channels;
-  // What the image cache keys: each image's tiles where the request knows its images' grids,
-  // else all of a request's tiles as one unit.
-  struct Unit {
-    const PreparedRequest* r = nullptr;
-    int64_t first = 0, count = 0;  // tiles of r
-    ImageCache::Key key{};
-    std::shared_ptr<const ImageCache::Entry> hit;
-  };
-  std::vector<Unit> units;
+std::vector<Model::Impl::ImageUnit> Model::Impl::image_units(const std::vector<const PreparedRequest*>& reqs,
+                                                             bool caching) {
+  std::vector<ImageUnit> units;
   for (const auto* r : reqs) {
     if (!r->tiles) continue;
     std::vector<int64_t> counts;
@@ -172,133 +161,157 @@ Model::Impl::Encoded Model::Impl::encode(const std::vector<const PreparedRequest
       first += n;
     }
   }
-  const bool caching = image_cache.budget() > 0 && !vision_out;
-  std::vector<const Unit*> misses;
-  for (Unit& u : units) {
+  if (!caching) return units;
+  const int64_t C = config.vision.num_channels;
+  for (ImageUnit& u : units) {
     const int64_t plane = int64_t(u.r->tile_height) * u.r->tile_width;
-    if (caching) {
-      u.key = ImageCache::key(u.r->pixels().subspan(size_t(u.first * C * plane), size_t(u.count * C * plane)),
-                              std::span(u.r->pixel_mask).subspan(size_t(u.first * plane), size_t(u.count * plane)),
-                              u.count, u.r->tile_height, u.r->tile_width);
-      u.hit = image_cache.find(u.key);
+    u.key = ImageCache::key(u.r->pixels().subspan(size_t(u.first * C * plane), size_t(u.count * C * plane)),
+                            std::span(u.r->pixel_mask).subspan(size_t(u.first * plane), size_t(u.count * plane)),
+                            u.count, u.r->tile_height, u.r->tile_width);
+    u.hit = image_cache.find(u.key);
+  }
+  return units;
+}
+
+Buffer Model::Impl::run_encoder(const std::vector<const ImageUnit*>& units, int64_t& rows_per_tile, HostSplit& host,
+                                std::vector<float>* vision_out, std::vector<DispatchTiming>* timings) {
+  auto t_upload = Clock::now();
+  const int64_t C = config.vision.num_channels;
+  int64_t H = 0, W = 0, N = 0;
+  for (const ImageUnit* u : units) {
+    H = std::max<int64_t>(H, u->r->tile_height);
+    W = std::max<int64_t>(W, u->r->tile_width);
+    N += u->count;
+  }
+  const int64_t TH = config.text.hidden_size, VH = config.vision.hidden_size;
+  // Tiles of different sizes are zero-padded to the largest, with the mask marking real
+  // pixels; tiles of the largest size are uploaded straight from the request.
+  const uint64_t tile_bytes = uint64_t(C * H * W) * 4;
+  Buffer pix_b = ctx.create_buffer(uint64_t(N) * tile_bytes);
+  std::vector<uint8_t> mask(size_t(N * H * W), 0);
+  std::vector<float> padded;
+  int64_t n = 0;
+  for (const ImageUnit* u : units) {
+    const PreparedRequest* r = u->r;
+    const std::span<const float> px = r->pixels();
+    const int64_t th = r->tile_height, tw = r->tile_width;
+    if (th == H && tw == W) {
+      ctx.upload(pix_b, px.data() + u->first * C * H * W, uint64_t(u->count) * tile_bytes, uint64_t(n) * tile_bytes);
+      std::copy_n(r->pixel_mask.begin() + u->first * H * W, size_t(u->count * H * W), &mask[size_t(n * H * W)]);
+      n += u->count;
+      continue;
     }
+    padded.assign(size_t(C * H * W), 0.0f);
+    for (int64_t i = u->first; i < u->first + u->count; ++i, ++n) {
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t y = 0; y < th; ++y) {
+          const size_t src = size_t(((i * C + c) * th + y) * tw);
+          std::copy_n(&px[src], tw, &padded[size_t((c * H + y) * W)]);
+          if (c == 0) std::copy_n(&r->pixel_mask[size_t((i * th + y) * tw)], tw, &mask[size_t((n * H + y) * W)]);
+        }
+      ctx.upload(pix_b, padded.data(), tile_bytes, uint64_t(n) * tile_bytes);
+    }
+  }
+  const int P = int(config.vision.patches_per_side());
+  ops::PatchLayout layout = ops::patch_layout(mask, N, H, W, int(config.vision.patch_size), P);
+  const int64_t S = layout.seq;
+  const int64_t rows = N * S / (config.scale_factor * config.scale_factor);
+  rows_per_tile = rows / N;
+  Buffer encoded = ctx.create_buffer(uint64_t(rows * TH) * 4);
+  Buffer vis_b;
+  if (vision_out) vis_b = ctx.create_buffer(uint64_t(N * S * VH) * 4);
+  // The encoder runs over at most `chunk` tiles at a time: its activations (~30 MB a tile at
+  // 512 px) then stay bounded however many tiles a request has, at a few more dispatches.
+  const auto& vc = config.vision;
+  const uint64_t act = dtype_size(ops::tensor_core_activation_dtype(ctx.caps(), N * S, vc.hidden_size, vc.head_dim));
+  // Per tile: the f32 residual stream, then x, qkv, attention output and MLP activations.
+  const uint64_t per_tile = uint64_t(S) * (4 * vc.hidden_size + act * (5 * vc.hidden_size + vc.intermediate_size));
+  const uint32_t fixed = ops::kernel_policy(ctx.caps()).vision_chunk_tiles;
+  int64_t chunk = fixed ? int64_t(fixed) : int64_t(std::max<uint64_t>(1, kVisionPassBytes / per_tile));
+  const uint64_t align = std::max<uint64_t>(1, ctx.caps().min_storage_buffer_offset_alignment);
+  for (uint64_t per : {uint64_t(C * H * W) * 4, uint64_t(rows_per_tile * TH) * 4, uint64_t(S * VH) * 4})
+    if ((per * uint64_t(chunk)) % align != 0) chunk = N;
+  host.upload_ms = ms_since(t_upload);
+  for (int64_t t0 = 0; t0 < N; t0 += chunk) {
+    const auto t_record = Clock::now();
+    const int64_t n = std::min(chunk, N - t0);
+    const auto slice = [&](const std::vector<int32_t>& v) {
+      return std::vector<int32_t>(v.begin() + t0 * S, v.begin() + (t0 + n) * S);
+    };
+    Buffer ids_b = upload_vector(ctx, slice(layout.position_ids)), valid_b = upload_vector(ctx, slice(layout.valid));
+    Graph g(ctx);
+    VisionIO io{ops::external(g, pix_b, DType::F32, {n, C, H, W}, uint64_t(t0 * C * H * W) * 4),
+                ops::external(g, ids_b, DType::I32, {n, S}), ops::external(g, valid_b, DType::I32, {n, S}),
+                ops::external(g, encoded, DType::F32, {n * rows_per_tile, TH}, uint64_t(t0 * rows_per_tile * TH) * 4)};
+    ops::Tensor vis_t;
+    if (vision_out) {
+      vis_t = ops::external(g, vis_b, DType::F32, {n, S, VH}, uint64_t(t0 * S * VH) * 4);
+      io.vision_out = &vis_t;
+    }
+    build_vision(g, config, weights, io);
+    g.enable_timestamps(timings != nullptr);
+    Program prog = g.compile();
+    const auto t_run = Clock::now();
+    host.record_ms += ms_since(t_record);
+    prog.run();
+    host.run_ms += ms_since(t_run);
+    if (timings) {
+      const auto t = prog.timings();
+      timings->insert(timings->end(), t.begin(), t.end());
+    }
+  }
+  if (vision_out) {
+    vision_out->resize(size_t(N * S * config.vision.hidden_size));
+    ctx.download(vis_b, vision_out->data(), vision_out->size() * 4);
+  }
+  return encoded;
+}
+
+void Model::Impl::keep_in_cache(const std::vector<const ImageUnit*>& misses, const Buffer& encoded,
+                                uint64_t tile_row_bytes) {
+  uint64_t at = 0;
+  for (const ImageUnit* u : misses) {
+    const uint64_t bytes = uint64_t(u->count) * tile_row_bytes;
+    try {
+      auto entry = std::make_shared<ImageCache::Entry>();
+      entry->rows = ctx.create_buffer(bytes);
+      entry->tiles = u->count;
+      const Context::CopyRange r{at, 0, bytes};
+      ctx.copy(encoded, entry->rows, std::span(&r, 1));
+      image_cache.insert(u->key, std::move(entry));
+    } catch (const GpuError& err) {
+      if (!err.out_of_memory()) throw;  // no room under the memory budget: not cached
+    }
+    at += bytes;
+  }
+}
+
+Model::Impl::Encoded Model::Impl::encode(const std::vector<const PreparedRequest*>& reqs,
+                                         std::vector<float>* vision_out, std::vector<DispatchTiming>* timings) {
+  Encoded e;
+  const bool caching = image_cache.budget() > 0 && !vision_out;
+  std::vector<ImageUnit> units = image_units(reqs, caching);
+  std::vector<const ImageUnit*> misses;
+  for (const ImageUnit& u : units) {
     e.tiles += u.count;
     if (u.hit)
       e.cached_tiles += u.count;
     else
       misses.push_back(&u);
   }
-  if (e.tiles == 0) return e;
-
-  // The encoder over the tiles not in the cache.
-  int64_t H = 0, W = 0, N = 0;
-  for (const Unit* u : misses) {
-    H = std::max<int64_t>(H, u->r->tile_height);
-    W = std::max<int64_t>(W, u->r->tile_width);
-    N += u->count;
-  }
-  const int64_t TH = config.text.hidden_size, VH = config.vision.hidden_size;
-  Buffer encoded;  // [N · rows_per_tile, TH]
-  int64_t rows_per_tile = config.image_seq_len();
   if (timings) timings->clear();
-  if (N > 0) {
-    // Tiles of different sizes are zero-padded to the largest, with the mask marking real
-    // pixels; tiles of the largest size are uploaded straight from the request.
-    const uint64_t tile_bytes = uint64_t(C * H * W) * 4;
-    Buffer pix_b = ctx.create_buffer(uint64_t(N) * tile_bytes);
-    std::vector<uint8_t> mask(size_t(N * H * W), 0);
-    std::vector<float> padded;
-    int64_t n = 0;
-    for (const Unit* u : misses) {
-      const PreparedRequest* r = u->r;
-      const std::span<const float> px = r->pixels();
-      const int64_t th = r->tile_height, tw = r->tile_width;
-      if (th == H && tw == W) {
-        ctx.upload(pix_b, px.data() + u->first * C * H * W, uint64_t(u->count) * tile_bytes, uint64_t(n) * tile_bytes);
-        std::copy_n(r->pixel_mask.begin() + u->first * H * W, size_t(u->count * H * W), &mask[size_t(n * H * W)]);
-        n += u->count;
-        continue;
-      }
-      padded.assign(size_t(C * H * W), 0.0f);
-      for (int64_t i = u->first; i < u->first + u->count; ++i, ++n) {
-        for (int64_t c = 0; c < C; ++c)
-          for (int64_t y = 0; y < th; ++y) {
-            const size_t src = size_t(((i * C + c) * th + y) * tw);
-            std::copy_n(&px[src], tw, &padded[size_t((c * H + y) * W)]);
-            if (c == 0) std::copy_n(&r->pixel_mask[size_t((i * th + y) * tw)], tw, &mask[size_t((n * H + y) * W)]);
-          }
-        ctx.upload(pix_b, padded.data(), tile_bytes, uint64_t(n) * tile_bytes);
-      }
-    }
-    const int P = int(config.vision.patches_per_side());
-    ops::PatchLayout layout = ops::patch_layout(mask, N, H, W, int(config.vision.patch_size), P);
-    const int64_t S = layout.seq;
-    const int64_t rows = N * S / (config.scale_factor * config.scale_factor);
-    rows_per_tile = rows / N;
-    encoded = ctx.create_buffer(uint64_t(rows * TH) * 4);
-    Buffer vis_b;
-    if (vision_out) vis_b = ctx.create_buffer(uint64_t(N * S * VH) * 4);
-    // The encoder runs over at most `chunk` tiles at a time: its activations (~30 MB a tile at
-    // 512 px) then stay bounded however many tiles a request has, at a few more dispatches.
-    const auto& vc = config.vision;
-    const uint64_t act = dtype_size(ops::tensor_core_activation_dtype(ctx.caps(), N * S, vc.hidden_size, vc.head_dim));
-    // Per tile: the f32 residual stream, then x, qkv, attention output and MLP activations.
-    const uint64_t per_tile = uint64_t(S) * (4 * vc.hidden_size + act * (5 * vc.hidden_size + vc.intermediate_size));
-    const uint32_t fixed = ops::kernel_policy(ctx.caps()).vision_chunk_tiles;
-    int64_t chunk = fixed ? int64_t(fixed) : int64_t(std::max<uint64_t>(1, kVisionPassBytes / per_tile));
-    const uint64_t align = std::max<uint64_t>(1, ctx.caps().min_storage_buffer_offset_alignment);
-    for (uint64_t per : {uint64_t(C * H * W) * 4, uint64_t(rows_per_tile * TH) * 4, uint64_t(S * VH) * 4})
-      if ((per * uint64_t(chunk)) % align != 0) chunk = N;
-    e.host.upload_ms = ms_since(t_upload);
-    for (int64_t t0 = 0; t0 < N; t0 += chunk) {
-      const auto t_record = Clock::now();
-      const int64_t n = std::min(chunk, N - t0);
-      const auto slice = [&](const std::vector<int32_t>& v) {
-        return std::vector<int32_t>(v.begin() + t0 * S, v.begin() + (t0 + n) * S);
-      };
-      Buffer ids_b = upload_vector(ctx, slice(layout.position_ids)), valid_b = upload_vector(ctx, slice(layout.valid));
-      Graph g(ctx);
-      VisionIO io{
-          ops::external(g, pix_b, DType::F32, {n, C, H, W}, uint64_t(t0 * C * H * W) * 4),
-          ops::external(g, ids_b, DType::I32, {n, S}), ops::external(g, valid_b, DType::I32, {n, S}),
-          ops::external(g, encoded, DType::F32, {n * rows_per_tile, TH}, uint64_t(t0 * rows_per_tile * TH) * 4)};
-      ops::Tensor vis_t;
-      if (vision_out) {
-        vis_t = ops::external(g, vis_b, DType::F32, {n, S, VH}, uint64_t(t0 * S * VH) * 4);
-        io.vision_out = &vis_t;
-      }
-      build_vision(g, config, weights, io);
-      g.enable_timestamps(timings != nullptr);
-      Program prog = g.compile();
-      const auto t_run = Clock::now();
-      e.host.record_ms += ms_since(t_record);
-      prog.run();
-      e.host.run_ms += ms_since(t_run);
-      if (timings) {
-        const auto t = prog.timings();
-        timings->insert(timings->end(), t.begin(), t.end());
-      }
-    }
-    if (vision_out) {
-      vision_out->resize(size_t(N * S * config.vision.hidden_size));
-      ctx.download(vis_b, vision_out->data(), vision_out->size() * 4);
-    }
-  }
-  if (!caching) {
-    e.rows = encoded;
-    return e;
-  }
-
-  // Every unit's rows in prompt order: cached ones copied from the cache, the rest from the
-  // encoder's output; and the new ones kept in the cache.
-  const uint64_t tile_row_bytes = uint64_t(rows_per_tile * TH) * 4;
-  if (e.cached_tiles == 0) {
+  if (e.tiles == 0) return e;
+  int64_t rows_per_tile = config.image_seq_len();
+  const Buffer encoded = misses.empty() ? Buffer{} : run_encoder(misses, rows_per_tile, e.host, vision_out, timings);
+  if (!caching || e.cached_tiles == 0) {
     e.rows = encoded;
   } else {
+    // Every image's rows in prompt order: cached ones from the cache, the rest from the encoder.
+    const uint64_t tile_row_bytes = uint64_t(rows_per_tile * config.text.hidden_size) * 4;
     e.rows = ctx.create_buffer(uint64_t(e.tiles) * tile_row_bytes);
     std::vector<Context::CopyRange> from_encoder;
     uint64_t at = 0, enc_at = 0;
-    for (const Unit& u : units) {
+    for (const ImageUnit& u : units) {
       const uint64_t bytes = uint64_t(u.count) * tile_row_bytes;
       if (u.hit) {
         const Context::CopyRange r{0, at, bytes};
@@ -311,21 +324,7 @@ Model::Impl::Encoded Model::Impl::encode(const std::vector<const PreparedRequest
     }
     if (!from_encoder.empty()) ctx.copy(encoded, e.rows, from_encoder);
   }
-  uint64_t enc_at = 0;
-  for (const Unit* u : misses) {
-    const uint64_t bytes = uint64_t(u->count) * tile_row_bytes;
-    try {
-      auto entry = std::make_shared<ImageCache::Entry>();
-      entry->rows = ctx.create_buffer(bytes);
-      entry->tiles = u->count;
-      const Context::CopyRange r{enc_at, 0, bytes};
-      ctx.copy(encoded, entry->rows, std::span(&r, 1));
-      image_cache.insert(u->key, std::move(entry));
-    } catch (const GpuError& err) {
-      if (!err.out_of_memory()) throw;  // no room under the memory budget: not cached
-    }
-    enc_at += bytes;
-  }
+  if (caching) keep_in_cache(misses, encoded, uint64_t(rows_per_tile * config.text.hidden_size) * 4);
   return e;
 }
 
