@@ -77,7 +77,9 @@ struct Context::Impl {
   // the budget (after giving the empty blocks back).
   void check_budget(uint64_t bytes, const std::string& what);
   // The out-of-memory GpuError for `bytes` of `what` (a budget refusal or the driver's `r`).
-  [[noreturn]] void throw_out_of_memory(uint64_t bytes, const std::string& what, const char* call, VkResult r);
+  // With `memory_type` (a refusal by the driver), it also names the size of that type's heap.
+  [[noreturn]] void throw_out_of_memory(uint64_t bytes, const std::string& what, const char* call, VkResult r,
+                                        int memory_type = -1);
 
   // device loss (real or injected through Context::inject_fault / $SMOLVK_FAULT)
   std::atomic<bool> lost{false};

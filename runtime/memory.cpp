@@ -44,12 +44,20 @@ uint64_t Context::Impl::free_empty_blocks() {
   return freed;
 }
 
-void Context::Impl::throw_out_of_memory(uint64_t bytes, const std::string& what, const char* call, VkResult r) {
+void Context::Impl::throw_out_of_memory(uint64_t bytes, const std::string& what, const char* call, VkResult r,
+                                        int memory_type) {
   const std::string held = bytes_text(bytes_reserved + host_bytes_reserved) + " are held from the driver (" +
                            bytes_text(bytes_in_use) + " in live buffers)";
   std::string msg = "out of device memory: " + what + " needs " + bytes_text(bytes);
+  std::string heap;  // what the device has where the allocation was asked for
+  if (memory_type >= 0 && uint32_t(memory_type) < memory_properties.memoryTypeCount) {
+    const uint32_t h = memory_properties.memoryTypes[memory_type].heapIndex;
+    heap = "the device has " + bytes_text(memory_properties.memoryHeaps[h].size) + " in memory heap " +
+           std::to_string(h) +
+           (memory_properties.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT ? " (device-local)" : "") + "; ";
+  }
   if (call)
-    msg += ", but " + std::string(call) + " reported " + vk_result_name(r) + "; " + held +
+    msg += ", but " + std::string(call) + " reported " + vk_result_name(r) + "; " + heap + held +
            (budget ? ", memory budget " + bytes_text(budget) : std::string(", no memory budget set"));
   else
     msg += " more, over the memory budget of " + bytes_text(budget) + ": " + held;
@@ -139,7 +147,7 @@ std::shared_ptr<Allocation> Context::Impl::allocate(uint64_t bytes) {
   if (r != VK_SUCCESS) {
     vkDestroyBuffer(device, block->buffer, nullptr);
     if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY)
-      throw_out_of_memory(req.size, what, "vkAllocateMemory", r);
+      throw_out_of_memory(req.size, what, "vkAllocateMemory", r, int(type));
     throw_vk_error("vkAllocateMemory", r);
   }
   auto free_block = [&] {

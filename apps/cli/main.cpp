@@ -36,6 +36,7 @@ void usage(FILE* out) {
                "  chat     interactive multi-turn chat (the KV cache is kept between turns)\n"
                "  bench    time encode, prefill, decode and cold start (--shape for random weights)\n"
                "  profile  GPU time per op, shader variant and layer op of one generate (--trace for Perfetto)\n"
+               "  soak     host and device memory over 1,000 generate calls and a 4,096-position chat\n"
                "  serve    OpenAI-compatible HTTP server (runs smolvk-serve; 'smolvk serve --help')\n"
                "\n"
                "Run 'smolvk <command> --help' for the options of a command.\n"
@@ -58,6 +59,7 @@ int main(int argc, char** argv) {
     if (cmd == "chat") return smolvk::cli::cmd_chat(args);
     if (cmd == "bench") return smolvk::cli::cmd_bench(args);
     if (cmd == "profile") return smolvk::cli::cmd_profile(args);
+    if (cmd == "soak") return smolvk::cli::cmd_soak(args);
     std::fprintf(stderr, "smolvk: unknown command '%s'\n\n", cmd.c_str());
     usage(stderr);
     return 2;

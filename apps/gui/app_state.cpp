@@ -1,6 +1,7 @@
 #include "apps/gui/app_state.h"
 
 #include <exception>
+#include <stdexcept>
 
 namespace smolvk::gui {
 namespace {
@@ -8,6 +9,10 @@ namespace {
 double ms_since(Clock::time_point t0, Clock::time_point t1) {
   return std::chrono::duration<double, std::milli>(t1 - t0).count();
 }
+
+// After a device-lost message: what the user can do about it.
+const char* kReloadHint =
+    " (the GPU device is lost: press \"Reload model\" to make a new Vulkan context and load the model again)";
 
 std::string folder_name(const std::filesystem::path& dir) {
   auto p = dir;
@@ -17,9 +22,16 @@ std::string folder_name(const std::filesystem::path& dir) {
 
 }  // namespace
 
-App::App(Context& ctx) : ctx_(ctx) {
-  state_.device = ctx.caps().name;
+App::App(std::shared_ptr<Context> ctx, ContextFactory make_context)
+    : make_context_(std::move(make_context)), ctx_(std::move(ctx)) {
+  if (!ctx_) throw std::invalid_argument("App: no compute Context");
+  state_.device = ctx_->caps().name;
   state_.status = "no model";
+}
+
+std::shared_ptr<Context> App::context() const {
+  std::lock_guard lock(mu_);
+  return ctx_;
 }
 
 App::~App() { stop(); }
@@ -42,26 +54,95 @@ void App::load_model(const std::filesystem::path& dir) {
     std::lock_guard lock(mu_);
     state_.loading = true;
     state_.status = "loading " + dir.string();
+    model_dir_ = dir;
   }
   worker_.post([this, dir] {
-    try {
-      auto t0 = Clock::now();
-      auto m = Model::load(ctx_, dir, [&](const std::string& what) {
-        std::lock_guard lock(mu_);
-        state_.status = what + "...";
-      });
-      ModelInfo info;
-      info.dir = dir;
-      info.name = m->config().architecture_name + " (" + folder_name(dir) + ")";
-      // The demo checkpoint is shipped with random weights; tell its users so.
-      std::error_code ec;
-      info.random_weights = std::filesystem::equivalent(dir, SMOLVK_DEMO_MODEL_DIR, ec);
-      info.parameters = m->parameter_count();
-      info.weight_bytes = m->weight_bytes();
-      info.image_seq_len = m->processor().image_seq_len;
-      auto chat = std::make_unique<ChatSession>(*m);
+    // A lost device refuses every load: start on a fresh Context, as "Reload model" does.
+    if (!ctx_ || ctx_->device_lost()) {
+      if (!renew_context()) return;
+    }
+    run_load(dir);
+  });
+}
+
+void App::reload_model() {
+  if (busy()) return add_error("a model load or generation is running; stop it first");
+  std::filesystem::path dir;
+  {
+    std::lock_guard lock(mu_);
+    if (!model_dir_) {
+      state_.errors.push_back("no model to reload: open a model folder first");
+      return;
+    }
+    dir = *model_dir_;
+    state_.loading = true;
+    state_.status = "reloading: a new Vulkan context";
+  }
+  worker_.post([this, dir] {
+    if (renew_context()) run_load(dir);
+  });
+}
+
+bool App::renew_context() {
+  std::unique_ptr<ChatSession> chat;
+  std::unique_ptr<Model> model;
+  std::shared_ptr<Context> old;
+  {
+    std::lock_guard lock(mu_);
+    chat = std::move(chat_);
+    model = std::move(model_);
+    old = std::move(ctx_);
+    state_.model.reset();
+    state_.turns.clear();  // their KV cache went with the old Context
+    image_in_history_ = false;
+    state_.status = "reloading: a new Vulkan context";
+  }
+  // Outside the lock (freeing takes a while; the UI keeps drawing). The chat before the model
+  // it uses, every Buffer before its Context. The old Context is destroyed here, or by the
+  // frame loop once it stops drawing with it (a UI that shares the compute device).
+  chat.reset();
+  model.reset();
+  old.reset();
+  try {
+    std::shared_ptr<Context> fresh = make_context_();
+    std::lock_guard lock(mu_);
+    ctx_ = std::move(fresh);
+    state_.device = ctx_->caps().name;
+    ++state_.reloads;
+    return true;
+  } catch (const std::exception& e) {
+    std::lock_guard lock(mu_);
+    state_.errors.push_back(std::string("cannot make a new Vulkan context: ") + e.what());
+    state_.status = "no model (no Vulkan context)";
+    state_.loading = false;
+    return false;
+  }
+}
+
+void App::run_load(const std::filesystem::path& dir) {
+  try {
+    auto t0 = Clock::now();
+    auto m = Model::load(*ctx_, dir, [&](const std::string& what) {
       std::lock_guard lock(mu_);
-      chat_ = std::move(chat);  // the old chat goes before the model it uses
+      state_.status = what + "...";
+    });
+    ModelInfo info;
+    info.dir = dir;
+    info.name = m->config().architecture_name + " (" + folder_name(dir) + ")";
+    // The demo checkpoint is shipped with random weights; tell its users so.
+    std::error_code ec;
+    info.random_weights = std::filesystem::equivalent(dir, SMOLVK_DEMO_MODEL_DIR, ec);
+    info.parameters = m->parameter_count();
+    info.weight_bytes = m->weight_bytes();
+    info.image_seq_len = m->processor().image_seq_len;
+    auto chat = std::make_unique<ChatSession>(*m);
+    std::unique_ptr<ChatSession> old_chat;
+    std::unique_ptr<Model> old_model;
+    {
+      std::lock_guard lock(mu_);
+      old_chat = std::move(chat_);
+      old_model = std::move(model_);
+      chat_ = std::move(chat);
       model_ = std::move(m);
       processor_ = model_->processor();
       ++model_version_;
@@ -69,14 +150,24 @@ void App::load_model(const std::filesystem::path& dir) {
       state_.turns.clear();
       image_in_history_ = false;
       state_.status = "ready (loaded in " + std::to_string(int(ms_since(t0, Clock::now()))) + " ms)";
-    } catch (const std::exception& e) {
-      std::lock_guard lock(mu_);
-      state_.errors.push_back(std::string("cannot load the model: ") + e.what());  // names the folder
-      state_.status = model_ ? "ready" : "no model";
     }
+    old_chat.reset();  // the old chat goes before the model it uses
+  } catch (const std::exception& e) {
     std::lock_guard lock(mu_);
-    state_.loading = false;
-  });
+    std::string msg = std::string("cannot load the model: ") + e.what();  // names the folder
+    if (ctx_->device_lost()) msg += kReloadHint;
+    state_.errors.push_back(msg);
+    state_.status = model_ ? "ready" : "no model";
+  }
+  std::lock_guard lock(mu_);
+  state_.loading = false;
+}
+
+void App::inject_device_lost(uint32_t nth_submit) {
+  if (busy()) return add_error("cannot inject a fault while a load or generation runs");
+  std::shared_ptr<Context> ctx = context();
+  if (!ctx) return add_error("cannot inject a fault: no Vulkan context");
+  ctx->inject_fault(Fault::DeviceLostOnNextSubmit, nth_submit);
 }
 
 void App::open_image(const std::filesystem::path& path) {
@@ -124,6 +215,10 @@ void App::generate(const std::string& prompt) {
   if (busy()) return add_error("a model load or generation is already running");
   {
     std::lock_guard lock(mu_);
+    if (ctx_ && ctx_->device_lost()) {
+      state_.errors.push_back(std::string("cannot generate: the GPU device is lost") + kReloadHint);
+      return;
+    }
     if (!model_) {
       state_.errors.push_back("no model loaded: open a model folder first");
       return;
@@ -197,7 +292,7 @@ void App::run_generation(std::string prompt, std::vector<Image> images, Generate
     state_.status = "ready";
   } catch (const std::exception& e) {
     std::lock_guard lock(mu_);
-    state_.errors.push_back("generate \"" + prompt + "\": " + e.what());
+    state_.errors.push_back("generate \"" + prompt + "\": " + e.what() + (ctx_->device_lost() ? kReloadHint : ""));
     state_.turns.back().stop_reason = "error";
     state_.turns.back().done = true;
     state_.status = "ready";
@@ -250,9 +345,17 @@ void App::clear_chat() {
 }
 
 Snapshot App::snapshot() const {
-  std::lock_guard lock(mu_);
-  Snapshot s = state_;
-  s.device_bytes_in_use = ctx_.device_bytes_in_use();
+  Snapshot s;
+  std::shared_ptr<Context> ctx;
+  {
+    std::lock_guard lock(mu_);
+    s = state_;
+    ctx = ctx_;
+  }
+  if (ctx) {
+    s.device_bytes_in_use = ctx->device_bytes_in_use();
+    s.device_lost = ctx->device_lost();
+  }
   return s;
 }
 

@@ -3,6 +3,9 @@
 #include <cstdio>
 #include <imgui.h>
 #include <imgui_impl_vulkan.h>
+#include <stdexcept>
+
+#include "apps/gui/gui_fonts.h"
 
 namespace smolvk::gui {
 
@@ -36,11 +39,33 @@ ImguiContext::ImguiContext() {
   ImGui::CreateContext();
   ImGui::GetIO().IniFilename = nullptr;  // the layout is fixed; write no imgui.ini
   ImGui::StyleColorsDark();
+  load_gui_fonts(find_fonts(default_font_roots()));  // any Unicode the model emits, where a font has it
 }
 ImguiContext::~ImguiContext() { ImGui::DestroyContext(); }
 
-GuiSession::GuiSession(Context& ctx, const GuiOptions& options, std::optional<std::vector<ScriptStep>> script)
-    : app(ctx), ui(app, preview, stats), options_(options) {
+DrawContext::DrawContext(std::unique_ptr<Context> own, const App& app)
+    : app_(app),
+      current_(own ? std::shared_ptr<Context>(std::move(own)) : app.context()),
+      own_(current_ != app.context()) {
+  if (!current_) throw std::invalid_argument("DrawContext: no Context to draw with");
+}
+
+bool DrawContext::changed() const {
+  if (own_) return false;
+  auto c = app_.context();
+  return c && c != current_;
+}
+
+void DrawContext::adopt() {
+  if (own_) return;
+  auto c = app_.context();
+  if (!c) return;
+  current_ = std::move(c);  // the old one is destroyed here unless something else holds it
+}
+
+GuiSession::GuiSession(std::shared_ptr<Context> ctx, ContextFactory make_context, const GuiOptions& options,
+                       std::optional<std::vector<ScriptStep>> script)
+    : app(std::move(ctx), std::move(make_context)), ui(app, preview, stats), options_(options) {
   if (script) runner_.emplace(std::move(*script));
   app.settings.max_new_tokens = options.max_new_tokens;
   app.settings.sampling = options.sampling;
@@ -74,6 +99,7 @@ void GuiSession::frame_done(const ScriptRunner::FrameRequest& req) {
 nlohmann::json GuiSession::json() {
   auto j = session_json(app, stats, validation->messages(), screenshot);
   j["ui_device"] = ui_device;
+  j["font"] = gui_font_json();
   return j;
 }
 

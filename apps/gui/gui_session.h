@@ -37,8 +37,10 @@ struct ImguiContext {
 
 class GuiSession {
  public:
-  // Starts loading the model and opens --image; ImGui's context must exist.
-  GuiSession(Context& ctx, const GuiOptions& options, std::optional<std::vector<ScriptStep>> script);
+  // Starts loading the model on `ctx` and opens --image; ImGui's context must exist.
+  // `make_context` makes the Context a reload starts afresh with.
+  GuiSession(std::shared_ptr<Context> ctx, ContextFactory make_context, const GuiOptions& options,
+             std::optional<std::vector<ScriptStep>> script);
 
   // One frame's CPU side: due script steps, the image preview's atlas, the UI → ImGui draw data.
   ScriptRunner::FrameRequest build_frame(ImguiVulkan& imgui);
@@ -65,6 +67,26 @@ class GuiSession {
 // The Context frames are drawn with: `compute` itself, or a second one on the same physical
 // device made with `ui_options` (see GuiOptions::ui_device). Null = use `compute`.
 std::unique_ptr<Context> make_ui_context(const GuiOptions& options, Context& compute, const ContextOptions& ui_options);
+
+// Which Context the frames are drawn with. With a UI device of its own, that one for good.
+// Shared with the compute device, it is the App's compute Context, which "Reload model"
+// replaces: the frame loop then destroys its Vulkan objects (target or swapchain, ImGui's
+// backend), calls adopt() and builds them again on get().
+class DrawContext {
+ public:
+  DrawContext(std::unique_ptr<Context> own, const App& app);
+  Context& get() { return *current_; }
+  bool own() const { return own_; }
+  // The App has a new compute Context that the frames should move to.
+  bool changed() const;
+  // Lets the old Context go (destroying it when the App has, too) and takes the App's.
+  void adopt();
+
+ private:
+  const App& app_;
+  std::shared_ptr<Context> current_;
+  bool own_;
+};
 
 int run_offscreen(const GuiOptions& options, std::vector<ScriptStep> script);
 int run_windowed(const GuiOptions& options, std::optional<std::vector<ScriptStep>> script);

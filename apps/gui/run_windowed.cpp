@@ -1,6 +1,7 @@
 // The desktop window: GLFW + a Vulkan swapchain on the inference Context's device.
 #include <cstdio>
 #include <imgui.h>
+#include <memory>
 #include <imgui_impl_glfw.h>
 #include <imgui_impl_vulkan.h>
 
@@ -149,30 +150,41 @@ int run_windowed(const GuiOptions& options, std::optional<std::vector<ScriptStep
   const char** exts = glfwGetRequiredInstanceExtensions(&n);
   for (uint32_t i = 0; i < n; ++i) copts.instance_extensions.push_back(exts[i]);
   copts.device_extensions.push_back(VK_KHR_SWAPCHAIN_EXTENSION_NAME);
+  ContextFactory make_context = [copts] { return std::make_shared<Context>(copts); };
   int rc = 0;
   {
-    Context ctx(copts);
-    auto ui_ctx = make_ui_context(options, ctx, copts);
-    Context& draw_ctx = ui_ctx ? *ui_ctx : ctx;
+    std::shared_ptr<Context> ctx = make_context();
+    auto ui_ctx = make_ui_context(options, *ctx, copts);
     ImguiContext imgui_context;
-    GuiSession session(ctx, options, std::move(script));
+    GuiSession session(std::move(ctx), make_context, options, std::move(script));
     session.validation = &validation;
     session.ui_device = ui_ctx ? "own" : "shared";
-    Swapchain swapchain(draw_ctx, window);
+    DrawContext draw(std::move(ui_ctx), session.app);
     ImGui_ImplGlfw_InitForVulkan(window, true);
     glfwSetWindowUserPointer(window, &session);
     glfwSetDropCallback(window, on_drop);
     {
-      ImguiVulkan imgui(draw_ctx, swapchain.render_pass(), swapchain.image_count());
+      // Declared in this order so that ImGui's backend goes before the swapchain it draws into.
+      std::unique_ptr<Swapchain> swapchain;
+      std::unique_ptr<ImguiVulkan> imgui;
+      auto build = [&] {
+        imgui.reset();
+        swapchain.reset();
+        draw.adopt();
+        swapchain = std::make_unique<Swapchain>(draw.get(), window);
+        imgui = std::make_unique<ImguiVulkan>(draw.get(), swapchain->render_pass(), swapchain->image_count());
+      };
+      build();
       while (!glfwWindowShouldClose(window) && !session.script_finished()) {
         glfwPollEvents();
-        if (swapchain.stale()) swapchain.resize();
+        if (draw.changed()) build();  // a reload made a new compute Context, which the frames share
+        if (swapchain->stale()) swapchain->resize();
         ImGui_ImplGlfw_NewFrame();
-        auto req = session.build_frame(imgui);
+        auto req = session.build_frame(*imgui);
         if (req.screenshot) session.app.add_error("screenshot needs --offscreen; skipped " + req.screenshot->string());
         int w = 0, h = 0;
         glfwGetFramebufferSize(window, &w, &h);
-        if (w > 0 && h > 0) swapchain.draw(imgui);
+        if (w > 0 && h > 0) swapchain->draw(*imgui);
         session.frame_done(req);
       }
       rc = session.finish();

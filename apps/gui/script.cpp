@@ -50,8 +50,22 @@ void apply_setting(const ScriptStep& s, Settings& st) {
 }
 
 const char* kCommands[] = {
-    "model", "image",     "prompt", "set",   "generate",   "pause_after_token", "wait_tokens",
-    "stop",  "wait_done", "frames", "clear", "screenshot", "session",           "reset_frame_stats"};
+    "model",     "image",  "prompt", "set",        "generate", "pause_after_token", "wait_tokens", "stop",
+    "wait_done", "frames", "clear",  "screenshot", "session",  "reset_frame_stats", "reload",      "fault"};
+
+// "fault device_lost_after:N" → N (≥ 1); std::invalid_argument naming the step otherwise.
+uint32_t fault_submit(const ScriptStep& s) {
+  static const std::string prefix = "device_lost_after:";
+  if (s.arg.rfind(prefix, 0) == 0) {
+    ScriptStep n = s;
+    n.arg = s.arg.substr(prefix.size());
+    try {
+      return uint32_t(to_int(n, 1));
+    } catch (const std::invalid_argument&) {
+    }
+  }
+  throw std::invalid_argument(s.where + ": 'fault " + s.arg + "': expected device_lost_after:N (N ≥ 1)");
+}
 
 }  // namespace
 
@@ -77,7 +91,8 @@ std::vector<ScriptStep> parse_script_text(const std::string& text, const std::st
     if (!known) throw std::invalid_argument(s.where + ": unknown step '" + s.command + "' (see apps/gui/script.h)");
     const bool needs_arg = s.command == "model" || s.command == "image" || s.command == "prompt" ||
                            s.command == "set" || s.command == "pause_after_token" || s.command == "wait_tokens" ||
-                           s.command == "frames" || s.command == "screenshot" || s.command == "session";
+                           s.command == "frames" || s.command == "screenshot" || s.command == "session" ||
+                           s.command == "fault";
     if (needs_arg && s.arg.empty()) throw std::invalid_argument(s.where + ": '" + s.command + "' needs an argument");
     if (s.command == "set") {
       Settings probe;
@@ -85,6 +100,7 @@ std::vector<ScriptStep> parse_script_text(const std::string& text, const std::st
     }
     if (s.command == "pause_after_token" || s.command == "wait_tokens") to_int(s, 1);
     if (s.command == "frames") to_int(s, 0);
+    if (s.command == "fault") fault_submit(s);
     if (s.command == "wait_done" && !s.arg.empty()) to_double(s.where, s.arg);
     steps.push_back(std::move(s));
   }
@@ -167,6 +183,12 @@ bool ScriptRunner::run(const ScriptStep& s, App& app, Ui& ui, FrameStats& stats,
     // Two frames first: window layout and a re-uploaded image preview settle.
     if (step_frames_ < 2) return false;
     out.screenshot = s.arg;
+  } else if (c == "reload") {
+    if (app.busy()) return false;
+    app.reload_model();
+  } else if (c == "fault") {
+    if (app.busy()) return false;
+    app.inject_device_lost(fault_submit(s));
   } else if (c == "reset_frame_stats") {
     stats = FrameStats{};
   } else if (c == "session") {

@@ -11,6 +11,9 @@
 //   screenshot PATH      (offscreen) write the next settled frame as PNG
 //   session PATH         write the session JSON now
 //   reset_frame_stats    start the frame-rate figures afresh (e.g. after a warm-up turn)
+//   reload               press Reload model (a new Vulkan context, the model loaded again)
+//   fault device_lost_after:N   the N-th queue submit from now reports VK_ERROR_DEVICE_LOST
+//                        (Context::inject_fault; waits for loads / generation first)
 // Blank lines and lines starting with # are skipped; paths are relative to the current folder.
 #include <chrono>
 #include <filesystem>

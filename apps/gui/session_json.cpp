@@ -71,6 +71,9 @@ nlohmann::json session_json(App& app, const FrameStats& stats, const std::vector
     for (const char* k : {"input_ids", "output_ids", "text", "stop_reason", "timings"}) j[k] = last[k];
   }
   j["errors"] = s.errors;
+  j["device_lost"] = s.device_lost;
+  j["reloads"] = s.reloads;
+  j["status"] = s.status;
   j["frames"] = stats.to_json();
   j["validation_messages"] = validation;
   j["device_bytes_in_use"] = s.device_bytes_in_use;

@@ -1,6 +1,7 @@
 #pragma once
 // The session as JSON: model, image and its tiles, every turn (input ids, output ids, text,
-// timings, per-shader GPU time), errors shown, frame rate, validation messages.
+// timings, per-shader GPU time), errors shown, whether the device is lost and how many reloads
+// made a new Context, the font, frame rate, validation messages.
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>

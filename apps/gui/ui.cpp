@@ -23,7 +23,7 @@ void place(float x, float y, float w, float h) {
 
 constexpr ImGuiWindowFlags kPanel = ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize | ImGuiWindowFlags_NoCollapse |
                                     ImGuiWindowFlags_NoSavedSettings | ImGuiWindowFlags_NoBringToFrontOnFocus;
-const ImVec4 kWarn(1.0f, 0.6f, 0.1f, 1.0f), kDim(0.65f, 0.65f, 0.7f, 1.0f);
+const ImVec4 kWarn(1.0f, 0.6f, 0.1f, 1.0f), kDim(0.65f, 0.65f, 0.7f, 1.0f), kError(1.0f, 0.35f, 0.3f, 1.0f);
 
 std::string mib(uint64_t bytes) {
   char b[32];
@@ -59,12 +59,19 @@ void Ui::draw() {
 void Ui::model_panel(const Snapshot& s) {
   place(0, 0, 0.36f, 0.25f);
   ImGui::Begin("Model", nullptr, kPanel);
-  ImGui::SetNextItemWidth(-70);
+  const ImGuiStyle& style = ImGui::GetStyle();
+  const float buttons = ImGui::CalcTextSize("Load").x + ImGui::CalcTextSize("Reload model").x +
+                        4 * style.FramePadding.x + 2 * style.ItemSpacing.x;
+  ImGui::SetNextItemWidth(-buttons);
   ImGui::InputText("##model", model_field_.data(), model_field_.size());
-  ImGui::SameLine();
   ImGui::BeginDisabled(s.loading || s.generating);
+  ImGui::SameLine();
   if (ImGui::Button("Load")) app_.load_model(model_field_.data());
+  ImGui::SameLine();
+  // A fresh Vulkan context and the same model folder: the way out of a lost device.
+  if (ImGui::Button("Reload model")) app_.reload_model();
   ImGui::EndDisabled();
+  if (s.device_lost) ImGui::TextColored(kError, "GPU device lost: press Reload model");
   if (s.model) {
     ImGui::TextWrapped("%s", s.model->name.c_str());
     if (s.model->random_weights)
@@ -205,6 +212,15 @@ void Ui::error_panel(const Snapshot& s) {
   // Without NoBringToFrontOnFocus, unlike the panels: it opens above them and stays there.
   ImGui::Begin("Errors", nullptr, kPanel & ~ImGuiWindowFlags_NoBringToFrontOnFocus);
   for (const auto& e : s.errors) ImGui::TextWrapped("%s", e.c_str());
+  if (s.device_lost) {
+    ImGui::BeginDisabled(s.loading || s.generating);
+    if (ImGui::Button("Reload model")) {
+      app_.dismiss_errors();
+      app_.reload_model();
+    }
+    ImGui::EndDisabled();
+    ImGui::SameLine();
+  }
   if (ImGui::Button("Dismiss")) app_.dismiss_errors();
   ImGui::End();
   ImGui::PopStyleColor(3);
