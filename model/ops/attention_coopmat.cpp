@@ -164,17 +164,16 @@ std::optional<AttentionCoopmatKernel> attention_flash_kernel(const Capabilities&
 
 uint64_t attention_flash_shared_bytes(uint32_t D, const AttentionCoopmatTile& t) {
   // fp16 K and V blocks and the Q rows (pitch D + 8), one flag per key.
-  return (2ull * t.keys + 16ull * t.subgroups * (t.row_frags ? t.row_frags : 1)) * (D + 8) * 2 + 4ull * t.keys;
+  return (2ull * t.keys + 16ull * t.subgroups * t.row_frags) * (D + 8) * 2 + 4ull * t.keys;
 }
 
 bool attention_flash_fits(const EncoderAttentionArgs& a) { return a.half && encoder_views_aligned(a, 8); }
 
 void record_attention_flash(Graph& g, const AttentionCoopmatKernel& kernel, const EncoderAttentionArgs& a,
                             const std::string& label) {
-  record_encoder_dispatch(g, kernel, a, label, "attention_flash",
-                          {kernel.workgroup, kernel.head_dim, kernel.tile.keys, kernel.tile.subgroups,
-                           kernel.tile.row_frags ? kernel.tile.row_frags : 1u},
-                          8);
+  record_encoder_dispatch(
+      g, kernel, a, label, "attention_flash",
+      {kernel.workgroup, kernel.head_dim, kernel.tile.keys, kernel.tile.subgroups, kernel.tile.row_frags}, 8);
 }
 
 bool record_attention_coopmat_decoder(Graph& g, const DecoderAttentionArgs& a, const AttentionCoopmatTile& tile,

@@ -17,7 +17,7 @@ namespace smolvk::ops {
 struct AttentionCoopmatTile {
   uint32_t subgroups = 0, keys = 0;
   bool prefetch = true;    // issue the next key block's global loads before this block's math
-  uint32_t row_frags = 1;  // attention_flash.comp only: 16-row query fragments per subgroup
+  uint32_t row_frags = 1;  // attention_flash.comp only: 16-row query fragments per subgroup (>= 1)
 };
 
 struct AttentionCoopmatKernel {
@@ -25,7 +25,7 @@ struct AttentionCoopmatKernel {
   uint32_t head_dim = 0, subgroup_size = 0;
   uint32_t workgroup = 0;     // subgroups · subgroup_size
   uint32_t shared_bytes = 0;  // what the shader declares
-  uint32_t rows() const { return 16 * tile.subgroups * (tile.row_frags ? tile.row_frags : 1); }
+  uint32_t rows() const { return 16 * tile.subgroups * tile.row_frags; }
   // io_half: the encoder's f16 q, k, v and out.
   std::vector<uint32_t> spec(bool io_half = false) const {
     return {workgroup, head_dim, tile.keys, subgroup_size, tile.subgroups, tile.prefetch ? 1u : 0u, io_half ? 1u : 0u};
