@@ -15,7 +15,8 @@ struct DeviceTensor {
   Buffer buffer;
   DType dtype = DType::F32;
   std::vector<int64_t> shape;
-  ops::Tensor bind(Graph& g) const { return ops::external(g, buffer, dtype, shape); }
+  uint64_t offset = 0;  // bytes into `buffer` (a view of part of it, e.g. some KV cache rows)
+  ops::Tensor bind(Graph& g) const { return ops::external(g, buffer, dtype, shape, offset); }
   bool valid() const { return buffer.valid(); }
 };
 

@@ -12,9 +12,9 @@ namespace smolvk {
 
 // Per-replay words of the decode program's params buffer.
 namespace param {
-inline constexpr uint32_t kPos0 = 0;        // position (cache slot) of the token being fed
 inline constexpr uint32_t kStep = 1;        // sampling step (fresh noise every step)
-inline constexpr uint32_t kPositions = 64;  // [B] per-row positions (word offset 256 bytes)
+inline constexpr uint32_t kPositions = 64;  // [B] per-row positions = cache slot of the token fed
+inline constexpr uint32_t kRowSteps = 160;  // [B] per-row sampling steps (BatchSession)
 }  // namespace param
 
 struct VisionIO {
@@ -46,6 +46,10 @@ struct TextIO {
   ops::Tensor next_ids;   // i32 [B] (output)
   ops::SamplingParams sampling;
   ops::DeviceValue step = uint32_t{0};
+  // Per batch row instead (continuous batching): row b's own settings, its step in params
+  // word row_steps.index + b. Empty: `sampling` and `step` for every row.
+  std::vector<ops::SamplingParams> row_sampling;
+  ops::ParamWord row_steps;
 };
 void build_text(Graph& g, const ModelConfig& c, const DeviceWeights& w, const KvCache& kv,
                 const DeviceTensor& rope_table, const TextIO& io);

@@ -59,11 +59,15 @@ struct Model::Impl : Checkpoint {
   };
   // The prefill of all T slots (image rows spliced in at `image_rows` targets), and the
   // one-token decode step replayed with the position in the params words.
+  // `row_sampling` (optional): each row's own settings, its step in params word
+  // param::kRowSteps + b, instead of `sp` for all. The decode step reads each row's position
+  // from param::kPositions + b; `key_bound` (0: the capacity) bounds them over its replays.
   Program record_prefill(const Layout& L, const RunBuffers& rb, const Encoded& enc, int64_t image_rows,
                          const KvCache& kv, const DeviceTensor& rope, int64_t pos0, const ops::SamplingParams& sp,
-                         bool timestamps);
+                         bool timestamps, const std::vector<ops::SamplingParams>* row_sampling = nullptr);
   Program record_decode_step(int64_t B, const RunBuffers& rb, const KvCache& kv, const DeviceTensor& rope,
-                             const ops::SamplingParams& sp, bool timestamps);
+                             const ops::SamplingParams& sp, bool timestamps,
+                             const std::vector<ops::SamplingParams>* row_sampling = nullptr, uint32_t key_bound = 0);
 
   // The image rows of `reqs` (every image in prompt order): from the image cache where it
   // holds them, else from the vision encoder (and then kept in the cache when it is on).

@@ -399,7 +399,8 @@ Model::Impl::Layout Model::Impl::layout(std::span<const Request> batch, const st
 
 Program Model::Impl::record_prefill(const Layout& L, const RunBuffers& rb, const Encoded& enc, int64_t image_rows,
                                     const KvCache& kv, const DeviceTensor& rope, int64_t pos0,
-                                    const ops::SamplingParams& sp, bool timestamps) {
+                                    const ops::SamplingParams& sp, bool timestamps,
+                                    const std::vector<ops::SamplingParams>* row_sampling) {
   const auto& tc = config.text;
   const int64_t B = L.B, T = L.T;
   Graph g(ctx);
@@ -428,13 +429,18 @@ Program Model::Impl::record_prefill(const Layout& L, const RunBuffers& rb, const
   g.read_back(io.next_ids.ref);  // the sampled ids come back with the run, no download
   io.sampling = sp;
   io.step = uint32_t{0};
+  if (row_sampling) {
+    io.row_sampling = *row_sampling;
+    io.row_steps = {g.params(), param::kRowSteps};
+  }
   build_text(g, config, weights, kv, rope, io);
   g.enable_timestamps(timestamps);
   return g.compile();
 }
 
 Program Model::Impl::record_decode_step(int64_t B, const RunBuffers& rb, const KvCache& kv, const DeviceTensor& rope,
-                                        const ops::SamplingParams& sp, bool timestamps) {
+                                        const ops::SamplingParams& sp, bool timestamps,
+                                        const std::vector<ops::SamplingParams>* row_sampling, uint32_t key_bound) {
   Graph g(ctx);
   TextIO io;
   io.batch = B;
@@ -443,13 +449,17 @@ Program Model::Impl::record_decode_step(int64_t B, const RunBuffers& rb, const K
   io.ids = ops::external(g, rb.next_ids, DType::I32, {B});
   io.positions = {params.slice(param::kPositions * 4, uint64_t(B) * 4), DType::I32, {B}};
   io.kv_start = ops::external(g, rb.kv_start, DType::I32, {B});
-  io.pos0 = ops::ParamWord{params, param::kPos0};
+  io.pos0 = ops::ParamWord{params, param::kPositions, /*per_row=*/true, key_bound};
   io.last_rows = io.kv_start;  // unused for T = 1
   io.logits = ops::external(g, rb.logits, DType::F32, {B, config.text.vocab_size});
   io.next_ids = ops::external(g, rb.next_ids, DType::I32, {B});
   g.read_back(io.next_ids.ref);  // the sampled ids come back with the run, no download
   io.sampling = sp;
   io.step = ops::ParamWord{params, param::kStep};
+  if (row_sampling) {
+    io.row_sampling = *row_sampling;
+    io.row_steps = {params, param::kRowSteps};
+  }
   build_text(g, config, weights, kv, rope, io);
   g.enable_timestamps(timestamps);
   return g.compile();
@@ -539,7 +549,6 @@ std::vector<Result> Model::Impl::run(std::span<const Request> batch, const std::
     if (cancel) break;
     if (step == 1) decode = record_decode_step(B, rb, kv, rope, sp, o.profile);
     const uint32_t pos = uint32_t(pos0 + T + step - 1);
-    decode.set_param(param::kPos0, pos);
     decode.set_param(param::kStep, uint32_t(step));
     for (int64_t b = 0; b < B; ++b) decode.set_param(param::kPositions + uint32_t(b), pos);
     decode.run();

@@ -1,4 +1,6 @@
 // Llama decoder (SmolLM2): prefill of T tokens per batch row, or one decode step (T = 1).
+#include <algorithm>
+
 #include "model/graphs.h"
 #include "model/ops/op_list.h"
 
@@ -66,10 +68,21 @@ void build_text(Graph& g, const ModelConfig& c, const DeviceWeights& w, const Kv
   Tensor normed = transient(g, DType::F32, {B, H}, "text.final_norm");
   ops.rms_norm(last, w.final_norm.bind(g), eps, normed, "text.norm");
   ops.linear(normed, w.lm_head.bind(g), io.logits, "text.lm_head");
-  if (io.sampling.temperature > 0 && io.sampling.top_k != 1)
-    ops.sample(io.logits, io.next_ids, io.sampling, io.step, "text.sample");
-  else
-    ops.argmax(io.logits, io.next_ids, "text.argmax");
+  const auto samples = [](const SamplingParams& s) { return s.temperature > 0 && s.top_k != 1; };
+  if (io.row_sampling.empty()) {
+    if (samples(io.sampling))
+      ops.sample(io.logits, io.next_ids, io.sampling, io.step, "text.sample");
+    else
+      ops.argmax(io.logits, io.next_ids, "text.argmax");
+  } else {
+    // Greedy rows by one argmax over all rows; each sampling row then overwrites its own id.
+    if (!std::all_of(io.row_sampling.begin(), io.row_sampling.end(), samples))
+      ops.argmax(io.logits, io.next_ids, "text.argmax");
+    for (int64_t b = 0; b < B; ++b)
+      if (samples(io.row_sampling[size_t(b)]))
+        ops.sample_row(io.logits, io.next_ids, b, io.row_sampling[size_t(b)],
+                       {io.row_steps.params, io.row_steps.index + uint32_t(b)}, "text.sample");
+  }
   ops.lower();
 }
 

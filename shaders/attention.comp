@@ -6,7 +6,8 @@
 // gl_WorkGroupID: x = query block, y = batch row · Hkv + kv head, z = key split.
 // Decoder (default): K/V are the caches [B, Hkv, C, D]; query t sits at position pos0 + t and
 //   sees keys kv_start[b] ≤ j ≤ pos0 + t (binding 3 = kv_start). pos0 is the push value or,
-//   unless pos0_param is ~0, params[pos0_param] (decode replays change only that word).
+//   unless pos0_param is ~0, params[pos0_param] (decode replays change only that word), or
+//   with pos0_param's top bit, row b's own word (a decode step of rows at different positions).
 // ENCODER: K/V are token-major like q; key j of tile n is valid where mask[n·S + j] ≠ 0
 //   (binding 3 = mask). Padded query rows still attend to the valid keys.
 // One split: the normalised output is written. Several: each split writes its unnormalised
@@ -66,7 +67,8 @@ void main() {
   const uint pos0 = 0;
   uint kbeg = 0, kend = pc.nkeys;
 #else
-  const uint pos0 = pc.pos0_param == 0xFFFFFFFFu ? pc.pos0 : params[pc.pos0_param];
+  // pos0_param's top bit set: each batch row has its own word, row b's at (pos0_param & ~top) + b.
+  const uint pos0 = pc.pos0_param == 0xFFFFFFFFu ? pc.pos0 : params[(pc.pos0_param & 0x7FFFFFFFu) + (pc.pos0_param >> 31u) * b];
   uint kbeg = uint(max(kmask[b], 0));
   // Causal: the block's last row sees keys up to pos0 + its token index.
   uint kend = min(pc.nkeys, pos0 + (row0 + rows_here - 1u) / pc.G + 1u);

@@ -90,7 +90,8 @@ void main() {
   const uint row0 = gl_WorkGroupID.x * R;
 #endif
   const uint rows_here = min(R, pc.T * pc.G - row0);
-  const uint pos0 = pc.pos0_param == 0xFFFFFFFFu ? pc.pos0 : params[pc.pos0_param];
+  // pos0_param's top bit set: each batch row has its own word, row b's at (pos0_param & ~top) + b.
+  const uint pos0 = pc.pos0_param == 0xFFFFFFFFu ? pc.pos0 : params[(pc.pos0_param & 0x7FFFFFFFu) + (pc.pos0_param >> 31u) * b];
   const uint kbeg = max(uint(max(kv_start[b], 0)), gl_WorkGroupID.z * pc.split_keys);
   const uint kend = min(min(pc.nkeys, pos0 + (row0 + rows_here - 1u) / pc.G + 1u),
                         (gl_WorkGroupID.z + 1u) * pc.split_keys);

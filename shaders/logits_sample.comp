@@ -21,6 +21,7 @@ layout(push_constant) uniform Push {
   uint top_k;  // 0 or >= vocab: off
   float top_p;  // >= 1: off
   uint seed_lo, seed_hi, step, param_index;
+  uint first_row;  // rows first_row .. first_row + rows − 1 of logits / ids (noise row: from 0)
 } pc;
 
 #include "logits_reduce.glsl"
@@ -50,8 +51,9 @@ float mass_above(uint thr, float zmax) {
 }
 
 void main() {
-  uint row = gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
-  if (row >= pc.rows) return;
+  const uint local_row = gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
+  if (local_row >= pc.rows) return;
+  const uint row = pc.first_row + local_row;
   base = row * pc.vocab;
   uint kmin = 0xFFFFFFFFu, kmax = 0u;
   for (uint i = gl_LocalInvocationID.x; i < pc.vocab; i += WG) {
@@ -74,7 +76,7 @@ void main() {
     thr = lo;
   }
   uint step = pc.param_index == 0xFFFFFFFFu ? pc.step : params[pc.param_index];
-  uint h = row_stream(pc.seed_lo, pc.seed_hi, step, row);
+  uint h = row_stream(pc.seed_lo, pc.seed_hi, step, local_row);
   float best = uintBitsToFloat(0xFF800000u);
   uint bi = 0xFFFFFFFFu;
   for (uint i = gl_LocalInvocationID.x; i < pc.vocab; i += WG) {

@@ -16,7 +16,7 @@ std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_hand
 
 // The prompt's token ids and pixel values (what generate() would compute itself), so the
 // prompt length is known before the request is queued and the CPU work stays on this thread.
-Job make_job(const Model& model, ChatRequest&& cr, int default_max_tokens) {
+Job make_job(const Model& model, ChatRequest&& cr, int default_max_tokens, int64_t context) {
   Request r;
   r.messages = std::move(cr.messages);
   r.images = std::move(cr.images);
@@ -28,18 +28,16 @@ Job make_job(const Model& model, ChatRequest&& cr, int default_max_tokens) {
   } catch (const LoadError& e) {
     throw RequestError("messages", "invalid_value", std::string("'messages': ") + e.what());
   }
-  const int64_t context = model.config().text.max_position_embeddings;
   const int64_t prompt = int64_t(p.input_ids.size());
   if (cr.max_tokens && prompt + *cr.max_tokens > context)
     throw RequestError("max_tokens", "context_length_exceeded",
                        "the prompt's " + std::to_string(prompt) + " tokens + max_tokens " +
-                           std::to_string(*cr.max_tokens) + " exceed the model's context of " +
-                           std::to_string(context) + " tokens");
+                           std::to_string(*cr.max_tokens) + " exceed the context of " + std::to_string(context) +
+                           " tokens");
   if (prompt >= context)
     throw RequestError("messages", "context_length_exceeded",
-                       "the prompt's " + std::to_string(prompt) +
-                           " tokens (images included) fill the model's context of " + std::to_string(context) +
-                           " tokens");
+                       "the prompt's " + std::to_string(prompt) + " tokens (images included) fill the context of " +
+                           std::to_string(context) + " tokens");
   Job job;
   job.prompt_tokens = int(prompt);
   job.max_tokens = cr.max_tokens.value_or(int(std::min<int64_t>(default_max_tokens, context - prompt)));
@@ -94,7 +92,7 @@ void Server::handle_chat(const httplib::Request& req, httplib::Response& res) {
   try {
     ChatRequest cr = parse_chat_request(req.body, limits_);
     const bool stream = cr.stream, include_usage = cr.include_usage;
-    Job job = make_job(*model_, std::move(cr), options_.default_max_tokens);
+    Job job = make_job(*model_, std::move(cr), options_.default_max_tokens, limits_.context_length);
     const int prompt_tokens = job.prompt_tokens;
     auto s = scheduler_->submit(std::move(job));
     const std::string id = id_prefix_ + std::to_string(next_id_++);

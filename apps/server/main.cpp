@@ -32,10 +32,13 @@ const char* kHelp =
     "                          (or set SMOLVK_API_KEY, which keeps the key out of the process list)\n"
     "  --image-root DIR        also accept image_url paths and file:// URLs inside DIR (default:\n"
     "                          data: URLs only); a path resolving outside DIR is refused\n"
-    "  --max-batch N           most requests in one GPU batch (default 8)\n"
+    "  --max-batch N           most requests decoding at once (default 8, at most 96): continuous\n"
+    "                          batching, a new request joins the running batch at its next step\n"
+    "  --ctx-size N            KV positions per request, prompt + answer (default: the model's context,\n"
+    "                          at most 4096); the KV cache of max-batch x N positions is allocated at start\n"
     "  --max-queue N           most requests waiting for the GPU; past it: 429 + Retry-After (default 64)\n"
-    "  --batch-window-ms N     how long the oldest waiting request waits for others to batch with, while\n"
-    "                          fewer than --max-batch wait (default 5; 0 = start at once)\n"
+    "  --batch-window-ms N     on an idle GPU, how long the first request waits for others to be prefilled\n"
+    "                          with, while fewer than --max-batch wait (default 5; 0 = start at once)\n"
     "  --max-body-bytes N      largest request body (default 33554432); over it: 413\n"
     "  --max-image-pixels N    largest image, width x height, checked before decoding (default 16777216)\n"
     "  --max-images N          most images per request (default 8)\n"
@@ -71,6 +74,8 @@ smolvk::serve::ServerOptions parse_options(const smolvk::cli::Args& a) {
   if (!o.image_root.empty() && !std::filesystem::is_directory(o.image_root))
     throw std::invalid_argument("--image-root " + o.image_root.string() + " is not a folder");
   o.max_batch = positive(a, "max-batch", o.max_batch);
+  if (o.max_batch > 96) throw std::invalid_argument("--max-batch must be 1..96, got " + std::to_string(o.max_batch));
+  if (a.has("ctx-size")) o.ctx_size = positive(a, "ctx-size", int64_t(4096));
   o.max_queue = positive(a, "max-queue", o.max_queue);
   o.batch_window_ms = int(a.get_int("batch-window-ms", o.batch_window_ms));
   if (o.batch_window_ms < 0 || o.batch_window_ms > 10000)
@@ -99,6 +104,7 @@ int main(int argc, char** argv) {
                                                              {"api-key", true},
                                                              {"image-root", true},
                                                              {"max-batch", true},
+                                                             {"ctx-size", true},
                                                              {"max-queue", true},
                                                              {"batch-window-ms", true},
                                                              {"max-body-bytes", true},

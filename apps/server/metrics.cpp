@@ -104,14 +104,16 @@ std::string Metrics::render() const {
   ttft_.render(o, "smolvk_time_to_first_token_seconds");
   head(o, "smolvk_inter_token_seconds", "histogram", "Between consecutive tokens of one request.");
   inter_token_.render(o, "smolvk_inter_token_seconds");
-  head(o, "smolvk_batch_rows", "histogram", "Requests per GPU batch, per batch.");
+  head(o, "smolvk_batch_rows", "histogram", "Requests per decode step.");
   batch_rows_.render(o, "smolvk_batch_rows");
-  sample(o, "smolvk_batches_total", "counter", "GPU batches run.", double(batches_));
+  sample(o, "smolvk_batches_total", "counter", "Decode steps run (each running request gets one token).",
+         double(batches_));
   sample(o, "smolvk_queue_depth", "gauge", "Requests waiting for the GPU.", queue_depth_);
-  sample(o, "smolvk_running_requests", "gauge", "Requests in the running GPU batch.", running_);
-  sample(o, "smolvk_batch_occupancy", "gauge", "Running requests / --max-batch.",
+  sample(o, "smolvk_running_requests", "gauge", "Requests in the running decode batch.", running_);
+  sample(o, "smolvk_batch_occupancy", "gauge", "Running requests / --max-batch (KV slots in use).",
          max_batch_ > 0 ? double(running_) / max_batch_ : 0.0);
-  sample(o, "smolvk_kv_cache_bytes", "gauge", "Device bytes of the running batch's KV cache.", double(kv_bytes_));
+  sample(o, "smolvk_kv_cache_bytes", "gauge", "Device bytes of the KV cache (--max-batch x --ctx-size positions).",
+         double(kv_bytes_));
   sample(o, "smolvk_image_cache_bytes", "gauge", "Device bytes of cached image features (encoder output rows).",
          double(image_cache_.bytes));
   sample(o, "smolvk_image_cache_budget_bytes", "gauge", "--image-cache-mb in bytes (0: the cache is off).",

@@ -33,7 +33,7 @@ class Metrics {
   void time_to_first_token(double seconds);
   void inter_token(double seconds);
   void cancelled();
-  // A batch starts (rows > 0) or ends (rows = 0) on the GPU; kv_bytes = its KV cache.
+  // A decode step runs `rows` requests (0: none runs); kv_bytes = the KV cache allocated.
   void batch(int rows, int max_batch, uint64_t kv_bytes);
   void queue_depth(int n);
   void model_ready(bool ready);

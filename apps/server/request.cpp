@@ -171,7 +171,7 @@ void parse_max_tokens(const json& body, const ParseLimits& limits, ChatRequest& 
     if (n < 1) invalid(key, "must be at least 1");
     if (n >= limits.context_length)
       invalid(key,
-              std::to_string(n) + " tokens do not fit the model's context of " + std::to_string(limits.context_length) +
+              std::to_string(n) + " tokens do not fit the context of " + std::to_string(limits.context_length) +
                   " tokens (prompt included)",
               "context_length_exceeded");
     out.max_tokens = int(n);

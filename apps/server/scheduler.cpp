@@ -1,16 +1,13 @@
-// Batch scheduler: one thread owns the Model. It takes the oldest queued job and every other
-// queued job with the same sampling settings (up to --max-batch, within the context), runs
-// them as one Model::generate batch (left-padded by the library), and routes each row's tokens
-// to its stream. Each row stops on its own max_tokens, stop strings or stop tokens; the
-// generate is cancelled once no row is wanted. Jobs arriving meanwhile wait for the next batch.
+// The scheduler: one thread owns the Model (and so the GPU) through a BatchSession.
 #include "apps/server/scheduler.h"
 
 #include <algorithm>
+#include <map>
 #include <thread>
 
 #include "apps/server/metrics.h"
 #include "apps/server/stop_text.h"
-#include "loader/prompt.h"
+#include "model/batch_session.h"
 
 namespace smolvk::serve {
 
@@ -49,22 +46,21 @@ struct Entry {
 };
 using EntryPtr = std::shared_ptr<Entry>;
 
-// Jobs that one generate() can run together: GenerateOptions::sampling and ignore_eos are per
-// batch in the library; max_tokens is per row here.
-bool batchable(const Job& a, const Job& b) {
-  return a.sampling.temperature == b.sampling.temperature && a.sampling.top_k == b.sampling.top_k &&
-         a.sampling.top_p == b.sampling.top_p && a.sampling.seed == b.sampling.seed && a.ignore_eos == b.ignore_eos;
-}
-
-class BatchScheduler final : public Scheduler {
+// Continuous batching on one BatchSession (model/batch_session.h): between decode steps the
+// loop admits queued jobs into free slots (prefilled together), steps every running slot once,
+// routes each token to its stream, and releases a slot as soon as its job stops (max_tokens,
+// a stop string, a stop token) or its client goes away. Each job keeps its own sampling
+// settings, so any jobs can share the batch.
+class ContinuousScheduler final : public Scheduler {
  public:
-  BatchScheduler(Model& model, SchedulerLimits limits, Metrics& metrics)
-      : model_(model),
-        limits_(limits),
+  ContinuousScheduler(Model& model, SchedulerLimits limits, Metrics& metrics)
+      : limits_(limits),
         metrics_(metrics),
-        stop_ids_(stop_token_ids(model.generation_config(), model.tokenizer())),
+        session_(model, limits.max_batch, limits.positions),
         thread_([this] { loop(); }) {}
-  ~BatchScheduler() override { drain(Clock::now()); }
+  ~ContinuousScheduler() override { drain(Clock::now()); }
+
+  int64_t positions() const override { return session_.positions(); }
 
   std::shared_ptr<Stream> submit(Job job) override {
     auto e = std::make_shared<Entry>(std::move(job));
@@ -82,19 +78,29 @@ class BatchScheduler final : public Scheduler {
   void cancel(const std::shared_ptr<Stream>& stream) override {
     stream->mark_cancelled();
     std::lock_guard lock(mutex_);
-    cancel_locked(stream.get());
+    auto q = std::find_if(queue_.begin(), queue_.end(), [&](const EntryPtr& e) { return e->stream == stream; });
+    if (q != queue_.end()) {
+      EntryPtr e = *q;
+      queue_.erase(q);
+      metrics_.queue_depth(int(queue_.size()));
+      finish(*e, "cancelled");
+      idle_cv_.notify_all();
+    }
+    // A running job leaves at the loop's next step.
   }
 
   void drain(Clock::time_point deadline) override {
     std::unique_lock lock(mutex_);
     accepting_ = false;
-    if (!idle_cv_.wait_until(lock, deadline, [&] { return queue_.empty() && running_.empty(); })) {
+    if (!idle_cv_.wait_until(lock, deadline, [&] { return idle_locked(); })) {
       while (!queue_.empty()) {
-        queue_.front()->stream->mark_cancelled();
-        cancel_locked(queue_.front()->stream.get());
+        EntryPtr e = queue_.front();
+        queue_.pop_front();
+        e->stream->mark_cancelled();
+        finish(*e, "cancelled");
       }
-      for (const auto& e : running_) e->stream->mark_cancelled();
-      if (!running_.empty()) model_.cancel();
+      for (const auto& [slot, e] : running_) e->stream->mark_cancelled();
+      for (const auto& e : admitting_) e->stream->mark_cancelled();
     }
     stopping_ = true;
     cv_.notify_all();
@@ -103,123 +109,136 @@ class BatchScheduler final : public Scheduler {
   }
 
  private:
-  void cancel_locked(const Stream* stream) {
-    auto q = std::find_if(queue_.begin(), queue_.end(), [&](const EntryPtr& e) { return e->stream.get() == stream; });
-    if (q != queue_.end()) {
-      EntryPtr e = *q;
-      queue_.erase(q);
-      metrics_.queue_depth(int(queue_.size()));
-      finish(*e, "cancelled");
-      idle_cv_.notify_all();
-      return;
-    }
-    const bool in_batch =
-        std::any_of(running_.begin(), running_.end(), [&](const EntryPtr& e) { return e->stream.get() == stream; });
-    if (in_batch && none_wanted(running_)) model_.cancel();
-  }
-
-  static bool none_wanted(const std::vector<EntryPtr>& batch) {
-    return std::none_of(batch.begin(), batch.end(), [](const EntryPtr& e) { return e->wanted(); });
-  }
+  bool idle_locked() const { return queue_.empty() && running_.empty() && admitting_.empty(); }
 
   void loop() {
     for (;;) {
-      std::vector<EntryPtr> batch;
       {
         std::unique_lock lock(mutex_);
-        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        // Clients that connect together reach the queue a little apart (each body is parsed and
-        // its images tiled first): give the batch a moment to fill.
-        cv_.wait_until(lock, queue_.front()->submitted + limits_.batch_window,
-                       [&] { return stopping_ || int(queue_.size()) >= limits_.max_batch; });
-        batch = take_batch_locked();
-        running_ = batch;
+        cv_.wait(lock, [&] { return stopping_ || !queue_.empty() || !running_.empty(); });
+        if (stopping_ && idle_locked()) return;
+        const int free = session_.free_slots();
+        // An idle GPU: clients that connect together reach the queue a little apart (each
+        // body is parsed and its images tiled first), so give them a moment to be prefilled
+        // together. A running batch takes newcomers at its next step.
+        if (running_.empty() && !queue_.empty())
+          cv_.wait_until(lock, queue_.front()->submitted + limits_.batch_window,
+                         [&] { return stopping_ || int(queue_.size()) >= free; });
+        while (!queue_.empty() && int(admitting_.size()) < free) {
+          admitting_.push_back(queue_.front());
+          queue_.pop_front();
+        }
         metrics_.queue_depth(int(queue_.size()));
       }
-      run(batch);
+      if (!admitting_.empty()) admit();
+      release_unwanted();
+      if (!running_.empty()) step();
+      release_unwanted();
       std::lock_guard lock(mutex_);
-      running_.clear();
-      idle_cv_.notify_all();
+      if (idle_locked()) idle_cv_.notify_all();
     }
   }
 
-  // The oldest job, and the queued jobs batchable with it whose prompt + max_tokens still fit
-  // the context with the batch's longest prompt and largest max_tokens (left padding).
-  std::vector<EntryPtr> take_batch_locked() {
-    const int64_t context = model_.config().text.max_position_embeddings;
+  void admit() {
     std::vector<EntryPtr> batch;
-    int64_t longest = 0, most_new = 0;
-    for (auto it = queue_.begin(); it != queue_.end() && int(batch.size()) < limits_.max_batch;) {
-      const Job& j = (*it)->job;
-      const int64_t l = std::max<int64_t>(longest, j.prompt_tokens), n = std::max<int64_t>(most_new, j.max_tokens);
-      if (!batch.empty() && (!batchable(batch.front()->job, j) || l + n > context)) {
-        ++it;
-        continue;
-      }
-      longest = l;
-      most_new = n;
-      batch.push_back(*it);
-      it = queue_.erase(it);
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& e : admitting_)
+        if (e->wanted())
+          batch.push_back(e);
+        else
+          finish(*e, "cancelled");
     }
-    return batch;
-  }
-
-  // Bytes of the KV cache generate() allocates for this batch (model/text_graph.cpp's
-  // make_kv_cache: K and V per layer, f32, capacity rounded up to 16).
-  uint64_t kv_bytes(int64_t rows, int64_t positions) const {
-    const auto& t = model_.config().text;
-    const int64_t capacity = std::min<int64_t>((positions + 15) / 16 * 16, t.max_position_embeddings);
-    return uint64_t(2 * t.num_hidden_layers * rows * t.num_key_value_heads * capacity * t.head_dim) * 4;
-  }
-
-  void run(const std::vector<EntryPtr>& batch) {
-    GenerateOptions o;
-    o.max_new_tokens = 1;
-    o.sampling = batch.front()->job.sampling;
-    o.ignore_eos = batch.front()->job.ignore_eos;
-    std::vector<Request> requests;
-    int64_t longest = 0;
-    for (const auto& e : batch) {
-      o.max_new_tokens = std::max(o.max_new_tokens, e->job.max_tokens);
-      longest = std::max<int64_t>(longest, e->job.prompt_tokens);
-      requests.push_back(std::move(e->job.request));
-    }
-    metrics_.batch(int(batch.size()), limits_.max_batch, kv_bytes(int64_t(batch.size()), longest + o.max_new_tokens));
     try {
-      if (!none_wanted(batch))
-        model_.generate(requests, o, [&](int row, int32_t id, const std::string& piece) {
-          on_token(*batch[size_t(row)], id, piece);
-          if (none_wanted(batch)) model_.cancel();
-        });
-      // Rows still open: cancelled by their client or by a drain.
-      for (const auto& e : batch)
-        if (!e->finished) finish(*e, "cancelled");
-    } catch (const std::exception& ex) {
-      for (const auto& e : batch)
-        if (!e->finished) {
-          e->finished = true;
-          e->stream->push({Event::Failed, -1, {}, {}, ex.what()});
+      admit(batch);
+    } catch (const std::exception&) {
+      // One bad job must not fail the others: admit them one by one.
+      for (const auto& e : batch) try {
+          admit({e});
+        } catch (const std::exception& ex) {
+          fail(*e, ex.what());
         }
     }
-    metrics_.batch(0, limits_.max_batch, 0);
+    std::lock_guard lock(mutex_);
+    admitting_.clear();
   }
 
-  void on_token(Entry& e, int32_t id, const std::string& piece) {
-    if (!e.wanted()) return;
-    const auto now = Clock::now();
-    if (e.tokens == 0)
-      metrics_.time_to_first_token(seconds(now - e.submitted));
-    else
-      metrics_.inter_token(seconds(now - e.last_token));
-    e.last_token = now;
-    ++e.tokens;
-    e.stream->push({Event::Token, id, e.stop.feed(piece), {}, {}});
-    const bool stop_id = !e.job.ignore_eos && std::find(stop_ids_.begin(), stop_ids_.end(), id) != stop_ids_.end();
-    if (e.stop.stopped() || stop_id)
-      finish(e, "stop");
-    else if (e.tokens >= e.job.max_tokens)
-      finish(e, "length");
+  void admit(const std::vector<EntryPtr>& batch) {
+    if (batch.empty()) return;
+    std::vector<Request> requests;
+    std::vector<SlotSettings> settings;
+    for (const auto& e : batch) {
+      requests.push_back(e->job.request);
+      settings.push_back({e->job.max_tokens, e->job.sampling, e->job.ignore_eos});
+    }
+    const std::vector<SlotToken> first = session_.admit(requests, settings);
+    {
+      std::lock_guard lock(mutex_);
+      for (size_t i = 0; i < batch.size(); ++i) running_[first[i].slot] = batch[i];
+    }
+    for (const SlotToken& t : first) on_token(t);
+  }
+
+  void step() {
+    metrics_.batch(session_.running(), limits_.max_batch, session_.kv_bytes());
+    std::vector<SlotToken> tokens;
+    try {
+      tokens = session_.step();
+    } catch (const std::exception& ex) {
+      // The device failed under every running job.
+      std::lock_guard lock(mutex_);
+      for (const auto& [slot, e] : running_) {
+        fail(*e, ex.what());
+        session_.release(slot);
+      }
+      running_.clear();
+      return;
+    }
+    for (const SlotToken& t : tokens) on_token(t);
+    metrics_.batch(session_.running(), limits_.max_batch, session_.kv_bytes());
+  }
+
+  // Slots whose client went away (or that a drain cancelled) are freed.
+  void release_unwanted() {
+    std::lock_guard lock(mutex_);
+    for (auto it = running_.begin(); it != running_.end();) {
+      if (it->second->stream->cancelled()) {
+        session_.release(it->first);
+        if (!it->second->finished) finish(*it->second, "cancelled");
+        it = running_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  void on_token(const SlotToken& t) {
+    EntryPtr e;
+    {
+      std::lock_guard lock(mutex_);
+      e = running_.at(t.slot);
+    }
+    const char* reason = nullptr;
+    if (e->wanted()) {
+      const auto now = Clock::now();
+      if (e->tokens == 0)
+        metrics_.time_to_first_token(seconds(now - e->submitted));
+      else
+        metrics_.inter_token(seconds(now - e->last_token));
+      e->last_token = now;
+      ++e->tokens;
+      e->stream->push({Event::Token, t.id, e->stop.feed(t.piece), {}, {}});
+      if (e->stop.stopped() || t.stop_reason == "eos")
+        reason = "stop";
+      else if (!t.stop_reason.empty() || e->tokens >= e->job.max_tokens)
+        reason = "length";
+    }
+    if (reason) finish(*e, reason);
+    if (reason || !t.stop_reason.empty()) {
+      std::lock_guard lock(mutex_);
+      session_.release(t.slot);
+      running_.erase(t.slot);
+    }
   }
 
   void finish(Entry& e, const char* reason) {
@@ -230,22 +249,28 @@ class BatchScheduler final : public Scheduler {
     e.stream->push({Event::Done, -1, cancelled ? std::string() : e.stop.flush(), reason, {}});
   }
 
-  Model& model_;
+  void fail(Entry& e, const std::string& why) {
+    if (e.finished) return;
+    e.finished = true;
+    e.stream->push({Event::Failed, -1, {}, {}, why});
+  }
+
   const SchedulerLimits limits_;
   Metrics& metrics_;
-  const std::vector<int32_t> stop_ids_;
+  BatchSession session_;  // used by the loop thread only (and under mutex_ for releases)
   std::mutex mutex_;
   std::condition_variable cv_, idle_cv_;
   std::deque<EntryPtr> queue_;
-  std::vector<EntryPtr> running_;
+  std::vector<EntryPtr> admitting_;  // taken from the queue, being prefilled
+  std::map<int, EntryPtr> running_;  // slot → job
   bool accepting_ = true, stopping_ = false;
   std::thread thread_;  // last: starts once everything above exists
 };
 
 }  // namespace
 
-std::unique_ptr<Scheduler> make_batch_scheduler(Model& model, SchedulerLimits limits, Metrics& metrics) {
-  return std::make_unique<BatchScheduler>(model, limits, metrics);
+std::unique_ptr<Scheduler> make_scheduler(Model& model, SchedulerLimits limits, Metrics& metrics) {
+  return std::make_unique<ContinuousScheduler>(model, limits, metrics);
 }
 
 }  // namespace smolvk::serve

@@ -1,9 +1,8 @@
 #pragma once
 // The one owner of the Model (and so of the GPU): requests are submitted from HTTP threads and
-// come back as a stream of token events. The interface is what the HTTP layer sees; the
-// batching policy behind it (today: whole batches of queued requests that share sampling
-// settings; later: requests joining the running decode batch between steps) can change without
-// touching the HTTP code.
+// come back as a stream of token events. Behind the interface: continuous batching — a job
+// joins the running decode batch at the next step and leaves it when it stops, each with its
+// own sampling settings and limits (scheduler.cpp).
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -79,15 +78,20 @@ class Scheduler {
   // Stops accepting, lets queued and running jobs finish until `deadline`, cancels the rest,
   // and returns when the GPU is idle.
   virtual void drain(std::chrono::steady_clock::time_point deadline) = 0;
+  // KV positions a job may use (prompt + max_tokens).
+  virtual int64_t positions() const = 0;
 };
 
 struct SchedulerLimits {
-  int max_batch = 8;
+  int max_batch = 8;  // jobs decoding at once (KV slots)
   int max_queue = 64;
-  // How long the oldest queued job waits for others to batch with (while fewer than max_batch).
+  // On an idle GPU, how long the oldest queued job waits for others to be prefilled with
+  // (while fewer than the free slots wait).
   std::chrono::milliseconds batch_window{5};
+  int64_t positions = 0;  // KV positions per job (prompt + max_tokens); 0 = the model's context
 };
 
-std::unique_ptr<Scheduler> make_batch_scheduler(Model& model, SchedulerLimits limits, Metrics& metrics);
+// Allocates the KV cache of max_batch × positions.
+std::unique_ptr<Scheduler> make_scheduler(Model& model, SchedulerLimits limits, Metrics& metrics);
 
 }  // namespace smolvk::serve

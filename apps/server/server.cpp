@@ -69,12 +69,18 @@ void Server::load() {
     };
     ctx_ = std::make_unique<Context>(o);
     model_ = cli::load_model(*ctx_, options_.model_dir, false);
-    limits_.context_length = model_->config().text.max_position_embeddings;
     model_->set_image_cache_budget(uint64_t(options_.image_cache_mb) << 20);
+    const int64_t context = model_->config().text.max_position_embeddings;
+    if (options_.ctx_size > context)
+      throw std::invalid_argument("--ctx-size " + std::to_string(options_.ctx_size) +
+                                  " exceeds the model's context of " + std::to_string(context) + " positions");
     std::lock_guard lock(shutdown_mutex_);  // shutdown() reads scheduler_
-    scheduler_ = make_batch_scheduler(
-        *model_, {options_.max_batch, options_.max_queue, std::chrono::milliseconds(options_.batch_window_ms)},
-        metrics_);
+    scheduler_ =
+        make_scheduler(*model_,
+                       {options_.max_batch, options_.max_queue, std::chrono::milliseconds(options_.batch_window_ms),
+                        options_.ctx_size ? options_.ctx_size : std::min<int64_t>(context, 4096)},
+                       metrics_);
+    limits_.context_length = scheduler_->positions();
     State loading = State::Loading;
     if (state_.compare_exchange_strong(loading, State::Ready)) {
       metrics_.model_ready(true);
@@ -150,7 +156,7 @@ void Server::routes() {
   });
   http_.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     json m = {{"id", options_.model_id}, {"object", "model"}, {"created", 0}, {"owned_by", "smolvk"}};
-    if (state_ == State::Ready) m["context_length"] = model_->config().text.max_position_embeddings;
+    if (state_ == State::Ready) m["context_length"] = limits_.context_length;
     res.set_content(json{{"object", "list"}, {"data", json::array({m})}}.dump(), "application/json");
   });
   http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {

@@ -23,7 +23,8 @@ struct ServerOptions {
   std::string model_id;  // what /v1/models lists and responses name
   std::string api_key;   // "" = no authentication
   std::filesystem::path image_root;
-  int max_batch = 8;
+  int max_batch = 8;     // requests decoding at once
+  int64_t ctx_size = 0;  // KV positions per request (prompt + answer); 0 = the model's, at most 4096
   int max_queue = 64;
   int batch_window_ms = 5;
   size_t max_body_bytes = 32 << 20;

@@ -255,10 +255,15 @@ bool attention_decoder(Graph& g, const TokenHeads& q, const Tensor& k_cache, con
     keys_max = uint64_t(*fixed) + uint64_t(T);
   } else {
     pw = std::get<ParamWord>(pos0);
-    expect(pw.params.valid() && pw.index < Graph::kParamWords, op,
-           "pos0 params word " + std::to_string(pw.index) + " is not a word of Graph::params()");
-    pos_param = pw.index;
+    const uint64_t words = pw.per_row ? uint64_t(B) : 1;
+    expect(pw.params.valid() && pw.index + words <= Graph::kParamWords, op,
+           "pos0 params words " + std::to_string(pw.index) + " + " + std::to_string(words) +
+               " are not words of Graph::params()");
+    expect(!pw.per_row || T == 1, op,
+           "per-row positions take one new token per row (a decode step), got T = " + std::to_string(T));
+    pos_param = pw.index | (pw.per_row ? 0x80000000u : 0u);
     params = &pw.params;
+    if (pw.bound) keys_max = std::min<uint64_t>(uint64_t(C), uint64_t(pw.bound) + uint64_t(T));
   }
 
   const Capabilities& caps = g.context().caps();
@@ -271,7 +276,7 @@ bool attention_decoder(Graph& g, const TokenHeads& q, const Tensor& k_cache, con
   const double flops = 4.0 * double(B * Hq * D) * key_pairs;
   const double bytes = 2.0 * double(out.bytes()) + 8.0 * double(B * Hkv * D) * double(keys_max);
   const std::string label = options.name.empty() ? op : options.name;
-  if (((caps.use_coopmat && !options.exact) || options.emulate_coopmat) && options.splits <= 1 &&
+  if (((caps.use_coopmat && !options.exact) || options.emulate_coopmat) && options.splits <= 1 && !pw.per_row &&
       record_attention_coopmat_decoder(
           g,
           {q.tensor.ref, k_cache.ref, v_cache.ref, kv_start.ref, out.ref, params ? *params : TensorRef{}, uint32_t(B),

@@ -47,7 +47,10 @@ struct AttentionOptions {
 //                       are masked out
 //   out      f32 [B, T, Hq, D]
 //   pos0     position of the first new token (same for every batch row): a fixed value or a
-//            params word, so a recorded decode step is replayed with a new position.
+//            params word, so a recorded decode step is replayed with a new position; or, for
+//            a decode step (T = 1), one params word per batch row (ParamWord::per_row: rows
+//            at different positions, continuous batching). A ParamWord's bound caps the keys
+//            the key splits are planned for (keys past bound + T are never read).
 // Query t sees keys kv_start[b] ≤ j ≤ pos0 + t. Hq must be a multiple of Hkv. A row with no
 // valid key gets zeros. With a fixed pos0, pos0 + T ≤ C is checked; with a params word the
 // shader clamps keys to C. Prefills (T ≥ kCoopmatDecoderMinTokens) run on tensor cores where

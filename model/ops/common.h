@@ -47,6 +47,12 @@ inline Tensor external(Graph& g, const Buffer& b, DType t, std::vector<int64_t> 
 struct ParamWord {
   TensorRef params;
   uint32_t index = 0;
+  // One value per batch row: row b's is word index + b (a decode step whose rows sit at
+  // different positions). Only the ops that say so take it.
+  bool per_row = false;
+  // An upper bound of the value(s) over every replay, or 0 when unknown: lets an op size its
+  // work for what will really be read (attention's key splits).
+  uint32_t bound = 0;
 };
 // A value fixed at record time, or one read from the params buffer at run time.
 using DeviceValue = std::variant<uint32_t, ParamWord>;

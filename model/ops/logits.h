@@ -31,6 +31,11 @@ void argmax(Graph& g, const Tensor& logits, const Tensor& ids, const std::string
 // buffer at run time, so a replayed decode program draws fresh noise each step.
 void sample(Graph& g, const Tensor& logits, const Tensor& ids, const SamplingParams& params, ParamWord step,
             const std::string& name = "sample");
+// Row `row` of logits / ids alone, with its own settings and step, drawing the noise of row 0
+// (so a request sampled in one row of a batch gets the tokens it gets alone). An argmax
+// (temperature <= 0 or top_k == 1) covers every row.
+void sample_row(Graph& g, const Tensor& logits, const Tensor& ids, int64_t row, const SamplingParams& params,
+                ParamWord step, const std::string& name = "sample");
 // The same with a step fixed at record time.
 void sample(Graph& g, const Tensor& logits, const Tensor& ids, const SamplingParams& params, uint32_t step,
             const std::string& name = "sample");

@@ -142,6 +142,13 @@ void OpList::sample(const Tensor& logits, const Tensor& ids, const SamplingParam
                        }});
 }
 
+void OpList::sample_row(const Tensor& logits, const Tensor& ids, int64_t row, const SamplingParams& params,
+                        const ParamWord& step, const std::string& name) {
+  ops_.push_back(Plain{{logits}, {ids}, [=](Graph& g, const auto& r, const auto& w) {
+                         ops::sample_row(g, r[0], w[0], row, params, step, name);
+                       }});
+}
+
 bool OpList::dead_after(size_t i, const Tensor& t) const {
   if (!g_.is_transient(t.ref)) return false;
   for (size_t k = i + 1; k < ops_.size(); ++k) {

@@ -57,6 +57,8 @@ class OpList {
   void argmax(const Tensor& logits, const Tensor& ids, const std::string& name);
   void sample(const Tensor& logits, const Tensor& ids, const SamplingParams& params, const DeviceValue& step,
               const std::string& name);
+  void sample_row(const Tensor& logits, const Tensor& ids, int64_t row, const SamplingParams& params,
+                  const ParamWord& step, const std::string& name);
 
   // Records every op as dispatches on the graph, fusing where the policy allows, and empties
   // the list.

@@ -129,6 +129,56 @@ TEST(AttentionDecoderCases, ReplayReadsPositionFromParams) {
   }
 }
 
+// A decode step of rows at different positions (continuous batching): row b's position is
+// params word 8 + b, and it sees keys kv_start[b] ≤ j ≤ its position. Against the reference
+// run row by row. G = 2 takes attention_decode.comp; G = 12 (> its 8 rows) attention.comp.
+TEST(AttentionDecoderCases, RowsAtTheirOwnPositions) {
+  Context& ctx = test::context();
+  for (const int64_t Hq : {4, 12}) {
+    const int64_t B = 3, Hkv = Hq == 4 ? 2 : 1, D = 32, C = 96;
+    const std::vector<int32_t> kv_start{0, 3, 17}, pos{5, 60, 17};
+    const auto q = random_floats(size_t(B * Hq * D), 31), kc = random_floats(size_t(B * Hkv * C * D), 32),
+               vc = random_floats(size_t(B * Hkv * C * D), 33);
+    Buffer qb = upload(ctx, q), kb = upload(ctx, kc), vb = upload(ctx, vc), sb = upload(ctx, kv_start),
+           ob = ctx.create_buffer(q.size() * 4);
+    Graph g(ctx);
+    ops::attention_decoder(g, {ops::external(g, qb, DType::F32, {B, 1, Hq, D}), 0},
+                           ops::external(g, kb, DType::F32, {B, Hkv, C, D}),
+                           ops::external(g, vb, DType::F32, {B, Hkv, C, D}), ops::external(g, sb, DType::I32, {B}),
+                           ops::external(g, ob, DType::F32, {B, 1, Hq, D}),
+                           ops::ParamWord{g.params(), 8, /*per_row=*/true, /*bound=*/64}, {.name = "attn"});
+    ASSERT_EQ(g.size(), 1u);
+    EXPECT_EQ(g.dispatches()[0].shader, Hq == 4 ? "attention_decode" : "attention_decoder");
+    Program p = g.compile();
+    for (int64_t b = 0; b < B; ++b) p.set_param(uint32_t(8 + b), uint32_t(pos[size_t(b)]));
+    p.run();
+    const auto got = download(ctx, ob, q.size());
+    std::vector<float> ref(q.size());
+    const size_t qrow = size_t(Hq * D), kvrow = size_t(Hkv * C * D);
+    for (int64_t b = 0; b < B; ++b) {
+      std::vector<float> r(qrow);
+      ops::attention_decoder_ref(
+          std::span(q).subspan(size_t(b) * qrow, qrow), std::span(kc).subspan(size_t(b) * kvrow, kvrow),
+          std::span(vc).subspan(size_t(b) * kvrow, kvrow), C, std::span(kv_start).subspan(size_t(b), 1), pos[size_t(b)],
+          {1, 1, Hq, Hkv, D}, float(1.0 / std::sqrt(double(D))), r);
+      std::copy(r.begin(), r.end(), ref.begin() + std::ptrdiff_t(size_t(b) * qrow));
+    }
+    expect_close(ref, got);
+  }
+}
+
+TEST(AttentionDecoderCases, PerRowPositionsNeedOneTokenPerRow) {
+  Context& ctx = test::context();
+  Buffer kb = ctx.create_buffer(2 * 16 * 8 * 4), sb = ctx.create_buffer(8), qb = ctx.create_buffer(2 * 2 * 8 * 4);
+  Graph g(ctx);
+  EXPECT_THROW(
+      ops::attention_decoder(g, {ops::external(g, qb, DType::F32, {2, 2, 1, 8}), 0},
+                             ops::external(g, kb, DType::F32, {2, 1, 16, 8}),
+                             ops::external(g, kb, DType::F32, {2, 1, 16, 8}), ops::external(g, sb, DType::I32, {2}),
+                             ops::external(g, qb, DType::F32, {2, 2, 1, 8}), ops::ParamWord{g.params(), 8, true}),
+      std::invalid_argument);
+}
+
 TEST(AttentionDecoderCases, CustomScale) {
   Context& ctx = test::context();
   const int64_t Hq = 2, D = 16, C = 9;

@@ -100,7 +100,7 @@ def bench_reference(cli, model, batch, tokens):
 
 
 def start_server(binary, model, max_batch, extra):
-    args = [binary, "--port", "0", "--max-batch", str(max_batch), "--max-queue", "1024", "--batch-window-ms", "50"] + extra
+    args = [binary, "--port", "0", "--max-batch", str(max_batch), "--max-queue", "1024"] + extra
     if model:
         args += ["--model", model]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -134,13 +134,15 @@ def main():
     ap.add_argument("--image-size", type=int, default=256, help="side of the generated square image (one tile)")
     ap.add_argument("--api-key")
     ap.add_argument("--no-bench", action="store_true", help="skip the smolvk bench comparison")
+    ap.add_argument("--ctx-size", type=int, default=1024, help="the server's KV positions per request")
     ap.add_argument("--json", help="write the results here")
     a = ap.parse_args()
     levels = [int(c) for c in a.clients.split(",")]
     proc = None
     url = a.url
     if not url:
-        proc, url = start_server(os.path.join(a.build, "apps", "smolvk-serve"), a.model, max(levels), [])
+        proc, url = start_server(os.path.join(a.build, "apps", "smolvk-serve"), a.model, max(levels),
+                                 ["--ctx-size", str(a.ctx_size)])
     headers = {"Content-Type": "application/json"}
     if a.api_key:
         headers["Authorization"] = "Bearer " + a.api_key

@@ -1,0 +1,266 @@
+// BatchSession: slots of one KV cache [slots, Hkv, positions, D] per layer. An admitted group
+// of requests is prefilled like a Model::generate batch (left-padded) into a view of its
+// slots' rows; the decode step runs rows 0 .. (last running slot) with each row's position,
+// step and sampling settings in the params buffer. Rows not running sit at position 0 with no
+// valid key: they compute and write only their own row, which nobody reads.
+#include "model/batch_session.h"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+#include "model/graphs.h"
+#include "model/model_impl.h"
+#include "model/ops/splice.h"
+
+namespace smolvk {
+namespace {
+// The decode step is recorded for keys up to a bound rounded up to this, so that it is
+// re-recorded once every this many steps at most while the splits stay sized to the context.
+constexpr int64_t kKeyBoundStep = 256;
+constexpr int kMaxSlots = int(Graph::kParamWords - param::kRowSteps);
+
+bool samples(const SamplingParams& s) { return s.temperature > 0 && s.top_k != 1; }
+ops::SamplingParams to_ops(const SamplingParams& s) { return {s.temperature, s.top_k, s.top_p, s.seed}; }
+}  // namespace
+
+struct BatchSession::State {
+  Model& model;
+  Model::Impl& I;
+  int slots = 0;
+  KvCache kv;
+  Buffer next_ids, kv_start, logits;
+  struct Slot {
+    bool used = false, running = false;
+    int64_t pos = 0;  // cache slot (= position) of the token fed next
+    int tokens = 0;   // generated so far
+    SlotSettings settings;
+    std::unique_ptr<StreamDecoder> decoder;
+  };
+  std::vector<Slot> slot;
+  // The recorded decode step: its rows, key bound and each row's sampling settings.
+  Program decode;
+  int64_t decode_rows = 0;
+  uint32_t decode_bound = 0;
+  std::vector<ops::SamplingParams> decode_sampling;
+  bool decode_valid = false;
+
+  explicit State(Model& m) : model(m), I(m.impl()) {}
+
+  // Token `id` of slot b: its text piece, and whether it ends the request.
+  SlotToken take(int b, int32_t id) {
+    Slot& s = slot[size_t(b)];
+    SlotToken t{b, id, s.decoder->feed(id), {}};
+    ++s.tokens;
+    const auto& stop = I.stop_ids;
+    if (!s.settings.ignore_eos && std::find(stop.begin(), stop.end(), id) != stop.end())
+      t.stop_reason = "eos";
+    else if (s.tokens >= s.settings.max_new_tokens)
+      t.stop_reason = "length";
+    if (!t.stop_reason.empty()) {
+      s.running = false;
+      t.piece += s.decoder->flush();
+    }
+    return t;
+  }
+
+  // Rows first .. first + n − 1 of the session's cache.
+  KvCache rows(int64_t first, int64_t n) const {
+    KvCache v;
+    v.batch = n;
+    v.capacity = kv.capacity;
+    const uint64_t row_bytes = kv.k[0].buffer.size() / uint64_t(kv.batch);
+    for (size_t i = 0; i < kv.k.size(); ++i) {
+      auto shape = kv.k[i].shape;
+      shape[0] = n;
+      v.k.push_back({kv.k[i].buffer, DType::F32, shape, uint64_t(first) * row_bytes});
+      v.v.push_back({kv.v[i].buffer, DType::F32, shape, uint64_t(first) * row_bytes});
+    }
+    return v;
+  }
+
+  // Encodes and prefills `reqs` into slots first .. first + n − 1.
+  std::vector<SlotToken> prefill(int first, std::span<const Request> reqs, std::span<const SlotSettings> settings,
+                                 const std::vector<PreparedRequest>& prepared) {
+    const int64_t n = int64_t(reqs.size());
+    GenerateOptions o;
+    o.max_new_tokens = 1;
+    for (const auto& s : settings) o.max_new_tokens = std::max(o.max_new_tokens, s.max_new_tokens);
+    const Model::Impl::Layout L = I.layout(reqs, prepared, nullptr, 0, o);
+    if (L.T + o.max_new_tokens > kv.capacity)
+      throw std::invalid_argument("requests of " + std::to_string(L.T) + " prompt tokens + " +
+                                  std::to_string(o.max_new_tokens) + " new tokens do not fit a slot of " +
+                                  std::to_string(kv.capacity) + " positions");
+    std::vector<const PreparedRequest*> ptrs;
+    for (const auto& p : prepared) ptrs.push_back(&p);
+    const Model::Impl::Encoded enc = I.encode(ptrs, nullptr);
+    std::vector<int32_t> targets;
+    if (enc.tiles)
+      targets = ops::image_token_targets(L.ids, int32_t(I.config.image_token_id), enc.tiles * I.config.image_seq_len());
+    else
+      ops::image_token_targets(L.ids, int32_t(I.config.image_token_id), 0);  // placeholders need images
+
+    Context& ctx = I.ctx;
+    const int64_t V = I.config.text.vocab_size;
+    Model::Impl::RunBuffers rb{upload_vector(ctx, L.ids),          upload_vector(ctx, L.positions),
+                               upload_vector(ctx, L.kv_start),     upload_vector(ctx, L.last_rows),
+                               upload_vector(ctx, targets),        ctx.create_buffer(uint64_t(n * V) * 4),
+                               ctx.create_buffer(uint64_t(n) * 4), {}};
+    std::vector<ops::SamplingParams> sampling;
+    for (const auto& s : settings) sampling.push_back(to_ops(s.sampling));
+    const KvCache view = rows(first, n);
+    Program p = I.record_prefill(L, rb, enc, int64_t(targets.size()), view, I.rope_for(kv.capacity), 0, sampling[0],
+                                 false, &sampling);
+    for (int64_t b = 0; b < n; ++b) p.set_param(param::kRowSteps + uint32_t(b), 0);
+    p.run();
+    std::vector<int32_t> ids(static_cast<size_t>(n));
+    std::memcpy(ids.data(), p.read_back().data(), uint64_t(n) * 4);
+    // The rows' first keys and first tokens, where the decode step reads them.
+    ctx.upload(kv_start, L.kv_start.data(), uint64_t(n) * 4, uint64_t(first) * 4);
+    ctx.upload(next_ids, ids.data(), uint64_t(n) * 4, uint64_t(first) * 4);
+
+    std::vector<SlotToken> out;
+    for (int64_t b = 0; b < n; ++b) {
+      Slot& s = slot[size_t(first + b)];
+      s = Slot{true, true, L.T, 0, settings[size_t(b)], std::make_unique<StreamDecoder>(I.tokenizer, true)};
+      out.push_back(take(int(first + b), ids[size_t(b)]));
+    }
+    decode_valid = false;
+    return out;
+  }
+};
+
+BatchSession::BatchSession(Model& model, int slots, int64_t positions) : s_(std::make_unique<State>(model)) {
+  const auto& t = model.config().text;
+  if (slots < 1 || slots > kMaxSlots)
+    throw std::invalid_argument("a batch session takes 1.." + std::to_string(kMaxSlots) + " slots, got " +
+                                std::to_string(slots));
+  if (positions <= 0) positions = t.max_position_embeddings;
+  if (positions > t.max_position_embeddings)
+    throw std::invalid_argument("positions per slot " + std::to_string(positions) + " exceed the model's " +
+                                std::to_string(t.max_position_embeddings));
+  // A multiple of 16: each slot's rows then start at a 256-byte aligned offset for any head dim.
+  positions = (positions + 15) / 16 * 16;
+  Context& ctx = model.context();
+  s_->slots = slots;
+  s_->kv = make_kv_cache(ctx, model.config(), slots, positions);
+  s_->slot.resize(size_t(slots));
+  // Rows that never ran still feed a token id to the embedding (a valid one) and see no key
+  // (their first key 1 is past their position 0).
+  s_->next_ids = upload_vector(ctx, std::vector<int32_t>(size_t(slots), 0));
+  s_->kv_start = upload_vector(ctx, std::vector<int32_t>(size_t(slots), 1));
+  s_->logits = ctx.create_buffer(uint64_t(slots) * uint64_t(t.vocab_size) * 4);
+}
+
+BatchSession::~BatchSession() = default;
+
+int BatchSession::slots() const { return s_->slots; }
+int64_t BatchSession::positions() const { return s_->kv.capacity; }
+int BatchSession::free_slots() const {
+  return int(std::count_if(s_->slot.begin(), s_->slot.end(), [](const State::Slot& s) { return !s.used; }));
+}
+int BatchSession::running() const {
+  return int(std::count_if(s_->slot.begin(), s_->slot.end(), [](const State::Slot& s) { return s.running; }));
+}
+uint64_t BatchSession::kv_bytes() const {
+  uint64_t b = 0;
+  for (size_t i = 0; i < s_->kv.k.size(); ++i) b += s_->kv.k[i].buffer.size() + s_->kv.v[i].buffer.size();
+  return b;
+}
+
+std::vector<SlotToken> BatchSession::admit(std::span<const Request> requests, std::span<const SlotSettings> settings) {
+  State& S = *s_;
+  if (requests.size() != settings.size())
+    throw std::invalid_argument("admit: " + std::to_string(requests.size()) + " requests but " +
+                                std::to_string(settings.size()) + " settings");
+  if (int(requests.size()) > free_slots())
+    throw std::invalid_argument("admit: " + std::to_string(requests.size()) + " requests but " +
+                                std::to_string(free_slots()) + " free slots");
+  // Everything that can be refused is checked before any GPU work.
+  std::vector<PreparedRequest> prepared;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const Request& r = requests[i];
+    if (!r.input_embeds.empty())
+      throw std::invalid_argument("admit: generation from input embeddings is not batched (use Model::generate)");
+    if (settings[i].max_new_tokens < 1) throw std::invalid_argument("max_new_tokens must be at least 1");
+    prepared.push_back(S.model.prepare_borrowing(r));
+    const int64_t need = int64_t(prepared.back().input_ids.size()) + settings[i].max_new_tokens;
+    if (need > S.kv.capacity)
+      throw std::invalid_argument("request " + std::to_string(i) + ": " +
+                                  std::to_string(prepared.back().input_ids.size()) + " prompt tokens + " +
+                                  std::to_string(settings[i].max_new_tokens) + " new tokens exceed the " +
+                                  std::to_string(S.kv.capacity) + " positions of a slot");
+  }
+  // The lowest free slots, prefilled run by run of neighbouring slots (one cache view each).
+  std::vector<int> free;
+  for (int b = 0; b < S.slots && free.size() < requests.size(); ++b)
+    if (!S.slot[size_t(b)].used) free.push_back(b);
+  std::vector<SlotToken> out;
+  for (size_t i = 0; i < free.size();) {
+    size_t j = i + 1;
+    while (j < free.size() && free[j] == free[j - 1] + 1) ++j;
+    std::vector<PreparedRequest> group(std::make_move_iterator(prepared.begin() + std::ptrdiff_t(i)),
+                                       std::make_move_iterator(prepared.begin() + std::ptrdiff_t(j)));
+    auto t = S.prefill(free[i], requests.subspan(i, j - i), settings.subspan(i, j - i), group);
+    out.insert(out.end(), std::make_move_iterator(t.begin()), std::make_move_iterator(t.end()));
+    i = j;
+  }
+  return out;
+}
+
+std::vector<SlotToken> BatchSession::step() {
+  State& S = *s_;
+  int64_t rows = 0, max_pos = 0;
+  for (int b = 0; b < S.slots; ++b)
+    if (S.slot[size_t(b)].running) {
+      rows = b + 1;
+      max_pos = std::max(max_pos, S.slot[size_t(b)].pos);
+    }
+  if (rows == 0) return {};
+  std::vector<ops::SamplingParams> sampling(size_t(rows), ops::SamplingParams{0.0f, 0, 1.0f, 0});
+  for (int64_t b = 0; b < rows; ++b)
+    if (S.slot[size_t(b)].running && samples(S.slot[size_t(b)].settings.sampling))
+      sampling[size_t(b)] = to_ops(S.slot[size_t(b)].settings.sampling);
+  const auto same = [](const ops::SamplingParams& a, const ops::SamplingParams& b) {
+    return a.temperature == b.temperature && a.top_k == b.top_k && a.top_p == b.top_p && a.seed == b.seed;
+  };
+  if (!S.decode_valid || rows != S.decode_rows || uint32_t(max_pos) > S.decode_bound ||
+      !std::equal(sampling.begin(), sampling.end(), S.decode_sampling.begin(), S.decode_sampling.end(), same)) {
+    Model::Impl::RunBuffers rb;  // the decode step reads and writes rows 0 .. rows − 1 of these
+    rb.next_ids = S.next_ids;
+    rb.kv_start = S.kv_start;
+    rb.logits = S.logits;
+    const uint32_t bound =
+        uint32_t(std::min<int64_t>((max_pos / kKeyBoundStep + 1) * kKeyBoundStep, S.kv.capacity - 1));
+    S.decode = S.I.record_decode_step(rows, rb, S.rows(0, rows), S.I.rope_for(S.kv.capacity), sampling[0], false,
+                                      &sampling, bound);
+    S.decode_rows = rows;
+    S.decode_bound = bound;
+    S.decode_sampling = sampling;
+    S.decode_valid = true;
+  }
+  for (int64_t b = 0; b < rows; ++b) {
+    const State::Slot& s = S.slot[size_t(b)];
+    S.decode.set_param(param::kPositions + uint32_t(b), s.running ? uint32_t(s.pos) : 0u);
+    S.decode.set_param(param::kRowSteps + uint32_t(b), s.running ? uint32_t(s.tokens) : 0u);
+  }
+  S.decode.set_param(param::kStep, 0);
+  S.decode.run();
+  std::vector<int32_t> ids(static_cast<size_t>(rows));
+  std::memcpy(ids.data(), S.decode.read_back().data(), uint64_t(rows) * 4);
+  std::vector<SlotToken> out;
+  for (int b = 0; b < int(rows); ++b) {
+    State::Slot& s = S.slot[size_t(b)];
+    if (!s.running) continue;
+    ++s.pos;
+    out.push_back(S.take(b, ids[size_t(b)]));
+  }
+  return out;
+}
+
+void BatchSession::release(int slot) {
+  if (slot < 0 || slot >= s_->slots) throw std::invalid_argument("release: no slot " + std::to_string(slot));
+  s_->slot[size_t(slot)] = State::Slot{};
+}
+
+}  // namespace smolvk
