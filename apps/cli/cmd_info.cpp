@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/cli/commands.h"
+#include "apps/cli/model_summary.h"
+#include "loader/error.h"
 #include "model/ops/attention.h"
 #include "model/ops/kernel_policy.h"
 #include "model/ops/matmul.h"
@@ -40,6 +42,7 @@ std::vector<KernelRow> kernel_choices(const Capabilities& c) {
 
 int cmd_info(const std::vector<std::string>& args) {
   bool json = false, kernels = false;
+  std::string model;
   ContextOptions opts = ContextOptions::from_env();
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -54,6 +57,12 @@ int cmd_info(const std::vector<std::string>& args) {
       }
       opts.profile = a == "--profile" ? args[++i] : a.substr(10);
       kernels = true;
+    } else if (a == "--model" || a.rfind("--model=", 0) == 0) {
+      if (a == "--model" && i + 1 >= args.size()) {
+        std::fprintf(stderr, "smolvk info: --model needs a checkpoint folder\n");
+        return 2;
+      }
+      model = a == "--model" ? args[++i] : a.substr(8);
     } else if (a == "--profiles") {
       for (const DeviceProfile& p : device_profiles())
         std::printf(
@@ -64,17 +73,34 @@ int cmd_info(const std::vector<std::string>& args) {
       return 0;
     } else if (a == "--help" || a == "-h") {
       std::printf(
-          "usage: smolvk info [--json] [--kernels] [--profile NAME] [--profiles]\n"
+          "usage: smolvk info [--json] [--kernels] [--profile NAME] [--profiles] [--model DIR]\n"
           "Lists every Vulkan device with its capability report and kernel policy; the one\n"
           "smolvk picks (discrete GPU first, or $SMOLVK_DEVICE) is marked.\n"
           "  --kernels        also the kernels smolvk would run for SmolVLM-256M's shapes\n"
           "  --profile NAME   clamp each device to a real GPU class's limits and features first\n"
           "                   (as SMOLVK_DEVICE_PROFILE=NAME does for every command); implies --kernels\n"
-          "  --profiles       list the device profiles and where their figures come from\n");
+          "  --profiles       list the device profiles and where their figures come from\n"
+          "  --model DIR      describe a checkpoint folder instead (no device used): architecture,\n"
+          "                   vision / text sizes, tiles of a 2048x2048 image, tokens per tile,\n"
+          "                   parameters (safetensors headers, else config.json) and the device\n"
+          "                   memory of the weights; config.json is enough\n");
       return 0;
     } else {
       std::fprintf(stderr, "smolvk info: unknown option '%s'\n", a.c_str());
       return 2;
+    }
+  }
+  if (!model.empty()) {
+    try {
+      const ModelSummary summary = summarize_model(model);
+      if (json)
+        std::printf("%s\n", summary_json(summary).dump(2).c_str());
+      else
+        std::printf("%s", format_summary(summary).c_str());
+      return 0;
+    } catch (const LoadError& e) {
+      std::fprintf(stderr, "smolvk info: %s\n", e.what());
+      return 1;
     }
   }
   if (!opts.profile.empty()) find_device_profile(opts.profile);  // the error names the known ones
