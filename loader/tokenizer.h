@@ -1,6 +1,7 @@
 #pragma once
 // Byte-level BPE tokenizer read from a Hugging Face tokenizer.json, matching HF
-// `tokenizers` (SmolLM2 / SmolVLM, and Llama-3 style BOS handling).
+// `tokenizers` (SmolLM2 / SmolVLM, and Llama-3's: Split regex pre-tokenizer, ignore_merges,
+// the template's <|begin_of_text|>).
 #include <cstdint>
 #include <filesystem>
 #include <memory>
