@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <stdexcept>
 
 #include "model/graphs.h"
@@ -19,6 +20,8 @@ namespace {
 // re-recorded once every this many steps at most while the splits stay sized to the context.
 constexpr int64_t kKeyBoundStep = 256;
 constexpr int kMaxSlots = int(Graph::kParamWords - param::kRowSteps);
+// Recorded decode steps kept (one per rows in use, key bound and sampling mix seen lately).
+constexpr size_t kMaxDecodePrograms = 128;
 
 bool samples(const SamplingParams& s) { return s.temperature > 0 && s.top_k != 1; }
 ops::SamplingParams to_ops(const SamplingParams& s) { return {s.temperature, s.top_k, s.top_p, s.seed}; }
@@ -38,12 +41,9 @@ struct BatchSession::State {
     std::unique_ptr<StreamDecoder> decoder;
   };
   std::vector<Slot> slot;
-  // The recorded decode step: its rows, key bound and each row's sampling settings.
-  Program decode;
-  int64_t decode_rows = 0;
-  uint32_t decode_bound = 0;
-  std::vector<ops::SamplingParams> decode_sampling;
-  bool decode_valid = false;
+  // Recorded decode steps by (rows, key bound, each row's sampling settings): requests come
+  // and go, and the same shapes come back.
+  std::map<std::string, Program> decode_programs;
 
   explicit State(Model& m) : model(m), I(m.impl()) {}
 
@@ -125,7 +125,6 @@ struct BatchSession::State {
       s = Slot{true, true, L.T, 0, settings[size_t(b)], std::make_unique<StreamDecoder>(I.tokenizer, true)};
       out.push_back(take(int(first + b), ids[size_t(b)]));
     }
-    decode_valid = false;
     return out;
   }
 };
@@ -221,33 +220,43 @@ std::vector<SlotToken> BatchSession::step() {
   for (int64_t b = 0; b < rows; ++b)
     if (S.slot[size_t(b)].running && samples(S.slot[size_t(b)].settings.sampling))
       sampling[size_t(b)] = to_ops(S.slot[size_t(b)].settings.sampling);
-  const auto same = [](const ops::SamplingParams& a, const ops::SamplingParams& b) {
-    return a.temperature == b.temperature && a.top_k == b.top_k && a.top_p == b.top_p && a.seed == b.seed;
-  };
-  if (!S.decode_valid || rows != S.decode_rows || uint32_t(max_pos) > S.decode_bound ||
-      !std::equal(sampling.begin(), sampling.end(), S.decode_sampling.begin(), S.decode_sampling.end(), same)) {
+  // Keys past the longest context are never read: the bound keeps the key splits sized to it
+  // (re-recorded once every kKeyBoundStep positions).
+  const uint32_t bound = uint32_t(std::min<int64_t>((max_pos / kKeyBoundStep + 1) * kKeyBoundStep, S.kv.capacity - 1));
+  std::string key = std::to_string(rows) + "/" + std::to_string(bound);
+  for (const auto& p : sampling) {
+    if (p.temperature <= 0) {
+      key += "/g";
+      continue;
+    }
+    uint32_t t = 0, q = 0;  // the floats' bits: equal keys mean equal settings
+    std::memcpy(&t, &p.temperature, 4);
+    std::memcpy(&q, &p.top_p, 4);
+    key += "/" + std::to_string(t) + "," + std::to_string(p.top_k) + "," + std::to_string(q) + "," +
+           std::to_string(p.seed);
+  }
+  auto it = S.decode_programs.find(key);
+  if (it == S.decode_programs.end()) {
+    if (S.decode_programs.size() >= kMaxDecodePrograms) S.decode_programs.clear();
     Model::Impl::RunBuffers rb;  // the decode step reads and writes rows 0 .. rows − 1 of these
     rb.next_ids = S.next_ids;
     rb.kv_start = S.kv_start;
     rb.logits = S.logits;
-    const uint32_t bound =
-        uint32_t(std::min<int64_t>((max_pos / kKeyBoundStep + 1) * kKeyBoundStep, S.kv.capacity - 1));
-    S.decode = S.I.record_decode_step(rows, rb, S.rows(0, rows), S.I.rope_for(S.kv.capacity), sampling[0], false,
-                                      &sampling, bound);
-    S.decode_rows = rows;
-    S.decode_bound = bound;
-    S.decode_sampling = sampling;
-    S.decode_valid = true;
+    it = S.decode_programs
+             .emplace(key, S.I.record_decode_step(rows, rb, S.rows(0, rows), S.I.rope_for(S.kv.capacity), sampling[0],
+                                                  false, &sampling, bound))
+             .first;
   }
+  Program& decode = it->second;
   for (int64_t b = 0; b < rows; ++b) {
     const State::Slot& s = S.slot[size_t(b)];
-    S.decode.set_param(param::kPositions + uint32_t(b), s.running ? uint32_t(s.pos) : 0u);
-    S.decode.set_param(param::kRowSteps + uint32_t(b), s.running ? uint32_t(s.tokens) : 0u);
+    decode.set_param(param::kPositions + uint32_t(b), s.running ? uint32_t(s.pos) : 0u);
+    decode.set_param(param::kRowSteps + uint32_t(b), s.running ? uint32_t(s.tokens) : 0u);
   }
-  S.decode.set_param(param::kStep, 0);
-  S.decode.run();
+  decode.set_param(param::kStep, 0);
+  decode.run();
   std::vector<int32_t> ids(static_cast<size_t>(rows));
-  std::memcpy(ids.data(), S.decode.read_back().data(), uint64_t(rows) * 4);
+  std::memcpy(ids.data(), decode.read_back().data(), uint64_t(rows) * 4);
   std::vector<SlotToken> out;
   for (int b = 0; b < int(rows); ++b) {
     State::Slot& s = S.slot[size_t(b)];
