@@ -8,6 +8,7 @@
 #include <set>
 
 #include "tests/server/serve_util.h"
+#include "tests/test_util.h"
 
 namespace smolvk::test {
 namespace {
@@ -159,9 +160,12 @@ TEST(Serve, StopStringsAreCutAndEndTheAnswer) {
   EXPECT_EQ(st.finish_reason, "stop");
 }
 
-// Different prompts at once are batched; each row's greedy ids equal what it gets alone.
+// Different prompts at once are batched; each row's greedy ids equal what it gets alone. On a
+// checkpoint with clear greedy margins: which requests share a decode step depends on arrival
+// timing, and the batch's row count picks the mat-vec kernel (its summation order), so the
+// demo's random weights, with near-ties, could flip a token now and then.
 TEST(Serve, SixteenConcurrentStreamsGetTheirIdsAlone) {
-  ServerProcess s({"--max-batch", "16"});
+  ServerProcess s({"--max-batch", "16", "--model", (test::data_dir() / "smolvlm_f32_s3").string()});
   std::vector<json> bodies;
   std::vector<std::vector<int32_t>> alone;
   for (int i = 0; i < 16; ++i) {
