@@ -11,24 +11,13 @@
 #include <nlohmann/json.hpp>
 
 #include "loader/tokenizer.h"
+#include "tests/loader/golden_util.h"
 #include "tests/test_util.h"
 
 namespace smolvk {
 namespace {
 
 namespace fs = std::filesystem;
-
-nlohmann::json read_json(const fs::path& file) {
-  std::ifstream in(file);
-  return nlohmann::json::parse(in);
-}
-
-std::string stream_decode(const Tokenizer& tok, const std::vector<int32_t>& ids) {
-  StreamDecoder stream(tok);
-  std::string out;
-  for (int32_t id : ids) out += stream.feed(id);
-  return out + stream.flush();
-}
 
 TEST(TokenizerGolden, EveryCaseOfTokenizerCases) {
   const fs::path cases_file = test::data_dir() / "tokenizer_cases.json";
@@ -38,7 +27,7 @@ TEST(TokenizerGolden, EveryCaseOfTokenizerCases) {
   ASSERT_TRUE(fs::exists(tok_file)) << tok_file << " is missing";
   const Tokenizer tok = Tokenizer::load(tok_file);
   EXPECT_TRUE(tok.bos_prefix().empty());  // SmolLM2 adds no BOS
-  const nlohmann::json cases = read_json(cases_file);
+  const nlohmann::json cases = test::read_json(cases_file);
   ASSERT_GE(cases.size(), 50u);
   for (const auto& c : cases) {
     const std::string text = c["text"];
@@ -46,7 +35,7 @@ TEST(TokenizerGolden, EveryCaseOfTokenizerCases) {
     const std::vector<int32_t> got = tok.encode(text);
     EXPECT_EQ(got, want) << "text: " << text;
     EXPECT_EQ(tok.decode(want), c["decoded"].get<std::string>()) << "text: " << text;
-    EXPECT_EQ(stream_decode(tok, want), c["decoded"].get<std::string>()) << "text: " << text;
+    EXPECT_EQ(test::stream_decode(tok, want), c["decoded"].get<std::string>()) << "text: " << text;
     if (c.contains("decoded_skip_special")) {
       EXPECT_EQ(tok.decode(want, true), c["decoded_skip_special"].get<std::string>()) << "text: " << text;
     }
@@ -63,7 +52,7 @@ TEST(TokenizerGolden, PromptTextPiecesOfEveryRequest) {
     const fs::path dir = test::data_dir() / name;
     if (!fs::exists(dir / "golden" / "golden.json")) continue;
     const Tokenizer tok = Tokenizer::load(dir / "tokenizer.json");
-    const nlohmann::json golden = read_json(dir / "golden" / "golden.json");
+    const nlohmann::json golden = test::read_json(dir / "golden" / "golden.json");
     for (const auto& req : golden["requests"]) {
       for (size_t row = 0; row < req["prompt_text"].size(); ++row) {
         const auto ids = req["input_ids"][row].get<std::vector<int32_t>>();

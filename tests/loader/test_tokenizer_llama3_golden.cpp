@@ -13,6 +13,7 @@
 
 #include "loader/tokenizer.h"
 #include "loader/tokenizer_pretok.h"
+#include "tests/loader/golden_util.h"
 #include "tests/test_util.h"
 
 namespace smolvk {
@@ -26,18 +27,6 @@ constexpr const char* kMakeFixture =
 
 fs::path fixture_dir() { return test::data_dir() / "llama3_tokenizer"; }
 
-nlohmann::json read_json(const fs::path& file) {
-  std::ifstream in(file);
-  return nlohmann::json::parse(in);
-}
-
-std::string stream_decode(const Tokenizer& tok, const std::vector<int32_t>& ids) {
-  StreamDecoder stream(tok);
-  std::string out;
-  for (int32_t id : ids) out += stream.feed(id);
-  return out + stream.flush();
-}
-
 std::vector<std::string> split_pieces(const std::string& text) {
   std::vector<std::string_view> parts;
   split_llama3(text, parts);
@@ -50,14 +39,14 @@ TEST(TokenizerLlama3Golden, EveryCase) {
   // Committed fixtures: missing is a failure, not a skip.
   ASSERT_TRUE(fs::exists(cases_file)) << cases_file << " is missing" << kMakeFixture;
   ASSERT_TRUE(fs::exists(tok_file)) << tok_file << " is missing" << kMakeFixture;
-  const nlohmann::json spec = read_json(tok_file);
+  const nlohmann::json spec = test::read_json(tok_file);
   ASSERT_EQ(spec["model"].value("ignore_merges", false), true) << "not a Llama-3 style fixture" << kMakeFixture;
   const Tokenizer tok = Tokenizer::load(tok_file);  // with its tokenizer_config.json
   ASSERT_EQ(tok.bos_prefix().size(), 1u);
   EXPECT_EQ(tok.bos_prefix()[0], tok.token_to_id("<|begin_of_text|>").value_or(-1));
   const PreTokenizer pre = PreTokenizer::from_json(spec["pre_tokenizer"], tok_file.string());
 
-  const nlohmann::json cases = read_json(cases_file);
+  const nlohmann::json cases = test::read_json(cases_file);
   ASSERT_GE(cases.size(), 40u);
   for (const auto& c : cases) {
     const std::string text = c["text"];
@@ -73,7 +62,7 @@ TEST(TokenizerLlama3Golden, EveryCase) {
     got.insert(got.end(), body.begin(), body.end());
     EXPECT_EQ(got, want) << "text: " << text;
     EXPECT_EQ(tok.decode(want), c["decoded"].get<std::string>()) << "text: " << text;
-    EXPECT_EQ(stream_decode(tok, want), c["decoded"].get<std::string>()) << "text: " << text;
+    EXPECT_EQ(test::stream_decode(tok, want), c["decoded"].get<std::string>()) << "text: " << text;
     EXPECT_EQ(tok.decode(want, true), c["decoded_skip_special"].get<std::string>()) << "text: " << text;
   }
 }

@@ -6,6 +6,7 @@
 #include "loader/config.h"
 #include "loader/generation_config.h"
 #include "loader/weights.h"
+#include "tests/loader/golden_util.h"
 #include "tests/test_util.h"
 
 namespace smolvk {
@@ -37,15 +38,10 @@ class FixtureWeights : public testing::TestWithParam<FixtureCase> {
   }
 };
 
-nlohmann::json read_json(const fs::path& p) {
-  std::ifstream in(p);
-  return nlohmann::json::parse(in);
-}
-
 TEST_P(FixtureWeights, ConfigFields) {
   const auto& fc = GetParam();
   auto c = load_model_config(dir());
-  auto raw = read_json(dir() / "config.json");
+  auto raw = test::read_json(dir() / "config.json");
   EXPECT_EQ(c.scale_factor, fc.scale_factor);
   EXPECT_EQ(c.vision.image_size, fc.image_size);
   EXPECT_EQ(c.vision.patch_size, fc.patch_size);
@@ -67,7 +63,7 @@ TEST_P(FixtureWeights, ConfigFields) {
   // What the fixture generator recorded about the checkpoint it wrote.
   auto golden = dir() / "golden" / "golden.json";
   if (fs::exists(golden)) {
-    auto g = read_json(golden);
+    auto g = test::read_json(golden);
     EXPECT_EQ(c.architecture_name, g["architecture"].get<std::string>());
     EXPECT_EQ(c.tied_embeddings(), g["tie_word_embeddings"].get<bool>());
     EXPECT_EQ(c.image_seq_len(), g["image_seq_len"].get<int64_t>());
