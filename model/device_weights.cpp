@@ -25,6 +25,8 @@ DType device_dtype(TensorDType t, const std::string& name) {
 struct Uploader {
   Context& ctx;
   DeviceWeights& out;
+  const std::function<void(uint64_t)>& on_bytes;
+  uint64_t file_bytes = 0;  // of the checkpoint's tensors uploaded so far
 
   // Concatenates tensors along dim 0 (all must share dtype and trailing dims); with `f16`, their
   // values as to_f16 converted them instead of the file's bytes.
@@ -59,6 +61,8 @@ struct Uploader {
       }
     }
     out.bytes += bytes;
+    for (const TensorView* t : parts) file_bytes += t->bytes;
+    if (on_bytes) on_bytes(file_bytes);
     return d;
   }
   DeviceTensor one(const TensorView* t) { return t ? cat({t}) : DeviceTensor{}; }
@@ -97,9 +101,10 @@ struct Uploader {
 
 }  // namespace
 
-DeviceWeights upload_weights(Context& ctx, const ModelConfig& c, const WeightSet& w, std::optional<DType> gemm) {
+DeviceWeights upload_weights(Context& ctx, const ModelConfig& c, const WeightSet& w, std::optional<DType> gemm,
+                             const std::function<void(uint64_t)>& on_bytes) {
   DeviceWeights d;
-  Uploader up{ctx, d};
+  Uploader up{ctx, d, on_bytes};
   const int64_t p = c.vision.patch_size, ch = c.vision.num_channels;
   up.gemm_linear(gemm, {w.vision.patch_embedding.weight}, {w.vision.patch_embedding.bias}, d.patch_w, d.patch_b);
   d.patch_w.shape = {d.patch_w.shape[0], ch * p * p};  // the conv weight flattened as (c, ky, kx)

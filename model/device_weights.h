@@ -2,6 +2,7 @@
 // The checkpoint's weights on the device, uploaded once, in the checkpoint's dtype (bf16
 // stays bf16) except the tensor-core GEMM weights upload_weights is told to convert. q/k/v are fused into one [q+k+v,
 // in] matrix and gate/up into one [2I, in] so each is a single matmul.
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -41,7 +42,10 @@ struct DeviceWeights {
 // `gemm`: the dtype for the weights and biases of the vision encoder's and connector's linear
 // layers (patch embedding included) (ops::tensor_core_weight_dtype), where bf16 converts without overflow; nullopt
 // keeps every tensor in the checkpoint's dtype.
+// `on_bytes(done)` after each tensor: the bytes of the checkpoint's tensors uploaded so far
+// (a converted tensor counts its size in the file).
 DeviceWeights upload_weights(Context& ctx, const ModelConfig& config, const WeightSet& w,
-                             std::optional<DType> gemm = std::nullopt);
+                             std::optional<DType> gemm = std::nullopt,
+                             const std::function<void(uint64_t done)>& on_bytes = {});
 
 }  // namespace smolvk

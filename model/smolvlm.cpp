@@ -48,7 +48,8 @@ const DeviceTensor& Model::Impl::rope_for(int64_t capacity) {
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::~Model() = default;
 
-std::unique_ptr<Model> Model::load(Context& ctx, const std::filesystem::path& dir, const ProgressCallback& progress) {
+std::unique_ptr<Model> Model::load(Context& ctx, const std::filesystem::path& dir, const ProgressCallback& progress,
+                                   const UploadProgress& upload) {
   auto say = [&](const std::string& s) {
     if (progress) progress(s);
   };
@@ -60,7 +61,12 @@ std::unique_ptr<Model> Model::load(Context& ctx, const std::filesystem::path& di
   SafeTensors tensors = I.weights_file();
   WeightSet ws = map_weights(I.config, tensors);
   say("uploading weights");
-  I.weights = upload_weights(ctx, I.config, ws, ops::tensor_core_weight_dtype(ctx.caps()));
+  uint64_t total = 0;  // map_weights refuses unused tensors: every tensor is uploaded
+  for (const std::string& name : tensors.names()) total += tensors.at(name).bytes;
+  if (upload) upload(0, total);
+  I.weights = upload_weights(ctx, I.config, ws, ops::tensor_core_weight_dtype(ctx.caps()), [&](uint64_t done) {
+    if (upload) upload(done, total);
+  });
   return std::unique_ptr<Model>(new Model(std::move(impl)));
 }
 

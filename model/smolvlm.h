@@ -86,6 +86,9 @@ struct Result {
 // complete text (never half a UTF-8 character).
 using TokenCallback = std::function<void(int row, int32_t id, const std::string& piece)>;
 using ProgressCallback = std::function<void(const std::string& what)>;
+// How far the weights upload is: bytes of the checkpoint's tensors on the device so far, of
+// `total` (called after each tensor).
+using UploadProgress = std::function<void(uint64_t done, uint64_t total)>;
 
 // What a request becomes before the GPU sees it.
 struct PreparedRequest {
@@ -104,7 +107,7 @@ struct PreparedRequest {
 class Model {
  public:
   static std::unique_ptr<Model> load(Context& ctx, const std::filesystem::path& dir,
-                                     const ProgressCallback& progress = {});
+                                     const ProgressCallback& progress = {}, const UploadProgress& upload = {});
   // A model of this configuration with random weights of `weight_dtype` (F32, F16 or BF16)
   // built in memory, and a small byte-level tokenizer: for benchmarks (model/random_model.cpp).
   static std::unique_ptr<Model> random(Context& ctx, const ModelConfig& config, DType weight_dtype, uint64_t seed = 0);

@@ -1,5 +1,9 @@
 #include "apps/cli/model_args.h"
 
+#include <unistd.h>
+
+#include "apps/cli/progress_bar.h"
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -25,9 +29,22 @@ std::unique_ptr<Model> load_model(Context& ctx, const std::filesystem::path& dir
                  "HuggingFaceTB/SmolVLM-256M-Instruct for real answers.\n",
                  dir.string().c_str());
   auto t0 = std::chrono::steady_clock::now();
-  auto m = Model::load(ctx, dir, [&](const std::string& what) {
-    if (!quiet) std::fprintf(stderr, "smolvk: %s...\n", what.c_str());
-  });
+  ProgressBar bar("smolvk: uploading weights", isatty(fileno(stderr)) != 0);
+  std::unique_ptr<Model> m;
+  try {
+    m = Model::load(
+        ctx, dir,
+        [&](const std::string& what) {
+          if (!quiet && what != "uploading weights") std::fprintf(stderr, "smolvk: %s...\n", what.c_str());
+        },
+        [&](uint64_t done, uint64_t total) {
+          if (!quiet) bar.update(done, total);
+        });
+  } catch (...) {
+    bar.finish();  // the error goes on a line of its own
+    throw;
+  }
+  bar.finish();
   if (!quiet)
     std::fprintf(stderr, "smolvk: loaded %s (%.1fM parameters, %.1f MiB) on %s in %.0f ms\n",
                  m->config().architecture_name.c_str(), double(m->parameter_count()) / 1e6,
