@@ -35,6 +35,9 @@ def main():
     ap.add_argument("--shape", default="256m", choices=sorted(SHAPES))
     ap.add_argument("--like", default=os.path.join(root, "examples", "demo-model"))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--resize-edge", type=int, default=0,
+                    help="the processor's resize longest edge (default 4 tiles, as published; the tile side "
+                         "gives one tile per image)")
     a = ap.parse_args()
 
     import torch
@@ -60,7 +63,7 @@ def main():
     with open(os.path.join(a.like, "processor_config.json")) as f:
         proc = json.load(f)
     proc["image_processor"]["max_image_size"] = {"longest_edge": tile}
-    proc["image_processor"]["size"] = {"longest_edge": 4 * tile}
+    proc["image_processor"]["size"] = {"longest_edge": a.resize_edge or 4 * tile}
     proc["image_seq_len"] = (tile // shape["vision"]["patch_size"]) ** 2 // shape["scale_factor"] ** 2
     with open(os.path.join(a.out, "processor_config.json"), "w") as f:
         json.dump(proc, f, indent=2)
