@@ -195,14 +195,19 @@ std::vector<SlotToken> BatchSession::admit(std::span<const Request> requests, st
   for (int b = 0; b < S.slots && free.size() < requests.size(); ++b)
     if (!S.slot[size_t(b)].used) free.push_back(b);
   std::vector<SlotToken> out;
-  for (size_t i = 0; i < free.size();) {
-    size_t j = i + 1;
-    while (j < free.size() && free[j] == free[j - 1] + 1) ++j;
-    std::vector<PreparedRequest> group(std::make_move_iterator(prepared.begin() + std::ptrdiff_t(i)),
-                                       std::make_move_iterator(prepared.begin() + std::ptrdiff_t(j)));
-    auto t = S.prefill(free[i], requests.subspan(i, j - i), settings.subspan(i, j - i), group);
-    out.insert(out.end(), std::make_move_iterator(t.begin()), std::make_move_iterator(t.end()));
-    i = j;
+  try {
+    for (size_t i = 0; i < free.size();) {
+      size_t j = i + 1;
+      while (j < free.size() && free[j] == free[j - 1] + 1) ++j;
+      std::vector<PreparedRequest> group(std::make_move_iterator(prepared.begin() + std::ptrdiff_t(i)),
+                                         std::make_move_iterator(prepared.begin() + std::ptrdiff_t(j)));
+      auto t = S.prefill(free[i], requests.subspan(i, j - i), settings.subspan(i, j - i), group);
+      out.insert(out.end(), std::make_move_iterator(t.begin()), std::make_move_iterator(t.end()));
+      i = j;
+    }
+  } catch (...) {
+    for (const SlotToken& t : out) release(t.slot);  // all or nothing: a later run's failure
+    throw;
   }
   return out;
 }

@@ -44,10 +44,10 @@ class BatchSession {
 
   // Prepares the requests, encodes all their images in one pass and prefills their prompts
   // into free slots (the lowest first); returns each request's first token, in order, with
-  // its slot. Throws std::invalid_argument, having admitted none, when fewer slots are free
-  // than requests are given, or a request is malformed or needs more than positions()
-  // (prompt + max_new_tokens). A request whose first token ends it holds its slot, finished,
-  // until released.
+  // its slot. Throws std::invalid_argument, before any GPU work, when fewer slots are free than
+  // requests are given, or a request is malformed or needs more than positions() (prompt +
+  // max_new_tokens); on any error (a GPU one too) none of the requests is admitted. A request
+  // whose first token ends it holds its slot, finished, until released.
   std::vector<SlotToken> admit(std::span<const Request> requests, std::span<const SlotSettings> settings);
 
   // One decode step of every running slot: its next token (nothing when none runs).

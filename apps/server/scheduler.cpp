@@ -216,7 +216,12 @@ class ContinuousScheduler final : public Scheduler {
     EntryPtr e;
     {
       std::lock_guard lock(mutex_);
-      e = running_.at(t.slot);
+      const auto it = running_.find(t.slot);
+      if (it == running_.end()) {  // no job holds this slot: free it
+        session_.release(t.slot);
+        return;
+      }
+      e = it->second;
     }
     const char* reason = nullptr;
     if (e->wanted()) {
