@@ -23,7 +23,6 @@ constexpr int kMaxSlots = int(Graph::kParamWords - param::kRowSteps);
 // Recorded decode steps kept (one per rows in use, key bound and sampling mix seen lately).
 constexpr size_t kMaxDecodePrograms = 128;
 
-bool samples(const SamplingParams& s) { return s.temperature > 0 && s.top_k != 1; }
 ops::SamplingParams to_ops(const SamplingParams& s) { return {s.temperature, s.top_k, s.top_p, s.seed}; }
 }  // namespace
 
@@ -223,7 +222,7 @@ std::vector<SlotToken> BatchSession::step() {
   if (rows == 0) return {};
   std::vector<ops::SamplingParams> sampling(size_t(rows), ops::SamplingParams{0.0f, 0, 1.0f, 0});
   for (int64_t b = 0; b < rows; ++b)
-    if (S.slot[size_t(b)].running && samples(S.slot[size_t(b)].settings.sampling))
+    if (S.slot[size_t(b)].running && ops::samples(to_ops(S.slot[size_t(b)].settings.sampling)))
       sampling[size_t(b)] = to_ops(S.slot[size_t(b)].settings.sampling);
   // Keys past the longest context are never read: the bound keeps the key splits sized to it
   // (re-recorded once every kKeyBoundStep positions).

@@ -68,7 +68,6 @@ void build_text(Graph& g, const ModelConfig& c, const DeviceWeights& w, const Kv
   Tensor normed = transient(g, DType::F32, {B, H}, "text.final_norm");
   ops.rms_norm(last, w.final_norm.bind(g), eps, normed, "text.norm");
   ops.linear(normed, w.lm_head.bind(g), io.logits, "text.lm_head");
-  const auto samples = [](const SamplingParams& s) { return s.temperature > 0 && s.top_k != 1; };
   if (io.row_sampling.empty()) {
     if (samples(io.sampling))
       ops.sample(io.logits, io.next_ids, io.sampling, io.step, "text.sample");

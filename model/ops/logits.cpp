@@ -47,7 +47,7 @@ void record_sample(Graph& g, const Tensor& logits, const Tensor& ids, const Samp
     throw std::invalid_argument("sample: temperature " + std::to_string(p.temperature) + ", top_k " +
                                 std::to_string(p.top_k) + ", top_p " + std::to_string(p.top_p) +
                                 ": need a finite temperature, top_k >= 0 and top_p > 0");
-  if (p.temperature <= 0 || p.top_k == 1) return argmax(g, logits, ids, name);
+  if (!samples(p)) return argmax(g, logits, ids, name);
   if (params && param_index >= Graph::kParamWords)
     throw std::invalid_argument("sample: step param index " + std::to_string(param_index) + " is past the " +
                                 std::to_string(Graph::kParamWords) + " param words");

@@ -14,6 +14,9 @@ struct SamplingParams {
   uint64_t seed = 0;
 };
 
+// Whether `p` draws noise (sample) rather than taking the argmax (temperature <= 0 or top_k 1).
+inline bool samples(const SamplingParams& p) { return p.temperature > 0 && p.top_k != 1; }
+
 // ids I32 [B] = argmax over the last dim of logits f32 [B, V]; ties → lowest index
 // (torch.argmax). One workgroup per row, any V.
 void argmax(Graph& g, const Tensor& logits, const Tensor& ids, const std::string& name = "argmax");
