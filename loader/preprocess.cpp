@@ -19,19 +19,11 @@ Image crop(const Image& in, int x0, int y0, int w, int h) {
   return out;
 }
 
-// Python's rescale (float64 product, cast to float32) then normalize (float32 arithmetic).
-void to_floats(const Image& tile, const ProcessorConfig& cfg, float* out) {
+// Planar [3, H, W] bytes of an interleaved RGB tile.
+void to_planes(const Image& tile, uint8_t* out) {
   const size_t plane = size_t(tile.width) * tile.height;
-  for (int c = 0; c < 3; ++c) {
-    const float mean = float(cfg.image_mean[c]), std = float(cfg.image_std[c]);
-    float* dst = out + c * plane;
-    for (size_t i = 0; i < plane; ++i) {
-      const uint8_t p = tile.rgb[i * 3 + c];
-      float v = cfg.do_rescale ? float(double(p) * cfg.rescale_factor) : float(p);
-      if (cfg.do_normalize) v = (v - mean) / std;
-      dst[i] = v;
-    }
-  }
+  for (int c = 0; c < 3; ++c)
+    for (size_t i = 0; i < plane; ++i) out[c * plane + i] = tile.rgb[i * 3 + c];
 }
 
 }  // namespace
@@ -120,7 +112,34 @@ Plan plan(const Image& image, const ProcessorConfig& cfg) {
 
 ProcessedImage image_layout(const Image& image, const ProcessorConfig& cfg) { return plan(image, cfg).layout; }
 
-ProcessedImage preprocess_image(const Image& image, const ProcessorConfig& cfg) {
+std::vector<float> pixel_lut(const ProcessorConfig& cfg) {
+  // Python's rescale (float64 product, cast to float32) then normalize (float32 arithmetic).
+  std::vector<float> lut(3 * 256);
+  for (int c = 0; c < 3; ++c) {
+    const float mean = float(cfg.image_mean[c]), std = float(cfg.image_std[c]);
+    for (int p = 0; p < 256; ++p) {
+      float v = cfg.do_rescale ? float(double(p) * cfg.rescale_factor) : float(p);
+      if (cfg.do_normalize) v = (v - mean) / std;
+      lut[size_t(c * 256 + p)] = v;
+    }
+  }
+  return lut;
+}
+
+std::vector<float> normalize_pixels(std::span<const uint8_t> bytes, std::span<const float> lut, int64_t plane) {
+  const int64_t channels = int64_t(lut.size()) / 256;
+  if (plane <= 0 || channels <= 0 || lut.size() % 256 != 0 || bytes.size() % size_t(channels * plane) != 0)
+    throw LoadError("normalize_pixels: " + std::to_string(bytes.size()) + " bytes are not whole tiles of " +
+                    std::to_string(channels) + " planes of " + std::to_string(plane) + " pixels");
+  std::vector<float> out(bytes.size());
+  for (size_t at = 0; at < bytes.size(); at += size_t(plane)) {
+    const float* table = &lut[(at / size_t(plane)) % size_t(channels) * 256];
+    for (size_t i = at; i < at + size_t(plane); ++i) out[i] = table[bytes[i]];
+  }
+  return out;
+}
+
+ProcessedImage preprocess_image(const Image& image, const ProcessorConfig& cfg, PixelForm form) {
   const Plan p = plan(image, cfg);
   const int M = cfg.max_image_longest_edge;
   Image cur = image;
@@ -144,9 +163,13 @@ ProcessedImage preprocess_image(const Image& image, const ProcessorConfig& cfg) 
   out.height = tiles[0].height;
   out.width = tiles[0].width;
   const size_t plane = size_t(out.height) * out.width;
-  out.pixel_values.resize(tiles.size() * 3 * plane);
+  out.pixel_bytes.resize(tiles.size() * 3 * plane);
   out.pixel_mask.assign(tiles.size() * plane, 1);
-  for (size_t t = 0; t < tiles.size(); ++t) to_floats(tiles[t], cfg, out.pixel_values.data() + t * 3 * plane);
+  for (size_t t = 0; t < tiles.size(); ++t) to_planes(tiles[t], out.pixel_bytes.data() + t * 3 * plane);
+  if (form == PixelForm::Floats) {
+    out.pixel_values = normalize_pixels(out.pixel_bytes, pixel_lut(cfg), int64_t(plane));
+    out.pixel_bytes = {};
+  }
   return out;
 }
 

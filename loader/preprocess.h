@@ -21,8 +21,9 @@ struct ProcessedImage {
   int rows = 0, cols = 0;
   int num_tiles = 0;                // rows*cols + 1 (global image last), or 1 when unsplit
   int height = 0, width = 0;        // of every tile
-  std::vector<float> pixel_values;  // [num_tiles, 3, height, width]
-  std::vector<uint8_t> pixel_mask;  // [num_tiles, height, width], 1 = real pixel
+  std::vector<float> pixel_values;   // [num_tiles, 3, height, width] (PixelForm::Floats)
+  std::vector<uint8_t> pixel_bytes;  // the same before rescale and normalize (PixelForm::Bytes)
+  std::vector<uint8_t> pixel_mask;   // [num_tiles, height, width], 1 = real pixel
   ImageGrid grid() const { return {rows, cols}; }
 };
 
@@ -31,8 +32,21 @@ struct ProcessedImage {
 // config would otherwise make millions of tiles.
 inline constexpr int kMaxTilesPerImage = 1024;
 
+// The processor's output: its float pixel_values, or the tiles' bytes before the last step
+// (rescale and normalize), which pixel_lut turns into the same floats, on the host
+// (normalize_pixels) or on the device (ops::im2col with a lut), from a quarter of the bytes.
+enum class PixelForm { Floats, Bytes };
+
 // `image` is already RGB (decode_image applies do_convert_rgb's conversion).
-ProcessedImage preprocess_image(const Image& image, const ProcessorConfig& config);
+ProcessedImage preprocess_image(const Image& image, const ProcessorConfig& config,
+                                PixelForm form = PixelForm::Floats);
+
+// The processor's rescale and normalize as a table [3 · 256]: entry c · 256 + v is the float
+// a byte v of channel c becomes (Python's float64 rescale cast to float32, then float32
+// normalize, as transformers computes it).
+std::vector<float> pixel_lut(const ProcessorConfig& config);
+// Bytes [tiles, C, H, W] → floats through a table [C · 256]; plane = H · W.
+std::vector<float> normalize_pixels(std::span<const uint8_t> bytes, std::span<const float> lut, int64_t plane);
 // What preprocess_image would give for `image` but the pixels: grid, tile count and size
 // (pixel_values and pixel_mask stay empty). Checks the image and the tile limit the same way.
 ProcessedImage image_layout(const Image& image, const ProcessorConfig& config);

@@ -18,11 +18,12 @@ inline constexpr uint32_t kRowSteps = 160;  // [B] per-row sampling steps (Batch
 }  // namespace param
 
 struct VisionIO {
-  ops::Tensor pixels;                       // f32 [N, C, H, W]
+  ops::Tensor pixels;                       // f32 [N, C, H, W], or u8 with pixel_lut
   ops::Tensor pos_ids;                      // i32 [N, S]
   ops::Tensor key_valid;                    // i32 [N, S]
   ops::Tensor image_rows;                   // f32 [N · image_seq_len, text hidden] (output)
   const ops::Tensor* vision_out = nullptr;  // f32 [N, S, vision hidden] (optional output)
+  const ops::Tensor* pixel_lut = nullptr;   // f32 [C, 256]: the processor's normalization of u8 pixels
 };
 void build_vision(Graph& g, const ModelConfig& c, const DeviceWeights& w, const VisionIO& io);
 

@@ -5,16 +5,31 @@
 
 namespace smolvk {
 
-ImageCache::Key ImageCache::key(std::span<const float> pixels, std::span<const uint8_t> mask, int64_t tiles, int64_t h,
-                                int64_t w) {
+namespace {
+// Tag, sizes, the pixels as given, the table (empty for floats), the mask.
+ImageCache::Key hash(uint8_t form, std::span<const uint8_t> data, std::span<const float> lut,
+                     std::span<const uint8_t> mask, int64_t tiles, int64_t h, int64_t w) {
   XXH3_state_t state;
   XXH3_128bits_reset(&state);
-  const int64_t dims[3] = {tiles, h, w};
-  XXH3_128bits_update(&state, dims, sizeof dims);
-  XXH3_128bits_update(&state, pixels.data(), pixels.size_bytes());
+  const int64_t head[4] = {form, tiles, h, w};
+  XXH3_128bits_update(&state, head, sizeof head);
+  XXH3_128bits_update(&state, data.data(), data.size_bytes());
+  XXH3_128bits_update(&state, lut.data(), lut.size_bytes());
   XXH3_128bits_update(&state, mask.data(), mask.size_bytes());
   const XXH128_hash_t d = XXH3_128bits_digest(&state);
   return {d.low64, d.high64};
+}
+}  // namespace
+
+ImageCache::Key ImageCache::key(std::span<const float> pixels, std::span<const uint8_t> mask, int64_t tiles, int64_t h,
+                                int64_t w) {
+  const std::span<const uint8_t> data(reinterpret_cast<const uint8_t*>(pixels.data()), pixels.size_bytes());
+  return hash(0, data, {}, mask, tiles, h, w);
+}
+
+ImageCache::Key ImageCache::key(std::span<const uint8_t> pixel_bytes, std::span<const float> lut,
+                                std::span<const uint8_t> mask, int64_t tiles, int64_t h, int64_t w) {
+  return hash(1, pixel_bytes, lut, mask, tiles, h, w);
 }
 
 uint64_t ImageCache::budget() const {

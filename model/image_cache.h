@@ -2,8 +2,8 @@
 // The image cache: the encoder + connector output rows of recently seen images, kept on the
 // device under an LRU byte budget, so that a request about an image seen before skips the
 // vision encoder (Model::set_image_cache_budget). Keyed by a 128-bit hash (XXH3, Debian's
-// libxxhash) of the image's preprocessed tiles — pixel values, pixel mask, tile count and
-// size — which is what the encoder sees: the same decoded image under the same processor
+// libxxhash) of the image's preprocessed tiles — pixel values (or bytes and their
+// normalization table), pixel mask, tile count and size — which is what the encoder sees: the same decoded image under the same processor
 // settings hashes the same, a different image or setting does not.
 #include <array>
 #include <cstdint>
@@ -31,8 +31,11 @@ class ImageCache {
     int64_t tiles = 0;
   };
 
-  // `pixels` [tiles, C, h, w] and `mask` [tiles, h, w] of one image.
+  // `pixels` [tiles, C, h, w] and `mask` [tiles, h, w] of one image, the pixels as floats
+  // or as bytes with the table that normalizes them (ops::im2col).
   static Key key(std::span<const float> pixels, std::span<const uint8_t> mask, int64_t tiles, int64_t h, int64_t w);
+  static Key key(std::span<const uint8_t> pixel_bytes, std::span<const float> lut, std::span<const uint8_t> mask,
+                 int64_t tiles, int64_t h, int64_t w);
 
   uint64_t budget() const;
   void set_budget(uint64_t bytes);  // evicts least recently used entries down to it

@@ -87,7 +87,16 @@ PreparedRequest Model::prepare(const Request& r, bool add_generation_prompt) con
     p.pixel_values.assign(p.borrowed_pixels.begin(), p.borrowed_pixels.end());
     p.borrowed_pixels = {};
   }
+  if (!p.borrowed_bytes.empty()) {
+    p.pixel_bytes.assign(p.borrowed_bytes.begin(), p.borrowed_bytes.end());
+    p.borrowed_bytes = {};
+  }
   return p;
+}
+
+std::vector<float> Model::pixel_values(const PreparedRequest& p) const {
+  if (p.bytes().empty()) return {p.pixels().begin(), p.pixels().end()};
+  return normalize_pixels(p.bytes(), pixel_lut(impl_->processor), int64_t(p.tile_height) * p.tile_width);
 }
 
 PreparedRequest Model::prepare_borrowing(const Request& r, bool add_generation_prompt) const {
@@ -100,32 +109,38 @@ PreparedRequest Model::prepare_borrowing(const Request& r, bool add_generation_p
         "or input embeddings (got " +
         std::to_string(sources) + ")");
   std::vector<ProcessedImage> images;
-  for (const Image& im : r.images) images.push_back(preprocess_image(im, I.processor));
+  for (const Image& im : r.images) images.push_back(preprocess_image(im, I.processor, PixelForm::Bytes));
   for (auto& im : images) {
     if (p.tiles && (im.height != p.tile_height || im.width != p.tile_width))
       throw std::invalid_argument("images of one request must give tiles of one size");
     p.tile_height = im.height;
     p.tile_width = im.width;
     p.tiles += im.num_tiles;
-    if (p.pixel_values.empty())
-      p.pixel_values = std::move(im.pixel_values);
+    if (p.pixel_bytes.empty())
+      p.pixel_bytes = std::move(im.pixel_bytes);
     else
-      p.pixel_values.insert(p.pixel_values.end(), im.pixel_values.begin(), im.pixel_values.end());
+      p.pixel_bytes.insert(p.pixel_bytes.end(), im.pixel_bytes.begin(), im.pixel_bytes.end());
     p.pixel_mask.insert(p.pixel_mask.end(), im.pixel_mask.begin(), im.pixel_mask.end());
     p.grids.push_back(im.grid());
   }
-  if (!r.pixel_values.empty()) {
+  if (!r.pixel_values.empty() || !r.pixel_bytes.empty()) {
     if (!r.images.empty()) throw std::invalid_argument("give images or pixel values, not both");
+    if (!r.pixel_values.empty() && !r.pixel_bytes.empty())
+      throw std::invalid_argument("give pixel values or pixel bytes, not both");
+    const size_t given = std::max(r.pixel_values.size(), r.pixel_bytes.size());
     const int64_t C = I.config.vision.num_channels;
     const int64_t tile = C * r.tile_height * r.tile_width;
-    if (r.tile_height <= 0 || r.tile_width <= 0 || r.pixel_values.size() % size_t(tile) != 0 ||
-        r.pixel_mask.size() != r.pixel_values.size() / size_t(C))
+    if (r.tile_height <= 0 || r.tile_width <= 0 || given % size_t(tile) != 0 || r.pixel_mask.size() != given / size_t(C))
       throw std::invalid_argument("pixel values / mask sizes do not match tiles of " + std::to_string(C) + "×" +
                                   std::to_string(r.tile_height) + "×" + std::to_string(r.tile_width));
-    p.tiles = int(r.pixel_values.size() / size_t(tile));
+    if (!r.pixel_bytes.empty() && C != 3)
+      throw std::invalid_argument("pixel bytes need a 3-channel vision encoder (num_channels is " + std::to_string(C) +
+                                  "); give pixel values");
+    p.tiles = int(given / size_t(tile));
     p.tile_height = r.tile_height;
     p.tile_width = r.tile_width;
     p.borrowed_pixels = r.pixel_values;
+    p.borrowed_bytes = r.pixel_bytes;
     p.pixel_mask = r.pixel_mask;
   }
   if (!r.input_embeds.empty()) {
@@ -169,11 +184,14 @@ std::vector<Model::Impl::ImageUnit> Model::Impl::image_units(const std::vector<c
   }
   if (!caching) return units;
   const int64_t C = config.vision.num_channels;
+  const std::vector<float> lut = pixel_lut(processor);
   for (ImageUnit& u : units) {
     const int64_t plane = int64_t(u.r->tile_height) * u.r->tile_width;
-    u.key = ImageCache::key(u.r->pixels().subspan(size_t(u.first * C * plane), size_t(u.count * C * plane)),
-                            std::span(u.r->pixel_mask).subspan(size_t(u.first * plane), size_t(u.count * plane)),
-                            u.count, u.r->tile_height, u.r->tile_width);
+    const auto mask = std::span(u.r->pixel_mask).subspan(size_t(u.first * plane), size_t(u.count * plane));
+    const size_t at = size_t(u.first * C * plane), len = size_t(u.count * C * plane);
+    u.key = u.r->bytes().empty()
+                ? ImageCache::key(u.r->pixels().subspan(at, len), mask, u.count, u.r->tile_height, u.r->tile_width)
+                : ImageCache::key(u.r->bytes().subspan(at, len), lut, mask, u.count, u.r->tile_height, u.r->tile_width);
     u.hit = image_cache.find(u.key);
   }
   return units;
@@ -192,32 +210,58 @@ Buffer Model::Impl::run_encoder(const std::vector<const ImageUnit*>& units, int6
   const int64_t TH = config.text.hidden_size, VH = config.vision.hidden_size;
   // Tiles of different sizes are zero-padded to the largest, with the mask marking real
   // pixels; tiles of the largest size are uploaded straight from the request.
-  const uint64_t tile_bytes = uint64_t(C * H * W) * 4;
+  // Byte tiles (what images give) are uploaded as bytes and normalized by the encoder's
+  // im2col through the processor's table. When any tile is given as floats or must be padded
+  // (byte 0 is not the float 0 of padding), every tile goes up as floats instead, the bytes
+  // normalized on the host with the same table (the same values).
+  const std::vector<float> lut = C == 3 ? pixel_lut(processor) : std::vector<float>();
+  bool as_bytes = C == 3 && (N * C * H * W) % 4 == 0;
+  for (const ImageUnit* u : units)
+    if (u->r->bytes().empty() || u->r->tile_height != H || u->r->tile_width != W) as_bytes = false;
+  const uint64_t tile_bytes = uint64_t(C * H * W) * (as_bytes ? 1 : 4);
   Buffer pix_b = ctx.create_buffer(uint64_t(N) * tile_bytes);
   std::vector<uint8_t> mask(size_t(N * H * W), 0);
-  std::vector<float> padded;
+  std::vector<float> padded, normalized;
   int64_t n = 0;
   for (const ImageUnit* u : units) {
     const PreparedRequest* r = u->r;
-    const std::span<const float> px = r->pixels();
     const int64_t th = r->tile_height, tw = r->tile_width;
+    if (as_bytes) {
+      ctx.upload(pix_b, r->bytes().data() + u->first * C * H * W, uint64_t(u->count) * tile_bytes,
+                 uint64_t(n) * tile_bytes);
+      std::copy_n(r->pixel_mask.begin() + u->first * H * W, size_t(u->count * H * W), &mask[size_t(n * H * W)]);
+      n += u->count;
+      continue;
+    }
+    std::span<const float> px = r->pixels().subspan(size_t(u->first * C * th * tw), size_t(u->count * C * th * tw));
+    if (!r->bytes().empty()) {
+      if (C != 3)
+        throw std::invalid_argument("pixel bytes need a 3-channel vision encoder (num_channels is " +
+                                    std::to_string(C) + ")");
+      normalized = normalize_pixels(r->bytes().subspan(size_t(u->first * C * th * tw), size_t(u->count * C * th * tw)),
+                                    lut, th * tw);
+      px = normalized;
+    }
     if (th == H && tw == W) {
-      ctx.upload(pix_b, px.data() + u->first * C * H * W, uint64_t(u->count) * tile_bytes, uint64_t(n) * tile_bytes);
+      ctx.upload(pix_b, px.data(), uint64_t(u->count) * tile_bytes, uint64_t(n) * tile_bytes);
       std::copy_n(r->pixel_mask.begin() + u->first * H * W, size_t(u->count * H * W), &mask[size_t(n * H * W)]);
       n += u->count;
       continue;
     }
     padded.assign(size_t(C * H * W), 0.0f);
-    for (int64_t i = u->first; i < u->first + u->count; ++i, ++n) {
+    for (int64_t i = 0; i < u->count; ++i, ++n) {
       for (int64_t c = 0; c < C; ++c)
         for (int64_t y = 0; y < th; ++y) {
           const size_t src = size_t(((i * C + c) * th + y) * tw);
           std::copy_n(&px[src], tw, &padded[size_t((c * H + y) * W)]);
-          if (c == 0) std::copy_n(&r->pixel_mask[size_t((i * th + y) * tw)], tw, &mask[size_t((n * H + y) * W)]);
+          if (c == 0)
+            std::copy_n(&r->pixel_mask[size_t(((u->first + i) * th + y) * tw)], tw, &mask[size_t((n * H + y) * W)]);
         }
       ctx.upload(pix_b, padded.data(), tile_bytes, uint64_t(n) * tile_bytes);
     }
   }
+  Buffer lut_b;
+  if (as_bytes) lut_b = upload_vector(ctx, lut);
   const int P = int(config.vision.patches_per_side());
   ops::PatchLayout layout = ops::patch_layout(mask, N, H, W, int(config.vision.patch_size), P);
   const int64_t S = layout.seq;
@@ -235,7 +279,7 @@ Buffer Model::Impl::run_encoder(const std::vector<const ImageUnit*>& units, int6
   const uint32_t fixed = ops::kernel_policy(ctx.caps()).vision_chunk_tiles;
   int64_t chunk = fixed ? int64_t(fixed) : int64_t(std::max<uint64_t>(1, kVisionPassBytes / per_tile));
   const uint64_t align = std::max<uint64_t>(1, ctx.caps().min_storage_buffer_offset_alignment);
-  for (uint64_t per : {uint64_t(C * H * W) * 4, uint64_t(rows_per_tile * TH) * 4, uint64_t(S * VH) * 4})
+  for (uint64_t per : {tile_bytes, uint64_t(rows_per_tile * TH) * 4, uint64_t(S * VH) * 4})
     if ((per * uint64_t(chunk)) % align != 0) chunk = N;
   host.upload_ms = ms_since(t_upload);
   for (int64_t t0 = 0; t0 < N; t0 += chunk) {
@@ -246,7 +290,8 @@ Buffer Model::Impl::run_encoder(const std::vector<const ImageUnit*>& units, int6
     };
     Buffer ids_b = upload_vector(ctx, slice(layout.position_ids)), valid_b = upload_vector(ctx, slice(layout.valid));
     Graph g(ctx);
-    VisionIO io{ops::external(g, pix_b, DType::F32, {n, C, H, W}, uint64_t(t0 * C * H * W) * 4),
+    const ops::Tensor lut_t = as_bytes ? ops::external(g, lut_b, DType::F32, {C, 256}) : ops::Tensor{};
+    VisionIO io{ops::external(g, pix_b, as_bytes ? DType::U8 : DType::F32, {n, C, H, W}, uint64_t(t0) * tile_bytes),
                 ops::external(g, ids_b, DType::I32, {n, S}), ops::external(g, valid_b, DType::I32, {n, S}),
                 ops::external(g, encoded, DType::F32, {n * rows_per_tile, TH}, uint64_t(t0 * rows_per_tile * TH) * 4)};
     ops::Tensor vis_t;
@@ -254,6 +299,7 @@ Buffer Model::Impl::run_encoder(const std::vector<const ImageUnit*>& units, int6
       vis_t = ops::external(g, vis_b, DType::F32, {n, S, VH}, uint64_t(t0 * S * VH) * 4);
       io.vision_out = &vis_t;
     }
+    if (as_bytes) io.pixel_lut = &lut_t;
     build_vision(g, config, weights, io);
     g.enable_timestamps(timings != nullptr);
     Program prog = g.compile();

@@ -38,8 +38,12 @@ struct Request {
   std::vector<Image> images;          // one per `<image>` placeholder / image item, in order
   std::vector<float> input_embeds;    // generate from embeddings: [rows, text hidden]
   // Instead of images: the processor's output for them, pixel_values [tiles, 3, H, W] and
-  // pixel_attention_mask [tiles, H, W] (e.g. a caller's own partial masks).
+  // pixel_attention_mask [tiles, H, W] (e.g. a caller's own partial masks). Or, in place of
+  // pixel_values, pixel_bytes: the tiles before the processor's rescale and normalize
+  // (preprocess_image with PixelForm::Bytes), which the encoder normalizes on the device
+  // from a quarter of the bytes, with the same result.
   std::vector<float> pixel_values;
+  std::vector<uint8_t> pixel_bytes;
   std::vector<uint8_t> pixel_mask;
   int tile_height = 0, tile_width = 0;
 };
@@ -93,12 +97,19 @@ using UploadProgress = std::function<void(uint64_t done, uint64_t total)>;
 // What a request becomes before the GPU sees it.
 struct PreparedRequest {
   std::vector<int32_t> input_ids;
-  std::vector<float> pixel_values;  // [tiles, 3, H, W] of every image, in order
+  // The tiles [tiles, 3, H, W] of every image, in order, in one of two forms: bytes before
+  // the processor's rescale and normalize (from images or Request::pixel_bytes; the encoder
+  // normalizes them on the device), or the processor's floats (Request::pixel_values).
+  // Model::pixel_values gives the floats of either.
+  std::vector<uint8_t> pixel_bytes;
+  std::vector<float> pixel_values;
   std::vector<uint8_t> pixel_mask;  // [tiles, H, W]
-  // Where the tiles' pixel values are: pixel_values, or (inside Model::generate, which
-  // prepares and runs in one call) the request's own pixel values, not copied.
+  // Where the tiles are: the vectors above, or (inside Model::generate, which prepares and
+  // runs in one call) the request's own pixel values or bytes, not copied.
   std::span<const float> pixels() const { return borrowed_pixels.empty() ? pixel_values : borrowed_pixels; }
+  std::span<const uint8_t> bytes() const { return borrowed_bytes.empty() ? pixel_bytes : borrowed_bytes; }
   std::span<const float> borrowed_pixels;
+  std::span<const uint8_t> borrowed_bytes;
   int tiles = 0, tile_height = 0, tile_width = 0;
   std::vector<ImageGrid> grids;
   std::string prompt_text;
@@ -125,6 +136,9 @@ class Model {
   // prepare() without copying the request's pixel values: the result borrows them and is
   // valid only while `r` is.
   PreparedRequest prepare_borrowing(const Request& r, bool add_generation_prompt = true) const;
+  // The processor's float pixel_values [tiles, 3, H, W] of a prepared request, whichever
+  // form it holds them in.
+  std::vector<float> pixel_values(const PreparedRequest& p) const;
 
   // A batch of requests of any lengths (left-padded internally).
   std::vector<Result> generate(std::span<const Request> batch, const GenerateOptions& options,

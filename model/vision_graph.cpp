@@ -14,9 +14,10 @@ void build_vision(Graph& g, const ModelConfig& c, const DeviceWeights& w, const 
   // Which kernels run these ops, fused or not, is OpList::lower's choice (op_list.h).
   OpList ops(g, kernel_policy(g.context().caps()));
 
-  // h = patch_embedding(pixels) + position_embedding
+  // h = patch_embedding(pixels) + position_embedding, where pixels given as bytes are first
+  // the processor's (bytes · rescale − mean) / std, looked up in io.pixel_lut
   Tensor patches = transient(g, DType::F32, {N, S, io.pixels.dim(1) * v.patch_size * v.patch_size}, "patches");
-  ops.im2col(io.pixels, patches, int(v.patch_size), "vision.im2col");
+  ops.im2col(io.pixels, patches, int(v.patch_size), "vision.im2col", io.pixel_lut);
   Tensor h = transient(g, DType::F32, {N, S, D}, "vision.h");
   const Tensor patch_b = w.patch_b.bind(g);
   ops.linear(patches, w.patch_w.bind(g), h, "vision.patch_embed", false, &patch_b);

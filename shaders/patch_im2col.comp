@@ -2,9 +2,18 @@
 // im2col for the SigLIP patch conv (kernel = stride = p, no padding):
 // patches[n, py*PW + px, c*p*p + ky*p + kx] = pixels[n, c, py*p + ky, px*p + kx].
 // Rows and columns of pixels beyond PH*p / PW*p are never read (the conv ignores them).
+// With PIXEL_BYTES the pixels are the processor's tiles before rescale and normalize, one
+// byte each (four to a word), and the value taken is lut[c * 256 + byte]: the table holds
+// the processor's float for every byte value of every channel, so the result is the same
+// bits as normalizing on the host.
 layout(constant_id = 0) const uint WG = 256;
 layout(local_size_x_id = 0) in;
+#ifdef PIXEL_BYTES
+layout(std430, binding = 0) readonly buffer Px { uint pixel_words[]; };
+layout(std430, binding = 2) readonly buffer Lut { float lut[]; };
+#else
 layout(std430, binding = 0) readonly buffer Px { float pixels[]; };
+#endif
 layout(std430, binding = 1) writeonly buffer Pt { float patches[]; };
 layout(push_constant) uniform Push {
   uint total;       // N * PH * PW * C * p * p
@@ -22,5 +31,10 @@ void main() {
   uint n = tok / (pc.ph * pc.pw), pyx = tok - n * pc.ph * pc.pw;
   uint py = pyx / pc.pw, px = pyx - py * pc.pw;
   uint src = ((n * pc.channels + c) * pc.height + py * pc.psize + ky) * pc.width + px * pc.psize + kx;
+#ifdef PIXEL_BYTES
+  const uint byte = (pixel_words[src >> 2] >> ((src & 3u) * 8u)) & 0xffu;
+  patches[i] = lut[c * 256u + byte];
+#else
   patches[i] = pixels[src];
+#endif
 }

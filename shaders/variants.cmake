@@ -59,6 +59,7 @@ set(SMOLVK_SHADER_VARIANTS
   "act_swiglu|act.comp|OP_SWIGLU=1"
   "act_add|act.comp|OP_ADD=1"
   "patch_im2col|patch_im2col.comp"
+  "patch_im2col_u8|patch_im2col.comp|PIXEL_BYTES=1"
   "posembed_f32|posembed.comp"
   "posembed_f16|posembed.comp|WEIGHT_F16=1"
   "posembed_bf16|posembed.comp|WEIGHT_BF16=1"

@@ -234,9 +234,10 @@ void BenchSession::build_requests() {
     r.tile_height = r.tile_width = side;
     const size_t pixels = size_t(o_.tiles) * size_t(side) * size_t(side);
     std::mt19937_64 rng(o_.seed ^ 0x5eedull);
-    std::uniform_real_distribution<float> u(-1.0f, 1.0f);  // normalised pixel range
-    r.pixel_values.resize(pixels * size_t(c.vision.num_channels));
-    for (float& v : r.pixel_values) v = u(rng);
+    // The tiles as images give them: bytes before the processor's rescale and normalize,
+    // which the encoder does on the device.
+    r.pixel_bytes.resize(pixels * size_t(c.vision.num_channels));
+    for (uint8_t& v : r.pixel_bytes) v = uint8_t(rng() >> 56);
     r.pixel_mask.assign(pixels, 1);
   }
   requests_.assign(size_t(o_.batch), r);

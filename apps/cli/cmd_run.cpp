@@ -74,7 +74,7 @@ int cmd_run(const std::vector<std::string>& argv) {
   if (a.has("dump-pixel-values")) {
     PreparedRequest p = model->prepare(req);
     std::vector<int64_t> shape{p.tiles, model->config().vision.num_channels, p.tile_height, p.tile_width};
-    write_npy(a.get("dump-pixel-values"), p.pixel_values, shape);
+    write_npy(a.get("dump-pixel-values"), model->pixel_values(p), shape);
   }
 
   Result r = model->generate(req, o, [&](int, int32_t, const std::string& piece) {

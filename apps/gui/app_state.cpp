@@ -201,7 +201,7 @@ void App::update_grid() {
   if (!image_ || !proc) return;
   try {
     // The same loader code the model runs, so the overlay is the grid it will see.
-    ProcessedImage p = preprocess_image(image_->image, *proc);
+    ProcessedImage p = image_layout(image_->image, *proc);
     image_->grid = p.grid();
     image_->tiles = p.num_tiles;
     image_->visual_tokens = p.num_tiles * proc->image_seq_len;

@@ -46,6 +46,7 @@ Job make_job(const Model& model, ChatRequest&& cr, int default_max_tokens, int64
   job.stop = std::move(cr.stop);
   job.request.prompt_ids = std::move(p.input_ids);
   job.request.pixel_values = std::move(p.pixel_values);
+  job.request.pixel_bytes = std::move(p.pixel_bytes);
   job.request.pixel_mask = std::move(p.pixel_mask);
   job.request.tile_height = p.tile_height;
   job.request.tile_width = p.tile_width;

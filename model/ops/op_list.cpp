@@ -90,7 +90,14 @@ void OpList::layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bia
                        }});
 }
 
-void OpList::im2col(const Tensor& pixels, const Tensor& patches, int patch, const std::string& name) {
+void OpList::im2col(const Tensor& pixels, const Tensor& patches, int patch, const std::string& name,
+                    const Tensor* lut) {
+  if (lut) {
+    ops_.push_back(Plain{{pixels, *lut}, {patches}, [patch, name](Graph& g, const auto& r, const auto& w) {
+                           ops::im2col(g, r[0], w[0], patch, name, &r[1]);
+                         }});
+    return;
+  }
   ops_.push_back(Plain{{pixels}, {patches}, [patch, name](Graph& g, const auto& r, const auto& w) {
                          ops::im2col(g, r[0], w[0], patch, name);
                        }});

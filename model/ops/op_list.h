@@ -41,7 +41,8 @@ class OpList {
   // The vision encoder's other ops (no fusion involves them yet).
   void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps, const Tensor& out,
                   const std::string& name);
-  void im2col(const Tensor& pixels, const Tensor& patches, int patch, const std::string& name);
+  void im2col(const Tensor& pixels, const Tensor& patches, int patch, const std::string& name,
+              const Tensor* lut = nullptr);
   void add_position_embedding(const Tensor& h, const Tensor& table, const Tensor& ids, const std::string& name);
   // Non-causal attention within each tile: q, k, v are the head columns of `qkv` from
   // q_col, k_col, v_col (attention_encoder).

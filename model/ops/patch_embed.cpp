@@ -10,8 +10,9 @@ struct Im2colPush {
   uint32_t total, channels, height, width, patch, ph, pw;
 };
 
-void im2col(Graph& g, const Tensor& pixels, const Tensor& patches, int patch, const std::string& name) {
-  expect_dtype(pixels, DType::F32, "im2col", "pixels");
+void im2col(Graph& g, const Tensor& pixels, const Tensor& patches, int patch, const std::string& name,
+            const Tensor* lut) {
+  expect_dtype(pixels, lut ? DType::U8 : DType::F32, "im2col", "pixels");
   expect_dtype(patches, DType::F32, "im2col", "patches");
   if (pixels.shape.size() != 4 || patch < 1 || pixels.dim(2) < patch || pixels.dim(3) < patch)
     throw std::invalid_argument("im2col: pixels " + shape_str(pixels) + " must be [N, C, H, W] with H, W >= patch " +
@@ -24,15 +25,24 @@ void im2col(Graph& g, const Tensor& pixels, const Tensor& patches, int patch, co
                                 std::to_string(ph * pw) + ", " + std::to_string(c * patch * patch) + "] for pixels " +
                                 shape_str(pixels) + " and patch " + std::to_string(patch));
   expect_u32(pixels.numel(), "im2col", "pixel count");
+  if (lut) {
+    expect_dtype(*lut, DType::F32, "im2col", "lut");
+    if (lut->shape != std::vector<int64_t>{c, 256})
+      throw std::invalid_argument("im2col: lut " + shape_str(*lut) + " must be [" + std::to_string(c) +
+                                  ", 256] for pixels " + shape_str(pixels));
+    if (pixels.numel() % 4 != 0)  // the shader reads the bytes as whole 32-bit words
+      throw std::invalid_argument("im2col: byte pixels " + shape_str(pixels) + " must hold a multiple of 4 values");
+  }
   const uint64_t total = uint64_t(patches.numel());
   expect_u32(int64_t(total), "im2col", "patch elements");
   const uint32_t wg = elementwise_workgroup(g.context().caps());
-  Dispatch d{.name = name, .op = "im2col", .shader = "patch_im2col", .spec = {wg}};
+  Dispatch d{.name = name, .op = "im2col", .shader = lut ? "patch_im2col_u8" : "patch_im2col", .spec = {wg}};
   d.bindings = {{pixels.ref, Access::Read}, {patches.ref, Access::Write}};
+  if (lut) d.bindings.push_back({lut->ref, Access::Read});
   d.set_push(
       Im2colPush{uint32_t(total), uint32_t(c), uint32_t(h), uint32_t(w), uint32_t(patch), uint32_t(ph), uint32_t(pw)});
   d.groups = grid_1d(ceil_div(total, wg));
-  d.bytes = 8.0 * double(total);
+  d.bytes = (lut ? 5.0 : 8.0) * double(total);
   g.add(std::move(d));
 }
 

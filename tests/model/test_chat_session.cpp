@@ -31,7 +31,7 @@ TEST(ChatSession, SecondTurnMatchesFreshGenerationOverTheWholeConversation) {
     r.images = images;
     return r;
   }());
-  whole.pixel_values = img.pixel_values;
+  whole.pixel_bytes = img.pixel_bytes;  // images are prepared as bytes (Model::pixel_values gives floats)
   whole.pixel_mask = img.pixel_mask;
   whole.tile_height = img.tile_height;
   whole.tile_width = img.tile_width;

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "model/ops/patch_embed.h"
+#include "loader/preprocess.h"
 #include "model/ops/patch_embed_ref.h"
 #include "tests/ops/test_norm_util.h"
 
@@ -63,6 +64,30 @@ TEST(Patch, Im2colMatchesConvLayout) {
   }
 }
 
+// Byte pixels through the processor's table: the same patches as normalizing on the host
+// (loader's normalize_pixels, then the float im2col), to the bit.
+TEST(Patch, Im2colFromBytesThroughTheTable) {
+  for (Im2colCase s : {Im2colCase{1, 3, 32, 32, 16}, {2, 3, 36, 30, 7}, {3, 3, 28, 28, 14}, {1, 2, 10, 20, 3}}) {
+    SCOPED_TRACE(testing::Message() << s.n << "x" << s.c << "x" << s.h << "x" << s.w << " p=" << s.p);
+    const size_t count = size_t(s.n * s.c * s.h * s.w);
+    ASSERT_EQ(count % 4, 0u);
+    std::vector<uint8_t> px(count);
+    for (size_t i = 0; i < count; ++i) px[i] = uint8_t((i * 131 + i / 7) & 0xff);
+    px[0] = 0;
+    px[count - 1] = 255;
+    const auto lut = test::random_floats(size_t(s.c * 256), 11);
+    const int64_t seq = (s.h / s.p) * (s.w / s.p), k = s.c * s.p * s.p;
+    Buffer pb = test::upload(px), lb = test::upload(lut), ob = test::upload(std::vector<float>(size_t(s.n * seq * k)));
+    Graph g(test::context());
+    const ops::Tensor lt = test::tensor(g, lb, DType::F32, {s.c, 256});
+    ops::im2col(g, test::tensor(g, pb, DType::U8, {s.n, s.c, s.h, s.w}), test::tensor(g, ob, DType::F32, {s.n, seq, k}),
+                int(s.p), "im2col", &lt);
+    g.compile().run();
+    const auto floats = normalize_pixels(px, lut, s.h * s.w);
+    EXPECT_EQ(test::download<float>(ob, size_t(s.n * seq * k)), ops::ref::im2col(floats, s.n, s.c, s.h, s.w, s.p));
+  }
+}
+
 TEST(Patch, AddPositionEmbeddingAllDtypes) {
   struct C {
     int64_t n, seq, hidden, table_rows;
@@ -92,6 +117,17 @@ TEST(Patch, RejectsBadShapes) {
   Graph g(test::context());
   EXPECT_THROW(ops::im2col(g, test::tensor(g, b, DType::F32, {1, 3, 32, 32}),
                            test::tensor(g, b, DType::F32, {1, 4, 3 * 16 * 16 - 1}), 16),
+               std::invalid_argument);
+  Buffer bytes = test::upload(std::vector<uint8_t>(3 * 16 * 16));
+  Buffer lut = test::upload(std::vector<float>(3 * 256));
+  const ops::Tensor lt = test::tensor(g, lut, DType::F32, {3, 256}), short_lt = test::tensor(g, lut, DType::F32, {2, 256});
+  const ops::Tensor out = test::tensor(g, b, DType::F32, {1, 9, 3 * 5 * 5});
+  // bytes without a table, a table of the wrong channel count, a byte count not in words
+  EXPECT_THROW(ops::im2col(g, test::tensor(g, bytes, DType::U8, {1, 3, 15, 15}), out, 5), std::invalid_argument);
+  EXPECT_THROW(ops::im2col(g, test::tensor(g, bytes, DType::U8, {1, 3, 16, 16}), test::tensor(g, b, DType::F32, {1, 9, 75}),
+                           5, "im2col", &short_lt),
+               std::invalid_argument);
+  EXPECT_THROW(ops::im2col(g, test::tensor(g, bytes, DType::U8, {1, 3, 15, 15}), out, 5, "im2col", &lt),
                std::invalid_argument);
   EXPECT_THROW(
       ops::add_position_embedding(g, test::tensor(g, b, DType::F32, {1, 4, 8}), test::tensor(g, b, DType::F32, {16, 9}),

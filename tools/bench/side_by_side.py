@@ -10,8 +10,11 @@ eager `generate` (greedy, exactly N new tokens). smolvk: `smolvk bench --shape 2
 with the same batch, tiles, prompt length and new tokens, as a subprocess.
 
 Definitions (both systems):
-  prefill → first token  generate(max_new_tokens=1) wall time for transformers; smolvk's
-                         first_token_ms (vision encode + prefill + first token read back)
+  prefill → first token  generate(max_new_tokens=1) wall time for transformers, its
+                         pixel_values already on the GPU in bf16; smolvk's first_token_ms
+                         (upload of the tiles as the processor's bytes from host memory,
+                         vision encode with the normalization on the GPU, prefill, first token
+                         read back)
   decode ms/step         transformers: (t_generate(N) − t_generate(1)) / (N − 1);
                          smolvk: time between token callbacks of steps 2..N−1
   tokens/s               batch / decode ms/step

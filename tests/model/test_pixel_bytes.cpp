@@ -1,0 +1,137 @@
+// Images reach the encoder as bytes (the processor's tiles before rescale and normalize) and
+// are normalized on the device through the processor's table: a quarter of the upload, the
+// same floats. These tests hold that to the bit against the same tiles given as floats, and
+// check the host fallback (tiles padded to one size) and the image cache keys.
+#include <gtest/gtest.h>
+
+#include "loader/preprocess.h"
+#include "tests/model/golden.h"
+
+using namespace smolvk;
+
+namespace {
+
+const char* const kFixture = "idefics3_f32";  // its processor splits images into tiles
+
+Request ask(const std::vector<std::string>& images) {
+  Request r;
+  for (const auto& name : images) {
+    r.prompt_text += "<image>";
+    r.images.push_back(load_image(test::data_dir() / "images" / name));
+  }
+  r.prompt_text += "What is this?";
+  return r;
+}
+
+// The prepared request's tiles as a caller gives them: bytes, or the processor's floats.
+Request given(const Model& m, const PreparedRequest& p, bool as_bytes) {
+  Request r;
+  r.prompt_ids = p.input_ids;
+  r.tile_height = p.tile_height;
+  r.tile_width = p.tile_width;
+  r.pixel_mask = p.pixel_mask;
+  if (as_bytes)
+    r.pixel_bytes = {p.bytes().begin(), p.bytes().end()};
+  else
+    r.pixel_values = m.pixel_values(p);
+  return r;
+}
+
+GenerateOptions opts() {
+  GenerateOptions o;
+  o.max_new_tokens = 4;
+  o.ignore_eos = true;
+  o.want_last_logits = true;
+  o.profile = true;
+  return o;
+}
+
+// The shader of the encoder's im2col in a result's profile.
+std::string im2col_shader(const Result& r) {
+  for (const auto& phase : r.profile)
+    for (const auto& d : phase.dispatches)
+      if (d.op == "im2col") return d.shader;
+  return "";
+}
+
+}  // namespace
+
+TEST(PixelBytes, ImagesAreBytesWhoseTableGivesTheProcessorsFloats) {
+  Context& ctx = test::context();
+  auto model = Model::load(ctx, test::data_dir() / kFixture);
+  const Request r = ask({"wide_100x60.png"});
+  const PreparedRequest p = model->prepare(r);
+  ASSERT_GT(p.tiles, 1);  // split into tiles + the global image
+  EXPECT_TRUE(p.pixel_values.empty());
+  ASSERT_EQ(p.pixel_bytes.size(), size_t(p.tiles) * 3 * p.tile_height * p.tile_width);
+  const ProcessedImage floats = preprocess_image(r.images[0], model->processor());
+  EXPECT_EQ(model->pixel_values(p), floats.pixel_values);  // bit for bit
+}
+
+TEST(PixelBytes, NormalizedOnTheDeviceToTheBit) {
+  Context& ctx = test::context();
+  auto model = Model::load(ctx, test::data_dir() / kFixture);
+  const PreparedRequest p = model->prepare(ask({"wide_100x60.png"}));
+  const Result from_image = model->generate(ask({"wide_100x60.png"}), opts());
+  const Result bytes = model->generate(given(*model, p, true), opts());
+  const Result floats = model->generate(given(*model, p, false), opts());
+  EXPECT_EQ(im2col_shader(from_image), "patch_im2col_u8");
+  EXPECT_EQ(im2col_shader(bytes), "patch_im2col_u8");
+  EXPECT_EQ(im2col_shader(floats), "patch_im2col");
+  ASSERT_FALSE(floats.last_logits.empty());
+  EXPECT_EQ(bytes.last_logits, floats.last_logits);  // the same patches, so the same bits
+  EXPECT_EQ(from_image.last_logits, floats.last_logits);
+  EXPECT_EQ(bytes.output_ids, floats.output_ids);
+
+  PreparedRequest pf = p;  // the encoder output itself, through encode_images
+  pf.pixel_values = model->pixel_values(p);
+  pf.pixel_bytes.clear();
+  std::vector<float> vis_b, vis_f;
+  const auto conn_b = model->encode_images(p, &vis_b), conn_f = model->encode_images(pf, &vis_f);
+  ASSERT_FALSE(conn_b.empty());
+  EXPECT_EQ(conn_b, conn_f);
+  EXPECT_EQ(vis_b, vis_f);
+}
+
+// A batch whose requests give tiles in both forms: every tile then goes up as floats, the
+// bytes normalized on the host with the same table (also what tiles of two sizes get, which
+// must be padded: byte 0 is not the float 0 of padding).
+TEST(PixelBytes, MixedFormsFallBackToHostFloatsWithTheSameResult) {
+  Context& ctx = test::context();
+  auto model = Model::load(ctx, test::data_dir() / kFixture);
+  const PreparedRequest a = model->prepare(ask({"wide_100x60.png"}));
+  const PreparedRequest b = model->prepare(ask({"tall_30x70.png"}));
+  const std::vector<Request> mixed{given(*model, a, true), given(*model, b, false)};
+  const std::vector<Request> bytes{given(*model, a, true), given(*model, b, true)};
+  const auto rm = model->generate(mixed, opts());
+  const auto rb = model->generate(bytes, opts());
+  EXPECT_EQ(im2col_shader(rm[0]), "patch_im2col");
+  EXPECT_EQ(im2col_shader(rb[0]), "patch_im2col_u8");
+  for (size_t i = 0; i < 2; ++i) {
+    ASSERT_FALSE(rm[i].last_logits.empty());
+    EXPECT_EQ(rm[i].last_logits, rb[i].last_logits) << "row " << i;
+    EXPECT_EQ(rm[i].output_ids, rb[i].output_ids) << "row " << i;
+  }
+}
+
+TEST(PixelBytes, RequestsGiveFloatsOrBytesNotBoth) {
+  Context& ctx = test::context();
+  auto model = Model::load(ctx, test::data_dir() / kFixture);
+  const PreparedRequest p = model->prepare(ask({"square_40x40.png"}));
+  Request both = given(*model, p, true);
+  both.pixel_values = model->pixel_values(p);
+  EXPECT_THROW(model->prepare(both), std::invalid_argument);
+  Request short_bytes = given(*model, p, true);
+  short_bytes.pixel_bytes.pop_back();
+  EXPECT_THROW(model->prepare(short_bytes), std::invalid_argument);
+}
+
+TEST(PixelBytes, CacheKeysTellBytesFloatsAndTablesApart) {
+  const std::vector<uint8_t> bytes(3 * 4 * 4, 7), mask(4 * 4, 1);
+  std::vector<float> lut(3 * 256, 0.5f), floats(bytes.size(), 0.5f);
+  const auto k = ImageCache::key(bytes, lut, mask, 1, 4, 4);
+  EXPECT_EQ(k, ImageCache::key(bytes, lut, mask, 1, 4, 4));
+  EXPECT_NE(k, ImageCache::key(floats, mask, 1, 4, 4));  // the same tile as floats
+  lut[7] = 0.25f;  // another processor's normalization
+  EXPECT_NE(k, ImageCache::key(bytes, lut, mask, 1, 4, 4));
+}
