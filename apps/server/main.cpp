@@ -39,6 +39,9 @@ const char* kHelp =
     "  --max-queue N           most requests waiting for the GPU; past it: 429 + Retry-After (default 64)\n"
     "  --batch-window-ms N     on an idle GPU, how long the first request waits for others to be prefilled\n"
     "                          with, while fewer than --max-batch wait (default 5; 0 = start at once)\n"
+    "  --join-window-ms N      while a batch decodes, how long a new request may wait for others to\n"
+    "                          join it in one prefill (default 0: join at the next step); the running\n"
+    "                          requests then stall once per group, not once per newcomer\n"
     "  --max-body-bytes N      largest request body (default 33554432); over it: 413\n"
     "  --max-image-pixels N    largest image, width x height, checked before decoding (default 16777216)\n"
     "  --max-images N          most images per request (default 8)\n"
@@ -80,6 +83,8 @@ smolvk::serve::ServerOptions parse_options(const smolvk::cli::Args& a) {
   o.batch_window_ms = int(a.get_int("batch-window-ms", o.batch_window_ms));
   if (o.batch_window_ms < 0 || o.batch_window_ms > 10000)
     throw std::invalid_argument("--batch-window-ms must be 0..10000");
+  o.join_window_ms = int(a.get_int("join-window-ms", o.join_window_ms));
+  if (o.join_window_ms < 0 || o.join_window_ms > 10000) throw std::invalid_argument("--join-window-ms must be 0..10000");
   o.max_body_bytes = size_t(positive(a, "max-body-bytes", int64_t(o.max_body_bytes)));
   o.max_image_pixels = positive(a, "max-image-pixels", o.max_image_pixels);
   o.max_images = positive(a, "max-images", o.max_images);
@@ -107,6 +112,7 @@ int main(int argc, char** argv) {
                                                              {"ctx-size", true},
                                                              {"max-queue", true},
                                                              {"batch-window-ms", true},
+                                                             {"join-window-ms", true},
                                                              {"max-body-bytes", true},
                                                              {"max-image-pixels", true},
                                                              {"max-images", true},

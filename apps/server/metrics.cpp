@@ -81,6 +81,11 @@ void Metrics::batch(int rows, int max_batch, uint64_t kv_bytes) {
     batch_rows_.observe(rows);
   }
 }
+void Metrics::prefill(int requests) {
+  std::lock_guard lock(mutex_);
+  ++prefills_;
+  prefill_requests_ += uint64_t(requests);
+}
 void Metrics::queue_depth(int n) {
   std::lock_guard lock(mutex_);
   queue_depth_ = n;
@@ -108,6 +113,12 @@ std::string Metrics::render() const {
   batch_rows_.render(o, "smolvk_batch_rows");
   sample(o, "smolvk_batches_total", "counter", "Decode steps run (each running request gets one token).",
          double(batches_));
+  sample(o, "smolvk_prefills_total", "counter",
+         "Prefill passes: requests admitted together (see --join-window-ms) share one, and the running "
+         "requests stall once for it.",
+         double(prefills_));
+  sample(o, "smolvk_prefill_requests_total", "counter", "Requests admitted by those prefill passes.",
+         double(prefill_requests_));
   sample(o, "smolvk_queue_depth", "gauge", "Requests waiting for the GPU.", queue_depth_);
   sample(o, "smolvk_running_requests", "gauge", "Requests in the running decode batch.", running_);
   sample(o, "smolvk_batch_occupancy", "gauge", "Running requests / --max-batch (KV slots in use).",

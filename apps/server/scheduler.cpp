@@ -124,7 +124,11 @@ class ContinuousScheduler final : public Scheduler {
         if (running_.empty() && !queue_.empty())
           cv_.wait_until(lock, queue_.front()->submitted + limits_.batch_window,
                          [&] { return stopping_ || int(queue_.size()) >= free; });
-        while (!queue_.empty() && int(admitting_.size()) < free) {
+        // A running batch: newcomers join together once the oldest has waited join_window
+        // (or they fill the free slots); until then the batch keeps decoding.
+        const bool join = running_.empty() || stopping_ || int(queue_.size()) >= free ||
+                          (!queue_.empty() && Clock::now() >= queue_.front()->submitted + limits_.join_window);
+        while (join && !queue_.empty() && int(admitting_.size()) < free) {
           admitting_.push_back(queue_.front());
           queue_.pop_front();
         }
@@ -172,6 +176,7 @@ class ContinuousScheduler final : public Scheduler {
       settings.push_back({e->job.max_tokens, e->job.sampling, e->job.ignore_eos});
     }
     const std::vector<SlotToken> first = session_.admit(requests, settings);
+    metrics_.prefill(int(batch.size()));
     {
       std::lock_guard lock(mutex_);
       for (size_t i = 0; i < batch.size(); ++i) running_[first[i].slot] = batch[i];

@@ -89,6 +89,11 @@ struct SchedulerLimits {
   // (while fewer than the free slots wait).
   std::chrono::milliseconds batch_window{5};
   int64_t positions = 0;  // KV positions per job (prompt + max_tokens); 0 = the model's context
+  // While a batch runs, how long the oldest queued job may wait for more to join it (while
+  // fewer than the free slots wait), the batch decoding meanwhile: newcomers that arrive a
+  // little apart are then prefilled in one pass, and the running jobs stall once, not once
+  // per newcomer.
+  std::chrono::milliseconds join_window{0};
 };
 
 // Allocates the KV cache of max_batch × positions.

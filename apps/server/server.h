@@ -27,6 +27,7 @@ struct ServerOptions {
   int64_t ctx_size = 0;  // KV positions per request (prompt + answer); 0 = the model's, at most 4096
   int max_queue = 64;
   int batch_window_ms = 5;
+  int join_window_ms = 0;
   size_t max_body_bytes = 32 << 20;
   int64_t max_image_pixels = 4096 * 4096;
   int max_images = 8;

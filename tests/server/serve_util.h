@@ -175,6 +175,7 @@ struct Streamed {
   bool done = false;  // data: [DONE] seen
   json usage;
   int chunks = 0;
+  std::chrono::steady_clock::time_point first_token, last_token;  // when their chunks arrived
 };
 
 // POST with "stream": true; parses the server-sent events. `stop_after` > 0: the client hangs
@@ -203,7 +204,11 @@ inline Streamed chat_stream(const ServerProcess& s, json body, int stop_after = 
       const json c = parse_json(payload);
       ++out.chunks;
       if (c.contains("usage")) out.usage = c["usage"];
-      if (c.contains("smolvk")) out.ids.push_back(c["smolvk"]["token_ids"][0].get<int32_t>());
+      if (c.contains("smolvk")) {
+        out.ids.push_back(c["smolvk"]["token_ids"][0].get<int32_t>());
+        out.last_token = std::chrono::steady_clock::now();
+        if (out.ids.size() == 1) out.first_token = out.last_token;
+      }
       if (c.contains("choices") && !c["choices"].empty()) {
         const json& ch = c["choices"][0];
         if (ch["delta"].contains("content")) out.text += ch["delta"]["content"].get<std::string>();

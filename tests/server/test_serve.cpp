@@ -242,6 +242,53 @@ TEST(Serve, QueueOverflowGives429WithRetryAfter) {
   EXPECT_EQ(running.ids.size(), 30u);
 }
 
+// While a batch decodes, newcomers wait up to --join-window-ms to be prefilled together (the
+// running requests then stall once per group): as many as the free slots go at once, and one
+// alone waits out the window, or the batch, whichever ends first.
+TEST(Serve, NewcomersJoinARunningBatchTogether) {
+  ServerProcess s({"--max-batch", "4", "--join-window-ms", "10000"});
+  json longer = user_text("running", 200);
+  longer["ignore_eos"] = true;
+  const auto metric = [&](const std::string& name) {
+    auto m = s.client().Get("/metrics");
+    std::smatch v;
+    if (!m || !std::regex_search(m->body, v, std::regex("\n" + name + " (\\d+)"))) return -1;
+    return std::stoi(v[1]);
+  };
+  const auto wait_running = [&] {
+    for (int i = 0; i < 600 && metric("smolvk_running_requests") != 1; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  };
+
+  Streamed a;
+  std::thread ta([&] { a = chat_stream(s, longer); });
+  wait_running();
+  std::vector<Streamed> joined(3);  // the 3 free slots' worth: admitted as soon as all are queued
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 3; ++i)
+    clients.emplace_back([&, i] { joined[size_t(i)] = chat_stream(s, user_text("joining " + std::to_string(i), 2)); });
+  for (auto& t : clients) t.join();
+  ta.join();
+  ASSERT_TRUE(a.done);
+  EXPECT_EQ(a.ids.size(), 200u);
+  for (const Streamed& j : joined) {
+    EXPECT_TRUE(j.done);
+    EXPECT_EQ(j.ids.size(), 2u);
+    EXPECT_LT(j.first_token, a.last_token);  // they joined the running batch
+  }
+  EXPECT_EQ(metric("smolvk_prefills_total"), 2);  // the first request, then the three together
+  EXPECT_EQ(metric("smolvk_prefill_requests_total"), 4);
+
+  Streamed b, c;
+  std::thread tb([&] { b = chat_stream(s, longer); });
+  wait_running();
+  c = chat_stream(s, user_text("alone", 2));  // 1 of 3 free slots: waits for the window or the batch
+  tb.join();
+  ASSERT_TRUE(b.done && c.done);
+  EXPECT_GT(c.first_token, b.last_token);
+  EXPECT_EQ(metric("smolvk_prefills_total"), 4);
+}
+
 TEST(Serve, ApiKeyOnEveryEndpointButHealth) {
   ServerProcess s({"--api-key", "sekrit"});
   auto c = s.client();

@@ -135,6 +135,9 @@ def main():
     ap.add_argument("--api-key")
     ap.add_argument("--no-bench", action="store_true", help="skip the smolvk bench comparison")
     ap.add_argument("--ctx-size", type=int, default=1024, help="the server's KV positions per request")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="measured rounds per concurrency; the round of median tokens/s is reported")
+    ap.add_argument("--server-args", default="", help="more smolvk-serve flags, e.g. '--join-window-ms 0'")
     ap.add_argument("--json", help="write the results here")
     a = ap.parse_args()
     levels = [int(c) for c in a.clients.split(",")]
@@ -142,7 +145,7 @@ def main():
     url = a.url
     if not url:
         proc, url = start_server(os.path.join(a.build, "apps", "smolvk-serve"), a.model, max(levels),
-                                 ["--ctx-size", str(a.ctx_size)])
+                                 ["--ctx-size", str(a.ctx_size)] + a.server_args.split())
     headers = {"Content-Type": "application/json"}
     if a.api_key:
         headers["Authorization"] = "Bearer " + a.api_key
@@ -155,7 +158,10 @@ def main():
         rows = []
         for c in levels:
             run_round(url, c, body, headers)  # warm-up at this batch size
-            r = run_round(url, c, body, headers)
+            measured = sorted((run_round(url, c, body, headers) for _ in range(max(1, a.rounds))),
+                              key=lambda x: x["tokens_per_s"])
+            r = measured[len(measured) // 2]
+            r["rounds_tokens_per_s"] = [m["tokens_per_s"] for m in measured]
             if not a.no_bench:
                 r["bench_decode_tokens_per_s"], r["bench_generate_ms"] = bench_reference(
                     os.path.join(a.build, "apps", "smolvk"), a.model, c, a.new_tokens)
