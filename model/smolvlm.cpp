@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <stdexcept>
 
 #include "loader/error.h"
@@ -221,45 +222,46 @@ Buffer Model::Impl::run_encoder(const std::vector<const ImageUnit*>& units, int6
   const uint64_t tile_bytes = uint64_t(C * H * W) * (as_bytes ? 1 : 4);
   Buffer pix_b = ctx.create_buffer(uint64_t(N) * tile_bytes);
   std::vector<uint8_t> mask(size_t(N * H * W), 0);
-  std::vector<float> padded, normalized;
+  std::vector<Context::UploadPiece> pieces;  // all tiles in one pipelined upload
+  std::deque<std::vector<float>> owned;      // tiles normalized or padded here, alive until it
   int64_t n = 0;
   for (const ImageUnit* u : units) {
     const PreparedRequest* r = u->r;
-    const int64_t th = r->tile_height, tw = r->tile_width;
-    if (as_bytes) {
-      ctx.upload(pix_b, r->bytes().data() + u->first * C * H * W, uint64_t(u->count) * tile_bytes,
-                 uint64_t(n) * tile_bytes);
+    const int64_t th = r->tile_height, tw = r->tile_width, len = u->count * C * th * tw;
+    const auto keep_mask = [&] {
       std::copy_n(r->pixel_mask.begin() + u->first * H * W, size_t(u->count * H * W), &mask[size_t(n * H * W)]);
+    };
+    if (as_bytes) {
+      pieces.push_back({r->bytes().data() + u->first * C * H * W, uint64_t(u->count) * tile_bytes, uint64_t(n) * tile_bytes});
+      keep_mask();
       n += u->count;
       continue;
     }
-    std::span<const float> px = r->pixels().subspan(size_t(u->first * C * th * tw), size_t(u->count * C * th * tw));
+    std::span<const float> px = r->pixels().subspan(size_t(u->first * C * th * tw), size_t(len));
     if (!r->bytes().empty()) {
       if (C != 3)
         throw std::invalid_argument("pixel bytes need a 3-channel vision encoder (num_channels is " +
                                     std::to_string(C) + ")");
-      normalized = normalize_pixels(r->bytes().subspan(size_t(u->first * C * th * tw), size_t(u->count * C * th * tw)),
-                                    lut, th * tw);
-      px = normalized;
+      px = owned.emplace_back(normalize_pixels(r->bytes().subspan(size_t(u->first * C * th * tw), size_t(len)), lut, th * tw));
     }
     if (th == H && tw == W) {
-      ctx.upload(pix_b, px.data(), uint64_t(u->count) * tile_bytes, uint64_t(n) * tile_bytes);
-      std::copy_n(r->pixel_mask.begin() + u->first * H * W, size_t(u->count * H * W), &mask[size_t(n * H * W)]);
+      pieces.push_back({px.data(), uint64_t(u->count) * tile_bytes, uint64_t(n) * tile_bytes});
+      keep_mask();
       n += u->count;
       continue;
     }
-    padded.assign(size_t(C * H * W), 0.0f);
-    for (int64_t i = 0; i < u->count; ++i, ++n) {
+    std::vector<float>& padded = owned.emplace_back(size_t(u->count * C * H * W), 0.0f);
+    for (int64_t i = 0; i < u->count; ++i)
       for (int64_t c = 0; c < C; ++c)
         for (int64_t y = 0; y < th; ++y) {
-          const size_t src = size_t(((i * C + c) * th + y) * tw);
-          std::copy_n(&px[src], tw, &padded[size_t((c * H + y) * W)]);
+          std::copy_n(&px[size_t(((i * C + c) * th + y) * tw)], tw, &padded[size_t(((i * C + c) * H + y) * W)]);
           if (c == 0)
-            std::copy_n(&r->pixel_mask[size_t(((u->first + i) * th + y) * tw)], tw, &mask[size_t((n * H + y) * W)]);
+            std::copy_n(&r->pixel_mask[size_t(((u->first + i) * th + y) * tw)], tw, &mask[size_t(((n + i) * H + y) * W)]);
         }
-      ctx.upload(pix_b, padded.data(), tile_bytes, uint64_t(n) * tile_bytes);
-    }
+    pieces.push_back({padded.data(), uint64_t(u->count) * tile_bytes, uint64_t(n) * tile_bytes});
+    n += u->count;
   }
+  ctx.upload(pix_b, pieces);
   Buffer lut_b;
   if (as_bytes) lut_b = upload_vector(ctx, lut);
   const int P = int(config.vision.patches_per_side());

@@ -199,8 +199,10 @@ Context::Context(ContextOptions options) : impl_(std::make_unique<Impl>()) {
   cai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
   cai.commandBufferCount = 1;
   VK_CHECK(vkAllocateCommandBuffers(I.device, &cai, &I.transfer_cmd));
+  VK_CHECK(vkAllocateCommandBuffers(I.device, &cai, &I.transfer_cmd2));
   VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
   VK_CHECK(vkCreateFence(I.device, &fci, nullptr, &I.transfer_fence));
+  VK_CHECK(vkCreateFence(I.device, &fci, nullptr, &I.transfer_fence2));
 
   // The one pipeline layout every op shares: kMaxBindings storage buffers + 128 bytes of
   // push constants.
@@ -291,6 +293,7 @@ Context::Impl::~Impl() {
     if (dummy) dummy->owner = nullptr;  // its block is freed with the others below
     dummy.reset();
     if (transfer_fence) vkDestroyFence(device, transfer_fence, nullptr);
+    if (transfer_fence2) vkDestroyFence(device, transfer_fence2, nullptr);
     if (command_pool) vkDestroyCommandPool(device, command_pool, nullptr);
     for (auto& b : blocks) {
       if (b->buffer) vkDestroyBuffer(device, b->buffer, nullptr);
@@ -523,26 +526,67 @@ void one_shot(Context::Impl& I, F&& record) {
 }  // namespace
 
 void Context::upload(const Buffer& dst, const void* src, uint64_t bytes, uint64_t dst_offset) {
-  check_range(dst, bytes, dst_offset, "upload");
+  const UploadPiece piece{src, bytes, dst_offset};
+  upload(dst, std::span(&piece, 1));
+}
+
+void Context::upload(const Buffer& dst, std::span<const UploadPiece> pieces) {
+  uint64_t total = 0;
+  for (const UploadPiece& p : pieces) {
+    check_range(dst, p.bytes, p.dst_offset, "upload");
+    total += p.bytes;
+  }
   impl_->check_alive("an upload");
-  if (bytes == 0) return;
+  if (total == 0) return;
   Impl& I = *impl_;
   std::lock_guard lock(I.transfer_mutex);
   const Allocation* a = dst.allocation();
   if (a->block->mapped) {
-    copy_bytes(a->block->mapped + a->offset + dst_offset, src, bytes);
+    for (const UploadPiece& p : pieces) copy_bytes(a->block->mapped + a->offset + p.dst_offset, p.src, p.bytes);
     return;
   }
   I.ensure_staging();
-  const auto* p = static_cast<const uint8_t*>(src);
-  for (uint64_t done = 0; done < bytes;) {
-    uint64_t n = std::min<uint64_t>(bytes - done, I.staging->size);
-    copy_bytes(I.staging->mapped, p + done, n);
-    one_shot(I, [&](VkCommandBuffer cmd) {
-      VkBufferCopy c{0, a->offset + dst_offset + done, n};
-      vkCmdCopyBuffer(cmd, I.staging->buffer, a->block->buffer, 1, &c);
+  const uint64_t half = I.staging->size / 2 / 256 * 256;
+  const VkCommandBuffer cmds[2] = {I.transfer_cmd, I.transfer_cmd2};
+  const VkFence fences[2] = {I.transfer_fence, I.transfer_fence2};
+  bool busy[2] = {false, false};
+  int h = 0;
+  uint64_t fill = 0;
+  std::vector<VkBufferCopy> regions;
+  const auto flush = [&] {
+    record_transfer(cmds[h], [&](VkCommandBuffer cmd) {
+      vkCmdCopyBuffer(cmd, I.staging->buffer, a->block->buffer, uint32_t(regions.size()), regions.data());
     });
-    done += n;
+    I.submit(cmds[h], fences[h]);
+    busy[h] = true;
+    regions.clear();
+    fill = 0;
+    h ^= 1;
+    if (busy[h]) {  // the other half's transfer must be done before it is written again
+      busy[h] = false;
+      I.wait(fences[h]);
+    }
+  };
+  try {
+    for (const UploadPiece& p : pieces)
+      for (uint64_t done = 0; done < p.bytes;) {
+        const uint64_t n = std::min(p.bytes - done, half - fill);
+        copy_bytes(I.staging->mapped + uint64_t(h) * half + fill, static_cast<const uint8_t*>(p.src) + done, n);
+        regions.push_back({uint64_t(h) * half + fill, a->offset + p.dst_offset + done, n});
+        fill += n;
+        done += n;
+        if (fill == half) flush();
+      }
+    if (!regions.empty()) flush();
+    for (int i = 0; i < 2; ++i)
+      if (busy[i]) {
+        busy[i] = false;
+        I.wait(fences[i]);
+      }
+  } catch (...) {
+    for (int i = 0; i < 2; ++i)  // nothing may still read the staging buffer
+      if (busy[i]) vkWaitForFences(I.device, 1, &fences[i], VK_TRUE, UINT64_MAX), vkResetFences(I.device, 1, &fences[i]);
+    throw;
   }
 }
 

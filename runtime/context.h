@@ -121,6 +121,14 @@ class Context {
   // maxStorageBufferRange; a single binding may not (ops split such tensors).
   Buffer create_buffer(uint64_t bytes);
   void upload(const Buffer& dst, const void* src, uint64_t bytes, uint64_t dst_offset = 0);
+  // Several host ranges into `dst` in one go: staged through the two halves of the staging
+  // buffer in turn, so that the host copy into one half overlaps the transfer out of the
+  // other, with one submission per half-full of pieces; returns when all have landed.
+  struct UploadPiece {
+    const void* src = nullptr;
+    uint64_t bytes = 0, dst_offset = 0;
+  };
+  void upload(const Buffer& dst, std::span<const UploadPiece> pieces);
   void download(const Buffer& src, void* dst, uint64_t bytes, uint64_t src_offset = 0);
   void fill_zero(const Buffer& dst);
   // Device-to-device copies of byte ranges of `src` into `dst` (one submission, waits; the

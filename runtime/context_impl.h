@@ -94,6 +94,9 @@ struct Context::Impl {
   VkCommandPool command_pool = VK_NULL_HANDLE;
   VkCommandBuffer transfer_cmd = VK_NULL_HANDLE;
   VkFence transfer_fence = VK_NULL_HANDLE;
+  // The second half of a pipelined upload (Context::upload of pieces); the first uses the above.
+  VkCommandBuffer transfer_cmd2 = VK_NULL_HANDLE;
+  VkFence transfer_fence2 = VK_NULL_HANDLE;
   std::unique_ptr<HostBuffer> staging;
   // Bound to every descriptor slot a dispatch leaves empty, so shaders whose optional
   // bindings are unused (e.g. no bias) still see a valid descriptor.

@@ -4,6 +4,7 @@
 // chunk; the bytes read back must be exactly those written.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <numeric>
 #include <vector>
@@ -49,6 +50,36 @@ TEST(StagedTransfers, LargeUploadInChunksReadsBackExactly) {
   ctx.upload(b, again.data(), n, offset);
   ctx.download(b, back.data(), n, offset);
   EXPECT_TRUE(back == again);
+  EXPECT_TRUE(ctx.take_validation_messages().empty());
+}
+
+// Pieces through the two halves of the staging buffer (32 MiB each): small and large ones,
+// one crossing halves, one spanning several, out of order and with a gap left untouched.
+TEST(StagedTransfers, PiecesThroughBothHalvesLandWhereTheySay) {
+  Context ctx = staged_context();
+  const uint64_t big = (45ull << 20) + 77, total = 3 * big;
+  Buffer b = ctx.create_buffer(total);
+  const auto before = pattern(total, 1);
+  ctx.upload(b, before.data(), total);
+  const auto p1 = pattern(big, 2), p2 = pattern(1000, 3), p3 = pattern(big + 5000, 4);
+  // p3 first at the end region, then p1 at the start, then p2 inside the middle; bytes
+  // [big, 2·big) other than p2's stay as they were.
+  const uint64_t at3 = 2 * big - 5000, at2 = big + 123;
+  const std::vector<Context::UploadPiece> pieces{
+      {p3.data(), p3.size(), at3}, {p1.data(), p1.size(), 0}, {p2.data(), p2.size(), at2}};
+  ctx.upload(b, pieces);
+  std::vector<uint8_t> want = before;
+  std::copy(p3.begin(), p3.end(), want.begin() + at3);
+  std::copy(p1.begin(), p1.end(), want.begin());
+  std::copy(p2.begin(), p2.end(), want.begin() + at2);
+  std::vector<uint8_t> back(total);
+  ctx.download(b, back.data(), total);
+  EXPECT_TRUE(back == want) << "first differing byte at "
+                            << std::distance(back.begin(), std::mismatch(back.begin(), back.end(), want.begin()).first);
+  const std::vector<Context::UploadPiece> outside{{p2.data(), p2.size(), total - 10}};
+  EXPECT_THROW(ctx.upload(b, outside), GpuError);  // checked before anything moves
+  ctx.download(b, back.data(), total);
+  EXPECT_TRUE(back == want);
   EXPECT_TRUE(ctx.take_validation_messages().empty());
 }
 
