@@ -11,6 +11,8 @@
 #include <cstring>
 // jpeglib.h needs size_t and FILE declared first.
 #include <jpeglib.h>
+#include <webp/decode.h>
+
 #include <fstream>
 #include <memory>
 
@@ -156,6 +158,11 @@ Image decode_jpeg(std::span<const uint8_t> bytes, const std::string& source) {
   return Image{job->w, job->h, std::vector<uint8_t>(p, p + size_t(job->w) * job->h * 3)};
 }
 
+// WebP goes to libwebp, as in PIL: a RIFF container whose form type is WEBP.
+bool looks_like_webp(std::span<const uint8_t> b) {
+  return b.size() >= 12 && std::memcmp(b.data(), "RIFF", 4) == 0 && std::memcmp(b.data() + 8, "WEBP", 4) == 0;
+}
+
 struct StbFree {
   void operator()(void* p) const { stbi_image_free(p); }
 };
@@ -208,13 +215,45 @@ void check_image_header(std::span<const uint8_t> bytes, const std::string& sourc
   check_pnm_header(bytes, source);
 }
 
+bool image_size(std::span<const uint8_t> bytes, const std::string& source, int& width, int& height) {
+  if (looks_like_webp(bytes)) return WebPGetInfo(bytes.data(), bytes.size(), &width, &height) != 0;
+  check_image_header(bytes, source);
+  int comp = 0;
+  return bytes.size() <= size_t(INT_MAX) && stbi_info_from_memory(bytes.data(), int(bytes.size()), &width, &height, &comp);
+}
+
+namespace {
+
+// A still WebP as PIL decodes it (libwebp, RGBA when the file has alpha, then `alpha`).
+Image decode_webp(std::span<const uint8_t> bytes, const std::string& source, AlphaPolicy alpha) {
+  WebPBitstreamFeatures f;
+  const VP8StatusCode st = WebPGetFeatures(bytes.data(), bytes.size(), &f);
+  if (st != VP8_STATUS_OK)
+    throw LoadError(source + ": cannot decode WebP (libwebp status " + std::to_string(int(st)) + " reading the header)");
+  if (f.has_animation)
+    throw LoadError(source + ": animated WebP is not supported; give a still image (e.g. one frame of it)");
+  check_limits(f.width, f.height, source);
+  int w = 0, h = 0;
+  struct WebPFreeer {
+    void operator()(uint8_t* p) const { WebPFree(p); }
+  };
+  std::unique_ptr<uint8_t, WebPFreeer> px(f.has_alpha ? WebPDecodeRGBA(bytes.data(), bytes.size(), &w, &h)
+                                                      : WebPDecodeRGB(bytes.data(), bytes.size(), &w, &h));
+  if (!px || w != f.width || h != f.height) throw LoadError(source + ": cannot decode WebP (corrupt image data)");
+  if (!f.has_alpha) return Image{w, h, std::vector<uint8_t>(px.get(), px.get() + size_t(w) * h * 3)};
+  return to_rgb(px.get(), w, h, 4, alpha, [](uint8_t v, bool) { return v; });
+}
+
+}  // namespace
+
 Image decode_image(std::span<const uint8_t> bytes, const std::string& source, AlphaPolicy alpha) {
-  static constexpr const char* kFormats = "expected PNG, JPEG, BMP, GIF, TGA or PNM";
+  static constexpr const char* kFormats = "expected PNG, JPEG, WebP, BMP, GIF, TGA or PNM";
   if (bytes.empty()) throw LoadError(source + ": file is empty, " + kFormats);
   if (bytes.size() > size_t(INT_MAX) || bytes.size() > kMaxImageFileBytes)
     throw LoadError(source + ": file of " + std::to_string(bytes.size()) + " bytes is over the " +
                     std::to_string(kMaxImageFileBytes) + "-byte limit for images");
   if (looks_like_jpeg(bytes)) return decode_jpeg(bytes, source);
+  if (looks_like_webp(bytes)) return decode_webp(bytes, source, alpha);
   check_image_header(bytes, source);
   const int len = int(bytes.size());
   int w = 0, h = 0, comp = 0;

@@ -32,7 +32,8 @@ enum class AlphaPolicy {
   CompositeOverWhite,
 };
 
-// PNG, JPEG, BMP, GIF (first frame), TGA, PNM. 16-bit PNGs follow PIL: RGB(A) and grey+alpha
+// PNG, JPEG (libjpeg-turbo, as PIL), WebP (libwebp, as PIL; still images), BMP, GIF (first
+// frame), TGA, PNM. 16-bit PNGs follow PIL: RGB(A) and grey+alpha
 // keep the high byte of each sample (PIL opens them as 8-bit modes); 16-bit grey opens as
 // mode I and convert("RGB") clips it to 255. Throws LoadError naming the file and the problem.
 Image load_image(const std::filesystem::path& path, AlphaPolicy alpha = AlphaPolicy::Drop);
@@ -40,6 +41,10 @@ Image load_image(const std::filesystem::path& path, AlphaPolicy alpha = AlphaPol
 // file, a PNM number of more than 9 digits). decode_image calls it; so must anything that hands
 // the bytes to stb itself (the fuzz harness's size probe).
 void check_image_header(std::span<const uint8_t> bytes, const std::string& source_name);
+
+// The width and height a file's header states, without decoding it; false for a format it
+// does not recognise (decode_image then says why). Throws LoadError for a header stb mis-parses.
+bool image_size(std::span<const uint8_t> bytes, const std::string& source_name, int& width, int& height);
 
 Image decode_image(std::span<const uint8_t> bytes, const std::string& source_name,
                    AlphaPolicy alpha = AlphaPolicy::Drop);

@@ -18,7 +18,7 @@ const char* kHelp =
     "  --model DIR           Hugging Face SmolVLM / Idefics3 folder (config.json, *.safetensors,\n"
     "                        tokenizer.json, processor files). Default: the demo checkpoint in\n"
     "                        examples/demo-model (random weights).\n"
-    "  --image FILE          an image (PNG, JPEG, BMP, GIF, TGA, PNM); repeat for several, in order\n"
+    "  --image FILE          an image (PNG, JPEG, WebP, BMP, GIF, TGA, PNM); repeat for several, in order\n"
     "  --prompt TEXT         the user message; the images come before it\n"
     "  --prompt-ids LIST     token ids as they are (no chat template, no tokenizer); the prompt\n"
     "                        must already hold the expanded image tokens of the --image files\n"

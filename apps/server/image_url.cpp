@@ -1,5 +1,4 @@
 // image_url → Image: data: URLs, and files inside --image-root (never outside it).
-#include <stb/stb_image.h>
 
 #include <cctype>
 #include <fstream>
@@ -50,10 +49,8 @@ namespace {
 Image decode_checked(std::span<const uint8_t> bytes, const ParseLimits& limits, const std::string& param) {
   if (bytes.empty()) refuse(param, "invalid_image", "the image is empty");
   try {
-    check_image_header(bytes, param);
-    int w = 0, h = 0, comp = 0;
-    if (bytes.size() <= size_t(INT32_MAX) && stbi_info_from_memory(bytes.data(), int(bytes.size()), &w, &h, &comp) &&
-        int64_t(w) * h > limits.max_image_pixels)
+    int w = 0, h = 0;
+    if (image_size(bytes, param, w, h) && int64_t(w) * h > limits.max_image_pixels)
       refuse(param, "image_too_large",
              "the image is " + std::to_string(w) + "x" + std::to_string(h) + ", over the limit of " +
                  std::to_string(limits.max_image_pixels) + " pixels (--max-image-pixels)");

@@ -2,7 +2,7 @@
 # unpacks the carried Vulkan loader / glvnd / validation-layer packages and points the loader
 # at the NVIDIA driver. BIN = the carried binaries, OUT = where results go.
 # Besides the packages ../shared/gpu-device.md lists, .gl needs libjpeg62-turbo (smolvk decodes
-# JPEG with libjpeg-turbo): (cd .gl && apt-get download libjpeg62-turbo).
+# JPEG with libjpeg-turbo, WebP with libwebp): (cd .gl && apt-get download libjpeg62-turbo libwebp7).
 BIN=${BIN:-build-gpu-bin}
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
