@@ -4,8 +4,8 @@
 #                                          under validation (byte pixels normalized on the
 #                                          device), the 17-tile and 8x13 benches, then
 #                                          serve_bench on a SmolVLM-256M-shaped checkpoint that
-#                                          transformers writes, with the join window (default)
-#                                          and without it (--join-window-ms 0)
+#                                          transformers writes, per server configuration in
+#                                          $SERVE (default: --join-window-ms 20, then 0)
 #   PART=side  bash tools/gpu/final_s9.sh  tools/bench/side_by_side.py against transformers
 set -u
 . "$(dirname "$0")/env.sh"
@@ -25,12 +25,14 @@ if [ "${PART:-tests}" = tests ]; then
   python3 tools/bench/make_random_checkpoint.py --out /tmp/ck256 --resize-edge 512 > "$L/ckpt.log" 2>&1
   echo "checkpoint: rc=$? $(tail -1 "$L/ckpt.log")" >> "$S"
   mkdir -p /tmp/b/apps && ln -sf "$PWD/$BIN/smolvk" "$PWD/$BIN/smolvk-serve" /tmp/b/apps/
-  nb=""  # the second run leaves out the smolvk bench reference (the first has it)
-  for jw in 20 0; do
-    timeout 200 python3 tools/bench/serve_bench.py --build /tmp/b --model /tmp/ck256 --clients ${CLIENTS:-8,32,64} $nb \
-      --new-tokens 128 --rounds ${ROUNDS:-3} --server-args "--join-window-ms $jw" --json "$OUT/serve_jw$jw.json" \
-      > "$OUT/serve_jw$jw.txt" 2> "$L/serve_jw$jw.err"
-    echo "serve_bench join-window $jw: rc=$?" >> "$S"; cat "$OUT/serve_jw$jw.txt" >> "$S"
+  # SERVE: name=flags[,flags] entries (commas for spaces); the first run also times smolvk bench.
+  nb=""
+  for v in ${SERVE:-jw20=--join-window-ms,20 jw0=--join-window-ms,0}; do
+    name=${v%%=*}; flags=${v#*=}
+    timeout ${SERVE_TIMEOUT:-200} python3 tools/bench/serve_bench.py --build /tmp/b --model /tmp/ck256 \
+      --clients ${CLIENTS:-8,32,64} $nb --new-tokens 128 --rounds ${ROUNDS:-3} --server-args "${flags//,/ }" \
+      --json "$OUT/serve_$name.json" > "$OUT/serve_$name.txt" 2> "$L/serve_$name.err"
+    echo "serve_bench $name ($flags): rc=$?" >> "$S"; cat "$OUT/serve_$name.txt" >> "$S"
     nb=--no-bench
   done
 else
