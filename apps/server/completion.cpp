@@ -1,5 +1,6 @@
 // POST /v1/chat/completions: parse, prepare (chat template, image tiles, token ids) on the HTTP
 // thread, submit to the scheduler, answer with one JSON object or a server-sent event stream.
+#include <chrono>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -91,9 +92,11 @@ void Server::handle_chat(const httplib::Request& req, httplib::Response& res) {
     return;
   }
   try {
+    const auto start = std::chrono::steady_clock::now();
     ChatRequest cr = parse_chat_request(req.body, limits_);
     const bool stream = cr.stream, include_usage = cr.include_usage;
     Job job = make_job(*model_, std::move(cr), options_.default_max_tokens, limits_.context_length);
+    metrics_.prepared(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     const int prompt_tokens = job.prompt_tokens;
     auto s = scheduler_->submit(std::move(job));
     const std::string id = id_prefix_ + std::to_string(next_id_++);

@@ -43,7 +43,10 @@ void Histogram::render(std::string& out, const std::string& name) const {
 Metrics::Metrics()
     : ttft_({0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}),
       inter_token_({0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}),
-      batch_rows_({1, 2, 4, 8, 16, 32, 64, 128}) {}
+      batch_rows_({1, 2, 4, 8, 16, 32, 64, 128}),
+      prepare_({0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}),
+      queue_wait_({0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}),
+      prefill_({0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}) {}
 
 void Metrics::request_finished(int status) {
   std::lock_guard lock(mutex_);
@@ -81,10 +84,19 @@ void Metrics::batch(int rows, int max_batch, uint64_t kv_bytes) {
     batch_rows_.observe(rows);
   }
 }
-void Metrics::prefill(int requests) {
+void Metrics::prepared(double s) {
+  std::lock_guard lock(mutex_);
+  prepare_.observe(s);
+}
+void Metrics::queue_wait(double s) {
+  std::lock_guard lock(mutex_);
+  queue_wait_.observe(s);
+}
+void Metrics::prefill(int requests, double s) {
   std::lock_guard lock(mutex_);
   ++prefills_;
   prefill_requests_ += uint64_t(requests);
+  prefill_.observe(s);
 }
 void Metrics::queue_depth(int n) {
   std::lock_guard lock(mutex_);
@@ -109,6 +121,14 @@ std::string Metrics::render() const {
   ttft_.render(o, "smolvk_time_to_first_token_seconds");
   head(o, "smolvk_inter_token_seconds", "histogram", "Between consecutive tokens of one request.");
   inter_token_.render(o, "smolvk_inter_token_seconds");
+  head(o, "smolvk_request_prepare_seconds", "histogram",
+       "A request's work on its HTTP thread before it is queued: parse, image decode, preprocessing, tokens.");
+  prepare_.render(o, "smolvk_request_prepare_seconds");
+  head(o, "smolvk_queue_wait_seconds", "histogram", "From a request's queueing to the prefill pass that admits it.");
+  queue_wait_.render(o, "smolvk_queue_wait_seconds");
+  head(o, "smolvk_prefill_seconds", "histogram",
+       "One prefill pass (vision encode, prefill, first tokens) for the requests it admits together.");
+  prefill_.render(o, "smolvk_prefill_seconds");
   head(o, "smolvk_batch_rows", "histogram", "Requests per decode step.");
   batch_rows_.render(o, "smolvk_batch_rows");
   sample(o, "smolvk_batches_total", "counter", "Decode steps run (each running request gets one token).",

@@ -35,7 +35,12 @@ class Metrics {
   void cancelled();
   // A decode step runs `rows` requests (0: none runs); kv_bytes = the KV cache allocated.
   void batch(int rows, int max_batch, uint64_t kv_bytes);
-  void prefill(int requests);  // one prefill pass admitted `requests` together
+  // Where a request's time to first token goes: its HTTP thread's work (parse, image decode,
+  // preprocessing, tokenizing), its wait in the queue, and the prefill pass that admitted it
+  // (with the requests admitted together: vision encode, prefill, first token).
+  void prepared(double seconds);
+  void queue_wait(double seconds);
+  void prefill(int requests, double seconds);
   void queue_depth(int n);
   void model_ready(bool ready);
   void image_cache(const ImageCacheStats& s);  // the model's, as of now
@@ -46,7 +51,7 @@ class Metrics {
   std::map<int, uint64_t> requests_by_status_;
   uint64_t prompt_tokens_ = 0, completion_tokens_ = 0, cancelled_ = 0, batches_ = 0;
   uint64_t prefills_ = 0, prefill_requests_ = 0;
-  Histogram ttft_, inter_token_, batch_rows_;
+  Histogram ttft_, inter_token_, batch_rows_, prepare_, queue_wait_, prefill_;
   int queue_depth_ = 0, running_ = 0, max_batch_ = 1;
   uint64_t kv_bytes_ = 0;
   ImageCacheStats image_cache_;

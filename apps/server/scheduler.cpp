@@ -175,8 +175,10 @@ class ContinuousScheduler final : public Scheduler {
       requests.push_back(e->job.request);
       settings.push_back({e->job.max_tokens, e->job.sampling, e->job.ignore_eos});
     }
+    const auto start = Clock::now();
+    for (const auto& e : batch) metrics_.queue_wait(seconds(start - e->submitted));
     const std::vector<SlotToken> first = session_.admit(requests, settings);
-    metrics_.prefill(int(batch.size()));
+    metrics_.prefill(int(batch.size()), seconds(Clock::now() - start));
     {
       std::lock_guard lock(mutex_);
       for (size_t i = 0; i < batch.size(); ++i) running_[first[i].slot] = batch[i];

@@ -1,6 +1,10 @@
 #include "apps/server/server.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -48,9 +52,24 @@ Server::~Server() {
 }
 
 int Server::bind() {
+  // Debian's cpp-httplib is a compiled library that listens with a backlog of 5 (a
+  // CPPHTTPLIB_LISTEN_BACKLOG of ours does not reach it). Clients that connect together past
+  // that lose their SYN and retry a second later: serve_bench saw rounds whose slowest client
+  // got its first token after ~1 s. The socket-options hook hands over the listening socket
+  // before it is bound; after the bind it listens again with a deep backlog (Linux takes a
+  // second listen() on a listening socket as its new backlog).
+  int listening = -1;
+  http_.set_socket_options([&listening](socket_t sock) {
+    httplib::default_socket_options(sock);
+    listening = sock;
+  });
   const int port = options_.port == 0 ? http_.bind_to_any_port(options_.host)
                                       : (http_.bind_to_port(options_.host, options_.port) ? options_.port : -1);
+  http_.set_socket_options(httplib::default_socket_options);
   if (port < 0) throw std::runtime_error("cannot listen on " + options_.host + ":" + std::to_string(options_.port));
+  if (listening < 0 || ::listen(listening, kListenBacklog) != 0)
+    throw std::runtime_error("cannot deepen the listen backlog of " + options_.host + ":" + std::to_string(port) +
+                             " to " + std::to_string(kListenBacklog) + " (" + std::strerror(errno) + ")");
   return port;
 }
 

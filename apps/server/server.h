@@ -37,6 +37,10 @@ struct ServerOptions {
   int64_t image_cache_mb = 256;  // the model's image cache (Model::set_image_cache_budget); 0 = off
 };
 
+// Connections the kernel queues for the server before it accepts them (then capped by
+// net.core.somaxconn).
+inline constexpr int kListenBacklog = 1024;
+
 class Server {
  public:
   explicit Server(ServerOptions options);

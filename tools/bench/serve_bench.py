@@ -67,6 +67,36 @@ def one_client(url, body, headers, out):
     out.append({"start": t0, "times": times})
 
 
+PHASES = ("smolvk_request_prepare_seconds", "smolvk_queue_wait_seconds", "smolvk_prefill_seconds")
+
+
+def scrape(url, headers):
+    """The _sum and _count of the server's time-to-first-token phase histograms."""
+    u = urllib.parse.urlparse(url)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    c.request("GET", "/metrics", headers=headers)
+    text = c.getresponse().read().decode()
+    c.close()
+    out = {}
+    for line in text.splitlines():
+        for p in PHASES:
+            for part in ("_sum", "_count"):
+                if line.startswith(p + part + " "):
+                    out[p + part] = float(line.split()[1])
+    return out
+
+
+def phase_means(before, after):
+    """Mean milliseconds of each phase between two scrapes (prefill: per pass)."""
+    means = {}
+    for p in PHASES:
+        n = after.get(p + "_count", 0) - before.get(p + "_count", 0)
+        if n > 0:
+            means[p.replace("smolvk_", "").replace("_seconds", "_ms")] = \
+                1e3 * (after[p + "_sum"] - before.get(p + "_sum", 0)) / n
+    return means
+
+
 def run_round(url, clients, body, headers):
     results, threads = [], []
     t0 = time.perf_counter()
@@ -99,6 +129,17 @@ def bench_reference(cli, model, batch, tokens):
         return None, None
 
 
+SERVER_LOG = None  # --server-log: the server's stderr, with the rounds marked in it
+LOG_LOCK = threading.Lock()
+
+
+def log_line(text):
+    if SERVER_LOG:
+        with LOG_LOCK:
+            SERVER_LOG.write(text if text.endswith("\n") else text + "\n")
+            SERVER_LOG.flush()
+
+
 def start_server(binary, model, max_batch, extra):
     args = [binary, "--port", "0", "--max-batch", str(max_batch), "--max-queue", "1024"] + extra
     if model:
@@ -112,7 +153,7 @@ def start_server(binary, model, max_batch, extra):
         m = re.search(r"listening on (http://\S+)", line)
         if m:
             url = m.group(1)
-    threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()  # keep draining
+    threading.Thread(target=lambda: [log_line(l) for l in proc.stderr], daemon=True).start()  # keep draining
     for _ in range(6000):
         try:
             with urllib.request.urlopen(url + "/health") as r:
@@ -138,8 +179,13 @@ def main():
     ap.add_argument("--rounds", type=int, default=1,
                     help="measured rounds per concurrency; the round of median tokens/s is reported")
     ap.add_argument("--server-args", default="", help="more smolvk-serve flags, e.g. '--join-window-ms 0'")
+    ap.add_argument("--server-log", help="write the started server's stderr here, each round marked "
+                    "(with SMOLVK_LOG_PIPELINES=1: which pipelines it compiles when)")
     ap.add_argument("--json", help="write the results here")
     a = ap.parse_args()
+    global SERVER_LOG
+    if a.server_log:
+        SERVER_LOG = open(a.server_log, "w")
     levels = [int(c) for c in a.clients.split(",")]
     proc = None
     url = a.url
@@ -157,11 +203,21 @@ def main():
         run_round(url, 1, body, headers)  # warm-up: pipelines, first batch shapes
         rows = []
         for c in levels:
+            log_line(f"== warm-up round, {c} clients")
             run_round(url, c, body, headers)  # warm-up at this batch size
-            measured = sorted((run_round(url, c, body, headers) for _ in range(max(1, a.rounds))),
-                              key=lambda x: x["tokens_per_s"])
+            before = scrape(url, headers)
+            measured = []
+            for k in range(max(1, a.rounds)):
+                log_line(f"== round {k + 1}, {c} clients")
+                measured.append(run_round(url, c, body, headers))
+                log_line(f"== round {k + 1}, {c} clients: {measured[-1]['tokens_per_s']:.0f} tok/s")
+            measured.sort(key=lambda x: x["tokens_per_s"])
             r = measured[len(measured) // 2]
             r["rounds_tokens_per_s"] = [m["tokens_per_s"] for m in measured]
+            # every round's figures, slowest first: a slow round's TTFT p99 tells a late client
+            r["rounds"] = [{k: m[k] for k in ("tokens_per_s", "wall_s", "ttft_p50_ms", "ttft_p99_ms", "itl_p50_ms",
+                                              "itl_p99_ms", "errors")} for m in measured]
+            r["server_phases"] = phase_means(before, scrape(url, headers))
             if not a.no_bench:
                 r["bench_decode_tokens_per_s"], r["bench_generate_ms"] = bench_reference(
                     os.path.join(a.build, "apps", "smolvk"), a.model, c, a.new_tokens)
@@ -182,6 +238,10 @@ def main():
         print(f"{r['clients']:>7} {r['tokens_per_s']:>9.1f} {bench or float('nan'):>11.1f} "
               f"{r.get('server_vs_bench', float('nan')):>6.2f} {r['ttft_p50_ms']:>7.1f}ms {r['ttft_p99_ms']:>7.1f}ms "
               f"{r['itl_p50_ms']:>6.2f}ms {r['itl_p99_ms']:>6.2f}ms {r['errors']:>6}")
+    print("server side, means over the measured rounds (the server's /metrics): "
+          "prepare = HTTP thread before queueing, queue = queued until admitted, prefill = one prefill pass")
+    for r in rows:
+        print(f"{r['clients']:>7} " + "  ".join(f"{k} {v:.2f}" for k, v in r.get("server_phases", {}).items()))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(rows, f, indent=1)
