@@ -29,6 +29,10 @@ struct Model::Impl : Checkpoint {
   Impl(Context& c, Checkpoint ck) : Checkpoint(std::move(ck)), ctx(c) {}
 
   const DeviceTensor& rope_for(int64_t capacity);  // cos/sin table of at least `capacity` rows
+  // The processor's normalization of byte pixels (pixel_lut), made on first use (the
+  // processor does not change after loading).
+  const std::vector<float>& pixel_lut_host();
+  std::vector<float> pixel_lut_;
 
   struct Encoded {
     Buffer rows;               // [tiles · image_seq_len, text hidden]

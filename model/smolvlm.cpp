@@ -167,6 +167,11 @@ PreparedRequest Model::prepare_borrowing(const Request& r, bool add_generation_p
   return p;
 }
 
+const std::vector<float>& Model::Impl::pixel_lut_host() {
+  if (pixel_lut_.empty()) pixel_lut_ = pixel_lut(processor);
+  return pixel_lut_;
+}
+
 std::vector<Model::Impl::ImageUnit> Model::Impl::image_units(const std::vector<const PreparedRequest*>& reqs,
                                                              bool caching) {
   std::vector<ImageUnit> units;
@@ -185,14 +190,14 @@ std::vector<Model::Impl::ImageUnit> Model::Impl::image_units(const std::vector<c
   }
   if (!caching) return units;
   const int64_t C = config.vision.num_channels;
-  const std::vector<float> lut = pixel_lut(processor);
   for (ImageUnit& u : units) {
     const int64_t plane = int64_t(u.r->tile_height) * u.r->tile_width;
     const auto mask = std::span(u.r->pixel_mask).subspan(size_t(u.first * plane), size_t(u.count * plane));
     const size_t at = size_t(u.first * C * plane), len = size_t(u.count * C * plane);
     u.key = u.r->bytes().empty()
                 ? ImageCache::key(u.r->pixels().subspan(at, len), mask, u.count, u.r->tile_height, u.r->tile_width)
-                : ImageCache::key(u.r->bytes().subspan(at, len), lut, mask, u.count, u.r->tile_height, u.r->tile_width);
+                : ImageCache::key(u.r->bytes().subspan(at, len), pixel_lut_host(), mask, u.count, u.r->tile_height,
+                                  u.r->tile_width);
     u.hit = image_cache.find(u.key);
   }
   return units;
@@ -215,10 +220,13 @@ Buffer Model::Impl::run_encoder(const std::vector<const ImageUnit*>& units, int6
   // im2col through the processor's table. When any tile is given as floats or must be padded
   // (byte 0 is not the float 0 of padding), every tile goes up as floats instead, the bytes
   // normalized on the host with the same table (the same values).
-  const std::vector<float> lut = C == 3 ? pixel_lut(processor) : std::vector<float>();
-  bool as_bytes = C == 3 && (N * C * H * W) % 4 == 0;
-  for (const ImageUnit* u : units)
+  bool as_bytes = (N * C * H * W) % 4 == 0;
+  for (const ImageUnit* u : units) {
+    if (!u->r->bytes().empty() && C != 3)
+      throw std::invalid_argument("pixel bytes need a 3-channel vision encoder (num_channels is " + std::to_string(C) +
+                                  ")");
     if (u->r->bytes().empty() || u->r->tile_height != H || u->r->tile_width != W) as_bytes = false;
+  }
   const uint64_t tile_bytes = uint64_t(C * H * W) * (as_bytes ? 1 : 4);
   Buffer pix_b = ctx.create_buffer(uint64_t(N) * tile_bytes);
   std::vector<uint8_t> mask(size_t(N * H * W), 0);
@@ -238,12 +246,9 @@ Buffer Model::Impl::run_encoder(const std::vector<const ImageUnit*>& units, int6
       continue;
     }
     std::span<const float> px = r->pixels().subspan(size_t(u->first * C * th * tw), size_t(len));
-    if (!r->bytes().empty()) {
-      if (C != 3)
-        throw std::invalid_argument("pixel bytes need a 3-channel vision encoder (num_channels is " +
-                                    std::to_string(C) + ")");
-      px = owned.emplace_back(normalize_pixels(r->bytes().subspan(size_t(u->first * C * th * tw), size_t(len)), lut, th * tw));
-    }
+    if (!r->bytes().empty())
+      px = owned.emplace_back(normalize_pixels(r->bytes().subspan(size_t(u->first * C * th * tw), size_t(len)),
+                                               pixel_lut_host(), th * tw));
     if (th == H && tw == W) {
       pieces.push_back({px.data(), uint64_t(u->count) * tile_bytes, uint64_t(n) * tile_bytes});
       keep_mask();
@@ -262,8 +267,8 @@ Buffer Model::Impl::run_encoder(const std::vector<const ImageUnit*>& units, int6
     n += u->count;
   }
   ctx.upload(pix_b, pieces);
-  Buffer lut_b;
-  if (as_bytes) lut_b = upload_vector(ctx, lut);
+  Buffer lut_b;  // per call, like the other inputs: a call's buffers all go when it ends
+  if (as_bytes) lut_b = upload_vector(ctx, pixel_lut_host());
   const int P = int(config.vision.patches_per_side());
   ops::PatchLayout layout = ops::patch_layout(mask, N, H, W, int(config.vision.patch_size), P);
   const int64_t S = layout.seq;

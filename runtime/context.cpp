@@ -571,7 +571,7 @@ void Context::upload(const Buffer& dst, std::span<const UploadPiece> pieces) {
     for (const UploadPiece& p : pieces)
       for (uint64_t done = 0; done < p.bytes;) {
         const uint64_t n = std::min(p.bytes - done, half - fill);
-        copy_bytes(I.staging->mapped + uint64_t(h) * half + fill, static_cast<const uint8_t*>(p.src) + done, n);
+        copy_bytes(static_cast<uint8_t*>(I.staging->mapped) + uint64_t(h) * half + fill, static_cast<const uint8_t*>(p.src) + done, n);
         regions.push_back({uint64_t(h) * half + fill, a->offset + p.dst_offset + done, n});
         fill += n;
         done += n;
@@ -585,7 +585,10 @@ void Context::upload(const Buffer& dst, std::span<const UploadPiece> pieces) {
       }
   } catch (...) {
     for (int i = 0; i < 2; ++i)  // nothing may still read the staging buffer
-      if (busy[i]) vkWaitForFences(I.device, 1, &fences[i], VK_TRUE, UINT64_MAX), vkResetFences(I.device, 1, &fences[i]);
+      if (busy[i]) {
+        vkWaitForFences(I.device, 1, &fences[i], VK_TRUE, UINT64_MAX);
+        vkResetFences(I.device, 1, &fences[i]);
+      }
     throw;
   }
 }

@@ -57,14 +57,14 @@ void Metrics::tokens(int prompt, int completion) {
   prompt_tokens_ += uint64_t(prompt);
   completion_tokens_ += uint64_t(completion);
 }
-void Metrics::time_to_first_token(double s) {
+void Metrics::observe(Histogram& h, double s) {
   std::lock_guard lock(mutex_);
-  ttft_.observe(s);
+  h.observe(s);
 }
-void Metrics::inter_token(double s) {
-  std::lock_guard lock(mutex_);
-  inter_token_.observe(s);
-}
+void Metrics::time_to_first_token(double s) { observe(ttft_, s); }
+void Metrics::inter_token(double s) { observe(inter_token_, s); }
+void Metrics::prepared(double s) { observe(prepare_, s); }
+void Metrics::queue_wait(double s) { observe(queue_wait_, s); }
 void Metrics::cancelled() {
   std::lock_guard lock(mutex_);
   ++cancelled_;
@@ -83,14 +83,6 @@ void Metrics::batch(int rows, int max_batch, uint64_t kv_bytes) {
     ++batches_;
     batch_rows_.observe(rows);
   }
-}
-void Metrics::prepared(double s) {
-  std::lock_guard lock(mutex_);
-  prepare_.observe(s);
-}
-void Metrics::queue_wait(double s) {
-  std::lock_guard lock(mutex_);
-  queue_wait_.observe(s);
 }
 void Metrics::prefill(int requests, double s) {
   std::lock_guard lock(mutex_);

@@ -47,6 +47,8 @@ class Metrics {
   std::string render() const;
 
  private:
+  void observe(Histogram& h, double seconds);  // under the mutex
+
   mutable std::mutex mutex_;
   std::map<int, uint64_t> requests_by_status_;
   uint64_t prompt_tokens_ = 0, completion_tokens_ = 0, cancelled_ = 0, batches_ = 0;
