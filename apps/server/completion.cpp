@@ -93,12 +93,14 @@ void Server::handle_chat(const httplib::Request& req, httplib::Response& res) {
   }
   try {
     const auto start = std::chrono::steady_clock::now();
+    std::shared_ptr<void> preparing = scheduler_->preparing();  // until submitted or refused
     ChatRequest cr = parse_chat_request(req.body, limits_);
     const bool stream = cr.stream, include_usage = cr.include_usage;
     Job job = make_job(*model_, std::move(cr), options_.default_max_tokens, limits_.context_length);
     metrics_.prepared(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     const int prompt_tokens = job.prompt_tokens;
     auto s = scheduler_->submit(std::move(job));
+    preparing.reset();
     const std::string id = id_prefix_ + std::to_string(next_id_++);
     ++in_flight_;  // until the answer is written: here, or in the stream's releaser
     if (stream) {

@@ -62,6 +62,20 @@ class ContinuousScheduler final : public Scheduler {
 
   int64_t positions() const override { return session_.positions(); }
 
+  std::shared_ptr<void> preparing() override {
+    {
+      std::lock_guard lock(mutex_);
+      ++preparing_;
+    }
+    return std::shared_ptr<void>(nullptr, [this](void*) {
+      {
+        std::lock_guard lock(mutex_);
+        --preparing_;
+      }
+      cv_.notify_all();
+    });
+  }
+
   std::shared_ptr<Stream> submit(Job job) override {
     auto e = std::make_shared<Entry>(std::move(job));
     std::lock_guard lock(mutex_);
@@ -119,11 +133,12 @@ class ContinuousScheduler final : public Scheduler {
         if (stopping_ && idle_locked()) return;
         const int free = session_.free_slots();
         // An idle GPU: clients that connect together reach the queue a little apart (each
-        // body is parsed and its images tiled first), so give them a moment to be prefilled
-        // together. A running batch takes newcomers at its next step.
+        // body is parsed and its images tiled first), so while others are still being
+        // prepared, give them a moment to be prefilled together. A lone request goes at once;
+        // a running batch takes newcomers at its next step.
         if (running_.empty() && !queue_.empty())
           cv_.wait_until(lock, queue_.front()->submitted + limits_.batch_window,
-                         [&] { return stopping_ || int(queue_.size()) >= free; });
+                         [&] { return stopping_ || int(queue_.size()) >= free || preparing_ == 0; });
         // A running batch: newcomers join together once the oldest has waited join_window
         // (or they fill the free slots); until then the batch keeps decoding.
         const bool join = running_.empty() || stopping_ || int(queue_.size()) >= free ||
@@ -276,6 +291,7 @@ class ContinuousScheduler final : public Scheduler {
   std::vector<EntryPtr> admitting_;  // taken from the queue, being prefilled
   std::map<int, EntryPtr> running_;  // slot → job
   bool accepting_ = true, stopping_ = false;
+  int preparing_ = 0;  // requests HTTP threads are preparing (preparing())
   std::thread thread_;  // last: starts once everything above exists
 };
 

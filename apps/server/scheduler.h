@@ -80,13 +80,18 @@ class Scheduler {
   virtual void drain(std::chrono::steady_clock::time_point deadline) = 0;
   // KV positions a job may use (prompt + max_tokens).
   virtual int64_t positions() const = 0;
+  // An HTTP thread starts preparing a request it means to submit (parse, decode its images,
+  // tokenize); the count drops when the returned guard dies (after submit(), or on a refusal).
+  // An idle GPU's batch window waits only while some request is being prepared: clients that
+  // connect together are prefilled together, and a lone request starts at once.
+  [[nodiscard]] virtual std::shared_ptr<void> preparing() = 0;
 };
 
 struct SchedulerLimits {
   int max_batch = 8;  // jobs decoding at once (KV slots)
   int max_queue = 64;
   // On an idle GPU, how long the oldest queued job waits for others to be prefilled with
-  // (while fewer than the free slots wait).
+  // (while fewer than the free slots wait and others are still being prepared).
   std::chrono::milliseconds batch_window{5};
   int64_t positions = 0;  // KV positions per job (prompt + max_tokens); 0 = the model's context
   // While a batch runs, how long the oldest queued job may wait for more to join it (while

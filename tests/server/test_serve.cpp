@@ -289,6 +289,23 @@ TEST(Serve, NewcomersJoinARunningBatchTogether) {
   EXPECT_EQ(metric("smolvk_prefills_total"), 4);
 }
 
+// The batch window groups requests that arrive together, but only waits while another request
+// is still being parsed and prepared: one alone on an idle GPU is prefilled at once (a 10 s
+// window here would otherwise hold it 10 s).
+TEST(Serve, ALoneRequestDoesNotWaitTheBatchWindow) {
+  ServerProcess s({"--batch-window-ms", "10000"});
+  const auto start = std::chrono::steady_clock::now();
+  const auto [status, r] = chat(s, user_text("alone", 2));
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(status, 200) << r.dump();
+  EXPECT_LT(ms, 5000.0);
+  auto m = s.client().Get("/metrics");
+  ASSERT_TRUE(m);
+  std::smatch v;
+  ASSERT_TRUE(std::regex_search(m->body, v, std::regex("\nsmolvk_queue_wait_seconds_sum ([0-9.e+-]+)")));
+  EXPECT_LT(std::stod(v[1]), 1.0);  // its time in the queue
+}
+
 TEST(Serve, ApiKeyOnEveryEndpointButHealth) {
   ServerProcess s({"--api-key", "sekrit"});
   auto c = s.client();
