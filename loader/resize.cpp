@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
+#include <mutex>
 #include <numbers>
+#include <system_error>
+#include <thread>
 #include <vector>
 
 #include "loader/error.h"
@@ -108,31 +112,69 @@ Coeffs precompute(int in_size, int out_size, Resample r) {
   return c;
 }
 
-uint8_t clip8(int64_t acc) {
-  const int64_t v = acc >> kPrecisionBits;  // arithmetic shift: floor
-  return uint8_t(std::clamp<int64_t>(v, 0, 255));
+// Pillow accumulates in INT32 (kPrecisionBits leaves 2 bits of headroom: 255 · Σ|k| stays
+// below 2^31 for every filter), so int32 gives its results exactly, and vectorizes.
+uint8_t clip8(int32_t acc) {
+  const int32_t v = acc >> kPrecisionBits;  // arithmetic shift: floor
+  return uint8_t(std::clamp<int32_t>(v, 0, 255));
 }
+
+// fn(begin, end) over [0, n) in contiguous parts on up to hardware_concurrency threads (at
+// most 8, each with at least `min_per_part` items; the caller's thread takes the first part).
+// A request's resize is most of its host time before the GPU: one client should not wait on
+// one core.
+template <class Fn>
+void parallel_parts(int n, int min_per_part, Fn fn) {
+  const int hw = int(std::max(1u, std::thread::hardware_concurrency()));
+  const int parts = std::clamp(n / std::max(min_per_part, 1), 1, std::min(hw, 8));
+  if (parts == 1) return fn(0, n);
+  std::vector<std::thread> threads;
+  std::mutex failed_mutex;
+  std::exception_ptr failed;  // the first exception of a part, rethrown here
+  auto run = [&](int b, int e) {
+    try {
+      fn(b, e);
+    } catch (...) {
+      std::lock_guard lock(failed_mutex);
+      if (!failed) failed = std::current_exception();
+    }
+  };
+  auto part = [&](int i) { return int(int64_t(n) * i / parts); };
+  try {
+    for (int i = 1; i < parts; ++i) threads.emplace_back(run, part(i), part(i + 1));
+  } catch (const std::system_error&) {  // no thread to be had: the rest on this one
+    run(part(int(threads.size()) + 1), n);
+  }
+  run(0, part(1));
+  for (auto& t : threads) t.join();
+  if (failed) std::rethrow_exception(failed);
+}
+
+// Output samples per part worth a thread (~0.1 ms of work).
+constexpr int kSamplesPerPart = 64 * 1024;
 
 // Horizontal pass over input rows [row0, row0 + rows).
 Image resample_horizontal(const Image& in, int out_w, int row0, int rows, const Coeffs& c) {
   Image out{out_w, rows, std::vector<uint8_t>(size_t(out_w) * rows * 3)};
-  for (int y = 0; y < rows; ++y) {
-    const uint8_t* src = in.pixel(0, row0 + y);
-    uint8_t* dst = out.rgb.data() + size_t(y) * out_w * 3;
-    for (int xx = 0; xx < out_w; ++xx) {
-      const int32_t* k = &c.k[size_t(xx) * c.ksize];
-      const uint8_t* p = src + size_t(c.first[xx]) * 3;
-      int64_t s0 = 1 << (kPrecisionBits - 1), s1 = s0, s2 = s0;
-      for (int x = 0; x < c.count[xx]; ++x, p += 3) {
-        s0 += int64_t(p[0]) * k[x];
-        s1 += int64_t(p[1]) * k[x];
-        s2 += int64_t(p[2]) * k[x];
+  parallel_parts(rows, std::max(1, kSamplesPerPart / std::max(out_w, 1)), [&](int y0, int y1) {
+    for (int y = y0; y < y1; ++y) {
+      const uint8_t* src = in.pixel(0, row0 + y);
+      uint8_t* dst = out.rgb.data() + size_t(y) * out_w * 3;
+      for (int xx = 0; xx < out_w; ++xx) {
+        const int32_t* k = &c.k[size_t(xx) * c.ksize];
+        const uint8_t* p = src + size_t(c.first[xx]) * 3;
+        int32_t s0 = 1 << (kPrecisionBits - 1), s1 = s0, s2 = s0;
+        for (int x = 0; x < c.count[xx]; ++x, p += 3) {
+          s0 += int32_t(p[0]) * k[x];
+          s1 += int32_t(p[1]) * k[x];
+          s2 += int32_t(p[2]) * k[x];
+        }
+        dst[xx * 3 + 0] = clip8(s0);
+        dst[xx * 3 + 1] = clip8(s1);
+        dst[xx * 3 + 2] = clip8(s2);
       }
-      dst[xx * 3 + 0] = clip8(s0);
-      dst[xx * 3 + 1] = clip8(s1);
-      dst[xx * 3 + 2] = clip8(s2);
     }
-  }
+  });
   return out;
 }
 
@@ -141,16 +183,25 @@ Image resample_vertical(const Image& in, int out_h, int row_shift, const Coeffs&
   const int w = in.width;
   Image out{w, out_h, std::vector<uint8_t>(size_t(w) * out_h * 3)};
   const size_t stride = size_t(w) * 3;
-  for (int yy = 0; yy < out_h; ++yy) {
-    const int32_t* k = &c.k[size_t(yy) * c.ksize];
-    const uint8_t* src = in.rgb.data() + size_t(c.first[yy] - row_shift) * stride;
-    uint8_t* dst = out.rgb.data() + size_t(yy) * stride;
-    for (size_t i = 0; i < stride; ++i) {
-      int64_t s = 1 << (kPrecisionBits - 1);
-      for (int y = 0; y < c.count[yy]; ++y) s += int64_t(src[y * stride + i]) * k[y];
-      dst[i] = clip8(s);
+  parallel_parts(out_h, std::max(1, kSamplesPerPart / std::max(w, 1)), [&](int y0, int y1) {
+    std::vector<int32_t> acc(stride);
+    for (int yy = y0; yy < y1; ++yy) {
+      const int32_t* k = &c.k[size_t(yy) * c.ksize];
+      const uint8_t* src = in.rgb.data() + size_t(c.first[yy] - row_shift) * stride;
+      uint8_t* dst = out.rgb.data() + size_t(yy) * stride;
+      // Row by row of the filter, across the whole output row (contiguous, vectorizes); the
+      // sums are the same integers in the same order as Pillow's per-sample loop.
+      std::fill(acc.begin(), acc.end(), int32_t(1) << (kPrecisionBits - 1));
+      int32_t* __restrict a = acc.data();  // (bytes may alias anything: say they do not)
+      for (int y = 0; y < c.count[yy]; ++y) {
+        const uint8_t* __restrict row = src + size_t(y) * stride;
+        const int32_t ky = k[y];
+        for (size_t i = 0; i < stride; ++i) a[i] += int32_t(row[i]) * ky;
+      }
+      uint8_t* __restrict d = dst;
+      for (size_t i = 0; i < stride; ++i) d[i] = clip8(a[i]);
     }
-  }
+  });
   return out;
 }
 

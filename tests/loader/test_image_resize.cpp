@@ -87,6 +87,39 @@ TEST(Resize, MatchesPillowBitForBit) {
   }
 }
 
+// Images large enough that resize() splits each pass into parts on several threads (at least
+// two on any machine with two cores, as CI's): the whole output must still be Pillow's, so
+// no row is lost, doubled or cut at a part's edge. Pillow 9.4's outputs as FNV-1a 64 hashes
+// (tools/reference/make_resize_golden.py, which builds the same pattern).
+TEST(Resize, LargeImagesMatchPillow) {
+  struct Case {
+    int in_w, in_h, out_w, out_h, pil_filter;
+    uint64_t fnv;
+  };
+  const Case cases[] = {
+      {320, 240, 1024, 768, 1, 0x5685cfc9de6d08ebull},  // up, both passes
+      {1024, 768, 383, 257, 3, 0x3c1336d2e3f1ede6ull},  // down, both passes
+      {300, 1000, 300, 517, 1, 0x9a0a1483e4de7f2full},  // vertical pass only
+      {1000, 300, 517, 300, 2, 0x0abc037706cee1f2ull},  // horizontal pass only
+  };
+  for (const Case& c : cases) {
+    Image im{c.in_w, c.in_h, std::vector<uint8_t>(size_t(c.in_w) * c.in_h * 3)};
+    for (int y = 0; y < c.in_h; ++y)
+      for (int x = 0; x < c.in_w; ++x)
+        for (int ch = 0; ch < 3; ++ch)
+          im.rgb[(size_t(y) * c.in_w + x) * 3 + ch] = uint8_t((x * 7 + y * 13 + (x * y) % 31 + 85 * ch) % 256);
+    const Resample filter = resample_from_pil(c.pil_filter, "test");
+    const Image out = resize(im, c.out_w, c.out_h, filter);
+    ASSERT_EQ(out.width, c.out_w);
+    ASSERT_EQ(out.height, c.out_h);
+    ASSERT_EQ(out.rgb.size(), size_t(c.out_w) * c.out_h * 3);
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (uint8_t v : out.rgb) h = (h ^ v) * 0x100000001b3ull;
+    EXPECT_EQ(h, c.fnv) << c.in_w << "x" << c.in_h << " -> " << c.out_w << "x" << c.out_h << " "
+                        << resample_name(filter);
+  }
+}
+
 TEST(Resize, SameSizeIsACopyAndOnePassWhenOneSideKeeps) {
   Image im{3, 2, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18}};
   EXPECT_EQ(resize(im, 3, 2, Resample::Lanczos).rgb, im.rgb);
