@@ -1,6 +1,7 @@
 #include "loader/processor_config.h"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -113,13 +114,135 @@ ProcessorConfig ProcessorConfig::load(const std::filesystem::path& dir) {
   json processor;
   const bool have_proc = std::filesystem::exists(proc);
   if (have_proc) processor = read_config_json_file(proc);
+  ProcessorConfig c;
   if (std::filesystem::exists(pre))
-    return from_json(read_config_json_file(pre), pre.string(), have_proc ? &processor : nullptr, proc.string());
-  if (have_proc && processor.is_object() && processor.contains("image_processor"))
-    return from_json(processor["image_processor"], proc.string() + " image_processor", &processor, proc.string());
-  throw LoadError(dir.string() +
-                  ": no preprocessor_config.json (nor an \"image_processor\" entry in "
-                  "processor_config.json); expected a Hugging Face SmolVLM / Idefics3 model directory");
+    c = from_json(read_config_json_file(pre), pre.string(), have_proc ? &processor : nullptr, proc.string());
+  else if (have_proc && processor.is_object() && processor.contains("image_processor"))
+    c = from_json(processor["image_processor"], proc.string() + " image_processor", &processor, proc.string());
+  else
+    throw LoadError(dir.string() +
+                    ": no preprocessor_config.json (nor an \"image_processor\" entry in "
+                    "processor_config.json); expected a Hugging Face SmolVLM / Idefics3 model directory");
+  try {
+    c.video = VideoProcessorConfig::load(dir);
+  } catch (const LoadError& e) {
+    c.video_error = e.what();
+  }
+  return c;
+}
+
+namespace {
+
+// SmolVLM's video "size": {"longest_edge": N}, {"height": H, "width": W}, or one number (a
+// square, as get_size_dict makes it with default_to_square).
+void read_video_size(const json& size, const std::string& what, VideoProcessorConfig& c) {
+  if (size.is_number_integer()) {
+    c.size_height = c.size_width = positive_int(size, what);
+    return;
+  }
+  if (size.is_object() && size.contains("longest_edge") && !size.at("longest_edge").is_null()) {
+    c.longest_edge = positive_int(size.at("longest_edge"), what + ".longest_edge");
+    c.size_height = c.size_width = 0;
+    return;
+  }
+  if (size.is_object() && size.contains("height") && size.contains("width")) {
+    c.size_height = positive_int(size.at("height"), what + ".height");
+    c.size_width = positive_int(size.at("width"), what + ".width");
+    return;
+  }
+  throw LoadError(what + " = " + size.dump() +
+                  ", expected {\"longest_edge\": N} or {\"height\": H, \"width\": W} (SmolVLMVideoProcessor.resize)");
+}
+
+std::optional<double> read_fps(const json* v, const std::string& what) {
+  if (!v || v->is_null()) return std::nullopt;
+  if (!v->is_number() || !(v->get<double>() > 0) || !std::isfinite(v->get<double>()))
+    throw LoadError(what + " = " + v->dump() + ", expected a positive number of frames per second");
+  return v->get<double>();
+}
+
+std::optional<int64_t> read_max_frames(const json* v, const std::string& what) {
+  if (!v || v->is_null()) return std::nullopt;
+  if (!v->is_number_integer() || v->get<int64_t>() <= 0 || v->get<int64_t>() > (int64_t(1) << 30))
+    throw LoadError(what + " = " + v->dump() + ", expected a positive number of frames");
+  return v->get<int64_t>();
+}
+
+const json* member(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it == j.end() ? nullptr : &*it;
+}
+
+}  // namespace
+
+VideoProcessorConfig VideoProcessorConfig::from_json(const json& j, const std::string& source) {
+  if (!j.is_object()) throw LoadError(source + ": expected a JSON object, got " + j.type_name());
+  VideoProcessorConfig c;
+  c.source = source;
+  read_bool(j, "do_convert_rgb", c.do_convert_rgb, source);
+  read_bool(j, "do_resize", c.do_resize, source);
+  read_bool(j, "do_rescale", c.do_rescale, source);
+  read_bool(j, "do_normalize", c.do_normalize, source);
+  read_bool(j, "do_pad", c.do_pad, source);
+  read_longest_edge(j, "max_image_size", c.max_image_longest_edge, source);
+  if (c.max_image_longest_edge > kMaxTileSide)
+    throw LoadError(where(source, "max_image_size.longest_edge") + " = " + std::to_string(c.max_image_longest_edge) +
+                    ", over the limit of " + std::to_string(kMaxTileSide) + " pixels for a frame side");
+  if (auto it = j.find("resample"); it != j.end() && !it->is_null()) {
+    if (!it->is_number_integer())
+      throw LoadError(where(source, "resample") + " = " + it->dump() + ", expected a PIL filter id 0..5");
+    c.resample = resample_from_pil(it->get<int>(), where(source, "resample"));
+  }
+  if (auto it = j.find("rescale_factor"); it != j.end() && !it->is_null()) {
+    if (!it->is_number() || it->get<double>() <= 0)
+      throw LoadError(where(source, "rescale_factor") + " = " + it->dump() + ", expected a positive number");
+    c.rescale_factor = it->get<double>();
+  }
+  read_triplet(j, "image_mean", c.image_mean, source, false);
+  read_triplet(j, "image_std", c.image_std, source, true);
+
+  // SmolVLMVideoProcessor.__init__: `video_sampling` wins over fps / num_frames, and its
+  // video_size gives way to `size` when both are there.
+  const json* size = member(j, "size");
+  if (size && size->is_null()) size = nullptr;
+  const json* vs = member(j, "video_sampling");
+  if (vs && !vs->is_null()) {
+    if (!vs->is_object()) throw LoadError(where(source, "video_sampling") + " = " + vs->dump() + ", expected an object");
+    for (const char* key : {"fps", "max_frames"})
+      if (!vs->contains(key))
+        throw LoadError(where(source, std::string("video_sampling.") + key) +
+                        " is missing (transformers reads it unconditionally)");
+    c.fps = read_fps(member(*vs, "fps"), where(source, "video_sampling.fps"));
+    c.max_frames = read_max_frames(member(*vs, "max_frames"), where(source, "video_sampling.max_frames"));
+    if (size) {
+      read_video_size(*size, where(source, "size"), c);
+    } else {
+      const json* video_size = member(*vs, "video_size");
+      if (!video_size || video_size->is_null())
+        throw LoadError(where(source, "video_sampling.video_size") + " is missing, and there is no \"size\"");
+      read_video_size(*video_size, where(source, "video_sampling.video_size"), c);
+    }
+  } else {
+    c.fps = read_fps(member(j, "fps"), where(source, "fps"));
+    c.max_frames = read_max_frames(member(j, "num_frames"), where(source, "num_frames"));
+    if (size) read_video_size(*size, where(source, "size"), c);
+  }
+  return c;
+}
+
+std::optional<VideoProcessorConfig> VideoProcessorConfig::load(const std::filesystem::path& dir) {
+  const auto proc = dir / "processor_config.json";
+  if (std::filesystem::exists(proc)) {
+    const json processor = read_config_json_file(proc);
+    if (processor.is_object())
+      if (auto it = processor.find("video_processor"); it != processor.end() && !it->is_null())
+        return from_json(*it, proc.string() + " video_processor");
+  }
+  for (const char* name : {"video_preprocessor_config.json", "preprocessor_config.json"}) {
+    const auto file = dir / name;
+    if (std::filesystem::exists(file)) return from_json(read_config_json_file(file), file.string());
+  }
+  return std::nullopt;
 }
 
 }  // namespace smolvk
