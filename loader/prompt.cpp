@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -108,7 +109,8 @@ std::string ChatTemplate::apply(std::span<const ChatMessage> messages, bool add_
                       "\") has no content items; the chat template needs at least one");
     out += capitalize(m.role);
     out += m.content.front().kind == ChatItem::Image ? ":" : ": ";
-    for (const ChatItem& item : m.content) out += item.kind == ChatItem::Image ? "<image>" : item.text;
+    for (const ChatItem& item : m.content)
+      out += item.kind == ChatItem::Image ? "<image>" : item.kind == ChatItem::Video ? "<video>" : item.text;
     out += kEndOfUtterance;
     out += "\n";
   }
@@ -140,6 +142,7 @@ ImageTokens ImageTokens::load(const std::filesystem::path& dir) {
   pick("image_token", t.image);
   pick("fake_image_token", t.fake_image);
   pick("global_image_token", t.global_image);
+  pick("video_token", t.video);
   return t;
 }
 
@@ -195,6 +198,140 @@ std::string expand_image_tokens(const std::string& prompt, std::span<const Image
       out += '\n';
     }
     out += '\n' + tok.fake_image + tok.global_image + run + tok.fake_image;
+  }
+  out.append(prompt, pos, std::string::npos);
+  return out;
+}
+
+namespace {
+
+// CPython's float divmod (Objects/floatobject.c _float_div_mod): floor quotient and the
+// remainder with the divisor's sign.
+std::pair<double, double> python_divmod(double vx, double wx) {
+  double mod = std::fmod(vx, wx);
+  double div = (vx - mod) / wx;
+  if (mod != 0.0) {
+    if ((wx < 0) != (mod < 0)) {
+      mod += wx;
+      div -= 1.0;
+    }
+  } else {
+    mod = std::copysign(0.0, wx);
+  }
+  double floordiv;
+  if (div != 0.0) {
+    floordiv = std::floor(div);
+    if (div - floordiv > 0.5) floordiv += 1.0;
+  } else {
+    floordiv = std::copysign(0.0, vx / wx);
+  }
+  return {floordiv, mod};
+}
+
+std::string two_digits(int64_t v) {
+  std::string s = std::to_string(v < 0 ? -v : v);
+  if (s.size() < 2) s.insert(0, 2 - s.size(), '0');
+  return v < 0 ? "-" + s : s;
+}
+
+int64_t python_int(double x, const char* what) {
+  if (!std::isfinite(x) || std::fabs(x) > 9e15)
+    throw LoadError(std::string(what) + " " + std::to_string(x) + " is not a finite number of seconds");
+  return int64_t(x);  // truncates toward zero, as int() does
+}
+
+}  // namespace
+
+std::string number_to_words(int64_t n) {
+  static const char* const kLow[] = {"zero",    "one",     "two",       "three",    "four",
+                                     "five",    "six",     "seven",     "eight",    "nine",
+                                     "ten",     "eleven",  "twelve",    "thirteen", "fourteen",
+                                     "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"};
+  static const char* const kTens[] = {"", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty",
+                                      "ninety"};
+  if (n < 0 || n >= 1000000)
+    throw LoadError("number_to_words: " + std::to_string(n) + " is outside 0..999999");
+  // Num2Word_EN.merge: "-" between tens and units, " and " after hundreds (and after thousands
+  // when less than a hundred follows), ", " after thousands otherwise.
+  auto below_thousand = [&](int64_t v) {
+    std::string s;
+    if (v >= 100) {
+      s = std::string(kLow[v / 100]) + " hundred";
+      v %= 100;
+      if (v == 0) return s;
+      s += " and ";
+    }
+    if (v < 20) return s + kLow[v];
+    s += kTens[v / 10];
+    if (v % 10) s += std::string("-") + kLow[v % 10];
+    return s;
+  };
+  if (n < 1000) return below_thousand(n);
+  std::string s = below_thousand(n / 1000) + " thousand";
+  const int64_t rest = n % 1000;
+  if (rest == 0) return s;
+  return s + (rest < 100 ? " and " : ", ") + below_thousand(rest);
+}
+
+std::string video_timestamp(double seconds) {
+  const std::pair<double, double> q = python_divmod(seconds, 60.0);  // (s // 60, s % 60)
+  return two_digits(python_int(q.first, "frame timestamp")) + ":" + two_digits(python_int(q.second, "frame timestamp"));
+}
+
+std::string video_duration_text(double duration) {
+  int64_t total = python_int(duration, "video duration");
+  // timedelta normalises to days and 0 <= seconds < 86400 (negative days for negative input).
+  int64_t days = total / 86400, rem = total % 86400;
+  if (rem < 0) rem += 86400, --days;
+  std::string s = std::to_string(rem / 3600) + ":" + two_digits(rem / 60 % 60) + ":" + two_digits(rem % 60);
+  if (days != 0) s = std::to_string(days) + " day" + (days == 1 || days == -1 ? "" : "s") + ", " + s;
+  return s;
+}
+
+std::string video_prompt(int64_t frame_count, const VideoMetadata& video, int image_seq_len, const ImageTokens& tok) {
+  if (video.frame_indices.empty()) throw LoadError("video_prompt: the video has no frames");
+  if (!(video.fps > 0)) throw LoadError("video_prompt: the video's fps is not positive");
+  std::string run;
+  run.reserve(tok.image.size() * size_t(image_seq_len));
+  for (int i = 0; i < image_seq_len; ++i) run += tok.image;
+  const std::string frame = tok.fake_image + tok.global_image + run + tok.fake_image;
+  std::string out = "You are provided the following series of " + number_to_words(frame_count) + " frames from a " +
+                    video_duration_text(video.duration) + " [H:MM:SS] video.\n";
+  for (double t : video.timestamps()) out += "\nFrame from " + video_timestamp(t) + ":" + frame;
+  return out + "\n\n";
+}
+
+std::string expand_video_tokens(const std::string& prompt, std::span<const VideoMetadata> videos, int image_seq_len,
+                                const ImageTokens& tok) {
+  if (tok.video.empty() || tok.image.empty()) throw LoadError("expand_video_tokens: empty video or image token string");
+  if (image_seq_len <= 0 || image_seq_len > kMaxPromptImageTokens)
+    throw LoadError("expand_video_tokens: image_seq_len = " + std::to_string(image_seq_len) + ", expected 1.." +
+                    std::to_string(kMaxPromptImageTokens));
+  for (const std::string* s : {&tok.image, &tok.fake_image, &tok.global_image, &tok.video})
+    if (s->size() > kMaxImageTokenBytes)
+      throw LoadError("expand_video_tokens: token string of " + std::to_string(s->size()) +
+                      " bytes, over the limit of " + std::to_string(kMaxImageTokenBytes));
+  const size_t placeholders = count_occurrences(prompt, tok.video);
+  if (placeholders != videos.size())
+    throw LoadError("prompt has " + std::to_string(placeholders) + " `" + tok.video + "` placeholder(s) but " +
+                    std::to_string(videos.size()) + " video(s) were given; they must match");
+  int64_t frame_count = 0, image_tokens = 0;
+  for (const VideoMetadata& v : videos) {
+    if (v.frame_indices.empty()) throw LoadError("expand_video_tokens: a video has no frames");
+    frame_count = std::max<int64_t>(frame_count, int64_t(v.frame_indices.size()));
+    image_tokens += int64_t(std::min<size_t>(v.frame_indices.size(), size_t(kMaxPromptImageTokens) + 1)) * image_seq_len;
+    if (image_tokens > kMaxPromptImageTokens)
+      throw LoadError("expand_video_tokens: the videos' frames of " + std::to_string(image_seq_len) +
+                      " tokens each need over " + std::to_string(kMaxPromptImageTokens) +
+                      " image tokens, the limit for one prompt");
+  }
+  std::string out;
+  size_t pos = 0;
+  for (const VideoMetadata& v : videos) {
+    const size_t at = prompt.find(tok.video, pos);
+    out.append(prompt, pos, at - pos);
+    out += video_prompt(frame_count, v, image_seq_len, tok);
+    pos = at + tok.video.size();
   }
   out.append(prompt, pos, std::string::npos);
   return out;
