@@ -75,6 +75,26 @@ const ModelConfig& Model::config() const { return impl_->config; }
 const Tokenizer& Model::tokenizer() const { return impl_->tokenizer; }
 const ProcessorConfig& Model::processor() const { return impl_->processor; }
 const GenerationConfig& Model::generation_config() const { return impl_->generation; }
+
+const VideoProcessorConfig& Model::video_processor() const {
+  const Impl& I = *impl_;
+  if (I.config.architecture != Architecture::SmolVLM)
+    throw LoadError(I.dir.string() + ": " + I.config.architecture_name +
+                    " takes no video (transformers' Idefics3Processor has no video processor); SmolVLM / SmolVLM2 "
+                    "checkpoints do");
+  if (!I.processor.video_error.empty()) throw LoadError(I.processor.video_error);
+  if (!I.processor.video)
+    throw LoadError(I.dir.string() +
+                    ": no video processor settings (a \"video_processor\" object in processor_config.json, "
+                    "video_preprocessor_config.json or preprocessor_config.json)");
+  const VideoProcessorConfig& v = *I.processor.video;
+  if (v.do_resize && v.frame_side() != I.config.vision.image_size)
+    throw LoadError(v.source + ": the video processor makes " + std::to_string(v.frame_side()) + "x" +
+                    std::to_string(v.frame_side()) + " frames (max_image_size.longest_edge) but the vision encoder takes " +
+                    std::to_string(I.config.vision.image_size) + "x" + std::to_string(I.config.vision.image_size) +
+                    " (config.json vision_config.image_size); transformers would fail on them too");
+  return v;
+}
 uint64_t Model::parameter_count() const { return impl_->weights.parameters; }
 uint64_t Model::weight_bytes() const { return impl_->weights.bytes; }
 Context& Model::context() const { return impl_->ctx; }
@@ -109,6 +129,7 @@ PreparedRequest Model::prepare_borrowing(const Request& r, bool add_generation_p
         "a request needs exactly one of messages, prompt text, prompt ids "
         "or input embeddings (got " +
         std::to_string(sources) + ")");
+  if (!r.videos.empty()) return prepare_videos(r, add_generation_prompt);
   std::vector<ProcessedImage> images;
   for (const Image& im : r.images) images.push_back(preprocess_image(im, I.processor, PixelForm::Bytes));
   for (auto& im : images) {
@@ -160,6 +181,47 @@ PreparedRequest Model::prepare_borrowing(const Request& r, bool add_generation_p
     throw std::invalid_argument("the prompt has " + std::to_string(placeholders) + " " + I.image_tokens.image +
                                 " placeholder(s) but " + std::to_string(r.images.size()) + " image(s) were given");
   p.prompt_text = expand_image_tokens(text, p.grids, I.processor.image_seq_len, I.image_tokens);
+  auto bos = I.tokenizer.bos_prefix();
+  p.input_ids.assign(bos.begin(), bos.end());
+  auto ids = I.tokenizer.encode(p.prompt_text);
+  p.input_ids.insert(p.input_ids.end(), ids.begin(), ids.end());
+  return p;
+}
+
+PreparedRequest Model::prepare_videos(const Request& r, bool add_generation_prompt) const {
+  const Impl& I = *impl_;
+  if (!r.images.empty() || !r.pixel_values.empty() || !r.pixel_bytes.empty())
+    throw std::invalid_argument(
+        "a request has images or videos, not both (transformers 5.17's SmolVLMProcessor would keep only the "
+        "videos' pixel_values)");
+  if (r.messages.empty() && r.prompt_text.empty())
+    throw std::invalid_argument("videos need messages or prompt text, where their frames are expanded");
+  const VideoProcessorConfig& vc = video_processor();
+  PreparedRequest p;
+  std::vector<VideoMetadata> metadata;
+  for (const Video& v : r.videos) {
+    if (v.frames.size() != v.metadata.frame_indices.size())
+      throw std::invalid_argument("video " + v.source + " has " + std::to_string(v.frames.size()) +
+                                  " frames but its metadata lists " + std::to_string(v.metadata.frame_indices.size()));
+    ProcessedVideo pv = preprocess_video(v, vc);
+    if (pv.height != I.config.vision.image_size || pv.width != I.config.vision.image_size)
+      throw LoadError("video " + v.source + ": its frames are " + std::to_string(pv.width) + "x" +
+                      std::to_string(pv.height) + " after the processor, but the vision encoder takes " +
+                      std::to_string(I.config.vision.image_size) + "x" + std::to_string(I.config.vision.image_size));
+    p.tile_height = pv.height;
+    p.tile_width = pv.width;
+    p.tiles += pv.frames;
+    p.pixel_values.insert(p.pixel_values.end(), pv.pixel_values.begin(), pv.pixel_values.end());
+    p.pixel_mask.insert(p.pixel_mask.end(), pv.pixel_mask.begin(), pv.pixel_mask.end());
+    p.grids.insert(p.grids.end(), size_t(pv.frames), ImageGrid{});  // each frame one unsplit image
+    metadata.push_back(v.metadata);
+  }
+  // DEFAULT_CHAT_TEMPLATE of processing_smolvlm.py (the <|im_start|> layout with a video branch).
+  const std::string text = !r.messages.empty() ? ChatTemplate().apply(r.messages, add_generation_prompt) : r.prompt_text;
+  if (const size_t n = count_occurrences(text, I.image_tokens.image); n != 0)
+    throw std::invalid_argument("the prompt has " + std::to_string(n) + " " + I.image_tokens.image +
+                                " placeholder(s) but no images were given (a request has images or videos)");
+  p.prompt_text = expand_video_tokens(text, metadata, I.processor.image_seq_len, I.image_tokens);
   auto bos = I.tokenizer.bos_prefix();
   p.input_ids.assign(bos.begin(), bos.end());
   auto ids = I.tokenizer.encode(p.prompt_text);

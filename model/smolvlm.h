@@ -36,6 +36,11 @@ struct Request {
   std::string prompt_text;            // text with `<image>` placeholders, no template
   std::vector<int32_t> prompt_ids;    // ids as they are (image tokens already expanded)
   std::vector<Image> images;          // one per `<image>` placeholder / image item, in order
+  // One per `<video>` placeholder / video item, in order: decoded and sampled (loader/video.h,
+  // with frame_sampler(Model::video_processor())). A request has images or videos, not both,
+  // and its videos come with messages or prompt text, which prepare() expands as
+  // SmolVLMProcessor does (each frame one unsplit image, with its timestamp).
+  std::vector<Video> videos;
   std::vector<float> input_embeds;    // generate from embeddings: [rows, text hidden]
   // Instead of images: the processor's output for them, pixel_values [tiles, 3, H, W] and
   // pixel_attention_mask [tiles, H, W] (e.g. a caller's own partial masks). Or, in place of
@@ -128,6 +133,11 @@ class Model {
   const Tokenizer& tokenizer() const;
   const ProcessorConfig& processor() const;
   const GenerationConfig& generation_config() const;
+  // The checkpoint's video processor settings, checked against the model: LoadError when the
+  // model is not a SmolVLM (Idefics3's processor takes no video), when the folder has no video
+  // processor settings or unreadable ones, or when its frames (max_image_size.longest_edge²)
+  // are not the vision encoder's input size.
+  const VideoProcessorConfig& video_processor() const;
   uint64_t parameter_count() const;
   uint64_t weight_bytes() const;
   Context& context() const;
@@ -164,6 +174,7 @@ class Model {
 
  private:
   explicit Model(std::unique_ptr<Impl> impl);
+  PreparedRequest prepare_videos(const Request& r, bool add_generation_prompt) const;
   std::unique_ptr<Impl> impl_;
 };
 

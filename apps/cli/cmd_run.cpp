@@ -5,21 +5,30 @@
 #include "apps/cli/commands.h"
 #include "apps/cli/model_args.h"
 #include "loader/npy.h"
+#include "loader/video.h"
 
 namespace smolvk::cli {
 namespace {
 const char* kHelp =
     "usage: smolvk run [--model DIR] [--image FILE]... --prompt TEXT [options]\n"
+    "       smolvk run [--model DIR] --video FILE --prompt TEXT [options]\n"
     "       smolvk run [--model DIR] [--image FILE]... --prompt-ids 1,2,3 [options]\n"
     "\n"
-    "Answers a prompt about zero or more images, streaming the text to stdout and timings\n"
-    "(load, image encode, prefill, tokens/s) to stderr.\n"
+    "Answers a prompt about zero or more images, or about a video, streaming the text to stdout\n"
+    "and timings (load, image encode, prefill, tokens/s) to stderr.\n"
     "\n"
     "  --model DIR           Hugging Face SmolVLM / Idefics3 folder (config.json, *.safetensors,\n"
     "                        tokenizer.json, processor files). Default: the demo checkpoint in\n"
     "                        examples/demo-model (random weights).\n"
     "  --image FILE          an image (PNG, JPEG, WebP, BMP, GIF, TGA, PNM); repeat for several, in order\n"
-    "  --prompt TEXT         the user message; the images come before it\n"
+    "  --video FILE          a video (MP4, WebM, MKV, AVI, MOV, ... as FFmpeg reads them) for a\n"
+    "                        SmolVLM2 checkpoint: frames sampled and laid out as transformers'\n"
+    "                        SmolVLM video processor does (the checkpoint's video_sampling: fps,\n"
+    "                        max_frames, size; every frame when it has none), each frame one\n"
+    "                        image with its timestamp. Not with --image or --prompt-ids. Refused\n"
+    "                        when the checkpoint has no video processor settings or its video\n"
+    "                        frames are not the vision encoder's size (so for the demo checkpoint)\n"
+    "  --prompt TEXT         the user message; the images (or the video) come before it\n"
     "  --prompt-ids LIST     token ids as they are (no chat template, no tokenizer); the prompt\n"
     "                        must already hold the expanded image tokens of the --image files\n"
     "  --max-new-tokens N    default 64\n"
@@ -37,6 +46,7 @@ const char* kHelp =
 int cmd_run(const std::vector<std::string>& argv) {
   auto specs = model_and_sampling_specs();
   for (auto s : std::vector<Args::Spec>{{"image", true, true},
+                                        {"video", true},
                                         {"prompt", true},
                                         {"prompt-ids", true},
                                         {"ignore-eos", false},
@@ -59,13 +69,28 @@ int cmd_run(const std::vector<std::string>& argv) {
   o.ignore_eos = a.has("ignore-eos");
   o.want_last_logits = a.has("dump-logits");
 
+  if (a.has("video") && a.has("image")) throw std::invalid_argument("give --image or --video, not both");
+  if (a.has("video") && !a.has("prompt")) throw std::invalid_argument("--video needs --prompt TEXT (not --prompt-ids)");
+
   Context ctx;
   auto model = load_model(ctx, model_dir(a), json);
   Request req;
   for (const auto& f : a.all("image")) req.images.push_back(load_image(f));
+  if (a.has("video")) {
+    const VideoProcessorConfig& vp = model->video_processor();  // refused before decoding anything
+    req.videos.push_back(load_video(a.get("video"), frame_sampler(vp)));
+    const VideoMetadata& m = req.videos.back().metadata;
+    if (!json) {
+      std::string frames;
+      for (int64_t i : m.frame_indices) frames += (frames.empty() ? "" : ",") + std::to_string(i);
+      std::fprintf(stderr, "smolvk: video %dx%d, %lld frames at %.3f fps (%.3f s); frames %s\n", m.width, m.height,
+                   (long long)m.total_frames, m.fps, m.duration, frames.c_str());
+    }
+  }
   if (a.has("prompt")) {
     ChatMessage user{"user", {}};
     for (size_t i = 0; i < req.images.size(); ++i) user.content.push_back({ChatItem::Image, {}});
+    for (size_t i = 0; i < req.videos.size(); ++i) user.content.push_back({ChatItem::Video, {}});
     user.content.push_back({ChatItem::Text, a.get("prompt")});
     req.messages.push_back(std::move(user));
   } else {
