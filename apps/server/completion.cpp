@@ -21,6 +21,7 @@ Job make_job(const Model& model, ChatRequest&& cr, int default_max_tokens, int64
   Request r;
   r.messages = std::move(cr.messages);
   r.images = std::move(cr.images);
+  r.videos = std::move(cr.videos);
   PreparedRequest p;
   try {
     p = model.prepare(r);

@@ -1,4 +1,5 @@
-// image_url → Image: data: URLs, and files inside --image-root (never outside it).
+// image_url → Image and video_url → Video: data: URLs, and files inside --image-root (never
+// outside it).
 
 #include <cctype>
 #include <fstream>
@@ -6,6 +7,7 @@
 
 #include "apps/server/request.h"
 #include "loader/error.h"
+#include "loader/video.h"
 
 namespace smolvk::serve {
 
@@ -60,15 +62,21 @@ Image decode_checked(std::span<const uint8_t> bytes, const ParseLimits& limits, 
   }
 }
 
-Image from_data_url(std::string_view url, const ParseLimits& limits, const std::string& param) {
+// The bytes of a base64 data: URL; `code` and `example` name the kind of URL in errors.
+std::vector<uint8_t> data_url_bytes(std::string_view url, const std::string& param, const char* code,
+                                    const char* example) {
   const size_t comma = url.find(',');
-  if (comma == std::string_view::npos) refuse(param, "invalid_image_url", "a data: URL needs a ',' before its data");
+  if (comma == std::string_view::npos) refuse(param, code, "a data: URL needs a ',' before its data");
   const std::string_view meta = url.substr(5, comma - 5);
   if (meta.size() < 7 || meta.substr(meta.size() - 7) != ";base64")
-    refuse(param, "invalid_image_url", "only base64 data: URLs are accepted (data:image/png;base64,...)");
+    refuse(param, code, std::string("only base64 data: URLs are accepted (") + example + ")");
   auto bytes = decode_base64(url.substr(comma + 1));
-  if (!bytes) refuse(param, "invalid_image_url", "the data: URL's payload is not valid base64");
-  return decode_checked(*bytes, limits, param);
+  if (!bytes) refuse(param, code, "the data: URL's payload is not valid base64");
+  return std::move(*bytes);
+}
+
+Image from_data_url(std::string_view url, const ParseLimits& limits, const std::string& param) {
+  return decode_checked(data_url_bytes(url, param, "invalid_image_url", "data:image/png;base64,..."), limits, param);
 }
 
 std::string percent_decode(std::string_view s) {
@@ -87,13 +95,14 @@ std::string percent_decode(std::string_view s) {
 
 // The canonical path (symlinks resolved) of a file inside the root; refused when it resolves
 // outside, does not exist or is not a regular file.
-fs::path resolve_inside(const fs::path& root, std::string_view url, const std::string& param) {
+fs::path resolve_inside(const fs::path& root, std::string_view url, const std::string& param,
+                        const char* code = "invalid_image_url") {
   std::string path(url);
   if (url.rfind("file://", 0) == 0) {
     path = percent_decode(url.substr(7));
-    if (path.empty() || path[0] != '/') refuse(param, "invalid_image_url", "a file:// URL must name an absolute path");
+    if (path.empty() || path[0] != '/') refuse(param, code, "a file:// URL must name an absolute path");
   }
-  if (path.empty() || path.find('\0') != std::string::npos) refuse(param, "invalid_image_url", "not a file path");
+  if (path.empty() || path.find('\0') != std::string::npos) refuse(param, code, "not a file path");
   std::error_code ec;
   const fs::path root_c = fs::canonical(root, ec);
   if (ec)
@@ -126,6 +135,29 @@ Image load_image_url(const std::string& url, const ParseLimits& limits, const st
   if (url.find("://") != std::string::npos && url.rfind("file://", 0) != 0)
     refuse(param, "invalid_image_url", "only data: URLs, file:// URLs and paths inside --image-root are accepted");
   return from_file(resolve_inside(limits.image_root, url, param), limits, param);
+}
+
+Video load_video_url(const std::string& url, const ParseLimits& limits, const std::string& param) {
+  if (!limits.video_sampler) refuse(param, "video_not_supported", limits.video_refusal);
+  VideoLimits vl;
+  vl.max_frame_pixels = limits.max_image_pixels;
+  try {
+    if (url.rfind("data:", 0) == 0) {
+      const auto bytes = data_url_bytes(url, param, "invalid_video_url", "data:video/mp4;base64,...");
+      return decode_video(bytes, param, limits.video_sampler, vl);
+    }
+    if (limits.image_root.empty())
+      refuse(param, "invalid_video_url",
+             "only data: URLs are accepted (start the server with --image-root DIR to allow files in DIR)");
+    if (url.find("://") != std::string::npos && url.rfind("file://", 0) != 0)
+      refuse(param, "invalid_video_url", "only data: URLs, file:// URLs and paths inside --image-root are accepted");
+    const fs::path path = resolve_inside(limits.image_root, url, param, "invalid_video_url");
+    Video v = load_video(path, limits.video_sampler, vl);
+    v.source = param;  // not the server's file system path
+    return v;
+  } catch (const LoadError& e) {
+    refuse(param, "invalid_video", std::string("cannot use the video: ") + e.what());
+  }
 }
 
 }  // namespace smolvk::serve

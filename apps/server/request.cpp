@@ -95,7 +95,8 @@ std::vector<ChatItem> parse_content(const json& content, const std::string& para
     const json& part = content[j];
     if (!part.is_object()) wrong_type(p, part, "an object");
     const json* type = field(part, "type");
-    if (!type) invalid(p + ".type", "is required (\"text\" or \"image_url\")", "missing_required_parameter");
+    if (!type)
+      invalid(p + ".type", "is required (\"text\", \"image_url\" or \"video_url\")", "missing_required_parameter");
     const std::string t = get_string(*type, p + ".type");
     if (t == "text") {
       const json* text = field(part, "text");
@@ -116,8 +117,24 @@ std::vector<ChatItem> parse_content(const json& content, const std::string& para
                 "too_many_images");
       out.images.push_back(load_image_url(get_string(*url, url_param), limits, url_param));
       items.push_back({ChatItem::Image, {}});
+    } else if (t == "video_url") {
+      const json* vu = field(part, "video_url");
+      if (!vu) invalid(p + ".video_url", "is required for a video_url part", "missing_required_parameter");
+      std::string url_param = p + ".video_url";
+      const json* url = vu;  // {"url": ...}, or the URL itself
+      if (vu->is_object()) {
+        url_param += ".url";
+        url = field(*vu, "url");
+        if (!url) invalid(url_param, "is required", "missing_required_parameter");
+      }
+      if (out.videos.size() >= limits.max_videos)
+        invalid(url_param, "too many videos: at most " + std::to_string(limits.max_videos) + " per request",
+                "too_many_videos");
+      out.videos.push_back(load_video_url(get_string(*url, url_param), limits, url_param));
+      items.push_back({ChatItem::Video, {}});
     } else {
-      invalid(p + ".type", "unknown content part type '" + t + "' (expected \"text\" or \"image_url\")");
+      invalid(p + ".type",
+              "unknown content part type '" + t + "' (expected \"text\", \"image_url\" or \"video_url\")");
     }
   }
   return items;
@@ -141,6 +158,10 @@ void parse_messages(const json& body, const ParseLimits& limits, ChatRequest& ou
     if (!content) invalid(p + ".content", "is required", "missing_required_parameter");
     msg.content = parse_content(*content, p + ".content", limits, out);
     out.messages.push_back(std::move(msg));
+    if (!out.images.empty() && !out.videos.empty())
+      invalid(p + ".content",
+              "a request has images or videos, not both (SmolVLM's processor would drop the images' pixels)",
+              "images_and_videos");
   }
 }
 

@@ -12,6 +12,7 @@
 
 #include "loader/image.h"
 #include "loader/prompt.h"
+#include "loader/video_preprocess.h"
 
 namespace smolvk::serve {
 
@@ -43,15 +44,24 @@ struct ParseLimits {
   int64_t context_length = 8192;           // max_tokens must be below it
   int max_stop_strings = 4;
   size_t max_stop_bytes = 256;
-  // Where `image_url` may name local files (a path or a file:// URL inside it); empty: data:
-  // URLs only.
+  // Where `image_url` (and `video_url`) may name local files (a path or a file:// URL inside
+  // it); empty: data: URLs only.
   std::filesystem::path image_root;
+  // `video_url` parts (vLLM's shape: {"type": "video_url", "video_url": {"url": ...}}): which
+  // frames to decode (the model's video processor: frame_sampler(Model::video_processor())).
+  // Empty: video parts are refused, `video_refusal` saying why. Every frame is held to
+  // max_image_pixels, and at most max_videos videos come in one request (without images:
+  // transformers' processor would keep only the videos' pixel values).
+  FrameSampler video_sampler;
+  std::string video_refusal = "this server's model takes no video";
+  size_t max_videos = 1;
 };
 
 struct ChatRequest {
   std::string model;                  // as the client named it ("" if absent)
   std::vector<ChatMessage> messages;  // roles system / user / assistant
   std::vector<Image> images;          // one per image item of `messages`, in order
+  std::vector<Video> videos;          // one per video item of `messages`, in order (decoded, sampled)
   std::optional<int> max_tokens;      // max_completion_tokens, else max_tokens
   float temperature = 0.0f;           // 0 = greedy (the default here; OpenAI's is 1)
   float top_p = 1.0f;
@@ -64,12 +74,17 @@ struct ChatRequest {
 };
 
 // Throws RequestError for malformed JSON, a wrong type or value, an unknown role, too many or
-// undecodable images, an image URL that is not allowed, or max_tokens not below the context.
+// undecodable images or videos, images and videos together, a URL that is not allowed, or
+// max_tokens not below the context.
 ChatRequest parse_chat_request(std::string_view body, const ParseLimits& limits);
 
 // An image_url's url: a data: URL (base64), or with limits.image_root a path or file:// URL
 // inside that folder. `param` names the field in errors.
 Image load_image_url(const std::string& url, const ParseLimits& limits, const std::string& param);
+
+// A video_url's url, as load_image_url takes it; decoded with limits.video_sampler (which must
+// be set) and each frame held to limits.max_image_pixels.
+Video load_video_url(const std::string& url, const ParseLimits& limits, const std::string& param);
 
 // RFC 4648 base64 (padding optional, no whitespace); nullopt if the text is not base64.
 std::optional<std::vector<uint8_t>> decode_base64(std::string_view text);

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "apps/cli/model_args.h"
+#include "loader/error.h"
 
 namespace smolvk::serve {
 
@@ -89,6 +90,11 @@ void Server::load() {
     ctx_ = std::make_unique<Context>(o);
     model_ = cli::load_model(*ctx_, options_.model_dir, false);
     model_->set_image_cache_budget(uint64_t(options_.image_cache_mb) << 20);
+    try {  // video_url parts: the model's video processor picks the frames (else they are refused)
+      limits_.video_sampler = frame_sampler(model_->video_processor());
+    } catch (const LoadError& e) {
+      limits_.video_refusal = std::string("this server's model takes no video: ") + e.what();
+    }
     const int64_t context = model_->config().text.max_position_embeddings;
     if (options_.ctx_size > context)
       throw std::invalid_argument("--ctx-size " + std::to_string(options_.ctx_size) +
