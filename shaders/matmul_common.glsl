@@ -9,6 +9,15 @@ layout(push_constant) uniform Push {
   uint y_off;     // element offset of Y[0, 0] (the first written column) in its binding
   uint y_stride;  // elements between Y rows (>= N for a column-range write)
   uint flags;     // 1: add bias, 2: accumulate into Y, 64: GELU (tanh) after the bias
+                  // (matmul_coopmat.comp: 8: X is gate|up rows of 2K, read as silu(gate)·up)
+  // Split-K (matmul_coopmat.comp only): workgroup z multiplies K columns [z·k_chunk,
+  // (z+1)·k_chunk) (0: all of K) and writes its partial sums at Y + z·split_stride.
+  uint k_chunk;
+  uint split_stride;
+  // matmul_reduce.comp with ROW_NORM: the RMSNorm of each finished Y row goes to Z (binding 4)
+  // at z_off, weighted by the norm weight bound at binding 1 (from w_off), with eps.
+  uint z_off;
+  float eps;
 } pc;
 
 #include "activation.glsl"

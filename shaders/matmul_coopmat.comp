@@ -99,28 +99,50 @@ struct Raw {
 
 uint half_at(uint word, uint i) { return (word >> ((i & 1u) << 4)) & 0xffffu; }
 
+// The end of this workgroup's K range (its split's, or K): columns from here load as zeros.
+// Split boundaries are multiples of BK, so no 8-value chunk straddles one.
+uint g_kend;
+
+float silu_mul(float g, float u) { return g / (1.0 + exp(-g)) * u; }
+vec4 silu_mul(vec4 g, vec4 u) { return g / (1.0 + exp(-g)) * u; }
+
 // 8 values of X row m from column k (zeros outside the matrix); `vec`: aligned 16-byte loads.
+// With flag 8 (f32 X only) X's rows are gate|up of 2K values and the value is silu(gate)·up,
+// as act.comp's SwiGLU computes it.
 Raw load_x(uint m, uint k, bool vec) {
   Raw r = Raw(uvec4(0), uvec4(0));
-  if (m >= pc.M || k >= pc.K) return r;
+  if (m >= pc.M || k >= g_kend) return r;
+  if (!X_HALF && (pc.flags & 8u) != 0u) {
+    const uint g = pc.x_off + m * 2u * pc.K + k, u = g + pc.K;
+    if (vec && k + 8 <= g_kend) {
+      r.lo = floatBitsToUint(silu_mul(uintBitsToFloat(x16[g >> 2]), uintBitsToFloat(x16[u >> 2])));
+      r.hi = floatBitsToUint(silu_mul(uintBitsToFloat(x16[(g >> 2) + 1]), uintBitsToFloat(x16[(u >> 2) + 1])));
+      return r;
+    }
+    uint v[8];
+    [[unroll]] for (uint c = 0; c < 8; ++c) v[c] = k + c < g_kend ? floatBitsToUint(silu_mul(x[g + c], x[u + c])) : 0u;
+    r.lo = uvec4(v[0], v[1], v[2], v[3]);
+    r.hi = uvec4(v[4], v[5], v[6], v[7]);
+    return r;
+  }
   const uint i = pc.x_off + m * pc.K + k;
   if (X_HALF) {
-    if (vec && k + 8 <= pc.K) {
+    if (vec && k + 8 <= g_kend) {
       r.lo = x16[i >> 3];
       return r;
     }
     uint h[8];
-    [[unroll]] for (uint c = 0; c < 8; ++c) h[c] = k + c < pc.K ? half_at(xw[(i + c) >> 1], i + c) : 0u;
+    [[unroll]] for (uint c = 0; c < 8; ++c) h[c] = k + c < g_kend ? half_at(xw[(i + c) >> 1], i + c) : 0u;
     r.lo = uvec4(h[0] | (h[1] << 16), h[2] | (h[3] << 16), h[4] | (h[5] << 16), h[6] | (h[7] << 16));
     return r;
   }
-  if (vec && k + 8 <= pc.K) {  // a whole chunk: with K % 8 == 4 the last one is partial
+  if (vec && k + 8 <= g_kend) {  // a whole chunk: with K % 8 == 4 the last one is partial
     r.lo = x16[i >> 2];
     r.hi = x16[(i >> 2) + 1];
     return r;
   }
   uint v[8];
-  [[unroll]] for (uint c = 0; c < 8; ++c) v[c] = k + c < pc.K ? floatBitsToUint(x[i + c]) : 0u;
+  [[unroll]] for (uint c = 0; c < 8; ++c) v[c] = k + c < g_kend ? floatBitsToUint(x[i + c]) : 0u;
   r.lo = uvec4(v[0], v[1], v[2], v[3]);
   r.hi = uvec4(v[4], v[5], v[6], v[7]);
   return r;
@@ -129,25 +151,25 @@ Raw load_x(uint m, uint k, bool vec) {
 // 8 values of W row n from column k, as load_x.
 Raw load_w8(uint n, uint k, bool vec) {
   Raw r = Raw(uvec4(0), uvec4(0));  // zero bits are 0.0 in every dtype
-  if (n >= pc.N || k >= pc.K) return r;
+  if (n >= pc.N || k >= g_kend) return r;
   const uint i = pc.w_off + n * pc.K + k;
 #if defined(W_F32)
-  if (vec && k + 8 <= pc.K) {
+  if (vec && k + 8 <= g_kend) {
     r.lo = w16[i >> 2];
     r.hi = w16[(i >> 2) + 1];
     return r;
   }
   uint v[8];
-  [[unroll]] for (uint c = 0; c < 8; ++c) v[c] = k + c < pc.K ? floatBitsToUint(w[i + c]) : 0u;
+  [[unroll]] for (uint c = 0; c < 8; ++c) v[c] = k + c < g_kend ? floatBitsToUint(w[i + c]) : 0u;
   r.lo = uvec4(v[0], v[1], v[2], v[3]);
   r.hi = uvec4(v[4], v[5], v[6], v[7]);
 #else
-  if (vec && k + 8 <= pc.K) {
+  if (vec && k + 8 <= g_kend) {
     r.lo = w16[i >> 3];
     return r;
   }
   uint h[8];
-  [[unroll]] for (uint c = 0; c < 8; ++c) h[c] = k + c < pc.K ? half_at(w[(i + c) >> 1], i + c) : 0u;
+  [[unroll]] for (uint c = 0; c < 8; ++c) h[c] = k + c < g_kend ? half_at(w[(i + c) >> 1], i + c) : 0u;
   r.lo = uvec4(h[0] | (h[1] << 16), h[2] | (h[3] << 16), h[4] | (h[5] << 16), h[6] | (h[7] << 16));
 #endif
   return r;
@@ -195,6 +217,10 @@ void main() {
   const uint m0 = gl_WorkGroupID.y * BM, n0 = gl_WorkGroupID.x * BN;
   const uint wm0 = (sg / (BN / WN)) * WM, wn0 = (sg % (BN / WN)) * WN;
   const uint K = pc.K;
+  // Split-K: this workgroup's columns [kbeg, g_kend); its partial sums go to its own slice of Y.
+  const uint kbeg = pc.k_chunk == 0u ? 0u : gl_WorkGroupID.z * pc.k_chunk;
+  g_kend = pc.k_chunk == 0u ? K : min(K, kbeg + pc.k_chunk);
+  const uint y_base = pc.y_off + gl_WorkGroupID.z * pc.split_stride;
   // 16-byte loads need rows aligned to the 16-byte chunk (4 f32 or 8 halves).
   const uint x_align = X_HALF ? 7u : 3u;
 #if defined(W_F32)
@@ -221,18 +247,18 @@ void main() {
   Raw ra[PER_A], rb[PER_B];
   [[unroll]] for (uint j = 0; j < PER_A; ++j) {
     const uint c = tid + j * WG;
-    ra[j] = c < CHUNKS_A ? load_x(m0 + c / CPR, (c % CPR) * 8, vec_x) : Raw(uvec4(0), uvec4(0));
+    ra[j] = c < CHUNKS_A ? load_x(m0 + c / CPR, kbeg + (c % CPR) * 8, vec_x) : Raw(uvec4(0), uvec4(0));
   }
   [[unroll]] for (uint j = 0; j < PER_B; ++j) {
     const uint c = tid + j * WG;
-    rb[j] = c < CHUNKS_B ? load_w8(n0 + c / CPR, (c % CPR) * 8, vec_w) : Raw(uvec4(0), uvec4(0));
+    rb[j] = c < CHUNKS_B ? load_w8(n0 + c / CPR, kbeg + (c % CPR) * 8, vec_w) : Raw(uvec4(0), uvec4(0));
   }
 
   uint stage = 0;
-  for (uint k0 = 0; k0 < K; k0 += BK) {
+  for (uint k0 = kbeg; k0 < g_kend; k0 += BK) {
     // Registers → shared: the first slice, and every slice when single-buffered (the others
     // were stored at the end of the previous iteration).
-    if (k0 == 0 || STAGES == 1) {
+    if (k0 == kbeg || STAGES == 1) {
       if (STAGES == 1) barrier();  // the previous slice's fragments have been read
       [[unroll]] for (uint j = 0; j < PER_A; ++j) {
         const uint c = tid + j * WG;
@@ -246,7 +272,7 @@ void main() {
     }
 
     const uint kn = k0 + BK;
-    const bool more = kn < K;
+    const bool more = kn < g_kend;
     if (more) {
       [[unroll]] for (uint j = 0; j < PER_A; ++j) {
         const uint c = tid + j * WG;
@@ -324,7 +350,7 @@ void main() {
             const uint r = e / 8, col = 2 * (e % 8), m = mb + r, n = nb + col;
             if (m < pc.M && n < pc.N) {
               const vec2 v = vec2(bias_act(n, scratch_at(scratch, r * 16 + col)), bias_act(n + 1, scratch_at(scratch, r * 16 + col + 1)));
-              yw[(pc.y_off + m * pc.y_stride + n) >> 1] = packHalf2x16(v);
+              yw[(y_base + m * pc.y_stride + n) >> 1] = packHalf2x16(v);
             }
           }
         } else if (mine) {
@@ -337,13 +363,13 @@ void main() {
           [[unroll]] for (uint t = 0; t < EPL; ++t) {
             const uint e = SG_LANE + t * SGL, r = e / 16, col = e % 16;
             prior[t] = accumulate && e < 256 && mb + r < pc.M && nb + col < pc.N
-                           ? y[pc.y_off + (mb + r) * pc.y_stride + nb + col]
+                           ? y[y_base + (mb + r) * pc.y_stride + nb + col]
                            : 0.0;
           }
           [[unroll]] for (uint t = 0; t < EPL; ++t) {
             const uint e = SG_LANE + t * SGL, r = e / 16, col = e % 16;
             if (e < 256 && mb + r < pc.M && nb + col < pc.N)
-              y[pc.y_off + (mb + r) * pc.y_stride + nb + col] = bias_act(nb + col, scratch_at(scratch, e)) + prior[t];
+              y[y_base + (mb + r) * pc.y_stride + nb + col] = bias_act(nb + col, scratch_at(scratch, e)) + prior[t];
           }
         }
         SG_SYNC();  // all lanes have read the scratch before the next fragment lands

@@ -22,6 +22,7 @@ set(SMOLVK_SHADER_VARIANTS
   "matmul_tiled_f32|matmul_tiled.comp|W_F32=1"
   "matmul_coopmat_f32|matmul_coopmat.comp|W_F32=1"
   "matmul_coopmat_emu_f32|matmul_coopmat.comp|W_F32=1|EMULATE_COOPMAT=1"  # test-only
+  "matmul_reduce_f32|matmul_reduce.comp|W_F32=1"
   "embed_f32|embed.comp|W_F32=1"
   "matmul_vec_f16|matmul_vec.comp|W_F16=1"
   "matmul_vec_sg_f16|matmul_vec.comp|W_F16=1|USE_SUBGROUP=1"
@@ -31,6 +32,7 @@ set(SMOLVK_SHADER_VARIANTS
   "matmul_tiled_f16|matmul_tiled.comp|W_F16=1"
   "matmul_coopmat_f16|matmul_coopmat.comp|W_F16=1"
   "matmul_coopmat_emu_f16|matmul_coopmat.comp|W_F16=1|EMULATE_COOPMAT=1"  # test-only
+  "matmul_reduce_f16|matmul_reduce.comp|W_F16=1"
   "embed_f16|embed.comp|W_F16=1"
   "matmul_vec_bf16|matmul_vec.comp|W_BF16=1"
   "matmul_vec_sg_bf16|matmul_vec.comp|W_BF16=1|USE_SUBGROUP=1"
@@ -40,6 +42,7 @@ set(SMOLVK_SHADER_VARIANTS
   "matmul_tiled_bf16|matmul_tiled.comp|W_BF16=1"
   "matmul_coopmat_bf16|matmul_coopmat.comp|W_BF16=1"
   "matmul_coopmat_emu_bf16|matmul_coopmat.comp|W_BF16=1|EMULATE_COOPMAT=1"  # test-only
+  "matmul_reduce_bf16|matmul_reduce.comp|W_BF16=1"
   "embed_bf16|embed.comp|W_BF16=1"
   # norms, activations, vision/connector glue, logits
   "norm_rms_f32|norm.comp"

@@ -25,7 +25,7 @@ struct KernelPolicy {
   uint32_t mlp_decode_max_rows = 2;      // the one-dispatch MLP block (needs float atomics)
   uint32_t fold_o_proj = 1;              // a one-split decode step's attention applies o_proj too
   uint32_t rows_kernel_min_rows = 17;    // matmul_rows.comp from here to kMatVecMaxRows rows
-  uint32_t coopmat_min_rows = 32;        // tensor-core GEMM from here (up to kMatVecMaxRows too)
+  uint32_t coopmat_min_rows = 32;        // tensor-core GEMM from here (up to kMatVecMaxRows too; NVIDIA: 8)
   uint32_t rows_cols_per_thread = 0;     // matmul_rows.comp columns per thread; 0 = by width
   uint32_t matvec_workgroup = 128;       // invocations of the subgroup mat-vec
   uint32_t decode_split_min_keys = 128;  // flash-decoding: fewest keys per split
@@ -42,6 +42,18 @@ struct KernelPolicy {
   // Tensor-core GEMM tile for large M; 0 = the kernel's choice by shape.
   uint32_t gemm_bm = 0, gemm_bn = 0, gemm_bk = 0, gemm_wm = 0, gemm_wn = 0, gemm_stages = 0, gemm_slots = 0;
   uint32_t vision_chunk_tiles = 0;  // tiles per encoder pass; 0 = by a 512 MiB activation budget
+  // Split-K for the tensor-core GEMM: a grid of fewer output tiles than gemm_split_groups (0 =
+  // never) splits K over workgroups, each at least gemm_split_min_slices K slices, their partial
+  // sums added in order by a second pass (deterministic). A decode step at batch 32 has 18–96
+  // tiles per GEMM, each walking all of K (down_proj: 48 slices, 49 µs on the H200).
+  uint32_t gemm_split_groups = 264, gemm_split_min_slices = 4;
+  // The tensor-core GEMM reads SwiGLU's gate|up itself, and a split GEMM's reduce pass writes
+  // the next RMSNorm (op_list.h): 30 + 60 fewer dispatches in a decoder pass.
+  uint32_t fuse_gemm_inputs = 1;
+  // Test-only (no SMOLVK_TUNE_ name): the decoder's linears from coopmat_min_rows rows run the
+  // tensor-core GEMM emulated (MatmulOptions::emulate_coopmat), and its fusions with them, on
+  // any device: CI's lavapipe checks those fusions against the unfused ops.
+  bool emulate_tensor_cores = false;
 
   // One line per setting: "name = value (class default | SMOLVK_TUNE_NAME)".
   std::vector<std::string> describe() const;

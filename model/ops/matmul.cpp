@@ -7,6 +7,7 @@
 
 #include "model/ops/kernel_policy.h"
 #include "model/ops/matmul_split.h"
+#include "model/ops/norm.h"
 #include "model/ops/rope.h"
 
 namespace smolvk::ops {
@@ -15,7 +16,10 @@ namespace {
 struct MatmulPush {
   uint32_t M, N, K;
   uint32_t x_off, w_off, b_off, y_off, y_stride;
-  uint32_t flags;  // 1: bias, 2: accumulate
+  uint32_t flags;                          // 1: bias, 2: accumulate
+  uint32_t k_chunk = 0, split_stride = 0;  // split-K (matmul_coopmat.comp)
+  uint32_t z_off = 0;                      // matmul_reduce.comp's fused RMSNorm
+  float eps = 0.0f;
 };
 
 // matmul_vec.comp's push block (matmul_vec_rows, tiled and coopmat take MatmulPush).
@@ -34,7 +38,25 @@ struct Kernel {
   uint32_t cols_per_group = 0;      // mat-vec
   bool matvec_push = false;         // matmul_vec.comp (MatVecPush) rather than MatmulPush
   uint32_t tile_m = 0, tile_n = 0;  // tiled
+  uint32_t tile_k = 0;              // tensor-core GEMM: its K slice
 };
+
+constexpr uint32_t kReduceWorkgroup = 256;  // matmul_reduce.comp
+
+// Split-K for the tensor-core GEMM: {splits, K columns per split (a multiple of bk)}; {1, 0}
+// when K stays whole. `tiles`: the grid's output tiles; `requested`: MatmulOptions::split_k.
+std::pair<uint32_t, uint32_t> plan_split_k(const KernelPolicy& p, uint32_t requested, uint64_t tiles, uint64_t K,
+                                           uint32_t bk) {
+  const uint64_t slices = (K + bk - 1) / bk;
+  uint64_t s = requested;
+  if (!requested && p.gemm_split_groups && p.gemm_split_min_slices && tiles < p.gemm_split_groups &&
+      slices >= 2ull * p.gemm_split_min_slices)
+    s = std::min<uint64_t>((p.gemm_split_groups + tiles - 1) / tiles, slices / p.gemm_split_min_slices);
+  s = std::clamp<uint64_t>(s, 1, std::min<uint64_t>(slices, 65535));
+  if (s <= 1) return {1, 0};
+  const uint64_t per = (slices + s - 1) / s;  // slices per split; no split left empty
+  return {uint32_t((slices + per - 1) / per), uint32_t(per * bk)};
+}
 
 // `pairs`: lane groups must own two columns (the fused RoPE writes column pairs).
 Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const MatmulOptions& o, const std::string& who,
@@ -43,22 +65,26 @@ Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const Matmu
   Kernel k;
   const bool fused = o.norm_weight || o.swiglu_input || o.y_copy || pairs;
   const bool tensor_cores = (caps.use_coopmat && !o.exact) || o.emulate_coopmat;
+  // Of the fusions the tensor-core GEMM takes only the SwiGLU input (f32 x).
+  const bool tc_fusable = !o.norm_weight && !o.y_copy && !pairs && !(o.swiglu_input && x_half);
   // matmul_rows.comp for plain matmuls of 17..64 rows: on the H100 it beat the one-column-
   // per-workgroup mat-vec at batch 32 (4.7 vs 6.3 ms per decode step) but lost at batch 8
   // (3.8 vs 2.4) and 16 (4.3 vs 3.1).
-  const KernelPolicy policy = kernel_policy(caps);
+  const KernelPolicy policy = o.policy ? *o.policy : kernel_policy(caps);
   const bool rows_kernel = !fused && rows >= int64_t(policy.rows_kernel_min_rows) && rows <= kMatVecMaxRows;
-  // Few rows on tensor cores from 32 (32x32 tiles; on the H200 at batch 32 a decode step took
-  // 4.23 ms against 4.73 with the rows kernel, at batch 8 3.92 against 2.36), or a requested tile.
-  const bool few_rows_tc = tensor_cores && !fused && rows <= kMatVecMaxRows &&
+  // Few rows on tensor cores from the policy's coopmat_min_rows (32x32 tiles; on the H200 at
+  // batch 32 a decode step took 4.23 ms against 4.73 with the rows kernel, at batch 8 3.92
+  // against 2.36 before split K, 2.11 against 2.37 with it), or a requested tile.
+  const bool few_rows_tc = tensor_cores && tc_fusable && rows <= kMatVecMaxRows &&
                            (o.coopmat_tile.bm != 0 || rows >= int64_t(policy.coopmat_min_rows));
-  if (few_rows_tc || (rows > kMatVecMaxRows && tensor_cores))
+  if (few_rows_tc || (rows > kMatVecMaxRows && tensor_cores && tc_fusable))
     if (const auto cm =
             coopmat_kernel(o.emulate_coopmat ? emulated_coopmat_caps(caps) : caps, o.coopmat_tile, who, rows, x_half)) {
       k.shader = (o.emulate_coopmat ? "matmul_coopmat_emu_" : "matmul_coopmat_") + dt;
       k.spec = cm->spec(x_half, y_half);
       k.tile_m = cm->tile.bm;
       k.tile_n = cm->tile.bn;
+      k.tile_k = cm->tile.bk;
       return k;
     }
   if (rows <= kMatVecMaxRows) {
@@ -155,8 +181,19 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
                         : "w's second dim must equal x's last dim");
   if (o.y_copy && (o.y_copy->dtype != DType::F32 || o.y_copy->shape != y.shape))
     fail("y_copy must be f32 of y's shape, got " + shape_str(*o.y_copy));
-  if ((o.norm_weight || o.swiglu_input || o.y_copy) && M > kMatVecMaxRows)
-    fail("fused RMSNorm / SwiGLU need at most " + std::to_string(kMatVecMaxRows) + " rows of x");
+  if ((o.norm_weight || o.y_copy) && M > kMatVecMaxRows)
+    fail("fused RMSNorm needs at most " + std::to_string(kMatVecMaxRows) + " rows of x");
+  if (o.then_norm_out || o.then_norm_weight) {
+    const Tensor* nw = o.then_norm_weight;
+    const Tensor* z = o.then_norm_out;
+    if (!nw || !z) fail("then_norm needs both its weight and its output");
+    if (y.dtype != DType::F32 || o.y_col != 0 || N != y_cols) fail("then_norm needs whole f32 rows of y");
+    if (nw->dtype != w.dtype || nw->numel() != N)
+      fail("then_norm's weight must be [N] of w's dtype, got " + shape_str(*nw));
+    if (z->dtype != DType::F32 || z->dim(-1) != N || z->rows() != M || !std::isfinite(o.then_norm_eps) ||
+        o.then_norm_eps < 0.0f)
+      fail("then_norm's output must be f32 [rows, N] and its eps finite and >= 0, got " + shape_str(*z));
+  }
   if (o.norm_weight) {
     if (o.norm_weight->dtype != w.dtype || o.norm_weight->numel() != K)
       fail("norm_weight must be [K] of w's dtype, got " + shape_str(*o.norm_weight));
@@ -168,12 +205,13 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
     fail("columns [" + std::to_string(o.y_col) + ", " + std::to_string(o.y_col + N) + ") do not fit y's " +
          std::to_string(y_cols) + " columns");
   if (bias && (bias->dtype != w.dtype || bias->numel() != N)) fail("bias must be [N] of w's dtype");
-  for (const Tensor* t : {&x, &w, &y, bias, o.norm_weight})
+  for (const Tensor* t : {&x, &w, &y, bias, o.norm_weight, o.then_norm_weight, o.then_norm_out})
     if (t && (!t->ref.valid() || t->ref.size < t->bytes())) fail("a tensor's buffer range is smaller than its shape");
   if (uint64_t(M) * uint64_t(y_cols) >= (1ull << 32) || uint64_t(M) * uint64_t(x_cols) >= (1ull << 32))
     fail("x or y has 2^32 elements or more");
 
   const Capabilities& caps = g.context().caps();
+  const KernelPolicy policy = o.policy ? *o.policy : kernel_policy(caps);
   // f16 X and Y are for the tensor-core GEMM only (which narrows f32 X to f16 anyway).
   const bool x_half = x.dtype == DType::F16, y_half = y.dtype == DType::F16;
   if ((x_half || y_half) && !(M > kMatVecMaxRows && ((caps.use_coopmat && !o.exact) || o.emulate_coopmat)))
@@ -198,12 +236,17 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
     fail("one row of x or y does not fit a binding of " + std::to_string(limit) + " bytes");
   const int64_t m_step = int64_t(std::min<uint64_t>((limit - slack) / xy_row, 65535ull * 32));
 
+  bool norm_fused = o.then_norm_out != nullptr;  // every row chunk's reduce pass wrote Z
   for (int64_t m0 = 0; m0 < M; m0 += m_step) {
     const int64_t mc = std::min(m_step, M - m0);
     const Kernel kern = pick_kernel(caps, mc, w.dtype, o, who, false, uint64_t(N), x_half, y_half);
     if ((x_half || y_half) && kern.shader.rfind("matmul_coopmat", 0) != 0)
       fail("f16 x or y needs the tensor-core GEMM, but a chunk of " + std::to_string(mc) + " rows picked " +
            kern.shader);
+    if (o.swiglu_input && !kern.matvec_push && !kern.tile_k)
+      fail("swiglu_input needs the mat-vec kernel (at most " + std::to_string(kMatVecMaxRows) +
+           " rows) or the tensor-core GEMM, but " + std::to_string(mc) + " rows picked " + kern.shader);
+    bool chunk_norm = false;  // this row chunk's Z written by its reduce pass
     const AlignedBinding xb =
         bind_aligned(x.ref, uint64_t(m0 * x_cols) * xs, uint64_t(mc * x_cols) * xs, align, xs, who);
     for (int64_t n0 = 0; n0 < N;) {
@@ -242,6 +285,64 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
           p.yc_off = cb.elem_offset;
         }
         d.set_push(p);
+      } else if (kern.tile_k) {
+        const auto [splits, k_chunk] =
+            plan_split_k(policy, o.split_k, ceil_div(uint64_t(nc), kern.tile_n) * ceil_div(uint64_t(mc), kern.tile_m),
+                         uint64_t(K), kern.tile_k);
+        if (splits > 1 && uint64_t(splits) * mc * nc * 4 <= limit) {
+          // K in `splits` chunks on workgroup z, partial sums into a transient [splits, mc, nc],
+          // added in order (+ bias, GELU, Y) by matmul_reduce; with then_norm over whole rows
+          // (W not split into column chunks) one workgroup per row also writes Z.
+          const bool row_norm = o.then_norm_out && n0 == 0 && nc == N;
+          const Tensor part = transient(g, DType::F32, {int64_t(splits), mc, nc}, label + ".split_k");
+          const AlignedBinding pb = bind_aligned(part.ref, 0, part.bytes(), align, 4, who);
+          Dispatch r{.name = label,
+                     .op = "matmul",
+                     .shader = "matmul_reduce_" + std::string(dtype_name(w.dtype)),
+                     .spec = {kReduceWorkgroup, y_half ? 1u : 0u, row_norm ? 1u : 0u}};
+          r.bindings = {{pb.ref, Access::Read}, {wb.ref, Access::Read}, d.bindings[2]};
+          if (bias) r.bindings.push_back(d.bindings[3]);
+          const uint32_t slice = uint32_t(mc * nc);
+          MatmulPush rp{uint32_t(mc),     uint32_t(nc), splits, pb.elem_offset, 0, b_off, yb.elem_offset,
+                        uint32_t(y_cols), flags & 67u,  0,      slice};
+          const uint64_t outputs = uint64_t(mc) * nc / (y_half ? 2 : 1);
+          r.groups = grid_1d(std::min<uint64_t>(ceil_div(outputs, kReduceWorkgroup), 65535));
+          r.flops = double(splits) * double(mc * nc);
+          r.bytes = double(splits) * double(mc * nc) * 4.0 + double(mc * nc) * double(ys) * (o.accumulate ? 2 : 1);
+          if (row_norm) {
+            const AlignedBinding nb =
+                bind_aligned(o.then_norm_weight->ref, 0, uint64_t(N) * ws, align, ws, who + " (then_norm weight)");
+            const AlignedBinding zb =
+                bind_aligned(o.then_norm_out->ref, uint64_t(m0 * N) * 4, uint64_t(mc * N) * 4, align, 4, who);
+            r.bindings[1] = {nb.ref, Access::Read};
+            r.bindings[2].access = Access::ReadWrite;                 // the finished rows are read back for the norm
+            if (!bias) r.bindings.push_back({nb.ref, Access::Read});  // binding 3 unused
+            r.bindings.push_back({zb.ref, Access::Write});
+            rp.w_off = nb.elem_offset;
+            rp.z_off = zb.elem_offset;
+            rp.eps = o.then_norm_eps;
+            r.groups = grid_1d(uint64_t(mc));
+            r.bytes += double(mc * N) * 8.0;
+            chunk_norm = true;
+          }
+          r.set_push(rp);
+
+          d.spec = kern.spec;
+          d.spec[8] = 0;  // the partial sums are f32
+          d.bindings = {{xb.ref, Access::Read}, {wb.ref, Access::Read}, {pb.ref, Access::Write}};
+          d.set_push(MatmulPush{uint32_t(mc), uint32_t(nc), uint32_t(K), xb.elem_offset, wb.elem_offset, 0,
+                                pb.elem_offset, uint32_t(nc), flags & 8u, k_chunk, slice});  // (SwiGLU input)
+          d.groups = {ceil_div(uint64_t(nc), kern.tile_n), ceil_div(uint64_t(mc), kern.tile_m), splits};
+          d.flops = 2.0 * double(mc) * double(nc) * double(K);
+          d.bytes =
+              double(mc * x_cols) * double(xs) + double(nc) * double(w_row) + double(splits) * double(mc * nc) * 4.0;
+          g.add(std::move(d));
+          g.add(std::move(r));
+          n0 += nc;
+          continue;  // (chunk_norm stays as the reduce pass left it)
+        }
+        d.set_push(MatmulPush{uint32_t(mc), uint32_t(nc), uint32_t(K), xb.elem_offset, wb.elem_offset, b_off,
+                              yb.elem_offset, uint32_t(y_cols), flags});
       } else {
         d.set_push(MatmulPush{uint32_t(mc), uint32_t(nc), uint32_t(K), xb.elem_offset, wb.elem_offset, b_off,
                               yb.elem_offset, uint32_t(y_cols), flags});
@@ -258,7 +359,11 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
       g.add(std::move(d));
       n0 += nc;
     }
+    if (!chunk_norm) norm_fused = false;
   }
+  if (o.then_norm_out && !norm_fused)
+    rms_norm(g, reshape(y, {M, N}), *o.then_norm_weight, reshape(*o.then_norm_out, {M, N}), o.then_norm_eps,
+             o.then_norm_name.empty() ? label + ".norm" : o.then_norm_name);
 }
 
 void matmul_rope_qkv(Graph& g, const Tensor& x, const Tensor& w, const RopeQkvWrite& r, const MatmulOptions& o) {

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "model/ops/common.h"
+#include "model/ops/kernel_policy.h"
 #include "model/ops/matmul_coopmat.h"
 
 namespace smolvk::ops {
@@ -21,6 +22,9 @@ struct MatmulOptions {
   // Benchmark-only: another tensor-core tile shape; throws std::invalid_argument if it is
   // malformed or does not fit the device's workgroup / shared-memory limits.
   CoopmatTile coopmat_tile{};
+  // Test/benchmark: the tensor-core GEMM's K splits (0 = the kernel policy's choice by grid
+  // size, 1 = none; at most one per K slice).
+  uint32_t split_k = 0;
   // Test-only: where M > 64, run the tensor-core GEMM's staging and epilogue with scalar
   // math in place of the matrix instructions (any device, slow).
   bool emulate_coopmat = false;
@@ -29,10 +33,21 @@ struct MatmulOptions {
   // Fusions for the mat-vec path (M <= kMatVecMaxRows; larger M throws): x's rows are
   // RMS-normalised first, x·rsqrt(mean(x²) + norm_eps)·norm_weight (HF Llama RMSNorm;
   // norm_weight [K] of w's dtype), and/or x is a gate|up buffer [.., 2K] whose product input
-  // is silu(gate)·up (SwiGLU; the norm, if both, applies to that input).
+  // is silu(gate)·up (SwiGLU; the norm, if both, applies to that input). The tensor-core GEMM
+  // also takes swiglu_input alone (f32 x, any M).
   const Tensor* norm_weight = nullptr;
   float norm_eps = 1e-6f;
   bool swiglu_input = false;
+  // Then Z = rms_norm(Y) (HF Llama) of Y's finished rows: the decoder's next op. Needs whole f32
+  // rows (y_col 0, N = y's row length); the weight is [N] of w's dtype, z f32 [rows, N]. Where
+  // the tensor-core GEMM splits K, its reduce pass computes it (one dispatch fewer); elsewhere
+  // it is recorded as its own dispatch after the matmul.
+  const Tensor* then_norm_weight = nullptr;
+  const Tensor* then_norm_out = nullptr;
+  float then_norm_eps = 1e-6f;
+  std::string then_norm_name;
+  // The kernel policy to choose by (null: kernel_policy(caps)); the OpList passes its own.
+  const KernelPolicy* policy = nullptr;
   // Mat-vec path: also store every written Y element into y_copy (f32, y's shape), e.g. a
   // snapshot of the residual stream for a next dispatch that adds into it with atomics.
   const Tensor* y_copy = nullptr;

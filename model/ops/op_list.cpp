@@ -271,7 +271,8 @@ size_t OpList::try_mlp_block(size_t i) {
   const auto& down = std::get<Linear>(ops_[i + 4]);
   if (!residual_copy_.ref.valid() || residual_copy_.shape != o.y.shape)
     residual_copy_ = transient(g_, o.y.dtype, o.y.shape, "text.h_snapshot");
-  matmul(g_, o.x, o.w, nullptr, o.y, {.accumulate = true, .name = o.name, .y_copy = &residual_copy_});
+  matmul(g_, o.x, o.w, nullptr, o.y,
+         {.accumulate = true, .name = o.name, .policy = &policy_, .y_copy = &residual_copy_});
   mlp_decode(g_, residual_copy_, norm.w, norm.eps, gate_up.w, down.w, o.y, block_name(gate_up.name, "mlp"));
   return 5;
 }
@@ -297,16 +298,65 @@ size_t OpList::try_norm_linear(size_t i) {
       !dead_after(i + 1, n->out))
     return 0;
   matmul(g_, n->x, l->w, nullptr, l->y,
-         {.accumulate = l->accumulate, .name = l->name, .norm_weight = &n->w, .norm_eps = n->eps});
+         {.accumulate = l->accumulate, .name = l->name, .norm_weight = &n->w, .norm_eps = n->eps, .policy = &policy_});
   return 2;
+}
+
+bool OpList::tensor_core_rows(int64_t rows) const {
+  return policy_.fuse_gemm_inputs && (g_.context().caps().use_coopmat || policy_.emulate_tensor_cores) &&
+         rows >= int64_t(policy_.coopmat_min_rows);
+}
+
+const OpList::RmsNorm* OpList::then_norm_at(size_t j, const Linear& l) const {
+  if (j >= ops_.size()) return nullptr;
+  const auto* n = std::get_if<RmsNorm>(&ops_[j]);
+  const int64_t rows = l.y.rows();
+  if (!n || !same(n->x, l.y) || fits_matvec(rows) || !tensor_core_rows(rows) || n->w.dtype != l.w.dtype ||
+      l.y.dtype != DType::F32 || l.y.dim(-1) != l.w.dim(0) || n->out.dtype != DType::F32)
+    return nullptr;
+  return n;
 }
 
 size_t OpList::try_swiglu_linear(size_t i) {
   if (i + 1 >= ops_.size()) return 0;
   const auto* s = std::get_if<Swiglu>(&ops_[i]);
   const auto* l = std::get_if<Linear>(&ops_[i + 1]);
-  if (!s || !l || l->bias || !same(l->x, s->out) || !fits_matvec(s->out.rows()) || !dead_after(i + 1, s->out)) return 0;
-  matmul(g_, s->gate_up, l->w, nullptr, l->y, {.accumulate = l->accumulate, .name = l->name, .swiglu_input = true});
+  if (!s || !l || l->bias || !same(l->x, s->out) || !dead_after(i + 1, s->out)) return 0;
+  const int64_t rows = s->out.rows();
+  if (fits_matvec(rows)) {
+    matmul(g_, s->gate_up, l->w, nullptr, l->y,
+           {.accumulate = l->accumulate, .name = l->name, .swiglu_input = true, .policy = &policy_});
+    return 2;
+  }
+  if (!tensor_core_rows(rows) || s->gate_up.dtype != DType::F32) return 0;
+  // The down projection on tensor cores reading gate|up, and the next layer's norm with it.
+  const RmsNorm* n = then_norm_at(i + 2, *l);
+  matmul(g_, s->gate_up, l->w, nullptr, l->y,
+         {.accumulate = l->accumulate,
+          .name = l->name,
+          .emulate_coopmat = policy_.emulate_tensor_cores,
+          .swiglu_input = true,
+          .then_norm_weight = n ? &n->w : nullptr,
+          .then_norm_out = n ? &n->out : nullptr,
+          .then_norm_eps = n ? n->eps : 1e-6f,
+          .then_norm_name = n ? n->name : std::string(),
+          .policy = &policy_});
+  return n ? 3 : 2;
+}
+
+size_t OpList::try_linear_norm(size_t i) {
+  const auto* l = std::get_if<Linear>(&ops_[i]);
+  const RmsNorm* n = l ? then_norm_at(i + 1, *l) : nullptr;
+  if (!n) return 0;
+  matmul(g_, l->x, l->w, l->bias ? &*l->bias : nullptr, l->y,
+         {.accumulate = l->accumulate,
+          .name = l->name,
+          .emulate_coopmat = policy_.emulate_tensor_cores,
+          .then_norm_weight = &n->w,
+          .then_norm_out = &n->out,
+          .then_norm_eps = n->eps,
+          .then_norm_name = n->name,
+          .policy = &policy_});
   return 2;
 }
 
@@ -317,16 +367,22 @@ size_t OpList::try_linear_gelu(size_t i) {
   const auto* l = std::get_if<Linear>(&ops_[i]);
   const auto* a = std::get_if<Gelu>(&ops_[i + 1]);
   if (!l || !a || l->accumulate || !same(a->x, l->y) || !dead_after(i + 1, l->y)) return 0;
-  matmul(g_, l->x, l->w, l->bias ? &*l->bias : nullptr, a->out, {.gelu = true, .name = l->name});
+  matmul(g_, l->x, l->w, l->bias ? &*l->bias : nullptr, a->out,
+         {.gelu = true, .name = l->name, .emulate_coopmat = policy_.emulate_tensor_cores, .policy = &policy_});
   return 2;
 }
 
 void OpList::record_one(const Op& op) {
   struct V {
     Graph& g;
+    const KernelPolicy& policy;
     void operator()(const RmsNorm& o) const { ops::rms_norm(g, o.x, o.w, o.out, o.eps, o.name); }
     void operator()(const Linear& o) const {
-      matmul(g, o.x, o.w, o.bias ? &*o.bias : nullptr, o.y, {.accumulate = o.accumulate, .name = o.name});
+      matmul(g, o.x, o.w, o.bias ? &*o.bias : nullptr, o.y,
+             {.accumulate = o.accumulate,
+              .name = o.name,
+              .emulate_coopmat = policy.emulate_tensor_cores,
+              .policy = &policy});
     }
     void operator()(const Gelu& o) const { gelu_tanh(g, o.x, o.out, o.name); }
     void operator()(const Swiglu& o) const { ops::swiglu(g, o.gate_up, o.out, o.name); }
@@ -336,13 +392,14 @@ void OpList::record_one(const Op& op) {
     }
     void operator()(const Plain& o) const { o.record(g, o.reads, o.writes); }
   };
-  std::visit(V{g_}, op);
+  std::visit(V{g_, policy_}, op);
 }
 
 void OpList::lower() {
   using Try = size_t (OpList::*)(size_t);
   static constexpr Try kFusions[] = {&OpList::try_decode_block, &OpList::try_mlp_block,     &OpList::try_norm_qkv_rope,
-                                     &OpList::try_norm_linear,  &OpList::try_swiglu_linear, &OpList::try_linear_gelu};
+                                     &OpList::try_norm_linear,  &OpList::try_swiglu_linear, &OpList::try_linear_gelu,
+                                     &OpList::try_linear_norm};
   for (size_t i = 0; i < ops_.size();) {
     size_t n = 0;
     for (Try f : kFusions)

@@ -12,6 +12,9 @@
 //   attention → that MLP block                attention applies o_proj too (float atomics) and
 //                                             the MLP writes the residual stream to a second
 //                                             buffer, which later ops then read as h
+//   swiglu → linear (tensor cores)            the GEMM reads gate|up as silu(gate)·up
+//   linear(whole rows) → rms_norm(its y)      where the GEMM splits K, its reduce pass also
+//                                             writes the norm (matmul's then_norm)
 // A fusion needs the intermediate tensors it skips to be transients that no later op reads.
 #include <functional>
 #include <optional>
@@ -109,6 +112,12 @@ class OpList {
   size_t try_norm_linear(size_t i);
   size_t try_swiglu_linear(size_t i);
   size_t try_linear_gelu(size_t i);
+  size_t try_linear_norm(size_t i);
+  // The RmsNorm at op j when it can follow linear `l` as matmul's then_norm (tensor-core rows
+  // beyond the mat-vec fusions, whole f32 rows, the norm's weight of w's dtype), else null.
+  const RmsNorm* then_norm_at(size_t j, const Linear& l) const;
+  // Whether a linear of `rows` rows runs on the tensor-core GEMM (f32 x).
+  bool tensor_core_rows(int64_t rows) const;
   void record_one(const Op& op);
   // Whether no op after `i` reads `t` before writing it, and `t` is scratch.
   bool dead_after(size_t i, const Tensor& t) const;

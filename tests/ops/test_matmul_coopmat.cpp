@@ -10,6 +10,7 @@
 // the tile-choice cases run everywhere, with small shapes for lavapipe.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -18,6 +19,7 @@
 #include "model/ops/activation_ref.h"
 #include "model/ops/matmul.h"
 #include "model/ops/matmul_ref.h"
+#include "model/ops/norm_ref.h"
 #include "tests/ops/matmul_test_inputs.h"
 #include "tests/ops/op_test_util.h"
 #include "tests/test_util.h"
@@ -41,6 +43,7 @@ struct Case {
   ops::CoopmatTile tile{};
   bool emulate = false;
   bool x_half = false, y_half = false, gelu = false;
+  uint32_t split_k = 0;  // MatmulOptions::split_k (0: the policy's)
 };
 
 std::vector<float> to_f16(std::vector<float> v) {
@@ -55,6 +58,7 @@ std::string describe(const Case& c) {
          (c.x_byte_offset ? " x_off " + std::to_string(c.x_byte_offset) : "") +
          (c.w_byte_offset ? " w_off " + std::to_string(c.w_byte_offset) : "") + (c.x_half ? " x f16" : "") +
          (c.y_half ? " y f16" : "") + (c.gelu ? " +gelu" : "") +
+         (c.split_k ? " split " + std::to_string(c.split_k) : "") +
          (c.tile.bm ? " tile " + std::to_string(c.tile.bm) + "x" + std::to_string(c.tile.bn) + "x" +
                           std::to_string(c.tile.bk) + "/" + std::to_string(c.tile.wm) + "x" +
                           std::to_string(c.tile.wn) + " s" + std::to_string(c.tile.stages)
@@ -92,12 +96,30 @@ void expect_close(const Case& c) {
                .y_col = c.y_col,
                .max_chunk_bytes = c.max_chunk_bytes,
                .coopmat_tile = c.tile,
+               .split_k = c.split_k,
                .emulate_coopmat = c.emulate});
   EXPECT_GE(g.size(), c.min_dispatches);
   Program p = g.compile();
   p.run();
-  for (const auto& t : p.timings())
+  // Each GEMM dispatch, then (split K) its reduce pass.
+  size_t gemms = 0, reduces = 0;
+  for (const auto& t : p.timings()) {
+    if (t.shader == "matmul_reduce_" + std::string(dtype_name(c.wt))) {
+      ++reduces;
+      continue;
+    }
+    ++gemms;
     EXPECT_EQ(t.shader, (c.emulate ? "matmul_coopmat_emu_" : "matmul_coopmat_") + std::string(dtype_name(c.wt)));
+  }
+  if (c.split_k > 1) {
+    EXPECT_GE(reduces, 1u);
+    if (!c.max_chunk_bytes) {
+      EXPECT_EQ(reduces, gemms);  // (a chunk splits where its partials fit a binding)
+    }
+  }
+  if (c.split_k == 1) {
+    EXPECT_EQ(reduces, 0u);
+  }
   std::vector<float> got(y0.size());
   if (c.y_half) {
     ctx.download(byh, yh.data(), yh.size() * 2);
@@ -274,6 +296,155 @@ TEST(MatmulCoopmat, EmulatedStagingAndEpilogue) {
                 .tile = {64, 64, 32, 32, 32, 1},
                 .emulate = true,
                 .y_half = true});
+}
+
+// Split K (workgroup z takes a K chunk, partial sums added in order by matmul_reduce): splits
+// whose last chunk is a partial slice, bias + accumulate into a column range, f32 and f16
+// weights at odd offsets, f16 X and Y with GELU, two shared stages, chunked bindings.
+TEST(MatmulCoopmat, EmulatedSplitK) {
+  expect_close({.M = 65, .N = 70, .K = 300, .bias = true, .accumulate = true, .emulate = true, .split_k = 3});
+  expect_close({.M = 77,
+                .N = 100,
+                .K = 200,
+                .bias = true,
+                .accumulate = true,
+                .y_cols = 300,
+                .y_col = 150,
+                .emulate = true,
+                .split_k = 5});
+  expect_close({.M = 70,
+                .N = 46,
+                .K = 100,
+                .wt = DType::F32,
+                .x_byte_offset = 8,
+                .w_byte_offset = 4,
+                .emulate = true,
+                .split_k = 4});
+  expect_close({.M = 90,
+                .N = 100,
+                .K = 130,
+                .wt = DType::F16,
+                .bias = true,
+                .tile = {64, 64, 16, 32, 32, 2},
+                .emulate = true,
+                .x_half = true,
+                .y_half = true,
+                .gelu = true,
+                .split_k = 3});
+  expect_close({.M = 150,
+                .N = 300,
+                .K = 200,
+                .bias = true,
+                .accumulate = true,
+                .max_chunk_bytes = 100000,
+                .min_dispatches = 6,
+                .emulate = true,
+                .split_k = 2});  // 4 chunks; the two whose partial sums fit 100 kB split
+  // More splits than K slices: one per slice.
+  expect_close({.M = 40, .N = 40, .K = 64, .bias = true, .emulate = true, .split_k = 9});
+  expect_close({.M = 130, .N = 70, .K = 96, .emulate = true, .split_k = 1});
+}
+
+// The policy splits K where the grid has few output tiles and K has enough slices: here 2
+// tiles of 64 rows and 32 slices of 32 columns.
+TEST(MatmulCoopmat, PolicySplitsKOnSmallGrids) {
+  Context& ctx = test::context();
+  const int64_t M = 128, N = 64, K = 1024;
+  Buffer bx = ctx.create_buffer(M * K * 4), bw = ctx.create_buffer(N * K * 2), by = ctx.create_buffer(M * N * 4);
+  Graph g(ctx);
+  ops::matmul(g, ops::external(g, bx, DType::F32, {M, K}), ops::external(g, bw, DType::BF16, {N, K}), nullptr,
+              ops::external(g, by, DType::F32, {M, N}), {.emulate_coopmat = true});
+  ASSERT_EQ(g.size(), 2u);  // the GEMM and its reduce
+  Graph g2(ctx);
+  ops::matmul(g2, ops::external(g2, bx, DType::F32, {M, K}), ops::external(g2, bw, DType::BF16, {N, K}), nullptr,
+              ops::external(g2, by, DType::F32, {M, N}), {.split_k = 1, .emulate_coopmat = true});
+  EXPECT_EQ(g2.size(), 1u);
+}
+
+// The decoder's fusions on the tensor-core GEMM (emulated here): X read as silu(gate)·up from
+// gate|up rows (the down projection), and the RMSNorm of the finished rows written by the
+// split-K reduce pass (then_norm), or recorded after the GEMM where K is not split. The
+// references: silu(g)·u in f32 rounded to f16 (what the kernel stages), the kernel's
+// tolerance on Y, and the norm of the GPU's own Y held to 1e-5 (f32 against double sums).
+struct FusedCase {
+  int64_t M, N, K;
+  DType wt = DType::BF16;
+  bool swiglu = false, accumulate = false, bias = false, norm = false;
+  uint32_t split_k = 0;
+  uint64_t x_byte_offset = 0;
+  size_t dispatches = 0;  // expected, or 0
+};
+
+void expect_fused(const FusedCase& c) {
+  SCOPED_TRACE("M " + std::to_string(c.M) + " N " + std::to_string(c.N) + " K " + std::to_string(c.K) +
+               (c.swiglu ? " swiglu" : "") + (c.accumulate ? " +acc" : "") + (c.bias ? " +bias" : "") +
+               (c.norm ? " then_norm" : "") + " split " + std::to_string(c.split_k));
+  Context& ctx = test::context();
+  const int64_t xk = c.swiglu ? 2 * c.K : c.K;
+  const std::vector<float> xin = test::random_floats(size_t(c.M * xk), 21, 4.0f);
+  const std::vector<float> w = test::random_floats(size_t(c.N * c.K), 22, 1.0f);
+  const std::vector<float> b = test::random_floats(size_t(c.N), 23, 1.0f);
+  const std::vector<float> y0 = test::random_floats(size_t(c.M * c.N), 24, 1.0f);
+  const std::vector<float> nwf = test::random_floats(size_t(c.N), 25, 1.0f);
+  const ops::PackedWeights pw = ops::pack_weights(w, c.wt), pb = ops::pack_weights(b, c.wt),
+                           pn = ops::pack_weights(nwf, c.wt);
+  Buffer bx = ctx.create_buffer(c.x_byte_offset + xin.size() * 4);
+  ctx.upload(bx, xin.data(), xin.size() * 4, c.x_byte_offset);
+  Buffer bw = test::upload_weights(ctx, pw), bb = test::upload_weights(ctx, pb), bn = test::upload_weights(ctx, pn);
+  Buffer by = test::upload(ctx, y0), bz = ctx.create_buffer(uint64_t(c.M * c.N) * 4);
+
+  Graph g(ctx);
+  const Tensor tb = ops::external(g, bb, c.wt, {c.N}), tn = ops::external(g, bn, c.wt, {c.N});
+  const Tensor tz = ops::external(g, bz, DType::F32, {c.M, c.N});
+  ops::matmul(g, ops::external(g, bx, DType::F32, {c.M, xk}, c.x_byte_offset), ops::external(g, bw, c.wt, {c.N, c.K}),
+              c.bias ? &tb : nullptr, ops::external(g, by, DType::F32, {c.M, c.N}),
+              {.accumulate = c.accumulate,
+               .name = "fused",
+               .split_k = c.split_k,
+               .emulate_coopmat = true,
+               .swiglu_input = c.swiglu,
+               .then_norm_weight = c.norm ? &tn : nullptr,
+               .then_norm_out = c.norm ? &tz : nullptr,
+               .then_norm_eps = 1e-5f});
+  if (c.dispatches) {
+    EXPECT_EQ(g.size(), c.dispatches);
+  }
+  Program p = g.compile();
+  p.run();
+  std::vector<float> got(y0.size()), z(y0.size());
+  ctx.download(by, got.data(), got.size() * 4);
+  ctx.download(bz, z.data(), z.size() * 4);
+
+  std::vector<float> act(size_t(c.M * c.K));
+  for (int64_t m = 0; m < c.M; ++m)
+    for (int64_t k = 0; k < c.K; ++k) {
+      const float g0 = xin[size_t(m * xk + k)];
+      act[size_t(m * c.K + k)] = c.swiglu ? g0 / (1.0f + std::exp(-g0)) * xin[size_t(m * xk + c.K + k)] : g0;
+    }
+  std::vector<float> ref = y0;
+  ops::matmul_ref(to_f16(act), to_f16(pw.rounded),
+                  c.bias ? std::span<const float>(pb.rounded) : std::span<const float>{}, ref, c.M, c.N, c.K,
+                  c.accumulate, c.N, 0);
+  EXPECT_LE(test::max_rel_error(ref, got), 2e-4);  // silu's exp on the GPU vs the host, then f16
+  if (c.norm) {
+    const std::vector<float> zref = ops::ref::rms_norm(got, pn.rounded, c.M, c.N, 1e-5f);
+    EXPECT_LE(test::max_rel_error(zref, z), 1e-5);
+  }
+}
+
+TEST(MatmulCoopmat, EmulatedSwigluInputAndNormAfter) {
+  // SwiGLU input: aligned (16-byte loads) and odd K (scalar edges), split and whole, f32 weights.
+  expect_fused({.M = 70, .N = 48, .K = 96, .swiglu = true, .accumulate = true, .split_k = 1, .dispatches = 1});
+  expect_fused({.M = 70, .N = 48, .K = 99, .swiglu = true, .split_k = 3, .dispatches = 2});
+  expect_fused({.M = 70, .N = 48, .K = 96, .swiglu = true, .split_k = 3, .dispatches = 2});
+  expect_fused({.M = 33, .N = 40, .K = 64, .wt = DType::F32, .swiglu = true, .bias = true, .x_byte_offset = 4});
+  // The norm in the reduce pass (one dispatch fewer), with bias and the residual add; and
+  // recorded after the GEMM where K is not split.
+  expect_fused(
+      {.M = 45, .N = 100, .K = 130, .accumulate = true, .bias = true, .norm = true, .split_k = 3, .dispatches = 2});
+  expect_fused(
+      {.M = 45, .N = 100, .K = 130, .swiglu = true, .accumulate = true, .norm = true, .split_k = 2, .dispatches = 2});
+  expect_fused({.M = 45, .N = 70, .K = 64, .accumulate = true, .norm = true, .split_k = 1, .dispatches = 2});
 }
 
 TEST(MatmulCoopmat, HalfDataNeedsTheTensorCoreGemm) {

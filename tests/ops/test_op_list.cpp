@@ -162,6 +162,37 @@ TEST(OpList, EveryFusionMatchesTheUnfusedOps) {
   }
 }
 
+// A decode step of 40 rows on the tensor-core GEMM (emulated, so on any device): the down
+// projection reads gate|up itself (no SwiGLU dispatch) and the split GEMMs' reduce passes write
+// the next RMSNorm (only the first layer's input norm is left), against the same step unfused.
+TEST(OpList, TensorCoreFusionsMatchTheUnfusedOps) {
+  Context& ctx = test::context();
+  const Weights w = make_weights(ctx);
+  ops::KernelPolicy p = unfused(), q = unfused();
+  p.emulate_tensor_cores = q.emulate_tensor_cores = true;
+  p.fuse_gemm_inputs = 0;
+  p.gemm_split_min_slices = q.gemm_split_min_slices = 1;  // the test's K of 64 and 128 split too
+  const int64_t B = 40;
+  const Outcome ref = decode_step(p, B, w), got = decode_step(q, B, w);
+  EXPECT_EQ(count(ref.kernels, "rms_norm:"), size_t(2 * kLayers + 1));
+  EXPECT_EQ(count(ref.kernels, "swiglu:"), size_t(kLayers));
+  EXPECT_EQ(count(got.kernels, "swiglu:"), 0u);
+  EXPECT_EQ(count(got.kernels, "rms_norm:"), 1u);
+  EXPECT_GE(count(got.kernels, "matmul:matmul_reduce_f32"), size_t(2 * kLayers));
+  EXPECT_GE(count(got.kernels, "matmul:matmul_coopmat_emu_f32"), size_t(4 * kLayers));
+  // The tensor-core tolerance: the fused norm sums its squares in another order than norm.comp's
+  // subgroup variant, and an f32 difference of one ulp can move an activation's f16 rounding
+  // by one step (2^-11), which the next layers carry; greedy ids must not change.
+  EXPECT_LE(test::max_rel_error(ref.logits, got.logits), 5e-3);
+  EXPECT_LE(test::max_rel_error(ref.k_cache, got.k_cache), 5e-3);
+  for (int64_t b = 0; b < B; ++b) {
+    const auto row = [&](const std::vector<float>& l) {
+      return std::max_element(l.begin() + b * kVocab, l.begin() + (b + 1) * kVocab) - (l.begin() + b * kVocab);
+    };
+    EXPECT_EQ(row(ref.logits), row(got.logits)) << "row " << b;
+  }
+}
+
 // More rows than the policy's mat-vec limit: nothing is fused, whatever else it allows.
 TEST(OpList, RowsAboveThePolicyLimitStayUnfused) {
   Context& ctx = test::context();
