@@ -152,3 +152,32 @@ FULL_SIZE = {
          "images": [["photo_1000x700.png"]]},
     ],
 }
+
+# SmolVLM-Instruct (2.2B) shapes (not committed; --full-size --full-cases 2.2b): SigLIP-so400m
+# (1152 wide, 27 layers, patch 14 at 384 px: 27 x 27 patches, a grid that is not a power of
+# two), scale 3 (81 tokens per tile), the SmolLM2-1.7B decoder (2048 wide, 32 heads, no GQA),
+# the sizes of `smolvk bench --shape 2.2b` (apps/cli/presets.cpp). The published config.json
+# was not found (tests/data/configs/SOURCES.md), so the values come from the model card's
+# architecture, not from that file.
+FULL_SIZE_2B = {
+    "name": "full_size_2b",
+    "arch": "idefics3",
+    "seed": 5006,
+    "dtype": "bfloat16",
+    "layout": "5.x",
+    "tied": False,
+    "shards": 2,
+    "vocab_size": 49155,
+    "text": dict(hidden=2048, heads=32, kv=32, layers=24, inter=8192, rope_theta=273768.0, eps=1e-5,
+                 max_pos=16384),
+    "vision": dict(hidden=1152, heads=16, layers=27, inter=4304, image=384, patch=14, eps=1e-6),
+    "scale": 3,
+    "processor": dict(longest_edge=1536, max_image_size=384, splitting=True),
+    "requests": [
+        {"name": "photo_13_tiles",
+         "convs": [[user(img(), txt("Describe this image."))]],
+         "images": [["photo_1000x700.png"]]},
+    ],
+}
+
+FULL_CASES = {"256m": FULL_SIZE, "2.2b": FULL_SIZE_2B}

@@ -3,6 +3,7 @@
 
     python3 tools/goldens/make_goldens.py --out tests/data --examples examples
     python3 tools/goldens/make_goldens.py --full-size /tmp/full   # SmolVLM-256M shapes, CUDA
+    python3 tools/goldens/make_goldens.py --full-size /tmp/full --full-cases 256m,2.2b
 
 Each case is a Hugging Face model directory plus golden/ (golden.json + .npy); see
 tests/data/README.md for the format.
@@ -31,6 +32,8 @@ def parse_args():
     p.add_argument("--only", nargs="*", help="case names to make (default: all)")
     p.add_argument("--steps", type=int, default=16, help="greedy tokens per request (small cases)")
     p.add_argument("--full-steps", type=int, default=32, help="greedy tokens for --full-size")
+    p.add_argument("--full-cases", default="256m",
+                   help="comma-separated full-size shapes for --full-size: 256m, 2.2b (cases.FULL_CASES)")
     args = p.parse_args()
     if not (args.out or args.examples or args.full_size):
         p.error("nothing to do: give --out, --examples and/or --full-size")
@@ -342,7 +345,7 @@ def main():
     torch.set_num_threads(min(8, os.cpu_count() or 1))
     print(f"transformers {transformers.__version__}, torch {torch.__version__}")
 
-    from cases import CASES, DEMO, FULL_SIZE
+    from cases import CASES, DEMO, FULL_CASES
     from fixture_images import EXAMPLE_IMAGES, FULL_SIZE_IMAGES, TEST_IMAGES, write_images
     from small_tokenizer import build_tokenizer
 
@@ -393,14 +396,16 @@ def main():
         os.makedirs(args.full_size, exist_ok=True)
         images_dir = os.path.join(args.full_size, "images")
         write_images(FULL_SIZE_IMAGES, images_dir)
-        try:
-            s, _ = make_case(FULL_SIZE, os.path.join(args.full_size, FULL_SIZE["name"]), raw_tok,
-                             images_dir, args.full_steps, device,
-                             vocab_size=FULL_SIZE["vocab_size"])
-            summaries.append(s)
-        except Exception:
-            print("!! full-size FAILED")
-            traceback.print_exc()
+        for shape in args.full_cases.split(","):
+            case = FULL_CASES[shape]
+            try:
+                s, _ = make_case(case, os.path.join(args.full_size, case["name"]), raw_tok,
+                                 images_dir, args.full_steps, device,
+                                 vocab_size=case["vocab_size"])
+                summaries.append(s)
+            except Exception:
+                print("!! full-size %s FAILED" % shape)
+                traceback.print_exc()
 
     print("\n==== SUMMARY ====")
     for s in summaries:
