@@ -202,6 +202,25 @@ TEST(Matmul, ForcedSplitIntoChunks) {
   EXPECT_GE(r.dispatches, 3u);
 }
 
+// A weight larger than the device's own binding range (lavapipe: 128 MiB; SmolVLM-2.2B's
+// lm_head is 49155 × 2048 bf16 = 201 MB, Idefics3-8B's 1 GiB): bound in row chunks that
+// each fit, with no test-only cap. A 2-row decode step over a bf16 [N, 1024] weight one
+// chunk past the range; where the range is over 512 MiB (discrete GPUs) the case would need
+// gigabytes, so it is sized to 160 MiB there and simply takes one binding.
+TEST(Matmul, WeightBeyondTheDeviceBindingRange) {
+  Context& ctx = test::context();
+  const uint64_t range = ctx.caps().max_storage_buffer_range;
+  const int64_t K = 1024, row_bytes = K * 2;
+  const uint64_t target = range <= (512ull << 20) ? range + (16ull << 20) : (160ull << 20);
+  const int64_t N = int64_t(target / uint64_t(row_bytes));
+  const Case c{.M = 2, .N = N, .K = K, .wt = DType::BF16, .bias = true};
+  const Result r = run_case(c);
+  EXPECT_LE(r.err, kTol) << describe(c);
+  if (range <= (512ull << 20)) {
+    EXPECT_GE(r.dispatches, 2u) << "N " << N << " rows of " << row_bytes << " bytes";
+  }
+}
+
 TEST(Matmul, BadShapesThrowNamingShapes) {
   Context& ctx = test::context();
   Buffer b = ctx.create_buffer(4096);

@@ -8,7 +8,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -156,6 +158,17 @@ inline json parse_json(const std::string& s) {
     ADD_FAILURE() << "not JSON (" << e.what() << "): " << s;
     return json::object();
   }
+}
+
+// `smolvk run ARGS --json` → its JSON: what the server's answers are compared with.
+inline json run_cli_json(const std::string& args) {
+  const std::string cmd = cli_binary().string() + " run " + args + " --json 2>/dev/null";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  for (size_t n; p && (n = std::fread(buf.data(), 1, buf.size(), p)) > 0;) out.append(buf.data(), n);
+  EXPECT_EQ(p ? ::pclose(p) : -1, 0) << cmd;
+  return parse_json(out);
 }
 
 // POST /v1/chat/completions, not streamed: status and body.

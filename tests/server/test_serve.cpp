@@ -15,17 +15,6 @@ namespace {
 
 const fs::path kImage = examples_dir() / "gradient_shapes_320x240.png";
 
-// `smolvk run ARGS --json` → its JSON.
-json run_cli(const std::string& args) {
-  const std::string cmd = cli_binary().string() + " run " + args + " --json 2>/dev/null";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  for (size_t n; p && (n = std::fread(buf.data(), 1, buf.size(), p)) > 0;) out.append(buf.data(), n);
-  EXPECT_EQ(p ? ::pclose(p) : -1, 0) << cmd;
-  return parse_json(out);
-}
-
 json image_then_text(const std::string& text, int max_tokens) {
   return {
       {"messages",
@@ -75,7 +64,7 @@ TEST(Serve, HealthModelsAndMetrics) {
 
 TEST(Serve, SameTokenIdsAsCliRunStreamedAndNot) {
   ServerProcess s({});
-  const json cli = run_cli("--image " + kImage.string() +
+  const json cli = run_cli_json("--image " + kImage.string() +
                            " --prompt 'What shapes?' --max-new-tokens 6 "
                            "--temperature 0.8 --top-k 40 --seed 7");
   json body = image_then_text("What shapes?", 6);

@@ -103,17 +103,6 @@ TEST(ServerVideo, BadVideoPartsAreRefusedByParameter) {
   EXPECT_EQ(e(nourl, limits).code, "missing_required_parameter");
 }
 
-// `smolvk run ARGS --json` → its JSON.
-json run_cli_json(const std::string& args) {
-  const std::string cmd = cli_binary().string() + " run " + args + " --json 2>/dev/null";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  for (size_t n; p && (n = std::fread(buf.data(), 1, buf.size(), p)) > 0;) out.append(buf.data(), n);
-  EXPECT_EQ(p ? ::pclose(p) : -1, 0) << cmd;
-  return parse_json(out);
-}
-
 TEST(ServerVideo, SameTokensAsCliRunAndFilesUnderTheImageRoot) {
   const fs::path model = video_model_dir();
   const fs::path root = fs::temp_directory_path() / ("smolvk_video_root_" + std::to_string(::getpid()));
