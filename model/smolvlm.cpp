@@ -328,7 +328,6 @@ Buffer Model::Impl::run_encoder(const std::vector<const ImageUnit*>& units, int6
     pieces.push_back({padded.data(), uint64_t(u->count) * tile_bytes, uint64_t(n) * tile_bytes});
     n += u->count;
   }
-  ctx.upload(pix_b, pieces);
   Buffer lut_b;  // per call, like the other inputs: a call's buffers all go when it ends
   if (as_bytes) lut_b = upload_vector(ctx, pixel_lut_host());
   const int P = int(config.vision.patches_per_side());
@@ -348,20 +347,29 @@ Buffer Model::Impl::run_encoder(const std::vector<const ImageUnit*>& units, int6
   const uint32_t fixed = ops::kernel_policy(ctx.caps()).vision_chunk_tiles;
   int64_t chunk = fixed ? int64_t(fixed) : int64_t(std::max<uint64_t>(1, kVisionPassBytes / per_tile));
   const uint64_t align = std::max<uint64_t>(1, ctx.caps().min_storage_buffer_offset_alignment);
-  for (uint64_t per : {tile_bytes, uint64_t(rows_per_tile * TH) * 4, uint64_t(S * VH) * 4})
+  for (uint64_t per : {tile_bytes, uint64_t(rows_per_tile * TH) * 4, uint64_t(S * VH) * 4, uint64_t(S) * 4})
     if ((per * uint64_t(chunk)) % align != 0) chunk = N;
+  Buffer ids_b = upload_vector(ctx, layout.position_ids), valid_b = upload_vector(ctx, layout.valid);
+  // The tiles' pixels go up a pass at a time, each while the pass before it runs.
+  const auto upload_tiles = [&](int64_t t0, int64_t n) {
+    const uint64_t lo = uint64_t(t0) * tile_bytes, hi = uint64_t(t0 + n) * tile_bytes;
+    std::vector<Context::UploadPiece> part;
+    for (const Context::UploadPiece& p : pieces) {
+      const uint64_t a = std::max(lo, p.dst_offset), b = std::min(hi, p.dst_offset + p.bytes);
+      if (a < b) part.push_back({static_cast<const uint8_t*>(p.src) + (a - p.dst_offset), b - a, a});
+    }
+    ctx.upload(pix_b, part);
+  };
+  upload_tiles(0, std::min(chunk, N));
   host.upload_ms = ms_since(t_upload);
-  for (int64_t t0 = 0; t0 < N; t0 += chunk) {
+  const auto record = [&](int64_t t0) {
     const auto t_record = Clock::now();
     const int64_t n = std::min(chunk, N - t0);
-    const auto slice = [&](const std::vector<int32_t>& v) {
-      return std::vector<int32_t>(v.begin() + t0 * S, v.begin() + (t0 + n) * S);
-    };
-    Buffer ids_b = upload_vector(ctx, slice(layout.position_ids)), valid_b = upload_vector(ctx, slice(layout.valid));
     Graph g(ctx);
     const ops::Tensor lut_t = as_bytes ? ops::external(g, lut_b, DType::F32, {C, 256}) : ops::Tensor{};
     VisionIO io{ops::external(g, pix_b, as_bytes ? DType::U8 : DType::F32, {n, C, H, W}, uint64_t(t0) * tile_bytes),
-                ops::external(g, ids_b, DType::I32, {n, S}), ops::external(g, valid_b, DType::I32, {n, S}),
+                ops::external(g, ids_b, DType::I32, {n, S}, uint64_t(t0 * S) * 4),
+                ops::external(g, valid_b, DType::I32, {n, S}, uint64_t(t0 * S) * 4),
                 ops::external(g, encoded, DType::F32, {n * rows_per_tile, TH}, uint64_t(t0 * rows_per_tile * TH) * 4)};
     ops::Tensor vis_t;
     if (vision_out) {
@@ -372,15 +380,33 @@ Buffer Model::Impl::run_encoder(const std::vector<const ImageUnit*>& units, int6
     build_vision(g, config, weights, io);
     g.enable_timestamps(timings != nullptr);
     Program prog = g.compile();
-    const auto t_run = Clock::now();
     host.record_ms += ms_since(t_record);
-    prog.run();
-    host.run_ms += ms_since(t_run);
+    return prog;
+  };
+  const auto finish = [&](Program& prog) {
+    const auto t_wait = Clock::now();
+    prog.wait();
+    host.run_ms += ms_since(t_wait);
     if (timings) {
       const auto t = prog.timings();
       timings->insert(timings->end(), t.begin(), t.end());
     }
+  };
+  // Pass k runs while the host records pass k+1 and copies its pixels to the staging buffer
+  // (the copy to the device queues behind pass k): the GPU waits only for that copy between
+  // passes. Two passes' activations are allocated at once where there are several.
+  Program running = record(0);
+  running.submit();
+  for (int64_t t0 = chunk; t0 < N; t0 += chunk) {
+    Program next = record(t0);
+    const auto t_pixels = Clock::now();
+    upload_tiles(t0, std::min(chunk, N - t0));
+    host.upload_ms += ms_since(t_pixels);
+    finish(running);
+    next.submit();
+    running = std::move(next);
   }
+  finish(running);
   if (vision_out) {
     vision_out->resize(size_t(N * S * config.vision.hidden_size));
     ctx.download(vis_b, vision_out->data(), vision_out->size() * 4);

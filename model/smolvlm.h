@@ -70,7 +70,9 @@ struct PhaseProfile {
 
 // Where a phase's wall time went on the host: creating and filling its input buffers (the
 // pixel upload for the encoder), building and recording its program, and running it (submit
-// to fence: GPU time plus the driver's latency).
+// to fence: GPU time plus the driver's latency). The encoder's passes overlap: pass k+1 is
+// recorded and its pixels uploaded while pass k runs, so its run_ms is the time the host
+// waited on the GPU, and the three add up to the phase's wall time.
 struct HostSplit {
   double upload_ms = 0, record_ms = 0, run_ms = 0;
 };

@@ -32,10 +32,14 @@ struct Program::Impl {
   std::vector<bool> barrier_before;
   uint64_t arena_bytes = 0, transient_sum = 0;
   bool ran = false;
+  bool in_flight = false;  // submitted, not yet waited for
 
   ~Impl() {
     if (!ctx) return;
     VkDevice d = ctx->device;
+    // Submitted and abandoned (an exception between submit() and wait()): its command buffer
+    // and fence may only go once the GPU is done with them.
+    if (in_flight && fence) vkWaitForFences(d, 1, &fence, VK_TRUE, UINT64_MAX);
     if (queries) vkDestroyQueryPool(d, queries, nullptr);
     if (pool) vkDestroyDescriptorPool(d, pool, nullptr);
     if (fence) vkDestroyFence(d, fence, nullptr);
@@ -358,8 +362,21 @@ Program::Program(Program&&) noexcept = default;
 Program& Program::operator=(Program&&) noexcept = default;
 
 void Program::run() {
-  if (!impl_) throw GpuError("Program::run on an empty program");
-  impl_->ctx->submit_and_wait(impl_->cmd, impl_->fence);
+  submit();
+  wait();
+}
+
+void Program::submit() {
+  if (!impl_) throw GpuError("Program::submit on an empty program");
+  if (impl_->in_flight) throw GpuError("Program::submit: the program's last submit was not waited for");
+  impl_->ctx->submit(impl_->cmd, impl_->fence);
+  impl_->in_flight = true;
+}
+
+void Program::wait() {
+  if (!impl_ || !impl_->in_flight) throw GpuError("Program::wait: nothing was submitted");
+  impl_->in_flight = false;  // the fence is waited for (and reset) or the device is lost
+  impl_->ctx->wait(impl_->fence);
   impl_->ran = true;
 }
 

@@ -130,6 +130,11 @@ class Program {
 
   // Submit the recorded command buffer and wait for it.
   void run();
+  // run() in two halves, so the host can record or upload the next pass while this one runs:
+  // submit() queues the work, wait() blocks until it is done. Each submit needs its wait
+  // before the next submit; a program destroyed in flight waits for the GPU first.
+  void submit();
+  void wait();
   // Host-visible per-replay words, read by shaders through Graph::params(). Write before run().
   std::span<uint32_t> params();
   // The bytes Graph::read_back copied at the end of the last run.

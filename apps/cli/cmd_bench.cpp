@@ -189,7 +189,7 @@ int cmd_bench(const std::vector<std::string>& args) {
   if (m.encode) {
     std::printf("%s", stat_row("  buffers + pixels ms", m.encode_host.upload).c_str());
     std::printf("%s", stat_row("  build + record ms", m.encode_host.record).c_str());
-    std::printf("%s", stat_row("  run (submit→fence) ms", m.encode_host.run).c_str());
+    std::printf("%s", stat_row("  waiting on the GPU ms", m.encode_host.run).c_str());
   }
   std::printf("%s", stat_row("prefill ms", m.prefill).c_str());
   std::printf("%s", stat_row("  buffers + ids ms", m.prefill_host.upload).c_str());

@@ -135,3 +135,40 @@ TEST(PixelBytes, CacheKeysTellBytesFloatsAndTablesApart) {
   lut[7] = 0.25f;  // another processor's normalization
   EXPECT_NE(k, ImageCache::key(bytes, lut, mask, 1, 4, 4));
 }
+
+// The encoder in passes of one tile (SMOLVK_TUNE_VISION_CHUNK=1), each recorded and its pixels
+// uploaded while the one before runs, through a staging buffer as on a discrete GPU, against
+// one pass over all tiles (two images of different tile counts in one batch, so passes cross
+// from one request's tiles to the next). Fewer rows per pass can pick other GEMM kernels
+// (another summation order), so the f32 tolerance applies: 1e-4 relative, the same ids; a
+// pass that read another pass's pixels, or none, would be far off.
+TEST(PixelBytes, OverlappedPassesOfOneTileMatchOnePass) {
+  ContextOptions o = ContextOptions::from_env();
+  o.validation = true;
+  o.staged_transfers = true;
+  o.fault.clear();
+  o.on_validation_message = [](const std::string& m) { ADD_FAILURE() << "Vulkan validation: " << m; };
+  o.tuning["VISION_CHUNK"] = 1;
+  Context chunked(o);
+  auto one = Model::load(test::context(), test::data_dir() / kFixture);
+  auto per_tile = Model::load(chunked, test::data_dir() / kFixture);
+  const std::vector<Request> batch{ask({"wide_100x60.png"}), ask({"tall_30x70.png"})};
+  const auto a = one->generate(batch, opts()), b = per_tile->generate(batch, opts());
+  ASSERT_EQ(a.size(), 2u);
+  ASSERT_EQ(b.size(), 2u);
+  size_t im2col_passes = 0;
+  for (const auto& phase : b[0].profile)
+    for (const auto& d : phase.dispatches) im2col_passes += d.op == "im2col";
+  EXPECT_GT(im2col_passes, 2u);  // one per tile
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_LE(test::max_rel_error(a[i].last_logits, b[i].last_logits), 1e-4) << "request " << i;
+    EXPECT_EQ(a[i].output_ids, b[i].output_ids) << "request " << i;
+  }
+  const PreparedRequest p = one->prepare(ask({"wide_100x60.png"}));
+  ASSERT_GT(p.tiles, 2);
+  std::vector<float> vis_a, vis_b;
+  const auto conn_a = one->encode_images(p, &vis_a);
+  const auto conn_b = per_tile->encode_images(per_tile->prepare(ask({"wide_100x60.png"})), &vis_b);
+  EXPECT_LE(test::max_rel_error(conn_a, conn_b), 1e-4);
+  EXPECT_LE(test::max_rel_error(vis_a, vis_b), 1e-4);
+}
