@@ -51,6 +51,9 @@ KernelPolicy nvidia_policy() {
   // With split K the tensor cores win from 8 rows (the H200 at batch 8: 2.11 against 2.37 ms
   // per decode step on the several-row kernels).
   p.coopmat_min_rows = 8;
+  // 8 subgroups per mat-vec workgroup: the H200's batch-1 step 0.941 against 0.980 ms with 4
+  // (medians of 3, one machine; SMOLVK_TUNE_MATVEC_WG=128 for the old width).
+  p.matvec_workgroup = 256;
   return p;
 }
 

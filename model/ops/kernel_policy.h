@@ -27,7 +27,7 @@ struct KernelPolicy {
   uint32_t rows_kernel_min_rows = 17;    // matmul_rows.comp from here to kMatVecMaxRows rows
   uint32_t coopmat_min_rows = 32;        // tensor-core GEMM from here (up to kMatVecMaxRows too; NVIDIA: 8)
   uint32_t rows_cols_per_thread = 0;     // matmul_rows.comp columns per thread; 0 = by width
-  uint32_t matvec_workgroup = 128;       // invocations of the subgroup mat-vec
+  uint32_t matvec_workgroup = 128;       // invocations of the subgroup mat-vec (NVIDIA: 256)
   uint32_t decode_split_min_keys = 128;  // flash-decoding: fewest keys per split
   // Any GEMM.
   uint32_t fuse_linear_gelu = 1;  // GELU applied in the GEMM epilogue (vision fc1), not a separate pass
