@@ -56,6 +56,28 @@ void read_triplet(const json& j, const char* key, std::array<double, 3>& out, co
   out = v;
 }
 
+// max_image_size.longest_edge, at most kMaxTileSide (`what`: "a tile side", "a frame side").
+void read_max_side(const json& j, int& out, const std::string& source, const char* what) {
+  read_longest_edge(j, "max_image_size", out, source);
+  if (out > kMaxTileSide)
+    throw LoadError(where(source, "max_image_size.longest_edge") + " = " + std::to_string(out) +
+                    ", over the limit of " + std::to_string(kMaxTileSide) + " pixels for " + what);
+}
+
+// "resample" (a PIL filter id) and "rescale_factor" (positive), where present.
+void read_resample_and_rescale(const json& j, Resample& resample, double& rescale_factor, const std::string& source) {
+  if (auto it = j.find("resample"); it != j.end() && !it->is_null()) {
+    if (!it->is_number_integer())
+      throw LoadError(where(source, "resample") + " = " + it->dump() + ", expected a PIL filter id 0..5");
+    resample = resample_from_pil(it->get<int>(), where(source, "resample"));
+  }
+  if (auto it = j.find("rescale_factor"); it != j.end() && !it->is_null()) {
+    if (!it->is_number() || it->get<double>() <= 0)
+      throw LoadError(where(source, "rescale_factor") + " = " + it->dump() + ", expected a positive number");
+    rescale_factor = it->get<double>();
+  }
+}
+
 }  // namespace
 
 ProcessorConfig ProcessorConfig::from_json(const json& ip, const std::string& source, const json* processor,
@@ -65,21 +87,9 @@ ProcessorConfig ProcessorConfig::from_json(const json& ip, const std::string& so
   read_bool(ip, "do_convert_rgb", c.do_convert_rgb, source);
   read_bool(ip, "do_resize", c.do_resize, source);
   read_longest_edge(ip, "size", c.longest_edge, source);
-  read_longest_edge(ip, "max_image_size", c.max_image_longest_edge, source);
-  if (c.max_image_longest_edge > kMaxTileSide)
-    throw LoadError(where(source, "max_image_size.longest_edge") + " = " + std::to_string(c.max_image_longest_edge) +
-                    ", over the limit of " + std::to_string(kMaxTileSide) + " pixels for a tile side");
-  if (auto it = ip.find("resample"); it != ip.end() && !it->is_null()) {
-    if (!it->is_number_integer())
-      throw LoadError(where(source, "resample") + " = " + it->dump() + ", expected a PIL filter id 0..5");
-    c.resample = resample_from_pil(it->get<int>(), where(source, "resample"));
-  }
+  read_max_side(ip, c.max_image_longest_edge, source, "a tile side");
+  read_resample_and_rescale(ip, c.resample, c.rescale_factor, source);
   read_bool(ip, "do_rescale", c.do_rescale, source);
-  if (auto it = ip.find("rescale_factor"); it != ip.end() && !it->is_null()) {
-    if (!it->is_number() || it->get<double>() <= 0)
-      throw LoadError(where(source, "rescale_factor") + " = " + it->dump() + ", expected a positive number");
-    c.rescale_factor = it->get<double>();
-  }
   read_bool(ip, "do_normalize", c.do_normalize, source);
   read_triplet(ip, "image_mean", c.image_mean, source, false);
   read_triplet(ip, "image_std", c.image_std, source, true);
@@ -184,20 +194,8 @@ VideoProcessorConfig VideoProcessorConfig::from_json(const json& j, const std::s
   read_bool(j, "do_rescale", c.do_rescale, source);
   read_bool(j, "do_normalize", c.do_normalize, source);
   read_bool(j, "do_pad", c.do_pad, source);
-  read_longest_edge(j, "max_image_size", c.max_image_longest_edge, source);
-  if (c.max_image_longest_edge > kMaxTileSide)
-    throw LoadError(where(source, "max_image_size.longest_edge") + " = " + std::to_string(c.max_image_longest_edge) +
-                    ", over the limit of " + std::to_string(kMaxTileSide) + " pixels for a frame side");
-  if (auto it = j.find("resample"); it != j.end() && !it->is_null()) {
-    if (!it->is_number_integer())
-      throw LoadError(where(source, "resample") + " = " + it->dump() + ", expected a PIL filter id 0..5");
-    c.resample = resample_from_pil(it->get<int>(), where(source, "resample"));
-  }
-  if (auto it = j.find("rescale_factor"); it != j.end() && !it->is_null()) {
-    if (!it->is_number() || it->get<double>() <= 0)
-      throw LoadError(where(source, "rescale_factor") + " = " + it->dump() + ", expected a positive number");
-    c.rescale_factor = it->get<double>();
-  }
+  read_max_side(j, c.max_image_longest_edge, source, "a frame side");
+  read_resample_and_rescale(j, c.resample, c.rescale_factor, source);
   read_triplet(j, "image_mean", c.image_mean, source, false);
   read_triplet(j, "image_std", c.image_std, source, true);
 
