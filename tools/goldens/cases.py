@@ -162,7 +162,9 @@ FULL_SIZE = {
 FULL_SIZE_2B = {
     "name": "full_size_2b",
     "arch": "idefics3",
-    "seed": 5006,
+    # 5017: top-1 margins of 0.106-1.44 over the 16 greedy steps; 5006's run had a near-tie
+    # (0.00047) at step 12, which fp16 tensor-core rounding flipped.
+    "seed": 5017,
     "dtype": "bfloat16",
     "layout": "5.x",
     "tied": False,

@@ -34,6 +34,8 @@ def parse_args():
     p.add_argument("--full-steps", type=int, default=32, help="greedy tokens for --full-size")
     p.add_argument("--full-cases", default="256m",
                    help="comma-separated full-size shapes for --full-size: 256m, 2.2b (cases.FULL_CASES)")
+    p.add_argument("--full-seed", type=int,
+                   help="another weight seed for --full-size (the random greedy run may hit a near-tie)")
     args = p.parse_args()
     if not (args.out or args.examples or args.full_size):
         p.error("nothing to do: give --out, --examples and/or --full-size")
@@ -397,7 +399,9 @@ def main():
         images_dir = os.path.join(args.full_size, "images")
         write_images(FULL_SIZE_IMAGES, images_dir)
         for shape in args.full_cases.split(","):
-            case = FULL_CASES[shape]
+            case = dict(FULL_CASES[shape])
+            if args.full_seed is not None:
+                case["seed"] = args.full_seed
             try:
                 s, _ = make_case(case, os.path.join(args.full_size, case["name"]), raw_tok,
                                  images_dir, args.full_steps, device,

@@ -5,20 +5,29 @@
 # batch-1 decode under three kernel-policy variants; the SmolVLM-Instruct (2.2B)-shaped
 # full-size golden with transformers' per-step greedy margins, FullSize.MatchesTransformers
 # on it, and `smolvk run` on its checkpoint.
+#   SKIP_BENCH=1      only the golden part; FULL_SEED=N another weight seed for it;
+#   CHUNKS17="13 9"   the 17-tile first token with those encoder pass sizes (and the default)
 set -u
 . tools/gpu/env.sh
 S=$OUT/summary.txt
-for v in "default=" "one_pass=SMOLVK_TUNE_VISION_CHUNK=104" "pass13=SMOLVK_TUNE_VISION_CHUNK=13"; do
+for c in ${CHUNKS17:-}; do
+  for v in "" "SMOLVK_TUNE_VISION_CHUNK=$c"; do
+    ( [ -n "$v" ] && export $v; "$BIN/smolvk" bench --shape 256m --tiles 17 --new-tokens 2 --reps 7 --no-cold-start > $OUT/b17.txt 2>&1 )
+    echo "17 tiles ${v:-default}: $(grep -E 'image encode ms|first token|peak' $OUT/b17.txt | awk '{$1=$1; printf "%s | ", $0}')" >> $S
+  done
+done
+[ -n "${SKIP_BENCH:-}" ] || for v in "default=" "one_pass=SMOLVK_TUNE_VISION_CHUNK=104" "pass13=SMOLVK_TUNE_VISION_CHUNK=13"; do
   name=${v%%=*}; envs=${v#*=}
   ( [ -n "$envs" ] && export $envs; "$BIN/smolvk" bench --shape 256m --batch 8 --tiles 13 --new-tokens 2 --reps 5 --no-cold-start > $OUT/b813_$name.txt 2>&1 )
   echo "8x13 $name: $(grep -E 'image encode|buffers|record|waiting|first token|peak' $OUT/b813_$name.txt | awk '{$1=$1; printf "%s | ", $0}')" >> $S
 done
-for v in "default=" "nofold=SMOLVK_TUNE_OPROJ_FOLD=0" "keys32=SMOLVK_TUNE_DECODE_SPLIT_KEYS=32" "wg256=SMOLVK_TUNE_MATVEC_WG=256"; do
+[ -n "${SKIP_BENCH:-}" ] || for v in "default=" "nofold=SMOLVK_TUNE_OPROJ_FOLD=0" "keys32=SMOLVK_TUNE_DECODE_SPLIT_KEYS=32" "wg256=SMOLVK_TUNE_MATVEC_WG=256"; do
   name=${v%%=*}; envs=${v#*=}
   ( [ -n "$envs" ] && export $envs; "$BIN/smolvk" bench --shape 256m --batch 1 --tiles 1 --new-tokens 64 --reps 3 --no-cold-start > $OUT/b1_$name.txt 2>&1 )
   echo "b1 $name: $(grep -E 'decode ms/step' $OUT/b1_$name.txt | awk '{$1=$1; printf "%s | ", $0}')" >> $S
 done
-timeout 120 python3 tools/goldens/make_goldens.py --full-size /tmp/full --full-cases 2.2b --full-steps 16 > /tmp/full.log 2>&1
+timeout 120 python3 tools/goldens/make_goldens.py --full-size /tmp/full --full-cases 2.2b --full-steps 16 \
+  ${FULL_SEED:+--full-seed $FULL_SEED} > /tmp/full.log 2>&1
 echo "golden rc=$?" >> $S
 python3 -c "
 import json; g=json.load(open('/tmp/full/full_size_2b/golden/golden.json'))
