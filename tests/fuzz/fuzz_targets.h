@@ -19,6 +19,7 @@ int shard_index(const uint8_t* data, size_t size);     // model.safetensors.inde
 int config(const uint8_t* data, size_t size);          // config.json, processor / preprocessor / generation configs
 int tokenizer_load(const uint8_t* data, size_t size);  // tokenizer.json → Tokenizer, then encode / decode
 int tokenize(const uint8_t* data, size_t size);        // encode / decode / stream-decode arbitrary bytes
+int tokenize_llama3(const uint8_t* data, size_t size); // the same with Llama-3's Split pre-tokenizer
 int prompt(const uint8_t* data, size_t size);          // chat template + image-token expansion + encode
 int image(const uint8_t* data, size_t size);           // decode_image + preprocess_image (size-capped)
 int npy(const uint8_t* data, size_t size);             // parse_npy
@@ -36,6 +37,7 @@ inline constexpr Target kTargets[] = {
     {"config", &config},
     {"tokenizer_load", &tokenizer_load},
     {"tokenize", &tokenize},
+    {"tokenize_llama3", &tokenize_llama3},
     {"prompt", &prompt},
     {"image", &image},
     {"npy", &npy},

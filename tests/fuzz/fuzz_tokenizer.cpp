@@ -1,6 +1,7 @@
 // tokenizer_load: arbitrary tokenizer.json text → Tokenizer (with and without the fixture's
 // tokenizer_config.json), then encode and decode with it. tokenize: the fixture tokenizer
-// (idefics3_f32) on arbitrary bytes: encode, decode, stream-decode.
+// (idefics3_f32) on arbitrary bytes: encode, decode, stream-decode; tokenize_llama3 the same
+// with Llama-3's layout (the Split pre-tokenizer's regex on any text).
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -49,6 +50,13 @@ const Tokenizer& fixture_tokenizer() {
   return tok;
 }
 
+// Llama-3's tokenizer layout (tests/data/llama3_tokenizer: the Split pre-tokenizer with its
+// regex, ignore_merges, <|begin_of_text|>), for tokenize_llama3.
+const Tokenizer& llama3_tokenizer() {
+  static const Tokenizer tok = Tokenizer::load(data_dir() / "llama3_tokenizer" / "tokenizer.json");
+  return tok;
+}
+
 const nlohmann::json& fixture_config() {
   static const nlohmann::json j = read_config_json_file(data_dir() / "idefics3_f32" / "tokenizer_config.json");
   return j;
@@ -84,8 +92,8 @@ int tokenizer_load(const uint8_t* data, size_t size) {
   return 0;
 }
 
-int tokenize(const uint8_t* data, size_t size) {
-  const Tokenizer& tok = fixture_tokenizer();
+namespace {
+int tokenize_with(const Tokenizer& tok, const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   const std::vector<int32_t> ids = tok.encode(text);
   for (int32_t id : ids)
@@ -100,5 +108,10 @@ int tokenize(const uint8_t* data, size_t size) {
   check_decode(tok, raw);
   return 0;
 }
+}  // namespace
+
+int tokenize(const uint8_t* data, size_t size) { return tokenize_with(fixture_tokenizer(), data, size); }
+
+int tokenize_llama3(const uint8_t* data, size_t size) { return tokenize_with(llama3_tokenizer(), data, size); }
 
 }  // namespace smolvk::fuzz

@@ -12,7 +12,7 @@ build=${BUILD:-build-fuzz}
 secs=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(safetensors shard_index config tokenizer_load tokenize prompt image npy server_request)
+[ ${#targets[@]} -eq 0 ] && targets=(safetensors shard_index config tokenizer_load tokenize tokenize_llama3 prompt image npy server_request)
 status=0
 for t in "${targets[@]}"; do
   mkdir -p "$build/corpus/$t" "$build/findings/$t" "$build/logs"

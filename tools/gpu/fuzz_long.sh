@@ -14,7 +14,7 @@ set -u
 cd build-fuzz-bin
 S=${S:-480}
 W=${W:-1}
-targets=${TARGETS:-"safetensors shard_index config tokenizer_load tokenize prompt image npy server_request"}
+targets=${TARGETS:-"safetensors shard_index config tokenizer_load tokenize tokenize_llama3 prompt image npy server_request"}
 for t in $targets; do
   mkdir -p corpus/$t findings/$t
   for w in $(seq 1 $W); do
