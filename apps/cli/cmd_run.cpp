@@ -1,4 +1,5 @@
 // smolvk run: one prompt (+ images) in, the answer streamed to stdout, timings to stderr.
+#include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -73,7 +74,9 @@ int cmd_run(const std::vector<std::string>& argv) {
   if (a.has("video") && !a.has("prompt")) throw std::invalid_argument("--video needs --prompt TEXT (not --prompt-ids)");
 
   Context ctx;
+  const auto load_start = std::chrono::steady_clock::now();
   auto model = load_model(ctx, model_dir(a), json);
+  const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start).count();
   Request req;
   for (const auto& f : a.all("image")) req.images.push_back(load_image(f));
   if (a.has("video")) {
@@ -120,6 +123,8 @@ int cmd_run(const std::vector<std::string>& argv) {
                           {"text", r.text},
                           {"stop_reason", r.stop_reason},
                           {"device", ctx.caps().name},
+                          // the checkpoint read and uploaded (what "loaded ... in T ms" says without --json)
+                          {"load", {{"ms", load_ms}, {"weight_bytes", model->weight_bytes()}}},
                           {"timings",
                            {{"encode_ms", t.encode_ms},
                             {"prefill_ms", t.prefill_ms},

@@ -38,14 +38,24 @@ json text(int hidden, int inter, int layers, int heads, int kv, int vocab, doubl
           {"rms_norm_eps", 1e-5},        {"hidden_act", "silu"},         {"tie_word_embeddings", false}};
 }
 
-json model(json v, json t, int scale, int image_token_id) {
-  return {{"architectures", {"Idefics3ForConditionalGeneration"}},
-          {"model_type", "idefics3"},
+json model(json v, json t, int scale, int image_token_id, bool smolvlm = false) {
+  return {{"architectures", {smolvlm ? "SmolVLMForConditionalGeneration" : "Idefics3ForConditionalGeneration"}},
+          {"model_type", smolvlm ? "smolvlm" : "idefics3"},
           {"vision_config", std::move(v)},
           {"text_config", std::move(t)},
           {"scale_factor", scale},
           {"image_token_id", image_token_id},
           {"tie_word_embeddings", false}};
+}
+
+// Llama-3.1's RoPE scaling (Idefics3-8B-Llama3 is built on Llama-3.1-8B-Instruct).
+json with_llama3_rope(json t) {
+  t["rope_scaling"] = {{"rope_type", "llama3"},
+                       {"factor", 8.0},
+                       {"low_freq_factor", 1.0},
+                       {"high_freq_factor", 4.0},
+                       {"original_max_position_embeddings", 8192}};
+  return t;
 }
 
 const std::vector<Preset>& presets() {
@@ -56,6 +66,12 @@ const std::vector<Preset>& presets() {
       {"500m", model(vision(768, 3072, 12, 12, 512, 16), text(960, 2560, 32, 15, 5, 49280, 1e5, 8192), 4, 49190)},
       {"2.2b",
        model(vision(1152, 4304, 27, 16, 384, 14), text(2048, 8192, 24, 32, 32, 49155, 273768, 16384), 3, 49153)},
+      // SmolVLM2-2.2B-Instruct: SmolVLM-Instruct's shapes with SmolVLM2's 49280-token vocabulary.
+      {"smolvlm2-2.2b", model(vision(1152, 4304, 27, 16, 384, 14),
+                              text(2048, 8192, 24, 32, 32, 49280, 273768, 16384), 3, 49190, true)},
+      // Idefics3-8B-Llama3: SigLIP-so400m at 364 px (26x26 patches, 169 tokens a tile), Llama-3.1-8B.
+      {"8b", model(vision(1152, 4304, 27, 16, 364, 14),
+                   with_llama3_rope(text(4096, 14336, 32, 32, 8, 128259, 500000, 131072)), 2, 128257)},
   };
   return p;
 }

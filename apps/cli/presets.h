@@ -9,8 +9,8 @@
 
 namespace smolvk {
 
-// "tiny", "256m", "500m" or "2.2b" (case-insensitive). std::invalid_argument naming the
-// value and the known names otherwise.
+// "tiny", "256m", "500m", "2.2b", "smolvlm2-2.2b" or "8b" (case-insensitive).
+// std::invalid_argument naming the value and the known names otherwise.
 ModelConfig preset_config(std::string_view name);
 std::vector<std::string> preset_names();
 

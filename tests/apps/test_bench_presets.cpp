@@ -46,6 +46,29 @@ TEST(BenchPresets, PublishedShapesMatchTheReferenceTable) {
   EXPECT_EQ(m22.image_seq_len(), 81);
   EXPECT_EQ(m22.text.vocab_size, 49155);
   EXPECT_DOUBLE_EQ(m22.text.rope_theta, 273768.0);
+
+  // SmolVLM2-2.2B-Instruct: 8.99 GB of float32 weights on the hub = 2.247 B parameters.
+  const ModelConfig s22 = preset_config("SmolVLM2-2.2B");
+  EXPECT_EQ(s22.architecture, Architecture::SmolVLM);
+  EXPECT_EQ(s22.image_seq_len(), 81);
+  EXPECT_EQ(s22.text.vocab_size, 49280);
+  EXPECT_EQ(s22.image_token_id, 49190);
+  EXPECT_NEAR(double(expected_parameters(s22)) / 1e9, 2.2468, 0.0001);
+
+  // Idefics3-8B-Llama3: 16.93 GB of bf16 weights on the hub = 8.462 B parameters.
+  const ModelConfig m8 = preset_config("8B");
+  EXPECT_EQ(m8.architecture, Architecture::Idefics3);
+  EXPECT_EQ(m8.vision.patches_per_side(), 26);
+  EXPECT_EQ(m8.image_seq_len(), 169);
+  EXPECT_EQ(m8.text.head_dim, 128);
+  EXPECT_EQ(m8.text.num_key_value_heads, 8);
+  EXPECT_EQ(m8.text.vocab_size, 128259);
+  EXPECT_EQ(m8.image_token_id, 128257);
+  EXPECT_DOUBLE_EQ(m8.text.rope_theta, 500000.0);
+  EXPECT_EQ(m8.text.rope_scaling.kind, RopeKind::Llama3);
+  EXPECT_DOUBLE_EQ(m8.text.rope_scaling.factor, 8.0);
+  EXPECT_EQ(m8.text.rope_scaling.original_max_position_embeddings, 8192);
+  EXPECT_NEAR(double(expected_parameters(m8)) / 1e9, 8.4621, 0.0001);
 }
 
 TEST(BenchPresets, UnknownNameIsRejectedWithTheKnownNames) {

@@ -1,13 +1,23 @@
 #!/usr/bin/env python3
-"""smolvk vs transformers on the same random SmolVLM-256M-shaped model, in one command.
+"""smolvk vs transformers on the same model, in one command.
 
 Run on the GPU machine (python3 with torch + transformers, CUDA) from the repo root:
 
     python3 tools/bench/side_by_side.py --smolvk build-gpu/apps/smolvk
+    python3 tools/bench/side_by_side.py --smolvk build-gpu/apps/smolvk --model /tmp/full/full_size_8b
 
-transformers: the model built by tools/goldens (model_builder + cases.FULL_SIZE), bf16, SDPA,
-eager `generate` (greedy, exactly N new tokens). smolvk: `smolvk bench --shape 256m --json`
-with the same batch, tiles, prompt length and new tokens, as a subprocess.
+Without --model: a random SmolVLM-256M-shaped model. transformers: the model built by
+tools/goldens (model_builder + cases.FULL_SIZE), bf16, SDPA, eager `generate` (greedy, exactly N
+new tokens). smolvk: `smolvk bench --shape 256m --json` with the same batch, tiles, prompt
+length and new tokens, as a subprocess.
+
+With --model DIR: a checkpoint folder (e.g. one `make_goldens.py --full-size` wrote).
+transformers loads it in bf16 with SDPA on CUDA (a float32 checkpoint is cast to bf16);
+smolvk runs `smolvk bench --model DIR --json` (the checkpoint's own dtype, said in the table's
+title). Image token id, tile size and tokens per tile come from the checkpoint's config.json,
+the text ids from its tokenizer.json (the sentence `smolvk bench` uses). Cases suited to a
+large model by default: decode at batch 1 and 8, first token of 1 image of 1 and of 13 tiles
+(a 1000 x 700 photo); no batched prefill; no cold start (it would load the weights twice).
 
 Definitions (both systems):
   prefill → first token  generate(max_new_tokens=1) wall time for transformers, its
@@ -42,22 +52,107 @@ END_OF_UTTERANCE_ID = 49279
 PAD_ID = 2
 BOS_ID = 0
 TEXT_IDS = [9519, 28, 36264, 451, 2564, 281, 3224, 30, 216]  # any ordinary vocabulary ids
+# The text `smolvk bench` tokenizes for its prompts (apps/cli/bench_session.cpp).
+BENCH_SENTENCE = "User: Describe this picture in detail. "
+# Config class defaults where a config.json leaves a key out (shared/smolvlm-reference.md).
+VISION_DEFAULTS = {"image_size": 224, "patch_size": 32}
+TOP_DEFAULTS = {"scale_factor": 2, "image_token_id": 128257}
+
+# Defaults per mode: (random 256M, --model DIR).
+MODE_DEFAULTS = {
+    "decode_batches": ("1,8,32", "1,8"),
+    "prefill_tiles": ("1,17", "1,13"),
+    "batched_prefill": ("8x13", ""),
+    "new_tokens": (64, 32),
+    "warmup": (2, 1),
+    "reps": (5, 3),
+}
+
+
+def read_json(path, default=None):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return default
+
+
+def checkpoint_spec(model_dir):
+    """What the prompts need from a checkpoint folder, from its files (no transformers)."""
+    cfg = read_json(os.path.join(model_dir, "config.json"))
+    if not isinstance(cfg, dict):
+        raise SystemExit(f"{model_dir}/config.json: missing or not JSON")
+    vc = cfg.get("vision_config") or {}
+    tc = cfg.get("text_config") or {}
+    image = int(vc.get("image_size", VISION_DEFAULTS["image_size"]))
+    patch = int(vc.get("patch_size", VISION_DEFAULTS["patch_size"]))
+    scale = int(cfg.get("scale_factor", TOP_DEFAULTS["scale_factor"]))
+    image_token_id = int(cfg.get("image_token_id", TOP_DEFAULTS["image_token_id"]))
+    vocab = int(tc.get("vocab_size", cfg.get("vocab_size", 0)) or 0)
+    gen = read_json(os.path.join(model_dir, "generation_config.json"), {}) or {}
+    pad = gen.get("pad_token_id")
+    if pad is None:
+        eos = gen.get("eos_token_id", 0)
+        pad = eos[0] if isinstance(eos, list) else eos
+    text_ids = None
+    try:
+        from tokenizers import Tokenizer
+
+        t = Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json"))
+        text_ids = [i for i in t.encode(BENCH_SENTENCE, add_special_tokens=False).ids
+                    if i != image_token_id and (not vocab or i < vocab)]
+    except Exception as e:
+        print(f"  (tokenizer.json not used: {e!r}; plain ids instead)")
+    if not text_ids:
+        text_ids = [i for i in TEXT_IDS if not vocab or i < vocab] or [0]
+    return {
+        "label": os.path.basename(os.path.normpath(model_dir)),
+        "arch": cfg.get("model_type", "idefics3"),
+        "dtype": cfg.get("torch_dtype", cfg.get("dtype", "?")),
+        "image_token_id": image_token_id,
+        "image_size": image,
+        "image_seq_len": (image // patch) ** 2 // (scale * scale),
+        "pad_id": int(pad),
+        "text_ids": text_ids,
+        "vocab_size": vocab,
+    }
+
+
+RANDOM_256M_SPEC = {
+    "label": "SmolVLM-256M shapes, random bf16 weights",
+    "arch": "idefics3",
+    "dtype": "bfloat16",
+    "image_token_id": IMAGE_TOKEN_ID,
+    "image_size": 512,
+    "image_seq_len": 64,
+    "pad_id": PAD_ID,
+    "text_ids": TEXT_IDS,
+    "vocab_size": 49280,
+}
 
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--smolvk", default=os.path.join(REPO, "build-gpu", "apps", "smolvk"),
                    help="path of the smolvk binary (default: build-gpu/apps/smolvk)")
-    p.add_argument("--decode-batches", default="1,8,32", help="batch sizes of the decode cases")
+    p.add_argument("--model", metavar="DIR",
+                   help="a checkpoint folder to run on both sides instead of the random 256M model")
+    p.add_argument("--decode-batches", help="batch sizes of the decode cases (default 1,8,32; "
+                                            "with --model 1,8)")
     p.add_argument("--decode-tiles", type=int, default=1, help="tiles per request in the decode cases")
-    p.add_argument("--prefill-tiles", default="1,17", help="tile counts of the prefill cases (batch 1)")
-    p.add_argument("--batched-prefill", default="8x13",
-                   help="BxT prefill cases: B requests of T tiles each, encoded and prefilled together")
-    p.add_argument("--new-tokens", type=int, default=64, help="tokens generated in the decode cases")
+    p.add_argument("--prefill-tiles", help="tile counts of the prefill cases, batch 1 (default "
+                                           "1,17; with --model 1,13)")
+    p.add_argument("--batched-prefill",
+                   help="BxT prefill cases: B requests of T tiles each, encoded and prefilled "
+                        "together (default 8x13; with --model none)")
+    p.add_argument("--new-tokens", type=int, help="tokens generated in the decode cases "
+                                                  "(default 64; with --model 32)")
     p.add_argument("--extra-text", type=int, default=20,
-                   help="text tokens besides the image tokens (prompt = tiles·64 + this)")
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--reps", type=int, default=5)
+                   help="text tokens besides the image tokens (prompt = tiles·image_seq_len + this)")
+    p.add_argument("--warmup", type=int, help="default 2; with --model 1")
+    p.add_argument("--reps", type=int, help="default 5; with --model 3")
+    p.add_argument("--cold-start", action="store_true",
+                   help="with --model: also measure smolvk's cold start (loads the weights twice)")
     p.add_argument("--seed", type=int, default=5005)
     p.add_argument("--skip-transformers", action="store_true", help="only run smolvk")
     p.add_argument("--skip-smolvk", action="store_true", help="only run transformers")
@@ -66,6 +161,12 @@ def parse_args():
                         "for smolvk, so 'empty cache' cold start really compiles)")
     p.add_argument("--json-out", help="also write every measurement to this JSON file")
     a = p.parse_args()
+    mode = 1 if a.model else 0
+    for key, values in MODE_DEFAULTS.items():
+        if getattr(a, key) is None:
+            setattr(a, key, values[mode])
+    if a.model and not os.path.isfile(os.path.join(a.model, "config.json")):
+        p.error(f"--model {a.model}: no config.json there")
     try:
         a.decode_batches = [int(x) for x in a.decode_batches.split(",") if x]
         a.prefill_tiles = [int(x) for x in a.prefill_tiles.split(",") if x]
@@ -91,28 +192,69 @@ def cases(a):
     return out
 
 
-def prompt_ids(tiles, image_seq_len, extra_text):
+def prompt_ids(tiles, spec, extra_text):
     """Same layout as smolvk bench: up to 5 text tokens, the image tokens, the rest text."""
     before = min(extra_text, 5)
-    text = [TEXT_IDS[i % len(TEXT_IDS)] for i in range(extra_text)]
-    return text[:before] + [IMAGE_TOKEN_ID] * (tiles * image_seq_len) + text[before:]
+    ids = spec["text_ids"]
+    text = [ids[i % len(ids)] for i in range(extra_text)]
+    return text[:before] + [spec["image_token_id"]] * (tiles * spec["image_seq_len"]) + text[before:]
 
 
 # ---------------------------------------------------------------- transformers
 
+def load_checkpoint_bf16(model_dir, arch):
+    """transformers' model of the folder in bf16 with SDPA, on CUDA (straight there if
+    device_map works, else through the CPU)."""
+    import torch
+
+    import hf_env
+
+    cls = hf_env.model_class(arch)
+
+    def load(**kw):
+        try:
+            return cls.from_pretrained(model_dir, dtype=torch.bfloat16, attn_implementation="sdpa", **kw)
+        except TypeError:
+            return cls.from_pretrained(model_dir, torch_dtype=torch.bfloat16, attn_implementation="sdpa", **kw)
+
+    try:
+        return load(device_map="cuda").eval()
+    except Exception as e:
+        print(f"  (from_pretrained(device_map='cuda') failed: {e!r}; loading through the CPU)")
+        return load().to("cuda").eval()
+
+
 class HfRunner:
-    def __init__(self, seed):
+    def __init__(self, seed, spec, model_dir=None):
         import hf_env
 
         hf_env.install_num2words_stub()
         import torch
-        from cases import FULL_SIZE
-        from model_builder import build_model, make_config
 
         if not torch.cuda.is_available():
             raise SystemExit("transformers side: CUDA is not available")
         self.torch = torch
-        self.spec = FULL_SIZE
+        self.spec = spec
+        if model_dir:
+            t0 = time.time()
+            model = load_checkpoint_bf16(model_dir, spec["arch"])
+            self.model = model
+            self.attn = getattr(model.config, "_attn_implementation", "?")
+            self.image_size = spec["image_size"]
+            self.image_seq_len = spec["image_seq_len"]
+            got = getattr(model.config, "image_token_id", None)
+            if got is not None and int(got) != spec["image_token_id"]:
+                print(f"  !! transformers' config has image_token_id {got}, config.json {spec['image_token_id']}")
+            vc = model.config.vision_config
+            if int(vc.image_size) != self.image_size:
+                print(f"  !! transformers' vision image_size {vc.image_size}, config.json gives {self.image_size}")
+            self.params = sum(p.numel() for p in model.parameters())
+            print(f"transformers model: {self.params / 1e9:.3f} B parameters from {model_dir}, bf16, "
+                  f"attention {self.attn}, loaded in {time.time() - t0:.1f} s")
+            return
+        from cases import FULL_SIZE
+        from model_builder import build_model, make_config
+
         arch = FULL_SIZE["arch"]
         cfg = make_config(arch, FULL_SIZE, FULL_SIZE["vocab_size"], IMAGE_TOKEN_ID, pad_id=PAD_ID,
                           bos_id=BOS_ID, eos_id=END_OF_UTTERANCE_ID)
@@ -139,7 +281,7 @@ class HfRunner:
 
     def inputs(self, batch, tiles, extra_text, seed):
         torch = self.torch
-        ids = prompt_ids(tiles, self.image_seq_len, extra_text)
+        ids = prompt_ids(tiles, self.spec, extra_text)
         input_ids = torch.tensor([ids] * batch, dtype=torch.long, device="cuda")
         kw = dict(input_ids=input_ids, attention_mask=torch.ones_like(input_ids))
         if tiles:
@@ -156,7 +298,7 @@ class HfRunner:
         t0 = time.perf_counter()
         with torch.inference_mode():
             out = self.model.generate(**kw, max_new_tokens=new_tokens, min_new_tokens=new_tokens,
-                                      do_sample=False, pad_token_id=PAD_ID)
+                                      do_sample=False, pad_token_id=self.spec["pad_id"])
         torch.cuda.synchronize()
         ms = (time.perf_counter() - t0) * 1e3
         got = out.shape[1] - kw["input_ids"].shape[1]
@@ -189,7 +331,8 @@ class HfRunner:
 # ---------------------------------------------------------------- smolvk
 
 def run_smolvk(a, batch, tiles, new_tokens, prompt_tokens, cold):
-    cmd = [a.smolvk, "bench", "--shape", "256m", "--dtype", "bf16", "--batch", str(batch),
+    source = ["--model", a.model] if a.model else ["--shape", "256m", "--dtype", "bf16"]
+    cmd = [a.smolvk, "bench", *source, "--batch", str(batch),
            "--tiles", str(tiles), "--prompt-tokens", str(prompt_tokens), "--new-tokens", str(new_tokens),
            "--warmup", str(a.warmup), "--reps", str(a.reps), "--seed", str(a.seed), "--json"]
     if not cold:
@@ -231,10 +374,14 @@ def ratio(hf, vk, higher_is_better=False):
 
 def main():
     a = parse_args()
-    rows, record = [], {"cases": []}
-    hf = None if a.skip_transformers else HfRunner(a.seed)
-    image_seq_len = hf.image_seq_len if hf else 64
-    first_smolvk = True
+    spec = checkpoint_spec(a.model) if a.model else RANDOM_256M_SPEC
+    print(f"model: {spec['label']} ({spec['arch']}, {spec['dtype']}): <image> {spec['image_token_id']}, "
+          f"{spec['image_size']} px tiles, {spec['image_seq_len']} tokens a tile, text ids {spec['text_ids'][:8]}")
+    rows, record = [], {"model": a.model, "spec": spec, "cases": []}
+    hf = None if a.skip_transformers else HfRunner(a.seed, spec, a.model)
+    image_seq_len = spec["image_seq_len"]
+    # With --model the cold start loads the weights twice: only on request.
+    first_smolvk = a.cold_start or not a.model
     for name, batch, tiles, new_tokens, what in cases(a):
         prompt_tokens = tiles * image_seq_len + a.extra_text
         print(f"== {name}: batch {batch}, {tiles} tile(s), prompt {prompt_tokens} tokens, "
@@ -271,7 +418,9 @@ def main():
         import_note = (f"transformers {transformers.__version__}, torch {torch.__version__}, "
                        f"{torch.cuda.get_device_name(0)}, attention {hf.attn}")
     print()
-    print(f"SmolVLM-256M shapes, random bf16 weights; smolvk on {device}; {import_note}")
+    title = (f"{spec['label']} (checkpoint {spec['dtype']}; transformers in bf16)" if a.model
+             else spec["label"])
+    print(f"{title}; smolvk on {device}; {import_note}")
     print(f"medians of {a.reps} reps after {a.warmup} warmup; ratio: >1 = smolvk better")
     w = max(len(r[0]) for r in rows) if rows else 20
     print(f"{'':<{w}}  {'transformers':>13}  {'smolvk':>10}  {'ratio':>8}")

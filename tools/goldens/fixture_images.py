@@ -74,6 +74,8 @@ EXAMPLE_IMAGES = {
 
 FULL_SIZE_IMAGES = {
     "photo_1000x700.png": lambda: gradient_shapes(1000, 700, seed=20),
+    # 4:1, so that 1456 / 364 tiling gives 1 x 4 tiles + the global one (the 8B case)
+    "wide_1000x250.png": lambda: gradient_shapes(1000, 250, seed=21),
 }
 
 

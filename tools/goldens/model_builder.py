@@ -30,7 +30,8 @@ def make_config(arch, spec, vocab_size, image_token_id, pad_id, bos_id, eos_id):
         pad_token_id=pad_id,
         bos_token_id=bos_id,
         eos_token_id=eos_id,
-        rope_parameters={"rope_type": "default", "rope_theta": float(t["rope_theta"])},
+        rope_parameters=dict(t.get("rope_scaling") or {"rope_type": "default"},
+                             rope_theta=float(t["rope_theta"])),
     )
     vision = dict(
         hidden_size=v["hidden"],
@@ -53,9 +54,11 @@ def make_config(arch, spec, vocab_size, image_token_id, pad_id, bos_id, eos_id):
     )
     theta = rope_theta_of(cfg.text_config)
     if theta != float(t["rope_theta"]):
-        # Older constructor: fall back to the legacy keyword.
+        # Older constructor: fall back to the legacy keywords.
         text.pop("rope_parameters")
         text["rope_theta"] = float(t["rope_theta"])
+        if t.get("rope_scaling"):
+            text["rope_scaling"] = dict(t["rope_scaling"])
         cfg = config_class(arch)(
             text_config=text,
             vision_config=vision,
@@ -74,18 +77,54 @@ def rope_theta_of(text_cfg):
     return float(getattr(text_cfg, "rope_theta", float("nan")))
 
 
+def rope_scaling_of(text_cfg):
+    """The RoPE type and its parameters as the loaded config holds them (5.x rope_parameters,
+    else 4.x rope_scaling); {"rope_type": "default"} when there are none."""
+    rp = getattr(text_cfg, "rope_parameters", None)
+    if not isinstance(rp, dict) or not rp:
+        rp = getattr(text_cfg, "rope_scaling", None)
+    if not isinstance(rp, dict) or not rp:
+        return {"rope_type": "default"}
+    out = {k: v for k, v in rp.items() if k != "rope_theta"}
+    if "rope_type" not in out:
+        out["rope_type"] = out.pop("type", "default")
+    out.pop("type", None)
+    return out
+
+
+def rope_scaling_matches(text_cfg, spec_text):
+    """True when the loaded config's RoPE type and parameters are the case's."""
+    want = dict(spec_text.get("rope_scaling") or {"rope_type": "default"})
+    got = rope_scaling_of(text_cfg)
+    if got.get("rope_type") != want.get("rope_type"):
+        return False
+    for k, v in want.items():
+        if k != "rope_type" and (k not in got or float(got[k]) != float(v)):
+            return False
+    return True
+
+
 def is_tied(model):
     emb = model.get_input_embeddings().weight
     return model.lm_head.weight.data_ptr() == emb.data_ptr()
 
 
 @torch.no_grad()
-def reinit(model, seed):
-    """Scaled-up random init so greedy tokens have clear top-1 margins."""
-    g = torch.Generator().manual_seed(seed)
+def reinit(model, seed, device="cpu"):
+    """Scaled-up random init so greedy tokens have clear top-1 margins. device: where the
+    model's parameters are and the generator draws (CPU: the committed cases' values; CUDA:
+    the full-size cases built on the GPU, whose values differ for the same seed)."""
+    if str(device) == "cpu":
+        g = torch.Generator().manual_seed(seed)
 
-    def normal_(p, mean, std):
-        p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float32).mul_(std).add_(mean))
+        def normal_(p, mean, std):
+            p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float32).mul_(std).add_(mean))
+    else:
+        g = torch.Generator(device=device).manual_seed(seed)
+
+        def normal_(p, mean, std):
+            p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float32, device=device)
+                    .mul_(std).add_(mean))
 
     tied = is_tied(model)
     for name, m in model.named_modules():
@@ -112,6 +151,52 @@ def build_model(arch, cfg, seed):
     model.eval()
     reinit(model, seed)
     return model
+
+
+def build_model_on(arch, cfg, seed, device, dtype):
+    """The model made directly on `device` in `dtype` (an 8B model in fp32 on the CPU would be
+    32 GB and minutes of init), then reinit there. Falls back to the CPU in `dtype` (moved to
+    `device` afterwards) if the constructor cannot run under torch.device."""
+    cls = model_class(arch)
+
+    def construct():
+        try:
+            return cls._from_config(cfg, dtype=dtype)
+        except TypeError:
+            return cls._from_config(cfg, torch_dtype=dtype)
+
+    try:
+        with torch.device(device):
+            model = construct()
+        where = device
+    except Exception as e:
+        print(f"  building on {device} failed ({e!r}); building on the CPU in {dtype}")
+        model = construct().to(device)
+        where = "cpu, then " + str(device)
+    model.eval()
+    bad = [n for n, p in model.named_parameters() if p.device.type != torch.device(device).type
+           or p.dtype != dtype]
+    if bad:
+        print(f"  {len(bad)} parameters not on {device} in {dtype} (e.g. {bad[0]}); moving them")
+        model = model.to(device=device, dtype=dtype)
+    reinit(model, seed, device)
+    return model, where
+
+
+@torch.no_grad()
+def max_weight_diff(loaded, ref_model):
+    """max |loaded - ref| over the tensors both state dicts hold, tensor by tensor on the loaded
+    model's device (no full copy of either model)."""
+    ref = ref_model.state_dict()
+    diff, compared = 0.0, 0
+    for k, t in loaded.state_dict().items():
+        r = ref.get(k)
+        if r is None or r.shape != t.shape:
+            continue
+        d = (t.detach().float() - r.detach().to(t.device).float()).abs().max().item()
+        diff = max(diff, d)
+        compared += 1
+    return diff, compared
 
 
 def save_model(model, out_dir, dtype, shards, generation_config):
@@ -151,9 +236,11 @@ def reshard(out_dir, shards):
     print(f"  resharded by hand into {shards} files")
 
 
-def rewrite_config_as_4x(out_dir, version="4.57.1"):
+def rewrite_config_as_4x(out_dir, version="4.57.1", omit_vision=None):
     """Public SmolVLM checkpoints were written by transformers 4.x: `text_config.rope_theta`
-    instead of `rope_parameters`, `torch_dtype` instead of `dtype`."""
+    (and `rope_scaling` without it) instead of `rope_parameters`, `torch_dtype` instead of
+    `dtype`. omit_vision: {key: class default}; vision_config keys equal to their default are
+    dropped, as 4.x's diff-to-defaults writer left them out of the SmolVLM2 configs."""
     path = os.path.join(out_dir, "config.json")
     with open(path) as f:
         cfg = json.load(f)
@@ -164,13 +251,24 @@ def rewrite_config_as_4x(out_dir, version="4.57.1"):
         rp = d.pop("rope_parameters", None)
         if isinstance(rp, dict):
             d["rope_theta"] = rp["rope_theta"]
-            d["rope_scaling"] = None if rp.get("rope_type", "default") == "default" else rp
+            if rp.get("rope_type", "default") == "default":
+                d["rope_scaling"] = None
+            else:
+                d["rope_scaling"] = {k: v for k, v in rp.items() if k != "rope_theta"}
 
     fix(cfg)
     for key in ("text_config", "vision_config"):
         if isinstance(cfg.get(key), dict):
             fix(cfg[key])
+    dropped = []
+    if omit_vision and isinstance(cfg.get("vision_config"), dict):
+        vc = cfg["vision_config"]
+        for k, default in omit_vision.items():
+            if k in vc and vc[k] == default:
+                del vc[k]
+                dropped.append(k)
     cfg["transformers_version"] = version
     with open(path, "w") as f:
         json.dump(cfg, f, indent=2, sort_keys=True)
         f.write("\n")
+    return dropped

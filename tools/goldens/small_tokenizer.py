@@ -39,7 +39,10 @@ def image_special_tokens():
     return ["<global-img>"] + rows + ["<fake_token_around_image>", "<image>", "<end_of_utterance>"]
 
 
-def build_tokenizer(vocab_size=512):
+def build_tokenizer(vocab_size=512, image_tokens=True):
+    """The trained BPE (base special tokens at ids 0..2); with image_tokens, SmolVLM's image
+    special tokens added after it (published_tokenizers.py places them at the published ids
+    instead)."""
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE())
@@ -58,9 +61,10 @@ def build_tokenizer(vocab_size=512):
         show_progress=False,
     )
     tok.train_from_iterator(CORPUS * 4, trainer)
-    tok.add_special_tokens(
-        [AddedToken(t, special=True, normalized=False) for t in image_special_tokens()]
-    )
+    if image_tokens:
+        tok.add_special_tokens(
+            [AddedToken(t, special=True, normalized=False) for t in image_special_tokens()]
+        )
     for i, t in enumerate(BASE_SPECIAL):
         if tok.token_to_id(t) != i:
             raise RuntimeError(f"{t} got id {tok.token_to_id(t)}, expected {i}")
