@@ -342,13 +342,18 @@ Buffer Model::Impl::run_encoder(const std::vector<const ImageUnit*>& units, int6
   // 512 px) then stay bounded however many tiles a request has, at a few more dispatches.
   const auto& vc = config.vision;
   const uint64_t act = dtype_size(ops::tensor_core_activation_dtype(ctx.caps(), N * S, vc.hidden_size, vc.head_dim));
-  // Per tile: the f32 residual stream, then x, qkv, attention output and MLP activations.
-  const uint64_t per_tile = uint64_t(S) * (4 * vc.hidden_size + act * (5 * vc.hidden_size + vc.intermediate_size));
-  const uint32_t fixed = ops::kernel_policy(ctx.caps()).vision_chunk_tiles;
-  int64_t chunk = fixed ? int64_t(fixed) : int64_t(std::max<uint64_t>(1, kVisionPassBytes / per_tile));
+  int64_t chunk = vision_pass_tiles(vc, S, act, kVisionPassBytes, ops::kernel_policy(ctx.caps()).vision_chunk_tiles,
+                                    ctx.caps().max_storage_buffer_range);
   const uint64_t align = std::max<uint64_t>(1, ctx.caps().min_storage_buffer_offset_alignment);
-  for (uint64_t per : {tile_bytes, uint64_t(rows_per_tile * TH) * 4, uint64_t(S * VH) * 4, uint64_t(S) * 4})
-    if ((per * uint64_t(chunk)) % align != 0) chunk = N;
+  // Each pass binds its tiles at offsets that must be aligned: the most tiles up to `chunk`
+  // that keep them so, else one pass of all.
+  const auto aligned = [&](int64_t c) {
+    for (uint64_t per : {tile_bytes, uint64_t(rows_per_tile * TH) * 4, uint64_t(S * VH) * 4, uint64_t(S) * 4})
+      if ((per * uint64_t(c)) % align != 0) return false;
+    return true;
+  };
+  while (chunk < N && !aligned(chunk)) --chunk;
+  if (chunk < 1) chunk = N;
   Buffer ids_b = upload_vector(ctx, layout.position_ids), valid_b = upload_vector(ctx, layout.valid);
   // The tiles' pixels go up a pass at a time, each while the pass before it runs.
   const auto upload_tiles = [&](int64_t t0, int64_t n) {

@@ -58,4 +58,16 @@ void build_vision(Graph& g, const ModelConfig& c, const DeviceWeights& w, const 
   ops.lower();
 }
 
+int64_t vision_pass_tiles(const VisionConfig& vc, int64_t seq, uint64_t act_bytes, uint64_t pass_bytes,
+                          uint32_t fixed_tiles, uint64_t max_binding_bytes) {
+  const uint64_t S = uint64_t(std::max<int64_t>(seq, 1)), hidden = uint64_t(vc.hidden_size);
+  // Per tile: the f32 residual stream, then x, qkv, attention output and MLP activations.
+  const uint64_t per_tile = S * (4 * hidden + act_bytes * (5 * hidden + uint64_t(vc.intermediate_size)));
+  uint64_t tiles = fixed_tiles ? fixed_tiles : std::max<uint64_t>(1, pass_bytes / per_tile);
+  // Each of these is bound whole by some dispatch (attention reads all of qkv).
+  const uint64_t widest = S * std::max(4 * hidden, act_bytes * std::max(3 * hidden, uint64_t(vc.intermediate_size)));
+  if (max_binding_bytes) tiles = std::min(tiles, std::max<uint64_t>(1, max_binding_bytes / widest));
+  return int64_t(tiles);
+}
+
 }  // namespace smolvk

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "loader/preprocess.h"
+#include "model/graphs.h"
 #include "tests/model/golden.h"
 
 using namespace smolvk;
@@ -171,4 +172,25 @@ TEST(PixelBytes, OverlappedPassesOfOneTileMatchOnePass) {
   const auto conn_b = per_tile->encode_images(per_tile->prepare(ask({"wide_100x60.png"})), &vis_b);
   EXPECT_LE(test::max_rel_error(conn_a, conn_b), 1e-4);
   EXPECT_LE(test::max_rel_error(vis_a, vis_b), 1e-4);
+}
+
+// The encoder's pass size: the activation budget, the policy's fixed count, and the device's
+// binding range, which every pass's widest activation must fit (qkv and the MLP's are bound
+// whole). SmolVLM-256M's vision tower at 512 px: 1,024 tokens a tile, 768 wide, MLP 3,072.
+TEST(PixelBytes, EncoderPassesFitTheBindingRange) {
+  VisionConfig vc;
+  vc.hidden_size = 768;
+  vc.intermediate_size = 3072;
+  const uint64_t budget = 512ull << 20, mib128 = 128ull << 20, gib4 = 4ull << 30;
+  // f32 activations (no tensor cores, e.g. lavapipe): the MLP's 12 MiB a tile allow 10 tiles
+  // in 128 MiB; the budget alone would allow 17 (31.5 MB a tile).
+  EXPECT_EQ(vision_pass_tiles(vc, 1024, 4, budget, 0, 0), 17);
+  EXPECT_EQ(vision_pass_tiles(vc, 1024, 4, budget, 0, mib128), 10);
+  // f16 activations: 31 tiles by the budget; a 4 GiB range does not bind, 128 MiB does (21).
+  EXPECT_EQ(vision_pass_tiles(vc, 1024, 2, budget, 0, gib4), 31);
+  EXPECT_EQ(vision_pass_tiles(vc, 1024, 2, budget, 0, mib128), 21);
+  // The policy's fixed count, still held to the range; never fewer than one tile.
+  EXPECT_EQ(vision_pass_tiles(vc, 1024, 2, budget, 17, gib4), 17);
+  EXPECT_EQ(vision_pass_tiles(vc, 1024, 4, budget, 17, mib128), 10);
+  EXPECT_EQ(vision_pass_tiles(vc, 1024, 4, budget, 0, 1 << 20), 1);
 }
