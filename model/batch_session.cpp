@@ -3,11 +3,19 @@
 // slots' rows; the decode step runs rows 0 .. (last running slot) with each row's position,
 // step and sampling settings in the params buffer. Rows not running sit at position 0 with no
 // valid key: they compute and write only their own row, which nobody reads.
+//
+// Pipelined (batch_session.h): a step is submitted (submit_step), waited for and its ids kept
+// with the request each row belonged to (wait_step), counted (positions, steps, eos / length:
+// which slots the next step runs), the next step submitted, and only then are the tokens
+// detokenized and handed out. One recorded program per key is enough: a step is always waited
+// for before the next is submitted, so no program's params or read-back are rewritten in
+// flight; the GPU runs step k + 1 while the host hands out step k's tokens.
 #include "model/batch_session.h"
 
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <stdexcept>
 
 #include "model/graphs.h"
@@ -30,12 +38,15 @@ struct BatchSession::State {
   Model& model;
   Model::Impl& I;
   int slots = 0;
+  bool pipeline = true;
   KvCache kv;
   Buffer next_ids, kv_start, logits;
   struct Slot {
     bool used = false, running = false;
     int64_t pos = 0;  // cache slot (= position) of the token fed next
     int tokens = 0;   // generated so far
+    uint64_t request = 0;  // which admitted request holds it (0: none), so a row's token goes
+                           // only to the request it was computed for
     SlotSettings settings;
     std::unique_ptr<StreamDecoder> decoder;
   };
@@ -43,24 +54,67 @@ struct BatchSession::State {
   // Recorded decode steps by (rows, key bound, each row's sampling settings): requests come
   // and go, and the same shapes come back.
   std::map<std::string, Program> decode_programs;
+  uint64_t requests = 0;  // admitted so far (Slot::request)
+
+  // A row of a decode step: the slot and the request it ran for.
+  struct Row {
+    int slot;
+    uint64_t request;
+  };
+  // The decode step submitted and not yet waited for.
+  struct InFlight {
+    Program* program;
+    std::vector<Row> rows;  // the running slots
+  };
+  std::optional<InFlight> in_flight;
+  // Ids of a step that was waited for (wait_step), not yet counted: each with its row.
+  std::vector<std::pair<Row, int32_t>> computed;
 
   explicit State(Model& m) : model(m), I(m.impl()) {}
 
-  // Token `id` of slot b: its text piece, and whether it ends the request.
-  SlotToken take(int b, int32_t id) {
+  // Counts token `id` of slot b; returns why it ends the request ("" while it runs).
+  std::string count(int b, int32_t id) {
     Slot& s = slot[size_t(b)];
-    SlotToken t{b, id, s.decoder->feed(id), {}};
     ++s.tokens;
     const auto& stop = I.stop_ids;
+    std::string reason;
     if (!s.settings.ignore_eos && std::find(stop.begin(), stop.end(), id) != stop.end())
-      t.stop_reason = "eos";
+      reason = "eos";
     else if (s.tokens >= s.settings.max_new_tokens)
-      t.stop_reason = "length";
-    if (!t.stop_reason.empty()) {
-      s.running = false;
-      t.piece += s.decoder->flush();
-    }
+      reason = "length";
+    if (!reason.empty()) s.running = false;
+    return reason;
+  }
+
+  // A counted token of slot b with its text piece (the decoder's last bytes with the last token).
+  SlotToken text(int b, int32_t id, std::string stop_reason) {
+    Slot& s = slot[size_t(b)];
+    SlotToken t{b, id, s.decoder->feed(id), std::move(stop_reason)};
+    if (!t.stop_reason.empty()) t.piece += s.decoder->flush();
     return t;
+  }
+
+  // Token `id` of slot b: its text piece, and whether it ends the request.
+  SlotToken take(int b, int32_t id) {
+    std::string reason = count(b, id);
+    return text(b, id, std::move(reason));
+  }
+
+  // Submits a decode step of every running slot (none running: false). Nothing may be in flight.
+  bool submit_step();
+
+  // Waits for the step in flight (if any) and keeps its ids in `computed`.
+  void wait_step() {
+    if (!in_flight) return;
+    const InFlight f = std::move(*in_flight);
+    in_flight.reset();  // waited for, or failed: either way no longer in flight
+    f.program->wait();
+    const auto back = f.program->read_back();
+    for (const Row& r : f.rows) {
+      int32_t id = 0;
+      std::memcpy(&id, back.data() + size_t(r.slot) * 4, 4);
+      computed.push_back({r, id});
+    }
   }
 
   // Rows first .. first + n − 1 of the session's cache.
@@ -121,14 +175,17 @@ struct BatchSession::State {
     std::vector<SlotToken> out;
     for (int64_t b = 0; b < n; ++b) {
       Slot& s = slot[size_t(first + b)];
-      s = Slot{true, true, L.T, 0, settings[size_t(b)], std::make_unique<StreamDecoder>(I.tokenizer, true)};
+      s = Slot{true, true, L.T, 0, ++requests, settings[size_t(b)],
+               std::make_unique<StreamDecoder>(I.tokenizer, true)};
       out.push_back(take(int(first + b), ids[size_t(b)]));
     }
     return out;
   }
 };
 
-BatchSession::BatchSession(Model& model, int slots, int64_t positions) : s_(std::make_unique<State>(model)) {
+BatchSession::BatchSession(Model& model, int slots, int64_t positions, BatchSessionOptions options)
+    : s_(std::make_unique<State>(model)) {
+  s_->pipeline = options.pipeline_decode;
   const auto& t = model.config().text;
   if (slots < 1 || slots > kMaxSlots)
     throw std::invalid_argument("a batch session takes 1.." + std::to_string(kMaxSlots) + " slots, got " +
@@ -150,7 +207,12 @@ BatchSession::BatchSession(Model& model, int slots, int64_t positions) : s_(std:
   s_->logits = ctx.create_buffer(uint64_t(slots) * uint64_t(t.vocab_size) * 4);
 }
 
-BatchSession::~BatchSession() = default;
+BatchSession::~BatchSession() {
+  if (s_ && s_->in_flight) try {
+      s_->wait_step();
+    } catch (...) {  // a lost device: nothing left to wait for
+    }
+}
 
 int BatchSession::slots() const { return s_->slots; }
 int64_t BatchSession::positions() const { return s_->kv.capacity; }
@@ -160,6 +222,7 @@ int BatchSession::free_slots() const {
 int BatchSession::running() const {
   return int(std::count_if(s_->slot.begin(), s_->slot.end(), [](const State::Slot& s) { return s.running; }));
 }
+bool BatchSession::pipelined() const { return s_->pipeline; }
 uint64_t BatchSession::kv_bytes() const {
   uint64_t b = 0;
   for (size_t i = 0; i < s_->kv.k.size(); ++i) b += s_->kv.k[i].buffer.size() + s_->kv.v[i].buffer.size();
@@ -193,6 +256,9 @@ std::vector<SlotToken> BatchSession::admit(std::span<const Request> requests, st
   std::vector<int> free;
   for (int b = 0; b < S.slots && free.size() < requests.size(); ++b)
     if (!S.slot[size_t(b)].used) free.push_back(b);
+  // The step in flight reads and writes next_ids and rows of the cache (free ones too, which
+  // the prefill is about to fill): it ends first. Its ids are counted by the next step().
+  S.wait_step();
   std::vector<SlotToken> out;
   try {
     for (size_t i = 0; i < free.size();) {
@@ -211,15 +277,16 @@ std::vector<SlotToken> BatchSession::admit(std::span<const Request> requests, st
   return out;
 }
 
-std::vector<SlotToken> BatchSession::step() {
-  State& S = *s_;
+bool BatchSession::State::submit_step() {
+  State& S = *this;
+  if (S.in_flight) throw std::logic_error("BatchSession: a decode step is already in flight");
   int64_t rows = 0, max_pos = 0;
   for (int b = 0; b < S.slots; ++b)
     if (S.slot[size_t(b)].running) {
       rows = b + 1;
       max_pos = std::max(max_pos, S.slot[size_t(b)].pos);
     }
-  if (rows == 0) return {};
+  if (rows == 0) return false;
   std::vector<ops::SamplingParams> sampling(size_t(rows), ops::SamplingParams{0.0f, 0, 1.0f, 0});
   for (int64_t b = 0; b < rows; ++b)
     if (S.slot[size_t(b)].running && ops::samples(to_ops(S.slot[size_t(b)].settings.sampling)))
@@ -258,17 +325,45 @@ std::vector<SlotToken> BatchSession::step() {
     decode.set_param(param::kRowSteps + uint32_t(b), s.running ? uint32_t(s.tokens) : 0u);
   }
   decode.set_param(param::kStep, 0);
-  decode.run();
-  std::vector<int32_t> ids(static_cast<size_t>(rows));
-  std::memcpy(ids.data(), decode.read_back().data(), uint64_t(rows) * 4);
-  std::vector<SlotToken> out;
-  for (int b = 0; b < int(rows); ++b) {
-    State::Slot& s = S.slot[size_t(b)];
-    if (!s.running) continue;
-    ++s.pos;
-    out.push_back(S.take(b, ids[size_t(b)]));
+  InFlight f{&decode, {}};
+  for (int b = 0; b < int(rows); ++b)
+    if (S.slot[size_t(b)].running) f.rows.push_back({b, S.slot[size_t(b)].request});
+  decode.submit();
+  S.in_flight = std::move(f);
+  return true;
+}
+
+std::vector<SlotToken> BatchSession::step() {
+  State& S = *s_;
+  for (;;) {
+    if (!S.in_flight && S.computed.empty() && !S.submit_step()) return {};
+    S.wait_step();
+    // Count the tokens first: they decide which slots the next step runs, and where.
+    struct Counted {
+      int slot;
+      int32_t id;
+      std::string stop_reason;
+    };
+    std::vector<Counted> counted;
+    for (const auto& [row, id] : S.computed) {
+      State::Slot& s = S.slot[size_t(row.slot)];
+      if (!s.running || s.request != row.request) continue;  // released since (a finished row)
+      ++s.pos;
+      counted.push_back({row.slot, id, S.count(row.slot, id)});
+    }
+    S.computed.clear();
+    if (S.pipeline) {
+      try {
+        S.submit_step();  // runs while the tokens below are detokenized and handled
+      } catch (...) {
+        // These tokens are good: the next step() submits again (and throws the error then).
+      }
+    }
+    std::vector<SlotToken> out;
+    for (Counted& c : counted) out.push_back(S.text(c.slot, c.id, std::move(c.stop_reason)));
+    // All its rows released meanwhile: the step submitted just now has the running slots' tokens.
+    if (!out.empty() || !S.in_flight) return out;
   }
-  return out;
 }
 
 void BatchSession::release(int slot) {

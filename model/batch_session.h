@@ -5,6 +5,21 @@
 // others. Every step decodes one token for each running slot at that slot's own position,
 // with its own sampling settings and stop conditions. A request gets the tokens it would get
 // alone from Model::generate (same kernels per row, noise drawn per request: row 0's stream).
+//
+// Pipelined decode (BatchSessionOptions::pipeline_decode, on by default): step() submits the
+// next decode step before it hands out the tokens it read, so the caller's per-token work
+// (detokenizing, stop strings, streaming) runs while the GPU decodes. The step reads its input
+// ids from the device (the previous step's output) and every running slot advances by one
+// position, and which slots end (eos, length) is known from the ids before the next step is
+// submitted, so nothing it needs comes from the host's handling of the tokens: each request
+// gets the same tokens either way. A slot released between two step() calls (a stop string, a
+// cancelled request) still has a row in the step already submitted, whose token is dropped (the
+// row writes only its own KV row and input id, which no one reads before the slot is prefilled
+// again); that one step may then run more rows or a longer key bound than one step at a time
+// would (other rows get the same tokens wherever the kernels' per-row results do not depend on
+// the batch's shape, as with requests that arrive at different times). admit() first waits for
+// the step in flight (its tokens come from the next step() call, ahead of the next step's);
+// release() does not wait.
 #include <memory>
 #include <span>
 #include <string>
@@ -27,11 +42,18 @@ struct SlotToken {
   std::string stop_reason;  // empty while the slot runs; "eos" or "length" with its last token
 };
 
+struct BatchSessionOptions {
+  // Submit step k + 1 before handing out step k's tokens (see above); off: each step() submits
+  // one step and waits for it.
+  bool pipeline_decode = true;
+};
+
 class BatchSession {
  public:
   // `slots` requests at once (1..96), each with up to `positions` KV positions for its prompt
   // and new tokens (0: the model's maximum). The KV cache is allocated here: kv_bytes().
-  BatchSession(Model& model, int slots, int64_t positions = 0);
+  BatchSession(Model& model, int slots, int64_t positions = 0, BatchSessionOptions options = {});
+  // Waits for a step in flight.
   ~BatchSession();
   BatchSession(const BatchSession&) = delete;
   BatchSession& operator=(const BatchSession&) = delete;
@@ -39,7 +61,8 @@ class BatchSession {
   int slots() const;
   int64_t positions() const;
   int free_slots() const;  // holding no request
-  int running() const;     // holding one that has not finished
+  int running() const;     // holding one whose last token step() has not handed out yet
+  bool pipelined() const;  // BatchSessionOptions::pipeline_decode
   uint64_t kv_bytes() const;
 
   // Prepares the requests, encodes all their images in one pass and prefills their prompts
@@ -47,13 +70,18 @@ class BatchSession {
   // its slot. Throws std::invalid_argument, before any GPU work, when fewer slots are free than
   // requests are given, or a request is malformed or needs more than positions() (prompt +
   // max_new_tokens); on any error (a GPU one too) none of the requests is admitted. A request
-  // whose first token ends it holds its slot, finished, until released.
+  // whose first token ends it holds its slot, finished, until released. A decode step in
+  // flight is waited for first (its tokens are handed out by the next step()).
   std::vector<SlotToken> admit(std::span<const Request> requests, std::span<const SlotSettings> settings);
 
-  // One decode step of every running slot: its next token (nothing when none runs).
+  // One decode step of every running slot: its next token, in slot order (nothing when none
+  // runs). Pipelined: the tokens of the step submitted by the last call (or waited for by
+  // admit()), the next step already submitted when it returns; a slot's tokens still come in
+  // order, one per call, and its last one (stop_reason set) is the last it gets.
   std::vector<SlotToken> step();
 
-  // Frees the slot, finished or not (a cancelled request).
+  // Frees the slot, finished or not (a cancelled request). Its token of a step in flight, if
+  // any, is dropped; nothing is waited for.
   void release(int slot);
 
  private:
