@@ -55,6 +55,9 @@ const char* kHelp =
     "  --drain-seconds N       on SIGTERM, how long running requests may take (default 30)\n"
     "  --image-cache-mb N      device memory for the encoder output of recent images (default 256;\n"
     "                          0 = off): a request with an image seen before skips the vision encoder\n"
+    "  --pipeline-decode 0|1   1 (default, or $SMOLVK_PIPELINE_DECODE): submit each decode step before\n"
+    "                          the last one's tokens are detokenized and streamed, hiding that host\n"
+    "                          work behind the GPU; 0: one step at a time (the same tokens)\n"
     "\n"
     "Request extensions: top_k, ignore_eos; every response carries the generated token ids as\n"
     "\"smolvk\": {\"token_ids\": [...]} (per chunk when streaming).\n";
@@ -98,6 +101,11 @@ smolvk::serve::ServerOptions parse_options(const smolvk::cli::Args& a) {
   o.image_cache_mb = a.get_int("image-cache-mb", o.image_cache_mb);
   if (o.image_cache_mb < 0 || o.image_cache_mb > (int64_t(1) << 30))
     throw std::invalid_argument("--image-cache-mb must be 0 (off) or a size in MiB");
+  const char* env_pipeline = std::getenv("SMOLVK_PIPELINE_DECODE");
+  const std::string pipeline = a.get("pipeline-decode", env_pipeline && *env_pipeline ? env_pipeline : "1");
+  if (pipeline != "0" && pipeline != "1")
+    throw std::invalid_argument("--pipeline-decode (or SMOLVK_PIPELINE_DECODE) must be 0 or 1, got '" + pipeline + "'");
+  o.pipeline_decode = pipeline == "1";
   return o;
 }
 
@@ -124,6 +132,7 @@ int main(int argc, char** argv) {
                                                              {"threads", true},
                                                              {"drain-seconds", true},
                                                              {"image-cache-mb", true},
+                                                             {"pipeline-decode", true},
                                                              {"help", false}});
     if (a.has("help")) {
       std::fputs(kHelp, stdout);

@@ -50,13 +50,16 @@ using EntryPtr = std::shared_ptr<Entry>;
 // loop admits queued jobs into free slots (prefilled together), steps every running slot once,
 // routes each token to its stream, and releases a slot as soon as its job stops (max_tokens,
 // a stop string, a stop token) or its client goes away. Each job keeps its own sampling
-// settings, so any jobs can share the batch.
+// settings, so any jobs can share the batch. Pipelined (SchedulerLimits::pipeline_decode), the
+// session's step() returns with the next step already on the GPU: routing the tokens, stop
+// strings and releases overlap it; a slot released meanwhile (its job stopped or its client
+// left) has its row of that step dropped by the session, so no job gets a token past its end.
 class ContinuousScheduler final : public Scheduler {
  public:
   ContinuousScheduler(Model& model, SchedulerLimits limits, Metrics& metrics)
       : limits_(limits),
         metrics_(metrics),
-        session_(model, limits.max_batch, limits.positions),
+        session_(model, limits.max_batch, limits.positions, BatchSessionOptions{limits.pipeline_decode}),
         thread_([this] { loop(); }) {}
   ~ContinuousScheduler() override { drain(Clock::now()); }
 

@@ -99,6 +99,9 @@ struct SchedulerLimits {
   // little apart are then prefilled in one pass, and the running jobs stall once, not once
   // per newcomer.
   std::chrono::milliseconds join_window{0};
+  // Pipelined decode (BatchSessionOptions::pipeline_decode): the next step runs on the GPU while
+  // this one's tokens are detokenized, checked for stop strings and pushed to their streams.
+  bool pipeline_decode = true;
 };
 
 // Allocates the KV cache of max_batch × positions.

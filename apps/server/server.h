@@ -35,6 +35,7 @@ struct ServerOptions {
   int threads = 0;  // HTTP worker threads; 0 = max_batch + max_queue + 8
   int drain_seconds = 30;
   int64_t image_cache_mb = 256;  // the model's image cache (Model::set_image_cache_budget); 0 = off
+  bool pipeline_decode = true;   // SchedulerLimits::pipeline_decode
 };
 
 // Connections the kernel queues for the server before it accepts them (then capped by

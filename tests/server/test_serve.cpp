@@ -181,6 +181,58 @@ TEST(Serve, SixteenConcurrentStreamsGetTheirIdsAlone) {
   EXPECT_LT(std::stoi(one[1]), std::stoi(all[1])) << m->body;
 }
 
+// --pipeline-decode 0 (one decode step at a time) and the default (each step submitted before
+// the last one's tokens are detokenized and streamed) give concurrent clients the same answers:
+// greedy and seeded sampling, different lengths, a stop string (its slot released while the
+// next step, with its row, is already on the GPU), a client that hangs up mid-stream.
+TEST(Serve, PipelinedDecodeGivesTheSameAnswersAsOneStepAtATime) {
+  const std::string model = (test::data_dir() / "smolvlm_f32_s3").string();
+  std::vector<json> bodies;
+  for (int i = 0; i < 6; ++i) {
+    bodies.push_back(user_text("question " + std::to_string(i) + std::string(size_t(i), '?'), 5 + 3 * i));
+    bodies.back()["ignore_eos"] = true;
+  }
+  bodies[1]["temperature"] = 0.9;
+  bodies[1]["top_k"] = 40;
+  bodies[1]["seed"] = 11;
+  bodies[3]["temperature"] = 1.3;
+  bodies[3]["seed"] = 5;
+  const size_t kStopped = 4, kHangsUp = 5;
+  const int kHangUpAfter = 3;
+  std::vector<std::vector<Streamed>> runs;
+  for (const char* pipeline : {"0", "1"}) {
+    ServerProcess s({"--max-batch", "8", "--model", model, "--pipeline-decode", pipeline});
+    if (!bodies[kStopped].contains("stop")) {
+      // A character that first shows up after the start of request 4's answer: its stop string.
+      const auto [status, r] = chat(s, bodies[kStopped]);
+      ASSERT_EQ(status, 200);
+      const std::string text = r["choices"][0]["message"]["content"];
+      std::string stop;
+      for (size_t at = 1; at < text.size() && stop.empty(); ++at)
+        if (std::isgraph(static_cast<unsigned char>(text[at])) && text.find(text[at]) == at) stop = text.substr(at, 1);
+      ASSERT_FALSE(stop.empty()) << text;
+      bodies[kStopped]["stop"] = stop;
+    }
+    std::vector<Streamed> got(bodies.size());
+    std::vector<std::thread> clients;
+    for (size_t i = 0; i < bodies.size(); ++i)
+      clients.emplace_back([&, i] { got[i] = chat_stream(s, bodies[i], i == kHangsUp ? kHangUpAfter : 0); });
+    for (auto& t : clients) t.join();
+    runs.push_back(std::move(got));
+  }
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    EXPECT_EQ(runs[1][i].ids, runs[0][i].ids) << "client " << i;
+    EXPECT_EQ(runs[1][i].text, runs[0][i].text) << "client " << i;
+    EXPECT_EQ(runs[1][i].finish_reason, runs[0][i].finish_reason) << "client " << i;
+    EXPECT_EQ(runs[1][i].done, i != kHangsUp) << "client " << i;
+  }
+  EXPECT_EQ(runs[1][kStopped].finish_reason, "stop");
+  EXPECT_LT(runs[1][kStopped].ids.size(), size_t(bodies[kStopped]["max_tokens"].get<int>()));
+  EXPECT_EQ(runs[1][kHangsUp].ids.size(), size_t(kHangUpAfter));
+  EXPECT_EQ(runs[1][0].ids.size(), 5u);
+  EXPECT_EQ(runs[1][2].finish_reason, "length");
+}
+
 TEST(Serve, DisconnectMidStreamDoesNotBreakOthers) {
   ServerProcess s({"--max-batch", "4"});
   json body = user_text("a long answer", 10);
