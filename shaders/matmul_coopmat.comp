@@ -45,11 +45,6 @@ layout(constant_id = 6) const uint STAGES = 2;  // shared buffers: 1 or 2
 layout(constant_id = 7) const bool X_HALF = false;  // X holds f16 values, two per 32-bit word
 layout(constant_id = 8) const bool Y_HALF = false;  // Y holds f16 values, two per 32-bit word
 layout(constant_id = 9) const uint SLOTS = 16;       // epilogue scratch slots (<= subgroups)
-// Fragment loads from shared memory: 0: a 16-deep step's A fragments, then B's one at a time,
-// each followed by its FM products (fewest live registers); 1: all of a step's A and B
-// fragments, then its FM x FN products; 2: all fragments of the whole BK slice, then all of
-// its products (most loads in flight before the first product).
-layout(constant_id = 10) const uint FRAGS = 0;
 
 #include "matmul_common.glsl"
 
@@ -300,37 +295,16 @@ void main() {
           acc[i * FN + j][t] = a;
         }
 #else
-    if (FRAGS == 2) {
-      fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> a[BK / 16][FM];
-      fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> b[BK / 16][FN];
-      [[unroll]] for (uint s = 0; s < BK / 16; ++s) {
-        [[unroll]] for (uint i = 0; i < FM; ++i)
-          coopMatLoadNV(a[s][i], S4, stage * STAGE + (wm0 + i * 16) * LDS4 + s * 2, LDS4, false);
-        [[unroll]] for (uint j = 0; j < FN; ++j)
-          coopMatLoadNV(b[s][j], S4, stage * STAGE + A_STAGE + (wn0 + j * 16) * LDS4 + s * 2, LDS4, true);
-      }
-      [[unroll]] for (uint s = 0; s < BK / 16; ++s)
-        [[unroll]] for (uint i = 0; i < FM; ++i)
-          [[unroll]] for (uint j = 0; j < FN; ++j) acc[i * FN + j] = coopMatMulAddNV(a[s][i], b[s][j], acc[i * FN + j]);
-    } else {
-      [[unroll]] for (uint kk = 0; kk < BK; kk += 16) {
-        // A's fragments are loaded once and reused for each of B's.
-        fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> a[FM];
-        [[unroll]] for (uint i = 0; i < FM; ++i)
-          coopMatLoadNV(a[i], S4, stage * STAGE + (wm0 + i * 16) * LDS4 + kk / 8, LDS4, false);
-        if (FRAGS == 1) {
-          fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> b[FN];
-          [[unroll]] for (uint j = 0; j < FN; ++j)
-            coopMatLoadNV(b[j], S4, stage * STAGE + A_STAGE + (wn0 + j * 16) * LDS4 + kk / 8, LDS4, true);
-          [[unroll]] for (uint i = 0; i < FM; ++i)
-            [[unroll]] for (uint j = 0; j < FN; ++j) acc[i * FN + j] = coopMatMulAddNV(a[i], b[j], acc[i * FN + j]);
-        } else {
-          fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> b;
-          [[unroll]] for (uint j = 0; j < FN; ++j) {
-            coopMatLoadNV(b, S4, stage * STAGE + A_STAGE + (wn0 + j * 16) * LDS4 + kk / 8, LDS4, true);
-            [[unroll]] for (uint i = 0; i < FM; ++i) acc[i * FN + j] = coopMatMulAddNV(a[i], b, acc[i * FN + j]);
-          }
-        }
+    [[unroll]] for (uint kk = 0; kk < BK; kk += 16) {
+      // A's fragments are loaded once and reused for each of B's, which are loaded one at a
+      // time (fewer live registers).
+      fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> a[FM];
+      fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> b;
+      [[unroll]] for (uint i = 0; i < FM; ++i)
+        coopMatLoadNV(a[i], S4, stage * STAGE + (wm0 + i * 16) * LDS4 + kk / 8, LDS4, false);
+      [[unroll]] for (uint j = 0; j < FN; ++j) {
+        coopMatLoadNV(b, S4, stage * STAGE + A_STAGE + (wn0 + j * 16) * LDS4 + kk / 8, LDS4, true);
+        [[unroll]] for (uint i = 0; i < FM; ++i) acc[i * FN + j] = coopMatMulAddNV(a[i], b, acc[i * FN + j]);
       }
     }
 #endif

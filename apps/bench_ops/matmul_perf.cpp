@@ -1,7 +1,7 @@
 // Throughput of ops::matmul on the chosen device (not a test): GPU time from timestamps,
 // best of several replays, for SmolVLM-256M-like shapes, each result checked against a CPU
 // reference on 32 sampled rows (max |Δ| / max |ref|; "WRONG" above 5e-3).
-// Usage: bench_ops [reps] [--tiles] [--rows M] [--tile BMxBNxBK/WMxWN/sS[/lL[/pP]] ...] [--vision]
+// Usage: bench_ops [reps] [--tiles] [--rows M] [--tile BMxBNxBK/WMxWN/sS[/lL] ...] [--vision]
 //                  [--prefill]
 //   (SMOLVK_DEVICE / SMOLVK_PORTABLE / SMOLVK_NO_COOPMAT pick the device and path; --tiles also
 //   sweeps tensor-core tile shapes, shared stages and f16 X on the vision GEMMs; --tile sweeps
@@ -116,8 +116,7 @@ void run(Context& ctx, const Case& c, int reps, const ops::CoopmatTile& tile = {
   std::string tile_name;
   if (tile.bm)
     tile_name = " tile " + std::to_string(tile.bm) + "x" + std::to_string(tile.bn) + "x" + std::to_string(tile.bk) +
-                "/" + std::to_string(tile.wm) + "x" + std::to_string(tile.wn) + " s" + std::to_string(tile.stages) +
-                " l" + std::to_string(tile.scratch_slots()) + " p" + std::to_string(tile.frags);
+                "/" + std::to_string(tile.wm) + "x" + std::to_string(tile.wn) + " s" + std::to_string(tile.stages);
   std::printf("M %6lld N %5lld K %5lld %-4s x %-3s %-24s %9.1f us %7.1f TFLOP/s %7.1f GB/s  %s %.1e%s\n", (long long)M,
               (long long)N, (long long)K, std::string(dtype_name(wt)).c_str(), x_half ? "f16" : "f32", shader.c_str(),
               best_ns / 1e3, flops / best_ns / 1e3, bytes / best_ns, ok ? "ok" : "WRONG", rel, tile_name.c_str());
@@ -142,10 +141,8 @@ int main(int argc, char** argv) {
       else if (std::strcmp(argv[i], "--tile") == 0 && i + 1 < argc) {
         ops::CoopmatTile t;
         const int n =
-            std::sscanf(argv[++i], "%ux%ux%u/%ux%u/s%u/l%u/p%u", &t.bm, &t.bn, &t.bk, &t.wm, &t.wn, &t.stages, &t.slots,
-                        &t.frags);
-        if (n < 6)
-          throw std::invalid_argument(std::string("--tile ") + argv[i] + ": expected BMxBNxBK/WMxWN/sS[/lL[/pP]]");
+            std::sscanf(argv[++i], "%ux%ux%u/%ux%u/s%u/l%u", &t.bm, &t.bn, &t.bk, &t.wm, &t.wn, &t.stages, &t.slots);
+        if (n < 6) throw std::invalid_argument(std::string("--tile ") + argv[i] + ": expected BMxBNxBK/WMxWN/sS[/lL]");
         given.push_back(t);
       } else if (std::strcmp(argv[i], "--rows") == 0 && i + 1 < argc)
         vision_rows = std::max(1, std::atoi(argv[++i]));

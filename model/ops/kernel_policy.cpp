@@ -36,7 +36,6 @@ constexpr Setting kSettings[] = {
     {"GEMM_WN", &KernelPolicy::gemm_wn},
     {"GEMM_STAGES", &KernelPolicy::gemm_stages},
     {"GEMM_SLOTS", &KernelPolicy::gemm_slots},
-    {"GEMM_FRAGS", &KernelPolicy::gemm_frags},
     {"VISION_CHUNK", &KernelPolicy::vision_chunk_tiles},
     {"GEMM_SPLIT_GROUPS", &KernelPolicy::gemm_split_groups},
     {"GEMM_SPLIT_MIN_SLICES", &KernelPolicy::gemm_split_min_slices},

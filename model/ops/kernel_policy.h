@@ -41,7 +41,6 @@ struct KernelPolicy {
   uint32_t flash_row_frags = 2;
   // Tensor-core GEMM tile for large M; 0 = the kernel's choice by shape.
   uint32_t gemm_bm = 0, gemm_bn = 0, gemm_bk = 0, gemm_wm = 0, gemm_wn = 0, gemm_stages = 0, gemm_slots = 0;
-  uint32_t gemm_frags = 0;  // the shader's FRAGS (CoopmatTile::frags)
   uint32_t vision_chunk_tiles = 0;  // tiles per encoder pass; 0 = by a 512 MiB activation budget
   // Split-K for the tensor-core GEMM: a grid of fewer output tiles than gemm_split_groups (0 =
   // never) splits K over workgroups, each at least gemm_split_min_slices K slices, their partial

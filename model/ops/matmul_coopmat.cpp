@@ -11,7 +11,7 @@ namespace {
 std::string tile_str(const CoopmatTile& t) {
   return std::to_string(t.bm) + "x" + std::to_string(t.bn) + "x" + std::to_string(t.bk) + " (subgroup " +
          std::to_string(t.wm) + "x" + std::to_string(t.wn) + ", " + std::to_string(t.stages) + " stages, " +
-         std::to_string(t.scratch_slots()) + " scratch slots, frags " + std::to_string(t.frags) + ")";
+         std::to_string(t.scratch_slots()) + " scratch slots)";
 }
 
 // Empty when `t` runs on `caps`, else why not.
@@ -20,7 +20,6 @@ std::string misfit(const Capabilities& caps, const CoopmatTile& t) {
     if (v == 0 || v % 16 != 0) return "every size must be a positive multiple of 16";
   if (t.bm % t.wm != 0 || t.bn % t.wn != 0) return "wm must divide bm and wn divide bn";
   if (t.stages != 1 && t.stages != 2) return "stages must be 1 or 2";
-  if (t.frags > 2) return "frags must be 0, 1 or 2";
   if (caps.subgroup_size == 0) return "the device reports no subgroup size";
   const uint64_t wg = uint64_t(t.bm / t.wm) * (t.bn / t.wn) * caps.subgroup_size;
   if (wg > caps.max_workgroup_invocations || wg > caps.max_workgroup_size[0])
@@ -48,8 +47,7 @@ uint64_t coopmat_shared_bytes(const CoopmatTile& t) { return uint64_t(t.stages) 
 
 std::optional<CoopmatKernel> coopmat_kernel(const Capabilities& caps, const CoopmatTile& requested,
                                             const std::string& who, int64_t rows, bool x_half) {
-  if (requested.bm || requested.bn || requested.bk || requested.wm || requested.wn || requested.stages ||
-      requested.frags) {
+  if (requested.bm || requested.bn || requested.bk || requested.wm || requested.wn || requested.stages) {
     CoopmatTile t = requested;
     if (t.stages == 0) t.stages = 1;
     if (const std::string why = misfit(caps, t); !why.empty())
@@ -76,8 +74,7 @@ std::optional<CoopmatKernel> coopmat_kernel(const Capabilities& caps, const Coop
                          or_pick(p.gemm_wm, pick.wm),
                          or_pick(p.gemm_wn, pick.wn),
                          or_pick(p.gemm_stages, pick.stages),
-                         p.gemm_slots,
-                         p.gemm_frags};
+                         p.gemm_slots};
   for (const CoopmatTile t : {best, CoopmatTile{128, 128, 32, 64, 32, 1}, CoopmatTile{64, 64, 32, 32, 32, 1}})
     if (misfit(caps, t).empty()) return make(caps, t);
   return std::nullopt;

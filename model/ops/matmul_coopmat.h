@@ -14,10 +14,8 @@ namespace smolvk::ops {
 // epilogue scratch slots that the subgroups take in turns (0: one per subgroup). All
 // multiples of 16, wm | bm, wn | bn. All zero means "the device's default". The slots are
 // also capped by what the slices' shared memory holds (the shader's NSLOT).
-// `frags`: how the shader loads fragments from shared memory before multiplying (its FRAGS:
-// 0 B one at a time, 1 a 16-deep step's all, 2 the whole slice's).
 struct CoopmatTile {
-  uint32_t bm = 0, bn = 0, bk = 0, wm = 0, wn = 0, stages = 0, slots = 0, frags = 0;
+  uint32_t bm = 0, bn = 0, bk = 0, wm = 0, wn = 0, stages = 0, slots = 0;
   uint32_t subgroups() const { return wm && wn ? (bm / wm) * (bn / wn) : 0; }
   uint32_t scratch_slots() const { return slots && slots < subgroups() ? slots : subgroups(); }
 };
@@ -29,7 +27,7 @@ struct CoopmatKernel {
   // Specialization constants; x_half / y_half: X / Y hold f16 values.
   std::vector<uint32_t> spec(bool x_half = false, bool y_half = false) const {
     return {workgroup, tile.bm,     tile.bn,          tile.bk,          tile.wm,
-            tile.wn,   tile.stages, x_half ? 1u : 0u, y_half ? 1u : 0u, tile.scratch_slots(), tile.frags};
+            tile.wn,   tile.stages, x_half ? 1u : 0u, y_half ? 1u : 0u, tile.scratch_slots()};
   }
 };
 

@@ -244,20 +244,6 @@ TEST(MatmulCoopmat, OtherTileShapes) {
   expect_close({.M = 300, .N = 200, .K = 200, .wt = DType::F32, .accumulate = true, .tile = {128, 128, 64, 32, 64}});
 }
 
-TEST(MatmulCoopmat, FragmentLoadOrders) {
-  // FRAGS 1 (a step's fragments, then its products) and 2 (the whole slice's), on ragged edges,
-  // with f16 X and Y, bias + GELU, and a fused residual add.
-  REQUIRE_COOPMAT();
-  for (uint32_t f : {1u, 2u}) {
-    SCOPED_TRACE("frags " + std::to_string(f));
-    expect_close({.M = 300, .N = 300, .K = 200, .tile = {128, 128, 32, 64, 32, 1, 0, f}, .x_half = true});
-    expect_close({.M = 300, .N = 200, .K = 232, .wt = DType::F16, .tile = {128, 128, 32, 64, 64, 2, 0, f}});
-    expect_close({.M = 257, .N = 130, .K = 100, .wt = DType::F16, .bias = true,
-                  .tile = {128, 128, 64, 128, 32, 1, 0, f}, .x_half = true, .y_half = true, .gelu = true});
-    expect_close({.M = 150, .N = 300, .K = 96, .accumulate = true, .tile = {128, 256, 32, 64, 64, 1, 0, f}});
-  }
-}
-
 // Runs everywhere: the shader's indexing with the matrix instructions replaced by scalar math.
 TEST(MatmulCoopmat, EmulatedStagingAndEpilogue) {
   for (DType t : {DType::F32, DType::F16, DType::BF16})
@@ -493,16 +479,16 @@ TEST(MatmulCoopmat, DefaultTileFitsH100Limits) {
   EXPECT_EQ(k->tile.bk, 32u);
   EXPECT_EQ(k->workgroup, 256u);       // f32 X: 8 subgroups of 16x32
   EXPECT_EQ(k->shared_bytes, 10240u);  // one stage of (64 + 64) x 40 halves; the scratch overlays it
-  EXPECT_EQ(k->spec(), (std::vector<uint32_t>{256, 64, 64, 32, 16, 32, 1, 0, 0, 8, 0}));
+  EXPECT_EQ(k->spec(), (std::vector<uint32_t>{256, 64, 64, 32, 16, 32, 1, 0, 0, 8}));
   // f16 X (the vision encoder): 8 subgroups of 64x32, so two workgroups fit an SM.
   const auto kh = ops::coopmat_kernel(c, {}, "t", 17408, true);
   ASSERT_TRUE(kh.has_value());
-  EXPECT_EQ(kh->spec(true, true), (std::vector<uint32_t>{256, 128, 128, 32, 64, 32, 1, 1, 1, 8, 0}));
+  EXPECT_EQ(kh->spec(true, true), (std::vector<uint32_t>{256, 128, 128, 32, 64, 32, 1, 1, 1, 8}));
   EXPECT_EQ(kh->shared_bytes, 20480u);
   // Few rows (batched decode): 32 x 32 tiles of 16 x 16 subgroups, two stages.
   const auto few = ops::coopmat_kernel(c, {}, "t", 20);
   ASSERT_TRUE(few.has_value());
-  EXPECT_EQ(few->spec(), (std::vector<uint32_t>{128, 32, 32, 32, 16, 16, 2, 0, 0, 4, 0}));
+  EXPECT_EQ(few->spec(), (std::vector<uint32_t>{128, 32, 32, 32, 16, 16, 2, 0, 0, 4}));
 }
 
 TEST(MatmulCoopmat, SmallerDevicesGetSmallerTileOrNone) {
@@ -545,7 +531,6 @@ TEST(MatmulCoopmat, BadRequestedTilesThrowNamingTheLimit) {
   const std::string shared = message({256, 256, 64, 64, 64});  // 16 subgroups, 90112 bytes
   EXPECT_NE(shared.find("49152"), std::string::npos) << shared;
   EXPECT_NE(message({128, 128, 32, 64, 32, 3}).find("stages"), std::string::npos);
-  EXPECT_NE(message({128, 128, 32, 64, 32, 1, 0, 3}).find("frags"), std::string::npos);
   EXPECT_EQ(message({128, 128, 32, 64, 64, 2}), "no exception");                   // 40960 + 4 x 1 KiB
   EXPECT_NE(message({128, 128, 64, 64, 32, 2}).find("49152"), std::string::npos);  // 73728 + 8 KiB
   EXPECT_EQ(message({128, 256, 32, 64, 64}), "no exception");
