@@ -146,7 +146,9 @@ struct BatchSession::State {
                                   std::to_string(kv.capacity) + " positions");
     std::vector<const PreparedRequest*> ptrs;
     for (const auto& p : prepared) ptrs.push_back(&p);
-    const Model::Impl::Encoded enc = I.encode(ptrs, nullptr);
+    // The encoder's last pass is left running: the prefill is recorded meanwhile and queued
+    // behind it.
+    const Model::Impl::Encoded enc = I.encode(ptrs, nullptr, nullptr, true);
     std::vector<int32_t> targets;
     if (enc.tiles)
       targets = ops::image_token_targets(L.ids, int32_t(I.config.image_token_id), enc.tiles * I.config.image_seq_len());

@@ -10,10 +10,15 @@
 
 namespace smolvk {
 
+// A device copy of `v` for GPU work submitted after it (Context::upload_async: the host does
+// not wait for the copy; a download or any later transfer does).
 template <class T>
 Buffer upload_vector(Context& ctx, const std::vector<T>& v) {
   Buffer b = ctx.create_buffer(std::max<uint64_t>(4, v.size() * sizeof(T)));
-  if (!v.empty()) ctx.upload(b, v.data(), v.size() * sizeof(T));
+  if (!v.empty()) {
+    const Context::UploadPiece piece{v.data(), v.size() * sizeof(T), 0};
+    ctx.upload_async(b, std::span(&piece, 1));
+  }
   return b;
 }
 
@@ -34,11 +39,23 @@ struct Model::Impl : Checkpoint {
   const std::vector<float>& pixel_lut_host();
   std::vector<float> pixel_lut_;
 
+  // The encoder's last pass while it runs, with the buffers it reads (freed after it ends).
+  struct RunningPass {
+    std::vector<Buffer> inputs;
+    Program program;  // destroyed first: it waits for the GPU
+  };
   struct Encoded {
     Buffer rows;               // [tiles · image_seq_len, text hidden]
     int64_t tiles = 0;         // every image tile of the requests, in prompt order
     int64_t cached_tiles = 0;  // of them, those whose rows came from the image cache
     HostSplit host;
+    // Set when encode() was asked to leave the last pass running: work submitted later sees
+    // `rows` complete (one queue); wait() before the host reads them.
+    std::shared_ptr<RunningPass> running;
+    void wait() {
+      if (running) running->program.wait();
+      running.reset();
+    }
   };
   // Prefill `prepared` (left-padded batch) at cache slot pos0 of `cache` (a fresh cache when
   // null), then decode. The core of Model::generate and ChatSession::send.
@@ -75,8 +92,11 @@ struct Model::Impl : Checkpoint {
 
   // The image rows of `reqs` (every image in prompt order): from the image cache where it
   // holds them, else from the vision encoder (and then kept in the cache when it is on).
+  // `leave_running`: return with the encoder's last pass still on the GPU (Encoded::running),
+  // so the caller can record and submit the prefill behind it; not with vision_out, timings
+  // or the image cache on (those wait for it anyway).
   Encoded encode(const std::vector<const PreparedRequest*>& reqs, std::vector<float>* vision_out,
-                 std::vector<DispatchTiming>* timings = nullptr);
+                 std::vector<DispatchTiming>* timings = nullptr, bool leave_running = false);
   // What the image cache keys: each image's tiles where the request knows its images' grids,
   // else all of a request's tiles as one unit; with `caching`, each unit's key and cache entry.
   struct ImageUnit {
@@ -88,8 +108,10 @@ struct Model::Impl : Checkpoint {
   std::vector<ImageUnit> image_units(const std::vector<const PreparedRequest*>& reqs, bool caching);
   // The vision encoder + connector over `units`' tiles (padded to the largest tile size), in
   // passes of bounded activation memory: [tiles · rows_per_tile, text hidden].
+  // With `running`, the last pass is left on the GPU there instead of waited for.
   Buffer run_encoder(const std::vector<const ImageUnit*>& units, int64_t& rows_per_tile, HostSplit& host,
-                     std::vector<float>* vision_out, std::vector<DispatchTiming>* timings);
+                     std::vector<float>* vision_out, std::vector<DispatchTiming>* timings,
+                     std::shared_ptr<RunningPass>* running = nullptr);
   // Copies of `encoded`'s rows of each of `misses` (in order) into the image cache.
   void keep_in_cache(const std::vector<const ImageUnit*>& misses, const Buffer& encoded, uint64_t tile_row_bytes);
 };

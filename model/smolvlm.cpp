@@ -266,7 +266,8 @@ std::vector<Model::Impl::ImageUnit> Model::Impl::image_units(const std::vector<c
 }
 
 Buffer Model::Impl::run_encoder(const std::vector<const ImageUnit*>& units, int64_t& rows_per_tile, HostSplit& host,
-                                std::vector<float>* vision_out, std::vector<DispatchTiming>* timings) {
+                                std::vector<float>* vision_out, std::vector<DispatchTiming>* timings,
+                                std::shared_ptr<RunningPass>* running_out) {
   auto t_upload = Clock::now();
   const int64_t C = config.vision.num_channels;
   int64_t H = 0, W = 0, N = 0;
@@ -363,7 +364,7 @@ Buffer Model::Impl::run_encoder(const std::vector<const ImageUnit*>& units, int6
       const uint64_t a = std::max(lo, p.dst_offset), b = std::min(hi, p.dst_offset + p.bytes);
       if (a < b) part.push_back({static_cast<const uint8_t*>(p.src) + (a - p.dst_offset), b - a, a});
     }
-    ctx.upload(pix_b, part);
+    ctx.upload_async(pix_b, part);  // the pass that reads them is submitted after
   };
   upload_tiles(0, std::min(chunk, N));
   host.upload_ms = ms_since(t_upload);
@@ -397,9 +398,9 @@ Buffer Model::Impl::run_encoder(const std::vector<const ImageUnit*>& units, int6
       timings->insert(timings->end(), t.begin(), t.end());
     }
   };
-  // Pass k runs while the host records pass k+1 and copies its pixels to the staging buffer
-  // (the copy to the device queues behind pass k): the GPU waits only for that copy between
-  // passes. Two passes' activations are allocated at once where there are several.
+  // Pass k runs while the host records pass k+1, copies its pixels to the staging buffer and
+  // submits both behind it (one queue): the GPU runs the passes back to back. Two passes'
+  // activations are allocated at once where there are several.
   Program running = record(0);
   running.submit();
   for (int64_t t0 = chunk; t0 < N; t0 += chunk) {
@@ -407,9 +408,14 @@ Buffer Model::Impl::run_encoder(const std::vector<const ImageUnit*>& units, int6
     const auto t_pixels = Clock::now();
     upload_tiles(t0, std::min(chunk, N - t0));
     host.upload_ms += ms_since(t_pixels);
-    finish(running);
     next.submit();
+    finish(running);
     running = std::move(next);
+  }
+  if (running_out && !vision_out && !timings) {
+    *running_out = std::make_shared<RunningPass>(
+        RunningPass{{pix_b, lut_b, ids_b, valid_b, encoded}, std::move(running)});
+    return encoded;
   }
   finish(running);
   if (vision_out) {
@@ -439,7 +445,8 @@ void Model::Impl::keep_in_cache(const std::vector<const ImageUnit*>& misses, con
 }
 
 Model::Impl::Encoded Model::Impl::encode(const std::vector<const PreparedRequest*>& reqs,
-                                         std::vector<float>* vision_out, std::vector<DispatchTiming>* timings) {
+                                         std::vector<float>* vision_out, std::vector<DispatchTiming>* timings,
+                                         bool leave_running) {
   Encoded e;
   const bool caching = image_cache.budget() > 0 && !vision_out;
   std::vector<ImageUnit> units = image_units(reqs, caching);
@@ -454,7 +461,9 @@ Model::Impl::Encoded Model::Impl::encode(const std::vector<const PreparedRequest
   if (timings) timings->clear();
   if (e.tiles == 0) return e;
   int64_t rows_per_tile = config.image_seq_len();
-  const Buffer encoded = misses.empty() ? Buffer{} : run_encoder(misses, rows_per_tile, e.host, vision_out, timings);
+  const Buffer encoded = misses.empty() ? Buffer{}
+                                        : run_encoder(misses, rows_per_tile, e.host, vision_out, timings,
+                                                      leave_running && !caching ? &e.running : nullptr);
   if (!caching || e.cached_tiles == 0) {
     e.rows = encoded;
   } else {
@@ -629,19 +638,23 @@ std::vector<Result> Model::Impl::run(std::span<const Request> batch, const std::
   auto t_start = Clock::now();
 
   // 1. all tiles of all requests in one vision batch
+  // Its last pass is left running (unless profiling): the prefill's inputs go up and its
+  // program is recorded meanwhile, and it is submitted behind the encoder.
   auto t0 = Clock::now();
   std::vector<const PreparedRequest*> with_images;
   for (const auto& p : prepared) with_images.push_back(&p);
   std::vector<PhaseProfile> profile;
   std::vector<DispatchTiming> encode_timings;
-  Encoded enc = encode(with_images, nullptr, o.profile ? &encode_timings : nullptr);
+  Encoded enc = encode(with_images, nullptr, o.profile ? &encode_timings : nullptr, !o.profile);
   if (o.profile && enc.tiles) profile.push_back({"encode", std::move(encode_timings)});
   std::vector<int32_t> targets;
   if (enc.tiles)
     targets = ops::image_token_targets(L.ids, int32_t(config.image_token_id), enc.tiles * config.image_seq_len());
   else if (!L.embeds)
     ops::image_token_targets(L.ids, int32_t(config.image_token_id), 0);  // placeholders need images
-  const double encode_ms = ms_since(t0);
+  const auto t_encode = t0;
+  const bool overlapped = enc.running != nullptr;  // the encoder's last pass is still running
+  double encode_ms = ms_since(t_encode);
 
   // 2. prefill
   t0 = Clock::now();
@@ -661,7 +674,16 @@ std::vector<Result> Model::Impl::run(std::span<const Request> batch, const std::
   Program prefill = record_prefill(L, rb, enc, int64_t(targets.size()), kv, rope, pos0, sp, o.profile);
   prefill_host.record_ms = ms_since(t_phase);
   t_phase = Clock::now();
-  prefill.run();
+  prefill.submit();
+  if (overlapped) {
+    // The encoder's end as the host sees it (after the prefill's recording when that took
+    // longer): image encode ms ends here and prefill ms starts.
+    enc.wait();
+    enc.host.run_ms += ms_since(t_phase);
+    encode_ms = ms_since(t_encode);
+    t0 = t_phase = Clock::now();
+  }
+  prefill.wait();
   prefill_host.run_ms = ms_since(t_phase);
   if (o.profile) profile.push_back({"prefill", prefill.timings()});
   const double prefill_ms = ms_since(t0);

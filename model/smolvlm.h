@@ -69,10 +69,12 @@ struct PhaseProfile {
 };
 
 // Where a phase's wall time went on the host: creating and filling its input buffers (the
-// pixel upload for the encoder), building and recording its program, and running it (submit
-// to fence: GPU time plus the driver's latency). The encoder's passes overlap: pass k+1 is
-// recorded and its pixels uploaded while pass k runs, so its run_ms is the time the host
-// waited on the GPU, and the three add up to the phase's wall time.
+// pixel upload for the encoder), building and recording its program, and waiting for the GPU
+// (run_ms). The encoder's passes overlap: pass k+1 is recorded and its pixels uploaded while
+// pass k runs. With images, the prefill's inputs are uploaded and its program recorded while
+// the encoder's last pass runs: that host work falls inside encode_ms (which ends when the
+// host sees the encoder done), and prefill_ms is the wait from there to the prefill's end (its
+// run_ms). Without images the prefill's three parts lie inside prefill_ms.
 struct HostSplit {
   double upload_ms = 0, record_ms = 0, run_ms = 0;
 };

@@ -520,6 +520,7 @@ void record_transfer(VkCommandBuffer cmd, F&& record) {
 // Runs `record(cmd)` on the transfer command buffer and waits.
 template <class F>
 void one_shot(Context::Impl& I, F&& record) {
+  I.settle_transfers();
   record_transfer(I.transfer_cmd, record);
   I.submit_and_wait(I.transfer_cmd, I.transfer_fence);
 }
@@ -530,7 +531,22 @@ void Context::upload(const Buffer& dst, const void* src, uint64_t bytes, uint64_
   upload(dst, std::span(&piece, 1));
 }
 
-void Context::upload(const Buffer& dst, std::span<const UploadPiece> pieces) {
+void Context::Impl::settle_transfers() {
+  const VkFence fences[2] = {transfer_fence, transfer_fence2};
+  for (int i = 0; i < 2; ++i)
+    if (transfer_busy[i]) {
+      transfer_busy[i] = false;
+      wait(fences[i]);
+    }
+}
+
+void Context::upload(const Buffer& dst, std::span<const UploadPiece> pieces) { upload_pieces(dst, pieces, true); }
+
+void Context::upload_async(const Buffer& dst, std::span<const UploadPiece> pieces) {
+  upload_pieces(dst, pieces, false);
+}
+
+void Context::upload_pieces(const Buffer& dst, std::span<const UploadPiece> pieces, bool wait) {
   uint64_t total = 0;
   for (const UploadPiece& p : pieces) {
     check_range(dst, p.bytes, p.dst_offset, "upload");
@@ -546,10 +562,11 @@ void Context::upload(const Buffer& dst, std::span<const UploadPiece> pieces) {
     return;
   }
   I.ensure_staging();
+  I.settle_transfers();  // an earlier upload_async may still read the staging buffer
   const uint64_t half = I.staging->size / 2 / 256 * 256;
   const VkCommandBuffer cmds[2] = {I.transfer_cmd, I.transfer_cmd2};
   const VkFence fences[2] = {I.transfer_fence, I.transfer_fence2};
-  bool busy[2] = {false, false};
+  bool* busy = I.transfer_busy;
   int h = 0;
   uint64_t fill = 0;
   std::vector<VkBufferCopy> regions;
@@ -578,14 +595,11 @@ void Context::upload(const Buffer& dst, std::span<const UploadPiece> pieces) {
         if (fill == half) flush();
       }
     if (!regions.empty()) flush();
-    for (int i = 0; i < 2; ++i)
-      if (busy[i]) {
-        busy[i] = false;
-        I.wait(fences[i]);
-      }
+    if (wait) I.settle_transfers();
   } catch (...) {
     for (int i = 0; i < 2; ++i)  // nothing may still read the staging buffer
       if (busy[i]) {
+        busy[i] = false;
         vkWaitForFences(I.device, 1, &fences[i], VK_TRUE, UINT64_MAX);
         vkResetFences(I.device, 1, &fences[i]);
       }

@@ -129,6 +129,11 @@ class Context {
     uint64_t bytes = 0, dst_offset = 0;
   };
   void upload(const Buffer& dst, std::span<const UploadPiece> pieces);
+  // The same, but returns once the bytes are in the staging buffer and the copy is queued:
+  // work submitted later (one queue) sees them; the host need not wait for the GPU to wake
+  // up and copy. The next transfer of any kind waits for it first. The sources may be freed
+  // on return.
+  void upload_async(const Buffer& dst, std::span<const UploadPiece> pieces);
   void download(const Buffer& src, void* dst, uint64_t bytes, uint64_t src_offset = 0);
   void fill_zero(const Buffer& dst);
   // Device-to-device copies of byte ranges of `src` into `dst` (one submission, waits; the
@@ -163,6 +168,7 @@ class Context {
   const Impl& impl() const { return *impl_; }
 
  private:
+  void upload_pieces(const Buffer& dst, std::span<const UploadPiece> pieces, bool wait);
   std::unique_ptr<Impl> impl_;
 };
 

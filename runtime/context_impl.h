@@ -97,6 +97,10 @@ struct Context::Impl {
   // The second half of a pipelined upload (Context::upload of pieces); the first uses the above.
   VkCommandBuffer transfer_cmd2 = VK_NULL_HANDLE;
   VkFence transfer_fence2 = VK_NULL_HANDLE;
+  // Transfers submitted and not yet waited for (Context::upload_async), per half: the staging
+  // half and its command buffer are free again once settle_transfers() has waited for them.
+  bool transfer_busy[2] = {false, false};
+  void settle_transfers();  // with transfer_mutex held
   std::unique_ptr<HostBuffer> staging;
   // Bound to every descriptor slot a dispatch leaves empty, so shaders whose optional
   // bindings are unused (e.g. no bias) still see a valid descriptor.

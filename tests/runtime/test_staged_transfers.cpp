@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <numeric>
+#include <span>
 #include <vector>
 
 #include "runtime/context.h"
@@ -98,5 +99,33 @@ TEST(StagedTransfers, SmallUploadsAndFill) {
   EXPECT_EQ(back[2], 1u);
   EXPECT_EQ(back[26], 25u);
   EXPECT_EQ(back[27], 0u);
+  EXPECT_TRUE(ctx.take_validation_messages().empty());
+}
+
+// upload_async returns with the copies queued: the sources may go at once (here they are
+// overwritten), later uploads and copies wait for them before reusing the staging buffer, and
+// a download sees every one of them in order.
+TEST(StagedTransfers, AsyncUploadsLandInOrderBeforeLaterTransfers) {
+  Context ctx = staged_context();
+  const uint64_t big = (40ull << 20) + 999, small = 4096 + 3;
+  Buffer a = ctx.create_buffer(big), b = ctx.create_buffer(small), c = ctx.create_buffer(small);
+  auto src = pattern(big, 11);
+  const auto want_a = src;
+  const Context::UploadPiece pa{src.data(), big, 0};
+  ctx.upload_async(a, std::span(&pa, 1));  // two halves' worth: one waited half, one left queued
+  std::fill(src.begin(), src.end(), uint8_t(0));  // the caller's bytes are no longer needed
+  auto s1 = pattern(small, 12), s2 = pattern(small, 13);
+  const Context::UploadPiece p1{s1.data(), small, 0}, p2{s2.data(), small, 0};
+  ctx.upload_async(b, std::span(&p1, 1));
+  ctx.upload_async(b, std::span(&p2, 1));  // the later upload to the same bytes wins
+  const Context::CopyRange all{0, 0, small};
+  ctx.copy(b, c, std::span(&all, 1));  // a transfer behind the queued uploads
+  std::vector<uint8_t> back_a(big), back_c(small);
+  ctx.download(a, back_a.data(), big);
+  ctx.download(c, back_c.data(), small);
+  EXPECT_TRUE(back_a == want_a) << "first differing byte at "
+                                << std::distance(back_a.begin(),
+                                                 std::mismatch(back_a.begin(), back_a.end(), want_a.begin()).first);
+  EXPECT_TRUE(back_c == s2);
   EXPECT_TRUE(ctx.take_validation_messages().empty());
 }
