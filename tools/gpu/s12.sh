@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Session 12's runs on the lent GPU machine (binaries in $BIN, .gl carried):
+#   PART=exp   bash tools/gpu/s12.sh  the tensor-core op tests under validation, a vision GEMM tile
+#                                     sweep over $TILES (fragment load orders, subgroup tiles), the
+#                                     17-tile encode's host split (SMOLVK_TRACE_ENCODE where the
+#                                     binary has it), then smolvk bench (17 tiles, 8 x 13 tiles,
+#                                     batch-32 decode) per kernel-policy variant in $VARIANTS
+#                                     ("name=SMOLVK_TUNE_X=v,SMOLVK_TUNE_Y=w ...")
+#   PART=final bash tools/gpu/s12.sh  the closing run: test_model, the tensor-core op tests and the
+#                                     staged-transfer tests under validation, the 17-tile bench,
+#                                     then side_by_side.py against transformers
+#   CLIENTS=1,32 (any part)           serve_bench afterwards; OFF_CLIENTS=1,32 again with
+#                                     --pipeline-decode 0
+#   FAMILY="cases" (any part)         then tools/gpu/s12_family.sh on those cases, results in
+#                                     $OUT/family/ (DEADLINE: the seconds left of this call)
+set -u
+T0=$SECONDS
+. "$(dirname "$0")/env.sh"
+L=/tmp/s12-exp; mkdir -p "$L"
+S=$OUT/summary.txt
+if [ "${PART:-exp}" = exp ]; then
+  SMOLVK_VALIDATION=1 timeout 120 "$BIN/test_ops" --gtest_filter="${OPS_FILTER:-MatmulCoopmat*}" > "$L/test_ops.log" 2>&1
+  echo "test_ops (validation): rc=$? $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$L/test_ops.log" | tr '\n' ' ')" >> "$S"
+  grep -E '^\[  FAILED|Failure|VUID' "$L/test_ops.log" | head -10 >> "$S"
+  if [ -n "${TILES:-}" ]; then
+    args=(); for t in $TILES; do args+=(--tile "$t"); done
+    timeout ${SWEEP_TIMEOUT:-150} "$BIN/bench_ops" 3 "${args[@]}" > "$OUT/sweep_vision.txt" 2>&1; echo "sweep vision rc=$?" >> "$S"
+  fi
+  SMOLVK_TRACE_ENCODE=1 "$BIN/smolvk" bench --shape 256m --tiles 17 --new-tokens 2 --reps 3 --no-cold-start > "$L/trace17.txt" 2>&1
+  echo "trace 17 rc=$?" >> "$S"; grep -E '^\[enc\]' "$L/trace17.txt" | tail -7 >> "$S"
+  for v in ${VARIANTS:-base=}; do
+    name=${v%%=*}; envs=${v#*=}
+    (
+      [ -n "$envs" ] && export ${envs//,/ }
+      for c in "--tiles 17" "--batch 8 --tiles 13" "--batch 32 --tiles 1 --new-tokens 64"; do
+        n=$(echo "$c" | tr -d ' -')
+        "$BIN/smolvk" bench --shape 256m --new-tokens 4 --reps 5 --no-cold-start $c > "$L/bench_${name}_$n.txt" 2>&1
+        echo "$name $c rc=$? $(grep -E 'image encode ms|prefill ms|time to first token|decode tokens/s' "$L/bench_${name}_$n.txt" | awk '{printf "%s | ", $0}')" >> "$S"
+      done
+    )
+  done
+  "$BIN/smolvk" profile --shape 256m --tiles 17 --new-tokens 4 --top 40 > "$L/profile_17.txt" 2>&1; echo "profile 17 rc=$?" >> "$S"
+  tar czf "$OUT/logs.tgz" -C "$L" .
+fi
+if [ "${PART}" = final ]; then
+  SMOLVK_VALIDATION=1 timeout 120 "$BIN/test_model" > "$L/test_model.log" 2>&1
+  echo "test_model (validation): rc=$? $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$L/test_model.log" | tr '\n' ' ')" >> "$S"
+  SMOLVK_VALIDATION=1 timeout 90 "$BIN/test_ops" --gtest_filter='MatmulCoopmat*:OpList.*:MatmulFused*:Patch.*:AttentionCoopmat*' > "$L/test_ops.log" 2>&1
+  echo "test_ops (validation): rc=$? $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$L/test_ops.log" | tr '\n' ' ')" >> "$S"
+  SMOLVK_VALIDATION=1 timeout 60 "$BIN/test_runtime" --gtest_filter='StagedTransfers.*:Program*' > "$L/test_runtime.log" 2>&1
+  echo "test_runtime (validation): rc=$? $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$L/test_runtime.log" | tr '\n' ' ')" >> "$S"
+  grep -E '^\[  FAILED|Failure|VUID' "$L/test_model.log" "$L/test_ops.log" "$L/test_runtime.log" | head -10 >> "$S"
+  for c in "--tiles 1" "--tiles 17"; do
+    n=$(echo "$c" | tr -d ' -')
+    "$BIN/smolvk" bench --shape 256m --new-tokens 4 --reps 5 --no-cold-start $c > "$L/bench_$n.txt" 2>&1
+    echo "bench $c rc=$?" >> "$S"; sed -n '/min/,/time to first/p' "$L/bench_$n.txt" >> "$S"
+  done
+  timeout ${SIDE_TIMEOUT:-300} python3 tools/bench/side_by_side.py --smolvk "$BIN/smolvk" --reps 3 --warmup 1 \
+    --batched-prefill 8x13,32x1 --json-out "$L/side_by_side.json" > "$L/side_by_side.txt" 2>&1
+  echo "side by side: rc=$?" >> "$S"; cat "$L/side_by_side.txt" >> "$S"
+  tar czf "$OUT/logs.tgz" -C "$L" .
+fi
+serve() {  # serve CLIENTS NAME EXTRA_SERVER_ARGS
+  timeout ${SERVE_TIMEOUT:-200} python3 tools/bench/serve_bench.py --build /tmp/b --model /tmp/ck256 \
+    --clients $1 --new-tokens 128 --rounds ${ROUNDS:-2} --server-args "$3" \
+    --json "$L/serve_$2.json" > "$L/serve_$2.txt" 2> "$L/serve_$2.err"
+  echo "serve_bench $2 [$3]: rc=$?" >> "$S"; cat "$L/serve_$2.txt" >> "$S"; tail -3 "$L/serve_$2.err" >> "$S"
+}
+if [ -n "${CLIENTS:-}" ]; then
+  python3 tools/bench/make_random_checkpoint.py --out /tmp/ck256 --resize-edge 512 > "$L/ckpt.log" 2>&1
+  echo "checkpoint: rc=$? $(tail -1 "$L/ckpt.log")" >> "$S"
+  mkdir -p /tmp/b/apps && ln -sf "$PWD/$BIN/smolvk" "$PWD/$BIN/smolvk-serve" /tmp/b/apps/
+  serve "$CLIENTS" pipelined ""
+  [ -n "${OFF_CLIENTS:-}" ] && serve "$OFF_CLIENTS" one_step "--pipeline-decode 0"
+  tar czf "$OUT/logs.tgz" -C "$L" .
+fi
+if [ -n "${FAMILY:-}" ]; then
+  left=$(( ${LIMIT:-590} - (SECONDS - T0) ))
+  echo "family: $left s left for [$FAMILY]" >> "$S"
+  OUT=$OUT/family CASES="$FAMILY" DEADLINE=$left bash tools/gpu/s12_family.sh > "$L/family.out" 2>&1
+  echo "family rc=$?" >> "$S"
+fi
+cat "$S"
