@@ -157,9 +157,9 @@ struct BatchSession::State {
 
     Context& ctx = I.ctx;
     const int64_t V = I.config.text.vocab_size;
-    Model::Impl::RunBuffers rb{upload_vector(ctx, L.ids),          upload_vector(ctx, L.positions),
-                               upload_vector(ctx, L.kv_start),     upload_vector(ctx, L.last_rows),
-                               upload_vector(ctx, targets),        ctx.create_buffer(uint64_t(n * V) * 4),
+    const std::vector<Buffer> in = upload_vectors(
+        ctx, {bytes_of(L.ids), bytes_of(L.positions), bytes_of(L.kv_start), bytes_of(L.last_rows), bytes_of(targets)});
+    Model::Impl::RunBuffers rb{in[0], in[1], in[2], in[3], in[4], ctx.create_buffer(uint64_t(n * V) * 4),
                                ctx.create_buffer(uint64_t(n) * 4), {}};
     std::vector<ops::SamplingParams> sampling;
     for (const auto& s : settings) sampling.push_back(to_ops(s.sampling));

@@ -22,6 +22,27 @@ Buffer upload_vector(Context& ctx, const std::vector<T>& v) {
   return b;
 }
 
+// Device copies of several host arrays as one queued copy (Context::upload_async): one
+// submission, so a later upload does not wait behind GPU work queued after these.
+struct HostBytes {
+  const void* data = nullptr;
+  uint64_t bytes = 0;
+};
+template <class T>
+HostBytes bytes_of(const std::vector<T>& v) {
+  return {v.data(), v.size() * sizeof(T)};
+}
+inline std::vector<Buffer> upload_vectors(Context& ctx, std::initializer_list<HostBytes> arrays) {
+  std::vector<Buffer> out;
+  std::vector<Context::BufferUpload> ups;
+  for (const HostBytes& a : arrays) {
+    out.push_back(ctx.create_buffer(std::max<uint64_t>(4, a.bytes)));
+    if (a.bytes) ups.push_back({out.back(), a.data, a.bytes, 0});
+  }
+  if (!ups.empty()) ctx.upload_async(ups);
+  return out;
+}
+
 // What the checkpoint's files say (config, tokenizer, processor, generation config, chat
 // template, image tokens, stop ids: loader/checkpoint.h), and the model's device state.
 struct Model::Impl : Checkpoint {

@@ -329,8 +329,10 @@ Buffer Model::Impl::run_encoder(const std::vector<const ImageUnit*>& units, int6
     pieces.push_back({padded.data(), uint64_t(u->count) * tile_bytes, uint64_t(n) * tile_bytes});
     n += u->count;
   }
-  Buffer lut_b;  // per call, like the other inputs: a call's buffers all go when it ends
-  if (as_bytes) lut_b = upload_vector(ctx, pixel_lut_host());
+  // Per call, like the other inputs (a call's buffers all go when it ends); uploaded with the
+  // first pass's tiles.
+  Buffer lut_b;
+  if (as_bytes) lut_b = ctx.create_buffer(pixel_lut_host().size() * 4);
   const int P = int(config.vision.patches_per_side());
   ops::PatchLayout layout = ops::patch_layout(mask, N, H, W, int(config.vision.patch_size), P);
   const int64_t S = layout.seq;
@@ -355,18 +357,22 @@ Buffer Model::Impl::run_encoder(const std::vector<const ImageUnit*>& units, int6
   };
   while (chunk < N && !aligned(chunk)) --chunk;
   if (chunk < 1) chunk = N;
-  Buffer ids_b = upload_vector(ctx, layout.position_ids), valid_b = upload_vector(ctx, layout.valid);
-  // The tiles' pixels go up a pass at a time, each while the pass before it runs.
-  const auto upload_tiles = [&](int64_t t0, int64_t n) {
+  Buffer ids_b = ctx.create_buffer(std::max<uint64_t>(4, layout.position_ids.size() * 4));
+  Buffer valid_b = ctx.create_buffer(std::max<uint64_t>(4, layout.valid.size() * 4));
+  // The tiles' pixels go up a pass at a time, each while the pass before it runs; the first
+  // pass's with the table, position ids and valid flags, as one queued copy.
+  const auto upload_tiles = [&](int64_t t0, int64_t n, std::vector<Context::BufferUpload> ups) {
     const uint64_t lo = uint64_t(t0) * tile_bytes, hi = uint64_t(t0 + n) * tile_bytes;
-    std::vector<Context::UploadPiece> part;
     for (const Context::UploadPiece& p : pieces) {
       const uint64_t a = std::max(lo, p.dst_offset), b = std::min(hi, p.dst_offset + p.bytes);
-      if (a < b) part.push_back({static_cast<const uint8_t*>(p.src) + (a - p.dst_offset), b - a, a});
+      if (a < b) ups.push_back({pix_b, static_cast<const uint8_t*>(p.src) + (a - p.dst_offset), b - a, a});
     }
-    ctx.upload_async(pix_b, part);  // the pass that reads them is submitted after
+    ctx.upload_async(ups);  // the pass that reads them is submitted after
   };
-  upload_tiles(0, std::min(chunk, N));
+  std::vector<Context::BufferUpload> first{{ids_b, layout.position_ids.data(), layout.position_ids.size() * 4, 0},
+                                           {valid_b, layout.valid.data(), layout.valid.size() * 4, 0}};
+  if (as_bytes) first.push_back({lut_b, pixel_lut_host().data(), pixel_lut_host().size() * 4, 0});
+  upload_tiles(0, std::min(chunk, N), std::move(first));
   host.upload_ms = ms_since(t_upload);
   const auto record = [&](int64_t t0) {
     const auto t_record = Clock::now();
@@ -406,7 +412,7 @@ Buffer Model::Impl::run_encoder(const std::vector<const ImageUnit*>& units, int6
   for (int64_t t0 = chunk; t0 < N; t0 += chunk) {
     Program next = record(t0);
     const auto t_pixels = Clock::now();
-    upload_tiles(t0, std::min(chunk, N - t0));
+    upload_tiles(t0, std::min(chunk, N - t0), {});
     host.upload_ms += ms_since(t_pixels);
     next.submit();
     finish(running);
@@ -663,9 +669,9 @@ std::vector<Result> Model::Impl::run(std::span<const Request> batch, const std::
   if (!cache) fresh = make_kv_cache(ctx, config, B, L.capacity);
   const KvCache& kv = cache ? *cache : fresh;
   const DeviceTensor& rope = rope_for(kv.capacity);
-  RunBuffers rb{upload_vector(ctx, L.ids),          upload_vector(ctx, L.positions),
-                upload_vector(ctx, L.kv_start),     upload_vector(ctx, L.last_rows),
-                upload_vector(ctx, targets),        ctx.create_buffer(uint64_t(B * tc.vocab_size) * 4),
+  const std::vector<Buffer> in = upload_vectors(
+      ctx, {bytes_of(L.ids), bytes_of(L.positions), bytes_of(L.kv_start), bytes_of(L.last_rows), bytes_of(targets)});
+  RunBuffers rb{in[0], in[1], in[2], in[3], in[4], ctx.create_buffer(uint64_t(B * tc.vocab_size) * 4),
                 ctx.create_buffer(uint64_t(B) * 4), {}};
   if (L.embeds) rb.embeds = upload_vector(ctx, batch[0].input_embeds);
   prefill_host.upload_ms = ms_since(t0);

@@ -547,53 +547,79 @@ void Context::upload_async(const Buffer& dst, std::span<const UploadPiece> piece
 }
 
 void Context::upload_pieces(const Buffer& dst, std::span<const UploadPiece> pieces, bool wait) {
+  std::vector<BufferUpload> uploads;
+  for (const UploadPiece& p : pieces) uploads.push_back({dst, p.src, p.bytes, p.dst_offset});
+  upload_many(uploads, wait);
+}
+
+void Context::upload_async(std::span<const BufferUpload> uploads) { upload_many(uploads, false); }
+
+void Context::upload_many(std::span<const BufferUpload> uploads, bool wait) {
   uint64_t total = 0;
-  for (const UploadPiece& p : pieces) {
-    check_range(dst, p.bytes, p.dst_offset, "upload");
-    total += p.bytes;
+  for (const BufferUpload& u : uploads) {
+    check_range(u.dst, u.bytes, u.dst_offset, "upload");
+    total += u.bytes;
   }
   impl_->check_alive("an upload");
   if (total == 0) return;
   Impl& I = *impl_;
   std::lock_guard lock(I.transfer_mutex);
-  const Allocation* a = dst.allocation();
-  if (a->block->mapped) {
-    for (const UploadPiece& p : pieces) copy_bytes(a->block->mapped + a->offset + p.dst_offset, p.src, p.bytes);
+  // Host-visible device memory (one memory type for all buffers) is written in place.
+  if (uploads.front().dst.allocation()->block->mapped) {
+    for (const BufferUpload& u : uploads) {
+      const Allocation* a = u.dst.allocation();
+      copy_bytes(a->block->mapped + a->offset + u.dst_offset, u.src, u.bytes);
+    }
     return;
   }
   I.ensure_staging();
-  I.settle_transfers();  // an earlier upload_async may still read the staging buffer
   const uint64_t half = I.staging->size / 2 / 256 * 256;
   const VkCommandBuffer cmds[2] = {I.transfer_cmd, I.transfer_cmd2};
   const VkFence fences[2] = {I.transfer_fence, I.transfer_fence2};
   bool* busy = I.transfer_busy;
-  int h = 0;
+  // The halves are used in turn across calls; a half is waited for only when it is about to be
+  // written again, so an upload queued behind long GPU work does not hold up the next one.
+  int& h = I.transfer_half;
+  const auto claim = [&] {
+    if (busy[h]) {
+      busy[h] = false;
+      I.wait(fences[h]);
+    }
+  };
   uint64_t fill = 0;
-  std::vector<VkBufferCopy> regions;
+  std::vector<std::pair<VkBuffer, VkBufferCopy>> regions;  // in order, by destination block
   const auto flush = [&] {
     record_transfer(cmds[h], [&](VkCommandBuffer cmd) {
-      vkCmdCopyBuffer(cmd, I.staging->buffer, a->block->buffer, uint32_t(regions.size()), regions.data());
+      std::vector<VkBufferCopy> run;
+      for (size_t i = 0; i < regions.size(); ++i) {
+        run.push_back(regions[i].second);
+        if (i + 1 == regions.size() || regions[i + 1].first != regions[i].first) {
+          vkCmdCopyBuffer(cmd, I.staging->buffer, regions[i].first, uint32_t(run.size()), run.data());
+          run.clear();
+        }
+      }
     });
     I.submit(cmds[h], fences[h]);
     busy[h] = true;
     regions.clear();
     fill = 0;
     h ^= 1;
-    if (busy[h]) {  // the other half's transfer must be done before it is written again
-      busy[h] = false;
-      I.wait(fences[h]);
-    }
   };
   try {
-    for (const UploadPiece& p : pieces)
-      for (uint64_t done = 0; done < p.bytes;) {
-        const uint64_t n = std::min(p.bytes - done, half - fill);
-        copy_bytes(static_cast<uint8_t*>(I.staging->mapped) + uint64_t(h) * half + fill, static_cast<const uint8_t*>(p.src) + done, n);
-        regions.push_back({uint64_t(h) * half + fill, a->offset + p.dst_offset + done, n});
+    claim();
+    for (const BufferUpload& u : uploads) {
+      const Allocation* a = u.dst.allocation();
+      for (uint64_t done = 0; done < u.bytes;) {
+        if (fill == 0) claim();
+        const uint64_t n = std::min(u.bytes - done, half - fill);
+        copy_bytes(static_cast<uint8_t*>(I.staging->mapped) + uint64_t(h) * half + fill,
+                   static_cast<const uint8_t*>(u.src) + done, n);
+        regions.push_back({a->block->buffer, {uint64_t(h) * half + fill, a->offset + u.dst_offset + done, n}});
         fill += n;
         done += n;
         if (fill == half) flush();
       }
+    }
     if (!regions.empty()) flush();
     if (wait) I.settle_transfers();
   } catch (...) {

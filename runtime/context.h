@@ -134,6 +134,14 @@ class Context {
   // up and copy. The next transfer of any kind waits for it first. The sources may be freed
   // on return.
   void upload_async(const Buffer& dst, std::span<const UploadPiece> pieces);
+  // Host ranges into several buffers as one queued copy (one submission while they fit half
+  // the staging buffer).
+  struct BufferUpload {
+    Buffer dst;
+    const void* src = nullptr;
+    uint64_t bytes = 0, dst_offset = 0;
+  };
+  void upload_async(std::span<const BufferUpload> uploads);
   void download(const Buffer& src, void* dst, uint64_t bytes, uint64_t src_offset = 0);
   void fill_zero(const Buffer& dst);
   // Device-to-device copies of byte ranges of `src` into `dst` (one submission, waits; the
@@ -169,6 +177,7 @@ class Context {
 
  private:
   void upload_pieces(const Buffer& dst, std::span<const UploadPiece> pieces, bool wait);
+  void upload_many(std::span<const BufferUpload> uploads, bool wait);
   std::unique_ptr<Impl> impl_;
 };
 

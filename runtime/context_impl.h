@@ -100,6 +100,7 @@ struct Context::Impl {
   // Transfers submitted and not yet waited for (Context::upload_async), per half: the staging
   // half and its command buffer are free again once settle_transfers() has waited for them.
   bool transfer_busy[2] = {false, false};
+  int transfer_half = 0;  // the half (and command buffer, fence) the next upload fills first
   void settle_transfers();  // with transfer_mutex held
   std::unique_ptr<HostBuffer> staging;
   // Bound to every descriptor slot a dispatch leaves empty, so shaders whose optional

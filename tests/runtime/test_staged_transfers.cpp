@@ -129,3 +129,23 @@ TEST(StagedTransfers, AsyncUploadsLandInOrderBeforeLaterTransfers) {
   EXPECT_TRUE(back_c == s2);
   EXPECT_TRUE(ctx.take_validation_messages().empty());
 }
+
+// Several buffers in one queued copy: small ones and one crossing into the second half of the
+// staging buffer, each landing in its own buffer at its offset.
+TEST(StagedTransfers, OneAsyncUploadIntoSeveralBuffers) {
+  Context ctx = staged_context();
+  const uint64_t big = (33ull << 20) + 17;
+  Buffer a = ctx.create_buffer(1000), b = ctx.create_buffer(big + 64), c = ctx.create_buffer(4096);
+  const auto pa = pattern(999, 21), pb = pattern(big, 22), pc = pattern(100, 23);
+  const std::vector<Context::BufferUpload> ups{
+      {a, pa.data(), pa.size(), 1}, {b, pb.data(), pb.size(), 64}, {c, pc.data(), pc.size(), 3996}};
+  ctx.upload_async(ups);
+  std::vector<uint8_t> ba(999), bb(big), bc(100);
+  ctx.download(a, ba.data(), 999, 1);
+  ctx.download(b, bb.data(), big, 64);
+  ctx.download(c, bc.data(), 100, 3996);
+  EXPECT_TRUE(ba == pa);
+  EXPECT_TRUE(bb == pb);
+  EXPECT_TRUE(bc == pc);
+  EXPECT_TRUE(ctx.take_validation_messages().empty());
+}

@@ -9,6 +9,8 @@
 #   PART=final bash tools/gpu/s12.sh  the closing run: test_model, the tensor-core op tests and the
 #                                     staged-transfer tests under validation, the 17-tile bench,
 #                                     then side_by_side.py against transformers
+#   PART=check bash tools/gpu/s12.sh  after a last change: the transfer, pixel, timing, batch-session
+#                                     and golden tests under validation, smolvk's first-token benches
 #   CLIENTS=1,32 (any part)           serve_bench afterwards; OFF_CLIENTS=1,32 again with
 #                                     --pipeline-decode 0
 #   FAMILY="cases" (any part)         then tools/gpu/s12_family.sh on those cases, results in
@@ -58,6 +60,19 @@ if [ "${PART}" = final ]; then
   timeout ${SIDE_TIMEOUT:-300} python3 tools/bench/side_by_side.py --smolvk "$BIN/smolvk" --reps 3 --warmup 1 \
     --batched-prefill 8x13,32x1 --json-out "$L/side_by_side.json" > "$L/side_by_side.txt" 2>&1
   echo "side by side: rc=$?" >> "$S"; cat "$L/side_by_side.txt" >> "$S"
+  tar czf "$OUT/logs.tgz" -C "$L" .
+fi
+if [ "${PART}" = check ]; then  # after a last change: its tests, and smolvk's first-token benches
+  SMOLVK_VALIDATION=1 timeout 60 "$BIN/test_runtime" --gtest_filter='StagedTransfers.*:Program*' > "$L/test_runtime.log" 2>&1
+  echo "test_runtime (validation): rc=$? $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$L/test_runtime.log" | tr '\n' ' ')" >> "$S"
+  SMOLVK_VALIDATION=1 timeout 90 "$BIN/test_model" --gtest_filter='PixelBytes.*:Timings.*:BatchSession.*:Golden*' > "$L/test_model.log" 2>&1
+  echo "test_model (validation): rc=$? $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$L/test_model.log" | tr '\n' ' ')" >> "$S"
+  grep -E '^\[  FAILED|Failure|VUID' "$L/test_model.log" "$L/test_runtime.log" | head -10 >> "$S"
+  for c in "--tiles 1" "--tiles 17" "--batch 8 --tiles 13" "--batch 32 --tiles 1"; do
+    n=$(echo "$c" | tr -d ' -')
+    "$BIN/smolvk" bench --shape 256m --new-tokens 4 --reps 5 --no-cold-start $c > "$L/bench_$n.txt" 2>&1
+    echo "bench $c rc=$?" >> "$S"; sed -n '/min/,/time to first/p' "$L/bench_$n.txt" >> "$S"
+  done
   tar czf "$OUT/logs.tgz" -C "$L" .
 fi
 serve() {  # serve CLIENTS NAME EXTRA_SERVER_ARGS
