@@ -75,6 +75,21 @@ if [ "${PART}" = check ]; then  # after a last change: its tests, and smolvk's f
   done
   tar czf "$OUT/logs.tgz" -C "$L" .
 fi
+if [ "${PART}" = big ]; then  # the larger shapes: profiles, and decode-policy variants at batch 8
+  "$BIN/smolvk" profile --shape 8b --tiles 1 --new-tokens 4 --top 25 > "$OUT/profile_8b.txt" 2>&1; echo "profile 8b rc=$?" >> "$S"
+  "$BIN/smolvk" profile --shape smolvlm2-2.2b --tiles 13 --new-tokens 4 --top 25 > "$OUT/profile_22b.txt" 2>&1; echo "profile 2.2b rc=$?" >> "$S"
+  for v in ${VARIANTS:-base=}; do
+    name=${v%%=*}; envs=${v#*=}
+    (
+      [ -n "$envs" ] && export ${envs//,/ }
+      for b in ${BATCHES:-1 8}; do
+        timeout 90 "$BIN/smolvk" bench --shape 8b --batch $b --tiles 1 --new-tokens 16 --warmup 1 --reps 2 --no-cold-start > "$L/big_${name}_b$b.txt" 2>&1
+        echo "8b $name b$b rc=$? $(grep -E 'decode ms/step|time to first' "$L/big_${name}_b$b.txt" | awk '{printf "%s | ", $0}')" >> "$S"
+      done
+    )
+  done
+  tar czf "$OUT/logs.tgz" -C "$L" .
+fi
 serve() {  # serve CLIENTS NAME EXTRA_SERVER_ARGS
   timeout ${SERVE_TIMEOUT:-200} python3 tools/bench/serve_bench.py --build /tmp/b --model /tmp/ck256 \
     --clients $1 --new-tokens 128 --rounds ${ROUNDS:-2} --server-args "$3" \
