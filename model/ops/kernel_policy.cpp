@@ -17,6 +17,7 @@ constexpr Setting kSettings[] = {
     {"FUSE_MATVEC_MAX_ROWS", &KernelPolicy::fuse_matvec_max_rows},
     {"MLP_DECODE_MAX_ROWS", &KernelPolicy::mlp_decode_max_rows},
     {"OPROJ_FOLD", &KernelPolicy::fold_o_proj},
+    {"OPROJ_FOLD_MAX_KIB", &KernelPolicy::fold_o_proj_max_kib},
     {"ROWS_MIN", &KernelPolicy::rows_kernel_min_rows},
     {"COOPMAT_MIN_ROWS", &KernelPolicy::coopmat_min_rows},
     {"ROWS_CPT", &KernelPolicy::rows_cols_per_thread},

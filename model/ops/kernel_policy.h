@@ -24,6 +24,11 @@ struct KernelPolicy {
   uint32_t fuse_matvec_max_rows = 2;
   uint32_t mlp_decode_max_rows = 2;      // the one-dispatch MLP block (needs float atomics)
   uint32_t fold_o_proj = 1;              // a one-split decode step's attention applies o_proj too
+  // ... when o_proj's weight is at most this many KiB: each head's share is read by its own
+  // workgroup, far from the bandwidth a mat-vec reaches on a large matrix (Idefics3-8B's 32 MiB
+  // o_proj: 155 µs a layer in the attention kernel at 228 GB/s on the H200; SmolVLM-256M's
+  // 0.6 MiB one gains a dispatch).
+  uint32_t fold_o_proj_max_kib = 4096;
   uint32_t rows_kernel_min_rows = 17;    // matmul_rows.comp from here to kMatVecMaxRows rows
   uint32_t coopmat_min_rows = 32;        // tensor-core GEMM from here (up to kMatVecMaxRows too; NVIDIA: 8)
   uint32_t rows_cols_per_thread = 0;     // matmul_rows.comp columns per thread; 0 = by width

@@ -227,7 +227,7 @@ size_t OpList::try_decode_block(size_t i) {
   const auto* at = std::get_if<Attention>(&ops_[i]);
   const auto* o = std::get_if<Linear>(&ops_[i + 1]);
   if (!at || !o || o->bias || at->q.shape.size() != 4 || at->q.dim(1) != 1 || !same(o->x, at->out) ||
-      !dead_after(i + 1, at->out))
+      !dead_after(i + 1, at->out) || o->w.bytes() > uint64_t(policy_.fold_o_proj_max_kib) * 1024)
     return 0;
   if (!is_mlp_block(i + 1)) return 0;
   const auto& norm = std::get<RmsNorm>(ops_[i + 2]);

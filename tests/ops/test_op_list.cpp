@@ -139,7 +139,8 @@ TEST(OpList, EveryFusionMatchesTheUnfusedOps) {
       ops::KernelPolicy policy;
       size_t norms, swiglus, ropes, mlps, oproj_attention;
     };
-    ops::KernelPolicy matvec = unfused(), mlp = unfused(), all;
+    ops::KernelPolicy matvec = unfused(), mlp = unfused(), all, capped;
+    capped.fold_o_proj_max_kib = 8;  // o_proj here is 64 x 64 f32 = 16 KiB
     matvec.fuse_matvec_max_rows = 2;
     mlp.fuse_matvec_max_rows = 2;
     mlp.mlp_decode_max_rows = 2;
@@ -147,6 +148,7 @@ TEST(OpList, EveryFusionMatchesTheUnfusedOps) {
     if (atomics) {
       variants.push_back({"+ the one-dispatch MLP", mlp, 0, 0, 0, kLayers, 0});
       variants.push_back({"+ o_proj in the attention kernel", all, 0, 0, 0, kLayers, kLayers});
+      variants.push_back({"o_proj over the fold's size cap stays a mat-vec", capped, 0, 0, 0, kLayers, 0});
     }
     for (const Variant& v : variants) {
       SCOPED_TRACE(v.what);
