@@ -10,20 +10,9 @@
 
 namespace smolvk {
 
-// A device copy of `v` for GPU work submitted after it (Context::upload_async: the host does
-// not wait for the copy; a download or any later transfer does).
-template <class T>
-Buffer upload_vector(Context& ctx, const std::vector<T>& v) {
-  Buffer b = ctx.create_buffer(std::max<uint64_t>(4, v.size() * sizeof(T)));
-  if (!v.empty()) {
-    const Context::UploadPiece piece{v.data(), v.size() * sizeof(T), 0};
-    ctx.upload_async(b, std::span(&piece, 1));
-  }
-  return b;
-}
-
-// Device copies of several host arrays as one queued copy (Context::upload_async): one
-// submission, so a later upload does not wait behind GPU work queued after these.
+// Device copies of host arrays for GPU work submitted after them, as one queued copy
+// (Context::upload_async: the host does not wait for it, and one submission keeps a later
+// upload from waiting behind GPU work queued after these).
 struct HostBytes {
   const void* data = nullptr;
   uint64_t bytes = 0;
@@ -41,6 +30,10 @@ inline std::vector<Buffer> upload_vectors(Context& ctx, std::initializer_list<Ho
   }
   if (!ups.empty()) ctx.upload_async(ups);
   return out;
+}
+template <class T>
+Buffer upload_vector(Context& ctx, const std::vector<T>& v) {
+  return upload_vectors(ctx, {bytes_of(v)}).front();
 }
 
 // What the checkpoint's files say (config, tokenizer, processor, generation config, chat

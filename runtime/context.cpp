@@ -540,16 +540,10 @@ void Context::Impl::settle_transfers() {
     }
 }
 
-void Context::upload(const Buffer& dst, std::span<const UploadPiece> pieces) { upload_pieces(dst, pieces, true); }
-
-void Context::upload_async(const Buffer& dst, std::span<const UploadPiece> pieces) {
-  upload_pieces(dst, pieces, false);
-}
-
-void Context::upload_pieces(const Buffer& dst, std::span<const UploadPiece> pieces, bool wait) {
+void Context::upload(const Buffer& dst, std::span<const UploadPiece> pieces) {
   std::vector<BufferUpload> uploads;
   for (const UploadPiece& p : pieces) uploads.push_back({dst, p.src, p.bytes, p.dst_offset});
-  upload_many(uploads, wait);
+  upload_many(uploads, true);
 }
 
 void Context::upload_async(std::span<const BufferUpload> uploads) { upload_many(uploads, false); }

@@ -129,13 +129,11 @@ class Context {
     uint64_t bytes = 0, dst_offset = 0;
   };
   void upload(const Buffer& dst, std::span<const UploadPiece> pieces);
-  // The same, but returns once the bytes are in the staging buffer and the copy is queued:
-  // work submitted later (one queue) sees them; the host need not wait for the GPU to wake
-  // up and copy. The next transfer of any kind waits for it first. The sources may be freed
-  // on return.
-  void upload_async(const Buffer& dst, std::span<const UploadPiece> pieces);
-  // Host ranges into several buffers as one queued copy (one submission while they fit half
-  // the staging buffer).
+  // Host ranges into one or more buffers as one queued copy (one submission while they fit
+  // half the staging buffer). Returns once the bytes are in the staging buffer: work
+  // submitted later (one queue) sees them, and the host does not wait for the GPU to wake up
+  // and copy. The staging half it used is waited for only when a later transfer needs it
+  // (a download, copy or fill waits for all). The sources may be freed on return.
   struct BufferUpload {
     Buffer dst;
     const void* src = nullptr;
@@ -176,7 +174,6 @@ class Context {
   const Impl& impl() const { return *impl_; }
 
  private:
-  void upload_pieces(const Buffer& dst, std::span<const UploadPiece> pieces, bool wait);
   void upload_many(std::span<const BufferUpload> uploads, bool wait);
   std::unique_ptr<Impl> impl_;
 };

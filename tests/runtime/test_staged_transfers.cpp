@@ -111,13 +111,13 @@ TEST(StagedTransfers, AsyncUploadsLandInOrderBeforeLaterTransfers) {
   Buffer a = ctx.create_buffer(big), b = ctx.create_buffer(small), c = ctx.create_buffer(small);
   auto src = pattern(big, 11);
   const auto want_a = src;
-  const Context::UploadPiece pa{src.data(), big, 0};
-  ctx.upload_async(a, std::span(&pa, 1));  // two halves' worth: one waited half, one left queued
+  const Context::BufferUpload pa{a, src.data(), big, 0};
+  ctx.upload_async(std::span(&pa, 1));  // two halves' worth: one waited half, one left queued
   std::fill(src.begin(), src.end(), uint8_t(0));  // the caller's bytes are no longer needed
   auto s1 = pattern(small, 12), s2 = pattern(small, 13);
-  const Context::UploadPiece p1{s1.data(), small, 0}, p2{s2.data(), small, 0};
-  ctx.upload_async(b, std::span(&p1, 1));
-  ctx.upload_async(b, std::span(&p2, 1));  // the later upload to the same bytes wins
+  const Context::BufferUpload p1{b, s1.data(), small, 0}, p2{b, s2.data(), small, 0};
+  ctx.upload_async(std::span(&p1, 1));
+  ctx.upload_async(std::span(&p2, 1));  // the later upload to the same bytes wins
   const Context::CopyRange all{0, 0, small};
   ctx.copy(b, c, std::span(&all, 1));  // a transfer behind the queued uploads
   std::vector<uint8_t> back_a(big), back_c(small);
