@@ -1,5 +1,4 @@
 // smolvk run: one prompt (+ images) in, the answer streamed to stdout, timings to stderr.
-#include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -74,9 +73,8 @@ int cmd_run(const std::vector<std::string>& argv) {
   if (a.has("video") && !a.has("prompt")) throw std::invalid_argument("--video needs --prompt TEXT (not --prompt-ids)");
 
   Context ctx;
-  const auto load_start = std::chrono::steady_clock::now();
-  auto model = load_model(ctx, model_dir(a), json);
-  const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start).count();
+  double load_ms = 0;
+  auto model = load_model(ctx, model_dir(a), json, &load_ms);
   Request req;
   for (const auto& f : a.all("image")) req.images.push_back(load_image(f));
   if (a.has("video")) {

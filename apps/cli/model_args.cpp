@@ -21,7 +21,7 @@ bool is_demo_model(const std::filesystem::path& dir) {
   return std::filesystem::equivalent(dir, SMOLVK_DEMO_MODEL_DIR, ec);
 }
 
-std::unique_ptr<Model> load_model(Context& ctx, const std::filesystem::path& dir, bool quiet) {
+std::unique_ptr<Model> load_model(Context& ctx, const std::filesystem::path& dir, bool quiet, double* load_ms) {
   if (is_demo_model(dir) && !quiet)
     std::fprintf(stderr,
                  "smolvk: no --model given: using the demo checkpoint %s, which has RANDOM "
@@ -45,11 +45,12 @@ std::unique_ptr<Model> load_model(Context& ctx, const std::filesystem::path& dir
     throw;
   }
   bar.finish();
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  if (load_ms) *load_ms = ms;
   if (!quiet)
     std::fprintf(stderr, "smolvk: loaded %s (%.1fM parameters, %.1f MiB) on %s in %.0f ms\n",
                  m->config().architecture_name.c_str(), double(m->parameter_count()) / 1e6,
-                 double(m->weight_bytes()) / (1 << 20), ctx.caps().name.c_str(),
-                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+                 double(m->weight_bytes()) / (1 << 20), ctx.caps().name.c_str(), ms);
   return m;
 }
 

@@ -11,7 +11,9 @@ namespace smolvk::cli {
 // --model DIR, or the demo checkpoint shipped in examples/ (random weights; says so).
 std::filesystem::path model_dir(const Args& a);
 bool is_demo_model(const std::filesystem::path& dir);
-std::unique_ptr<Model> load_model(Context& ctx, const std::filesystem::path& dir, bool quiet);
+// Loads with a progress bar and a "loaded ... in T ms" line (unless quiet); `load_ms`: that T.
+std::unique_ptr<Model> load_model(Context& ctx, const std::filesystem::path& dir, bool quiet,
+                                  double* load_ms = nullptr);
 SamplingParams sampling_from(const Args& a);
 // The option specs of model_dir + sampling_from.
 std::vector<Args::Spec> model_and_sampling_specs();
