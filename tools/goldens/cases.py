@@ -312,19 +312,13 @@ FULL_SIZE_SMOLVLM2_500M = dict(
               max_pos=8192),
 )
 
-FULL_SIZE_SMOLVLM2_2B = {
-    "name": "full_size_smolvlm2_2b",
-    "arch": "smolvlm",
-    "seed": 5501,
-    "dtype": "float32",
-    "layout": "4.x",
-    "tied": False,
-    "shards": 2,  # hub: model-00001-of-00002 / model-00002-of-00002
-    "vocab_size": 49280,  # reference table (SmolVLM2-2.2B: 49280, <image> 49190)
-    "tokenizer": "smollm2_published_ids",
-    "build_device": "cuda",
-    "omit_vision_defaults": True,
-    "files": {
+# SmolVLM2-2.2B-Instruct: SmolVLM2's layout and files, SmolVLM-Instruct's (2.2B) shapes.
+FULL_SIZE_SMOLVLM2_2B = dict(
+    FULL_SIZE_SMOLVLM2_256M,
+    name="full_size_smolvlm2_2b",
+    seed=5501,
+    shards=2,  # hub: model-00001-of-00002 / model-00002-of-00002 (vocab 49280, <image> 49190)
+    files={
         "chat_template.json": "SmolVLM2-2.2B-Instruct",
         "generation_config.json": "SmolVLM2-2.2B-Instruct",  # eos 49279, pad 2
         # Not found (SOURCES.md): image_seq_len (384/14)^2 / 3^2 = 81 in the 67-byte layout of
@@ -336,14 +330,12 @@ FULL_SIZE_SMOLVLM2_2B = {
     },
     # reference table: 2048 / 24 / 32 / 32 / 8192; θ 273768 (2.2B); 16384 positions as
     # SmolVLM-Instruct (bench --shape 2.2b); SmolVLM2-2.2B's own config.json not found.
-    "text": dict(hidden=2048, heads=32, kv=32, layers=24, inter=8192, rope_theta=273768.0, eps=1e-5,
-                 max_pos=16384),
-    # "as 2.2B": SigLIP-so400m at 384 px, patch 14 (27 x 27 patches)
-    "vision": dict(hidden=1152, heads=16, layers=27, inter=4304, image=384, patch=14, eps=1e-6),
-    "scale": 3,
-    "processor": dict(longest_edge=1536, max_image_size=384, splitting=True),
-    "requests": [PHOTO_13],
-}
+    # "as 2.2B": SigLIP-so400m at 384 px, patch 14 (27 x 27 patches), scale 3.
+    text=FULL_SIZE_2B["text"],
+    vision=FULL_SIZE_2B["vision"],
+    scale=FULL_SIZE_2B["scale"],
+    processor=FULL_SIZE_2B["processor"],
+)
 
 # Idefics3-8B-Llama3: SigLIP-so400m at 364 px (26 x 26 patches), scale 2 (169 tokens a tile),
 # the Llama-3.1-8B decoder. 17 GB in bf16: built on the GPU, saved in 5 GB shards; one image of
