@@ -20,10 +20,29 @@ T0=$SECONDS
 . "$(dirname "$0")/env.sh"
 L=/tmp/s12-exp; mkdir -p "$L"
 S=$OUT/summary.txt
+# gtest NAME TIMEOUT FILTER: one test binary under validation; its verdict (and any failure) in $S.
+gtest() {
+  SMOLVK_VALIDATION=1 timeout "$2" "$BIN/$1" --gtest_filter="$3" > "$L/$1.log" 2>&1
+  echo "$1 (validation): rc=$? $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$L/$1.log" | tr '\n' ' ')" >> "$S"
+  grep -E '^\[  FAILED|Failure|VUID' "$L/$1.log" | head -10 >> "$S"
+}
+# benches PREFIX CASE...: smolvk bench on the 256M shape per case ("--tiles 17", ...); with a
+# PREFIX one summary line of each, without it the whole table.
+benches() {
+  local prefix=$1 c n rc; shift
+  for c in "$@"; do
+    n=$(echo "$c" | tr -d ' -')
+    "$BIN/smolvk" bench --shape 256m --new-tokens 4 --reps 5 --no-cold-start $c > "$L/bench_${prefix}$n.txt" 2>&1
+    rc=$?
+    if [ -n "$prefix" ]; then
+      echo "${prefix%_} $c rc=$rc $(grep -E 'image encode ms|prefill ms|time to first token|decode tokens/s' "$L/bench_${prefix}$n.txt" | awk '{printf "%s | ", $0}')" >> "$S"
+    else
+      echo "bench $c rc=$rc" >> "$S"; sed -n '/min/,/time to first/p' "$L/bench_$n.txt" >> "$S"
+    fi
+  done
+}
 if [ "${PART:-exp}" = exp ]; then
-  SMOLVK_VALIDATION=1 timeout 120 "$BIN/test_ops" --gtest_filter="${OPS_FILTER:-MatmulCoopmat*}" > "$L/test_ops.log" 2>&1
-  echo "test_ops (validation): rc=$? $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$L/test_ops.log" | tr '\n' ' ')" >> "$S"
-  grep -E '^\[  FAILED|Failure|VUID' "$L/test_ops.log" | head -10 >> "$S"
+  gtest test_ops 120 "${OPS_FILTER:-MatmulCoopmat*}"
   if [ -n "${TILES:-}" ]; then
     args=(); for t in $TILES; do args+=(--tile "$t"); done
     timeout ${SWEEP_TIMEOUT:-150} "$BIN/bench_ops" 3 "${args[@]}" > "$OUT/sweep_vision.txt" 2>&1; echo "sweep vision rc=$?" >> "$S"
@@ -34,45 +53,26 @@ if [ "${PART:-exp}" = exp ]; then
     name=${v%%=*}; envs=${v#*=}
     (
       [ -n "$envs" ] && export ${envs//,/ }
-      for c in "--tiles 17" "--batch 8 --tiles 13" "--batch 32 --tiles 1 --new-tokens 64"; do
-        n=$(echo "$c" | tr -d ' -')
-        "$BIN/smolvk" bench --shape 256m --new-tokens 4 --reps 5 --no-cold-start $c > "$L/bench_${name}_$n.txt" 2>&1
-        echo "$name $c rc=$? $(grep -E 'image encode ms|prefill ms|time to first token|decode tokens/s' "$L/bench_${name}_$n.txt" | awk '{printf "%s | ", $0}')" >> "$S"
-      done
+      benches "${name}_" "--tiles 17" "--batch 8 --tiles 13" "--batch 32 --tiles 1 --new-tokens 64"
     )
   done
   "$BIN/smolvk" profile --shape 256m --tiles 17 --new-tokens 4 --top 40 > "$L/profile_17.txt" 2>&1; echo "profile 17 rc=$?" >> "$S"
   tar czf "$OUT/logs.tgz" -C "$L" .
 fi
 if [ "${PART}" = final ]; then
-  SMOLVK_VALIDATION=1 timeout 120 "$BIN/test_model" > "$L/test_model.log" 2>&1
-  echo "test_model (validation): rc=$? $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$L/test_model.log" | tr '\n' ' ')" >> "$S"
-  SMOLVK_VALIDATION=1 timeout 90 "$BIN/test_ops" --gtest_filter='MatmulCoopmat*:OpList.*:MatmulFused*:Patch.*:AttentionCoopmat*' > "$L/test_ops.log" 2>&1
-  echo "test_ops (validation): rc=$? $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$L/test_ops.log" | tr '\n' ' ')" >> "$S"
-  SMOLVK_VALIDATION=1 timeout 60 "$BIN/test_runtime" --gtest_filter='StagedTransfers.*:Program*' > "$L/test_runtime.log" 2>&1
-  echo "test_runtime (validation): rc=$? $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$L/test_runtime.log" | tr '\n' ' ')" >> "$S"
-  grep -E '^\[  FAILED|Failure|VUID' "$L/test_model.log" "$L/test_ops.log" "$L/test_runtime.log" | head -10 >> "$S"
-  for c in "--tiles 1" "--tiles 17"; do
-    n=$(echo "$c" | tr -d ' -')
-    "$BIN/smolvk" bench --shape 256m --new-tokens 4 --reps 5 --no-cold-start $c > "$L/bench_$n.txt" 2>&1
-    echo "bench $c rc=$?" >> "$S"; sed -n '/min/,/time to first/p' "$L/bench_$n.txt" >> "$S"
-  done
+  gtest test_model 120 '*'
+  gtest test_ops 90 'MatmulCoopmat*:OpList.*:MatmulFused*:Patch.*:AttentionCoopmat*'
+  gtest test_runtime 60 'StagedTransfers.*:Program*'
+  benches "" "--tiles 1" "--tiles 17"
   timeout ${SIDE_TIMEOUT:-300} python3 tools/bench/side_by_side.py --smolvk "$BIN/smolvk" --reps 3 --warmup 1 \
     --batched-prefill 8x13,32x1 --json-out "$L/side_by_side.json" > "$L/side_by_side.txt" 2>&1
   echo "side by side: rc=$?" >> "$S"; cat "$L/side_by_side.txt" >> "$S"
   tar czf "$OUT/logs.tgz" -C "$L" .
 fi
 if [ "${PART}" = check ]; then  # after a last change: its tests, and smolvk's first-token benches
-  SMOLVK_VALIDATION=1 timeout 60 "$BIN/test_runtime" --gtest_filter='StagedTransfers.*:Program*' > "$L/test_runtime.log" 2>&1
-  echo "test_runtime (validation): rc=$? $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$L/test_runtime.log" | tr '\n' ' ')" >> "$S"
-  SMOLVK_VALIDATION=1 timeout 90 "$BIN/test_model" --gtest_filter='PixelBytes.*:Timings.*:BatchSession.*:Golden*' > "$L/test_model.log" 2>&1
-  echo "test_model (validation): rc=$? $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$L/test_model.log" | tr '\n' ' ')" >> "$S"
-  grep -E '^\[  FAILED|Failure|VUID' "$L/test_model.log" "$L/test_runtime.log" | head -10 >> "$S"
-  for c in "--tiles 1" "--tiles 17" "--batch 8 --tiles 13" "--batch 32 --tiles 1"; do
-    n=$(echo "$c" | tr -d ' -')
-    "$BIN/smolvk" bench --shape 256m --new-tokens 4 --reps 5 --no-cold-start $c > "$L/bench_$n.txt" 2>&1
-    echo "bench $c rc=$?" >> "$S"; sed -n '/min/,/time to first/p' "$L/bench_$n.txt" >> "$S"
-  done
+  gtest test_runtime 60 'StagedTransfers.*:Program*'
+  gtest test_model 90 'PixelBytes.*:Timings.*:BatchSession.*:Golden*'
+  benches "" "--tiles 1" "--tiles 17" "--batch 8 --tiles 13" "--batch 32 --tiles 1"
   tar czf "$OUT/logs.tgz" -C "$L" .
 fi
 if [ "${PART}" = big ]; then  # the larger shapes: profiles, and decode-policy variants at batch 8
