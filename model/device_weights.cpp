@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 
 #include "model/ops/kernel_policy.h"
 
@@ -29,9 +30,9 @@ struct Uploader {
   uint64_t file_bytes = 0;  // of the checkpoint's tensors uploaded so far
 
   // Concatenates tensors along dim 0 (all must share dtype and trailing dims); with `f16`, their
-  // values as to_f16 converted them instead of the file's bytes.
-  DeviceTensor cat(std::initializer_list<const TensorView*> parts, std::vector<int64_t> shape_tail = {},
-                   const std::vector<uint16_t>* f16 = nullptr) {
+  // values as to_f16 converted them instead of the file's bytes; with `pad`, the heads padded.
+  DeviceTensor cat(std::initializer_list<const TensorView*> parts, const std::vector<uint16_t>* f16 = nullptr,
+                   const HeadPadding* pad = nullptr) {
     const TensorView* first = *parts.begin();
     DType dt = f16 ? DType::F16 : device_dtype(first->dtype, first->name);
     int64_t rows = 0;
@@ -46,12 +47,23 @@ struct Uploader {
     }
     if (f16) bytes = f16->size() * 2;
     std::vector<int64_t> shape{rows};
-    if (shape_tail.empty())
-      shape.insert(shape.end(), first->shape.begin() + 1, first->shape.end());
-    else
-      shape.insert(shape.end(), shape_tail.begin(), shape_tail.end());
+    shape.insert(shape.end(), first->shape.begin() + 1, first->shape.end());
+    std::vector<uint8_t> host;  // the bytes as uploaded, where they are not the file's
+    if (pad) {
+      host.resize(bytes);
+      if (f16) {
+        std::memcpy(host.data(), f16->data(), bytes);
+      } else {
+        size_t off = 0;
+        for (const TensorView* t : parts) std::memcpy(host.data() + std::exchange(off, off + t->bytes), t->data, t->bytes);
+      }
+      host = pad_heads(host.data(), dtype_size(dt), shape, *pad, first->name);
+      bytes = host.size();
+    }
     DeviceTensor d{ctx.create_buffer(bytes), dt, shape};
-    if (f16) {
+    if (pad) {
+      ctx.upload(d.buffer, host.data(), bytes);
+    } else if (f16) {
       ctx.upload(d.buffer, f16->data(), bytes);
     } else {
       uint64_t off = 0;
@@ -82,40 +94,68 @@ struct Uploader {
 
   // A linear layer that runs on the tensor-core GEMM: weight and bias (none unless every bias
   // part is there) in `gemm` (f16) when both convert, else in the checkpoint's dtype.
+  // `w_pad`, `b_pad`: the attention heads' zero padding of the weight and the bias.
   void gemm_linear(std::optional<DType> gemm, std::initializer_list<const TensorView*> weight,
-                   std::initializer_list<const TensorView*> bias, DeviceTensor& w, DeviceTensor& b) {
+                   std::initializer_list<const TensorView*> bias, DeviceTensor& w, DeviceTensor& b,
+                   const HeadPadding* w_pad = nullptr, const HeadPadding* b_pad = nullptr) {
     const bool has_bias = bias.size() > 0 && std::find(bias.begin(), bias.end(), nullptr) == bias.end();
     if (gemm == DType::F16) {
       const auto wh = to_f16(weight);
       const auto bh = has_bias ? to_f16(bias) : std::optional<std::vector<uint16_t>>(std::vector<uint16_t>{});
       if (wh && bh) {
-        w = cat(weight, {}, &*wh);
-        if (has_bias) b = cat(bias, {}, &*bh);
+        w = cat(weight, &*wh, w_pad);
+        if (has_bias) b = cat(bias, &*bh, b_pad);
         return;
       }
     }
-    w = cat(weight);
-    if (has_bias) b = cat(bias);
+    w = cat(weight, nullptr, w_pad);
+    if (has_bias) b = cat(bias, nullptr, b_pad);
   }
 };
 
 }  // namespace
 
+std::vector<uint8_t> pad_heads(const uint8_t* src, size_t elem, std::vector<int64_t>& shape, const HeadPadding& p,
+                               const std::string& name) {
+  const int64_t R = shape.empty() ? 0 : shape[0], C = shape.size() > 1 ? shape[1] : 1;
+  const int64_t padded = p.dim == 0 ? R : C;
+  if (shape.empty() || shape.size() > 2 || size_t(p.dim) >= shape.size() || p.hd <= 0 || p.hdp < p.hd ||
+      padded % p.hd != 0)
+    throw std::invalid_argument("tensor " + name + ": cannot pad heads of " + std::to_string(p.hd) + " in dim " +
+                                std::to_string(p.dim) + " of a tensor of " + std::to_string(shape.size()) + " dims");
+  const int64_t heads = padded / p.hd;
+  shape[size_t(p.dim)] = heads * p.hdp;
+  std::vector<uint8_t> out(size_t(R * C / p.hd * p.hdp) * elem, 0);
+  // A run of `hd` heads' values (hd·C elements for rows, hd for columns) then zeros.
+  const int64_t outer = p.dim == 0 ? 1 : R, run = p.dim == 0 ? p.hd * C : p.hd, step = p.dim == 0 ? p.hdp * C : p.hdp;
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t h = 0; h < heads; ++h)
+      std::memcpy(out.data() + size_t((o * heads + h) * step) * elem, src + size_t((o * heads + h) * run) * elem,
+                  size_t(run) * elem);
+  return out;
+}
+
 DeviceWeights upload_weights(Context& ctx, const ModelConfig& c, const WeightSet& w, std::optional<DType> gemm,
-                             const std::function<void(uint64_t)>& on_bytes) {
+                             int64_t vision_head_dim, const std::function<void(uint64_t)>& on_bytes) {
+  if (vision_head_dim == 0) vision_head_dim = c.vision.head_dim;
   DeviceWeights d;
   Uploader up{ctx, d, on_bytes};
   const int64_t p = c.vision.patch_size, ch = c.vision.num_channels;
   up.gemm_linear(gemm, {w.vision.patch_embedding.weight}, {w.vision.patch_embedding.bias}, d.patch_w, d.patch_b);
   d.patch_w.shape = {d.patch_w.shape[0], ch * p * p};  // the conv weight flattened as (c, ky, kx)
   d.position_embedding = up.one(w.vision.position_embedding);
+  // q, k, v's rows and out_proj's columns are laid out per head of vision_head_dim.
+  d.vision_head_dim = vision_head_dim;
+  const HeadPadding rows_pad{0, c.vision.head_dim, vision_head_dim}, cols_pad{1, c.vision.head_dim, vision_head_dim};
+  const bool padded = vision_head_dim != c.vision.head_dim;
   for (const auto& l : w.vision.layers) {
     DeviceVisionLayer v;
     v.ln1_w = up.one(l.layer_norm1.weight);
     v.ln1_b = up.one(l.layer_norm1.bias);
     up.gemm_linear(gemm, {l.q_proj.weight, l.k_proj.weight, l.v_proj.weight},
-                   {l.q_proj.bias, l.k_proj.bias, l.v_proj.bias}, v.qkv_w, v.qkv_b);
-    up.gemm_linear(gemm, {l.out_proj.weight}, {l.out_proj.bias}, v.out_w, v.out_b);
+                   {l.q_proj.bias, l.k_proj.bias, l.v_proj.bias}, v.qkv_w, v.qkv_b, padded ? &rows_pad : nullptr,
+                   padded ? &rows_pad : nullptr);
+    up.gemm_linear(gemm, {l.out_proj.weight}, {l.out_proj.bias}, v.out_w, v.out_b, padded ? &cols_pad : nullptr);
     v.ln2_w = up.one(l.layer_norm2.weight);
     v.ln2_b = up.one(l.layer_norm2.bias);
     up.gemm_linear(gemm, {l.fc1.weight}, {l.fc1.bias}, v.fc1_w, v.fc1_b);

@@ -4,6 +4,7 @@
 // in] matrix and gate/up into one [2I, in] so each is a single matmul.
 #include <functional>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "loader/config.h"
@@ -37,15 +38,32 @@ struct DeviceWeights {
   std::vector<DeviceTextLayer> text;
   uint64_t bytes = 0;
   uint64_t parameters = 0;
+  // The head dim q, k, v's rows and out_proj's columns are laid out in (pad_heads): the
+  // config's, or ops::vision_attention_head_dim's padding of it.
+  int64_t vision_head_dim = 0;
 };
+
+// Zero padding of attention heads in a 1-D or 2-D tensor: dim 0 (rows: a fused q|k|v weight
+// [3·H·hd, in] or its bias) or dim 1 (columns: out_proj's weight [out, H·hd]) holds heads of
+// `hd` that become `hdp` long, the new rows or columns zero.
+struct HeadPadding {
+  int dim = 0;
+  int64_t hd = 0, hdp = 0;
+};
+// `src`'s values (elements of `elem` bytes) with `p` applied; `shape` is updated. Throws,
+// naming the tensor, when the dim does not hold whole heads.
+std::vector<uint8_t> pad_heads(const uint8_t* src, size_t elem, std::vector<int64_t>& shape, const HeadPadding& p,
+                               const std::string& name);
 
 // `gemm`: the dtype for the weights and biases of the vision encoder's and connector's linear
 // layers (patch embedding included) (ops::tensor_core_weight_dtype), where bf16 converts without overflow; nullopt
 // keeps every tensor in the checkpoint's dtype.
+// `vision_head_dim`: the head dim of the vision attention's layout (ops::vision_attention_head_dim;
+// 0 = the config's).
 // `on_bytes(done)` after each tensor: the bytes of the checkpoint's tensors uploaded so far
 // (a converted tensor counts its size in the file).
 DeviceWeights upload_weights(Context& ctx, const ModelConfig& config, const WeightSet& w,
-                             std::optional<DType> gemm = std::nullopt,
+                             std::optional<DType> gemm = std::nullopt, int64_t vision_head_dim = 0,
                              const std::function<void(uint64_t done)>& on_bytes = {});
 
 }  // namespace smolvk

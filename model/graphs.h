@@ -30,9 +30,10 @@ void build_vision(Graph& g, const ModelConfig& c, const DeviceWeights& w, const 
 // Tiles per encoder pass of `seq` tokens each, with the GEMM/attention-only activations in
 // `act_bytes` per value: what `pass_bytes` of activations hold (or the policy's fixed
 // `fixed_tiles`), and no more than lets the widest activation (the f32 residual stream, qkv
-// or the MLP's) fit one binding of `max_binding_bytes`. At least 1.
+// or the MLP's) fit one binding of `max_binding_bytes`. At least 1. `head_dim`: the attention's,
+// padded (DeviceWeights::vision_head_dim; 0 = the config's).
 int64_t vision_pass_tiles(const VisionConfig& vc, int64_t seq, uint64_t act_bytes, uint64_t pass_bytes,
-                          uint32_t fixed_tiles, uint64_t max_binding_bytes);
+                          uint32_t fixed_tiles, uint64_t max_binding_bytes, int64_t head_dim = 0);
 
 struct KvCache {
   std::vector<DeviceTensor> k, v;  // per layer f32 [B, Hkv, C, D]

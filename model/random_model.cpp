@@ -35,11 +35,15 @@ class RandomWeights {
   DeviceTensor tensor(std::vector<int64_t> shape, float mean, float std) {
     return tensor_as(dtype_, std::move(shape), mean, std);
   }
-  DeviceTensor tensor_as(DType dtype, std::vector<int64_t> shape, float mean, float std) {
+  // With `pad`, the values are drawn for `shape` and then its heads padded, as upload_weights
+  // pads a checkpoint's.
+  DeviceTensor tensor_as(DType dtype, std::vector<int64_t> shape, float mean, float std,
+                         const HeadPadding* pad = nullptr) {
     int64_t n = 1;
     for (int64_t d : shape) n *= d;
     std::vector<uint8_t> host(size_t(n) * dtype_size(dtype));
     fill(host.data(), n, mean, std, tensor_index_++, dtype);
+    if (pad) host = pad_heads(host.data(), dtype_size(dtype), shape, *pad, "random vision attention weight");
     DeviceTensor t{upload_vector(ctx_, host), dtype, std::move(shape)};
     out_.parameters += uint64_t(n);
     out_.bytes += host.size();
@@ -49,10 +53,12 @@ class RandomWeights {
   DeviceTensor bias(int64_t n) { return tensor({n}, 0.0f, 0.02f); }
   // A tensor-core GEMM's weight and bias, in `gemm` for a bf16 model, as upload_weights stores
   // a checkpoint's.
-  DeviceTensor gemm_linear(std::optional<DType> gemm, int64_t out, int64_t in) {
-    return tensor_as(gemm_dtype(gemm), {out, in}, 0.0f, 1.0f / std::sqrt(float(in)));
+  DeviceTensor gemm_linear(std::optional<DType> gemm, int64_t out, int64_t in, const HeadPadding* pad = nullptr) {
+    return tensor_as(gemm_dtype(gemm), {out, in}, 0.0f, 1.0f / std::sqrt(float(in)), pad);
   }
-  DeviceTensor gemm_bias(std::optional<DType> gemm, int64_t n) { return tensor_as(gemm_dtype(gemm), {n}, 0.0f, 0.02f); }
+  DeviceTensor gemm_bias(std::optional<DType> gemm, int64_t n, const HeadPadding* pad = nullptr) {
+    return tensor_as(gemm_dtype(gemm), {n}, 0.0f, 0.02f, pad);
+  }
   DeviceTensor norm_weight(int64_t n) { return tensor({n}, 1.0f, 0.02f); }
 
  private:
@@ -105,13 +111,16 @@ DeviceWeights random_weights(Context& ctx, const ModelConfig& c, DType dtype, ui
   d.patch_w = r.gemm_linear(gemm, H, patch_in);
   d.patch_b = r.gemm_bias(gemm, H);
   d.position_embedding = r.tensor({v.num_patches(), H}, 0.0f, 0.02f);
+  d.vision_head_dim = ops::vision_attention_head_dim(ctx.caps(), v.head_dim);
+  const HeadPadding rows_pad{0, v.head_dim, d.vision_head_dim}, cols_pad{1, v.head_dim, d.vision_head_dim};
+  const bool padded = d.vision_head_dim != v.head_dim;
   for (int64_t i = 0; i < v.num_hidden_layers; ++i) {
     DeviceVisionLayer l;
     l.ln1_w = r.norm_weight(H);
     l.ln1_b = r.bias(H);
-    l.qkv_w = r.gemm_linear(gemm, 3 * H, H);
-    l.qkv_b = r.gemm_bias(gemm, 3 * H);
-    l.out_w = r.gemm_linear(gemm, H, H);
+    l.qkv_w = r.gemm_linear(gemm, 3 * H, H, padded ? &rows_pad : nullptr);
+    l.qkv_b = r.gemm_bias(gemm, 3 * H, padded ? &rows_pad : nullptr);
+    l.out_w = r.gemm_linear(gemm, H, H, padded ? &cols_pad : nullptr);
     l.out_b = r.gemm_bias(gemm, H);
     l.ln2_w = r.norm_weight(H);
     l.ln2_b = r.bias(H);

@@ -65,9 +65,10 @@ std::unique_ptr<Model> Model::load(Context& ctx, const std::filesystem::path& di
   uint64_t total = 0;  // map_weights refuses unused tensors: every tensor is uploaded
   for (const std::string& name : tensors.names()) total += tensors.at(name).bytes;
   if (upload) upload(0, total);
-  I.weights = upload_weights(ctx, I.config, ws, ops::tensor_core_weight_dtype(ctx.caps()), [&](uint64_t done) {
-    if (upload) upload(done, total);
-  });
+  I.weights = upload_weights(ctx, I.config, ws, ops::tensor_core_weight_dtype(ctx.caps()),
+                             ops::vision_attention_head_dim(ctx.caps(), I.config.vision.head_dim), [&](uint64_t done) {
+                               if (upload) upload(done, total);
+                             });
   return std::unique_ptr<Model>(new Model(std::move(impl)));
 }
 
@@ -344,9 +345,10 @@ Buffer Model::Impl::run_encoder(const std::vector<const ImageUnit*>& units, int6
   // The encoder runs over at most `chunk` tiles at a time: its activations (~30 MB a tile at
   // 512 px) then stay bounded however many tiles a request has, at a few more dispatches.
   const auto& vc = config.vision;
-  const uint64_t act = dtype_size(ops::tensor_core_activation_dtype(ctx.caps(), N * S, vc.hidden_size, vc.head_dim));
+  const int64_t hd = weights.vision_head_dim ? weights.vision_head_dim : vc.head_dim;
+  const uint64_t act = dtype_size(ops::tensor_core_activation_dtype(ctx.caps(), N * S, vc.hidden_size, hd));
   int64_t chunk = vision_pass_tiles(vc, S, act, kVisionPassBytes, ops::kernel_policy(ctx.caps()).vision_chunk_tiles,
-                                    ctx.caps().max_storage_buffer_range);
+                                    ctx.caps().max_storage_buffer_range, hd);
   const uint64_t align = std::max<uint64_t>(1, ctx.caps().min_storage_buffer_offset_alignment);
   // Each pass binds its tiles at offsets that must be aligned: the most tiles up to `chunk`
   // that keep them so, else one pass of all.

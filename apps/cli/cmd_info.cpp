@@ -20,6 +20,14 @@ struct KernelRow {
   std::string kernel;
 };
 
+// SigLIP-so400m's attention (SmolVLM-Instruct, SmolVLM2-2.2B, Idefics3-8B): heads of 72, padded
+// where that puts them on tensor cores.
+std::string so400m_attention(const Capabilities& c) {
+  const int64_t hd = ops::vision_attention_head_dim(c, 72);
+  return ops::encoder_attention_kernel_choice(c, hd, 729) +
+         (hd != 72 ? " (heads padded to " + std::to_string(hd) + ")" : std::string());
+}
+
 // The kernels smolvk would run on `c` for SmolVLM-256M's shapes (bf16 checkpoint).
 std::vector<KernelRow> kernel_choices(const Capabilities& c) {
   const DType vision_w = ops::tensor_core_weight_dtype(c).value_or(DType::BF16);
@@ -29,6 +37,7 @@ std::vector<KernelRow> kernel_choices(const Capabilities& c) {
        ops::matmul_kernel_choice(c, 17408, 2304, vision_w, vision_x_half)},
       {"vision GEMM weights", std::string(dtype_name(vision_w))},
       {"vision attention (1,024 keys, head dim 64)", ops::encoder_attention_kernel_choice(c, 64, 1024)},
+      {"vision attention, SigLIP-so400m (729 keys, head dim 72)", so400m_attention(c)},
       {"vision activations between tensor-core kernels",
        std::string(dtype_name(ops::tensor_core_activation_dtype(c, 17408, 768, 64)))},
       {"prefill GEMM (1,108 x 576 -> 960)", ops::matmul_kernel_choice(c, 1108, 960, DType::BF16)},

@@ -148,11 +148,12 @@ std::optional<AttentionCoopmatKernel> attention_flash_kernel(const Capabilities&
   // 8 subgroups × 64 keys: on the H200 (vision encoder, 17 tiles) 5.4 ms against 6.7 for 4 × 64
   // and 6.2 for 4 × 32; with 2 row fragments per subgroup (the policy's default) 8 × 32 keys
   // (64 do not fit 48 KiB) 4.7 ms, and 4 × 32 5.8. Fewer keys, subgroups or row fragments where
-  // shared memory is short (D = 128).
+  // shared memory is short (D = 80: 4 subgroups × 64 keys keep both row fragments; D = 128).
   const uint32_t sg = policy.flash_subgroups, keys = policy.flash_keys, rf = policy.flash_row_frags;
   if (sg == 0 || keys == 0 || keys % 16 != 0 || rf == 0 || rf > 4) return std::nullopt;
   for (const AttentionCoopmatTile t : {AttentionCoopmatTile{sg, keys, true, rf}, AttentionCoopmatTile{sg, 32, true, rf},
-                                       AttentionCoopmatTile{4, 64, true, 1}, AttentionCoopmatTile{4, 32, true, 1},
+                                       AttentionCoopmatTile{4, keys, true, rf}, AttentionCoopmatTile{4, 64, true, 1},
+                                       AttentionCoopmatTile{4, 32, true, 1},
                                        AttentionCoopmatTile{4, 16, true, 1}}) {
     const uint64_t bytes = attention_flash_shared_bytes(uint32_t(D), t);
     if (t.keys <= keys && t.subgroups <= sg && bytes <= caps.max_shared_memory &&

@@ -30,6 +30,7 @@ constexpr Setting kSettings[] = {
     {"ATTN_FLASH_SUBGROUPS", &KernelPolicy::flash_subgroups},
     {"ATTN_FLASH_KEYS", &KernelPolicy::flash_keys},
     {"ATTN_FLASH_ROW_FRAGS", &KernelPolicy::flash_row_frags},
+    {"PAD_VISION_HEADS", &KernelPolicy::pad_vision_heads},
     {"GEMM_BM", &KernelPolicy::gemm_bm},
     {"GEMM_BN", &KernelPolicy::gemm_bn},
     {"GEMM_BK", &KernelPolicy::gemm_bk},
@@ -122,6 +123,17 @@ DType tensor_core_activation_dtype(const Capabilities& caps, int64_t rows, int64
   const bool attention = width % 8 == 0 && head_dim % 16 == 0 &&
                          attention_coopmat_kernel(caps, head_dim, {}, false, "attention").has_value();
   return gemm && attention && kernel_policy(caps).half_activations != 0 ? DType::F16 : DType::F32;
+}
+
+int64_t vision_attention_head_dim(const Capabilities& caps, int64_t head_dim) {
+  const uint32_t pad = kernel_policy(caps).pad_vision_heads;
+  const int64_t padded = (head_dim + 15) / 16 * 16;
+  if (pad == 0 || padded == head_dim || head_dim <= 0) return head_dim;
+  if (pad >= 2) return padded;
+  const auto tensor_cores = [&](int64_t d) {
+    return caps.use_coopmat && attention_coopmat_kernel(caps, d, {}, false, "attention").has_value();
+  };
+  return !tensor_cores(head_dim) && tensor_cores(padded) ? padded : head_dim;
 }
 
 std::optional<DType> tensor_core_weight_dtype(const Capabilities& caps) {

@@ -44,6 +44,9 @@ struct KernelPolicy {
   // 16-row query fragments per subgroup of attention_flash.comp: 2 (32 rows, 32-key blocks
   // at D = 64 in 48 KiB) took the H200's 17-tile vision attention from 5.38 to 4.74 ms.
   uint32_t flash_row_frags = 2;
+  // Vision heads padded with zero rows/columns to the next multiple of 16 (vision_attention_head_dim):
+  // 0 = never, 1 = where that moves the attention onto tensor cores, 2 = always (tests).
+  uint32_t pad_vision_heads = 1;
   // Tensor-core GEMM tile for large M; 0 = the kernel's choice by shape.
   uint32_t gemm_bm = 0, gemm_bn = 0, gemm_bk = 0, gemm_wm = 0, gemm_wn = 0, gemm_stages = 0, gemm_slots = 0;
   uint32_t vision_chunk_tiles = 0;  // tiles per encoder pass; 0 = by a 512 MiB activation budget
@@ -74,6 +77,14 @@ KernelPolicy kernel_policy(const Capabilities& caps);
 // for these shapes — they round their inputs to f16 anyway, so the result is the same and
 // half the bytes move — else f32 (and where the policy's half_activations is 0).
 DType tensor_core_activation_dtype(const Capabilities& caps, int64_t rows, int64_t width, int64_t head_dim);
+
+// The head dim the vision encoder's attention runs at for the checkpoint's `head_dim`: itself,
+// or the next multiple of 16 where the tensor-core attention takes that and not head_dim
+// (SigLIP-so400m's 72 → 80; the policy's pad_vision_heads). upload_weights then lays q, k, v
+// (weights and biases) out with zero rows after each head's and out_proj with zero columns, so
+// the padded q·k and p·v gain only zero products and out_proj reads nothing from the padding;
+// the softmax scale stays 1/√head_dim.
+int64_t vision_attention_head_dim(const Capabilities& caps, int64_t head_dim);
 
 // The dtype the vision encoder's and connector's GEMM weights (and their biases; the patch
 // embedding's too) are stored

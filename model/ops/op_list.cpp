@@ -110,10 +110,10 @@ void OpList::add_position_embedding(const Tensor& h, const Tensor& table, const 
 }
 
 void OpList::attention_encoder(const Tensor& qkv, int64_t q_col, int64_t k_col, int64_t v_col, const Tensor& key_mask,
-                               const Tensor& out, const std::string& name) {
+                               const Tensor& out, const std::string& name, float scale) {
   ops_.push_back(Plain{{qkv, key_mask}, {out}, [=](Graph& g, const auto& r, const auto& w) {
                          ops::attention_encoder(g, {r[0], q_col}, {r[0], k_col}, {r[0], v_col}, r[1], w[0],
-                                                {.scale = 0.0f, .name = name});
+                                                {.scale = scale, .name = name});
                        }});
 }
 

@@ -48,9 +48,9 @@ class OpList {
               const Tensor* lut = nullptr);
   void add_position_embedding(const Tensor& h, const Tensor& table, const Tensor& ids, const std::string& name);
   // Non-causal attention within each tile: q, k, v are the head columns of `qkv` from
-  // q_col, k_col, v_col (attention_encoder).
+  // q_col, k_col, v_col (attention_encoder); softmax scale `scale` (0 = 1/√head dim).
   void attention_encoder(const Tensor& qkv, int64_t q_col, int64_t k_col, int64_t v_col, const Tensor& key_mask,
-                         const Tensor& out, const std::string& name);
+                         const Tensor& out, const std::string& name, float scale = 0.0f);
   void pixel_unshuffle(const Tensor& x, const Tensor& y, int scale, const std::string& name);
   void swiglu(const Tensor& gate_up, const Tensor& out, const std::string& name);
   void rope_qkv_write(const Tensor& qkv, const Tensor& positions, const Tensor& table, const Tensor& q,

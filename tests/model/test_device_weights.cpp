@@ -132,3 +132,80 @@ TEST(F16Weights, OnlyTensorCoreDevicesConvert) {
   c.use_coopmat = true;
   EXPECT_EQ(ops::tensor_core_weight_dtype(c), DType::F16);
 }
+
+// Vision heads padded with zeros (HeadPadding, ops::vision_attention_head_dim): smolvlm_bf16's
+// 2 heads of 20 laid out as heads of 32. q, k, v rows h·32 + d hold the file's rows h·20 + d
+// for d < 20 and zeros after; out_proj's columns likewise; biases of q, k, v too; every other
+// tensor and the parameter count are unchanged.
+TEST(VisionHeads, PaddedWithZeroRowsAndColumns) {
+  const auto dir = test::data_dir() / "smolvlm_bf16";
+  Context& ctx = test::context();
+  const ModelConfig config = load_model_config(dir);
+  SafeTensors tensors = SafeTensors::open(dir);
+  const WeightSet ws = map_weights(config, tensors);
+  const int64_t hd = config.vision.head_dim, H = config.vision.num_attention_heads, D = config.vision.hidden_size;
+  ASSERT_EQ(hd, 20);
+  const DeviceWeights plain = upload_weights(ctx, config, ws);
+  EXPECT_EQ(plain.vision_head_dim, hd);
+  for (std::optional<DType> gemm : {std::optional<DType>{}, std::optional<DType>{DType::F16}}) {
+    const DeviceWeights pad = upload_weights(ctx, config, ws, gemm, 32);
+    EXPECT_EQ(pad.vision_head_dim, 32);
+    EXPECT_EQ(pad.parameters, plain.parameters);
+    const DeviceVisionLayer& l = pad.vision[0];
+    const auto& L0 = ws.vision.layers[0];
+    EXPECT_EQ(l.qkv_w.shape, (std::vector<int64_t>{3 * H * 32, D}));
+    EXPECT_EQ(l.qkv_b.shape, (std::vector<int64_t>{3 * H * 32}));
+    EXPECT_EQ(l.out_w.shape, (std::vector<int64_t>{D, H * 32}));
+    EXPECT_EQ(l.out_b.shape, (std::vector<int64_t>{D}));
+    EXPECT_EQ(l.fc1_w.shape, plain.vision[0].fc1_w.shape);
+    const auto as_stored = [&](uint16_t b) { return gemm ? ops::f32_to_f16(ops::bf16_to_f32(b)) : b; };
+    // q|k|v rows of the file, then the expected padded weight and bias.
+    std::vector<uint16_t> rows, bias;
+    for (const TensorView* t : {L0.q_proj.weight, L0.k_proj.weight, L0.v_proj.weight})
+      for (uint16_t b : host_u16(*t)) rows.push_back(as_stored(b));
+    for (const TensorView* t : {L0.q_proj.bias, L0.k_proj.bias, L0.v_proj.bias})
+      for (uint16_t b : host_u16(*t)) bias.push_back(as_stored(b));
+    std::vector<uint16_t> want_w(size_t(3 * H * 32 * D), 0), want_b(size_t(3 * H * 32), 0);
+    for (int64_t h = 0; h < 3 * H; ++h)
+      for (int64_t d = 0; d < hd; ++d) {
+        want_b[size_t(h * 32 + d)] = bias[size_t(h * hd + d)];
+        for (int64_t c = 0; c < D; ++c) want_w[size_t((h * 32 + d) * D + c)] = rows[size_t((h * hd + d) * D + c)];
+      }
+    EXPECT_EQ(download_u16(ctx, l.qkv_w, want_w.size()), want_w);
+    EXPECT_EQ(download_u16(ctx, l.qkv_b, want_b.size()), want_b);
+    const std::vector<uint16_t> out = host_u16(*L0.out_proj.weight);
+    std::vector<uint16_t> want_o(size_t(D * H * 32), 0);
+    for (int64_t r = 0; r < D; ++r)
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t d = 0; d < hd; ++d)
+          want_o[size_t(r * H * 32 + h * 32 + d)] = as_stored(out[size_t(r * H * hd + h * hd + d)]);
+    EXPECT_EQ(download_u16(ctx, l.out_w, want_o.size()), want_o);
+  }
+  // A tensor whose dim does not hold whole heads is refused by name.
+  std::vector<int64_t> shape{30, 4};
+  const std::vector<uint8_t> src(120 * 4);
+  EXPECT_THROW(pad_heads(src.data(), 4, shape, {0, 20, 32}, "w"), std::invalid_argument);
+}
+
+// Where the heads are padded: only to move the attention onto tensor cores (SigLIP-so400m's
+// 72 → 80 on an H100-like device; 64 stays), never without them, always with the policy's 2.
+TEST(VisionHeads, PaddedWhereTheTensorCoreAttentionTakesThePaddedDim) {
+  Capabilities c;
+  c.subgroup_size = 32;
+  c.subgroup_shuffle = true;
+  c.max_workgroup_invocations = 1024;
+  c.max_workgroup_size = {1024, 1024, 64};
+  c.max_shared_memory = 48 * 1024;
+  c.device_type = "discrete";
+  EXPECT_EQ(ops::vision_attention_head_dim(c, 72), 72);  // no tensor cores
+  c.use_coopmat = true;
+  EXPECT_EQ(ops::vision_attention_head_dim(c, 72), 80);
+  EXPECT_EQ(ops::vision_attention_head_dim(c, 64), 64);
+  EXPECT_EQ(ops::vision_attention_head_dim(c, 20), 32);
+  c.tuning["PAD_VISION_HEADS"] = 0;
+  EXPECT_EQ(ops::vision_attention_head_dim(c, 72), 72);
+  c.tuning["PAD_VISION_HEADS"] = 2;
+  c.use_coopmat = false;
+  EXPECT_EQ(ops::vision_attention_head_dim(c, 72), 80);
+  EXPECT_EQ(ops::vision_attention_head_dim(c, 64), 64);
+}

@@ -174,6 +174,46 @@ TEST(PixelBytes, OverlappedPassesOfOneTileMatchOnePass) {
   EXPECT_LE(test::max_rel_error(vis_a, vis_b), 1e-4);
 }
 
+// The vision heads padded with zeros (SMOLVK_TUNE_PAD_VISION_HEADS=2: idefics3_f32's heads of
+// 12 run as heads of 16, as SigLIP-so400m's 72 run as 80 on tensor cores) give the model the
+// padding-free run gives: the padded q·k and p·v only add zero products and the softmax scale
+// stays 1/√12. A wrong scale, or padding in the wrong rows or columns, would be far off. The
+// f32 tolerance (1e-4 relative) covers the other head dim's summation order; ids identical.
+TEST(VisionHeads, PaddedHeadsGiveTheSameModel) {
+  ContextOptions o = ContextOptions::from_env();
+  o.validation = true;
+  o.fault.clear();
+  o.on_validation_message = [](const std::string& m) { ADD_FAILURE() << "Vulkan validation: " << m; };
+  o.tuning["PAD_VISION_HEADS"] = 2;
+  Context padded_ctx(o);
+  auto plain = Model::load(test::context(), test::data_dir() / kFixture);
+  auto padded = Model::load(padded_ctx, test::data_dir() / kFixture);
+  ASSERT_EQ(plain->config().vision.head_dim, 12);
+  const std::vector<Request> batch{ask({"wide_100x60.png"}), ask({"tall_30x70.png"})};
+  const auto a = plain->generate(batch, opts()), b = padded->generate(batch, opts());
+  ASSERT_EQ(a.size(), 2u);
+  ASSERT_EQ(b.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_LE(test::max_rel_error(a[i].last_logits, b[i].last_logits), 1e-4) << "request " << i;
+    EXPECT_EQ(a[i].output_ids, b[i].output_ids) << "request " << i;
+  }
+  // The padded run's attention really ran at 16: its layer-0 attention dispatch counts 16/12
+  // of the flops.
+  const auto attention_flops = [](const Result& r) {
+    for (const auto& phase : r.profile)
+      for (const auto& d : phase.dispatches)
+        if (d.op == "attention" && d.name.rfind("vision.L0.", 0) == 0) return d.flops;
+    return 0.0;
+  };
+  ASSERT_GT(attention_flops(a[0]), 0.0);
+  EXPECT_DOUBLE_EQ(attention_flops(b[0]) / attention_flops(a[0]), 16.0 / 12.0);
+  std::vector<float> vis_a, vis_b;
+  const auto conn_a = plain->encode_images(plain->prepare(ask({"wide_100x60.png"})), &vis_a);
+  const auto conn_b = padded->encode_images(padded->prepare(ask({"wide_100x60.png"})), &vis_b);
+  EXPECT_LE(test::max_rel_error(conn_a, conn_b), 1e-5);
+  EXPECT_LE(test::max_rel_error(vis_a, vis_b), 1e-5);
+}
+
 // The encoder's pass size: the activation budget, the policy's fixed count, and the device's
 // binding range, which every pass's widest activation must fit (qkv and the MLP's are bound
 // whole). SmolVLM-256M's vision tower at 512 px: 1,024 tokens a tile, 768 wide, MLP 3,072.
@@ -193,4 +233,13 @@ TEST(PixelBytes, EncoderPassesFitTheBindingRange) {
   EXPECT_EQ(vision_pass_tiles(vc, 1024, 2, budget, 17, gib4), 17);
   EXPECT_EQ(vision_pass_tiles(vc, 1024, 4, budget, 17, mib128), 10);
   EXPECT_EQ(vision_pass_tiles(vc, 1024, 4, budget, 0, 1 << 20), 1);
+  // SigLIP-so400m (1,152 wide, 16 heads of 72, MLP 4,304; 729 tokens at 384 px): its heads
+  // padded to 80 widen q, k, v and the attention output, 18.8 against 18.0 MB a tile.
+  VisionConfig so;
+  so.hidden_size = 1152;
+  so.num_attention_heads = 16;
+  so.head_dim = 72;
+  so.intermediate_size = 4304;
+  EXPECT_EQ(vision_pass_tiles(so, 729, 2, budget, 0, gib4), 29);
+  EXPECT_EQ(vision_pass_tiles(so, 729, 2, budget, 0, gib4, 80), 28);
 }

@@ -228,6 +228,8 @@ TEST(AttentionCoopmat, FlashKernelOnTheMmaLayout) {
   flash({2, 37, 3, 64, Mask::None});            // one short block, rows past S
   flash({2, 101, 2, 64, Mask::EmptyTile});      // a tile without a valid key: zeros
   flash({1, 200, 2, 128, Mask::Tail});          // other head dims (32-key blocks at 128)
+  flash({2, 729, 3, 80, Mask::Tail});           // SigLIP-so400m's heads of 72 padded to 80, 27 x 27 patches
+  flash({1, 676, 4, 80, Mask::None, false});    // 26 x 26 patches (Idefics3-8B)
   flash({2, 77, 3, 32, Mask::Random, false});
   flash({1, 16, 2, 16, Mask::None});
   flash({2, 1024, 1, 64, Mask::None, true, {}, false, 3.0f});  // larger scores: the running max moves
@@ -239,6 +241,7 @@ TEST(AttentionCoopmat, OtherHeadDimsAndTiles) {
   REQUIRE_COOPMAT();
   EXPECT_EQ(expect_close({2, 101, 3, 32}), "attention_coopmat");
   EXPECT_EQ(expect_close({1, 200, 2, 128, Mask::Tail}), "attention_coopmat");  // 2 x 32 default
+  EXPECT_EQ(expect_close({2, 729, 3, 80, Mask::Tail}), "attention_coopmat");   // padded so400m heads
   EXPECT_EQ(expect_close({1, 16, 2, 16, Mask::None}), "attention_coopmat");
   EXPECT_EQ(expect_close({2, 300, 2, 64, Mask::Tail, true, {4, 32}}), "attention_coopmat");
   EXPECT_EQ(expect_close({2, 300, 2, 64, Mask::Random, true, {2, 64, false}}), "attention_coopmat");
@@ -284,6 +287,7 @@ TEST(AttentionCoopmat, EmulatedMatchesReference) {
   // f16 q, k, v and out: fused qkv columns and separate tensors.
   emu({2, 101, 2, 32, Mask::Random, true, {}, false, 2.0f, true});
   emu({1, 77, 3, 16, Mask::Tail, false, {1, 16}, false, 2.0f, true});
+  emu({1, 101, 2, 80, Mask::Random, true, {1, 16}});  // five 16-column fragments a head
 }
 
 // Passes on the H100 (max_rel_error 1.5e-4). Mesa's lavapipe returns wrong values for this
@@ -481,6 +485,12 @@ TEST(AttentionCoopmat, FlashKernelNeedsTheProbedLayout) {
   EXPECT_EQ(k->tile.subgroups, 4u);
   EXPECT_EQ(k->tile.keys, 32u);
   EXPECT_LE(k->shared_bytes, c.max_shared_memory);
+  k = ops::attention_flash_kernel(c, 80);  // padded so400m heads: 4 x 64 keeps both row fragments
+  ASSERT_TRUE(k.has_value());
+  EXPECT_EQ(k->tile.subgroups, 4u);
+  EXPECT_EQ(k->tile.keys, 64u);
+  EXPECT_EQ(k->tile.row_frags, 2u);
+  EXPECT_EQ(k->shared_bytes, 45312u);  // K, V 2·64·88·2 + Q 128·88·2 + flags 64·4
   EXPECT_FALSE(ops::attention_flash_kernel(c, 40).has_value());  // D % 16
   c.subgroup_size = 64;
   EXPECT_FALSE(ops::attention_flash_kernel(c, 64).has_value());
