@@ -13,6 +13,7 @@
 #include "model/batch_session.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -24,9 +25,19 @@
 
 namespace smolvk {
 namespace {
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point& t) {
+  const auto now = Clock::now();
+  const double ms = std::chrono::duration<double, std::milli>(now - t).count();
+  t = now;
+  return ms;
+}
+
 // The decode step is recorded for keys up to a bound rounded up to this, so that it is
-// re-recorded once every this many steps at most while the splits stay sized to the context.
+// re-recorded once every this many steps at most while the splits stay sized to the context;
+// or up to the running rows' last position (rounded up to kKeyEndStep) when that is lower.
 constexpr int64_t kKeyBoundStep = 256;
+constexpr int64_t kKeyEndStep = 16;
 constexpr int kMaxSlots = int(Graph::kParamWords - param::kRowSteps);
 // Recorded decode steps kept (one per rows in use, key bound and sampling mix seen lately).
 constexpr size_t kMaxDecodePrograms = 128;
@@ -38,7 +49,9 @@ struct BatchSession::State {
   Model& model;
   Model::Impl& I;
   int slots = 0;
-  bool pipeline = true;
+  bool pipeline = true, timestamps = false;
+  BatchStepTimes times;  // of the last step() call
+  Program* last_waited = nullptr;  // the program of the last step waited for
   KvCache kv;
   Buffer next_ids, kv_start, logits;
   struct Slot {
@@ -108,13 +121,17 @@ struct BatchSession::State {
     if (!in_flight) return;
     const InFlight f = std::move(*in_flight);
     in_flight.reset();  // waited for, or failed: either way no longer in flight
+    auto t = Clock::now();
     f.program->wait();
+    last_waited = f.program;
+    times.wait_ms += ms_since(t);
     const auto back = f.program->read_back();
     for (const Row& r : f.rows) {
       int32_t id = 0;
       std::memcpy(&id, back.data() + size_t(r.slot) * 4, 4);
       computed.push_back({r, id});
     }
+    times.count_ms += ms_since(t);
   }
 
   // Rows first .. first + n − 1 of the session's cache.
@@ -188,6 +205,7 @@ struct BatchSession::State {
 BatchSession::BatchSession(Model& model, int slots, int64_t positions, BatchSessionOptions options)
     : s_(std::make_unique<State>(model)) {
   s_->pipeline = options.pipeline_decode;
+  s_->timestamps = options.timestamps;
   const auto& t = model.config().text;
   if (slots < 1 || slots > kMaxSlots)
     throw std::invalid_argument("a batch session takes 1.." + std::to_string(kMaxSlots) + " slots, got " +
@@ -282,11 +300,15 @@ std::vector<SlotToken> BatchSession::admit(std::span<const Request> requests, st
 bool BatchSession::State::submit_step() {
   State& S = *this;
   if (S.in_flight) throw std::logic_error("BatchSession: a decode step is already in flight");
-  int64_t rows = 0, max_pos = 0;
+  auto t = Clock::now();
+  int64_t rows = 0, max_pos = 0, max_end = 0;
   for (int b = 0; b < S.slots; ++b)
-    if (S.slot[size_t(b)].running) {
+    if (const Slot& s = S.slot[size_t(b)]; s.running) {
       rows = b + 1;
-      max_pos = std::max(max_pos, S.slot[size_t(b)].pos);
+      max_pos = std::max(max_pos, s.pos);
+      // The last position this row can be fed at: one per token still to come (a running row
+      // has at least one to come).
+      max_end = std::max(max_end, s.pos + std::max(s.settings.max_new_tokens - s.tokens, 1) - 1);
     }
   if (rows == 0) return false;
   std::vector<ops::SamplingParams> sampling(size_t(rows), ops::SamplingParams{0.0f, 0, 1.0f, 0});
@@ -294,8 +316,16 @@ bool BatchSession::State::submit_step() {
     if (S.slot[size_t(b)].running && ops::samples(to_ops(S.slot[size_t(b)].settings.sampling)))
       sampling[size_t(b)] = to_ops(S.slot[size_t(b)].settings.sampling);
   // Keys past the longest context are never read: the bound keeps the key splits sized to it
-  // (re-recorded once every kKeyBoundStep positions).
-  const uint32_t bound = uint32_t(std::min<int64_t>((max_pos / kKeyBoundStep + 1) * kKeyBoundStep, S.kv.capacity - 1));
+  // (re-recorded once every kKeyBoundStep positions). Nor keys past the running rows' last
+  // position: Model::generate plans its decode step for the keys its request ends with (its
+  // cache, the prompt + max_new_tokens rounded up to 16), and so does this step when that is
+  // lower. The bound stays the same over the steps of one set of rows (each row's position
+  // grows as its tokens to come shrink). A bound planned for more keys than the rows ever
+  // reach would split the keys where generate does not (e.g. a 1-row step over positions
+  // < 256 planned for 257 keys: 2 splits, a combine pass and o_proj unfolded in every layer).
+  const int64_t end_bound = (max_end + 1 + kKeyEndStep - 1) / kKeyEndStep * kKeyEndStep - 1;
+  const uint32_t bound = uint32_t(
+      std::min({(max_pos / kKeyBoundStep + 1) * kKeyBoundStep, end_bound, S.kv.capacity - 1}));
   std::string key = std::to_string(rows) + "/" + std::to_string(bound);
   for (const auto& p : sampling) {
     if (p.temperature <= 0) {
@@ -309,16 +339,21 @@ bool BatchSession::State::submit_step() {
            std::to_string(p.seed);
   }
   auto it = S.decode_programs.find(key);
+  S.times.prepare_ms += ms_since(t);
   if (it == S.decode_programs.end()) {
-    if (S.decode_programs.size() >= kMaxDecodePrograms) S.decode_programs.clear();
+    if (S.decode_programs.size() >= kMaxDecodePrograms) {
+      S.decode_programs.clear();
+      S.last_waited = nullptr;
+    }
     Model::Impl::RunBuffers rb;  // the decode step reads and writes rows 0 .. rows − 1 of these
     rb.next_ids = S.next_ids;
     rb.kv_start = S.kv_start;
     rb.logits = S.logits;
     it = S.decode_programs
              .emplace(key, S.I.record_decode_step(rows, rb, S.rows(0, rows), S.I.rope_for(S.kv.capacity), sampling[0],
-                                                  false, &sampling, bound))
+                                                  S.timestamps, &sampling, bound))
              .first;
+    S.times.record_ms += ms_since(t);
   }
   Program& decode = it->second;
   for (int64_t b = 0; b < rows; ++b) {
@@ -330,13 +365,25 @@ bool BatchSession::State::submit_step() {
   InFlight f{&decode, {}};
   for (int b = 0; b < int(rows); ++b)
     if (S.slot[size_t(b)].running) f.rows.push_back({b, S.slot[size_t(b)].request});
+  S.times.prepare_ms += ms_since(t);
   decode.submit();
+  S.times.submit_ms += ms_since(t);
+  S.times.dispatches = decode.dispatch_count();
+  S.times.key_bound = bound;
+  S.times.programs = S.decode_programs.size();
   S.in_flight = std::move(f);
   return true;
 }
 
 std::vector<SlotToken> BatchSession::step() {
   State& S = *s_;
+  {
+    const BatchStepTimes last = S.times;
+    S.times = {};
+    S.times.dispatches = last.dispatches;
+    S.times.key_bound = last.key_bound;
+    S.times.programs = last.programs;
+  }
   for (;;) {
     if (!S.in_flight && S.computed.empty() && !S.submit_step()) return {};
     S.wait_step();
@@ -347,6 +394,7 @@ std::vector<SlotToken> BatchSession::step() {
       std::string stop_reason;
     };
     std::vector<Counted> counted;
+    auto t_count = Clock::now();
     for (const auto& [row, id] : S.computed) {
       State::Slot& s = S.slot[size_t(row.slot)];
       if (!s.running || s.request != row.request) continue;  // released since (a finished row)
@@ -354,6 +402,7 @@ std::vector<SlotToken> BatchSession::step() {
       counted.push_back({row.slot, id, S.count(row.slot, id)});
     }
     S.computed.clear();
+    S.times.count_ms += ms_since(t_count);
     if (S.pipeline) {
       try {
         S.submit_step();  // runs while the tokens below are detokenized and handled
@@ -362,7 +411,9 @@ std::vector<SlotToken> BatchSession::step() {
       }
     }
     std::vector<SlotToken> out;
+    auto t = Clock::now();
     for (Counted& c : counted) out.push_back(S.text(c.slot, c.id, std::move(c.stop_reason)));
+    S.times.text_ms += ms_since(t);
     // All its rows released meanwhile: the step submitted just now has the running slots' tokens.
     if (!out.empty() || !S.in_flight) return out;
   }
@@ -371,6 +422,15 @@ std::vector<SlotToken> BatchSession::step() {
 void BatchSession::release(int slot) {
   if (slot < 0 || slot >= s_->slots) throw std::invalid_argument("release: no slot " + std::to_string(slot));
   s_->slot[size_t(slot)] = State::Slot{};
+}
+
+const BatchStepTimes& BatchSession::last_step_times() const { return s_->times; }
+
+std::vector<DispatchTiming> BatchSession::last_step_profile() const {
+  if (!s_->last_waited) return {};
+  if (s_->in_flight && s_->in_flight->program == s_->last_waited)
+    throw std::logic_error("BatchSession::last_step_profile: that step's program is in flight again (pipelined)");
+  return s_->last_waited->timings();
 }
 
 }  // namespace smolvk

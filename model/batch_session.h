@@ -46,6 +46,22 @@ struct BatchSessionOptions {
   // Submit step k + 1 before handing out step k's tokens (see above); off: each step() submits
   // one step and waits for it.
   bool pipeline_decode = true;
+  // Record decode steps with GPU timestamps (last_step_profile()); for measurements.
+  bool timestamps = false;
+};
+
+// Where the host's time in the last step() call went, in milliseconds (`smolvk bench
+// --batch-session` prints them), and the decode program it submitted last.
+struct BatchStepTimes {
+  double wait_ms = 0;     // blocked on the GPU until the step whose tokens are handed out ended
+  double count_ms = 0;    // its ids read back and counted (positions, eos / length)
+  double prepare_ms = 0;  // the next step: its key, the program lookup, the params words
+  double record_ms = 0;   // recording a program not recorded before (0 when one was found)
+  double submit_ms = 0;   // vkQueueSubmit of the next step
+  double text_ms = 0;     // detokenizing the tokens handed out
+  size_t dispatches = 0;  // of the decode program submitted last
+  uint32_t key_bound = 0; // the key bound it was recorded for (keys it plans for: key_bound + 1)
+  size_t programs = 0;    // recorded decode programs kept
 };
 
 class BatchSession {
@@ -83,6 +99,13 @@ class BatchSession {
   // Frees the slot, finished or not (a cancelled request). Its token of a step in flight, if
   // any, is dropped; nothing is waited for.
   void release(int slot);
+
+  // The host's time in the last step() call (BatchStepTimes).
+  const BatchStepTimes& last_step_times() const;
+  // GPU time of every dispatch of the last step waited for (BatchSessionOptions::timestamps;
+  // empty without). Throws std::logic_error while that program is in flight again (pipelined:
+  // use it with pipeline_decode off).
+  std::vector<DispatchTiming> last_step_profile() const;
 
  private:
   struct State;

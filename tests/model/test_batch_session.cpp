@@ -299,3 +299,40 @@ TEST(BatchSession, PipelinedStepIsSubmittedBeforeTheTokensAreHandedOut) {
     session.release(0);
   }
 }
+
+// A decode step plans its keys as Model::generate's does for the same request: for the keys
+// its rows can still reach (the prompt + max_new_tokens, rounded up to 16), not a bound rounded
+// up to 256 positions. A 1-row step of a short request planned for 257 keys split them in two
+// (a combine pass per layer, and o_proj not folded where it is) while generate ran one split.
+TEST(BatchSession, DecodeStepPlansTheKeysGenerateDoes) {
+  Context& ctx = test::context();
+  auto model = Model::load(ctx, test::data_dir() / "smolvlm_f32_s3");
+  const Request r = ask("Hello there, who are you?");
+  const int64_t prompt = int64_t(model->prepare(r).input_ids.size());
+  ASSERT_LT(prompt + 8, 128);  // generate's cache (prompt + 8, rounded up to 16) is below one split's keys
+  GenerateOptions o;
+  o.max_new_tokens = 8;
+  o.ignore_eos = true;
+  o.profile = true;
+  const Result alone_profiled = model->generate(r, o);
+  size_t generate_dispatches = 0;
+  for (const PhaseProfile& p : alone_profiled.profile)
+    if (p.phase == "decode") generate_dispatches = p.dispatches.size();
+  ASSERT_GT(generate_dispatches, 0u);
+
+  for (const bool pipeline : {false, true}) {
+    BatchSession session(*model, 2, 512, BatchSessionOptions{pipeline, true});
+    std::vector<int32_t> got{session.admit(std::vector<Request>{r}, std::vector<SlotSettings>{settings(8)})[0].id};
+    while (session.running()) {
+      for (const SlotToken& t : session.step()) got.push_back(t.id);
+      const BatchStepTimes& t = session.last_step_times();
+      EXPECT_EQ(t.dispatches, generate_dispatches) << "pipelined " << pipeline;
+      // The last position fed is prompt + 6 (the 7th step's token); the keys, rounded up to 16.
+      EXPECT_EQ(t.key_bound, uint32_t((prompt + 7 + 15) / 16 * 16 - 1)) << "pipelined " << pipeline;
+      EXPECT_EQ(t.programs, 1u);
+      EXPECT_GE(t.wait_ms, 0.0);
+    }
+    EXPECT_EQ(got, alone_profiled.output_ids) << "pipelined " << pipeline;
+    if (!pipeline) EXPECT_EQ(session.last_step_profile().size(), generate_dispatches);
+  }
+}
