@@ -1,5 +1,6 @@
 #include "apps/cli/bench_session.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -80,7 +81,14 @@ std::string bench_usage(bool profile_command) {
          "  --no-cold-start       skip the cold-start measurement (builds the model once)\n"
          "  --image-cache         keep the image cache on (256 MiB): the warmup encodes the tiles,\n"
          "                        the timed reps find them cached (a repeated image's first token)\n"
-         "  --profile             add a profiled run and its per-op table\n";
+         "  --profile             add a profiled run and its per-op table\n"
+         "  --batch-session       also time BatchSession's decode step (smolvk serve's path) beside\n"
+         "                        generate's: B copies admitted together, then N - 1 steps, pipelined\n"
+         "                        (the server's default) and one step at a time; ms/step, tokens/s,\n"
+         "                        the host's split of a step, and both decode programs' dispatches\n"
+         "                        and GPU time (one run each with timestamps)\n"
+         "  --ctx-size P          with --batch-session: KV positions per slot (default 1024, as\n"
+         "                        serve_bench's server, or the prompt + new tokens when more)\n";
   u += "  --trace FILE.json     write the dispatches as Chrome trace-event JSON (Perfetto)\n"
        "  --top N               rows per profile table (default 10)\n"
        "  --peak-gbps X         device peak bandwidth for the %peak columns\n"
@@ -136,9 +144,16 @@ BenchOptions parse_bench_options(const std::vector<std::string>& args, bool prof
       o.image_cache = true;
     else if (a == "--no-cold-start" && !profile_command)
       o.cold_start = false;
+    else if (a == "--batch-session" && !profile_command)
+      o.batch_session = true;
+    else if (a == "--ctx-size" && !profile_command)
+      o.ctx_size = to_int(a, value(), 1);
     else
       throw std::invalid_argument("unknown option '" + a + "'");
   }
+  if (o.ctx_size && !o.batch_session)
+    throw std::invalid_argument("--ctx-size " + std::to_string(o.ctx_size) +
+                                ": only with --batch-session (the session's KV positions per slot)");
   if (o.model_dir.empty() == o.shape.empty())
     throw std::invalid_argument("give exactly one of --model DIR or --shape NAME");
   if (profile_command) o.cold_start = false;
@@ -241,6 +256,58 @@ void BenchSession::build_requests() {
     r.pixel_mask.assign(pixels, 1);
   }
   requests_.assign(size_t(o_.batch), r);
+  if (o_.batch_session) session_positions();  // a bad --ctx-size is refused before any timing
+}
+
+int64_t BenchSession::session_positions() const {
+  const int64_t need = int64_t(prompt_tokens_) + o_.new_tokens;
+  const int64_t max = model_->config().text.max_position_embeddings;
+  if (o_.ctx_size) {
+    if (o_.ctx_size < need)
+      throw std::invalid_argument("--ctx-size " + std::to_string(o_.ctx_size) + " is less than the prompt's " +
+                                  std::to_string(prompt_tokens_) + " tokens + --new-tokens " +
+                                  std::to_string(o_.new_tokens));
+    if (o_.ctx_size > max)
+      throw std::invalid_argument("--ctx-size " + std::to_string(o_.ctx_size) + " exceeds the model's " +
+                                  std::to_string(max) + " positions");
+    return o_.ctx_size;
+  }
+  return std::min(max, std::max<int64_t>(1024, need));
+}
+
+std::unique_ptr<BatchSession> BenchSession::make_batch_session(bool pipelined, bool timestamps) {
+  BatchSessionOptions so;
+  so.pipeline_decode = pipelined;
+  so.timestamps = timestamps;
+  return std::make_unique<BatchSession>(*model_, o_.batch, session_positions(), so);
+}
+
+SessionRep BenchSession::run_batch_session(BatchSession& session) {
+  SlotSettings settings;
+  settings.max_new_tokens = o_.new_tokens;
+  settings.ignore_eos = true;
+  const std::vector<SlotSettings> all(requests_.size(), settings);
+  SessionRep rep;
+  std::vector<Clock::time_point> returns;  // of admit(), then of each step()
+  for (const SlotToken& t : session.admit(requests_, all))
+    if (!t.stop_reason.empty()) session.release(t.slot);
+  returns.push_back(Clock::now());
+  while (session.running() > 0) {
+    const std::vector<SlotToken> tokens = session.step();
+    returns.push_back(Clock::now());
+    if (returns.size() > 2 && session.running() > 0) rep.steps.push_back(session.last_step_times());
+    for (const SlotToken& t : tokens)
+      if (!t.stop_reason.empty()) session.release(t.slot);
+  }
+  const size_t n = returns.size() - 1;  // steps
+  if (n >= 2)
+    rep.decode_ms_per_step = ms_between(returns[1], returns.back()) / double(n - 1);
+  else if (n == 1)
+    rep.decode_ms_per_step = ms_between(returns[0], returns[1]);  // the only step also recorded
+  rep.dispatches = session.last_step_times().dispatches;
+  rep.key_bound = session.last_step_times().key_bound;
+  if (!session.pipelined()) rep.profile = session.last_step_profile();
+  return rep;
 }
 
 RepResult BenchSession::run(bool profile) {

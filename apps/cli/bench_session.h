@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "model/batch_session.h"
 #include "model/smolvlm.h"
 
 namespace smolvk::cli {
@@ -21,6 +22,9 @@ struct BenchOptions {
   uint64_t seed = 0;
   bool json = false, profile = false, cold_start = true;
   bool image_cache = false;  // the model's image cache on: after the warmup, every rep's images are hits
+  // Also time BatchSession's decode step (the server's path) on the same batch: --batch-session.
+  bool batch_session = false;
+  int ctx_size = 0;  // its KV positions per slot (--ctx-size); 0 = serve_bench's 1024, or what the request needs
   std::string trace_file;
   size_t top = 10;
   double peak_gbps = 0, peak_gflops = 0;  // overrides of the device table
@@ -45,6 +49,18 @@ struct RepResult {
   std::vector<PhaseProfile> profile;
 };
 
+// One rep of BatchSession (--batch-session): --batch copies of the request admitted together,
+// stepped until each has its --new-tokens.
+struct SessionRep {
+  std::optional<double> decode_ms_per_step;  // between the returns of step() 1 and the last (1 records)
+  // Each step() call's host split, steps 2 … N − 2 (the first may record; pipelined, the last
+  // submits nothing).
+  std::vector<BatchStepTimes> steps;
+  size_t dispatches = 0;                     // of the decode program
+  uint32_t key_bound = 0;
+  std::vector<DispatchTiming> profile;  // the last step's dispatches (a session with timestamps, not pipelined)
+};
+
 class BenchSession {
  public:
   explicit BenchSession(BenchOptions options);  // makes an empty pipeline-cache directory
@@ -56,6 +72,11 @@ class BenchSession {
   // starts with an empty pipeline cache, later ones with the cache the previous one saved.
   StartTimes start();
   RepResult run(bool profile);
+
+  // A BatchSession of --batch slots and the --ctx-size positions (session_positions()).
+  std::unique_ptr<BatchSession> make_batch_session(bool pipelined, bool timestamps);
+  SessionRep run_batch_session(BatchSession& session);
+  int64_t session_positions() const;
 
   // Prints (to stderr) and clears what the validation layer reported, if it is on.
   void print_validation_messages();

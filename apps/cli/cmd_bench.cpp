@@ -90,6 +90,98 @@ Measured measure(BenchSession& s) {
           stats(first),  stats(total),   encode_host.stats(), prefill_host.stats()};
 }
 
+// --batch-session: BatchSession's decode step beside generate's.
+struct SessionMode {
+  std::optional<Stats> ms_per_step, tokens_per_s;
+  // The host's split of a step() call (µs), over steps 2 … N − 2 of every rep (SessionRep::steps).
+  std::optional<Stats> wait, count, prepare, record, submit, text;
+  size_t dispatches = 0;
+  uint32_t key_bound = 0;
+};
+
+struct DecodeProgram {
+  size_t dispatches = 0;
+  double gpu_us = 0;  // the sum of its dispatches' GPU times (timestamps)
+};
+
+DecodeProgram program_of(const std::vector<DispatchTiming>& d) {
+  DecodeProgram p{d.size(), 0};
+  for (const auto& t : d) p.gpu_us += t.ns / 1e3;
+  return p;
+}
+
+struct SessionReport {
+  int64_t positions = 0;
+  int64_t generate_keys = 0;  // the keys generate's decode step plans for (its cache)
+  SessionMode pipelined, one_at_a_time;
+  DecodeProgram generate_program, session_program;
+};
+
+SessionMode measure_session(BenchSession& s, bool pipelined) {
+  const BenchOptions& o = s.options();
+  auto session = s.make_batch_session(pipelined, false);
+  for (int i = 0; i < std::max(o.warmup, 1); ++i) s.run_batch_session(*session);  // records the programs
+  std::vector<double> step, tps, wait, count, prepare, record, submit, text;
+  SessionMode m;
+  for (int i = 0; i < o.reps; ++i) {
+    const SessionRep r = s.run_batch_session(*session);
+    if (r.decode_ms_per_step && *r.decode_ms_per_step > 0) {
+      step.push_back(*r.decode_ms_per_step);
+      tps.push_back(1e3 * o.batch / *r.decode_ms_per_step);
+    }
+    for (const BatchStepTimes& t : r.steps) {
+      wait.push_back(1e3 * t.wait_ms);
+      count.push_back(1e3 * t.count_ms);
+      prepare.push_back(1e3 * t.prepare_ms);
+      record.push_back(1e3 * t.record_ms);
+      submit.push_back(1e3 * t.submit_ms);
+      text.push_back(1e3 * t.text_ms);
+    }
+    m.dispatches = r.dispatches;
+    m.key_bound = r.key_bound;
+  }
+  m.ms_per_step = stats(step);
+  m.tokens_per_s = stats(tps);
+  m.wait = stats(wait);
+  m.count = stats(count);
+  m.prepare = stats(prepare);
+  m.record = stats(record);
+  m.submit = stats(submit);
+  m.text = stats(text);
+  return m;
+}
+
+SessionReport measure_sessions(BenchSession& s, const std::vector<PhaseProfile>& generate_profile) {
+  const BenchOptions& o = s.options();
+  SessionReport r;
+  r.positions = s.session_positions();
+  r.generate_keys = std::min<int64_t>((int64_t(s.prompt_tokens()) + o.new_tokens + 15) / 16 * 16,
+                                      s.model().config().text.max_position_embeddings);
+  r.pipelined = measure_session(s, true);
+  r.one_at_a_time = measure_session(s, false);
+  for (const auto& phase : generate_profile)
+    if (phase.phase == "decode") r.generate_program = program_of(phase.dispatches);
+  auto profiled = s.make_batch_session(false, true);
+  r.session_program = program_of(s.run_batch_session(*profiled).profile);
+  return r;
+}
+
+nlohmann::json to_json(const SessionMode& m) {
+  return {{"decode_ms_per_step", to_json(m.ms_per_step)},
+          {"decode_tokens_per_s", to_json(m.tokens_per_s)},
+          {"host_us",
+           {{"wait_gpu", to_json(m.wait)},
+            {"count_ids", to_json(m.count)},
+            {"prepare_next", to_json(m.prepare)},
+            {"record", to_json(m.record)},
+            {"submit", to_json(m.submit)},
+            {"detokenize", to_json(m.text)}}},
+          {"dispatches", m.dispatches},
+          {"key_bound", m.key_bound}};
+}
+
+nlohmann::json to_json(const DecodeProgram& p) { return {{"dispatches", p.dispatches}, {"gpu_us", p.gpu_us}}; }
+
 std::string stat_row(const std::string& label, const std::optional<Stats>& s) {
   char line[160];
   if (!s)
@@ -121,7 +213,9 @@ int cmd_bench(const std::vector<std::string>& args) {
   if (o.cold_start) warm = current;
   const Measured m = measure(s);
   std::vector<PhaseProfile> profile;
-  if (o.profile) profile = s.run(true).profile;
+  if (o.profile || o.batch_session) profile = s.run(true).profile;
+  std::optional<SessionReport> sessions;
+  if (o.batch_session) sessions = measure_sessions(s, profile);
   const uint64_t peak_bytes = s.context().peak_device_bytes();
   s.print_validation_messages();
 
@@ -172,6 +266,16 @@ int cmd_bench(const std::vector<std::string>& args) {
         {"peak_device_bytes", peak_bytes},
     };
     if (o.profile) j["profile"] = profile_json(reports, peak);
+    if (sessions)
+      j["batch_session"] = {{"ctx_size", sessions->positions},
+                            {"generate",
+                             {{"decode_ms_per_step", to_json(m.decode_step)},
+                              {"decode_tokens_per_s", to_json(m.tokens_per_s)},
+                              {"keys", sessions->generate_keys},
+                              {"program", to_json(sessions->generate_program)}}},
+                            {"pipelined", to_json(sessions->pipelined)},
+                            {"one_at_a_time", to_json(sessions->one_at_a_time)},
+                            {"program", to_json(sessions->session_program)}};
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
@@ -213,6 +317,41 @@ int cmd_bench(const std::vector<std::string>& args) {
                 warm->cache.pipelines_created);
     std::printf("  %-54s %12llu %12llu\n", "pipeline cache bytes loaded", (unsigned long long)cold->cache.loaded_bytes,
                 (unsigned long long)warm->cache.loaded_bytes);
+  }
+  if (sessions) {
+    const SessionReport& r = *sessions;
+    std::printf(
+        "\nBatchSession (smolvk serve's decode path): %d request(s) admitted together, %d steps, %lld KV positions "
+        "per slot\n",
+        o.batch, o.new_tokens - 1, (long long)r.positions);
+    std::printf("  %-44s %12s %12s %12s\n", "", "min", "median", "max");
+    auto row = [](const std::string& label, const std::optional<Stats>& st, double scale = 1) {
+      if (!st)
+        std::printf("  %-44s %12s\n", label.c_str(), "n/a");
+      else
+        std::printf("  %-44s %12.3f %12.3f %12.3f\n", label.c_str(), st->min * scale, st->median * scale,
+                    st->max * scale);
+    };
+    row("generate decode ms/step", m.decode_step);
+    row("session decode ms/step, pipelined", r.pipelined.ms_per_step);
+    row("session decode ms/step, one step at a time", r.one_at_a_time.ms_per_step);
+    row("generate decode tokens/s", m.tokens_per_s);
+    row("session decode tokens/s, pipelined", r.pipelined.tokens_per_s);
+    row("session decode tokens/s, one step at a time", r.one_at_a_time.tokens_per_s);
+    for (const auto* mode : {&r.pipelined, &r.one_at_a_time}) {
+      std::printf("  host split of one step() µs, %s:\n", mode == &r.pipelined ? "pipelined" : "one step at a time");
+      row("  blocked on the GPU (wait)", mode->wait);
+      row("  ids read back + counted", mode->count);
+      row("  next step: key, program lookup, params", mode->prepare);
+      row("  recording a new program", mode->record);
+      row("  vkQueueSubmit", mode->submit);
+      row("  detokenize", mode->text);
+    }
+    std::printf("  decode program (one run with timestamps)     %12s %12s %12s\n", "dispatches", "keys", "GPU µs");
+    std::printf("  %-44s %12zu %12lld %12.1f\n", "generate", r.generate_program.dispatches, (long long)r.generate_keys,
+                r.generate_program.gpu_us);
+    std::printf("  %-44s %12zu %12lld %12.1f\n", "session", r.session_program.dispatches,
+                (long long)r.pipelined.key_bound + 1, r.session_program.gpu_us);
   }
   std::printf("\npeak device memory: %.1f MiB\n", double(peak_bytes) / (1 << 20));
   if (o.profile) std::printf("\n%s", profile_table(reports, peak, o.top).c_str());

@@ -185,6 +185,32 @@ TEST(BenchCli, RunsACheckpointDirectory) {
   expect_stats(j, "decode_ms_per_step");
 }
 
+// --batch-session: BatchSession's decode step (the server's path) beside generate's, on the same
+// batch; both decode programs plan the same keys and run the same dispatches.
+TEST(BenchCli, BatchSessionBesideGenerate) {
+  const std::string dir = (fs::path(SMOLVK_TEST_DATA) / "smolvlm_f32_s3").string();
+  const json j = parse(run_cli("bench --model " + dir +
+                               " --batch 2 --new-tokens 8 --warmup 0 --reps 2 --no-cold-start --batch-session --json"));
+  ASSERT_TRUE(j.contains("batch_session")) << j.dump(1);
+  const json& b = j["batch_session"];
+  EXPECT_EQ(b["ctx_size"], 1024);
+  EXPECT_EQ(b["generate"]["decode_ms_per_step"], j["decode_ms_per_step"]);
+  EXPECT_EQ(b["generate"]["keys"], 48);  // 29 prompt + 8 new tokens, rounded up to 16
+  for (const char* mode : {"pipelined", "one_at_a_time"}) {
+    SCOPED_TRACE(mode);
+    expect_stats(b[mode], "decode_ms_per_step");
+    expect_stats(b[mode], "decode_tokens_per_s");
+    for (const char* k : {"wait_gpu", "count_ids", "prepare_next", "submit", "detokenize"})
+      EXPECT_TRUE(b[mode]["host_us"][k].is_object()) << k << ": " << b.dump(1);
+    EXPECT_EQ(b[mode]["key_bound"], 47);  // the last position fed is 29 + 6: 36 keys, rounded up to 16
+    EXPECT_EQ(b[mode]["dispatches"], b["generate"]["program"]["dispatches"]);
+  }
+  EXPECT_GT(b["generate"]["program"]["dispatches"].get<int>(), 0);
+  EXPECT_EQ(b["program"]["dispatches"], b["generate"]["program"]["dispatches"]);
+  EXPECT_GT(b["program"]["gpu_us"].get<double>(), 0.0);
+  EXPECT_FALSE(j.contains("profile"));  // the profiled runs behind the programs print no table
+}
+
 TEST(BenchCli, BadOptionsAreNamedInTheError) {
   CliRun r = run_cli("bench --shape huge");
   EXPECT_EQ(r.code, 2);
@@ -196,6 +222,13 @@ TEST(BenchCli, BadOptionsAreNamedInTheError) {
   r = run_cli("bench --shape tiny --batch zero");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--batch zero"), std::string::npos) << r.err;
+  r = run_cli("bench --shape tiny --ctx-size 64");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--ctx-size 64: only with --batch-session"), std::string::npos) << r.err;
+  r = run_cli("bench --shape tiny --batch-session --ctx-size 10 --no-cold-start --warmup 0 --reps 1");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("--ctx-size 10 is less than the prompt's 24 tokens + --new-tokens 32"), std::string::npos)
+      << r.err;
 }
 
 }  // namespace
