@@ -4,6 +4,8 @@
 // check the host fallback (tiles padded to one size) and the image cache keys.
 #include <gtest/gtest.h>
 
+#include <memory>
+
 #include "loader/preprocess.h"
 #include "model/graphs.h"
 #include "tests/model/golden.h"
@@ -142,7 +144,9 @@ TEST(PixelBytes, CacheKeysTellBytesFloatsAndTablesApart) {
 // one pass over all tiles (two images of different tile counts in one batch, so passes cross
 // from one request's tiles to the next). Fewer rows per pass can pick other GEMM kernels
 // (another summation order), so the f32 tolerance applies: 1e-4 relative, the same ids; a
-// pass that read another pass's pixels, or none, would be far off.
+// pass that read another pass's pixels, or none, would be far off. Where the encoder runs on
+// tensor cores (its heads of 12 padded to 16 there), those kernels round differently: the
+// tensor-core tolerance, 5e-3.
 TEST(PixelBytes, OverlappedPassesOfOneTileMatchOnePass) {
   ContextOptions o = ContextOptions::from_env();
   o.validation = true;
@@ -161,8 +165,9 @@ TEST(PixelBytes, OverlappedPassesOfOneTileMatchOnePass) {
   for (const auto& phase : b[0].profile)
     for (const auto& d : phase.dispatches) im2col_passes += d.op == "im2col";
   EXPECT_GT(im2col_passes, 2u);  // one per tile
+  const double tol = chunked.caps().use_coopmat ? 5e-3 : 1e-4;
   for (size_t i = 0; i < 2; ++i) {
-    EXPECT_LE(test::max_rel_error(a[i].last_logits, b[i].last_logits), 1e-4) << "request " << i;
+    EXPECT_LE(test::max_rel_error(a[i].last_logits, b[i].last_logits), tol) << "request " << i;
     EXPECT_EQ(a[i].output_ids, b[i].output_ids) << "request " << i;
   }
   const PreparedRequest p = one->prepare(ask({"wide_100x60.png"}));
@@ -170,8 +175,8 @@ TEST(PixelBytes, OverlappedPassesOfOneTileMatchOnePass) {
   std::vector<float> vis_a, vis_b;
   const auto conn_a = one->encode_images(p, &vis_a);
   const auto conn_b = per_tile->encode_images(per_tile->prepare(ask({"wide_100x60.png"})), &vis_b);
-  EXPECT_LE(test::max_rel_error(conn_a, conn_b), 1e-4);
-  EXPECT_LE(test::max_rel_error(vis_a, vis_b), 1e-4);
+  EXPECT_LE(test::max_rel_error(conn_a, conn_b), tol);
+  EXPECT_LE(test::max_rel_error(vis_a, vis_b), tol);
 }
 
 // The vision heads padded with zeros (SMOLVK_TUNE_PAD_VISION_HEADS=2: idefics3_f32's heads of
@@ -179,22 +184,28 @@ TEST(PixelBytes, OverlappedPassesOfOneTileMatchOnePass) {
 // padding-free run gives: the padded q·k and p·v only add zero products and the softmax scale
 // stays 1/√12. A wrong scale, or padding in the wrong rows or columns, would be far off. The
 // f32 tolerance (1e-4 relative) covers the other head dim's summation order; ids identical.
+// On a tensor-core device the padded heads move the encoder onto tensor cores (f16
+// activations) and the plain ones do not: the tensor-core tolerance, 5e-3.
 TEST(VisionHeads, PaddedHeadsGiveTheSameModel) {
-  ContextOptions o = ContextOptions::from_env();
-  o.validation = true;
-  o.fault.clear();
-  o.on_validation_message = [](const std::string& m) { ADD_FAILURE() << "Vulkan validation: " << m; };
-  o.tuning["PAD_VISION_HEADS"] = 2;
-  Context padded_ctx(o);
-  auto plain = Model::load(test::context(), test::data_dir() / kFixture);
-  auto padded = Model::load(padded_ctx, test::data_dir() / kFixture);
+  const auto context = [](uint32_t pad) {
+    ContextOptions o = ContextOptions::from_env();
+    o.validation = true;
+    o.fault.clear();
+    o.on_validation_message = [](const std::string& m) { ADD_FAILURE() << "Vulkan validation: " << m; };
+    o.tuning["PAD_VISION_HEADS"] = pad;
+    return std::make_unique<Context>(o);
+  };
+  const auto plain_ctx = context(0), padded_ctx = context(2);
+  auto plain = Model::load(*plain_ctx, test::data_dir() / kFixture);
+  auto padded = Model::load(*padded_ctx, test::data_dir() / kFixture);
+  const double tol = padded_ctx->caps().use_coopmat ? 5e-3 : 1e-4;
   ASSERT_EQ(plain->config().vision.head_dim, 12);
   const std::vector<Request> batch{ask({"wide_100x60.png"}), ask({"tall_30x70.png"})};
   const auto a = plain->generate(batch, opts()), b = padded->generate(batch, opts());
   ASSERT_EQ(a.size(), 2u);
   ASSERT_EQ(b.size(), 2u);
   for (size_t i = 0; i < 2; ++i) {
-    EXPECT_LE(test::max_rel_error(a[i].last_logits, b[i].last_logits), 1e-4) << "request " << i;
+    EXPECT_LE(test::max_rel_error(a[i].last_logits, b[i].last_logits), tol) << "request " << i;
     EXPECT_EQ(a[i].output_ids, b[i].output_ids) << "request " << i;
   }
   // The padded run's attention really ran at 16: its layer-0 attention dispatch counts 16/12
@@ -210,8 +221,9 @@ TEST(VisionHeads, PaddedHeadsGiveTheSameModel) {
   std::vector<float> vis_a, vis_b;
   const auto conn_a = plain->encode_images(plain->prepare(ask({"wide_100x60.png"})), &vis_a);
   const auto conn_b = padded->encode_images(padded->prepare(ask({"wide_100x60.png"})), &vis_b);
-  EXPECT_LE(test::max_rel_error(conn_a, conn_b), 1e-5);
-  EXPECT_LE(test::max_rel_error(vis_a, vis_b), 1e-5);
+  const double vis_tol = padded_ctx->caps().use_coopmat ? 5e-3 : 1e-5;  // the encoder alone: f32 summation order
+  EXPECT_LE(test::max_rel_error(conn_a, conn_b), vis_tol);
+  EXPECT_LE(test::max_rel_error(vis_a, vis_b), vis_tol);
 }
 
 // The encoder's pass size: the activation budget, the policy's fixed count, and the device's

@@ -20,27 +20,6 @@ T0=$SECONDS
 . "$(dirname "$0")/env.sh"
 L=/tmp/s12-exp; mkdir -p "$L"
 S=$OUT/summary.txt
-# gtest NAME TIMEOUT FILTER: one test binary under validation; its verdict (and any failure) in $S.
-gtest() {
-  SMOLVK_VALIDATION=1 timeout "$2" "$BIN/$1" --gtest_filter="$3" > "$L/$1.log" 2>&1
-  echo "$1 (validation): rc=$? $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$L/$1.log" | tr '\n' ' ')" >> "$S"
-  grep -E '^\[  FAILED|Failure|VUID' "$L/$1.log" | head -10 >> "$S"
-}
-# benches PREFIX CASE...: smolvk bench on the 256M shape per case ("--tiles 17", ...); with a
-# PREFIX one summary line of each, without it the whole table.
-benches() {
-  local prefix=$1 c n rc; shift
-  for c in "$@"; do
-    n=$(echo "$c" | tr -d ' -')
-    "$BIN/smolvk" bench --shape 256m --new-tokens 4 --reps 5 --no-cold-start $c > "$L/bench_${prefix}$n.txt" 2>&1
-    rc=$?
-    if [ -n "$prefix" ]; then
-      echo "${prefix%_} $c rc=$rc $(grep -E 'image encode ms|prefill ms|time to first token|decode tokens/s' "$L/bench_${prefix}$n.txt" | awk '{printf "%s | ", $0}')" >> "$S"
-    else
-      echo "bench $c rc=$rc" >> "$S"; sed -n '/min/,/time to first/p' "$L/bench_$n.txt" >> "$S"
-    fi
-  done
-}
 if [ "${PART:-exp}" = exp ]; then
   gtest test_ops 120 "${OPS_FILTER:-MatmulCoopmat*}"
   if [ -n "${TILES:-}" ]; then

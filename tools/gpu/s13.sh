@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Session 13's runs on the lent GPU machine (binaries in $BIN, .gl carried):
+#   PART=pad   bash tools/gpu/s13.sh  the vision heads padded to tensor-core sizes (SigLIP-so400m's
+#                                     72 -> 80): the attention op tests and test_model under
+#                                     validation, smolvk bench and profile on the SmolVLM2-2.2B
+#                                     shape (13 tiles; padded and SMOLVK_TUNE_PAD_VISION_HEADS=0)
+#                                     and the Idefics3-8B shape (1 tile)
+#   PART=final bash tools/gpu/s13.sh  the closing run: the 17-tile bench, then side_by_side.py
+#                                     against transformers
+#   SESSION=1 (any part)              smolvk bench --session-decode: BatchSession's decode step
+#                                     against generate's (batches $SESSION_BATCHES)
+#   CLIENTS=1,32 (any part)           serve_bench (pipelined); PREFILL_CLIENTS=64 again with
+#                                     --max-prefill-tokens $PREFILL_BUDGET
+#   FAMILY="cases" (any part)         then tools/gpu/s12_family.sh on those cases, results in
+#                                     $OUT/family/ (DEADLINE: the seconds left of this call)
+set -u
+T0=$SECONDS
+. "$(dirname "$0")/env.sh"
+L=/tmp/s13; mkdir -p "$L"
+S=$OUT/summary.txt
+# big NAME SHAPE TILES [ENV=V ...]: smolvk bench on a larger shape, one summary line.
+big() {
+  local name=$1 shape=$2 tiles=$3; shift 3
+  env "$@" timeout 120 "$BIN/smolvk" bench --shape "$shape" --tiles "$tiles" --new-tokens 8 --warmup 1 --reps 3 \
+    --no-cold-start > "$L/big_$name.txt" 2>&1
+  echo "bench $name [$shape, $tiles tiles, $*] rc=$? $(grep -E 'image encode ms|prefill ms|time to first|decode ms/step|peak' "$L/big_$name.txt" | awk '{printf "%s | ", $0}')" >> "$S"
+}
+if [ "${PART:-pad}" = pad ]; then
+  gtest test_ops 120 'AttentionCoopmat*:MatmulCoopmat*'
+  gtest test_model 180 '*'
+  big 22b_pad smolvlm2-2.2b 13
+  big 22b_nopad smolvlm2-2.2b 13 SMOLVK_TUNE_PAD_VISION_HEADS=0
+  big 8b_pad 8b 1
+  "$BIN/smolvk" profile --shape smolvlm2-2.2b --tiles 13 --new-tokens 2 --top 12 > "$OUT/profile_22b.txt" 2>&1
+  echo "profile 2.2b rc=$?" >> "$S"
+  tar czf "$OUT/logs.tgz" -C "$L" .
+fi
+if [ "${PART}" = final ]; then
+  benches "" "--tiles 1" "--tiles 17"
+  timeout ${SIDE_TIMEOUT:-300} python3 tools/bench/side_by_side.py --smolvk "$BIN/smolvk" --reps 3 --warmup 1 \
+    --batched-prefill 8x13,32x1 --json-out "$L/side_by_side.json" > "$L/side_by_side.txt" 2>&1
+  echo "side by side: rc=$?" >> "$S"; cat "$L/side_by_side.txt" >> "$S"
+  tar czf "$OUT/logs.tgz" -C "$L" .
+fi
+if [ -n "${SESSION:-}" ]; then
+  for b in ${SESSION_BATCHES:-1 8 32}; do
+    timeout 120 "$BIN/smolvk" bench --shape 256m --batch "$b" --tiles 1 --new-tokens 64 --reps 3 --no-cold-start \
+      --session-decode > "$L/session_b$b.txt" 2>&1
+    echo "session decode b$b rc=$?" >> "$S"; sed -n '/session/,$p' "$L/session_b$b.txt" | head -20 >> "$S"
+  done
+fi
+serve() {  # serve CLIENTS NAME EXTRA_SERVER_ARGS
+  timeout ${SERVE_TIMEOUT:-200} python3 tools/bench/serve_bench.py --build /tmp/b --model /tmp/ck256 \
+    --clients $1 --new-tokens 128 --rounds ${ROUNDS:-2} --server-args "$3" \
+    --json "$L/serve_$2.json" > "$L/serve_$2.txt" 2> "$L/serve_$2.err"
+  echo "serve_bench $2 [$3]: rc=$?" >> "$S"; cat "$L/serve_$2.txt" >> "$S"; tail -3 "$L/serve_$2.err" >> "$S"
+}
+if [ -n "${CLIENTS:-}" ]; then
+  python3 tools/bench/make_random_checkpoint.py --out /tmp/ck256 --resize-edge 512 > "$L/ckpt.log" 2>&1
+  echo "checkpoint: rc=$? $(tail -1 "$L/ckpt.log")" >> "$S"
+  mkdir -p /tmp/b/apps && ln -sf "$PWD/$BIN/smolvk" "$PWD/$BIN/smolvk-serve" /tmp/b/apps/
+  serve "$CLIENTS" pipelined ""
+  [ -n "${PREFILL_CLIENTS:-}" ] && serve "$PREFILL_CLIENTS" budget "--max-prefill-tokens ${PREFILL_BUDGET:-2048}"
+  tar czf "$OUT/logs.tgz" -C "$L" .
+fi
+if [ -n "${FAMILY:-}" ]; then
+  left=$(( ${LIMIT:-590} - (SECONDS - T0) ))
+  echo "family: $left s left for [$FAMILY]" >> "$S"
+  OUT=$OUT/family CASES="$FAMILY" DEADLINE=$left bash tools/gpu/s12_family.sh > "$L/family.out" 2>&1
+  echo "family rc=$?" >> "$S"
+fi
+cat "$S"
