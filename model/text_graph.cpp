@@ -35,12 +35,15 @@ void build_text(Graph& g, const ModelConfig& c, const DeviceWeights& w, const Kv
   if (!io.embeds) ops.embedding(io.ids, w.embed_tokens.bind(g), h, "text.embed_tokens");
   if (io.image_rows) ops.splice(h, *io.image_rows, *io.image_targets, "text.splice_images");
 
-  Tensor x = transient(g, DType::F32, {B * T, H}, "text.x");
+  // The residual stream h is f32; the normed inputs of qkv_proj and gate_up_proj and the
+  // SwiGLU output that only feed GEMMs may be stored as f16 (what tensor cores take anyway).
+  const DType gemm_in = tensor_core_gemm_input_dtype(g.context().caps(), B * T);
+  Tensor x = transient(g, gemm_in, {B * T, H}, "text.x");
   Tensor qkv = transient(g, DType::F32, {B * T, (Hq + 2 * Hkv) * D}, "text.qkv");
   Tensor q = transient(g, DType::F32, {B, T, Hq, D}, "text.q");
   Tensor att = transient(g, DType::F32, {B, T, Hq, D}, "text.attn");
   Tensor gate_up = transient(g, DType::F32, {B * T, 2 * t.intermediate_size}, "text.gate_up");
-  Tensor act = transient(g, DType::F32, {B * T, t.intermediate_size}, "text.act");
+  Tensor act = transient(g, gemm_in, {B * T, t.intermediate_size}, "text.act");
   const Tensor table = rope_table.bind(g);
   for (size_t i = 0; i < w.text.size(); ++i) {
     const DeviceTextLayer& L = w.text[i];

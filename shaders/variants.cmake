@@ -60,6 +60,7 @@ set(SMOLVK_SHADER_VARIANTS
   "act_gelu|act.comp|OP_GELU=1"
   "act_gelu_f16|act.comp|OP_GELU=1|HALF=1"
   "act_swiglu|act.comp|OP_SWIGLU=1"
+  "act_swiglu_f16|act.comp|OP_SWIGLU=1|OUT_HALF=1"
   "act_add|act.comp|OP_ADD=1"
   "patch_im2col|patch_im2col.comp"
   "patch_im2col_u8|patch_im2col.comp|PIXEL_BYTES=1"

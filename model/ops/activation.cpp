@@ -56,12 +56,20 @@ void gelu_tanh(Graph& g, const Tensor& x, const Tensor& y, const std::string& na
 
 void swiglu(Graph& g, const Tensor& gate_up, const Tensor& y, const std::string& name) {
   expect_dtype(gate_up, DType::F32, "swiglu", "gate_up");
-  expect_dtype(y, DType::F32, "swiglu", "y");
+  if (y.dtype != DType::F32 && y.dtype != DType::F16)
+    throw std::invalid_argument("swiglu: y has dtype " + std::string(dtype_name(y.dtype)) + ", expected f32 or f16");
   const bool ok = !gate_up.shape.empty() && gate_up.shape.size() == y.shape.size() && gate_up.dim(-1) % 2 == 0 &&
                   y.dim(-1) * 2 == gate_up.dim(-1) && gate_up.rows() == y.rows();
   if (!ok)
     throw std::invalid_argument("swiglu: gate_up " + shape_str(gate_up) + " must be [..., 2I] and y " + shape_str(y) +
                                 " [..., I] with the same leading dims");
+  if (y.dtype == DType::F16) {  // two adjacent columns per invocation, one 32-bit word
+    if (y.dim(-1) % 2 != 0 || y.ref.offset % 4 != 0)
+      throw std::invalid_argument("swiglu: f16 y " + shape_str(y) + " needs an even I and a 4-byte aligned view");
+    elementwise(g, "swiglu", "act_swiglu_f16", {{gate_up.ref, Access::Read}, {y.ref, Access::Write}},
+                uint64_t(y.numel()) / 2, uint32_t(y.dim(-1)), 10, 20, name);
+    return;
+  }
   elementwise(g, "swiglu", "act_swiglu", {{gate_up.ref, Access::Read}, {y.ref, Access::Write}}, uint64_t(y.numel()),
               uint32_t(y.dim(-1)), 5, 12, name);
 }

@@ -136,6 +136,11 @@ int64_t vision_attention_head_dim(const Capabilities& caps, int64_t head_dim) {
   return !tensor_cores(head_dim) && tensor_cores(padded) ? padded : head_dim;
 }
 
+DType tensor_core_gemm_input_dtype(const Capabilities& caps, int64_t rows) {
+  return caps.use_coopmat && rows > kMatVecMaxRows && kernel_policy(caps).half_activations != 0 ? DType::F16
+                                                                                                : DType::F32;
+}
+
 std::optional<DType> tensor_core_weight_dtype(const Capabilities& caps) {
   if (!caps.use_coopmat || kernel_policy(caps).f16_weights == 0) return std::nullopt;
   return DType::F16;

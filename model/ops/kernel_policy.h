@@ -86,6 +86,13 @@ DType tensor_core_activation_dtype(const Capabilities& caps, int64_t rows, int64
 // the softmax scale stays 1/√head_dim.
 int64_t vision_attention_head_dim(const Capabilities& caps, int64_t head_dim);
 
+// The dtype of the text decoder's GEMM inputs that feed nothing else (the normed inputs of
+// qkv_proj and gate_up_proj, the SwiGLU output) for a pass of `rows` token rows: f16 where those
+// GEMMs run on tensor cores, which round X to f16 anyway (the same products at half the bytes,
+// and the GEMM's f16-X tile), else f32 (decode steps, devices without tensor cores, the
+// policy's half_activations = 0).
+DType tensor_core_gemm_input_dtype(const Capabilities& caps, int64_t rows);
+
 // The dtype the vision encoder's and connector's GEMM weights (and their biases; the patch
 // embedding's too) are stored
 // in on a device whose big GEMMs run on tensor cores: f16, what the kernel narrows every

@@ -328,7 +328,9 @@ size_t OpList::try_swiglu_linear(size_t i) {
            {.accumulate = l->accumulate, .name = l->name, .swiglu_input = true, .policy = &policy_});
     return 2;
   }
-  if (!tensor_core_rows(rows) || s->gate_up.dtype != DType::F32) return 0;
+  // An f16 SwiGLU output is the f16-X GEMM's input (tensor_core_gemm_input_dtype): faster than
+  // reading gate|up in f32 in every column block.
+  if (!tensor_core_rows(rows) || s->gate_up.dtype != DType::F32 || s->out.dtype != DType::F32) return 0;
   // The down projection on tensor cores reading gate|up, and the next layer's norm with it.
   const RmsNorm* n = then_norm_at(i + 2, *l);
   matmul(g_, s->gate_up, l->w, nullptr, l->y,

@@ -101,6 +101,32 @@ TEST(Activation, SwiGlu) {
   }
 }
 
+// f16 y (the text prefill's down-projection input on tensor-core devices): the f32 reference
+// rounded to f16 once, the kernel's one rounding: within one f16 step of the largest value
+// (2^-10 relative); odd widths and a view off a 4-byte boundary are refused.
+TEST(Activation, SwiGluHalfOutput) {
+  for (auto [rows, inter] : {std::pair<int64_t, int64_t>{1, 2}, {3, 38}, {17, 1536}, {5, 258}}) {
+    SCOPED_TRACE(testing::Message() << rows << "x" << inter);
+    auto gu = test::random_floats(size_t(rows * 2 * inter), uint32_t(inter), -6.0f, 6.0f);
+    auto want = ops::ref::swiglu(gu, rows, inter);
+    for (float& v : want) v = ops::f16_to_f32(ops::f32_to_f16(v));
+    Buffer gb = test::upload(gu), yb = test::upload(std::vector<uint16_t>(size_t(rows * inter)));
+    Graph g(test::context());
+    ops::swiglu(g, test::tensor(g, gb, DType::F32, {rows, 2 * inter}), test::tensor(g, yb, DType::F16, {rows, inter}));
+    g.compile().run();
+    const auto got_h = test::download<uint16_t>(yb, size_t(rows * inter));
+    std::vector<float> got(got_h.size());
+    for (size_t i = 0; i < got.size(); ++i) got[i] = ops::f16_to_f32(got_h[i]);
+    EXPECT_LE(test::max_rel_error(want, got), 1.0 / 1024);
+  }
+  Buffer b = test::upload(std::vector<float>(64));
+  Graph g(test::context());
+  EXPECT_THROW(ops::swiglu(g, test::tensor(g, b, DType::F32, {2, 6}), test::tensor(g, b, DType::F16, {2, 3})),
+               std::invalid_argument);  // odd I
+  EXPECT_THROW(ops::swiglu(g, test::tensor(g, b, DType::F32, {2, 8}), test::tensor(g, b, DType::BF16, {2, 4})),
+               std::invalid_argument);
+}
+
 TEST(Activation, AddResidualInPlace) {
   for (int64_t n : {5, 577, 65537 * 2 + 3}) {
     SCOPED_TRACE(n);

@@ -52,8 +52,9 @@ struct Outcome {
 };
 
 // One decode step of B rows at position pos0 over a cache whose first pos0 slots hold
-// random keys and values, lowered under `policy`.
-Outcome decode_step(const ops::KernelPolicy& policy, int64_t B, const Weights& w) {
+// random keys and values, lowered under `policy`; the normed GEMM inputs and the SwiGLU output
+// stored in `gemm_in` (the text graph's tensor_core_gemm_input_dtype).
+Outcome decode_step(const ops::KernelPolicy& policy, int64_t B, const Weights& w, DType gemm_in = DType::F32) {
   Context& ctx = test::context();
   const int64_t pos0 = 5;
   const uint64_t cache_elems = uint64_t(B * kHkv * kCap * kD);
@@ -74,10 +75,10 @@ Outcome decode_step(const ops::KernelPolicy& policy, int64_t B, const Weights& w
   };
   ops::OpList list(g, policy);
   const Tensor h = ext(h0, {B, kH});
-  const Tensor x = ops::transient(g, DType::F32, {B, kH}),
+  const Tensor x = ops::transient(g, gemm_in, {B, kH}),
                qkv = ops::transient(g, DType::F32, {B, (kHq + 2 * kHkv) * kD});
   const Tensor q = ops::transient(g, DType::F32, {B, 1, kHq, kD}), att = ops::transient(g, DType::F32, {B, 1, kHq, kD});
-  const Tensor gu = ops::transient(g, DType::F32, {B, 2 * kI}), act = ops::transient(g, DType::F32, {B, kI});
+  const Tensor gu = ops::transient(g, DType::F32, {B, 2 * kI}), act = ops::transient(g, gemm_in, {B, kI});
   const Tensor table = ext(w.table, {kCap, kD / 2, 2}), pos = ops::external(g, positions, DType::I32, {B});
   for (int64_t l = 0; l < kLayers; ++l) {
     const std::string p = "L" + std::to_string(l) + ".";
@@ -185,6 +186,33 @@ TEST(OpList, TensorCoreFusionsMatchTheUnfusedOps) {
   // The tensor-core tolerance: the fused norm sums its squares in another order than norm.comp's
   // subgroup variant, and an f32 difference of one ulp can move an activation's f16 rounding
   // by one step (2^-11), which the next layers carry; greedy ids must not change.
+  EXPECT_LE(test::max_rel_error(ref.logits, got.logits), 5e-3);
+  EXPECT_LE(test::max_rel_error(ref.k_cache, got.k_cache), 5e-3);
+  for (int64_t b = 0; b < B; ++b) {
+    const auto row = [&](const std::vector<float>& l) {
+      return std::max_element(l.begin() + b * kVocab, l.begin() + (b + 1) * kVocab) - (l.begin() + b * kVocab);
+    };
+    EXPECT_EQ(row(ref.logits), row(got.logits)) << "row " << b;
+  }
+}
+
+// A pass of 80 rows (more than a mat-vec takes) with f16 GEMM inputs, as the text prefill on a
+// tensor-core device stores them (emulated here): the norms and SwiGLU write f16 (the down
+// projection no longer reads gate|up itself, no norm rides a reduce pass), every linear runs
+// the tensor-core GEMM, and the result is the f32 inputs' within the tensor-core tolerance
+// with the same argmax per row (the GEMM rounds f32 X to f16 itself).
+TEST(OpList, HalfGemmInputsMatchF32Inputs) {
+  Context& ctx = test::context();
+  const Weights w = make_weights(ctx);
+  ops::KernelPolicy p = unfused();
+  p.emulate_tensor_cores = true;
+  p.gemm_split_min_slices = 1;
+  const int64_t B = 80;
+  const Outcome ref = decode_step(p, B, w), got = decode_step(p, B, w, DType::F16);
+  EXPECT_EQ(count(got.kernels, "swiglu:act_swiglu_f16"), size_t(kLayers));
+  EXPECT_EQ(count(got.kernels, "rms_norm:"), size_t(2 * kLayers + 1));
+  EXPECT_EQ(count(got.kernels, "matmul:matmul_coopmat_emu_f32"), count(ref.kernels, "matmul:matmul_coopmat_emu_f32"));
+  EXPECT_GE(count(got.kernels, "matmul:matmul_coopmat_emu_f32"), size_t(4 * kLayers + 1));
   EXPECT_LE(test::max_rel_error(ref.logits, got.logits), 5e-3);
   EXPECT_LE(test::max_rel_error(ref.k_cache, got.k_cache), 5e-3);
   for (int64_t b = 0; b < B; ++b) {
