@@ -19,6 +19,8 @@ set(SMOLVK_SHADER_VARIANTS
   "matmul_vec_rows_f32|matmul_vec_rows.comp|W_F32=1"
   "matmul_vec_rows_sg_f32|matmul_vec_rows.comp|W_F32=1|USE_SUBGROUP=1"
   "matmul_rows_f32|matmul_rows.comp|W_F32=1"
+  "matmul_vec_batch_f32|matmul_vec_batch.comp|W_F32=1"
+  "matmul_vec_batch_sg_f32|matmul_vec_batch.comp|W_F32=1|USE_SUBGROUP=1"
   "matmul_tiled_f32|matmul_tiled.comp|W_F32=1"
   "matmul_coopmat_f32|matmul_coopmat.comp|W_F32=1"
   "matmul_coopmat_emu_f32|matmul_coopmat.comp|W_F32=1|EMULATE_COOPMAT=1"  # test-only
@@ -29,6 +31,8 @@ set(SMOLVK_SHADER_VARIANTS
   "matmul_vec_rows_f16|matmul_vec_rows.comp|W_F16=1"
   "matmul_vec_rows_sg_f16|matmul_vec_rows.comp|W_F16=1|USE_SUBGROUP=1"
   "matmul_rows_f16|matmul_rows.comp|W_F16=1"
+  "matmul_vec_batch_f16|matmul_vec_batch.comp|W_F16=1"
+  "matmul_vec_batch_sg_f16|matmul_vec_batch.comp|W_F16=1|USE_SUBGROUP=1"
   "matmul_tiled_f16|matmul_tiled.comp|W_F16=1"
   "matmul_coopmat_f16|matmul_coopmat.comp|W_F16=1"
   "matmul_coopmat_emu_f16|matmul_coopmat.comp|W_F16=1|EMULATE_COOPMAT=1"  # test-only
@@ -39,6 +43,8 @@ set(SMOLVK_SHADER_VARIANTS
   "matmul_vec_rows_bf16|matmul_vec_rows.comp|W_BF16=1"
   "matmul_vec_rows_sg_bf16|matmul_vec_rows.comp|W_BF16=1|USE_SUBGROUP=1"
   "matmul_rows_bf16|matmul_rows.comp|W_BF16=1"
+  "matmul_vec_batch_bf16|matmul_vec_batch.comp|W_BF16=1"
+  "matmul_vec_batch_sg_bf16|matmul_vec_batch.comp|W_BF16=1|USE_SUBGROUP=1"
   "matmul_tiled_bf16|matmul_tiled.comp|W_BF16=1"
   "matmul_coopmat_bf16|matmul_coopmat.comp|W_BF16=1"
   "matmul_coopmat_emu_bf16|matmul_coopmat.comp|W_BF16=1|EMULATE_COOPMAT=1"  # test-only

@@ -33,6 +33,13 @@ struct KernelPolicy {
   uint32_t coopmat_min_rows = 32;        // tensor-core GEMM from here (up to kMatVecMaxRows too; NVIDIA: 8)
   uint32_t rows_cols_per_thread = 0;     // matmul_rows.comp columns per thread; 0 = by width
   uint32_t matvec_workgroup = 128;       // invocations of the subgroup mat-vec (NVIDIA: 256)
+  // matmul_vec_batch.comp for plain matmuls of fuse_matvec_max_rows < rows <= this (0 = never),
+  // ahead of the several-row kernels and the tensor cores: batched decode read at the weight
+  // stream's speed (a lane group per C columns, X staged in shared memory). Off until measured.
+  uint32_t vec_batch_max_rows = 0;
+  // Its shape, 0 = by dtype and shape (model/ops/matmul.cpp): columns per lane group, invocations
+  // per workgroup, K chunk staged, weight units of 8 loaded ahead per lane and column.
+  uint32_t vec_batch_cols = 0, vec_batch_workgroup = 0, vec_batch_kc = 0, vec_batch_units = 0;
   uint32_t decode_split_min_keys = 128;  // flash-decoding: fewest keys per split
   // Any GEMM.
   uint32_t fuse_linear_gelu = 1;  // GELU applied in the GEMM epilogue (vision fc1), not a separate pass

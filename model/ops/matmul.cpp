@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <optional>
 #include <stdexcept>
 
 #include "model/ops/kernel_policy.h"
@@ -58,6 +59,51 @@ std::pair<uint32_t, uint32_t> plan_split_k(const KernelPolicy& p, uint32_t reque
   return {uint32_t((slices + per - 1) / per), uint32_t(per * bk)};
 }
 
+// matmul_vec_batch.comp for `rows` rows of N = `n_cols` columns (the policy's vec_batch_*
+// settings, else these defaults): C = 4 columns per lane group (2 without subgroups), 2 weight
+// units of 8 loaded ahead (1 for f32 weights), 256 invocations halved down to 2 subgroups (at
+// least 32 invocations) while that leaves fewer than 128 workgroups, a K chunk of one round
+// (units x 8 x lanes), smaller where the staged X does not fit shared memory. All rows in one
+// pass up to 16, else even passes of at most 16. Nullopt if it cannot fit the device.
+std::optional<Kernel> vec_batch_kernel(const Capabilities& caps, const KernelPolicy& p, int64_t rows, DType wt,
+                                       uint64_t n_cols) {
+  const uint32_t max_wg = std::bit_floor(std::max<uint32_t>(caps.max_workgroup_invocations, 1));
+  const bool sg_path = caps.use_subgroup;
+  const uint32_t sg = std::bit_ceil(std::max<uint32_t>(caps.subgroup_size, 1));
+  const uint32_t passes = uint32_t((rows + 15) / 16);
+  const uint32_t rb = uint32_t((rows + passes - 1) / passes);
+  uint32_t c = p.vec_batch_cols ? std::min<uint32_t>(p.vec_batch_cols, 16) : (sg_path ? 4 : 2);
+  const uint32_t wu = p.vec_batch_units ? std::min<uint32_t>(p.vec_batch_units, 8) : (wt == DType::F32 ? 1 : 2);
+  // Power-of-two workgroups of 32 or more: gl_NumSubgroups is exact there (test_subgroup.cpp).
+  const uint32_t min_wg = std::max<uint32_t>(32, sg_path ? sg : 1);
+  if (min_wg > max_wg) return std::nullopt;
+  uint32_t wg = std::clamp<uint32_t>(std::bit_floor(std::max<uint32_t>(p.vec_batch_workgroup, 1)), min_wg, max_wg);
+  if (!p.vec_batch_workgroup) {
+    wg = std::clamp<uint32_t>(sg_path ? 256 : 64, min_wg, max_wg);
+    const uint32_t floor_wg = std::max(min_wg, sg_path ? 2 * sg : min_wg);
+    while (sg_path && wg / 2 >= floor_wg && ceil_div(n_cols, uint64_t(wg / sg) * c) < 128) wg /= 2;
+  }
+  const auto shared = [&](uint32_t k) {
+    return uint64_t(rb) * 2 * (k / 8 + 4) * 16 + (sg_path ? 0 : uint64_t(c) * rb * wg * 4);
+  };
+  // Without subgroups the reduction's shared array (C x rows x invocations) must fit too.
+  while (!sg_path && shared(8) > caps.max_shared_memory && (wg > min_wg || c > 1))
+    if (wg > min_wg)
+      wg /= 2;
+    else
+      c /= 2;
+  const uint32_t lanes = sg_path ? sg : wg;
+  const uint32_t cpw = sg_path ? wg / sg * c : c;
+  uint32_t kc = p.vec_batch_kc ? std::max<uint32_t>(8, p.vec_batch_kc / 8 * 8) : wu * 8 * lanes;
+  while (kc > 8 && shared(kc) > caps.max_shared_memory) kc = std::max<uint32_t>(8, kc / 16 * 8);
+  if (shared(kc) > caps.max_shared_memory) return std::nullopt;
+  Kernel k;
+  k.shader = std::string(sg_path ? "matmul_vec_batch_sg_" : "matmul_vec_batch_") + std::string(dtype_name(wt));
+  k.spec = {wg, rb, c, cpw, kc, wu};
+  k.cols_per_group = cpw;
+  return k;
+}
+
 // `pairs`: lane groups must own two columns (the fused RoPE writes column pairs).
 Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const MatmulOptions& o, const std::string& who,
                    bool pairs = false, uint64_t n_cols = 0, bool x_half = false, bool y_half = false) {
@@ -72,6 +118,11 @@ Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const Matmu
   // (3.8 vs 2.4) and 16 (4.3 vs 3.1).
   const KernelPolicy policy = o.policy ? *o.policy : kernel_policy(caps);
   const bool rows_kernel = !fused && rows >= int64_t(policy.rows_kernel_min_rows) && rows <= kMatVecMaxRows;
+  // The batched mat-vec where the policy turns it on, ahead of the rows kernel and the tensor
+  // cores (not where a tensor-core tile or emulation is asked for).
+  if (!fused && !o.emulate_coopmat && o.coopmat_tile.bm == 0 && rows <= kMatVecMaxRows &&
+      rows > int64_t(policy.fuse_matvec_max_rows) && rows <= int64_t(policy.vec_batch_max_rows))
+    if (const auto kb = vec_batch_kernel(caps, policy, rows, wt, n_cols)) return *kb;
   // Few rows on tensor cores from the policy's coopmat_min_rows (32x32 tiles; on the H200 at
   // batch 32 a decode step took 4.23 ms against 4.73 with the rows kernel, at batch 8 3.92
   // against 2.36 before split K, 2.11 against 2.37 with it), or a requested tile.

@@ -303,6 +303,10 @@ size_t OpList::try_norm_linear(size_t i) {
 }
 
 bool OpList::tensor_core_rows(int64_t rows) const {
+  // Rows the batched mat-vec takes (policy vec_batch_max_rows) leave the plain linears to it.
+  if (rows > int64_t(policy_.fuse_matvec_max_rows) && rows <= int64_t(policy_.vec_batch_max_rows) &&
+      !policy_.emulate_tensor_cores)
+    return false;
   return policy_.fuse_gemm_inputs && (g_.context().caps().use_coopmat || policy_.emulate_tensor_cores) &&
          rows >= int64_t(policy_.coopmat_min_rows);
 }

@@ -223,6 +223,26 @@ TEST(OpList, HalfGemmInputsMatchF32Inputs) {
   }
 }
 
+// A decode step of 8 rows with the batched mat-vec on (policy vec_batch_max_rows): every linear
+// runs it, none of the tensor-core GEMM's fusions is made (on a device with tensor cores, where
+// the policy's coopmat_min_rows would take these rows), and the logits and cache are the
+// unfused step's.
+TEST(OpList, BatchedMatVecTakesEveryLinear) {
+  Context& ctx = test::context();
+  const Weights w = make_weights(ctx);
+  ops::KernelPolicy p = unfused();
+  p.vec_batch_max_rows = 16;
+  p.fuse_gemm_inputs = 1;
+  p.coopmat_min_rows = 8;
+  const int64_t B = 8;
+  const Outcome ref = decode_step(unfused(), B, w), got = decode_step(p, B, w);
+  EXPECT_EQ(count(got.kernels, "matmul:matmul_vec_batch"), size_t(4 * kLayers + 1));
+  EXPECT_EQ(count(got.kernels, "swiglu:"), size_t(kLayers));
+  EXPECT_EQ(count(got.kernels, "rms_norm:"), size_t(2 * kLayers + 1));
+  EXPECT_LE(test::max_rel_error(ref.logits, got.logits), 1e-5);
+  EXPECT_LE(test::max_rel_error(ref.k_cache, got.k_cache), 1e-6);
+}
+
 // More rows than the policy's mat-vec limit: nothing is fused, whatever else it allows.
 TEST(OpList, RowsAboveThePolicyLimitStayUnfused) {
   Context& ctx = test::context();
