@@ -9,6 +9,14 @@
 //   text prefill's GEMMs (f32 X) at 1,108
 //   rows and at --rows; --vision: only the vision GEMMs; --rows sets the vision GEMMs' M,
 //   default 17 tiles = 17408)
+// Batched decode: bench_ops [reps] --decode-rows 1,2,4,8,16 [--decode-shapes 256m,8b]
+//   times every several-row kernel (the fused mat-vec, matmul_vec_rows, matmul_rows, the
+//   tensor-core GEMM where the device has it, matmul_vec_batch; each forced by its kernel
+//   policy) on the decoder's linears of Idefics3-8B (qkv 6144x4096, o_proj 4096x4096, gate_up
+//   28672x4096, down 4096x14336) and SmolVLM-256M (960x576, 576x576, 3072x576, 576x1536), bf16
+//   weights, at each row count: GPU us, GB/s of weight bytes, time against the batch-1 mat-vec,
+//   and the result against a CPU reference (every row, every 7th column and the last 64;
+//   "WRONG" above 1e-4, 5e-3 on tensor cores, which round X and W to f16). Exit 2 if any is.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -20,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "model/ops/kernel_policy.h"
 #include "model/ops/matmul.h"
 #include "model/ops/matmul_ref.h"
 
@@ -123,6 +132,146 @@ void run(Context& ctx, const Case& c, int reps, const ops::CoopmatTile& tile = {
   std::fflush(stdout);
 }
 
+// --decode-rows: one decoder linear's weights on the device, timed under each kernel.
+struct DecodeShape {
+  const char* name;
+  int64_t N, K;
+};
+
+struct DecodeKernel {
+  const char* name;
+  const char* prefix;  // of the shader it must run
+  ops::KernelPolicy policy;
+};
+
+// Each several-row kernel forced through the policy (the others' thresholds out of reach).
+std::vector<DecodeKernel> decode_kernels(const Capabilities& caps) {
+  const ops::KernelPolicy base = ops::kernel_policy(caps);
+  auto make = [&](const char* name, const char* prefix, auto&& edit) {
+    DecodeKernel k{name, prefix, base};
+    k.policy.vec_batch_max_rows = 0;
+    k.policy.fuse_matvec_max_rows = 0;
+    k.policy.rows_kernel_min_rows = k.policy.coopmat_min_rows = 1000;
+    edit(k.policy);
+    return k;
+  };
+  std::vector<DecodeKernel> out;
+  out.push_back(make("matvec", "matmul_vec_", [](ops::KernelPolicy& p) { p.fuse_matvec_max_rows = 64; }));
+  out.push_back(make("vec_rows", "matmul_vec_rows", [](ops::KernelPolicy&) {}));
+  out.push_back(make("rows", "matmul_rows", [](ops::KernelPolicy& p) { p.rows_kernel_min_rows = 1; }));
+  if (caps.use_coopmat)
+    out.push_back(make("coopmat", "matmul_coopmat", [](ops::KernelPolicy& p) { p.coopmat_min_rows = 1; }));
+  out.push_back(make("vec_batch", "matmul_vec_batch", [](ops::KernelPolicy& p) { p.vec_batch_max_rows = 64; }));
+  return out;
+}
+
+int run_decode(Context& ctx, int reps, const std::vector<int64_t>& rows_list, const std::string& shapes) {
+  std::vector<DecodeShape> list;
+  if (shapes.find("8b") != std::string::npos)
+    for (const DecodeShape& d : {DecodeShape{"8b.qkv", 6144, 4096}, DecodeShape{"8b.o_proj", 4096, 4096},
+                                 DecodeShape{"8b.gate_up", 28672, 4096}, DecodeShape{"8b.down", 4096, 14336}})
+      list.push_back(d);
+  if (shapes.find("256m") != std::string::npos)
+    for (const DecodeShape& d : {DecodeShape{"256m.qkv", 960, 576}, DecodeShape{"256m.o_proj", 576, 576},
+                                 DecodeShape{"256m.gate_up", 3072, 576}, DecodeShape{"256m.down", 576, 1536}})
+      list.push_back(d);
+  if (list.empty()) throw std::invalid_argument("--decode-shapes: expected 256m, 8b or both");
+  const std::vector<DecodeKernel> kernels = decode_kernels(ctx.caps());
+  std::printf("%s (subgroup %u %s, coopmat %s), bf16 weights, best of %d\n", ctx.caps().name.c_str(),
+              ctx.caps().subgroup_size, ctx.caps().use_subgroup ? "on" : "off", ctx.caps().use_coopmat ? "on" : "off",
+              reps);
+  int wrong = 0;
+  for (const DecodeShape& s : list) {
+    const int64_t N = s.N, K = s.K;
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    std::vector<float> w(size_t(N * K));
+    for (float& f : w) f = u(rng);
+    const ops::PackedWeights pw = ops::pack_weights(w, DType::BF16);
+    w = {};
+    Buffer bw = ctx.create_buffer((pw.bytes.size() + 3) / 4 * 4);
+    ctx.upload(bw, pw.bytes.data(), pw.bytes.size());
+    std::vector<int64_t> cols;  // checked: every 7th and the last 64
+    for (int64_t n = 0; n < N; ++n)
+      if (n % 7 == 0 || n >= N - 64) cols.push_back(n);
+    double batch1_ns = 0;
+    for (const int64_t M : rows_list) {
+      std::vector<float> x(size_t(M * K)), x16(x.size());
+      for (float& f : x) f = u(rng);
+      for (size_t i = 0; i < x.size(); ++i) x16[i] = ops::f16_to_f32(ops::f32_to_f16(x[i]));
+      Buffer bx = ctx.create_buffer(x.size() * 4), by = ctx.create_buffer(size_t(M * N) * 4);
+      ctx.upload(bx, x.data(), x.size() * 4);
+      // References over the checked columns: exact inputs, and as the tensor cores see them.
+      std::vector<double> ref, ref16;
+      auto reference = [&](bool tc, std::vector<double>& out) {
+        out.assign(size_t(M) * cols.size(), 0.0);
+        for (int64_t m = 0; m < M; ++m)
+          for (size_t j = 0; j < cols.size(); ++j) {
+            const float* wr = pw.rounded.data() + size_t(cols[j] * K);
+            const float* xr = (tc ? x16 : x).data() + size_t(m * K);
+            double acc = 0;
+            for (int64_t k = 0; k < K; ++k)
+              acc += double(xr[k]) * double(tc ? ops::f16_to_f32(ops::f32_to_f16(wr[k])) : wr[k]);
+            out[size_t(m) * cols.size() + j] = acc;
+          }
+      };
+      reference(false, ref);
+      for (const DecodeKernel& kern : kernels) {
+        Graph g(ctx);
+        g.enable_timestamps();
+        try {
+          ops::matmul(g, ops::external(g, bx, DType::F32, {M, K}), ops::external(g, bw, DType::BF16, {N, K}), nullptr,
+                      ops::external(g, by, DType::F32, {M, N}), {.name = s.name, .policy = &kern.policy});
+        } catch (const std::exception& e) {
+          std::printf("%-13s M %2lld %-9s skipped: %s\n", s.name, (long long)M, kern.name, e.what());
+          continue;
+        }
+        std::string shader;
+        for (const Dispatch& d : g.dispatches()) shader += (shader.empty() ? "" : "+") + d.shader;
+        Program p = g.compile();
+        // Keep the GPU busy ~400 ms first: its clocks drop while the host computes references.
+        const auto warm_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(400);
+        do p.run();
+        while (std::chrono::steady_clock::now() < warm_until);
+        double best_ns = 1e300;
+        for (int r = 0; r < reps; ++r) {
+          p.run();
+          double ns = 0;
+          for (const auto& t : p.timings()) ns += t.ns;
+          best_ns = std::min(best_ns, ns);
+        }
+        const bool tc = shader.rfind("matmul_coopmat", 0) == 0;
+        if (tc && ref16.empty()) reference(true, ref16);
+        std::vector<float> y(size_t(M * N));
+        ctx.download(by, y.data(), y.size() * 4);
+        double maxd = 0, maxa = 0;
+        bool finite = true;
+        for (int64_t m = 0; m < M; ++m)
+          for (size_t j = 0; j < cols.size(); ++j) {
+            const double r = (tc ? ref16 : ref)[size_t(m) * cols.size() + j];
+            const float got = y[size_t(m * N + cols[j])];
+            if (!std::isfinite(got)) finite = false;
+            maxd = std::max(maxd, std::fabs(r - double(got)));
+            maxa = std::max(maxa, std::fabs(r));
+          }
+        const double rel = maxa > 0 ? maxd / maxa : maxd;
+        const bool ok = finite && rel <= (tc ? 5e-3 : 1e-4);
+        const bool as_asked = shader.rfind(kern.prefix, 0) == 0;
+        wrong += ok ? 0 : 1;
+        if (M == 1 && std::string(kern.name) == "matvec") batch1_ns = best_ns;
+        char vs1[32] = "";
+        if (batch1_ns > 0) std::snprintf(vs1, sizeof vs1, "%5.2fx b1", best_ns / batch1_ns);
+        std::printf("%-13s N %5lld K %5lld M %2lld %-9s %-28s %9.1f us %7.1f GB/s %s  %s %.1e%s\n", s.name,
+                    (long long)N, (long long)K, (long long)M, kern.name, shader.c_str(), best_ns / 1e3,
+                    double(pw.bytes.size()) / best_ns, vs1, ok ? "ok" : "WRONG", rel,
+                    as_asked ? "" : "  (not the kernel asked for)");
+        std::fflush(stdout);
+      }
+    }
+  }
+  return wrong ? 2 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -131,6 +280,8 @@ int main(int argc, char** argv) {
     bool tiles = false, vision_only = false, prefill_tiles = false;
     int64_t vision_rows = 17408;
     std::vector<ops::CoopmatTile> given;
+    std::vector<int64_t> decode_rows;
+    std::string decode_shapes = "256m,8b";
     for (int i = 1; i < argc; ++i) {
       if (std::strcmp(argv[i], "--tiles") == 0)
         tiles = true;
@@ -144,7 +295,18 @@ int main(int argc, char** argv) {
             std::sscanf(argv[++i], "%ux%ux%u/%ux%u/s%u/l%u", &t.bm, &t.bn, &t.bk, &t.wm, &t.wn, &t.stages, &t.slots);
         if (n < 6) throw std::invalid_argument(std::string("--tile ") + argv[i] + ": expected BMxBNxBK/WMxWN/sS[/lL]");
         given.push_back(t);
-      } else if (std::strcmp(argv[i], "--rows") == 0 && i + 1 < argc)
+      } else if (std::strcmp(argv[i], "--decode-rows") == 0 && i + 1 < argc) {
+        for (const char* q = argv[++i]; *q;) {
+          char* end = nullptr;
+          const long v = std::strtol(q, &end, 10);
+          if (end == q || v < 1 || v > 64 || (*end && *end != ','))
+            throw std::invalid_argument("--decode-rows: expected row counts 1..64, comma-separated");
+          decode_rows.push_back(v);
+          q = *end ? end + 1 : end;
+        }
+      } else if (std::strcmp(argv[i], "--decode-shapes") == 0 && i + 1 < argc)
+        decode_shapes = argv[++i];
+      else if (std::strcmp(argv[i], "--rows") == 0 && i + 1 < argc)
         vision_rows = std::max(1, std::atoi(argv[++i]));
       else
         reps = std::max(1, std::atoi(argv[i]));
@@ -154,6 +316,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "device has no compute timestamps\n");
       return 1;
     }
+    if (!decode_rows.empty()) return run_decode(ctx, reps, decode_rows, decode_shapes);
     // The SmolVLM-256M vision encoder's GEMMs: fused QKV, out_proj, MLP up, MLP down; then the
     // text decoder's prefill of 1,108 tokens (17 tiles): qkv, o, gate_up, down.
     const int64_t vision[4][2] = {{2304, 768}, {768, 768}, {3072, 768}, {768, 3072}};
