@@ -1,6 +1,7 @@
 // smolvk-serve (also `smolvk serve`): an OpenAI-compatible HTTP server for SmolVLM.
 #include <pthread.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -18,11 +19,12 @@ const char* kHelp =
     "\n"
     "Serves the model over HTTP with OpenAI's chat API: POST /v1/chat/completions (streaming\n"
     "with \"stream\": true), GET /v1/models, GET /health (503 while the model loads, 200 when\n"
-    "ready), GET /metrics (Prometheus text). One thread owns the GPU: queued requests that share\n"
-    "sampling settings run as one batch. SIGTERM / SIGINT: stop accepting, let running requests\n"
-    "finish (up to --drain-seconds), exit 0. Content parts: text, image_url, and (SmolVLM2\n"
-    "checkpoints) one video_url per request, {\"type\": \"video_url\", \"video_url\": {\"url\":\n"
-    "\"data:video/mp4;base64,...\"}}, sampled and laid out as by 'smolvk run --video'.\n"
+    "ready), GET /metrics (Prometheus text). One thread owns the GPU: queued requests join the\n"
+    "running decode batch between steps, each with its own sampling settings. SIGTERM / SIGINT:\n"
+    "stop accepting, let running requests finish (up to --drain-seconds), exit 0. Content parts:\n"
+    "text, image_url, and (SmolVLM2 checkpoints) one video_url per request, {\"type\": \"video_url\",\n"
+    "\"video_url\": {\"url\": \"data:video/mp4;base64,...\"}}, sampled and laid out as by\n"
+    "'smolvk run --video'.\n"
     "\n"
     "  --model DIR             Hugging Face SmolVLM / Idefics3 folder. Default: the demo checkpoint\n"
     "                          in examples/demo-model (random weights: gibberish answers).\n"
@@ -45,6 +47,11 @@ const char* kHelp =
     "  --join-window-ms N      while a batch decodes, how long a new request may wait for others to\n"
     "                          join it in one prefill (default 0: join at the next step); the running\n"
     "                          requests then stall once per group, not once per newcomer\n"
+    "  --max-prefill-tokens N  while a batch decodes, the most prompt tokens (images' included) one\n"
+    "                          gap between two decode steps may prefill (default 0: no limit): queued\n"
+    "                          requests are admitted oldest first while they fit, at least one per gap,\n"
+    "                          the rest at the next gaps in arrival order; bounds how long running\n"
+    "                          requests stall for newcomers. An idle GPU admits without it\n"
     "  --max-body-bytes N      largest request body (default 33554432); over it: 413\n"
     "  --max-image-pixels N    largest image or video frame, width x height, checked before decoding\n"
     "                          (default 16777216)\n"
@@ -106,6 +113,17 @@ smolvk::serve::ServerOptions parse_options(const smolvk::cli::Args& a) {
   if (pipeline != "0" && pipeline != "1")
     throw std::invalid_argument("--pipeline-decode (or SMOLVK_PIPELINE_DECODE) must be 0 or 1, got '" + pipeline + "'");
   o.pipeline_decode = pipeline == "1";
+  if (a.has("max-prefill-tokens")) {
+    const std::string v = a.get("max-prefill-tokens");
+    char* end = nullptr;
+    errno = 0;
+    const long long n = std::strtoll(v.c_str(), &end, 10);
+    if (v.empty() || *end || errno || n < 0 || n > INT32_MAX)
+      throw std::invalid_argument("--max-prefill-tokens '" + v +
+                                  "': expected 0 (no limit) or a number of prompt tokens from 1 to " +
+                                  std::to_string(INT32_MAX));
+    o.max_prefill_tokens = int(n);
+  }
   return o;
 }
 
@@ -133,6 +151,7 @@ int main(int argc, char** argv) {
                                                              {"drain-seconds", true},
                                                              {"image-cache-mb", true},
                                                              {"pipeline-decode", true},
+                                                             {"max-prefill-tokens", true},
                                                              {"help", false}});
     if (a.has("help")) {
       std::fputs(kHelp, stdout);

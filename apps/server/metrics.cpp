@@ -90,6 +90,14 @@ void Metrics::prefill(int requests, double s) {
   prefill_requests_ += uint64_t(requests);
   prefill_.observe(s);
 }
+void Metrics::decode_stall(double s) {
+  std::lock_guard lock(mutex_);
+  decode_stall_seconds_ += s;
+}
+void Metrics::prefill_held() {
+  std::lock_guard lock(mutex_);
+  ++prefill_held_;
+}
 void Metrics::queue_depth(int n) {
   std::lock_guard lock(mutex_);
   queue_depth_ = n;
@@ -131,6 +139,13 @@ std::string Metrics::render() const {
          double(prefills_));
   sample(o, "smolvk_prefill_requests_total", "counter", "Requests admitted by those prefill passes.",
          double(prefill_requests_));
+  sample(o, "smolvk_decode_stall_seconds_total", "counter",
+         "Time running requests waited for prefill passes of newcomers (the passes run while a batch decodes; "
+         "see --max-prefill-tokens).",
+         decode_stall_seconds_);
+  sample(o, "smolvk_prefill_held_total", "counter",
+         "Gaps between decode steps whose --max-prefill-tokens budget left queued requests for the next gap.",
+         double(prefill_held_));
   sample(o, "smolvk_queue_depth", "gauge", "Requests waiting for the GPU.", queue_depth_);
   sample(o, "smolvk_running_requests", "gauge", "Requests in the running decode batch.", running_);
   sample(o, "smolvk_batch_occupancy", "gauge", "Running requests / --max-batch (KV slots in use).",

@@ -41,6 +41,10 @@ class Metrics {
   void prepared(double seconds);
   void queue_wait(double seconds);
   void prefill(int requests, double seconds);
+  // A prefill pass ran while a batch was decoding: its running requests waited that long.
+  void decode_stall(double seconds);
+  // A gap's prefill budget (--max-prefill-tokens) left queued requests for the next gap.
+  void prefill_held();
   void queue_depth(int n);
   void model_ready(bool ready);
   void image_cache(const ImageCacheStats& s);  // the model's, as of now
@@ -52,7 +56,8 @@ class Metrics {
   mutable std::mutex mutex_;
   std::map<int, uint64_t> requests_by_status_;
   uint64_t prompt_tokens_ = 0, completion_tokens_ = 0, cancelled_ = 0, batches_ = 0;
-  uint64_t prefills_ = 0, prefill_requests_ = 0;
+  uint64_t prefills_ = 0, prefill_requests_ = 0, prefill_held_ = 0;
+  double decode_stall_seconds_ = 0;
   Histogram ttft_, inter_token_, batch_rows_, prepare_, queue_wait_, prefill_;
   int queue_depth_ = 0, running_ = 0, max_batch_ = 1;
   uint64_t kv_bytes_ = 0;

@@ -27,6 +27,18 @@ void Stream::push(Event e) {
   cv_.notify_all();
 }
 
+size_t admit_count(std::span<const int> queued_prompt_tokens, int free, int64_t budget) {
+  size_t n = 0;
+  int64_t tokens = 0;
+  for (const int p : queued_prompt_tokens) {
+    if (int(n) >= free) break;
+    if (budget > 0 && n > 0 && tokens + p > budget) break;
+    tokens += p;
+    ++n;
+  }
+  return n;
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -143,12 +155,22 @@ class ContinuousScheduler final : public Scheduler {
           cv_.wait_until(lock, queue_.front()->submitted + limits_.batch_window,
                          [&] { return stopping_ || int(queue_.size()) >= free || preparing_ == 0; });
         // A running batch: newcomers join together once the oldest has waited join_window
-        // (or they fill the free slots); until then the batch keeps decoding.
-        const bool join = running_.empty() || stopping_ || int(queue_.size()) >= free ||
+        // (or they fill the free slots); until then the batch keeps decoding. Those the last
+        // gap's prefill budget left over go now.
+        const bool join = running_.empty() || stopping_ || held_over_ || int(queue_.size()) >= free ||
                           (!queue_.empty() && Clock::now() >= queue_.front()->submitted + limits_.join_window);
-        while (join && !queue_.empty() && int(admitting_.size()) < free) {
-          admitting_.push_back(queue_.front());
-          queue_.pop_front();
+        held_over_ = false;
+        if (join && !queue_.empty() && free > 0) {
+          // A running batch waits for this gap's prefill: at most max_prefill_tokens of it.
+          std::vector<int> prompts;
+          for (size_t i = 0; i < queue_.size() && int(i) < free; ++i) prompts.push_back(queue_[i]->job.prompt_tokens);
+          const size_t n = admit_count(prompts, free, running_.empty() ? 0 : limits_.max_prefill_tokens);
+          for (size_t i = 0; i < n; ++i) {
+            admitting_.push_back(queue_.front());
+            queue_.pop_front();
+          }
+          held_over_ = n < prompts.size();
+          if (held_over_) metrics_.prefill_held();
         }
         metrics_.queue_depth(int(queue_.size()));
       }
@@ -195,8 +217,11 @@ class ContinuousScheduler final : public Scheduler {
     }
     const auto start = Clock::now();
     for (const auto& e : batch) metrics_.queue_wait(seconds(start - e->submitted));
+    const bool stalls = session_.running() > 0;  // the running jobs wait for this pass
     const std::vector<SlotToken> first = session_.admit(requests, settings);
-    metrics_.prefill(int(batch.size()), seconds(Clock::now() - start));
+    const double took = seconds(Clock::now() - start);
+    metrics_.prefill(int(batch.size()), took);
+    if (stalls) metrics_.decode_stall(took);
     {
       std::lock_guard lock(mutex_);
       for (size_t i = 0; i < batch.size(); ++i) running_[first[i].slot] = batch[i];
@@ -219,6 +244,7 @@ class ContinuousScheduler final : public Scheduler {
       running_.clear();
       return;
     }
+    ++steps_;
     for (const SlotToken& t : tokens) on_token(t);
     metrics_.batch(session_.running(), limits_.max_batch, session_.kv_bytes());
   }
@@ -257,7 +283,7 @@ class ContinuousScheduler final : public Scheduler {
         metrics_.inter_token(seconds(now - e->last_token));
       e->last_token = now;
       ++e->tokens;
-      e->stream->push({Event::Token, t.id, e->stop.feed(t.piece), {}, {}});
+      e->stream->push({Event::Token, t.id, e->stop.feed(t.piece), {}, {}, steps_});
       if (e->stop.stopped() || t.stop_reason == "eos")
         reason = "stop";
       else if (!t.stop_reason.empty() || e->tokens >= e->job.max_tokens)
@@ -294,6 +320,8 @@ class ContinuousScheduler final : public Scheduler {
   std::vector<EntryPtr> admitting_;  // taken from the queue, being prefilled
   std::map<int, EntryPtr> running_;  // slot → job
   bool accepting_ = true, stopping_ = false;
+  bool held_over_ = false;  // the last gap's prefill budget left queued jobs for this one
+  uint64_t steps_ = 0;      // decode steps run (Event::steps; the loop thread only)
   int preparing_ = 0;  // requests HTTP threads are preparing (preparing())
   std::thread thread_;  // last: starts once everything above exists
 };

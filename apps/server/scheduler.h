@@ -9,6 +9,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -36,6 +37,9 @@ struct Event {
   std::string text;           // Token / Done: text released (stop strings held back, then cut)
   std::string finish_reason;  // Done: "stop", "length" or "cancelled"
   std::string error;          // Failed: why
+  // Token: decode steps the scheduler had run when it was made (a first token: the steps run
+  // before the prefill pass that admitted its job), so the gap a job was admitted at is known.
+  uint64_t steps = 0;
 };
 
 // The handle a submit() returns: the job's events, in order.
@@ -102,7 +106,17 @@ struct SchedulerLimits {
   // Pipelined decode (BatchSessionOptions::pipeline_decode): the next step runs on the GPU while
   // this one's tokens are detokenized, checked for stop strings and pushed to their streams.
   bool pipeline_decode = true;
+  // While a batch runs, the prompt tokens (images' included) one gap between two decode steps
+  // may prefill: queued jobs are admitted oldest first while they fit, at least one per gap;
+  // the rest wait for the next gap (their join window then no longer applies), in arrival order.
+  // Bounds how long the running jobs stall for newcomers. 0 = no budget; an idle batch has none.
+  int max_prefill_tokens = 0;
 };
+
+// How many of the queued jobs (their prompt tokens, oldest first) one gap admits into `free`
+// slots under a prefill budget of `budget` tokens (0: none): the longest prefix that fits, and
+// never fewer than one while a slot is free.
+size_t admit_count(std::span<const int> queued_prompt_tokens, int free, int64_t budget);
 
 // Allocates the KV cache of max_batch × positions.
 std::unique_ptr<Scheduler> make_scheduler(Model& model, SchedulerLimits limits, Metrics& metrics);

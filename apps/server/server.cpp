@@ -104,7 +104,8 @@ void Server::load() {
         make_scheduler(*model_,
                        {options_.max_batch, options_.max_queue, std::chrono::milliseconds(options_.batch_window_ms),
                         options_.ctx_size ? options_.ctx_size : std::min<int64_t>(context, 4096),
-                        std::chrono::milliseconds(options_.join_window_ms), options_.pipeline_decode},
+                        std::chrono::milliseconds(options_.join_window_ms), options_.pipeline_decode,
+                        options_.max_prefill_tokens},
                        metrics_);
     limits_.context_length = scheduler_->positions();
     State loading = State::Loading;

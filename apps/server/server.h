@@ -36,6 +36,7 @@ struct ServerOptions {
   int drain_seconds = 30;
   int64_t image_cache_mb = 256;  // the model's image cache (Model::set_image_cache_budget); 0 = off
   bool pipeline_decode = true;   // SchedulerLimits::pipeline_decode
+  int max_prefill_tokens = 0;    // SchedulerLimits::max_prefill_tokens (0: no budget)
 };
 
 // Connections the kernel queues for the server before it accepts them (then capped by

@@ -330,6 +330,70 @@ TEST(Serve, NewcomersJoinARunningBatchTogether) {
   EXPECT_EQ(metric("smolvk_prefills_total"), 4);
 }
 
+// --max-prefill-tokens 1: while a batch decodes, newcomers that would be prefilled together are
+// admitted one per gap between decode steps, in arrival order, each with the ids it gets alone;
+// the running request stalls once per newcomer, and /metrics counts the held gaps.
+TEST(Serve, MaxPrefillTokensAdmitsNewcomersOneGapAtATime) {
+  ServerProcess s({"--max-batch", "4", "--join-window-ms", "10000", "--max-prefill-tokens", "1", "--model",
+                   (test::data_dir() / "smolvlm_f32_s3").string()});
+  json longer = user_text("running", 1000);  // still running when the joiners are done, however slow
+  longer["ignore_eos"] = true;
+  std::vector<json> joiners;
+  std::vector<std::vector<int32_t>> alone;
+  for (int i = 0; i < 3; ++i) {
+    joiners.push_back(user_text("joining " + std::to_string(i), 3));
+    joiners.back()["ignore_eos"] = true;
+    const auto [status, r] = chat(s, joiners.back());
+    ASSERT_EQ(status, 200);
+    alone.push_back(ids_of(r));
+  }
+  const auto metric = [&](const std::string& name) {
+    auto m = s.client().Get("/metrics");
+    std::smatch v;
+    if (!m || !std::regex_search(m->body, v, std::regex("\n" + name + " ([0-9.e+-]+)"))) return -1.0;
+    return std::stod(v[1]);
+  };
+  const double prefills_before = metric("smolvk_prefills_total");
+  Streamed a;
+  std::thread ta([&] { a = chat_stream(s, longer); });
+  // Its prefill pass is done (so it runs when the joiners queue; the running-requests gauge
+  // may still show the last answer's row: the answer is sent before the slot is released).
+  for (int i = 0; i < 600 && metric("smolvk_prefills_total") != prefills_before + 1; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::vector<Streamed> joined(3);
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 3; ++i) clients.emplace_back([&, i] { joined[size_t(i)] = chat_stream(s, joiners[size_t(i)]); });
+  for (auto& t : clients) t.join();
+  ta.join();
+  EXPECT_EQ(a.ids.size(), 1000u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(joined[size_t(i)].ids, alone[size_t(i)]) << "joiner " << i;
+    EXPECT_LT(joined[size_t(i)].first_token, a.last_token) << "joiner " << i;  // joined the running batch
+  }
+  // The running request, then the three joiners in three gaps (they filled the free slots
+  // together, so the join window did not hold them); two gaps left requests for the next.
+  EXPECT_EQ(metric("smolvk_prefills_total") - prefills_before, 4);
+  EXPECT_EQ(metric("smolvk_prefill_held_total"), 2);
+  EXPECT_GT(metric("smolvk_decode_stall_seconds_total"), 0);
+}
+
+TEST(Serve, BadMaxPrefillTokensIsNamedInTheError) {
+  for (const std::string v : {"-1", "many", "3000000000"}) {
+    const std::string cmd = serve_binary().string() + " --port 0 --max-prefill-tokens " + v + " 2>&1";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    ASSERT_TRUE(p);
+    std::string out;
+    std::array<char, 4096> buf;
+    for (size_t n; (n = std::fread(buf.data(), 1, buf.size(), p)) > 0;) out.append(buf.data(), n);
+    const int status = ::pclose(p);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << v << ": " << out;
+    EXPECT_NE(out.find("--max-prefill-tokens '" + v +
+                       "': expected 0 (no limit) or a number of prompt tokens from 1 to 2147483647"),
+              std::string::npos)
+        << out;
+  }
+}
+
 // The batch window groups requests that arrive together, but only waits while another request
 // is still being parsed and prepared: one alone on an idle GPU is prefilled at once (a 10 s
 // window here would otherwise hold it 10 s).

@@ -68,6 +68,7 @@ def one_client(url, body, headers, out):
 
 
 PHASES = ("smolvk_request_prepare_seconds", "smolvk_queue_wait_seconds", "smolvk_prefill_seconds")
+COUNTERS = ("smolvk_decode_stall_seconds_total", "smolvk_prefill_held_total")
 
 
 def scrape(url, headers):
@@ -83,6 +84,9 @@ def scrape(url, headers):
             for part in ("_sum", "_count"):
                 if line.startswith(p + part + " "):
                     out[p + part] = float(line.split()[1])
+        for c in COUNTERS:
+            if line.startswith(c + " "):
+                out[c] = float(line.split()[1])
     return out
 
 
@@ -94,6 +98,10 @@ def phase_means(before, after):
         if n > 0:
             means[p.replace("smolvk_", "").replace("_seconds", "_ms")] = \
                 1e3 * (after[p + "_sum"] - before.get(p + "_sum", 0)) / n
+    if "smolvk_decode_stall_seconds_total" in after:  # servers before --max-prefill-tokens lack them
+        means["decode_stall_ms"] = 1e3 * (after["smolvk_decode_stall_seconds_total"] -
+                                          before.get("smolvk_decode_stall_seconds_total", 0))
+        means["prefill_held"] = after["smolvk_prefill_held_total"] - before.get("smolvk_prefill_held_total", 0)
     return means
 
 
@@ -178,6 +186,9 @@ def main():
     ap.add_argument("--ctx-size", type=int, default=1024, help="the server's KV positions per request")
     ap.add_argument("--rounds", type=int, default=1,
                     help="measured rounds per concurrency; the round of median tokens/s is reported")
+    ap.add_argument("--max-prefill-tokens", type=int,
+                    help="the started server's --max-prefill-tokens (prompt tokens prefilled per gap between "
+                    "decode steps while a batch runs; 0 = no limit, the server's default)")
     ap.add_argument("--server-args", default="", help="more smolvk-serve flags, e.g. '--join-window-ms 0'")
     ap.add_argument("--server-log", help="write the started server's stderr here, each round marked "
                     "(with SMOLVK_LOG_PIPELINES=1: which pipelines it compiles when)")
@@ -189,9 +200,14 @@ def main():
     levels = [int(c) for c in a.clients.split(",")]
     proc = None
     url = a.url
+    if a.max_prefill_tokens is not None and a.url:
+        sys.exit("--max-prefill-tokens sets the server this script starts: not with --url")
     if not url:
+        extra = ["--ctx-size", str(a.ctx_size)]
+        if a.max_prefill_tokens is not None:
+            extra += ["--max-prefill-tokens", str(a.max_prefill_tokens)]
         proc, url = start_server(os.path.join(a.build, "apps", "smolvk-serve"), a.model, max(levels),
-                                 ["--ctx-size", str(a.ctx_size)] + a.server_args.split())
+                                 extra + a.server_args.split())
     headers = {"Content-Type": "application/json"}
     if a.api_key:
         headers["Authorization"] = "Bearer " + a.api_key
@@ -239,7 +255,9 @@ def main():
               f"{r.get('server_vs_bench', float('nan')):>6.2f} {r['ttft_p50_ms']:>7.1f}ms {r['ttft_p99_ms']:>7.1f}ms "
               f"{r['itl_p50_ms']:>6.2f}ms {r['itl_p99_ms']:>6.2f}ms {r['errors']:>6}")
     print("server side, means over the measured rounds (the server's /metrics): "
-          "prepare = HTTP thread before queueing, queue = queued until admitted, prefill = one prefill pass")
+          "prepare = HTTP thread before queueing, queue = queued until admitted, prefill = one prefill pass; "
+          "totals: decode_stall = running requests waiting for prefills, prefill_held = gaps whose "
+          "--max-prefill-tokens left requests for the next")
     for r in rows:
         print(f"{r['clients']:>7} " + "  ".join(f"{k} {v:.2f}" for k, v in r.get("server_phases", {}).items()))
     if a.json:
