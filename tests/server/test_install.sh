@@ -10,7 +10,10 @@ cmake --install "$build" --prefix "$tmp/prefix" > "$tmp/install.log"
 for f in bin/smolvk bin/smolvk-serve include/smolvk/model/smolvlm.h include/smolvk/model/chat_session.h; do
   [ -e "$tmp/prefix/$f" ] || { echo "not installed: $f"; exit 1; }
 done
-"$tmp/prefix/bin/smolvk-serve" --help | grep -q -- '--max-batch'
+# Into a file first: grep -q stops reading at the first match, and the help (over one 4 KiB
+# stdio buffer) would then die of SIGPIPE on its second write, failing the pipe (pipefail).
+"$tmp/prefix/bin/smolvk-serve" --help > "$tmp/help.txt"
+grep -q -- '--max-prefill-tokens' "$tmp/help.txt"
 mkdir "$tmp/consumer"
 cat > "$tmp/consumer/CMakeLists.txt" <<'CMAKE'
 cmake_minimum_required(VERSION 3.25)
