@@ -178,14 +178,14 @@ void main() {
 
 #ifdef USE_SUBGROUP
       if (owns) {
-        for (uint i = 0u; i < RB * C; ++i) {
+        [[unroll]] for (uint i = 0u; i < RB * C; ++i) {  // constant indices: acc stays in registers
           const float s = subgroupAdd(acc[i]);
           const uint n = n_base + c0 + i / RB, r = i % RB;
           if (lane == i % GS && n < pc.N && r < rows) store_y(m0 + r, n, s);
         }
       }
 #else
-      for (uint i = 0u; i < RB * C; ++i) red[i * WG + lane] = acc[i];
+      [[unroll]] for (uint i = 0u; i < RB * C; ++i) red[i * WG + lane] = acc[i];
       barrier();
       TREE_REDUCE(red, lane, lane, WG, RB * C, WG, TREE_ADD)
       for (uint i = lane; i < RB * C; i += WG) {
