@@ -5,10 +5,16 @@
 #                                     validation, smolvk bench and profile on the SmolVLM2-2.2B
 #                                     shape (13 tiles; padded and SMOLVK_TUNE_PAD_VISION_HEADS=0)
 #                                     and the Idefics3-8B shape (1 tile)
+#   PART=prefill bash tools/gpu/s13.sh  the text prefill with f16 GEMM inputs: the fusion and
+#                                     activation op tests and test_model under validation, benches
+#                                     on the 2.2B / 8B shapes and the 256M one (1, 17, 8 x 13
+#                                     tiles), the 17-tile profile
 #   PART=final bash tools/gpu/s13.sh  the closing run: the 17-tile bench, then side_by_side.py
 #                                     against transformers
-#   SESSION=1 (any part)              smolvk bench --session-decode: BatchSession's decode step
+#   SESSION=1 (any part)              smolvk bench --batch-session: BatchSession's decode step
 #                                     against generate's (batches $SESSION_BATCHES)
+#   DECODE=1 (any part)               bench_ops --decode-rows: the several-row decode kernels on
+#                                     the 256M and 8B linears
 #   CLIENTS=1,32 (any part)           serve_bench (pipelined); PREFILL_CLIENTS=64 again with
 #                                     --max-prefill-tokens $PREFILL_BUDGET
 #   FAMILY="cases" (any part)         then tools/gpu/s12_family.sh on those cases, results in
@@ -35,6 +41,16 @@ if [ "${PART:-pad}" = pad ]; then
   echo "profile 2.2b rc=$?" >> "$S"
   tar czf "$OUT/logs.tgz" -C "$L" .
 fi
+if [ "${PART}" = prefill ]; then
+  gtest test_ops 150 'OpList.*:Activation.*:AttentionCoopmat*:MatmulCoopmat*'
+  gtest test_model 180 '*'
+  big 22b smolvlm2-2.2b 13
+  big 8b 8b 1
+  benches "" "--tiles 1" "--tiles 17" "--batch 8 --tiles 13"
+  "$BIN/smolvk" profile --shape 256m --tiles 17 --new-tokens 2 --top 12 > "$OUT/profile_256m.txt" 2>&1
+  echo "profile 256m rc=$?" >> "$S"
+  tar czf "$OUT/logs.tgz" -C "$L" .
+fi
 if [ "${PART}" = final ]; then
   benches "" "--tiles 1" "--tiles 17"
   timeout ${SIDE_TIMEOUT:-300} python3 tools/bench/side_by_side.py --smolvk "$BIN/smolvk" --reps 3 --warmup 1 \
@@ -45,8 +61,21 @@ fi
 if [ -n "${SESSION:-}" ]; then
   for b in ${SESSION_BATCHES:-1 8 32}; do
     timeout 120 "$BIN/smolvk" bench --shape 256m --batch "$b" --tiles 1 --new-tokens 64 --reps 3 --no-cold-start \
-      --session-decode > "$L/session_b$b.txt" 2>&1
+      --batch-session > "$L/session_b$b.txt" 2>&1
     echo "session decode b$b rc=$?" >> "$S"; sed -n '/session/,$p' "$L/session_b$b.txt" | head -20 >> "$S"
+  done
+fi
+if [ -n "${DECODE:-}" ]; then
+  timeout 150 "$BIN/bench_ops" 5 --decode-rows ${DECODE_ROWS:-1,8,16} --decode-shapes 256m,8b > "$OUT/decode_rows.txt" 2>&1
+  echo "decode rows rc=$?" >> "$S"
+  for shape in 8b 256m; do
+    for b in 8; do
+      for v in 0 16; do
+        env SMOLVK_TUNE_VEC_BATCH_ROWS=$v timeout 90 "$BIN/smolvk" bench --shape $shape --batch $b --tiles 1 \
+          --new-tokens 16 --warmup 1 --reps 2 --no-cold-start > "$L/dec_${shape}_b${b}_v$v.txt" 2>&1
+        echo "decode $shape b$b VEC_BATCH_ROWS=$v rc=$? $(grep -E 'decode ms/step' "$L/dec_${shape}_b${b}_v$v.txt")" >> "$S"
+      done
+    done
   done
 fi
 serve() {  # serve CLIENTS NAME EXTRA_SERVER_ARGS
