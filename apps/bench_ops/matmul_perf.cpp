@@ -161,7 +161,10 @@ std::vector<DecodeKernel> decode_kernels(const Capabilities& caps) {
   out.push_back(make("rows", "matmul_rows", [](ops::KernelPolicy& p) { p.rows_kernel_min_rows = 1; }));
   if (caps.use_coopmat)
     out.push_back(make("coopmat", "matmul_coopmat", [](ops::KernelPolicy& p) { p.coopmat_min_rows = 1; }));
-  out.push_back(make("vec_batch", "matmul_vec_batch", [](ops::KernelPolicy& p) { p.vec_batch_max_rows = 64; }));
+  out.push_back(make("vec_batch", "matmul_vec_batch", [](ops::KernelPolicy& p) {
+                     p.vec_batch_max_rows = 64;
+                     p.vec_batch_min_weight_mib = 0;
+                   }));
   return out;
 }
 

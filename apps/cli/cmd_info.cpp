@@ -42,7 +42,9 @@ std::vector<KernelRow> kernel_choices(const Capabilities& c) {
        std::string(dtype_name(ops::tensor_core_activation_dtype(c, 17408, 768, 64)))},
       {"prefill GEMM (1,108 x 576 -> 960)", ops::matmul_kernel_choice(c, 1108, 960, DType::BF16)},
       {"decode batch 32 (32 x 576 -> 1,536)", ops::matmul_kernel_choice(c, 32, 1536, DType::BF16)},
-      {"decode batch 8", ops::matmul_kernel_choice(c, 8, 1536, DType::BF16)},
+      {"decode batch 8", ops::matmul_kernel_choice(c, 8, 1536, DType::BF16, false, 1536 * 576 * 2)},
+      {"decode batch 8, 8B gate_up (8 x 4,096 -> 28,672)",
+       ops::matmul_kernel_choice(c, 8, 28672, DType::BF16, false, 28672ull * 4096 * 2)},
       {"decode batch 1", ops::matmul_kernel_choice(c, 1, 1536, DType::BF16)},
   };
 }
@@ -164,7 +166,7 @@ int cmd_info(const std::vector<std::string>& args) {
     }
     if (kernels) {
       std::printf("    kernels for SmolVLM-256M's shapes (shader [specialization constants]):\n");
-      for (const KernelRow& r : kernel_choices(c)) std::printf("      %-50s %s\n", r.what, r.kernel.c_str());
+      for (const KernelRow& r : kernel_choices(c)) std::printf("      %-58s %s\n", r.what, r.kernel.c_str());
     }
   }
   return 0;

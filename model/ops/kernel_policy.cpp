@@ -23,6 +23,7 @@ constexpr Setting kSettings[] = {
     {"ROWS_CPT", &KernelPolicy::rows_cols_per_thread},
     {"MATVEC_WG", &KernelPolicy::matvec_workgroup},
     {"VEC_BATCH_ROWS", &KernelPolicy::vec_batch_max_rows},
+    {"VEC_BATCH_MIN_MIB", &KernelPolicy::vec_batch_min_weight_mib},
     {"VEC_BATCH_COLS", &KernelPolicy::vec_batch_cols},
     {"VEC_BATCH_WG", &KernelPolicy::vec_batch_workgroup},
     {"VEC_BATCH_KC", &KernelPolicy::vec_batch_kc},
@@ -61,6 +62,9 @@ KernelPolicy nvidia_policy() {
   // 8 subgroups per mat-vec workgroup: the H200's batch-1 step 0.941 against 0.980 ms with 4
   // (medians of 3, one machine; SMOLVK_TUNE_MATVEC_WG=128 for the old width).
   p.matvec_workgroup = 256;
+  // Batch 2-8 decode on the batched mat-vec for large weights (vec_batch_min_weight_mib): the
+  // H200's Idefics3-8B batch-8 step 22.1 -> 15.7 ms/step with it on every weight.
+  p.vec_batch_max_rows = 8;
   return p;
 }
 
@@ -69,6 +73,7 @@ KernelPolicy cpu_policy() {
   KernelPolicy p = nvidia_policy();
   p.device_class = "cpu";
   p.coopmat_min_rows = KernelPolicy{}.coopmat_min_rows;
+  p.vec_batch_max_rows = 0;  // its tests set it (tests/ops/test_matmul_batch.cpp)
   return p;
 }
 
@@ -79,6 +84,7 @@ KernelPolicy default_policy() {
   KernelPolicy p = nvidia_policy();
   p.device_class = "default";
   p.coopmat_min_rows = KernelPolicy{}.coopmat_min_rows;
+  p.vec_batch_max_rows = 0;
   p.fold_o_proj = 0;
   p.mlp_decode_max_rows = 0;
   return p;
@@ -128,6 +134,10 @@ DType tensor_core_activation_dtype(const Capabilities& caps, int64_t rows, int64
   const bool attention = width % 8 == 0 && head_dim % 16 == 0 &&
                          attention_coopmat_kernel(caps, head_dim, {}, false, "attention").has_value();
   return gemm && attention && kernel_policy(caps).half_activations != 0 ? DType::F16 : DType::F32;
+}
+
+bool vec_batch_weight(const KernelPolicy& p, const Tensor& w) {
+  return p.vec_batch_max_rows > 0 && w.bytes() >= (uint64_t(p.vec_batch_min_weight_mib) << 20);
 }
 
 int64_t vision_attention_head_dim(const Capabilities& caps, int64_t head_dim) {

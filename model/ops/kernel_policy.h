@@ -35,8 +35,13 @@ struct KernelPolicy {
   uint32_t matvec_workgroup = 128;       // invocations of the subgroup mat-vec (NVIDIA: 256)
   // matmul_vec_batch.comp for plain matmuls of fuse_matvec_max_rows < rows <= this (0 = never),
   // ahead of the several-row kernels and the tensor cores: batched decode read at the weight
-  // stream's speed (a lane group per C columns, X staged in shared memory). Off until measured.
+  // stream's speed (a lane group per C columns, X staged in shared memory). NVIDIA: 8.
   uint32_t vec_batch_max_rows = 0;
+  // ... for weights of at least this many MiB: on the H200 at 8 rows it beat the tensor-core
+  // GEMM on Idefics3-8B's gate_up (224 MiB: 236 against 259 µs) and down (112 MiB: 115 against
+  // 154) but lost on its qkv (48 MiB: 81 against 71) and made SmolVLM-256M's batch-8 step slower
+  // (3.58 against 2.25 ms with every weight on it).
+  uint32_t vec_batch_min_weight_mib = 64;
   // Its shape, 0 = by dtype and shape (model/ops/matmul.cpp): columns per lane group, invocations
   // per workgroup, K chunk staged, weight units of 8 loaded ahead per lane and column.
   uint32_t vec_batch_cols = 0, vec_batch_workgroup = 0, vec_batch_kc = 0, vec_batch_units = 0;
@@ -73,6 +78,10 @@ struct KernelPolicy {
   // One line per setting: "name = value (class default | SMOLVK_TUNE_NAME)".
   std::vector<std::string> describe() const;
 };
+
+// Whether the batched mat-vec (vec_batch_max_rows) may take a matmul over weight `w`: one of at
+// least vec_batch_min_weight_mib.
+bool vec_batch_weight(const KernelPolicy& p, const Tensor& w);
 
 // The policy for this device: its class's row of the table, then caps.tuning. Throws
 // std::invalid_argument naming an override that is not a setting.

@@ -205,8 +205,11 @@ Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const Matmu
 
 }  // namespace
 
-std::string matmul_kernel_choice(const Capabilities& caps, int64_t rows, uint64_t n_cols, DType wt, bool x_half) {
-  const Kernel k = pick_kernel(caps, rows, wt, {}, "matmul", false, n_cols, x_half);
+std::string matmul_kernel_choice(const Capabilities& caps, int64_t rows, uint64_t n_cols, DType wt, bool x_half,
+                                 uint64_t weight_bytes) {
+  KernelPolicy policy = kernel_policy(caps);
+  if (weight_bytes && weight_bytes < (uint64_t(policy.vec_batch_min_weight_mib) << 20)) policy.vec_batch_max_rows = 0;
+  const Kernel k = pick_kernel(caps, rows, wt, {.policy = &policy}, "matmul", false, n_cols, x_half);
   return kernel_str(k.shader, k.spec);
 }
 
@@ -262,7 +265,13 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
     fail("x or y has 2^32 elements or more");
 
   const Capabilities& caps = g.context().caps();
-  const KernelPolicy policy = o.policy ? *o.policy : kernel_policy(caps);
+  KernelPolicy policy = o.policy ? *o.policy : kernel_policy(caps);
+  // The batched mat-vec only for weights of the policy's size.
+  MatmulOptions opts = o;
+  if (!vec_batch_weight(policy, w)) {
+    policy.vec_batch_max_rows = 0;
+    opts.policy = &policy;
+  }
   // f16 X and Y are for the tensor-core GEMM only (which narrows f32 X to f16 anyway).
   const bool x_half = x.dtype == DType::F16, y_half = y.dtype == DType::F16;
   if ((x_half || y_half) && !(M > kMatVecMaxRows && ((caps.use_coopmat && !o.exact) || o.emulate_coopmat)))
@@ -290,7 +299,7 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
   bool norm_fused = o.then_norm_out != nullptr;  // every row chunk's reduce pass wrote Z
   for (int64_t m0 = 0; m0 < M; m0 += m_step) {
     const int64_t mc = std::min(m_step, M - m0);
-    const Kernel kern = pick_kernel(caps, mc, w.dtype, o, who, false, uint64_t(N), x_half, y_half);
+    const Kernel kern = pick_kernel(caps, mc, w.dtype, opts, who, false, uint64_t(N), x_half, y_half);
     if ((x_half || y_half) && kern.shader.rfind("matmul_coopmat", 0) != 0)
       fail("f16 x or y needs the tensor-core GEMM, but a chunk of " + std::to_string(mc) + " rows picked " +
            kern.shader);

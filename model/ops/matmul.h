@@ -70,8 +70,9 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
 
 // The kernel a plain matmul of `rows` rows by `n_cols` output columns, weights of `wt` (X in f16
 // when `x_half`), would run on `caps` (shader name and specialization constants), for `smolvk info`.
+// `weight_bytes`: the weight's size, for the batched mat-vec's size rule (0: not applied).
 std::string matmul_kernel_choice(const Capabilities& caps, int64_t rows, uint64_t n_cols, DType wt,
-                                 bool x_half = false);
+                                 bool x_half = false, uint64_t weight_bytes = 0);
 
 // A Llama layer's fused qkv projection with RoPE and the KV-cache write folded into the
 // mat-vec (decode; at most kMatVecMaxRows rows): q = (x·Wᵀ)'s q heads rotated, written to

@@ -302,10 +302,11 @@ size_t OpList::try_norm_linear(size_t i) {
   return 2;
 }
 
-bool OpList::tensor_core_rows(int64_t rows) const {
-  // Rows the batched mat-vec takes (policy vec_batch_max_rows) leave the plain linears to it.
+bool OpList::tensor_core_rows(int64_t rows, const Tensor& w) const {
+  // Rows the batched mat-vec takes (policy vec_batch_max_rows, for weights like w) leave the
+  // plain linears to it.
   if (rows > int64_t(policy_.fuse_matvec_max_rows) && rows <= int64_t(policy_.vec_batch_max_rows) &&
-      !policy_.emulate_tensor_cores)
+      vec_batch_weight(policy_, w) && !policy_.emulate_tensor_cores)
     return false;
   return policy_.fuse_gemm_inputs && (g_.context().caps().use_coopmat || policy_.emulate_tensor_cores) &&
          rows >= int64_t(policy_.coopmat_min_rows);
@@ -315,7 +316,7 @@ const OpList::RmsNorm* OpList::then_norm_at(size_t j, const Linear& l) const {
   if (j >= ops_.size()) return nullptr;
   const auto* n = std::get_if<RmsNorm>(&ops_[j]);
   const int64_t rows = l.y.rows();
-  if (!n || !same(n->x, l.y) || fits_matvec(rows) || !tensor_core_rows(rows) || n->w.dtype != l.w.dtype ||
+  if (!n || !same(n->x, l.y) || fits_matvec(rows) || !tensor_core_rows(rows, l.w) || n->w.dtype != l.w.dtype ||
       l.y.dtype != DType::F32 || l.y.dim(-1) != l.w.dim(0) || n->out.dtype != DType::F32)
     return nullptr;
   return n;
@@ -334,7 +335,7 @@ size_t OpList::try_swiglu_linear(size_t i) {
   }
   // An f16 SwiGLU output is the f16-X GEMM's input (tensor_core_gemm_input_dtype): faster than
   // reading gate|up in f32 in every column block.
-  if (!tensor_core_rows(rows) || s->gate_up.dtype != DType::F32 || s->out.dtype != DType::F32) return 0;
+  if (!tensor_core_rows(rows, l->w) || s->gate_up.dtype != DType::F32 || s->out.dtype != DType::F32) return 0;
   // The down projection on tensor cores reading gate|up, and the next layer's norm with it.
   const RmsNorm* n = then_norm_at(i + 2, *l);
   matmul(g_, s->gate_up, l->w, nullptr, l->y,

@@ -117,7 +117,7 @@ class OpList {
   // beyond the mat-vec fusions, whole f32 rows, the norm's weight of w's dtype), else null.
   const RmsNorm* then_norm_at(size_t j, const Linear& l) const;
   // Whether a linear of `rows` rows runs on the tensor-core GEMM (f32 x).
-  bool tensor_core_rows(int64_t rows) const;
+  bool tensor_core_rows(int64_t rows, const Tensor& w) const;  // for a linear over weight w
   void record_one(const Op& op);
   // Whether no op after `i` reads `t` before writing it, and `t` is scratch.
   bool dead_after(size_t i, const Tensor& t) const;

@@ -44,6 +44,7 @@ std::string describe(const Case& c) {
 ops::KernelPolicy batch_policy() {
   ops::KernelPolicy p = ops::kernel_policy(test::context().caps());
   p.vec_batch_max_rows = 64;
+  p.vec_batch_min_weight_mib = 0;  // the tests' small weights too
   p.fuse_matvec_max_rows = 1;
   return p;
 }
@@ -177,7 +178,13 @@ TEST(MatmulBatch, PolicyRoutesOnlyWhenOn) {
   ASSERT_FALSE(r.shaders.empty());
   EXPECT_EQ(r.shaders[0].rfind("matmul_vec_batch", 0), std::string::npos) << r.shaders[0];
 
+  // Only weights of vec_batch_min_weight_mib (64 MiB by default) and up: a 40 x 64 one stays
+  // elsewhere.
   caps.tuning = {{"VEC_BATCH_ROWS", 16}};
+  const Result small = run_case({8, 40, 64, DType::BF16}, ops::kernel_policy(caps));
+  ASSERT_FALSE(small.shaders.empty());
+  EXPECT_EQ(small.shaders[0].rfind("matmul_vec_batch", 0), std::string::npos) << small.shaders[0];
+  caps.tuning = {{"VEC_BATCH_ROWS", 16}, {"VEC_BATCH_MIN_MIB", 0}};
   const ops::KernelPolicy on = ops::kernel_policy(caps);
   EXPECT_EQ(on.vec_batch_max_rows, 16u);
   for (int64_t M : {3, 8, 16}) {
@@ -189,4 +196,10 @@ TEST(MatmulBatch, PolicyRoutesOnlyWhenOn) {
     EXPECT_EQ(choice.rfind("matmul_vec_batch", 0), std::string::npos) << M << " rows: " << choice;
   }
   expect_batch_kernel({8, 40, 64, DType::BF16}, on);
+  // NVIDIA's row of the table: up to 8 rows, for weights of 64 MiB and more.
+  Capabilities nv;
+  nv.vendor_id = 0x10de;
+  const ops::KernelPolicy nvp = ops::kernel_policy(nv);
+  EXPECT_EQ(nvp.vec_batch_max_rows, 8u);
+  EXPECT_EQ(nvp.vec_batch_min_weight_mib, 64u);
 }
