@@ -52,6 +52,14 @@ if [ "${PART}" = prefill ]; then
   tar czf "$OUT/logs.tgz" -C "$L" .
 fi
 if [ "${PART}" = final ]; then
+  gtest test_ops 90 'MatmulBatch.*:OpList.*:Activation.*'
+  gtest test_model 120 'BatchSession.*:Golden*:VisionHeads.*:PixelBytes.*'
+  for c in "8b 8" "smolvlm2-2.2b 8" "256m 8" "256m 32"; do
+    set -- $c
+    timeout 90 "$BIN/smolvk" bench --shape $1 --batch $2 --tiles 1 --new-tokens 16 --warmup 1 --reps 2 --no-cold-start \
+      > "$L/dec_$1_b$2.txt" 2>&1
+    echo "decode $1 b$2 rc=$? $(grep -E 'decode ms/step|decode tokens/s' "$L/dec_$1_b$2.txt" | awk '{printf "%s | ", $0}')" >> "$S"
+  done
   benches "" "--tiles 1" "--tiles 17"
   timeout ${SIDE_TIMEOUT:-300} python3 tools/bench/side_by_side.py --smolvk "$BIN/smolvk" --reps 3 --warmup 1 \
     --batched-prefill 8x13,32x1 --json-out "$L/side_by_side.json" > "$L/side_by_side.txt" 2>&1
