@@ -37,7 +37,7 @@ void build_text(Graph& g, const ModelConfig& c, const DeviceWeights& w, const Kv
 
   // The residual stream h is f32; the normed inputs of qkv_proj and gate_up_proj and the
   // SwiGLU output that only feed GEMMs may be stored as f16 (what tensor cores take anyway).
-  const DType gemm_in = tensor_core_gemm_input_dtype(g.context().caps(), B * T);
+  const DType gemm_in = tensor_core_gemm_input_dtype(g.context().caps(), B * T, H);
   Tensor x = transient(g, gemm_in, {B * T, H}, "text.x");
   Tensor qkv = transient(g, DType::F32, {B * T, (Hq + 2 * Hkv) * D}, "text.qkv");
   Tensor q = transient(g, DType::F32, {B, T, Hq, D}, "text.q");

@@ -1,5 +1,6 @@
 #include "model/ops/kernel_policy.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "model/ops/attention_coopmat.h"
@@ -30,6 +31,7 @@ constexpr Setting kSettings[] = {
     {"VEC_BATCH_UNITS", &KernelPolicy::vec_batch_units},
     {"DECODE_SPLIT_KEYS", &KernelPolicy::decode_split_min_keys},
     {"HALF_ACTIVATIONS", &KernelPolicy::half_activations},
+    {"HALF_GEMM_INPUTS_MIN_TILES", &KernelPolicy::half_gemm_inputs_min_tiles},
     {"F16_WEIGHTS", &KernelPolicy::f16_weights},
     {"FUSE_LINEAR_GELU", &KernelPolicy::fuse_linear_gelu},
     {"ATTN_FLASH", &KernelPolicy::attention_flash},
@@ -151,9 +153,11 @@ int64_t vision_attention_head_dim(const Capabilities& caps, int64_t head_dim) {
   return !tensor_cores(head_dim) && tensor_cores(padded) ? padded : head_dim;
 }
 
-DType tensor_core_gemm_input_dtype(const Capabilities& caps, int64_t rows) {
-  return caps.use_coopmat && rows > kMatVecMaxRows && kernel_policy(caps).half_activations != 0 ? DType::F16
-                                                                                                : DType::F32;
+DType tensor_core_gemm_input_dtype(const Capabilities& caps, int64_t rows, int64_t width) {
+  if (!caps.use_coopmat || rows <= kMatVecMaxRows) return DType::F32;
+  const KernelPolicy p = kernel_policy(caps);
+  const uint64_t tiles = uint64_t((rows + 127) / 128) * uint64_t((std::max<int64_t>(width, 0) + 127) / 128);
+  return p.half_activations != 0 && tiles >= p.half_gemm_inputs_min_tiles ? DType::F16 : DType::F32;
 }
 
 std::optional<DType> tensor_core_weight_dtype(const Capabilities& caps) {

@@ -50,6 +50,11 @@ struct KernelPolicy {
   uint32_t fuse_linear_gelu = 1;  // GELU applied in the GEMM epilogue (vision fc1), not a separate pass
   // Vision encoder.
   uint32_t half_activations = 1;  // GEMM/attention-only activations in f16 (tensor cores)
+  // The text prefill's GEMM inputs in f16 (tensor_core_gemm_input_dtype) only where the hidden
+  // width's GEMMs have at least this many 128 x 128 output tiles: on the H200 SmolVLM2-2.2B's
+  // 1,073-token prefill (144 tiles) took 42.5 ms against 57.5 with f32 inputs, SmolVLM-256M's
+  // 1,108 tokens (45 tiles) 9.0 against 7.0 (the f16-X GEMM's larger tile splits K there).
+  uint32_t half_gemm_inputs_min_tiles = 128;
   uint32_t f16_weights = 1;       // tensor-core GEMM weights converted to f16 at load
   uint32_t attention_flash = 1;   // attention_flash.comp where the probed layout allows it
   uint32_t flash_subgroups = 8, flash_keys = 64;
@@ -103,11 +108,12 @@ DType tensor_core_activation_dtype(const Capabilities& caps, int64_t rows, int64
 int64_t vision_attention_head_dim(const Capabilities& caps, int64_t head_dim);
 
 // The dtype of the text decoder's GEMM inputs that feed nothing else (the normed inputs of
-// qkv_proj and gate_up_proj, the SwiGLU output) for a pass of `rows` token rows: f16 where those
-// GEMMs run on tensor cores, which round X to f16 anyway (the same products at half the bytes,
-// and the GEMM's f16-X tile), else f32 (decode steps, devices without tensor cores, the
-// policy's half_activations = 0).
-DType tensor_core_gemm_input_dtype(const Capabilities& caps, int64_t rows);
+// qkv_proj and gate_up_proj, the SwiGLU output) for a pass of `rows` token rows of `width`
+// (the hidden size): f16 where those GEMMs run on tensor cores, which round X to f16 anyway
+// (the same products at half the bytes, and the GEMM's f16-X tile), and the pass is large
+// enough for that tile (the policy's half_gemm_inputs_min_tiles); else f32 (decode steps,
+// small prefills, devices without tensor cores, the policy's half_activations = 0).
+DType tensor_core_gemm_input_dtype(const Capabilities& caps, int64_t rows, int64_t width);
 
 // The dtype the vision encoder's and connector's GEMM weights (and their biases; the patch
 // embedding's too) are stored

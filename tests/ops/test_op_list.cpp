@@ -223,6 +223,24 @@ TEST(OpList, HalfGemmInputsMatchF32Inputs) {
   }
 }
 
+// Where the text graph stores those inputs in f16: a tensor-core device, more rows than a
+// mat-vec takes, and enough 128 x 128 tiles across the hidden width (the policy's
+// half_gemm_inputs_min_tiles, 128): SmolVLM2-2.2B's 1,073-token prefill (9 x 16 tiles), not
+// SmolVLM-256M's 1,108 tokens (9 x 5) unless the policy says so.
+TEST(OpList, HalfGemmInputsWhereTheTileGridIsLarge) {
+  Capabilities c;
+  c.vendor_id = 0x10de;
+  EXPECT_EQ(ops::tensor_core_gemm_input_dtype(c, 1073, 2048), DType::F32);  // no tensor cores
+  c.use_coopmat = true;
+  EXPECT_EQ(ops::tensor_core_gemm_input_dtype(c, 1073, 2048), DType::F16);
+  EXPECT_EQ(ops::tensor_core_gemm_input_dtype(c, 1108, 576), DType::F32);
+  EXPECT_EQ(ops::tensor_core_gemm_input_dtype(c, 64, 65536), DType::F32);  // mat-vec rows
+  c.tuning["HALF_GEMM_INPUTS_MIN_TILES"] = 0;
+  EXPECT_EQ(ops::tensor_core_gemm_input_dtype(c, 1108, 576), DType::F16);
+  c.tuning["HALF_ACTIVATIONS"] = 0;
+  EXPECT_EQ(ops::tensor_core_gemm_input_dtype(c, 1073, 2048), DType::F32);
+}
+
 // A decode step of 8 rows with the batched mat-vec on (policy vec_batch_max_rows): every linear
 // runs it, none of the tensor-core GEMM's fusions is made (on a device with tensor cores, where
 // the policy's coopmat_min_rows would take these rows), and the logits and cache are the
