@@ -60,6 +60,8 @@ if [ "${PART}" = final ]; then
       > "$L/dec_$1_b$2.txt" 2>&1
     echo "decode $1 b$2 rc=$? $(grep -E 'decode ms/step|decode tokens/s' "$L/dec_$1_b$2.txt" | awk '{printf "%s | ", $0}')" >> "$S"
   done
+  big 22b smolvlm2-2.2b 13
+  big 8b 8b 1
   benches "" "--tiles 1" "--tiles 17"
   timeout ${SIDE_TIMEOUT:-300} python3 tools/bench/side_by_side.py --smolvk "$BIN/smolvk" --reps 3 --warmup 1 \
     --batched-prefill 8x13,32x1 --json-out "$L/side_by_side.json" > "$L/side_by_side.txt" 2>&1
