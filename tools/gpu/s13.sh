@@ -68,6 +68,16 @@ if [ "${PART}" = final ]; then
   echo "side by side: rc=$?" >> "$S"; cat "$L/side_by_side.txt" >> "$S"
   tar czf "$OUT/logs.tgz" -C "$L" .
 fi
+if [ "${PART}" = ab ]; then  # the batched mat-vec's weight-size rule and the 2.2B's batch 8, A/B
+  gtest test_ops 60 'MatmulBatch.*'
+  for c in "8b 32" "8b 0" "256m 32" "smolvlm2-2.2b 64" "smolvlm2-2.2b off"; do
+    set -- $c
+    if [ "$2" = off ]; then v="SMOLVK_TUNE_VEC_BATCH_ROWS=0"; else v="SMOLVK_TUNE_VEC_BATCH_MIN_MIB=$2"; fi
+    env $v timeout 90 "$BIN/smolvk" bench --shape $1 --batch 8 --tiles 1 --new-tokens 16 --warmup 1 --reps 2 \
+      --no-cold-start > "$L/ab_$1_$2.txt" 2>&1
+    echo "decode $1 b8 $v rc=$? $(grep -E 'decode ms/step' "$L/ab_$1_$2.txt")" >> "$S"
+  done
+fi
 if [ -n "${SESSION:-}" ]; then
   for b in ${SESSION_BATCHES:-1 8 32}; do
     timeout 120 "$BIN/smolvk" bench --shape 256m --batch "$b" --tiles 1 --new-tokens 64 --reps 3 --no-cold-start \
