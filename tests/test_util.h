@@ -16,6 +16,18 @@ Context& context();  // created on first use
 bool context_created();
 void destroy_context();
 // tests/data; $SMOLVK_TEST_DATA overrides it (binaries run from another checkout).
+// An H100 / H200's limits as the kernel choices read them (subgroups of 32 with shuffles, 1,024
+// invocations, 48 KiB of shared memory), without tensor cores until a test turns them on.
+inline Capabilities h100_like_caps() {
+  Capabilities c;
+  c.subgroup_size = 32;
+  c.subgroup_shuffle = true;
+  c.max_workgroup_invocations = 1024;
+  c.max_workgroup_size = {1024, 1024, 64};
+  c.max_shared_memory = 48 * 1024;
+  return c;
+}
+
 inline std::filesystem::path data_dir() {
   const char* env = std::getenv("SMOLVK_TEST_DATA");
   return env && *env ? std::filesystem::path(env) : std::filesystem::path(SMOLVK_TEST_DATA);

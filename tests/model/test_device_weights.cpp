@@ -190,13 +190,7 @@ TEST(VisionHeads, PaddedWithZeroRowsAndColumns) {
 // Where the heads are padded: only to move the attention onto tensor cores (SigLIP-so400m's
 // 72 → 80 on an H100-like device; 64 stays), never without them, always with the policy's 2.
 TEST(VisionHeads, PaddedWhereTheTensorCoreAttentionTakesThePaddedDim) {
-  Capabilities c;
-  c.subgroup_size = 32;
-  c.subgroup_shuffle = true;
-  c.max_workgroup_invocations = 1024;
-  c.max_workgroup_size = {1024, 1024, 64};
-  c.max_shared_memory = 48 * 1024;
-  c.device_type = "discrete";
+  Capabilities c = test::h100_like_caps();
   EXPECT_EQ(ops::vision_attention_head_dim(c, 72), 72);  // no tensor cores
   c.use_coopmat = true;
   EXPECT_EQ(ops::vision_attention_head_dim(c, 72), 80);

@@ -189,16 +189,6 @@ bool coopmat() { return test::context().caps().use_coopmat; }
   if (!test::context().caps().subgroup_shuffle || test::context().caps().subgroup_size < 4) \
   GTEST_SKIP() << "the emulated kernel needs subgroup shuffles and subgroups of 4+ lanes"
 
-Capabilities h100_like() {
-  Capabilities c;
-  c.subgroup_size = 32;
-  c.subgroup_shuffle = true;
-  c.max_workgroup_invocations = 1024;
-  c.max_workgroup_size = {1024, 1024, 64};
-  c.max_shared_memory = 48 * 1024;
-  return c;
-}
-
 }  // namespace
 
 TEST(AttentionCoopmat, OddLengthsAndMasks) {
@@ -468,7 +458,7 @@ TEST(AttentionCoopmatDecoder, DISABLED_PerfPrefillShape) {
 }
 
 TEST(AttentionCoopmat, FlashKernelNeedsTheProbedLayout) {
-  Capabilities c = h100_like();
+  Capabilities c = test::h100_like_caps();
   c.use_coopmat = true;
   EXPECT_FALSE(ops::attention_flash_kernel(c, 64).has_value());  // layout not probed
   c.coopmat_mma_layout = true;
@@ -497,7 +487,7 @@ TEST(AttentionCoopmat, FlashKernelNeedsTheProbedLayout) {
 }
 
 TEST(AttentionCoopmat, DefaultTileFitsH100Limits) {
-  const Capabilities c = h100_like();
+  const Capabilities c = test::h100_like_caps();
   const auto k = ops::attention_coopmat_kernel(c, 64, {}, false, "t");
   ASSERT_TRUE(k.has_value());
   EXPECT_EQ(k->tile.subgroups, 4u);
@@ -515,20 +505,20 @@ TEST(AttentionCoopmat, DefaultTileFitsH100Limits) {
 }
 
 TEST(AttentionCoopmat, UnsupportedShapesAndDevicesGetNone) {
-  Capabilities c = h100_like();
+  Capabilities c = test::h100_like_caps();
   EXPECT_FALSE(ops::attention_coopmat_kernel(c, 20, {}, false, "t").has_value());  // D % 16
   c.max_shared_memory = 4096;
   EXPECT_FALSE(ops::attention_coopmat_kernel(c, 64, {}, false, "t").has_value());
-  c = h100_like();
+  c = test::h100_like_caps();
   c.subgroup_shuffle = false;
   EXPECT_FALSE(ops::attention_coopmat_kernel(c, 64, {}, false, "t").has_value());
-  c = h100_like();
+  c = test::h100_like_caps();
   c.subgroup_size = 128;
   EXPECT_FALSE(ops::attention_coopmat_kernel(c, 64, {}, false, "t").has_value());
 }
 
 TEST(AttentionCoopmat, BadRequestedTilesThrowNamingTheLimit) {
-  const Capabilities c = h100_like();
+  const Capabilities c = test::h100_like_caps();
   auto message = [&](const ops::AttentionCoopmatTile& t) -> std::string {
     try {
       ops::attention_coopmat_kernel(c, 64, t, false, "bench");

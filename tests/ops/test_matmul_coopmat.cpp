@@ -160,15 +160,6 @@ void expect_close(const Case& c) {
                << " (needs VK_NV_cooperative_matrix 16x16x16 fp16->fp32, fp16, the Vulkan memory " \
                   "model; off under SMOLVK_PORTABLE / SMOLVK_NO_COOPMAT)"
 
-Capabilities h100_like() {
-  Capabilities c;
-  c.subgroup_size = 32;
-  c.max_workgroup_invocations = 1024;
-  c.max_workgroup_size = {1024, 1024, 64};
-  c.max_shared_memory = 48 * 1024;
-  return c;
-}
-
 }  // namespace
 
 TEST(MatmulCoopmat, AlignedShapesAllDtypes) {
@@ -471,7 +462,7 @@ TEST(MatmulCoopmat, HalfDataNeedsTheTensorCoreGemm) {
 TEST(MatmulCoopmat, EmulatedOneTile) { expect_close({.M = 65, .N = 70, .K = 33, .bias = true, .emulate = true}); }
 
 TEST(MatmulCoopmat, DefaultTileFitsH100Limits) {
-  const Capabilities c = h100_like();
+  const Capabilities c = test::h100_like_caps();
   const auto k = ops::coopmat_kernel(c, {}, "t");
   ASSERT_TRUE(k.has_value());
   EXPECT_EQ(k->tile.bm, 64u);
@@ -492,7 +483,7 @@ TEST(MatmulCoopmat, DefaultTileFitsH100Limits) {
 }
 
 TEST(MatmulCoopmat, SmallerDevicesGetSmallerTileOrNone) {
-  Capabilities c = h100_like();
+  Capabilities c = test::h100_like_caps();
   c.max_shared_memory = 16384;  // Vulkan's minimum: the f32-X default (64 x 64) fits
   auto k = ops::coopmat_kernel(c, {}, "t");
   ASSERT_TRUE(k.has_value());
@@ -514,7 +505,7 @@ TEST(MatmulCoopmat, SmallerDevicesGetSmallerTileOrNone) {
 }
 
 TEST(MatmulCoopmat, BadRequestedTilesThrowNamingTheLimit) {
-  const Capabilities c = h100_like();
+  const Capabilities c = test::h100_like_caps();
   auto message = [&](const ops::CoopmatTile& t) -> std::string {
     try {
       ops::coopmat_kernel(c, t, "bench");

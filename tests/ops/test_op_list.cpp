@@ -111,6 +111,16 @@ size_t count(const std::vector<std::string>& kernels, const std::string& prefix)
       std::count_if(kernels.begin(), kernels.end(), [&](const std::string& k) { return k.rfind(prefix, 0) == 0; }));
 }
 
+// Each of the B rows' greedy id (argmax of its logits) is the reference's.
+void expect_same_argmax(const Outcome& ref, const Outcome& got, int64_t B) {
+  for (int64_t b = 0; b < B; ++b) {
+    const auto row = [&](const std::vector<float>& l) {
+      return std::max_element(l.begin() + b * kVocab, l.begin() + (b + 1) * kVocab) - (l.begin() + b * kVocab);
+    };
+    EXPECT_EQ(row(ref.logits), row(got.logits)) << "row " << b;
+  }
+}
+
 ops::KernelPolicy unfused() {
   ops::KernelPolicy p;
   p.fuse_matvec_max_rows = 0;
@@ -188,12 +198,7 @@ TEST(OpList, TensorCoreFusionsMatchTheUnfusedOps) {
   // by one step (2^-11), which the next layers carry; greedy ids must not change.
   EXPECT_LE(test::max_rel_error(ref.logits, got.logits), 5e-3);
   EXPECT_LE(test::max_rel_error(ref.k_cache, got.k_cache), 5e-3);
-  for (int64_t b = 0; b < B; ++b) {
-    const auto row = [&](const std::vector<float>& l) {
-      return std::max_element(l.begin() + b * kVocab, l.begin() + (b + 1) * kVocab) - (l.begin() + b * kVocab);
-    };
-    EXPECT_EQ(row(ref.logits), row(got.logits)) << "row " << b;
-  }
+  expect_same_argmax(ref, got, B);
 }
 
 // A pass of 80 rows (more than a mat-vec takes) with f16 GEMM inputs, as the text prefill on a
@@ -215,12 +220,7 @@ TEST(OpList, HalfGemmInputsMatchF32Inputs) {
   EXPECT_GE(count(got.kernels, "matmul:matmul_coopmat_emu_f32"), size_t(4 * kLayers + 1));
   EXPECT_LE(test::max_rel_error(ref.logits, got.logits), 5e-3);
   EXPECT_LE(test::max_rel_error(ref.k_cache, got.k_cache), 5e-3);
-  for (int64_t b = 0; b < B; ++b) {
-    const auto row = [&](const std::vector<float>& l) {
-      return std::max_element(l.begin() + b * kVocab, l.begin() + (b + 1) * kVocab) - (l.begin() + b * kVocab);
-    };
-    EXPECT_EQ(row(ref.logits), row(got.logits)) << "row " << b;
-  }
+  expect_same_argmax(ref, got, B);
 }
 
 // Where the text graph stores those inputs in f16: a tensor-core device, more rows than a

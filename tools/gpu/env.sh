@@ -34,3 +34,23 @@ benches() {
     fi
   done
 }
+# serve CLIENTS NAME EXTRA_SERVER_ARGS: serve_bench.py against smolvk-serve on /tmp/ck256 (make_checkpoint first).
+serve() {
+  timeout ${SERVE_TIMEOUT:-200} python3 tools/bench/serve_bench.py --build /tmp/b --model /tmp/ck256 \
+    --clients $1 --new-tokens 128 --rounds ${ROUNDS:-2} --server-args "$3" \
+    --json "$L/serve_$2.json" > "$L/serve_$2.txt" 2> "$L/serve_$2.err"
+  echo "serve_bench $2 [$3]: rc=$?" >> "$S"; cat "$L/serve_$2.txt" >> "$S"; tail -3 "$L/serve_$2.err" >> "$S"
+}
+# make_checkpoint: the random SmolVLM-256M-shaped checkpoint serve() runs, and the binaries where it looks.
+make_checkpoint() {
+  python3 tools/bench/make_random_checkpoint.py --out /tmp/ck256 --resize-edge 512 > "$L/ckpt.log" 2>&1
+  echo "checkpoint: rc=$? $(tail -1 "$L/ckpt.log")" >> "$S"
+  mkdir -p /tmp/b/apps && ln -sf "$PWD/$BIN/smolvk" "$PWD/$BIN/smolvk-serve" /tmp/b/apps/
+}
+# family CASES T0: tools/gpu/s12_family.sh on CASES with what is left of ${LIMIT:-590} s since T0.
+family() {
+  local left=$(( ${LIMIT:-590} - (SECONDS - $2) ))
+  echo "family: $left s left for [$1]" >> "$S"
+  OUT=$OUT/family CASES="$1" DEADLINE=$left bash tools/gpu/s12_family.sh > "$L/family.out" 2>&1
+  echo "family rc=$?" >> "$S"
+}

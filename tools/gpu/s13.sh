@@ -98,24 +98,11 @@ if [ -n "${DECODE:-}" ]; then
     done
   done
 fi
-serve() {  # serve CLIENTS NAME EXTRA_SERVER_ARGS
-  timeout ${SERVE_TIMEOUT:-200} python3 tools/bench/serve_bench.py --build /tmp/b --model /tmp/ck256 \
-    --clients $1 --new-tokens 128 --rounds ${ROUNDS:-2} --server-args "$3" \
-    --json "$L/serve_$2.json" > "$L/serve_$2.txt" 2> "$L/serve_$2.err"
-  echo "serve_bench $2 [$3]: rc=$?" >> "$S"; cat "$L/serve_$2.txt" >> "$S"; tail -3 "$L/serve_$2.err" >> "$S"
-}
 if [ -n "${CLIENTS:-}" ]; then
-  python3 tools/bench/make_random_checkpoint.py --out /tmp/ck256 --resize-edge 512 > "$L/ckpt.log" 2>&1
-  echo "checkpoint: rc=$? $(tail -1 "$L/ckpt.log")" >> "$S"
-  mkdir -p /tmp/b/apps && ln -sf "$PWD/$BIN/smolvk" "$PWD/$BIN/smolvk-serve" /tmp/b/apps/
+  make_checkpoint
   serve "$CLIENTS" pipelined ""
   [ -n "${PREFILL_CLIENTS:-}" ] && serve "$PREFILL_CLIENTS" budget "--max-prefill-tokens ${PREFILL_BUDGET:-2048}"
   tar czf "$OUT/logs.tgz" -C "$L" .
 fi
-if [ -n "${FAMILY:-}" ]; then
-  left=$(( ${LIMIT:-590} - (SECONDS - T0) ))
-  echo "family: $left s left for [$FAMILY]" >> "$S"
-  OUT=$OUT/family CASES="$FAMILY" DEADLINE=$left bash tools/gpu/s12_family.sh > "$L/family.out" 2>&1
-  echo "family rc=$?" >> "$S"
-fi
+[ -n "${FAMILY:-}" ] && family "$FAMILY" "$T0"
 cat "$S"
