@@ -50,14 +50,15 @@ struct Uploader {
     shape.insert(shape.end(), first->shape.begin() + 1, first->shape.end());
     std::vector<uint8_t> host;  // the bytes as uploaded, where they are not the file's
     if (pad) {
-      host.resize(bytes);
-      if (f16) {
-        std::memcpy(host.data(), f16->data(), bytes);
-      } else {
+      // The converted values, or the parts' bytes gathered, then padded.
+      const uint8_t* src = reinterpret_cast<const uint8_t*>(f16 ? f16->data() : nullptr);
+      if (!f16) {
+        host.resize(bytes);
         size_t off = 0;
         for (const TensorView* t : parts) std::memcpy(host.data() + std::exchange(off, off + t->bytes), t->data, t->bytes);
+        src = host.data();
       }
-      host = pad_heads(host.data(), dtype_size(dt), shape, *pad, first->name);
+      host = pad_heads(src, dtype_size(dt), shape, *pad, first->name);
       bytes = host.size();
     }
     DeviceTensor d{ctx.create_buffer(bytes), dt, shape};

@@ -39,7 +39,8 @@ struct DeviceWeights {
   uint64_t bytes = 0;
   uint64_t parameters = 0;
   // The head dim q, k, v's rows and out_proj's columns are laid out in (pad_heads): the
-  // config's, or ops::vision_attention_head_dim's padding of it.
+  // config's, or ops::vision_attention_head_dim's padding of it. Set by upload_weights and
+  // Model::random's weights, which every DeviceWeights comes from.
   int64_t vision_head_dim = 0;
 };
 

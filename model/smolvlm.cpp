@@ -345,7 +345,7 @@ Buffer Model::Impl::run_encoder(const std::vector<const ImageUnit*>& units, int6
   // The encoder runs over at most `chunk` tiles at a time: its activations (~30 MB a tile at
   // 512 px) then stay bounded however many tiles a request has, at a few more dispatches.
   const auto& vc = config.vision;
-  const int64_t hd = weights.vision_head_dim ? weights.vision_head_dim : vc.head_dim;
+  const int64_t hd = weights.vision_head_dim;
   const uint64_t act = dtype_size(ops::tensor_core_activation_dtype(ctx.caps(), N * S, vc.hidden_size, hd));
   int64_t chunk = vision_pass_tiles(vc, S, act, kVisionPassBytes, ops::kernel_policy(ctx.caps()).vision_chunk_tiles,
                                     ctx.caps().max_storage_buffer_range, hd);

@@ -13,7 +13,7 @@ void build_vision(Graph& g, const ModelConfig& c, const DeviceWeights& w, const 
   const int64_t N = io.pixels.dim(0), S = io.pos_ids.dim(1), D = v.hidden_size;
   // Heads of hd values, laid out in w.vision_head_dim (zero-padded where the tensor-core
   // attention needs it): A = heads · hd columns of q, k, v and the attention output.
-  const int64_t heads = v.num_attention_heads, hd = w.vision_head_dim ? w.vision_head_dim : v.head_dim, A = heads * hd;
+  const int64_t heads = v.num_attention_heads, hd = w.vision_head_dim, A = heads * hd;
   const float attention_scale = float(1.0 / std::sqrt(double(v.head_dim)));
   const float eps = float(v.layer_norm_eps);
   // Which kernels run these ops, fused or not, is OpList::lower's choice (op_list.h).

@@ -138,8 +138,8 @@ DType tensor_core_activation_dtype(const Capabilities& caps, int64_t rows, int64
   return gemm && attention && kernel_policy(caps).half_activations != 0 ? DType::F16 : DType::F32;
 }
 
-bool vec_batch_weight(const KernelPolicy& p, const Tensor& w) {
-  return p.vec_batch_max_rows > 0 && w.bytes() >= (uint64_t(p.vec_batch_min_weight_mib) << 20);
+bool vec_batch_weight(const KernelPolicy& p, uint64_t weight_bytes) {
+  return p.vec_batch_max_rows > 0 && weight_bytes >= (uint64_t(p.vec_batch_min_weight_mib) << 20);
 }
 
 int64_t vision_attention_head_dim(const Capabilities& caps, int64_t head_dim) {

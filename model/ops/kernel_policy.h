@@ -84,9 +84,9 @@ struct KernelPolicy {
   std::vector<std::string> describe() const;
 };
 
-// Whether the batched mat-vec (vec_batch_max_rows) may take a matmul over weight `w`: one of at
-// least vec_batch_min_weight_mib.
-bool vec_batch_weight(const KernelPolicy& p, const Tensor& w);
+// Whether the batched mat-vec (vec_batch_max_rows) may take a matmul over a weight of
+// `weight_bytes`: at least vec_batch_min_weight_mib.
+bool vec_batch_weight(const KernelPolicy& p, uint64_t weight_bytes);
 
 // The policy for this device: its class's row of the table, then caps.tuning. Throws
 // std::invalid_argument naming an override that is not a setting.
