@@ -6,6 +6,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace smolvk {
 
@@ -61,6 +62,16 @@ struct Capabilities {
   bool vulkan_memory_model = false;
   bool vulkan_memory_model_device_scope = false;
   bool float_atomic_add = false;  // VK_EXT_shader_atomic_float: atomicAdd on f32 in storage buffers
+  // VK_NV_cooperative_matrix2 (with VK_KHR_cooperative_matrix): `listed` by the device; the
+  // rest is queried only under SMOLVK_COOPMAT2=1 (see use_coopmat2): workgroup-scope matrices of
+  // flexible size, tensor addressing and per-element operations, all four of which
+  // matmul_coopmat2.comp needs; the largest workgroup and dimension it takes, the shared memory
+  // the driver reserves for it, and the flexible f16 x f16 -> f32 shapes offered
+  // ("MxNxK granularity @ scope/invocations").
+  bool cooperative_matrix2_listed = false;
+  bool cooperative_matrix2_nv = false;
+  uint32_t coopmat2_max_workgroup = 0, coopmat2_max_dimension = 0, coopmat2_reserved_shared = 0;
+  std::vector<std::string> coopmat2_shapes;
 
   // timestamps
   bool timestamps = false;
@@ -75,6 +86,11 @@ struct Capabilities {
   bool use_storage16 = false;
   bool use_coopmat = false;
   bool use_float_atomics = false;  // fused decode kernels that accumulate with atomicAdd
+  // matmul_coopmat2.comp for the large f16 GEMMs, an opt-in (SMOLVK_COOPMAT2=1): use_coopmat,
+  // cooperative_matrix2_nv, a Vulkan 1.3 device, and the shader built in (it needs glslang 15;
+  // CMake's SMOLVK_GLSLANG_NV2, tools/build_glslang.sh). Off by default: on the H200 (driver 580)
+  // it ran the vision GEMMs at 40-135 TFLOP/s against matmul_coopmat.comp's 149-156.
+  bool use_coopmat2 = false;
   // Where use_coopmat: a 16x16 fp32 cooperative matrix is held as NVIDIA's mma.m16n8k16
   // accumulator pairs (lane l, element e at row l/4 + 8·(e/4), column 2·(l % 4) + e % 2 +
   // 8·(e/2 % 2); the H200's driver 580 lays them out so) in subgroups of 32 — probed by running

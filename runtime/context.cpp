@@ -13,6 +13,7 @@
 
 #include "runtime/context_impl.h"
 #include "runtime/graph.h"
+#include "runtime/vk_coopmat2.h"
 
 namespace smolvk {
 namespace {
@@ -123,6 +124,31 @@ Context::Context(ContextOptions options) : impl_(std::make_unique<Impl>()) {
     f12.vulkanMemoryModel = VK_TRUE;  // GL_NV_cooperative_matrix SPIR-V uses the Vulkan memory model
     f12.vulkanMemoryModelDeviceScope = I.caps.use_float_atomics;  // the atomics' device scope
     f12.pNext = &fcm;
+  }
+
+  // VK_NV_cooperative_matrix2 (matmul_coopmat2.comp) on top of VK_KHR_cooperative_matrix.
+  VkPhysicalDeviceCooperativeMatrixFeaturesKHR fkhr{};
+  fkhr.sType = SMOLVK_STYPE_COOPMAT_KHR_FEATURES;
+  VkPhysicalDeviceCooperativeMatrix2FeaturesNV fcm2{};
+  fcm2.sType = SMOLVK_STYPE_COOPMAT2_FEATURES;
+  if (I.caps.use_coopmat2) {
+    enable.push_back(VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME);
+    enable.push_back(VK_NV_COOPERATIVE_MATRIX_2_EXTENSION_NAME);
+    fkhr.cooperativeMatrix = VK_TRUE;
+    fcm2.cooperativeMatrixWorkgroupScope = VK_TRUE;
+    fcm2.cooperativeMatrixFlexibleDimensions = VK_TRUE;
+    fcm2.cooperativeMatrixTensorAddressing = VK_TRUE;
+    fcm2.cooperativeMatrixPerElementOperations = VK_TRUE;
+    fkhr.pNext = &fcm2;
+    fcm2.pNext = f12.pNext;
+    f12.pNext = &fkhr;
+  }
+  // Its SPIR-V 1.6 declares the workgroup size with LocalSizeId, which needs maintenance4.
+  VkPhysicalDeviceMaintenance4Features fm4{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_4_FEATURES};
+  if (I.caps.use_coopmat2) {
+    fm4.maintenance4 = VK_TRUE;
+    fm4.pNext = f12.pNext;
+    f12.pNext = &fm4;
   }
 
   VkPhysicalDeviceShaderAtomicFloatFeaturesEXT fat{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_ATOMIC_FLOAT_FEATURES_EXT};

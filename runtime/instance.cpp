@@ -11,6 +11,8 @@
 
 #include "runtime/context_impl.h"
 #include "runtime/device_profiles.h"
+#include "runtime/shader_registry.h"
+#include "runtime/vk_coopmat2.h"
 
 namespace smolvk {
 namespace {
@@ -119,6 +121,30 @@ bool offers_coopmat_16x16x16_f16_f32(VkInstance instance, VkPhysicalDevice pd) {
   return false;
 }
 
+// VK_NV_cooperative_matrix2's flexible f16 x f16 -> f32 shapes, as "MxNxK @ scope/invocations".
+std::vector<std::string> coopmat2_flexible_shapes(VkInstance instance, VkPhysicalDevice pd) {
+  auto get = reinterpret_cast<PFN_vkGetPhysicalDeviceCooperativeMatrixFlexibleDimensionsPropertiesNV>(
+      vkGetInstanceProcAddr(instance, "vkGetPhysicalDeviceCooperativeMatrixFlexibleDimensionsPropertiesNV"));
+  std::vector<std::string> out;
+  if (!get) return out;
+  uint32_t n = 0;
+  if (get(pd, &n, nullptr) != VK_SUCCESS || n == 0 || n > 4096) return out;
+  std::vector<VkCooperativeMatrixFlexibleDimensionsPropertiesNV> props(n);
+  for (auto& p : props) {
+    p = {};
+    p.sType = SMOLVK_STYPE_COOPMAT2_FLEXIBLE;
+  }
+  const VkResult r = get(pd, &n, props.data());
+  if (r != VK_SUCCESS && r != VK_INCOMPLETE) return out;
+  props.resize(std::min<size_t>(n, props.size()));
+  for (const auto& p : props)
+    if (uint32_t(p.AType) == 0 && uint32_t(p.BType) == 0 && uint32_t(p.CType) == 1 && uint32_t(p.ResultType) == 1)
+      out.push_back(std::to_string(p.MGranularity) + "x" + std::to_string(p.NGranularity) + "x" +
+                    std::to_string(p.KGranularity) + " @ " + (uint32_t(p.scope) == 2 ? "workgroup" : "subgroup") + "/" +
+                    std::to_string(p.workgroupInvocations));
+  return out;
+}
+
 }  // namespace
 
 ContextOptions ContextOptions::from_env() {
@@ -185,7 +211,10 @@ VkInstance create_instance(bool validation, bool* debug_utils, const std::vector
   VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
   app.pApplicationName = "smolvk";
   app.pEngineName = "smolvk";
-  app.apiVersion = VK_API_VERSION_1_2;
+  // With the cooperative_matrix2 opt-in, 1.3 where the loader has it: that GEMM's SPIR-V is
+  // version 1.6, which needs a Vulkan 1.3 instance and device.
+  app.apiVersion = env_flag("SMOLVK_COOPMAT2") && instance_version >= VK_API_VERSION_1_3 ? VK_API_VERSION_1_3
+                                                                                        : VK_API_VERSION_1_2;
 
   VkInstanceCreateInfo ci{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
   ci.flags = flags;
@@ -234,6 +263,18 @@ Capabilities probe_device(VkInstance instance, VkPhysicalDevice pd, uint32_t ind
   if (has_m4) {
     *tail = &m4;
     tail = &m4.pNext;
+  }
+  // VK_NV_cooperative_matrix2 is queried only on the opt-in: Debian 12's validation layers
+  // (1.3.239) report its structures in these chains as errors.
+  const bool cm2_listed = has_extension(exts, VK_NV_COOPERATIVE_MATRIX_2_EXTENSION_NAME) &&
+                          has_extension(exts, VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME);
+  const bool has_cm2 = cm2_listed && env_flag("SMOLVK_COOPMAT2");
+  c.cooperative_matrix2_listed = cm2_listed;
+  VkPhysicalDeviceCooperativeMatrix2PropertiesNV cm2p{};
+  cm2p.sType = SMOLVK_STYPE_COOPMAT2_PROPERTIES;
+  if (has_cm2) {
+    *tail = &cm2p;
+    tail = &cm2p.pNext;
   }
   VkPhysicalDeviceProperties2 props2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
   props2.pNext = &subgroup;
@@ -292,6 +333,15 @@ Capabilities probe_device(VkInstance instance, VkPhysicalDevice pd, uint32_t ind
     fssc.pNext = f12.pNext;
     f12.pNext = &fssc;
   }
+  VkPhysicalDeviceCooperativeMatrixFeaturesKHR fkhr{};
+  fkhr.sType = SMOLVK_STYPE_COOPMAT_KHR_FEATURES;
+  VkPhysicalDeviceCooperativeMatrix2FeaturesNV fcm2{};
+  fcm2.sType = SMOLVK_STYPE_COOPMAT2_FEATURES;
+  if (has_cm2) {
+    fkhr.pNext = &fcm2;
+    fcm2.pNext = f12.pNext;
+    f12.pNext = &fkhr;
+  }
   VkPhysicalDeviceFeatures2 f2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
   f2.pNext = &f11;
   vkGetPhysicalDeviceFeatures2(pd, &f2);
@@ -310,6 +360,15 @@ Capabilities probe_device(VkInstance instance, VkPhysicalDevice pd, uint32_t ind
   c.vulkan_memory_model_device_scope = f12.vulkanMemoryModelDeviceScope;
   // Only where the extension is listed: lavapipe crashes when asked without it.
   if (c.cooperative_matrix_nv) c.coopmat_16x16x16_f16_f32 = offers_coopmat_16x16x16_f16_f32(instance, pd);
+  c.cooperative_matrix2_nv = has_cm2 && fkhr.cooperativeMatrix && fcm2.cooperativeMatrixWorkgroupScope &&
+                             fcm2.cooperativeMatrixFlexibleDimensions && fcm2.cooperativeMatrixTensorAddressing &&
+                             fcm2.cooperativeMatrixPerElementOperations;
+  if (c.cooperative_matrix2_nv) {
+    c.coopmat2_max_workgroup = cm2p.cooperativeMatrixWorkgroupScopeMaxWorkgroupSize;
+    c.coopmat2_max_dimension = cm2p.cooperativeMatrixFlexibleDimensionsMaxDimension;
+    c.coopmat2_reserved_shared = cm2p.cooperativeMatrixWorkgroupScopeReservedSharedMemory;
+    c.coopmat2_shapes = coopmat2_flexible_shapes(instance, pd);
+  }
 
   uint32_t qc = 0;
   vkGetPhysicalDeviceQueueFamilyProperties(pd, &qc, nullptr);
@@ -331,6 +390,11 @@ Capabilities probe_device(VkInstance instance, VkPhysicalDevice pd, uint32_t ind
   c.use_storage16 = c.storage_16bit && !portable && !env_flag("SMOLVK_NO_STORAGE16");
   c.use_coopmat = c.cooperative_matrix_nv && c.coopmat_16x16x16_f16_f32 && c.vulkan_memory_model && c.use_fp16 &&
                   !portable && !env_flag("SMOLVK_NO_COOPMAT");
+  uint32_t instance_version = VK_API_VERSION_1_0;
+  vkEnumerateInstanceVersion(&instance_version);
+  c.use_coopmat2 = c.use_coopmat && c.cooperative_matrix2_nv && !c.coopmat2_shapes.empty() &&
+                   instance_version >= VK_API_VERSION_1_3 && p.apiVersion >= VK_API_VERSION_1_3 &&
+                   find_embedded_shader("matmul_coopmat2_f16") != nullptr;
   // Atomics use device scope, which the Vulkan memory model (enabled for coopmat) allows only
   // with vulkanMemoryModelDeviceScope.
   c.use_float_atomics = c.float_atomic_add && (!c.use_coopmat || c.vulkan_memory_model_device_scope) && !portable &&
@@ -425,6 +489,13 @@ nlohmann::json Capabilities::to_json() const {
       {"integer_dot_product", integer_dot_product},
       {"cooperative_matrix_nv", cooperative_matrix_nv},
       {"coopmat_16x16x16_f16_f32", coopmat_16x16x16_f16_f32},
+      {"cooperative_matrix2_nv",
+       {{"listed", cooperative_matrix2_listed},
+        {"supported", cooperative_matrix2_nv},
+        {"max_workgroup", coopmat2_max_workgroup},
+        {"max_dimension", coopmat2_max_dimension},
+        {"reserved_shared_memory", coopmat2_reserved_shared},
+        {"f16_f32_shapes", coopmat2_shapes}}},
       {"float_atomic_add", float_atomic_add},
       {"vulkan_memory_model", vulkan_memory_model},
       {"vulkan_memory_model_device_scope", vulkan_memory_model_device_scope},
@@ -446,6 +517,7 @@ nlohmann::json Capabilities::to_json() const {
         {"subgroup", use_subgroup},
         {"storage16", use_storage16},
         {"coopmat", use_coopmat},
+        {"coopmat2", use_coopmat2},
         {"float_atomics", use_float_atomics},
         {"coopmat_mma_layout", coopmat_mma_layout}}},
       {"tuning", tuning},

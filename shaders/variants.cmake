@@ -99,3 +99,8 @@ set(SMOLVK_SHADER_VARIANTS
   "attention_coopmat_dec|attention_coopmat.comp|DECODER=1"
   "attention_coopmat_dec_emu|attention_coopmat.comp|DECODER=1|EMULATE_COOPMAT=1"  # test-only
 )
+
+# Built only with SMOLVK_GLSLANG_NV2 (glslang >= 15): GL_NV_cooperative_matrix2.
+set(SMOLVK_SHADER_VARIANTS_NV2
+  "matmul_coopmat2_f16|matmul_coopmat2.comp"
+)

@@ -9,6 +9,9 @@
 //   text prefill's GEMMs (f32 X) at 1,108
 //   rows and at --rows; --vision: only the vision GEMMs; --rows sets the vision GEMMs' M,
 //   default 17 tiles = 17408)
+// cooperative_matrix2: SMOLVK_COOPMAT2=1 bench_ops [reps] [--rows M] --cm2 WGxBMxBNxBK[,...]
+//   the vision GEMMs (f16 X and W) on matmul_coopmat2.comp at each workgroup size and tile,
+//   after the default tensor-core GEMM ("(NV1)") on the same inputs
 // Batched decode: bench_ops [reps] --decode-rows 1,2,4,8,16 [--decode-shapes 256m,8b]
 //   times every several-row kernel (the fused mat-vec, matmul_vec_rows, matmul_rows, the
 //   tensor-core GEMM where the device has it, matmul_vec_batch; each forced by its kernel
@@ -18,6 +21,7 @@
 //   and the result against a CPU reference (every row, every 7th column and the last 64;
 //   "WRONG" above 1e-4, 5e-3 on tensor cores, which round X and W to f16). Exit 2 if any is.
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -71,14 +75,15 @@ Case make_case(Context& ctx, int64_t M, int64_t N, int64_t K, DType wt) {
   return c;
 }
 
-void run(Context& ctx, const Case& c, int reps, const ops::CoopmatTile& tile = {}, bool x_half = false) {
+void run(Context& ctx, const Case& c, int reps, const ops::CoopmatTile& tile = {}, bool x_half = false,
+         const ops::KernelPolicy* policy = nullptr, const std::string& label = "") {
   const auto [M, N, K, wt] = std::tuple{c.M, c.N, c.K, c.wt};
   Graph g(ctx);
   g.enable_timestamps();
   const ops::Tensor x =
       x_half ? ops::external(g, c.bxh, DType::F16, {M, K}) : ops::external(g, c.bx, DType::F32, {M, K});
   ops::matmul(g, x, ops::external(g, c.bw, wt, {N, K}), nullptr, ops::external(g, c.by, DType::F32, {M, N}),
-              {.name = "bench", .coopmat_tile = tile});
+              {.name = "bench", .coopmat_tile = tile, .policy = policy});
   Program p = g.compile();
   // The GPU's clocks drop while the host computes references: keep it busy for ~400 ms first
   // (150 ms was not enough on the H200).
@@ -122,7 +127,7 @@ void run(Context& ctx, const Case& c, int reps, const ops::CoopmatTile& tile = {
   const bool ok = finite && rel <= 5e-3;
   const double flops = 2.0 * double(M) * double(N) * double(K);
   const double bytes = double(M * K) * (x_half ? 2 : 4) + double(c.pw.bytes.size()) + double(M * N) * 4;
-  std::string tile_name;
+  std::string tile_name = label;
   if (tile.bm)
     tile_name = " tile " + std::to_string(tile.bm) + "x" + std::to_string(tile.bn) + "x" + std::to_string(tile.bk) +
                 "/" + std::to_string(tile.wm) + "x" + std::to_string(tile.wn) + " s" + std::to_string(tile.stages);
@@ -283,6 +288,7 @@ int main(int argc, char** argv) {
     bool tiles = false, vision_only = false, prefill_tiles = false;
     int64_t vision_rows = 17408;
     std::vector<ops::CoopmatTile> given;
+    std::vector<std::array<uint32_t, 4>> cm2;  // --cm2: cooperative_matrix2 WGxBMxBNxBK configurations
     std::vector<int64_t> decode_rows;
     std::string decode_shapes = "256m,8b";
     for (int i = 1; i < argc; ++i) {
@@ -309,7 +315,17 @@ int main(int argc, char** argv) {
         }
       } else if (std::strcmp(argv[i], "--decode-shapes") == 0 && i + 1 < argc)
         decode_shapes = argv[++i];
-      else if (std::strcmp(argv[i], "--rows") == 0 && i + 1 < argc)
+      else if (std::strcmp(argv[i], "--cm2") == 0 && i + 1 < argc) {
+        for (const char* q = argv[++i]; *q;) {
+          std::array<uint32_t, 4> t{};
+          int used = 0;
+          if (std::sscanf(q, "%ux%ux%ux%u%n", &t[0], &t[1], &t[2], &t[3], &used) != 4)
+            throw std::invalid_argument(std::string("--cm2 ") + q + ": expected WGxBMxBNxBK[,...]");
+          q += used;
+          cm2.push_back(t);
+          if (*q == ',') ++q;
+        }
+      } else if (std::strcmp(argv[i], "--rows") == 0 && i + 1 < argc)
         vision_rows = std::max(1, std::atoi(argv[++i]));
       else
         reps = std::max(1, std::atoi(argv[i]));
@@ -324,6 +340,28 @@ int main(int argc, char** argv) {
     // text decoder's prefill of 1,108 tokens (17 tiles): qkv, o, gate_up, down.
     const int64_t vision[4][2] = {{2304, 768}, {768, 768}, {3072, 768}, {768, 3072}};
     const int64_t prefill[4][2] = {{960, 576}, {576, 576}, {3072, 576}, {576, 1536}};
+    if (!cm2.empty()) {  // the vision GEMMs, f16 X and W: cooperative_matrix2 configurations against the NV1 GEMM
+      std::printf("%s: coopmat2 %s\n", ctx.caps().name.c_str(), ctx.caps().use_coopmat2 ? "on" : "off");
+      for (const auto& s : ctx.caps().coopmat2_shapes) std::printf("  flexible f16 x f16 -> f32: %s\n", s.c_str());
+      for (const auto& [N, K] : vision) {
+        const Case c = make_case(ctx, vision_rows, N, K, DType::F16);
+        ops::KernelPolicy p = ops::kernel_policy(ctx.caps());
+        p.coopmat2 = 0;
+        run(ctx, c, reps, {}, true, &p, " (NV1)");
+        for (const auto& t : cm2) {
+          p.coopmat2 = 1;
+          p.cm2_workgroup = t[0], p.cm2_bm = t[1], p.cm2_bn = t[2], p.cm2_bk = t[3];
+          try {
+            run(ctx, c, reps, {}, true, &p,
+                " wg " + std::to_string(t[0]) + " " + std::to_string(t[1]) + "x" + std::to_string(t[2]) + "x" +
+                    std::to_string(t[3]));
+          } catch (const std::exception& e) {
+            std::printf("skipped: %s\n", e.what());
+          }
+        }
+      }
+      return 0;
+    }
     if (!given.empty() && prefill_tiles) {  // the given tiles on the prefill GEMMs (f32 X, bf16 W)
       for (const int64_t M : {int64_t(1108), vision_rows})
         for (const auto& [N, K] : prefill) {

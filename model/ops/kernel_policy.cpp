@@ -50,6 +50,11 @@ constexpr Setting kSettings[] = {
     {"GEMM_SPLIT_GROUPS", &KernelPolicy::gemm_split_groups},
     {"GEMM_SPLIT_MIN_SLICES", &KernelPolicy::gemm_split_min_slices},
     {"FUSE_GEMM_INPUTS", &KernelPolicy::fuse_gemm_inputs},
+    {"COOPMAT2", &KernelPolicy::coopmat2},
+    {"CM2_WG", &KernelPolicy::cm2_workgroup},
+    {"CM2_BM", &KernelPolicy::cm2_bm},
+    {"CM2_BN", &KernelPolicy::cm2_bn},
+    {"CM2_BK", &KernelPolicy::cm2_bk},
 };
 
 // NVIDIA: every threshold here was measured on the H100 / H200 (the comments where each is

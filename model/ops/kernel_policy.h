@@ -75,6 +75,12 @@ struct KernelPolicy {
   // The tensor-core GEMM reads SwiGLU's gate|up itself, and a split GEMM's reduce pass writes
   // the next RMSNorm (op_list.h): 30 + 60 fewer dispatches in a decoder pass.
   uint32_t fuse_gemm_inputs = 1;
+  // matmul_coopmat2.comp (VK_NV_cooperative_matrix2; where caps.use_coopmat2, an opt-in) for
+  // the GEMMs of more than kMatVecMaxRows rows with f16 X and f16 W (the vision encoder's): 0 =
+  // never. Its workgroup and BM x BN tile walked in BK slices (the H200's best of 16 tried:
+  // 100-135 TFLOP/s on the vision GEMMs).
+  uint32_t coopmat2 = 1;
+  uint32_t cm2_workgroup = 128, cm2_bm = 128, cm2_bn = 128, cm2_bk = 32;
   // Test-only (no SMOLVK_TUNE_ name): the decoder's linears from coopmat_min_rows rows run the
   // tensor-core GEMM emulated (MatmulOptions::emulate_coopmat), and its fusions with them, on
   // any device: CI's lavapipe checks those fusions against the unfused ops.

@@ -43,6 +43,7 @@ struct Kernel {
 };
 
 constexpr uint32_t kReduceWorkgroup = 256;  // matmul_reduce.comp
+constexpr const char* kCoopmat2Shader = "matmul_coopmat2_f16";
 
 // Split-K for the tensor-core GEMM: {splits, K columns per split (a multiple of bk)}; {1, 0}
 // when K stays whole. `tiles`: the grid's output tiles; `requested`: MatmulOptions::split_k.
@@ -126,6 +127,18 @@ Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const Matmu
   // Few rows on tensor cores from the policy's coopmat_min_rows (32x32 tiles; on the H200 at
   // batch 32 a decode step took 4.23 ms against 4.73 with the rows kernel, at batch 8 3.92
   // against 2.36 before split K, 2.11 against 2.37 with it), or a requested tile.
+  // The cooperative_matrix2 GEMM for large GEMMs on f16 X and W (a requested coopmat tile
+  // keeps the other kernel). Its spec constants sit at the ids matmul_coopmat.comp gives the
+  // same meaning (0-3 workgroup and tile, 8 Y_HALF), so the split-K path's edit applies to both.
+  if (caps.use_coopmat2 && policy.coopmat2 && !o.exact && !o.emulate_coopmat && o.coopmat_tile.bm == 0 &&
+      tc_fusable && !o.swiglu_input && x_half && wt == DType::F16 && rows > kMatVecMaxRows) {
+    k.shader = kCoopmat2Shader;
+    k.spec = {policy.cm2_workgroup, policy.cm2_bm, policy.cm2_bn, policy.cm2_bk, 0, 0, 0, 1, y_half ? 1u : 0u, 0};
+    k.tile_m = policy.cm2_bm;
+    k.tile_n = policy.cm2_bn;
+    k.tile_k = policy.cm2_bk;
+    return k;
+  }
   const bool few_rows_tc = tensor_cores && tc_fusable && rows <= kMatVecMaxRows &&
                            (o.coopmat_tile.bm != 0 || rows >= int64_t(policy.coopmat_min_rows));
   if (few_rows_tc || (rows > kMatVecMaxRows && tensor_cores && tc_fusable))
@@ -299,7 +312,17 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
   bool norm_fused = o.then_norm_out != nullptr;  // every row chunk's reduce pass wrote Z
   for (int64_t m0 = 0; m0 < M; m0 += m_step) {
     const int64_t mc = std::min(m_step, M - m0);
-    const Kernel kern = pick_kernel(caps, mc, w.dtype, opts, who, false, uint64_t(N), x_half, y_half);
+    Kernel kern = pick_kernel(caps, mc, w.dtype, opts, who, false, uint64_t(N), x_half, y_half);
+    // The cooperative_matrix2 GEMM loads rows of whole 16-byte units: X's rows and W's start
+    // at 16-byte boundaries and K a multiple of 8; anything else takes the other GEMM.
+    if (kern.shader == kCoopmat2Shader &&
+        (K % 8 != 0 || (x.ref.offset + uint64_t(m0 * x_cols) * xs) % 16 != 0 || w.ref.offset % 16 != 0)) {
+      KernelPolicy off = policy;
+      off.coopmat2 = 0;
+      MatmulOptions o2 = opts;
+      o2.policy = &off;
+      kern = pick_kernel(caps, mc, w.dtype, o2, who, false, uint64_t(N), x_half, y_half);
+    }
     if ((x_half || y_half) && kern.shader.rfind("matmul_coopmat", 0) != 0)
       fail("f16 x or y needs the tensor-core GEMM, but a chunk of " + std::to_string(mc) + " rows picked " +
            kern.shader);

@@ -65,6 +65,14 @@ std::string describe(const Case& c) {
                     : "");
 }
 
+// Where the device has it, f16 X and f16 W of more than 64 rows on 16-byte rows take the
+// cooperative_matrix2 GEMM (matmul.cpp) unless a tile or emulation is asked for.
+bool coopmat2_expected(const Case& c) {
+  return test::context().caps().use_coopmat2 && !c.emulate && !c.tile.bm && c.x_half && c.wt == DType::F16 &&
+         c.M > ops::kMatVecMaxRows && c.K % 8 == 0 && (c.x_byte_offset / 2) % 16 == 0 && c.w_byte_offset % 16 == 0 &&
+         !c.max_chunk_bytes;
+}
+
 void expect_close(const Case& c) {
   SCOPED_TRACE(describe(c));
   Context& ctx = test::context();
@@ -109,7 +117,9 @@ void expect_close(const Case& c) {
       continue;
     }
     ++gemms;
-    EXPECT_EQ(t.shader, (c.emulate ? "matmul_coopmat_emu_" : "matmul_coopmat_") + std::string(dtype_name(c.wt)));
+    EXPECT_EQ(t.shader, coopmat2_expected(c) ? std::string("matmul_coopmat2_f16")
+                                             : (c.emulate ? "matmul_coopmat_emu_" : "matmul_coopmat_") +
+                                                   std::string(dtype_name(c.wt)));
   }
   if (c.split_k > 1) {
     EXPECT_GE(reduces, 1u);
@@ -233,6 +243,34 @@ TEST(MatmulCoopmat, OtherTileShapes) {
   expect_close({.M = 100, .N = 90, .K = 48, .bias = true, .tile = {64, 64, 32, 32, 32}});
   expect_close({.M = 300, .N = 300, .K = 200, .wt = DType::F16, .tile = {128, 256, 32, 64, 64}});
   expect_close({.M = 300, .N = 200, .K = 200, .wt = DType::F32, .accumulate = true, .tile = {128, 128, 64, 32, 64}});
+}
+
+// The VK_NV_cooperative_matrix2 GEMM (matmul_coopmat2.comp): f16 X and W, every epilogue,
+// edges of the 128 x 128 tile and of K's 32-deep slices, split K, a column range of a wider Y.
+// Same tolerances as above (it also rounds nothing but X and W to f16 and sums in f32).
+TEST(MatmulCoopmat2, EdgesEpiloguesAndSplits) {
+  if (!test::context().caps().use_coopmat2)
+    GTEST_SKIP() << "no VK_NV_cooperative_matrix2 GEMM on " << test::context().caps().name
+                 << " (needs the extension's workgroup scope, flexible dimensions, tensor addressing and "
+                    "per-element operations, Vulkan 1.3, the shader built with glslang 15, and the opt-in "
+                    "SMOLVK_COOPMAT2=1)";
+  const DType h = DType::F16;
+  expect_close({.M = 128, .N = 128, .K = 32, .wt = h, .x_half = true});
+  expect_close({.M = 1100, .N = 768, .K = 3072, .wt = h, .bias = true, .accumulate = true, .x_half = true});
+  expect_close({.M = 65, .N = 48, .K = 16, .wt = h, .x_half = true});
+  expect_close({.M = 130, .N = 257, .K = 200, .wt = h, .x_half = true});
+  expect_close({.M = 300, .N = 800, .K = 96, .wt = h, .bias = true, .x_half = true, .y_half = true, .gelu = true});
+  expect_close({.M = 129, .N = 130, .K = 3072, .wt = h, .bias = true, .x_half = true});
+  expect_close({.M = 200, .N = 144, .K = 768, .wt = h, .accumulate = true, .x_half = true});
+  expect_close({.M = 77 + 64, .N = 100, .K = 64, .wt = h, .bias = true, .accumulate = true, .y_cols = 300,
+                .y_col = 150, .x_half = true});
+  expect_close({.M = 150, .N = 38, .K = 48, .wt = h, .bias = true, .y_cols = 54, .y_col = 4, .x_half = true,
+                .y_half = true});
+  expect_close({.M = 300, .N = 256, .K = 768, .wt = h, .bias = true, .x_half = true, .split_k = 3});
+  expect_close({.M = 300, .N = 256, .K = 768, .wt = h, .bias = true, .accumulate = true, .x_half = true, .split_k = 1});
+  // Misaligned X or K % 8 != 0: the other GEMM (coopmat2_expected says which).
+  expect_close({.M = 140, .N = 100, .K = 64, .wt = h, .bias = true, .x_byte_offset = 4, .x_half = true});
+  expect_close({.M = 130, .N = 70, .K = 36, .wt = h, .x_half = true});
 }
 
 // Runs everywhere: the shader's indexing with the matrix instructions replaced by scalar math.
