@@ -26,9 +26,27 @@
 // barriers, so it is right whatever subgroups the device really runs (lavapipe at
 // LP_NATIVE_VECTOR_WIDTH=1024/2048 reports 32/64 lanes but runs 16).
 #extension GL_GOOGLE_include_directive : enable
-#ifndef EMULATE_COOPMAT
+#if defined(KHR_COOPMAT)
+// The same kernel on VK_KHR_cooperative_matrix (glslang 15; the cooperative_matrix2 opt-in
+// enables the extension): whether the driver compiles it differently is what it is for.
+#extension GL_KHR_cooperative_matrix : require
+#extension GL_KHR_memory_scope_semantics : require
+#define ACC_T coopmat<float, gl_ScopeSubgroup, 16, 16, gl_MatrixUseAccumulator>
+#define A_T coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseA>
+#define B_T coopmat<float16_t, gl_ScopeSubgroup, 16, 16, gl_MatrixUseB>
+#define LOAD_FRAG(m, buf, off, stride, colmajor) \
+  coopMatLoad(m, buf, off, stride, colmajor ? gl_CooperativeMatrixLayoutColumnMajor : gl_CooperativeMatrixLayoutRowMajor)
+#define STORE_FRAG(m, buf, off, stride) coopMatStore(m, buf, off, stride, gl_CooperativeMatrixLayoutRowMajor)
+#define MUL_ADD(a, b, c) coopMatMulAdd(a, b, c)
+#elif !defined(EMULATE_COOPMAT)
 #extension GL_NV_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
+#define ACC_T fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>
+#define A_T fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>
+#define B_T fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>
+#define LOAD_FRAG(m, buf, off, stride, colmajor) coopMatLoadNV(m, buf, off, stride, colmajor)
+#define STORE_FRAG(m, buf, off, stride) coopMatStoreNV(m, buf, off, stride, false)
+#define MUL_ADD(a, b, c) coopMatMulAddNV(a, b, c)
 #endif
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #extension GL_KHR_shader_subgroup_basic : require
@@ -239,8 +257,8 @@ void main() {
   for (uint i = 0; i < FM * FN; ++i)
     for (uint t = 0; t < PER_LANE; ++t) acc[i][t] = 0.0;
 #else
-  fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> acc[FM * FN];
-  [[unroll]] for (uint i = 0; i < FM * FN; ++i) acc[i] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
+  ACC_T acc[FM * FN];
+  [[unroll]] for (uint i = 0; i < FM * FN; ++i) acc[i] = ACC_T(0.0);
 #endif
 
   // Chunk c of a slice: row c / CPR, values 8 * (c % CPR) .. +7 of the slice.
@@ -298,13 +316,13 @@ void main() {
     [[unroll]] for (uint kk = 0; kk < BK; kk += 16) {
       // A's fragments are loaded once and reused for each of B's, which are loaded one at a
       // time (fewer live registers).
-      fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> a[FM];
-      fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> b;
+      A_T a[FM];
+      B_T b;
       [[unroll]] for (uint i = 0; i < FM; ++i)
-        coopMatLoadNV(a[i], S4, stage * STAGE + (wm0 + i * 16) * LDS4 + kk / 8, LDS4, false);
+        LOAD_FRAG(a[i], S4, stage * STAGE + (wm0 + i * 16) * LDS4 + kk / 8, LDS4, false);
       [[unroll]] for (uint j = 0; j < FN; ++j) {
-        coopMatLoadNV(b, S4, stage * STAGE + A_STAGE + (wn0 + j * 16) * LDS4 + kk / 8, LDS4, true);
-        [[unroll]] for (uint i = 0; i < FM; ++i) acc[i * FN + j] = coopMatMulAddNV(a[i], b, acc[i * FN + j]);
+        LOAD_FRAG(b, S4, stage * STAGE + A_STAGE + (wn0 + j * 16) * LDS4 + kk / 8, LDS4, true);
+        [[unroll]] for (uint i = 0; i < FM; ++i) acc[i * FN + j] = MUL_ADD(a[i], b, acc[i * FN + j]);
       }
     }
 #endif
@@ -340,7 +358,7 @@ void main() {
 #ifdef EMULATE_COOPMAT
           for (uint t = 0; t < PER_LANE; ++t) scratch_put(scratch, lane + t * SGE, acc[i * FN + j][t]);
 #else
-          coopMatStoreNV(acc[i * FN + j], S4, scratch, 4, false);
+          STORE_FRAG(acc[i * FN + j], S4, scratch, 4);
 #endif
         }
         SG_SHARED_SYNC();

@@ -103,4 +103,5 @@ set(SMOLVK_SHADER_VARIANTS
 # Built only with SMOLVK_GLSLANG_NV2 (glslang >= 15): GL_NV_cooperative_matrix2.
 set(SMOLVK_SHADER_VARIANTS_NV2
   "matmul_coopmat2_f16|matmul_coopmat2.comp"
+  "matmul_coopmat_khr_f16|matmul_coopmat.comp|W_F16=1|KHR_COOPMAT=1"
 )

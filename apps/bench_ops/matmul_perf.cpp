@@ -348,6 +348,9 @@ int main(int argc, char** argv) {
         ops::KernelPolicy p = ops::kernel_policy(ctx.caps());
         p.coopmat2 = 0;
         run(ctx, c, reps, {}, true, &p, " (NV1)");
+        p.coopmat_khr = 1;
+        run(ctx, c, reps, {}, true, &p, " (KHR)");
+        p.coopmat_khr = 0;
         for (const auto& t : cm2) {
           p.coopmat2 = 1;
           p.cm2_workgroup = t[0], p.cm2_bm = t[1], p.cm2_bn = t[2], p.cm2_bk = t[3];

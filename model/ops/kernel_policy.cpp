@@ -55,6 +55,7 @@ constexpr Setting kSettings[] = {
     {"CM2_BM", &KernelPolicy::cm2_bm},
     {"CM2_BN", &KernelPolicy::cm2_bn},
     {"CM2_BK", &KernelPolicy::cm2_bk},
+    {"COOPMAT_KHR", &KernelPolicy::coopmat_khr},
 };
 
 // NVIDIA: every threshold here was measured on the H100 / H200 (the comments where each is

@@ -81,6 +81,9 @@ struct KernelPolicy {
   // 100-135 TFLOP/s on the vision GEMMs).
   uint32_t coopmat2 = 1;
   uint32_t cm2_workgroup = 128, cm2_bm = 128, cm2_bn = 128, cm2_bk = 32;
+  // Under the same opt-in: the f16-weight tensor-core GEMM built on VK_KHR_cooperative_matrix
+  // (matmul_coopmat_khr_f16) in place of VK_NV_cooperative_matrix; 0 = NV.
+  uint32_t coopmat_khr = 0;
   // Test-only (no SMOLVK_TUNE_ name): the decoder's linears from coopmat_min_rows rows run the
   // tensor-core GEMM emulated (MatmulOptions::emulate_coopmat), and its fusions with them, on
   // any device: CI's lavapipe checks those fusions against the unfused ops.

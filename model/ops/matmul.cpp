@@ -145,6 +145,8 @@ Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const Matmu
     if (const auto cm =
             coopmat_kernel(o.emulate_coopmat ? emulated_coopmat_caps(caps) : caps, o.coopmat_tile, who, rows, x_half)) {
       k.shader = (o.emulate_coopmat ? "matmul_coopmat_emu_" : "matmul_coopmat_") + dt;
+      if (!o.emulate_coopmat && caps.use_coopmat2 && policy.coopmat_khr && wt == DType::F16)
+        k.shader = "matmul_coopmat_khr_f16";  // (the opt-in enables VK_KHR_cooperative_matrix)
       k.spec = cm->spec(x_half, y_half);
       k.tile_m = cm->tile.bm;
       k.tile_n = cm->tile.bn;
