@@ -134,6 +134,9 @@ struct Context::Impl {
   std::map<std::string, VkShaderModule> modules;
   std::map<std::string, VkPipeline> pipelines;
   VkPipeline pipeline(const std::string& shader, std::span<const uint32_t> spec);
+  // Creates those of `list` (shader, specialization constants) not created yet, on several
+  // threads: a program's pipelines compile side by side on an empty cache.
+  void prepare_pipelines(const std::vector<std::pair<std::string, std::vector<uint32_t>>>& list);
   void load_pipeline_cache();
   void save_pipeline_cache();
 

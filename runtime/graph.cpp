@@ -304,6 +304,10 @@ Program Graph::compile() {
 
   const std::vector<VkDescriptorSet> sets = allocate_sets(C, dispatches_.size(), &P.pool);
   const Accesses acc = write_sets(C, dispatches_, sets, resolve);
+  std::vector<std::pair<std::string, std::vector<uint32_t>>> wanted;
+  wanted.reserve(dispatches_.size());
+  for (const Dispatch& d : dispatches_) wanted.emplace_back(d.shader, d.spec);
+  C.prepare_pipelines(wanted);  // the missing ones compile in parallel
   std::vector<VkPipeline> pipes(dispatches_.size());
   for (size_t i = 0; i < dispatches_.size(); ++i) pipes[i] = C.pipeline(dispatches_[i].shader, dispatches_[i].spec);
 

@@ -1,6 +1,10 @@
 // Compute pipelines from embedded SPIR-V, keyed by (shader, specialization constants), and
 // the on-disk VkPipelineCache keyed by vendor, device, driver version and cache UUID.
 #include <algorithm>
+#include <atomic>
+#include <exception>
+#include <set>
+#include <thread>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -92,23 +96,28 @@ void Context::Impl::save_pipeline_cache() {
   cache_dirty = false;
 }
 
+// The map and the module under the lock; the driver's compile outside it (VkPipelineCache is
+// internally synchronized), so that several threads compile at once (prepare_pipelines).
 VkPipeline Context::Impl::pipeline(const std::string& shader, std::span<const uint32_t> spec) {
   std::string key = shader;
   for (uint32_t v : spec) key += ":" + std::to_string(v);
-  std::lock_guard lock(pipeline_mutex);
-  if (auto it = pipelines.find(key); it != pipelines.end()) return it->second;
-
-  VkShaderModule& module = modules[shader];
-  if (!module) {
-    const EmbeddedShader* s = find_embedded_shader(shader);
-    if (!s) {
-      modules.erase(shader);
-      throw GpuError("no embedded shader named '" + shader + "' (see shaders/variants.cmake)");
+  VkShaderModule module = VK_NULL_HANDLE;
+  {
+    std::lock_guard lock(pipeline_mutex);
+    if (auto it = pipelines.find(key); it != pipelines.end()) return it->second;
+    VkShaderModule& m = modules[shader];
+    if (!m) {
+      const EmbeddedShader* s = find_embedded_shader(shader);
+      if (!s) {
+        modules.erase(shader);
+        throw GpuError("no embedded shader named '" + shader + "' (see shaders/variants.cmake)");
+      }
+      VkShaderModuleCreateInfo mci{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
+      mci.codeSize = s->word_count * 4;
+      mci.pCode = s->words;
+      VK_CHECK(vkCreateShaderModule(device, &mci, nullptr, &m));
     }
-    VkShaderModuleCreateInfo mci{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
-    mci.codeSize = s->word_count * 4;
-    mci.pCode = s->words;
-    VK_CHECK(vkCreateShaderModule(device, &mci, nullptr, &module));
+    module = m;
   }
 
   std::vector<VkSpecializationMapEntry> entries(spec.size());
@@ -144,6 +153,11 @@ VkPipeline Context::Impl::pipeline(const std::string& shader, std::span<const ui
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   if (r != VK_SUCCESS) throw GpuError("vkCreateComputePipelines(" + key + ")", int(r), vk_result_name(r));
   if (executable_stats) log_executable_stats(p, key);
+  std::lock_guard lock(pipeline_mutex);
+  if (auto it = pipelines.find(key); it != pipelines.end()) {  // another thread made it meanwhile
+    vkDestroyPipeline(device, p, nullptr);
+    return it->second;
+  }
   ++cache_stats.pipelines_created;
   if (creation_feedback && (feedback.flags & VK_PIPELINE_CREATION_FEEDBACK_VALID_BIT) &&
       (feedback.flags & VK_PIPELINE_CREATION_FEEDBACK_APPLICATION_PIPELINE_CACHE_HIT_BIT))
@@ -189,6 +203,42 @@ void Context::Impl::log_executable_stats(VkPipeline p, const std::string& key) {
     }
     std::fprintf(stderr, "smolvk: pipeline %s statistics: %s\n", key.c_str(), line.c_str());
   }
+}
+
+void Context::Impl::prepare_pipelines(const std::vector<std::pair<std::string, std::vector<uint32_t>>>& list) {
+  std::vector<const std::pair<std::string, std::vector<uint32_t>>*> missing;
+  {
+    std::lock_guard lock(pipeline_mutex);
+    std::set<std::string> seen;
+    for (const auto& e : list) {
+      std::string key = e.first;
+      for (uint32_t v : e.second) key += ":" + std::to_string(v);
+      if (!pipelines.count(key) && seen.insert(key).second) missing.push_back(&e);
+    }
+  }
+  // A driver compile takes tens of ms on NVIDIA's: one thread per pipeline, up to 8 (or the
+  // cores; SMOLVK_PIPELINE_THREADS sets another cap, 1 = one at a time).
+  size_t cap = 8;
+  if (const char* v = std::getenv("SMOLVK_PIPELINE_THREADS"); v && *v) cap = std::clamp<long>(std::atol(v), 1, 64);
+  const size_t threads = std::min<size_t>({missing.size(), std::max(1u, std::thread::hardware_concurrency()), cap});
+  if (threads <= 1) {
+    for (const auto* e : missing) pipeline(e->first, e->second);
+    return;
+  }
+  std::atomic<size_t> next{0};
+  std::vector<std::exception_ptr> errors(threads);
+  std::vector<std::thread> pool;
+  for (size_t t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      try {
+        for (size_t i = next++; i < missing.size(); i = next++) pipeline(missing[i]->first, missing[i]->second);
+      } catch (...) {
+        errors[t] = std::current_exception();
+      }
+    });
+  for (auto& th : pool) th.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
 }
 
 void Context::prepare_pipeline(const std::string& shader, std::span<const uint32_t> spec) {

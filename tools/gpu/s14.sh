@@ -48,6 +48,10 @@ if [ "${PART}" = check ]; then
   echo "MatmulCoopmat2 (opt-in, no validation): rc=$? $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$L/cm2_test.log" | tr '\n' ' ')" >> "$S"
   SMOLVK_COOPMAT2=1 timeout 60 "$BIN/bench_ops" 5 --rows 17408 --cm2 128x128x128x32 > "$OUT/cm2_default.txt" 2>&1
   echo "bench_ops --cm2 default tile rc=$?" >> "$S"
+  for th in 8 1; do  # cold start: pipelines compiled on 8 threads against one at a time
+    SMOLVK_PIPELINE_THREADS=$th timeout 120 "$BIN/smolvk" bench --shape 256m --tiles 17 --new-tokens 4 --reps 3 > "$L/cold_$th.txt" 2>&1
+    echo "cold start, $th pipeline threads rc=$? $(grep -E 'to first token ms|pipelines ready|pipelines created|context created' "$L/cold_$th.txt" | awk '{printf "%s | ", $0}')" >> "$S"
+  done
   for c in "8b default" "8b 32" "256m default" "256m 32" "smolvlm2-2.2b default" "smolvlm2-2.2b off"; do
     set -- $c
     case $2 in default) v="";; off) v="SMOLVK_TUNE_VEC_BATCH_ROWS=0";; *) v="SMOLVK_TUNE_VEC_BATCH_MIN_MIB=$2";; esac
