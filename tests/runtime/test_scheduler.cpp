@@ -195,3 +195,63 @@ TEST(Scheduler, ErrorsAreExceptionsNotAborts) {
   Graph g2(ctx);
   EXPECT_THROW(g2.add(empty), GpuError);
 }
+
+// A program's missing pipelines compile side by side (Context::Impl::prepare_pipelines): each
+// distinct (shader, constants) once, whatever the threads, and the chain's result is right; a
+// second program finds them all made. Missing shaders among several fail the compile with an
+// exception naming one of them, not an abort in a worker thread.
+TEST(Scheduler, ProgramPipelinesCompileOnceEachOnSeveralThreads) {
+  ContextOptions o = ContextOptions::from_env();
+  o.validation = true;
+  o.cache_dir = "none";
+  Context ctx(o);
+  const uint32_t n = 777;
+  std::vector<float> x(n);
+  for (uint32_t i = 0; i < n; ++i) x[i] = float(i % 13);
+  Buffer in = ctx.create_buffer(n * 4), out = ctx.create_buffer(n * 4);
+  ctx.upload(in, x.data(), n * 4);
+  const uint32_t sizes[] = {16, 32, 48, 64, 96, 128};
+  auto build = [&](Graph& g) {
+    TensorRef prev = g.external(in);
+    for (int i = 0; i < 12; ++i) {  // each size twice: y = x + 1, twelve times
+      TensorRef next = i == 11 ? g.external(out) : g.transient(n * 4, "t" + std::to_string(i));
+      const uint32_t wg = sizes[i % 6];
+      Dispatch d{.name = "fill", .op = "test", .shader = "test_fill", .spec = {wg}};
+      d.bindings = {{prev, Access::Read}, {next, Access::Write}};
+      d.set_push(FillPush{n, 1.0f, 1.0f, 0u});
+      d.groups = {(n + wg - 1) / wg, 1, 1};
+      g.add(d);
+      prev = next;
+    }
+  };
+  {
+    Graph g(ctx);
+    build(g);
+    Program p = g.compile();
+    EXPECT_EQ(ctx.pipeline_cache_stats().pipelines_created, 6u);
+    p.run();
+  }
+  std::vector<float> y(n);
+  ctx.download(out, y.data(), n * 4);
+  for (uint32_t i = 0; i < n; ++i) ASSERT_EQ(y[i], x[i] + 12.0f) << "element " << i;
+  {
+    Graph g(ctx);
+    build(g);
+    g.compile();
+    EXPECT_EQ(ctx.pipeline_cache_stats().pipelines_created, 6u);
+  }
+  Graph bad(ctx);
+  Buffer b = ctx.create_buffer(64);
+  for (const char* name : {"no_such_shader_a", "no_such_shader_b", "test_fill"}) {
+    Dispatch d{.name = "x", .op = "test", .shader = name, .spec = {8}};
+    d.bindings = {{bad.external(b), Access::ReadWrite}};
+    bad.add(d);
+  }
+  try {
+    bad.compile();
+    FAIL() << "expected an error";
+  } catch (const GpuError& e) {
+    EXPECT_NE(std::string(e.what()).find("no_such_shader_"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(ctx.take_validation_messages().empty());
+}
