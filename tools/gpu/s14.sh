@@ -42,6 +42,7 @@ if [ "${PART:-cm2}" = cm2 ]; then
   tar czf "$OUT/logs.tgz" -C "$L" .
 fi
 if [ "${PART}" = check ]; then
+  gtest test_runtime 60 '*'
   gtest test_ops 200 '*'
   gtest test_model 200 'GoldenModel*:VisionHeads.*:PixelBytes.*:BatchSession.*:OpList*'
   SMOLVK_COOPMAT2=1 SMOLVK_VALIDATION=0 timeout 60 "$BIN/test_ops" --gtest_filter='MatmulCoopmat2.*' > "$L/cm2_test.log" 2>&1
