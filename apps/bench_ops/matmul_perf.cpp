@@ -169,6 +169,7 @@ std::vector<DecodeKernel> decode_kernels(const Capabilities& caps) {
   out.push_back(make("vec_batch", "matmul_vec_batch", [](ops::KernelPolicy& p) {
                      p.vec_batch_max_rows = 64;
                      p.vec_batch_min_weight_mib = 0;
+                     p.vec_batch_min_k = 0;
                    }));
   return out;
 }

@@ -25,6 +25,7 @@ constexpr Setting kSettings[] = {
     {"MATVEC_WG", &KernelPolicy::matvec_workgroup},
     {"VEC_BATCH_ROWS", &KernelPolicy::vec_batch_max_rows},
     {"VEC_BATCH_MIN_MIB", &KernelPolicy::vec_batch_min_weight_mib},
+    {"VEC_BATCH_MIN_K", &KernelPolicy::vec_batch_min_k},
     {"VEC_BATCH_COLS", &KernelPolicy::vec_batch_cols},
     {"VEC_BATCH_WG", &KernelPolicy::vec_batch_workgroup},
     {"VEC_BATCH_KC", &KernelPolicy::vec_batch_kc},
@@ -70,7 +71,8 @@ KernelPolicy nvidia_policy() {
   // 8 subgroups per mat-vec workgroup: the H200's batch-1 step 0.941 against 0.980 ms with 4
   // (medians of 3, one machine; SMOLVK_TUNE_MATVEC_WG=128 for the old width).
   p.matvec_workgroup = 256;
-  // Batch 2-8 decode on the batched mat-vec for large weights (vec_batch_min_weight_mib): the
+  // Batch 2-8 decode on the batched mat-vec for large weights with long rows (vec_batch_min_weight_mib,
+  // vec_batch_min_k): the
   // H200's Idefics3-8B batch-8 step 22.1 -> 15.7 ms/step with it on every weight.
   p.vec_batch_max_rows = 8;
   return p;
@@ -144,8 +146,9 @@ DType tensor_core_activation_dtype(const Capabilities& caps, int64_t rows, int64
   return gemm && attention && kernel_policy(caps).half_activations != 0 ? DType::F16 : DType::F32;
 }
 
-bool vec_batch_weight(const KernelPolicy& p, uint64_t weight_bytes) {
-  return p.vec_batch_max_rows > 0 && weight_bytes >= (uint64_t(p.vec_batch_min_weight_mib) << 20);
+bool vec_batch_weight(const KernelPolicy& p, uint64_t weight_bytes, uint64_t k) {
+  return p.vec_batch_max_rows > 0 && weight_bytes >= (uint64_t(p.vec_batch_min_weight_mib) << 20) &&
+         k >= p.vec_batch_min_k;
 }
 
 int64_t vision_attention_head_dim(const Capabilities& caps, int64_t head_dim) {

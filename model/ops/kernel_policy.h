@@ -37,11 +37,15 @@ struct KernelPolicy {
   // ahead of the several-row kernels and the tensor cores: batched decode read at the weight
   // stream's speed (a lane group per C columns, X staged in shared memory). NVIDIA: 8.
   uint32_t vec_batch_max_rows = 0;
-  // ... for weights of at least this many MiB: on the H200 at 8 rows it beat the tensor-core
-  // GEMM on Idefics3-8B's gate_up (224 MiB: 236 against 259 µs) and down (112 MiB: 115 against
-  // 154) but lost on its qkv (48 MiB: 81 against 71) and made SmolVLM-256M's batch-8 step slower
-  // (3.58 against 2.25 ms with every weight on it).
-  uint32_t vec_batch_min_weight_mib = 64;
+  // ... for weights of at least this many MiB and rows of at least vec_batch_min_k values. On
+  // the H200 at 8 rows it beat the tensor-core GEMM on Idefics3-8B's gate_up (224 MiB: 236
+  // against 259 µs) and down (112 MiB: 115 against 154), but SmolVLM2-2.2B's step was slower
+  // with its K = 2048 weights of 64 MiB and more on it (6.55 against 6.03 ms with none). With
+  // this rule (session 13's was 64 MiB, any K), same run: Idefics3-8B batch 8 16.91 -> 15.69
+  // ms/step (every weight on it), SmolVLM2-2.2B 6.57 -> 5.62 (down_proj only); SmolVLM-256M
+  // has no weight with K >= 4096 and none over 64 MiB, so neither rule changes its kernels.
+  uint32_t vec_batch_min_weight_mib = 32;
+  uint32_t vec_batch_min_k = 4096;
   // Its shape, 0 = by dtype and shape (model/ops/matmul.cpp): columns per lane group, invocations
   // per workgroup, K chunk staged, weight units of 8 loaded ahead per lane and column.
   uint32_t vec_batch_cols = 0, vec_batch_workgroup = 0, vec_batch_kc = 0, vec_batch_units = 0;
@@ -94,8 +98,8 @@ struct KernelPolicy {
 };
 
 // Whether the batched mat-vec (vec_batch_max_rows) may take a matmul over a weight of
-// `weight_bytes`: at least vec_batch_min_weight_mib.
-bool vec_batch_weight(const KernelPolicy& p, uint64_t weight_bytes);
+// `weight_bytes` with rows of `k` values: at least vec_batch_min_weight_mib and vec_batch_min_k.
+bool vec_batch_weight(const KernelPolicy& p, uint64_t weight_bytes, uint64_t k);
 
 // The policy for this device: its class's row of the table, then caps.tuning. Throws
 // std::invalid_argument naming an override that is not a setting.

@@ -223,7 +223,9 @@ Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const Matmu
 std::string matmul_kernel_choice(const Capabilities& caps, int64_t rows, uint64_t n_cols, DType wt, bool x_half,
                                  uint64_t weight_bytes) {
   KernelPolicy policy = kernel_policy(caps);
-  if (weight_bytes && !vec_batch_weight(policy, weight_bytes)) policy.vec_batch_max_rows = 0;
+  if (weight_bytes && n_cols &&
+      !vec_batch_weight(policy, weight_bytes, weight_bytes / (n_cols * std::max<uint64_t>(dtype_size(wt), 1))))
+    policy.vec_batch_max_rows = 0;
   const Kernel k = pick_kernel(caps, rows, wt, {.policy = &policy}, "matmul", false, n_cols, x_half);
   return kernel_str(k.shader, k.spec);
 }
@@ -283,7 +285,7 @@ void matmul(Graph& g, const Tensor& x, const Tensor& w, const Tensor* bias, cons
   KernelPolicy policy = o.policy ? *o.policy : kernel_policy(caps);
   // The batched mat-vec only for weights of the policy's size.
   MatmulOptions opts = o;
-  if (!vec_batch_weight(policy, w.bytes())) {
+  if (!vec_batch_weight(policy, w.bytes(), uint64_t(K))) {
     policy.vec_batch_max_rows = 0;
     opts.policy = &policy;
   }

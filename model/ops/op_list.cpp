@@ -306,7 +306,7 @@ bool OpList::tensor_core_rows(int64_t rows, const Tensor& w) const {
   // Rows the batched mat-vec takes (policy vec_batch_max_rows, for weights like w) leave the
   // plain linears to it.
   if (rows > int64_t(policy_.fuse_matvec_max_rows) && rows <= int64_t(policy_.vec_batch_max_rows) &&
-      vec_batch_weight(policy_, w.bytes()) && !policy_.emulate_tensor_cores)
+      vec_batch_weight(policy_, w.bytes(), uint64_t(w.dim(1))) && !policy_.emulate_tensor_cores)
     return false;
   return policy_.fuse_gemm_inputs && (g_.context().caps().use_coopmat || policy_.emulate_tensor_cores) &&
          rows >= int64_t(policy_.coopmat_min_rows);

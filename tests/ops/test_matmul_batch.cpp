@@ -45,6 +45,7 @@ ops::KernelPolicy batch_policy() {
   ops::KernelPolicy p = ops::kernel_policy(test::context().caps());
   p.vec_batch_max_rows = 64;
   p.vec_batch_min_weight_mib = 0;  // the tests' small weights too
+  p.vec_batch_min_k = 0;
   p.fuse_matvec_max_rows = 1;
   return p;
 }
@@ -179,13 +180,13 @@ TEST(MatmulBatch, PolicyRoutesOnlyWhenOn) {
   ASSERT_FALSE(r.shaders.empty());
   EXPECT_EQ(r.shaders[0].rfind("matmul_vec_batch", 0), std::string::npos) << r.shaders[0];
 
-  // Only weights of vec_batch_min_weight_mib (64 MiB by default) and up: a 40 x 64 one stays
-  // elsewhere.
+  // Only weights of vec_batch_min_weight_mib (32 MiB by default) and up, with rows of
+  // vec_batch_min_k (4096) values: a 40 x 64 one stays elsewhere.
   caps.tuning = {{"VEC_BATCH_ROWS", 16}};
   const Result small = run_case({8, 40, 64, DType::BF16}, ops::kernel_policy(caps));
   ASSERT_FALSE(small.shaders.empty());
   EXPECT_EQ(small.shaders[0].rfind("matmul_vec_batch", 0), std::string::npos) << small.shaders[0];
-  caps.tuning = {{"VEC_BATCH_ROWS", 16}, {"VEC_BATCH_MIN_MIB", 0}};
+  caps.tuning = {{"VEC_BATCH_ROWS", 16}, {"VEC_BATCH_MIN_MIB", 0}, {"VEC_BATCH_MIN_K", 64}};
   const ops::KernelPolicy on = ops::kernel_policy(caps);
   EXPECT_EQ(on.vec_batch_max_rows, 16u);
   for (int64_t M : {3, 8, 16}) {
@@ -197,10 +198,22 @@ TEST(MatmulBatch, PolicyRoutesOnlyWhenOn) {
     EXPECT_EQ(choice.rfind("matmul_vec_batch", 0), std::string::npos) << M << " rows: " << choice;
   }
   expect_batch_kernel({8, 40, 64, DType::BF16}, on);
-  // NVIDIA's row of the table: up to 8 rows, for weights of 64 MiB and more.
+  // K one short of the rule: elsewhere again.
+  caps.tuning = {{"VEC_BATCH_ROWS", 16}, {"VEC_BATCH_MIN_MIB", 0}, {"VEC_BATCH_MIN_K", 65}};
+  const Result short_k = run_case({8, 40, 64, DType::BF16}, ops::kernel_policy(caps));
+  ASSERT_FALSE(short_k.shaders.empty());
+  EXPECT_EQ(short_k.shaders[0].rfind("matmul_vec_batch", 0), std::string::npos) << short_k.shaders[0];
+  // NVIDIA's row of the table: up to 8 rows, for weights of 32 MiB and more with K >= 4096
+  // (Idefics3-8B's every weight; SmolVLM2-2.2B's down_proj; none of SmolVLM-256M's).
   Capabilities nv;
   nv.vendor_id = 0x10de;
   const ops::KernelPolicy nvp = ops::kernel_policy(nv);
   EXPECT_EQ(nvp.vec_batch_max_rows, 8u);
-  EXPECT_EQ(nvp.vec_batch_min_weight_mib, 64u);
+  EXPECT_EQ(nvp.vec_batch_min_weight_mib, 32u);
+  EXPECT_EQ(nvp.vec_batch_min_k, 4096u);
+  EXPECT_TRUE(ops::vec_batch_weight(nvp, 48ull << 20, 4096));    // 8B qkv_proj
+  EXPECT_TRUE(ops::vec_batch_weight(nvp, 32ull << 20, 8192));    // 2.2B down_proj
+  EXPECT_FALSE(ops::vec_batch_weight(nvp, 64ull << 20, 2048));   // 2.2B gate_up_proj
+  EXPECT_FALSE(ops::vec_batch_weight(nvp, 54ull << 20, 576));    // 256M lm_head
+  EXPECT_FALSE(ops::vec_batch_weight(nvp, 31ull << 20, 16384));  // under 32 MiB
 }

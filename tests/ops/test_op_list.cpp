@@ -251,6 +251,7 @@ TEST(OpList, BatchedMatVecTakesEveryLinear) {
   ops::KernelPolicy p = unfused();
   p.vec_batch_max_rows = 16;
   p.vec_batch_min_weight_mib = 0;
+  p.vec_batch_min_k = 0;
   p.fuse_gemm_inputs = 1;
   p.coopmat_min_rows = 8;
   const int64_t B = 8;

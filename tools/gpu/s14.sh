@@ -62,4 +62,14 @@ if [ "${PART}" = check ]; then
   done
   tar czf "$OUT/logs.tgz" -C "$L" .
 fi
+if [ "${PART}" = vecbatch ]; then  # the batched mat-vec's rule (32 MiB and K >= 4096) against session 13's (64 MiB), one run
+  gtest test_ops 60 'MatmulBatch.*'
+  for c in "8b new" "8b old" "smolvlm2-2.2b new" "smolvlm2-2.2b old" "256m new" "256m old" "8b new" "smolvlm2-2.2b new"; do
+    set -- $c
+    v=""; [ $2 = old ] && v="SMOLVK_TUNE_VEC_BATCH_MIN_MIB=64 SMOLVK_TUNE_VEC_BATCH_MIN_K=0"
+    env $v timeout 90 "$BIN/smolvk" bench --shape $1 --batch 8 --tiles 1 --new-tokens 16 --warmup 1 --reps 3 \
+      --no-cold-start > "$L/vb_$1_$2.txt" 2>&1
+    echo "decode $1 b8 $2 [$v] rc=$? $(grep -E 'decode ms/step' "$L/vb_$1_$2.txt")" >> "$S"
+  done
+fi
 echo "done in $((SECONDS - T0)) s" >> "$S"
