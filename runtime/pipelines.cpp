@@ -96,11 +96,18 @@ void Context::Impl::save_pipeline_cache() {
   cache_dirty = false;
 }
 
+namespace {
+std::string pipeline_key(const std::string& shader, std::span<const uint32_t> spec) {
+  std::string key = shader;
+  for (uint32_t v : spec) key += ":" + std::to_string(v);
+  return key;
+}
+}  // namespace
+
 // The map and the module under the lock; the driver's compile outside it (VkPipelineCache is
 // internally synchronized), so that several threads compile at once (prepare_pipelines).
 VkPipeline Context::Impl::pipeline(const std::string& shader, std::span<const uint32_t> spec) {
-  std::string key = shader;
-  for (uint32_t v : spec) key += ":" + std::to_string(v);
+  const std::string key = pipeline_key(shader, spec);
   VkShaderModule module = VK_NULL_HANDLE;
   {
     std::lock_guard lock(pipeline_mutex);
@@ -211,9 +218,8 @@ void Context::Impl::prepare_pipelines(const std::vector<std::pair<std::string, s
     std::lock_guard lock(pipeline_mutex);
     std::set<std::string> seen;
     for (const auto& e : list) {
-      std::string key = e.first;
-      for (uint32_t v : e.second) key += ":" + std::to_string(v);
-      if (!pipelines.count(key) && seen.insert(key).second) missing.push_back(&e);
+      std::string key = pipeline_key(e.first, e.second);
+      if (!pipelines.count(key) && seen.insert(std::move(key)).second) missing.push_back(&e);
     }
   }
   // A driver compile takes tens of ms on NVIDIA's: one thread per pipeline, up to 8 (or the
@@ -228,14 +234,22 @@ void Context::Impl::prepare_pipelines(const std::vector<std::pair<std::string, s
   std::atomic<size_t> next{0};
   std::vector<std::exception_ptr> errors(threads);
   std::vector<std::thread> pool;
-  for (size_t t = 0; t < threads; ++t)
-    pool.emplace_back([&, t] {
-      try {
-        for (size_t i = next++; i < missing.size(); i = next++) pipeline(missing[i]->first, missing[i]->second);
-      } catch (...) {
-        errors[t] = std::current_exception();
-      }
-    });
+  try {
+    for (size_t t = 0; t < threads; ++t)
+      pool.emplace_back([&, t] {
+        try {
+          for (size_t i = next++; i < missing.size(); i = next++) pipeline(missing[i]->first, missing[i]->second);
+        } catch (...) {
+          errors[t] = std::current_exception();
+        }
+      });
+  } catch (...) {  // no thread to be had: the ones started finish what is left
+    for (auto& th : pool) th.join();
+    for (size_t i = next++; i < missing.size(); i = next++) pipeline(missing[i]->first, missing[i]->second);
+    for (auto& e : errors)
+      if (e) std::rethrow_exception(e);
+    return;
+  }
   for (auto& th : pool) th.join();
   for (auto& e : errors)
     if (e) std::rethrow_exception(e);
