@@ -124,9 +124,6 @@ Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const Matmu
   if (!fused && !o.emulate_coopmat && o.coopmat_tile.bm == 0 && rows <= kMatVecMaxRows &&
       rows > int64_t(policy.fuse_matvec_max_rows) && rows <= int64_t(policy.vec_batch_max_rows))
     if (const auto kb = vec_batch_kernel(caps, policy, rows, wt, n_cols)) return *kb;
-  // Few rows on tensor cores from the policy's coopmat_min_rows (32x32 tiles; on the H200 at
-  // batch 32 a decode step took 4.23 ms against 4.73 with the rows kernel, at batch 8 3.92
-  // against 2.36 before split K, 2.11 against 2.37 with it), or a requested tile.
   // The cooperative_matrix2 GEMM for large GEMMs on f16 X and W (a requested coopmat tile
   // keeps the other kernel). Its spec constants sit at the ids matmul_coopmat.comp gives the
   // same meaning (0-3 workgroup and tile, 8 Y_HALF), so the split-K path's edit applies to both.
@@ -139,6 +136,9 @@ Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const Matmu
     k.tile_k = policy.cm2_bk;
     return k;
   }
+  // Few rows on tensor cores from the policy's coopmat_min_rows (32x32 tiles; on the H200 at
+  // batch 32 a decode step took 4.23 ms against 4.73 with the rows kernel, at batch 8 3.92
+  // against 2.36 before split K, 2.11 against 2.37 with it), or a requested tile.
   const bool few_rows_tc = tensor_cores && tc_fusable && rows <= kMatVecMaxRows &&
                            (o.coopmat_tile.bm != 0 || rows >= int64_t(policy.coopmat_min_rows));
   if (few_rows_tc || (rows > kMatVecMaxRows && tensor_cores && tc_fusable))
