@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "model/ops/kernel_policy.h"
+#include "model/ops/matmul_ref.h"
 
 namespace smolvk {
 namespace {
@@ -27,7 +28,23 @@ struct Uploader {
   Context& ctx;
   DeviceWeights& out;
   const std::function<void(uint64_t)>& on_bytes;
-  uint64_t file_bytes = 0;  // of the checkpoint's tensors uploaded so far
+  bool f32_as_bf16 = false;  // LoadOptions::f32_as_bf16
+  uint64_t file_bytes = 0;   // of the checkpoint's tensors uploaded so far
+
+  // The parts' values as bf16 bits (f32 rounded to nearest even), concatenated.
+  static std::vector<uint16_t> to_bf16(std::initializer_list<const TensorView*> parts) {
+    std::vector<uint16_t> out;
+    for (const TensorView* t : parts) {
+      const size_t n = size_t(t->numel());
+      out.reserve(out.size() + n);
+      for (size_t i = 0; i < n; ++i) {
+        float v;
+        std::memcpy(&v, t->data + 4 * i, 4);  // the file's data need not be aligned
+        out.push_back(ops::f32_to_bf16(v));
+      }
+    }
+    return out;
+  }
 
   // Concatenates tensors along dim 0 (all must share dtype and trailing dims); with `f16`, their
   // values as to_f16 converted them instead of the file's bytes; with `pad`, the heads padded.
@@ -35,6 +52,8 @@ struct Uploader {
                    const HeadPadding* pad = nullptr) {
     const TensorView* first = *parts.begin();
     DType dt = f16 ? DType::F16 : device_dtype(first->dtype, first->name);
+    std::vector<uint16_t> narrowed;  // f32 tensors kept as bf16 (f32_as_bf16)
+    if (!f16 && f32_as_bf16 && dt == DType::F32) dt = DType::BF16;
     int64_t rows = 0;
     size_t bytes = 0;
     for (const TensorView* t : parts) {
@@ -46,13 +65,18 @@ struct Uploader {
       out.parameters += uint64_t(t->numel());
     }
     if (f16) bytes = f16->size() * 2;
+    if (!f16 && dt == DType::BF16 && first->dtype == TensorDType::F32) {
+      narrowed = to_bf16(parts);
+      bytes = narrowed.size() * 2;
+    }
+    const std::vector<uint16_t>* converted = f16 ? f16 : narrowed.empty() ? nullptr : &narrowed;
     std::vector<int64_t> shape{rows};
     shape.insert(shape.end(), first->shape.begin() + 1, first->shape.end());
     std::vector<uint8_t> host;  // the bytes as uploaded, where they are not the file's
     if (pad) {
       // The converted values, or the parts' bytes gathered, then padded.
-      const uint8_t* src = reinterpret_cast<const uint8_t*>(f16 ? f16->data() : nullptr);
-      if (!f16) {
+      const uint8_t* src = reinterpret_cast<const uint8_t*>(converted ? converted->data() : nullptr);
+      if (!converted) {
         host.resize(bytes);
         size_t off = 0;
         for (const TensorView* t : parts) std::memcpy(host.data() + std::exchange(off, off + t->bytes), t->data, t->bytes);
@@ -64,8 +88,8 @@ struct Uploader {
     DeviceTensor d{ctx.create_buffer(bytes), dt, shape};
     if (pad) {
       ctx.upload(d.buffer, host.data(), bytes);
-    } else if (f16) {
-      ctx.upload(d.buffer, f16->data(), bytes);
+    } else if (converted) {
+      ctx.upload(d.buffer, converted->data(), bytes);
     } else {
       uint64_t off = 0;
       for (const TensorView* t : parts) {
@@ -80,14 +104,20 @@ struct Uploader {
   }
   DeviceTensor one(const TensorView* t) { return t ? cat({t}) : DeviceTensor{}; }
 
-  // The parts' values as f16, when they are bf16 and every value fits f16.
-  static std::optional<std::vector<uint16_t>> to_f16(std::initializer_list<const TensorView*> parts) {
+  // The parts' values as f16, when they are bf16 (or f32 kept as bf16) and every value fits f16.
+  std::optional<std::vector<uint16_t>> to_f16(std::initializer_list<const TensorView*> parts) const {
     std::vector<uint16_t> host;
     for (const TensorView* t : parts) {
-      if (!t || t->dtype != TensorDType::BF16) return std::nullopt;
+      const bool narrowed = t && f32_as_bf16 && t->dtype == TensorDType::F32;
+      if (!t || (t->dtype != TensorDType::BF16 && !narrowed)) return std::nullopt;
       const size_t at = host.size(), n = size_t(t->numel());
-      host.resize(at + n);
-      std::memcpy(host.data() + at, t->data, n * 2);  // the file's data need not be 2-byte aligned
+      if (narrowed) {
+        const std::vector<uint16_t> b = to_bf16({t});
+        host.insert(host.end(), b.begin(), b.end());
+      } else {
+        host.resize(at + n);
+        std::memcpy(host.data() + at, t->data, n * 2);  // the file's data need not be 2-byte aligned
+      }
       if (!ops::bf16_to_f16_in_range(host.data() + at, n, host.data() + at)) return std::nullopt;
     }
     return host;
@@ -137,10 +167,11 @@ std::vector<uint8_t> pad_heads(const uint8_t* src, size_t elem, std::vector<int6
 }
 
 DeviceWeights upload_weights(Context& ctx, const ModelConfig& c, const WeightSet& w, std::optional<DType> gemm,
-                             int64_t vision_head_dim, const std::function<void(uint64_t)>& on_bytes) {
+                             int64_t vision_head_dim, const std::function<void(uint64_t)>& on_bytes,
+                             bool f32_as_bf16) {
   if (vision_head_dim == 0) vision_head_dim = c.vision.head_dim;
   DeviceWeights d;
-  Uploader up{ctx, d, on_bytes};
+  Uploader up{ctx, d, on_bytes, f32_as_bf16};
   const int64_t p = c.vision.patch_size, ch = c.vision.num_channels;
   up.gemm_linear(gemm, {w.vision.patch_embedding.weight}, {w.vision.patch_embedding.bias}, d.patch_w, d.patch_b);
   d.patch_w.shape = {d.patch_w.shape[0], ch * p * p};  // the conv weight flattened as (c, ky, kx)

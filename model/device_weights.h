@@ -63,8 +63,10 @@ std::vector<uint8_t> pad_heads(const uint8_t* src, size_t elem, std::vector<int6
 // 0 = the config's).
 // `on_bytes(done)` after each tensor: the bytes of the checkpoint's tensors uploaded so far
 // (a converted tensor counts its size in the file).
+// `f32_as_bf16`: f32 tensors stored as bf16 (LoadOptions::f32_as_bf16); a tensor that `gemm`
+// converts to f16 is converted from those bf16 values.
 DeviceWeights upload_weights(Context& ctx, const ModelConfig& config, const WeightSet& w,
                              std::optional<DType> gemm = std::nullopt, int64_t vision_head_dim = 0,
-                             const std::function<void(uint64_t done)>& on_bytes = {});
+                             const std::function<void(uint64_t done)>& on_bytes = {}, bool f32_as_bf16 = false);
 
 }  // namespace smolvk

@@ -50,7 +50,7 @@ Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::~Model() = default;
 
 std::unique_ptr<Model> Model::load(Context& ctx, const std::filesystem::path& dir, const ProgressCallback& progress,
-                                   const UploadProgress& upload) {
+                                   const UploadProgress& upload, const LoadOptions& options) {
   auto say = [&](const std::string& s) {
     if (progress) progress(s);
   };
@@ -66,9 +66,11 @@ std::unique_ptr<Model> Model::load(Context& ctx, const std::filesystem::path& di
   for (const std::string& name : tensors.names()) total += tensors.at(name).bytes;
   if (upload) upload(0, total);
   I.weights = upload_weights(ctx, I.config, ws, ops::tensor_core_weight_dtype(ctx.caps()),
-                             ops::vision_attention_head_dim(ctx.caps(), I.config.vision.head_dim), [&](uint64_t done) {
+                             ops::vision_attention_head_dim(ctx.caps(), I.config.vision.head_dim),
+                             [&](uint64_t done) {
                                if (upload) upload(done, total);
-                             });
+                             },
+                             options.f32_as_bf16);
   return std::unique_ptr<Model>(new Model(std::move(impl)));
 }
 

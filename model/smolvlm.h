@@ -124,10 +124,19 @@ struct PreparedRequest {
   std::string prompt_text;
 };
 
+// How Model::load stores the checkpoint's tensors on the device.
+struct LoadOptions {
+  // Tensors stored as float32 in the checkpoint (SmolVLM2-2.2B-Instruct's are) kept as bf16,
+  // rounded to nearest even: half their memory, as transformers' dtype=torch.bfloat16 loads
+  // them. The arithmetic stays f32. Tensors stored as bf16 or f16 are kept as they are.
+  bool f32_as_bf16 = false;
+};
+
 class Model {
  public:
   static std::unique_ptr<Model> load(Context& ctx, const std::filesystem::path& dir,
-                                     const ProgressCallback& progress = {}, const UploadProgress& upload = {});
+                                     const ProgressCallback& progress = {}, const UploadProgress& upload = {},
+                                     const LoadOptions& options = {});
   // A model of this configuration with random weights of `weight_dtype` (F32, F16 or BF16)
   // built in memory, and a small byte-level tokenizer: for benchmarks (model/random_model.cpp).
   static std::unique_ptr<Model> random(Context& ctx, const ModelConfig& config, DType weight_dtype, uint64_t seed = 0);

@@ -69,7 +69,8 @@ std::string bench_usage(bool profile_command) {
   u += "\n"
        "  --model DIR           a Hugging Face SmolVLM / Idefics3 checkpoint\n"
        "  --shape NAME          random weights of a published shape (no files needed)\n"
-       "  --dtype bf16|f16|f32  weight dtype with --shape (default bf16)\n"
+       "  --dtype bf16|f16|f32  weight dtype with --shape (default bf16); with --model, auto (default:\n"
+       "                        as stored) or bf16 (the checkpoint's f32 tensors kept as bf16)\n"
        "  --batch B             copies of the request generated together (default 1)\n"
        "  --tiles T             image tiles per request (default 1)\n"
        "  --prompt-tokens P     prompt length incl. the T·image_seq_len image tokens\n"
@@ -100,6 +101,7 @@ std::string bench_usage(bool profile_command) {
 
 BenchOptions parse_bench_options(const std::vector<std::string>& args, bool profile_command) {
   BenchOptions o;
+  std::string dtype_arg;
   o.profile = profile_command;
   if (profile_command) o.reps = 1;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -113,7 +115,7 @@ BenchOptions parse_bench_options(const std::vector<std::string>& args, bool prof
     else if (a == "--shape")
       o.shape = value();
     else if (a == "--dtype")
-      o.dtype = parse_dtype(value());
+      dtype_arg = value();
     else if (a == "--batch")
       o.batch = to_int(a, value(), 1);
     else if (a == "--tiles")
@@ -156,6 +158,15 @@ BenchOptions parse_bench_options(const std::vector<std::string>& args, bool prof
                                 ": only with --batch-session (the session's KV positions per slot)");
   if (o.model_dir.empty() == o.shape.empty())
     throw std::invalid_argument("give exactly one of --model DIR or --shape NAME");
+  if (!dtype_arg.empty() && !o.model_dir.empty()) {
+    if (dtype_arg == "bf16")
+      o.load.f32_as_bf16 = true;
+    else if (dtype_arg != "auto")
+      throw std::invalid_argument("--dtype " + dtype_arg +
+                                  " with --model: expected auto (the checkpoint's dtypes) or bf16 (its f32 tensors as bf16)");
+  } else if (!dtype_arg.empty()) {
+    o.dtype = parse_dtype(dtype_arg);
+  }
   if (profile_command) o.cold_start = false;
   if (!o.trace_file.empty()) o.profile = true;
   if (!o.shape.empty()) preset_config(o.shape);  // reject an unknown name before any GPU work
@@ -195,7 +206,7 @@ StartTimes BenchSession::start() {
 
   t0 = Clock::now();
   model_ = o_.model_dir.empty() ? Model::random(*ctx_, preset_config(o_.shape), o_.dtype, o_.seed)
-                                : Model::load(*ctx_, o_.model_dir);
+                                : Model::load(*ctx_, o_.model_dir, {}, {}, o_.load);
   s.weights_ms = ms_between(t0, Clock::now());
   if (o_.image_cache) model_->set_image_cache_budget(256ull << 20);
   build_requests();

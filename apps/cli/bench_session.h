@@ -16,6 +16,7 @@ struct BenchOptions {
   std::string model_dir;  // exactly one of model_dir / shape
   std::string shape;
   DType dtype = DType::BF16;  // random weights (shape mode)
+  LoadOptions load;           // --model: --dtype bf16 keeps its f32 tensors as bf16
   int batch = 1, tiles = 1;
   int prompt_tokens = 0;  // 0 = tiles · image_seq_len + 20
   int new_tokens = 32, warmup = 1, reps = 5;

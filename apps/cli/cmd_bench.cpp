@@ -222,7 +222,8 @@ int cmd_bench(const std::vector<std::string>& args) {
   const Capabilities& caps = s.context().caps();
   const DevicePeak peak = device_peak(caps.name, o.peak_gbps, o.peak_gflops);
   const Model& model = s.model();
-  const std::string dtype = o.model_dir.empty() ? std::string(dtype_name(o.dtype)) : model.config().torch_dtype;
+  const std::string dtype = o.model_dir.empty() ? std::string(dtype_name(o.dtype))
+                                                : model.config().torch_dtype + (o.load.f32_as_bf16 ? ", f32 as bf16" : "");
   const auto reports = aggregate_profile(profile);
 
   if (!o.trace_file.empty()) {

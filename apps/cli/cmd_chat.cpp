@@ -24,8 +24,8 @@ const char* kHelp =
     "  /help         list these commands\n"
     "  /quit         leave (as does end of input)\n"
     "\n"
-    "  --model DIR, --max-new-tokens N (default 256), --temperature T, --top-k K, --top-p P,\n"
-    "  --seed S: as for 'smolvk run'. --image FILE attaches images to the first message.\n"
+    "  --model DIR, --dtype auto|bf16, --max-new-tokens N (default 256), --temperature T, --top-k K,\n"
+    "  --top-p P, --seed S: as for 'smolvk run'. --image FILE attaches images to the first message.\n"
     "  --context N   positions kept for the conversation (default min(model max, 4096))\n";
 }  // namespace
 
@@ -39,7 +39,7 @@ int cmd_chat(const std::vector<std::string>& argv) {
     return 0;
   }
   Context ctx;
-  auto model = load_model(ctx, model_dir(a), false);
+  auto model = load_model(ctx, model_dir(a), false, nullptr, load_options_from(a));
   ChatSession chat(*model, a.get_int("context", 0));
   GenerateOptions o;
   o.max_new_tokens = int(a.get_int("max-new-tokens", 256));

@@ -20,6 +20,9 @@ const char* kHelp =
     "  --model DIR           Hugging Face SmolVLM / Idefics3 folder (config.json, *.safetensors,\n"
     "                        tokenizer.json, processor files). Default: the demo checkpoint in\n"
     "                        examples/demo-model (random weights).\n"
+    "  --dtype auto|bf16     auto (default): tensors as the checkpoint stores them; bf16: its f32\n"
+    "                        tensors kept as bf16, half their memory (as transformers loads with\n"
+    "                        dtype=torch.bfloat16); the arithmetic stays f32\n"
     "  --image FILE          an image (PNG, JPEG, WebP, BMP, GIF, TGA, PNM); repeat for several, in order\n"
     "  --video FILE          a video (MP4, WebM, MKV, AVI, MOV, ... as FFmpeg reads them) for a\n"
     "                        SmolVLM2 checkpoint: frames sampled and laid out as transformers'\n"
@@ -74,7 +77,7 @@ int cmd_run(const std::vector<std::string>& argv) {
 
   Context ctx;
   double load_ms = 0;
-  auto model = load_model(ctx, model_dir(a), json, &load_ms);
+  auto model = load_model(ctx, model_dir(a), json, &load_ms, load_options_from(a));
   Request req;
   for (const auto& f : a.all("image")) req.images.push_back(load_image(f));
   if (a.has("video")) {

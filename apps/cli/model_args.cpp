@@ -21,7 +21,18 @@ bool is_demo_model(const std::filesystem::path& dir) {
   return std::filesystem::equivalent(dir, SMOLVK_DEMO_MODEL_DIR, ec);
 }
 
-std::unique_ptr<Model> load_model(Context& ctx, const std::filesystem::path& dir, bool quiet, double* load_ms) {
+LoadOptions load_options_from(const Args& a) {
+  LoadOptions o;
+  const std::string v = a.get("dtype", "auto");
+  if (v == "bf16")
+    o.f32_as_bf16 = true;
+  else if (v != "auto")
+    throw std::invalid_argument("--dtype '" + v + "': expected auto (the checkpoint's dtypes) or bf16");
+  return o;
+}
+
+std::unique_ptr<Model> load_model(Context& ctx, const std::filesystem::path& dir, bool quiet, double* load_ms,
+                                  const LoadOptions& options) {
   if (is_demo_model(dir) && !quiet)
     std::fprintf(stderr,
                  "smolvk: no --model given: using the demo checkpoint %s, which has RANDOM "
@@ -39,7 +50,8 @@ std::unique_ptr<Model> load_model(Context& ctx, const std::filesystem::path& dir
         },
         [&](uint64_t done, uint64_t total) {
           if (!quiet) bar.update(done, total);
-        });
+        },
+        options);
   } catch (...) {
     bar.finish();  // the error goes on a line of its own
     throw;
@@ -68,7 +80,7 @@ SamplingParams sampling_from(const Args& a) {
 
 std::vector<Args::Spec> model_and_sampling_specs() {
   return {{"model", true}, {"temperature", true},    {"top-k", true}, {"top-p", true},
-          {"seed", true},  {"max-new-tokens", true}, {"help", false}};
+          {"seed", true},  {"max-new-tokens", true}, {"dtype", true}, {"help", false}};
 }
 
 }  // namespace smolvk::cli

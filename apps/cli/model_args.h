@@ -13,7 +13,9 @@ std::filesystem::path model_dir(const Args& a);
 bool is_demo_model(const std::filesystem::path& dir);
 // Loads with a progress bar and a "loaded ... in T ms" line (unless quiet); `load_ms`: that T.
 std::unique_ptr<Model> load_model(Context& ctx, const std::filesystem::path& dir, bool quiet,
-                                  double* load_ms = nullptr);
+                                  double* load_ms = nullptr, const LoadOptions& options = {});
+// --dtype auto|bf16: how the checkpoint's f32 tensors are kept (LoadOptions::f32_as_bf16).
+LoadOptions load_options_from(const Args& a);
 SamplingParams sampling_from(const Args& a);
 // The option specs of model_dir + sampling_from.
 std::vector<Args::Spec> model_and_sampling_specs();

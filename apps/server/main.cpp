@@ -28,6 +28,8 @@ const char* kHelp =
     "\n"
     "  --model DIR             Hugging Face SmolVLM / Idefics3 folder. Default: the demo checkpoint\n"
     "                          in examples/demo-model (random weights: gibberish answers).\n"
+    "  --dtype auto|bf16       auto (default): tensors as the checkpoint stores them; bf16: its f32\n"
+    "                          tensors kept as bf16, half their memory (as 'smolvk run --dtype')\n"
     "  --model-id NAME         the name /v1/models lists and responses carry (default: the folder's)\n"
     "  --host ADDR             address to bind (default 127.0.0.1: this machine only)\n"
     "  --port N                TCP port (default 8080; 0 picks a free one). The actual address is\n"
@@ -82,6 +84,7 @@ smolvk::serve::ServerOptions parse_options(const smolvk::cli::Args& a) {
   if (port < 0 || port > 65535) throw std::invalid_argument("--port must be 0..65535");
   o.port = int(port);
   o.model_dir = smolvk::cli::model_dir(a);
+  o.load = smolvk::cli::load_options_from(a);
   o.model_id = a.get("model-id", std::filesystem::path(o.model_dir).lexically_normal().filename().string());
   if (o.model_id.empty())
     o.model_id = std::filesystem::path(o.model_dir).lexically_normal().parent_path().filename().string();
@@ -138,6 +141,7 @@ int main(int argc, char** argv) {
                                                              {"port", true},
                                                              {"api-key", true},
                                                              {"image-root", true},
+                                                             {"dtype", true},
                                                              {"max-batch", true},
                                                              {"ctx-size", true},
                                                              {"max-queue", true},

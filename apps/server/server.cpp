@@ -88,7 +88,7 @@ void Server::load() {
       std::fprintf(stderr, "smolvk-serve: Vulkan validation: %s\n", m.c_str());
     };
     ctx_ = std::make_unique<Context>(o);
-    model_ = cli::load_model(*ctx_, options_.model_dir, false);
+    model_ = cli::load_model(*ctx_, options_.model_dir, false, nullptr, options_.load);
     model_->set_image_cache_budget(uint64_t(options_.image_cache_mb) << 20);
     try {  // video_url parts: the model's video processor picks the frames (else they are refused)
       limits_.video_sampler = frame_sampler(model_->video_processor());

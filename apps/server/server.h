@@ -20,6 +20,7 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;
   std::filesystem::path model_dir;
+  LoadOptions load;      // --dtype
   std::string model_id;  // what /v1/models lists and responses name
   std::string api_key;   // "" = no authentication
   std::filesystem::path image_root;

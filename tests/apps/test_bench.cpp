@@ -183,6 +183,12 @@ TEST(BenchCli, RunsACheckpointDirectory) {
   EXPECT_EQ(j["settings"]["prompt_tokens"], 9 + 20);
   EXPECT_TRUE(j["cold_start"].is_null());
   expect_stats(j, "decode_ms_per_step");
+  // --dtype bf16: the checkpoint's f32 tensors (all of them here) kept in half the bytes.
+  const json h =
+      parse(run_cli("bench --model " + dir + " --dtype bf16 --new-tokens 3 --warmup 0 --reps 1 --no-cold-start --json"));
+  EXPECT_EQ(h["model"]["weight_bytes"].get<uint64_t>() * 2, j["model"]["weight_bytes"].get<uint64_t>());
+  EXPECT_EQ(h["model"]["parameters"], j["model"]["parameters"]);
+  EXPECT_EQ(h["model"]["dtype"], "float32, f32 as bf16");
 }
 
 // --batch-session: BatchSession's decode step (the server's path) beside generate's, on the same
@@ -222,6 +228,12 @@ TEST(BenchCli, BadOptionsAreNamedInTheError) {
   r = run_cli("bench --shape tiny --batch zero");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--batch zero"), std::string::npos) << r.err;
+  r = run_cli("bench --model " + (fs::path(SMOLVK_TEST_DATA) / "smolvlm_f32_s3").string() + " --dtype f16");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--dtype f16 with --model: expected auto"), std::string::npos) << r.err;
+  r = run_cli("run --dtype f16 --prompt hi");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("--dtype 'f16': expected auto"), std::string::npos) << r.err;
   r = run_cli("bench --shape tiny --ctx-size 64");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--ctx-size 64: only with --batch-session"), std::string::npos) << r.err;
