@@ -54,6 +54,7 @@ std::vector<KernelRow> kernel_choices(const Capabilities& c) {
 int cmd_info(const std::vector<std::string>& args) {
   bool json = false, kernels = false;
   std::string model;
+  bool f32_as_bf16 = false;  // --dtype bf16 (with --model)
   ContextOptions opts = ContextOptions::from_env();
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -74,6 +75,13 @@ int cmd_info(const std::vector<std::string>& args) {
         return 2;
       }
       model = a == "--model" ? args[++i] : a.substr(8);
+    } else if (a == "--dtype" || a.rfind("--dtype=", 0) == 0) {
+      const std::string v = a == "--dtype" ? (i + 1 < args.size() ? args[++i] : "") : a.substr(8);
+      if (v != "auto" && v != "bf16") {
+        std::fprintf(stderr, "smolvk info: --dtype '%s': expected auto (the checkpoint's dtypes) or bf16\n", v.c_str());
+        return 2;
+      }
+      f32_as_bf16 = v == "bf16";
     } else if (a == "--profiles") {
       for (const DeviceProfile& p : device_profiles())
         std::printf(
@@ -84,7 +92,7 @@ int cmd_info(const std::vector<std::string>& args) {
       return 0;
     } else if (a == "--help" || a == "-h") {
       std::printf(
-          "usage: smolvk info [--json] [--kernels] [--profile NAME] [--profiles] [--model DIR]\n"
+          "usage: smolvk info [--json] [--kernels] [--profile NAME] [--profiles] [--model DIR [--dtype auto|bf16]]\n"
           "Lists every Vulkan device with its capability report and kernel policy; the one\n"
           "smolvk picks (discrete GPU first, or $SMOLVK_DEVICE) is marked.\n"
           "  --kernels        also the kernels smolvk would run for SmolVLM-256M's shapes\n"
@@ -94,7 +102,8 @@ int cmd_info(const std::vector<std::string>& args) {
           "  --model DIR      describe a checkpoint folder instead (no device used): architecture,\n"
           "                   vision / text sizes, tiles of a 2048x2048 image, tokens per tile,\n"
           "                   parameters (safetensors headers, else config.json) and the device\n"
-          "                   memory of the weights; config.json is enough\n");
+          "                   memory of the weights; config.json is enough\n"
+          "  --dtype auto|bf16  with --model: the memory as 'smolvk run --dtype' loads the weights\n");
       return 0;
     } else {
       std::fprintf(stderr, "smolvk info: unknown option '%s'\n", a.c_str());
@@ -103,7 +112,7 @@ int cmd_info(const std::vector<std::string>& args) {
   }
   if (!model.empty()) {
     try {
-      const ModelSummary summary = summarize_model(model);
+      const ModelSummary summary = summarize_model(model, f32_as_bf16);
       if (json)
         std::printf("%s\n", summary_json(summary).dump(2).c_str());
       else

@@ -58,8 +58,9 @@ uint64_t parameter_count(const ModelConfig& c) {
   return n;
 }
 
-ModelSummary summarize_model(const std::filesystem::path& dir) {
+ModelSummary summarize_model(const std::filesystem::path& dir, bool f32_as_bf16) {
   ModelSummary s;
+  s.f32_as_bf16 = f32_as_bf16;
   s.dir = dir;
   s.config = load_model_config(dir);
   try {
@@ -84,14 +85,16 @@ ModelSummary summarize_model(const std::filesystem::path& dir) {
       const TensorView& t = st.at(name);
       if (!is_float(t.dtype)) continue;
       s.parameters += uint64_t(t.numel());
-      s.weight_bytes += t.bytes;
-      dtypes.insert(dtype_name(t.dtype));
+      const bool narrow = f32_as_bf16 && t.dtype == TensorDType::F32;
+      s.weight_bytes += narrow ? t.bytes / 2 : t.bytes;
+      dtypes.insert(narrow ? "BF16" : dtype_name(t.dtype));
     }
     s.weight_dtype = dtypes.size() == 1 ? *dtypes.begin() : "mixed";
   } else {
     s.weights_source = "no weights (no model.safetensors or model.safetensors.index.json)";
     s.parameters = parameter_count(s.config);
-    const auto [dtype, size] = config_dtype(s.config);
+    auto [dtype, size] = config_dtype(s.config);
+    if (f32_as_bf16 && dtype == "F32") dtype = "BF16", size = 2;
     s.weight_dtype = dtype;
     s.weight_bytes = s.parameters * size;
   }
@@ -139,8 +142,10 @@ std::string format_summary(const ModelSummary& s) {
          (s.have_weights ? " (safetensors headers)" : " (computed from config.json)") + "\n";
   out += "  device memory for the weights: " + mib(s.weight_bytes) + " (" + thousands(s.weight_bytes) + " bytes) at " +
          s.weight_dtype +
-         (s.have_weights ? ", the checkpoint's dtype, which the runtime keeps\n"
-                         : ", config.json's torch_dtype (the runtime keeps the weight files' own dtype)\n");
+         (s.f32_as_bf16 ? " (--dtype bf16: the checkpoint's f32 tensors kept as bf16)\n"
+          : s.have_weights
+              ? ", the checkpoint's dtype, which the runtime keeps (--dtype bf16 halves f32 tensors)\n"
+              : ", config.json's torch_dtype (the runtime keeps the weight files' own dtype)\n");
   return out;
 }
 

@@ -24,6 +24,7 @@ struct ModelSummary {
   uint64_t parameters = 0;     // from the safetensors headers, else from config.json
   uint64_t weight_bytes = 0;   // on the device: the checkpoint's dtype, which the runtime keeps
   std::string weight_dtype;    // "BF16", "F32", ... ("mixed" when several)
+  bool f32_as_bf16 = false;    // --dtype bf16: the F32 tensors counted as bf16 (LoadOptions)
 };
 
 // Parameters of the tensors a checkpoint of `c` holds (vision encoder, connector, text model,
@@ -32,7 +33,8 @@ uint64_t parameter_count(const ModelConfig& c);
 
 // Reads DIR's config.json (required), processor configs and safetensors headers. LoadError
 // naming the file on a bad config.json.
-ModelSummary summarize_model(const std::filesystem::path& dir);
+// `f32_as_bf16`: the memory as `--dtype bf16` loads it (f32 tensors kept as bf16).
+ModelSummary summarize_model(const std::filesystem::path& dir, bool f32_as_bf16 = false);
 
 std::string format_summary(const ModelSummary& s);
 nlohmann::json summary_json(const ModelSummary& s);

@@ -61,6 +61,25 @@ TEST(InfoModel, Idefics3FixtureShapesAndTiles) {
   EXPECT_NE(r.out.find("(safetensors headers)"), std::string::npos) << r.out;
 }
 
+// --dtype bf16: the memory as `smolvk run --dtype bf16` loads the weights (f32 tensors as bf16).
+TEST(InfoModel, DtypeBf16HalvesFloat32Weights) {
+  const fs::path dir = test::data_dir() / "smolvlm_f32_s3";
+  const json f32 = info_json(dir);
+  const test::CliRun jr = run_cli("info --json --model " + dir.string() + " --dtype bf16");
+  ASSERT_EQ(jr.code, 0) << jr.err;
+  const json bf16 = json::parse(jr.out);
+  ASSERT_TRUE(f32.contains("weights") && bf16.contains("weights")) << f32.dump(1) << bf16.dump(1);
+  EXPECT_EQ(f32["weights"]["dtype"], "F32");
+  EXPECT_EQ(bf16["weights"]["dtype"], "BF16");
+  EXPECT_EQ(bf16["weights"]["device_bytes"].get<uint64_t>() * 2, f32["weights"]["device_bytes"].get<uint64_t>());
+  EXPECT_EQ(bf16["weights"]["parameters"], f32["weights"]["parameters"]);
+  const test::CliRun r = run_cli("info --model " + dir.string() + " --dtype bf16");
+  EXPECT_NE(r.out.find("--dtype bf16: the checkpoint's f32 tensors kept as bf16"), std::string::npos) << r.out;
+  const test::CliRun bad = run_cli("info --model " + dir.string() + " --dtype f16");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("--dtype 'f16': expected auto"), std::string::npos) << bad.err;
+}
+
 TEST(InfoModel, ParametersFromConfigMatchTheWeights) {
   for (const char* name : {"idefics3_f32", "smolvlm_bf16", "smolvlm_f32_s3"}) {
     SCOPED_TRACE(name);
