@@ -51,9 +51,9 @@ struct Uploader {
   DeviceTensor cat(std::initializer_list<const TensorView*> parts, const std::vector<uint16_t>* f16 = nullptr,
                    const HeadPadding* pad = nullptr) {
     const TensorView* first = *parts.begin();
-    DType dt = f16 ? DType::F16 : device_dtype(first->dtype, first->name);
-    std::vector<uint16_t> narrowed;  // f32 tensors kept as bf16 (f32_as_bf16)
-    if (!f16 && f32_as_bf16 && dt == DType::F32) dt = DType::BF16;
+    // f32 tensors kept as bf16 (f32_as_bf16), converted after the parts' dtypes are checked.
+    const bool narrow = !f16 && f32_as_bf16 && first->dtype == TensorDType::F32;
+    const DType dt = f16 ? DType::F16 : narrow ? DType::BF16 : device_dtype(first->dtype, first->name);
     int64_t rows = 0;
     size_t bytes = 0;
     for (const TensorView* t : parts) {
@@ -64,12 +64,10 @@ struct Uploader {
       bytes += t->bytes;
       out.parameters += uint64_t(t->numel());
     }
-    if (f16) bytes = f16->size() * 2;
-    if (!f16 && dt == DType::BF16 && first->dtype == TensorDType::F32) {
-      narrowed = to_bf16(parts);
-      bytes = narrowed.size() * 2;
-    }
-    const std::vector<uint16_t>* converted = f16 ? f16 : narrowed.empty() ? nullptr : &narrowed;
+    std::vector<uint16_t> narrowed;
+    if (narrow) narrowed = to_bf16(parts);
+    const std::vector<uint16_t>* converted = f16 ? f16 : narrow ? &narrowed : nullptr;
+    if (converted) bytes = converted->size() * 2;
     std::vector<int64_t> shape{rows};
     shape.insert(shape.end(), first->shape.begin() + 1, first->shape.end());
     std::vector<uint8_t> host;  // the bytes as uploaded, where they are not the file's

@@ -232,25 +232,26 @@ void Context::Impl::prepare_pipelines(const std::vector<std::pair<std::string, s
     return;
   }
   std::atomic<size_t> next{0};
+  auto take_missing = [&] {  // compile the not yet taken ones until none is left
+    for (size_t i = next++; i < missing.size(); i = next++) pipeline(missing[i]->first, missing[i]->second);
+  };
   std::vector<std::exception_ptr> errors(threads);
   std::vector<std::thread> pool;
+  bool all_started = true;
   try {
     for (size_t t = 0; t < threads; ++t)
       pool.emplace_back([&, t] {
         try {
-          for (size_t i = next++; i < missing.size(); i = next++) pipeline(missing[i]->first, missing[i]->second);
+          take_missing();
         } catch (...) {
           errors[t] = std::current_exception();
         }
       });
-  } catch (...) {  // no thread to be had: the ones started finish what is left
-    for (auto& th : pool) th.join();
-    for (size_t i = next++; i < missing.size(); i = next++) pipeline(missing[i]->first, missing[i]->second);
-    for (auto& e : errors)
-      if (e) std::rethrow_exception(e);
-    return;
+  } catch (...) {  // no thread to be had: the ones started, then this one, finish what is left
+    all_started = false;
   }
   for (auto& th : pool) th.join();
+  if (!all_started) take_missing();
   for (auto& e : errors)
     if (e) std::rethrow_exception(e);
 }

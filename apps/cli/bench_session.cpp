@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <unistd.h>
 
+#include "apps/cli/model_args.h"
 #include "apps/cli/presets.h"
 
 namespace smolvk::cli {
@@ -159,11 +160,11 @@ BenchOptions parse_bench_options(const std::vector<std::string>& args, bool prof
   if (o.model_dir.empty() == o.shape.empty())
     throw std::invalid_argument("give exactly one of --model DIR or --shape NAME");
   if (!dtype_arg.empty() && !o.model_dir.empty()) {
-    if (dtype_arg == "bf16")
-      o.load.f32_as_bf16 = true;
-    else if (dtype_arg != "auto")
+    const std::optional<LoadOptions> load = load_options_for(dtype_arg);
+    if (!load)
       throw std::invalid_argument("--dtype " + dtype_arg +
                                   " with --model: expected auto (the checkpoint's dtypes) or bf16 (its f32 tensors as bf16)");
+    o.load = *load;
   } else if (!dtype_arg.empty()) {
     o.dtype = parse_dtype(dtype_arg);
   }

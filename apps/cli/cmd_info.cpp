@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/cli/commands.h"
+#include "apps/cli/model_args.h"
 #include "apps/cli/model_summary.h"
 #include "loader/error.h"
 #include "model/ops/attention.h"
@@ -77,11 +78,12 @@ int cmd_info(const std::vector<std::string>& args) {
       model = a == "--model" ? args[++i] : a.substr(8);
     } else if (a == "--dtype" || a.rfind("--dtype=", 0) == 0) {
       const std::string v = a == "--dtype" ? (i + 1 < args.size() ? args[++i] : "") : a.substr(8);
-      if (v != "auto" && v != "bf16") {
+      const std::optional<LoadOptions> load = load_options_for(v);
+      if (!load) {
         std::fprintf(stderr, "smolvk info: --dtype '%s': expected auto (the checkpoint's dtypes) or bf16\n", v.c_str());
         return 2;
       }
-      f32_as_bf16 = v == "bf16";
+      f32_as_bf16 = load->f32_as_bf16;
     } else if (a == "--profiles") {
       for (const DeviceProfile& p : device_profiles())
         std::printf(

@@ -21,14 +21,17 @@ bool is_demo_model(const std::filesystem::path& dir) {
   return std::filesystem::equivalent(dir, SMOLVK_DEMO_MODEL_DIR, ec);
 }
 
+std::optional<LoadOptions> load_options_for(const std::string& dtype) {
+  if (dtype == "auto") return LoadOptions{};
+  if (dtype == "bf16") return LoadOptions{.f32_as_bf16 = true};
+  return std::nullopt;
+}
+
 LoadOptions load_options_from(const Args& a) {
-  LoadOptions o;
   const std::string v = a.get("dtype", "auto");
-  if (v == "bf16")
-    o.f32_as_bf16 = true;
-  else if (v != "auto")
-    throw std::invalid_argument("--dtype '" + v + "': expected auto (the checkpoint's dtypes) or bf16");
-  return o;
+  const std::optional<LoadOptions> o = load_options_for(v);
+  if (!o) throw std::invalid_argument("--dtype '" + v + "': expected auto (the checkpoint's dtypes) or bf16");
+  return *o;
 }
 
 std::unique_ptr<Model> load_model(Context& ctx, const std::filesystem::path& dir, bool quiet, double* load_ms,

@@ -2,6 +2,8 @@
 // Options shared by run and chat: which model, sampling settings, where the demo model lives.
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "apps/cli/args.h"
 #include "model/smolvlm.h"
@@ -14,7 +16,10 @@ bool is_demo_model(const std::filesystem::path& dir);
 // Loads with a progress bar and a "loaded ... in T ms" line (unless quiet); `load_ms`: that T.
 std::unique_ptr<Model> load_model(Context& ctx, const std::filesystem::path& dir, bool quiet,
                                   double* load_ms = nullptr, const LoadOptions& options = {});
-// --dtype auto|bf16: how the checkpoint's f32 tensors are kept (LoadOptions::f32_as_bf16).
+// A --dtype value for a checkpoint: "auto" (as stored) or "bf16" (LoadOptions::f32_as_bf16);
+// nullopt for anything else (each command names the flag in its own error).
+std::optional<LoadOptions> load_options_for(const std::string& dtype);
+// --dtype auto|bf16 of `a` (default auto); std::invalid_argument naming the value otherwise.
 LoadOptions load_options_from(const Args& a);
 SamplingParams sampling_from(const Args& a);
 // The option specs of model_dir + sampling_from.
