@@ -63,6 +63,19 @@ layout(constant_id = 6) const uint STAGES = 2;  // shared buffers: 1 or 2
 layout(constant_id = 7) const bool X_HALF = false;  // X holds f16 values, two per 32-bit word
 layout(constant_id = 8) const bool Y_HALF = false;  // Y holds f16 values, two per 32-bit word
 layout(constant_id = 9) const uint SLOTS = 16;       // epilogue scratch slots (<= subgroups)
+#ifdef ABLATE
+// Profiling only (matmul_coopmat_abl_f16, KernelPolicy::gemm_ablate; the results are wrong by
+// design): what the main loop costs without parts of its work. After the first slice, 1: no
+// global loads (the registers' slice is stored again); 2: no global loads and no shared stores
+// (fragment loads, products and barriers remain); 3: no loads or stores at all, only the
+// products on the first slice's fragments.
+layout(constant_id = 12) const uint ABL = 0;
+#define AND_ABL_LOADS && ABL == 0u
+#define AND_ABL_STORES && ABL < 2u
+#else
+#define AND_ABL_LOADS
+#define AND_ABL_STORES
+#endif
 
 #include "matmul_common.glsl"
 
@@ -272,11 +285,15 @@ void main() {
     rb[j] = c < CHUNKS_B ? load_w8(n0 + c / CPR, kbeg + (c % CPR) * 8, vec_w) : Raw(uvec4(0), uvec4(0));
   }
 
+#if defined(ABLATE) && !defined(EMULATE_COOPMAT)
+  A_T abl_a[FM];
+  B_T abl_b[FN];
+#endif
   uint stage = 0;
   for (uint k0 = kbeg; k0 < g_kend; k0 += BK) {
     // Registers → shared: the first slice, and every slice when single-buffered (the others
     // were stored at the end of the previous iteration).
-    if (k0 == kbeg || STAGES == 1) {
+    if (k0 == kbeg || (STAGES == 1 AND_ABL_STORES)) {
       if (STAGES == 1) barrier();  // the previous slice's fragments have been read
       [[unroll]] for (uint j = 0; j < PER_A; ++j) {
         const uint c = tid + j * WG;
@@ -291,7 +308,7 @@ void main() {
 
     const uint kn = k0 + BK;
     const bool more = kn < g_kend;
-    if (more) {
+    if (more AND_ABL_LOADS) {
       [[unroll]] for (uint j = 0; j < PER_A; ++j) {
         const uint c = tid + j * WG;
         if (c < CHUNKS_A) ra[j] = load_x(m0 + c / CPR, kn + (c % CPR) * 8, vec_x);
@@ -313,6 +330,17 @@ void main() {
           acc[i * FN + j][t] = a;
         }
 #else
+#ifdef ABLATE
+    if (ABL == 3u) {
+      if (k0 == kbeg) {
+        [[unroll]] for (uint i = 0; i < FM; ++i) LOAD_FRAG(abl_a[i], S4, (wm0 + i * 16) * LDS4, LDS4, false);
+        [[unroll]] for (uint j = 0; j < FN; ++j) LOAD_FRAG(abl_b[j], S4, A_STAGE + (wn0 + j * 16) * LDS4, LDS4, true);
+      }
+      [[unroll]] for (uint kk = 0; kk < BK; kk += 16)
+        [[unroll]] for (uint j = 0; j < FN; ++j)
+          [[unroll]] for (uint i = 0; i < FM; ++i) acc[i * FN + j] = MUL_ADD(abl_a[i], abl_b[j], acc[i * FN + j]);
+    } else
+#endif
     [[unroll]] for (uint kk = 0; kk < BK; kk += 16) {
       // A's fragments are loaded once and reused for each of B's, which are loaded one at a
       // time (fewer live registers).
@@ -329,7 +357,7 @@ void main() {
 
     if (STAGES == 2) {
       // The other buffer was last read in the previous iteration, which ended in a barrier.
-      if (more) {
+      if (more AND_ABL_STORES) {
         const uint ns = (stage ^ 1u);
         [[unroll]] for (uint j = 0; j < PER_A; ++j) {
           const uint c = tid + j * WG;

@@ -35,6 +35,7 @@ set(SMOLVK_SHADER_VARIANTS
   "matmul_vec_batch_sg_f16|matmul_vec_batch.comp|W_F16=1|USE_SUBGROUP=1"
   "matmul_tiled_f16|matmul_tiled.comp|W_F16=1"
   "matmul_coopmat_f16|matmul_coopmat.comp|W_F16=1"
+  "matmul_coopmat_abl_f16|matmul_coopmat.comp|W_F16=1|ABLATE=1"  # profiling only (KernelPolicy::gemm_ablate)
   "matmul_coopmat_emu_f16|matmul_coopmat.comp|W_F16=1|EMULATE_COOPMAT=1"  # test-only
   "matmul_reduce_f16|matmul_reduce.comp|W_F16=1"
   "embed_f16|embed.comp|W_F16=1"

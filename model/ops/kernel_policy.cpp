@@ -51,6 +51,7 @@ constexpr Setting kSettings[] = {
     {"GEMM_SPLIT_GROUPS", &KernelPolicy::gemm_split_groups},
     {"GEMM_SPLIT_MIN_SLICES", &KernelPolicy::gemm_split_min_slices},
     {"FUSE_GEMM_INPUTS", &KernelPolicy::fuse_gemm_inputs},
+    {"GEMM_ABLATE", &KernelPolicy::gemm_ablate},
     {"COOPMAT2", &KernelPolicy::coopmat2},
     {"CM2_WG", &KernelPolicy::cm2_workgroup},
     {"CM2_BM", &KernelPolicy::cm2_bm},

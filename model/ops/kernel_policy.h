@@ -79,6 +79,10 @@ struct KernelPolicy {
   // The tensor-core GEMM reads SwiGLU's gate|up itself, and a split GEMM's reduce pass writes
   // the next RMSNorm (op_list.h): 30 + 60 fewer dispatches in a decoder pass.
   uint32_t fuse_gemm_inputs = 1;
+  // Profiling only: the f16-weight tensor-core GEMM runs matmul_coopmat_abl_f16, its main loop
+  // without part of its work (matmul_coopmat.comp's ABL: 1 no global loads after the first
+  // slice, 2 nor shared stores, 3 only the products). Wrong results by design; 0 = off.
+  uint32_t gemm_ablate = 0;
   // matmul_coopmat2.comp (VK_NV_cooperative_matrix2; where caps.use_coopmat2, an opt-in) for
   // the GEMMs of more than kMatVecMaxRows rows with f16 X and f16 W (the vision encoder's): 0 =
   // never. Its workgroup and BM x BN tile walked in BK slices (the H200's best of 16 tried:

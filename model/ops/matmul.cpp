@@ -148,6 +148,11 @@ Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const Matmu
       if (!o.emulate_coopmat && caps.use_coopmat2 && policy.coopmat_khr && wt == DType::F16)
         k.shader = "matmul_coopmat_khr_f16";  // (the opt-in enables VK_KHR_cooperative_matrix)
       k.spec = cm->spec(x_half, y_half);
+      if (policy.gemm_ablate && !o.emulate_coopmat && wt == DType::F16) {
+        k.shader = "matmul_coopmat_abl_f16";
+        k.spec.resize(13, 0);
+        k.spec[12] = policy.gemm_ablate;
+      }
       k.tile_m = cm->tile.bm;
       k.tile_n = cm->tile.bn;
       k.tile_k = cm->tile.bk;

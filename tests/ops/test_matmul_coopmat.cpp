@@ -390,6 +390,30 @@ TEST(MatmulCoopmat, PolicySplitsKOnSmallGrids) {
   EXPECT_EQ(g2.size(), 1u);
 }
 
+// KernelPolicy::gemm_ablate swaps in the profiling variant (wrong results by design) for f16
+// weights only, and only when asked.
+TEST(MatmulCoopmat, AblationVariantOnlyWhenAsked) {
+  Context& ctx = test::context();
+  if (!ctx.caps().use_coopmat) GTEST_SKIP() << "no tensor-core GEMM on " << ctx.caps().name;
+  const int64_t M = 128, N = 64, K = 64;
+  Buffer bx = ctx.create_buffer(M * K * 4), bw = ctx.create_buffer(N * K * 2), by = ctx.create_buffer(M * N * 4);
+  ops::KernelPolicy ablate = ops::kernel_policy(ctx.caps());
+  ablate.gemm_ablate = 2;
+  ablate.coopmat2 = 0;
+  const auto shader = [&](DType wt, const ops::KernelPolicy* policy) {
+    Graph g(ctx);
+    g.enable_timestamps();
+    ops::matmul(g, ops::external(g, bx, DType::F32, {M, K}), ops::external(g, bw, wt, {N, K}), nullptr,
+                ops::external(g, by, DType::F32, {M, N}), {.split_k = 1, .policy = policy});
+    Program p = g.compile();
+    p.run();
+    return p.timings().at(0).shader;
+  };
+  EXPECT_EQ(shader(DType::F16, &ablate), "matmul_coopmat_abl_f16");
+  EXPECT_EQ(shader(DType::BF16, &ablate), "matmul_coopmat_bf16");
+  EXPECT_EQ(shader(DType::F16, nullptr), "matmul_coopmat_f16");
+}
+
 // The decoder's fusions on the tensor-core GEMM (emulated here): X read as silu(gate)·up from
 // gate|up rows (the down projection), and the RMSNorm of the finished rows written by the
 // split-K reduce pass (then_norm), or recorded after the GEMM where K is not split. The
