@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Session 16's runs on the lent GPU machine (binaries in $BIN, .gl carried). (Two experiments of
+# Session 16's runs on the lent GPU machine (binaries in $BIN, .gl carried). (Three experiments of
 # that session were reverted and are not here: the cooperative_matrix2 GEMM with unclamped
-# interior tiles, and fragment-native staging, which the fp16 B order the probe logs rules out;
-# issue #13's note has their numbers.)
+# interior tiles, fragment-native staging, which the fp16 B order the probe logs rules out, and
+# the tensor-core GEMM's epilogue from registers; issue #13's note has their numbers.)
 #   PART=abl     the NV1 GEMM's main loop without parts of its work (SMOLVK_TUNE_GEMM_ABLATE 0-3:
 #                all, no global loads, nor shared stores, only the products) on the vision GEMMs
 #                at the tiles in $TILES; the fragment-layout probe's log (fp16 A and B orders)
