@@ -3,6 +3,8 @@
 # at the NVIDIA driver. BIN = the carried binaries, OUT = where results go.
 # Besides the packages ../shared/gpu-device.md lists, .gl needs libjpeg62-turbo (smolvk decodes
 # JPEG with libjpeg-turbo, WebP with libwebp): (cd .gl && apt-get download libjpeg62-turbo libwebp7).
+# smolvk-serve (serve_bench) also links Debian's libcpp-httplib.so.0.11 and libbrotli: without
+# them it exits before listening: (cd .gl && apt-get download libcpp-httplib0.11 libbrotli1).
 BIN=${BIN:-build-gpu-bin}
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"

@@ -10,6 +10,9 @@
 #                random weights), smolvk info and bench --model on it with --dtype auto and bf16
 #                (weight and peak device memory, 13-tile first token, decode); the tensor-core GEMM
 #                and layout-probe tests under validation
+#   PART=serve   #16: what one newcomer's admission costs (smolvk bench, 1 tile: encode and prefill
+#                split) and serve_bench at 32 clients, three runs of the default settings (the
+#                spread of p99 / p50 inter-token latency); NO_BENCH=1 skips the bench
 set -u
 T0=$SECONDS
 . "$(dirname "$0")/env.sh"
@@ -25,6 +28,18 @@ if [ "${PART:-}" = abl ]; then
     env $e timeout 120 "$BIN/bench_ops" 5 --rows 17408 $t > "$OUT/abl_$a.txt" 2>&1
     echo "[$e] rc=$? ($((SECONDS - T0)) s)" >> "$S"
     grep -E "TFLOP" "$OUT/abl_$a.txt" | awk '{print "  " $0}' | cut -c1-150 >> "$S"
+  done
+fi
+if [ "${PART:-}" = serve ]; then
+  [ -n "${NO_BENCH:-}" ] || for c in "--tiles 1" "--batch 4 --tiles 1"; do
+    n=$(echo "$c" | tr -d ' -')
+    timeout 60 "$BIN/smolvk" bench --shape 256m --new-tokens 4 --reps 5 --no-cold-start $c > "$OUT/bench_$n.txt" 2>&1
+    echo "bench $c rc=$?" >> "$S"; sed -n '/min/,/time to first/p' "$OUT/bench_$n.txt" >> "$S"
+  done
+  make_checkpoint
+  for r in 1 2 3; do
+    SERVE_TIMEOUT=100 serve 32 "c32_r$r" ""
+    [ $((SECONDS - T0)) -gt 480 ] && { echo "stopped: time" >> "$S"; break; }
   done
 fi
 if [ "${PART:-}" = bf16 ]; then
