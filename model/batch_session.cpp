@@ -164,8 +164,12 @@ struct BatchSession::State {
     std::vector<const PreparedRequest*> ptrs;
     for (const auto& p : prepared) ptrs.push_back(&p);
     // The encoder's last pass is left running: the prefill is recorded meanwhile and queued
-    // behind it.
+    // behind it. A decode step in flight reads and writes next_ids and rows of the cache (free
+    // ones too, which the prefill is about to fill): the encoder's passes, which touch neither,
+    // are recorded and queued behind it while it runs, and it is waited for only then (its ids
+    // are counted by the next step()).
     const Model::Impl::Encoded enc = I.encode(ptrs, nullptr, nullptr, true);
+    wait_step();
     std::vector<int32_t> targets;
     if (enc.tiles)
       targets = ops::image_token_targets(L.ids, int32_t(I.config.image_token_id), enc.tiles * I.config.image_seq_len());
@@ -272,13 +276,11 @@ std::vector<SlotToken> BatchSession::admit(std::span<const Request> requests, st
                                   std::to_string(settings[i].max_new_tokens) + " new tokens exceed the " +
                                   std::to_string(S.kv.capacity) + " positions of a slot");
   }
-  // The lowest free slots, prefilled run by run of neighbouring slots (one cache view each).
+  // The lowest free slots, prefilled run by run of neighbouring slots (one cache view each;
+  // the first run's prefill waits for a decode step in flight).
   std::vector<int> free;
   for (int b = 0; b < S.slots && free.size() < requests.size(); ++b)
     if (!S.slot[size_t(b)].used) free.push_back(b);
-  // The step in flight reads and writes next_ids and rows of the cache (free ones too, which
-  // the prefill is about to fill): it ends first. Its ids are counted by the next step().
-  S.wait_step();
   std::vector<SlotToken> out;
   try {
     for (size_t i = 0; i < free.size();) {

@@ -87,7 +87,8 @@ class BatchSession {
   // requests are given, or a request is malformed or needs more than positions() (prompt +
   // max_new_tokens); on any error (a GPU one too) none of the requests is admitted. A request
   // whose first token ends it holds its slot, finished, until released. A decode step in
-  // flight is waited for first (its tokens are handed out by the next step()).
+  // flight runs on while the images' encoder pass is recorded and queued behind it, and is
+  // waited for before the prefill (its tokens are handed out by the next step()).
   std::vector<SlotToken> admit(std::span<const Request> requests, std::span<const SlotSettings> settings);
 
   // One decode step of every running slot: its next token, in slot order (nothing when none

@@ -12,7 +12,8 @@
 #                and layout-probe tests under validation
 #   PART=serve   #16: what one newcomer's admission costs (smolvk bench, 1 tile: encode and prefill
 #                split) and serve_bench at 32 clients, three runs of the default settings (the
-#                spread of p99 / p50 inter-token latency); NO_BENCH=1 skips the bench
+#                spread of p99 / p50 inter-token latency); NO_BENCH=1 skips the bench, TESTS=1
+#                runs the BatchSession tests first
 set -u
 T0=$SECONDS
 . "$(dirname "$0")/env.sh"
@@ -36,6 +37,7 @@ if [ "${PART:-}" = serve ]; then
     timeout 60 "$BIN/smolvk" bench --shape 256m --new-tokens 4 --reps 5 --no-cold-start $c > "$OUT/bench_$n.txt" 2>&1
     echo "bench $c rc=$?" >> "$S"; sed -n '/min/,/time to first/p' "$OUT/bench_$n.txt" >> "$S"
   done
+  [ -n "${TESTS:-}" ] && gtest test_model 120 'BatchSession.*'
   make_checkpoint
   for r in 1 2 3; do
     SERVE_TIMEOUT=100 serve 32 "c32_r$r" ""
