@@ -268,15 +268,18 @@ Context::Context(ContextOptions options) : impl_(std::make_unique<Impl>()) {
 // accumulator layout; false on any difference or failure (the kernels that need it are then
 // not used).
 static bool probe_coopmat_mma_layout(Context& ctx) {
+  // coopmat_layout.comp's output: the fp32 matrix, its elements per invocation and subgroup
+  // size, then the fp16 matrix read as A and as B, and its elements per invocation.
+  constexpr size_t kF16A = 258, kF16B = 514, kF16Length = 770, kWords = 771;
   try {
-    Buffer out = ctx.create_buffer(771 * 4);
+    Buffer out = ctx.create_buffer(kWords * 4);
     Graph g(ctx);
     Dispatch d{.name = "coopmat_layout_probe", .op = "probe", .shader = "coopmat_layout"};
     d.bindings = {{g.external(out), Access::Write}};
     g.add(std::move(d));
     Program p = g.compile();
     p.run();
-    std::vector<float> o(771);
+    std::vector<float> o(kWords);
     ctx.download(out, o.data(), o.size() * 4);
     if (const char* v = std::getenv("SMOLVK_LOG_COOPMAT_LAYOUT"); v && *v == '1') {
       std::fprintf(stderr, "coopmat layout probe: %g elements per invocation, subgroup %g; lane*64+e by row:\n", o[256],
@@ -286,8 +289,8 @@ static bool probe_coopmat_mma_layout(Context& ctx) {
         std::fprintf(stderr, "\n");
       }
       // fp16 operands: lane*8+e at each row, column of A and of B as the multiply read them.
-      for (const auto& [name, base] : {std::pair{"A", 258}, std::pair{"B", 514}}) {
-        std::fprintf(stderr, "fp16 %s (%g elements per invocation), lane*8+e by row:\n", name, o[770]);
+      for (const auto& [name, base] : {std::pair{"A", kF16A}, std::pair{"B", kF16B}}) {
+        std::fprintf(stderr, "fp16 %s (%g elements per invocation), lane*8+e by row:\n", name, o[kF16Length]);
         for (int r = 0; r < 16; ++r) {
           for (int c = 0; c < 16; ++c) std::fprintf(stderr, " %4.0f", o[base + r * 16 + c]);
           std::fprintf(stderr, "\n");

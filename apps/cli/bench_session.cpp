@@ -162,8 +162,7 @@ BenchOptions parse_bench_options(const std::vector<std::string>& args, bool prof
   if (!dtype_arg.empty() && !o.model_dir.empty()) {
     const std::optional<LoadOptions> load = load_options_for(dtype_arg);
     if (!load)
-      throw std::invalid_argument("--dtype " + dtype_arg +
-                                  " with --model: expected auto (the checkpoint's dtypes) or bf16 (its f32 tensors as bf16)");
+      throw std::invalid_argument("--dtype " + dtype_arg + " with --model: expected " + kLoadDtypeChoices);
     o.load = *load;
   } else if (!dtype_arg.empty()) {
     o.dtype = parse_dtype(dtype_arg);

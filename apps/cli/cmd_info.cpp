@@ -80,7 +80,7 @@ int cmd_info(const std::vector<std::string>& args) {
       const std::string v = a == "--dtype" ? (i + 1 < args.size() ? args[++i] : "") : a.substr(8);
       const std::optional<LoadOptions> load = load_options_for(v);
       if (!load) {
-        std::fprintf(stderr, "smolvk info: --dtype '%s': expected auto (the checkpoint's dtypes) or bf16\n", v.c_str());
+        std::fprintf(stderr, "smolvk info: --dtype '%s': expected %s\n", v.c_str(), kLoadDtypeChoices);
         return 2;
       }
       f32_as_bf16 = load->f32_as_bf16;

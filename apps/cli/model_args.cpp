@@ -30,7 +30,7 @@ std::optional<LoadOptions> load_options_for(const std::string& dtype) {
 LoadOptions load_options_from(const Args& a) {
   const std::string v = a.get("dtype", "auto");
   const std::optional<LoadOptions> o = load_options_for(v);
-  if (!o) throw std::invalid_argument("--dtype '" + v + "': expected auto (the checkpoint's dtypes) or bf16");
+  if (!o) throw std::invalid_argument("--dtype '" + v + "': expected " + kLoadDtypeChoices);
   return *o;
 }
 

@@ -19,6 +19,8 @@ std::unique_ptr<Model> load_model(Context& ctx, const std::filesystem::path& dir
 // A --dtype value for a checkpoint: "auto" (as stored) or "bf16" (LoadOptions::f32_as_bf16);
 // nullopt for anything else (each command names the flag in its own error).
 std::optional<LoadOptions> load_options_for(const std::string& dtype);
+// What load_options_for takes, for those errors.
+inline constexpr const char* kLoadDtypeChoices = "auto (the checkpoint's dtypes) or bf16 (its f32 tensors as bf16)";
 // --dtype auto|bf16 of `a` (default auto); std::invalid_argument naming the value otherwise.
 LoadOptions load_options_from(const Args& a);
 SamplingParams sampling_from(const Args& a);

@@ -93,10 +93,10 @@ ModelSummary summarize_model(const std::filesystem::path& dir, bool f32_as_bf16)
   } else {
     s.weights_source = "no weights (no model.safetensors or model.safetensors.index.json)";
     s.parameters = parameter_count(s.config);
-    auto [dtype, size] = config_dtype(s.config);
-    if (f32_as_bf16 && dtype == "F32") dtype = "BF16", size = 2;
-    s.weight_dtype = dtype;
-    s.weight_bytes = s.parameters * size;
+    const auto [dtype, size] = config_dtype(s.config);
+    const bool narrow = f32_as_bf16 && dtype == "F32";
+    s.weight_dtype = narrow ? "BF16" : dtype;
+    s.weight_bytes = s.parameters * (narrow ? 2 : size);
   }
   return s;
 }
