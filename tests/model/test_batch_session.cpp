@@ -101,6 +101,51 @@ TEST(BatchSession, RequestsJoiningAndLeavingGetTheTokensTheyGetAlone) {
   for (size_t i = 0; i < reqs.size(); ++i) EXPECT_EQ(got[i], want[i]) << "request " << i;
 }
 
+// Newcomers with images admitted while a decode step is in flight, with the image cache on (as
+// the server runs): their encoder pass (first round: the strip encoded and kept) or the cache's
+// copies of its rows (second round: found there) behind that step; pipelined and one step at a
+// time, everyone gets the tokens they get alone.
+TEST(BatchSession, NewcomersWithCachedImagesJoinARunningBatch) {
+  Context& ctx = test::context();
+  auto model = Model::load(ctx, test::data_dir() / "smolvlm_f32_s3");
+  const std::vector<Request> reqs{ask("Tell me a story.", {}), ask("Describe the strip.", {"strip_120x40.png"}),
+                                  ask("What colours?", {"strip_120x40.png"})};
+  const std::vector<SlotSettings> sets{settings(10), settings(5), settings(4, 0.8f, 7)};
+  std::vector<std::vector<int32_t>> want;
+  for (size_t i = 0; i < reqs.size(); ++i) want.push_back(alone(*model, reqs[i], sets[i]));
+  model->set_image_cache_budget(64ull << 20);
+  for (const bool pipeline : {true, false}) {
+    SCOPED_TRACE(pipeline ? "pipelined" : "one step at a time");
+    BatchSession session(*model, 3, 256, BatchSessionOptions{pipeline});
+    std::map<int, size_t> request_of;
+    std::vector<std::vector<int32_t>> got(reqs.size());
+    const auto take = [&](const std::vector<SlotToken>& tokens) {
+      for (const SlotToken& t : tokens) {
+        got[request_of.at(t.slot)].push_back(t.id);
+        if (!t.stop_reason.empty()) {
+          session.release(t.slot);
+          request_of.erase(t.slot);
+        }
+      }
+    };
+    const auto first = session.admit(std::vector<Request>{reqs[0]}, std::vector<SlotSettings>{sets[0]});
+    request_of[first[0].slot] = 0;
+    take(first);
+    take(session.step());  // pipelined: the next step is in flight now
+    const auto joined =
+        session.admit(std::vector<Request>{reqs[1], reqs[2]}, std::vector<SlotSettings>{sets[1], sets[2]});
+    ASSERT_EQ(joined.size(), 2u);
+    request_of[joined[0].slot] = 1;
+    request_of[joined[1].slot] = 2;
+    take(joined);
+    while (session.running() > 0) take(session.step());
+    for (size_t i = 0; i < reqs.size(); ++i) EXPECT_EQ(got[i], want[i]) << "request " << i;
+    // First round: the strip encoded twice in one pass (neither is in the cache yet), then kept;
+    // second round: both found.
+    EXPECT_EQ(model->image_cache_stats().hits, pipeline ? 0u : 2u);
+  }
+}
+
 TEST(BatchSession, AdmitRefusesWhatDoesNotFitBeforeAnyWork) {
   Context& ctx = test::context();
   auto model = Model::load(ctx, test::data_dir() / "smolvlm_f32_s3");

@@ -8,11 +8,14 @@ about one small image (one tile) for N new tokens (default 128, ignore_eos), aga
 
 Per concurrency: aggregate tokens/s (all tokens / wall time of the round), p50/p99 time to first
 token and inter-token latency (client side, from SSE arrival times), and smolvk bench's decode
-tokens/s at that batch with the ratio server / bench. --json writes the table as JSON."""
+tokens/s at that batch with the ratio server / bench. --json writes the table as JSON. Each client
+is a process of its own (--client-threads: threads of one process, whose shared interpreter lock
+bunches the token times they see)."""
 import argparse
 import base64
 import http.client
 import json
+import multiprocessing
 import os
 import re
 import signal
@@ -29,10 +32,19 @@ import zlib
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def png(width, height):
-    """A gradient RGB PNG, written with zlib (no imaging library needed)."""
-    rows = b"".join(b"\x00" + bytes(v for x in range(width) for v in (x * 255 // width, y * 255 // height, 128))
+def png_rows(width, height):
+    """The filtered scanlines of a gradient RGB image (filter byte 0 before each row)."""
+    return b"".join(b"\x00" + bytes(v for x in range(width) for v in (x * 255 // width, y * 255 // height, 128))
                     for y in range(height))
+
+
+def png(width, height, tag=None, rows=None):
+    """A gradient RGB PNG, written with zlib (no imaging library needed). `tag`: a number written
+    into the first pixels, so that each tag gives different pixels (an image cache miss)."""
+    rows = bytearray(rows or png_rows(width, height))
+    if tag is not None:
+        rows[1:9] = tag.to_bytes(8, "little")
+    rows = bytes(rows)
 
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
@@ -64,7 +76,18 @@ def one_client(url, body, headers, out):
         if line.startswith(b"data: ") and b"token_ids" in line:
             times.append(time.perf_counter())
     conn.close()
-    out.append({"start": t0, "times": times})
+    out.append({"start": t0, "times": times, "end": time.perf_counter()})
+
+
+def client_process(url, body, headers, barrier, results):
+    """One client in a process of its own, started with the others at the barrier."""
+    out = []
+    barrier.wait()
+    try:
+        one_client(url, body, headers, out)
+    except Exception as e:  # reported as the client's error
+        out.append({"error": repr(e)})
+    results.put(out[0])
 
 
 PHASES = ("smolvk_request_prepare_seconds", "smolvk_queue_wait_seconds", "smolvk_prefill_seconds")
@@ -105,16 +128,32 @@ def phase_means(before, after):
     return means
 
 
-def run_round(url, clients, body, headers):
-    results, threads = [], []
-    t0 = time.perf_counter()
-    for _ in range(clients):
-        t = threading.Thread(target=one_client, args=(url, body, headers, results))
-        t.start()
-        threads.append(t)
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t0
+def run_round(url, clients, body, headers, threads=False):
+    """`body`: the request (bytes), or a function giving each client's (made before the clock starts).
+    Each client runs in a process of its own, all started together; with `threads`, in threads of
+    this process instead (which share Python's interpreter lock: a thread that waits for it reads
+    several tokens at once, so the inter-token times it sees are bunched)."""
+    bodies = [body() if callable(body) else body for _ in range(clients)]
+    results = []
+    if threads:
+        workers = [threading.Thread(target=one_client, args=(url, b, headers, results)) for b in bodies]
+        t0 = time.perf_counter()
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join()
+    else:
+        mp = multiprocessing.get_context("fork")
+        barrier, queue = mp.Barrier(clients + 1), mp.Queue()
+        workers = [mp.Process(target=client_process, args=(url, b, headers, barrier, queue)) for b in bodies]
+        for p in workers:
+            p.start()
+        barrier.wait()
+        t0 = time.perf_counter()
+        results = [queue.get() for _ in workers]
+        for p in workers:
+            p.join()
+    wall = max([r["end"] for r in results if "end" in r] or [time.perf_counter()]) - t0
     errors = [r["error"] for r in results if "error" in r]
     ok = [r for r in results if "error" not in r]
     tokens = sum(len(r["times"]) for r in ok)
@@ -181,6 +220,12 @@ def main():
     ap.add_argument("--clients", default="1,8,32,64")
     ap.add_argument("--new-tokens", type=int, default=128)
     ap.add_argument("--image-size", type=int, default=256, help="side of the generated square image (one tile)")
+    ap.add_argument("--client-threads", action="store_true",
+                    help="run the clients as threads of one Python process (before: bunched inter-token "
+                    "times, see run_round) instead of one process each")
+    ap.add_argument("--distinct-images", action="store_true",
+                    help="a different image in every request, so that none is found in the server's image cache "
+                    "(default: one image for all, encoded once)")
     ap.add_argument("--api-key")
     ap.add_argument("--no-bench", action="store_true", help="skip the smolvk bench comparison")
     ap.add_argument("--ctx-size", type=int, default=1024, help="the server's KV positions per request")
@@ -211,25 +256,34 @@ def main():
     headers = {"Content-Type": "application/json"}
     if a.api_key:
         headers["Authorization"] = "Bearer " + a.api_key
-    image = "data:image/png;base64," + base64.b64encode(png(a.image_size, a.image_size)).decode()
-    body = json.dumps({"messages": [{"role": "user", "content": [
-        {"type": "image_url", "image_url": {"url": image}}, {"type": "text", "text": "Describe this image."}]}],
-        "max_tokens": a.new_tokens, "ignore_eos": True, "stream": True})
+    scanlines = png_rows(a.image_size, a.image_size)
+    made = [0]
+
+    def make_body():
+        made[0] += 1
+        image = png(a.image_size, a.image_size, made[0] if a.distinct_images else None, scanlines)
+        return json.dumps({"messages": [{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64," + base64.b64encode(image).decode()}},
+            {"type": "text", "text": "Describe this image."}]}],
+            "max_tokens": a.new_tokens, "ignore_eos": True, "stream": True})
+    body = make_body if a.distinct_images else make_body()
     try:
-        run_round(url, 1, body, headers)  # warm-up: pipelines, first batch shapes
+        run_round(url, 1, body, headers, a.client_threads)  # warm-up: pipelines, first batch shapes
         rows = []
         for c in levels:
             log_line(f"== warm-up round, {c} clients")
-            run_round(url, c, body, headers)  # warm-up at this batch size
+            run_round(url, c, body, headers, a.client_threads)  # warm-up at this batch size
             before = scrape(url, headers)
             measured = []
             for k in range(max(1, a.rounds)):
                 log_line(f"== round {k + 1}, {c} clients")
-                measured.append(run_round(url, c, body, headers))
+                measured.append(run_round(url, c, body, headers, a.client_threads))
                 log_line(f"== round {k + 1}, {c} clients: {measured[-1]['tokens_per_s']:.0f} tok/s")
             measured.sort(key=lambda x: x["tokens_per_s"])
             r = measured[len(measured) // 2]
             r["rounds_tokens_per_s"] = [m["tokens_per_s"] for m in measured]
+            r["distinct_images"] = a.distinct_images
+            r["client_threads"] = a.client_threads
             # every round's figures, slowest first: a slow round's TTFT p99 tells a late client
             r["rounds"] = [{k: m[k] for k in ("tokens_per_s", "wall_s", "ttft_p50_ms", "ttft_p99_ms", "itl_p50_ms",
                                               "itl_p99_ms", "errors")} for m in measured]

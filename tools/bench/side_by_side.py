@@ -137,6 +137,9 @@ def parse_args():
                    help="path of the smolvk binary (default: build-gpu/apps/smolvk)")
     p.add_argument("--model", metavar="DIR",
                    help="a checkpoint folder to run on both sides instead of the random 256M model")
+    p.add_argument("--dtype", choices=["auto", "bf16"], default="auto",
+                   help="with --model: smolvk bench's --dtype (auto: the checkpoint's own; bf16: a float32 "
+                   "checkpoint's weights kept as bf16, as transformers here loads them)")
     p.add_argument("--decode-batches", help="batch sizes of the decode cases (default 1,8,32; "
                                             "with --model 1,8)")
     p.add_argument("--decode-tiles", type=int, default=1, help="tiles per request in the decode cases")
@@ -331,7 +334,7 @@ class HfRunner:
 # ---------------------------------------------------------------- smolvk
 
 def run_smolvk(a, batch, tiles, new_tokens, prompt_tokens, cold):
-    source = ["--model", a.model] if a.model else ["--shape", "256m", "--dtype", "bf16"]
+    source = ["--model", a.model, "--dtype", a.dtype] if a.model else ["--shape", "256m", "--dtype", "bf16"]
     cmd = [a.smolvk, "bench", *source, "--batch", str(batch),
            "--tiles", str(tiles), "--prompt-tokens", str(prompt_tokens), "--new-tokens", str(new_tokens),
            "--warmup", str(a.warmup), "--reps", str(a.reps), "--seed", str(a.seed), "--json"]
@@ -418,8 +421,8 @@ def main():
         import_note = (f"transformers {transformers.__version__}, torch {torch.__version__}, "
                        f"{torch.cuda.get_device_name(0)}, attention {hf.attn}")
     print()
-    title = (f"{spec['label']} (checkpoint {spec['dtype']}; transformers in bf16)" if a.model
-             else spec["label"])
+    title = (f"{spec['label']} (checkpoint {spec['dtype']}; transformers in bf16; smolvk --dtype {a.dtype})"
+             if a.model else spec["label"])
     print(f"{title}; smolvk on {device}; {import_note}")
     print(f"medians of {a.reps} reps after {a.warmup} warmup; ratio: >1 = smolvk better")
     w = max(len(r[0]) for r in rows) if rows else 20

@@ -36,10 +36,12 @@ benches() {
     fi
   done
 }
-# serve CLIENTS NAME EXTRA_SERVER_ARGS: serve_bench.py against smolvk-serve on /tmp/ck256 (make_checkpoint first).
+# serve CLIENTS NAME EXTRA_SERVER_ARGS: serve_bench.py against smolvk-serve on /tmp/ck256 (make_checkpoint first);
+# $SERVE_EXTRA: more serve_bench.py flags (e.g. --no-bench, --distinct-images); $SERVE_BUILD: another build
+# folder with apps/smolvk and apps/smolvk-serve (default /tmp/b, the carried binaries).
 serve() {
-  timeout ${SERVE_TIMEOUT:-200} python3 tools/bench/serve_bench.py --build /tmp/b --model /tmp/ck256 \
-    --clients $1 --new-tokens 128 --rounds ${ROUNDS:-2} --server-args "$3" \
+  timeout ${SERVE_TIMEOUT:-200} python3 tools/bench/serve_bench.py --build ${SERVE_BUILD:-/tmp/b} --model /tmp/ck256 \
+    --clients $1 --new-tokens 128 --rounds ${ROUNDS:-2} --server-args "$3" ${SERVE_EXTRA:-} \
     --json "$L/serve_$2.json" > "$L/serve_$2.txt" 2> "$L/serve_$2.err"
   echo "serve_bench $2 [$3]: rc=$?" >> "$S"; cat "$L/serve_$2.txt" >> "$S"; tail -3 "$L/serve_$2.err" >> "$S"
 }

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Session 17's runs on the lent GPU machine (binaries in $BIN, .gl carried).
+#   PART=serve   #16: serve_bench at 32 and 64 clients, $RUNS runs (default 3), with one image for
+#                all requests (found in the image cache after the first), with a distinct image
+#                per request (every one encoded), and with the clients as threads of one process
+#                (serve_bench's old way); this tree's server against the one before the admission
+#                overlap ($BIN/smolvk-serve-old, built from f5bedc6) in turn; the
+#                BatchSession, image-cache and queued-copy tests under validation first. (A
+#                two-gap admission, images encoded in one gap and prompts prefilled in the next,
+#                was measured the same way and lost: it is not in the tree.)
+#   PART=table   #16: the README's serve_bench table (1, 8, 32, 64 clients beside smolvk bench, twice),
+#                then 32 and 64 clients with distinct images and with client threads
+#   PART=family  #17: a full-size SmolVLM2-2.2B-shaped checkpoint stored in float32 (transformers,
+#                random weights), side_by_side.py --model on it with smolvk --dtype $DTYPE (default
+#                bf16, as transformers loads it): first token and decode beside transformers in one
+#                run; whether this machine has FFmpeg's libraries or PyAV (video)
+set -u
+T0=$SECONDS
+. "$(dirname "$0")/env.sh"
+L=/tmp/s17; mkdir -p "$L"
+S=$OUT/summary.txt
+if [ "${PART:-}" = serve ]; then
+  gtest test_runtime 60 'Buffers.*:StagedTransfers.*'
+  gtest test_model 120 'BatchSession.*:*ImageCache*'
+  make_checkpoint
+  # The server before this session's change (built from f5bedc6), where the carried binaries have it.
+  if [ -x "$BIN/smolvk-serve-old" ]; then
+    mkdir -p /tmp/b_old/apps && ln -sf "$PWD/$BIN/smolvk" /tmp/b_old/apps/smolvk
+    ln -sf "$PWD/$BIN/smolvk-serve-old" /tmp/b_old/apps/smolvk-serve
+  fi
+  for r in $(seq 1 "${RUNS:-3}"); do
+    for v in new old; do
+      b=/tmp/b; [ $v = old ] && b=/tmp/b_old; [ -d $b ] || continue
+      nb="--no-bench"; [ "$r$v" = 1new ] && nb=""  # smolvk bench --batch 32 / 64 once
+      SERVE_BUILD=$b SERVE_TIMEOUT=100 SERVE_EXTRA="$nb" serve 32,64 "same_${v}_r$r" ""
+      SERVE_BUILD=$b SERVE_TIMEOUT=100 SERVE_EXTRA="--no-bench --distinct-images" serve 32,64 "distinct_${v}_r$r" ""
+      SERVE_BUILD=$b SERVE_TIMEOUT=100 SERVE_EXTRA="--no-bench --client-threads" serve 32,64 "threads_${v}_r$r" ""
+      [ $((SECONDS - T0)) -gt 500 ] && { echo "stopped: time" >> "$S"; break 2; }
+    done
+  done
+fi
+if [ "${PART:-}" = table ]; then
+  # The README's serve table: 1, 8, 32 and 64 clients beside smolvk bench, twice; then 32 and 64
+  # clients with a distinct image per request, and with the clients as threads of one process.
+  gtest test_model 120 'BatchSession.*'
+  make_checkpoint
+  for r in 1 2; do SERVE_TIMEOUT=200 serve 1,8,32,64 "table_r$r" ""; done
+  SERVE_TIMEOUT=100 SERVE_EXTRA="--no-bench --distinct-images" serve 32,64 "table_distinct" ""
+  SERVE_TIMEOUT=100 SERVE_EXTRA="--no-bench --client-threads" serve 32,64 "table_threads" ""
+fi
+if [ "${PART:-}" = family ]; then
+  ls /usr/lib/x86_64-linux-gnu/ 2>/dev/null | grep -E '^lib(avcodec|avformat|swscale)' | head -5 | tr '\n' ' ' >> "$S"
+  python3 -c "import av; print('PyAV', av.__version__)" >> "$S" 2>&1 | true
+  python3 -c "import torchcodec; print('torchcodec', torchcodec.__version__)" >> "$S" 2>&1 | true
+  timeout 240 python3 tools/bench/make_random_checkpoint.py --out /tmp/ck22 --shape smolvlm2-2.2b --dtype f32 > "$L/ck22.log" 2>&1
+  echo "checkpoint rc=$? $(tail -1 "$L/ck22.log") $(du -sh /tmp/ck22 | cut -f1) ($((SECONDS - T0)) s)" >> "$S"
+  timeout -k 10 $((570 - (SECONDS - T0))) python3 tools/bench/side_by_side.py --smolvk "$BIN/smolvk" --model /tmp/ck22 \
+    --dtype "${DTYPE:-bf16}" --json-out "$OUT/side_by_side_22.json" > "$OUT/side_by_side_22.txt" 2>&1
+  echo "side_by_side --model (2.2B f32) --dtype ${DTYPE:-bf16}: rc=$? ($((SECONDS - T0)) s)" >> "$S"
+  sed -n '/ratio: >1/,$p' "$OUT/side_by_side_22.txt" | head -20 >> "$S"
+fi
+tar czf "$OUT/logs.tgz" -C "$L" . 2>/dev/null
+echo "done in $((SECONDS - T0)) s" >> "$S"
+cat "$S"
