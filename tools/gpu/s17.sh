@@ -10,6 +10,16 @@
 #                was measured the same way and lost: it is not in the tree.)
 #   PART=table   #16: the README's serve_bench table (1, 8, 32, 64 clients beside smolvk bench, twice),
 #                then 32 and 64 clients with distinct images and with client threads
+#   PART=video1, then video2 (one machine: two calls, the second within the idle time)
+#                #17: a SmolVLM2 video prompt on a full-size SmolVLM2-256M checkpoint (make_goldens.py
+#                writes it from the published processor files), smolvk run --video against
+#                transformers on the same frames (tools/reference/video_full_check.py). The machine
+#                has no FFmpeg libraries, PyAV or torchcodec: smolvk's come along as
+#                .glv/vlibs.tar.xz, the libraries `ldd build/apps/smolvk` names on Debian 12 but
+#                glibc's, libstdc++, libgcc_s and libvulkan (48 MB with xz -9e; video1 carries only
+#                them and unpacks them in /tmp/vlibs, and writes the checkpoint), and the
+#                video-enabled smolvk in build-gpu-vbin/ (video2); transformers gets the committed frames
+#                (tests/data/video/frames). Real num2words: .pydeps (make_video_golden.py says how).
 #   PART=family  #17: a full-size SmolVLM2-2.2B-shaped checkpoint stored in float32 (transformers,
 #                random weights), side_by_side.py --model on it with smolvk --dtype $DTYPE (default
 #                bf16, as transformers loads it): first token and decode beside transformers in one
@@ -58,6 +68,28 @@ if [ "${PART:-}" = family ]; then
     --dtype "${DTYPE:-bf16}" --json-out "$OUT/side_by_side_22.json" > "$OUT/side_by_side_22.txt" 2>&1
   echo "side_by_side --model (2.2B f32) --dtype ${DTYPE:-bf16}: rc=$? ($((SECONDS - T0)) s)" >> "$S"
   sed -n '/ratio: >1/,$p' "$OUT/side_by_side_22.txt" | head -20 >> "$S"
+fi
+if [ "${PART:-}" = video1 ]; then
+  # The libraries (only .glv carried: with them the binaries would pass the 64 MiB a call carries)
+  # and the checkpoint; video2 must follow while the machine is still held.
+  mkdir -p /tmp/vlibs && tar xJf .glv/vlibs.tar.xz -C /tmp/vlibs
+  echo "video libraries unpacked: $(ls /tmp/vlibs | wc -l) in /tmp/vlibs" >> "$S"
+  timeout -k 10 300 python3 tools/goldens/make_goldens.py --full-size /tmp/full --full-cases smolvlm2-256m \
+    --full-steps 16 > "$L/golden.log" 2>&1
+  echo "checkpoint (make_goldens smolvlm2-256m): rc=$? ($((SECONDS - T0)) s)" >> "$S"
+  tail -3 "$L/golden.log" >> "$S"
+fi
+if [ "${PART:-}" = video2 ]; then
+  # smolvk built with video ($VBIN, default build-gpu-vbin), with video1's libraries loaded for it
+  # alone through a wrapper (torch keeps its own).
+  VBIN=${VBIN:-build-gpu-vbin}
+  printf '#!/bin/sh\nLD_LIBRARY_PATH=/tmp/vlibs exec %s "$@"\n' "$PWD/$VBIN/smolvk" > /tmp/smolvkv && chmod +x /tmp/smolvkv
+  echo "video libraries: $(ls /tmp/vlibs 2>/dev/null | wc -l); missing: $(LD_LIBRARY_PATH=/tmp/vlibs ldd $VBIN/smolvk | grep -c 'not found')" >> "$S"
+  LD_LIBRARY_PATH=/tmp/vlibs ldd $VBIN/smolvk | grep 'not found' | head -5 >> "$S"
+  timeout -k 10 $((570 - (SECONDS - T0))) python3 tools/reference/video_full_check.py \
+    --model /tmp/full/full_size_smolvlm2_256m --smolvk /tmp/smolvkv --out "$L" > "$OUT/video_check.txt" 2>&1
+  echo "video check: rc=$? ($((SECONDS - T0)) s)" >> "$S"
+  tail -5 "$OUT/video_check.txt" >> "$S"
 fi
 tar czf "$OUT/logs.tgz" -C "$L" . 2>/dev/null
 echo "done in $((SECONDS - T0)) s" >> "$S"
