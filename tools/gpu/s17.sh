@@ -19,7 +19,8 @@
 #                glibc's, libstdc++, libgcc_s and libvulkan (48 MB with xz -9e; video1 carries only
 #                them and unpacks them in /tmp/vlibs, and writes the checkpoint), and the
 #                video-enabled smolvk in build-gpu-vbin/ (video2); transformers gets the committed frames
-#                (tests/data/video/frames). Real num2words: .pydeps (make_video_golden.py says how).
+#                (tests/data/video/frames). Real num2words: .pydeps (make_video_golden.py says how;
+#                git-ignored locally, so video2 carries it too). $VARIANTS: smolvk switches to compare.
 #   PART=family  #17: a full-size SmolVLM2-2.2B-shaped checkpoint stored in float32 (transformers,
 #                random weights), side_by_side.py --model on it with smolvk --dtype $DTYPE (default
 #                bf16, as transformers loads it): first token and decode beside transformers in one
@@ -86,10 +87,16 @@ if [ "${PART:-}" = video2 ]; then
   printf '#!/bin/sh\nLD_LIBRARY_PATH=/tmp/vlibs exec %s "$@"\n' "$PWD/$VBIN/smolvk" > /tmp/smolvkv && chmod +x /tmp/smolvkv
   echo "video libraries: $(ls /tmp/vlibs 2>/dev/null | wc -l); missing: $(LD_LIBRARY_PATH=/tmp/vlibs ldd $VBIN/smolvk | grep -c 'not found')" >> "$S"
   LD_LIBRARY_PATH=/tmp/vlibs ldd $VBIN/smolvk | grep 'not found' | head -5 >> "$S"
-  timeout -k 10 $((570 - (SECONDS - T0))) python3 tools/reference/video_full_check.py \
-    --model /tmp/full/full_size_smolvlm2_256m --smolvk /tmp/smolvkv --out "$L" > "$OUT/video_check.txt" 2>&1
-  echo "video check: rc=$? ($((SECONDS - T0)) s)" >> "$S"
-  tail -5 "$OUT/video_check.txt" >> "$S"
+  # $VARIANTS: smolvk settings to compare, ';'-separated (default: the default kernels only), e.g.
+  # "SMOLVK_PORTABLE=1;SMOLVK_TUNE_ATTN_FLASH=0" — which part of the tensor-core path the logits'
+  # difference comes from.
+  IFS=';' read -ra vs <<< "${VARIANTS:-default}"
+  for v in "${vs[@]}"; do
+    e=""; [ "$v" != default ] && e="$v"
+    env $e timeout -k 10 $((570 - (SECONDS - T0))) python3 tools/reference/video_full_check.py \
+      --model /tmp/full/full_size_smolvlm2_256m --smolvk /tmp/smolvkv --out "$L" > "$L/video_check.txt" 2>&1
+    echo "video check [$v]: rc=$? ($((SECONDS - T0)) s) $(grep '^{' "$L/video_check.txt" | tail -1)" >> "$S"
+  done
 fi
 tar czf "$OUT/logs.tgz" -C "$L" . 2>/dev/null
 echo "done in $((SECONDS - T0)) s" >> "$S"
