@@ -3,11 +3,13 @@
 #   PART=serve   #16: serve_bench at 32 and 64 clients, $RUNS runs (default 3), with one image for
 #                all requests (found in the image cache after the first), with a distinct image
 #                per request (every one encoded), and with the clients as threads of one process
-#                (serve_bench's old way); this tree's server against the one before the admission
-#                overlap ($BIN/smolvk-serve-old, built from f5bedc6) in turn; the
-#                BatchSession, image-cache and queued-copy tests under validation first. (A
-#                two-gap admission, images encoded in one gap and prompts prefilled in the next,
-#                was measured the same way and lost: it is not in the tree.)
+#                (serve_bench's old way); the carried server against $BIN/smolvk-serve-old in
+#                turn (session 17: a build with the admission overlap below against f5bedc6's);
+#                the BatchSession and image-cache tests under validation first. Two admission
+#                changes were measured this way and are not in the tree: a two-gap admission
+#                (images encoded in one gap, prompts prefilled in the next) lost, and recording
+#                the prefill and queueing the image cache's copies while the step in flight runs
+#                (the "overlap") made no difference beyond the runs' spread.
 #   PART=table   #16: the README's serve_bench table (1, 8, 32, 64 clients beside smolvk bench, twice),
 #                then 32 and 64 clients with distinct images and with client threads
 #   PART=video1, then video2 (one machine: two calls, the second within the idle time)
