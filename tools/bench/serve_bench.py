@@ -103,6 +103,9 @@ def scrape(url, headers):
     c.close()
     out = {}
     for line in text.splitlines():
+        m = re.match(r'smolvk_inter_token_seconds_bucket\{le="([^"]+)"\} (\S+)', line)
+        if m:
+            out.setdefault("itl_buckets", {})[m.group(1)] = float(m.group(2))
         for p in PHASES:
             for part in ("_sum", "_count"):
                 if line.startswith(p + part + " "):
@@ -110,6 +113,21 @@ def scrape(url, headers):
         for c in COUNTERS:
             if line.startswith(c + " "):
                 out[c] = float(line.split()[1])
+    return out
+
+
+def server_itl(before, after):
+    """The server's own inter-token p50 and p99 between two scrapes, in ms, as the upper bounds of
+    the histogram buckets they fall in (the server times a token when it hands it to the stream)."""
+    b, a = before.get("itl_buckets", {}), after.get("itl_buckets", {})
+    bounds = sorted((float("inf") if k == "+Inf" else float(k), a[k] - b.get(k, 0)) for k in a)
+    total = bounds[-1][1] if bounds else 0
+    out = {}
+    for q in (50, 99):
+        for le, cum in bounds:
+            if total > 0 and cum >= q / 100 * total:
+                out[f"server_itl_p{q}_le_ms"] = le * 1e3
+                break
     return out
 
 
@@ -287,7 +305,9 @@ def main():
             # every round's figures, slowest first: a slow round's TTFT p99 tells a late client
             r["rounds"] = [{k: m[k] for k in ("tokens_per_s", "wall_s", "ttft_p50_ms", "ttft_p99_ms", "itl_p50_ms",
                                               "itl_p99_ms", "errors")} for m in measured]
-            r["server_phases"] = phase_means(before, scrape(url, headers))
+            after = scrape(url, headers)
+            r["server_phases"] = phase_means(before, after)
+            r["server_phases"].update(server_itl(before, after))
             if not a.no_bench:
                 r["bench_decode_tokens_per_s"], r["bench_generate_ms"] = bench_reference(
                     os.path.join(a.build, "apps", "smolvk"), a.model, c, a.new_tokens)
@@ -311,7 +331,8 @@ def main():
     print("server side, means over the measured rounds (the server's /metrics): "
           "prepare = HTTP thread before queueing, queue = queued until admitted, prefill = one prefill pass; "
           "totals: decode_stall = running requests waiting for prefills, prefill_held = gaps whose "
-          "--max-prefill-tokens left requests for the next")
+          "--max-prefill-tokens left requests for the next; server_itl_p50/p99_le = the server's own inter-token "
+          "p50 / p99 (ms, upper bound of its histogram bucket), without the network and the clients")
     for r in rows:
         print(f"{r['clients']:>7} " + "  ".join(f"{k} {v:.2f}" for k, v in r.get("server_phases", {}).items()))
     if a.json:
