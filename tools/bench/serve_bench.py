@@ -14,6 +14,7 @@ bunches the token times they see)."""
 import argparse
 import base64
 import http.client
+import itertools
 import json
 import multiprocessing
 import os
@@ -275,11 +276,10 @@ def main():
     if a.api_key:
         headers["Authorization"] = "Bearer " + a.api_key
     scanlines = png_rows(a.image_size, a.image_size)
-    made = [0]
+    tags = itertools.count(1)  # --distinct-images: each request's image tag
 
     def make_body():
-        made[0] += 1
-        image = png(a.image_size, a.image_size, made[0] if a.distinct_images else None, scanlines)
+        image = png(a.image_size, a.image_size, next(tags) if a.distinct_images else None, scanlines)
         return json.dumps({"messages": [{"role": "user", "content": [
             {"type": "image_url", "image_url": {"url": "data:image/png;base64," + base64.b64encode(image).decode()}},
             {"type": "text", "text": "Describe this image."}]}],

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The key numbers of a full-size check, from `smolvk run --json --dump-logits` on the golden's
-first request against the golden make_goldens.py wrote (used by tools/gpu/s12_family.sh):
+first request against the golden make_goldens.py wrote (used by tools/gpu/s12_family.sh; its
+compare() by tools/reference/video_full_check.py):
 
     smolvk run --model DIR --image IMG --prompt TEXT --max-new-tokens N --ignore-eos \\
         --json --dump-logits L.npy > R.json
@@ -24,6 +25,47 @@ def first_request(golden):
     return golden["requests"][0]
 
 
+def compare(want_ids, ref_logits, greedy, margins, run, logits_npy):
+    """transformers' prompt ids, last-position logits, greedy ids and top-1 margins against a
+    `smolvk run --json` result (`run`, parsed) and its --dump-logits file: input_ids equal (and
+    where they first differ), logits max |diff| and max |diff| / max |ref|, greedy ids equal k/N,
+    the first differing step and the margin there, the smallest margin and its step."""
+    out = {}
+    got_ids = run.get("input_ids", [])
+    out["input_ids_equal"] = got_ids == want_ids
+    out["input_ids_len"] = [len(want_ids), len(got_ids)]
+    if got_ids != want_ids:
+        out["input_ids_first_diff"] = next(
+            (i for i, (a, b) in enumerate(zip(want_ids, got_ids)) if a != b), min(len(want_ids), len(got_ids)))
+
+    ref = np.asarray(ref_logits, dtype=np.float64).reshape(-1)
+    try:
+        got = np.load(logits_npy).astype(np.float64).reshape(-1)
+        if got.shape != ref.shape:
+            out["logits"] = f"shape {got.shape} vs {ref.shape}"
+        else:
+            d = np.abs(got - ref)
+            out["logits_max_abs"] = float(d.max())
+            out["logits_max_rel"] = float(d.max() / max(np.abs(ref).max(), 1e-30))
+            out["logits_argmax_equal"] = int(got.argmax()) == int(ref.argmax())
+    except Exception as e:  # no logits written (smolvk failed)
+        out["logits"] = f"unreadable: {e!r}"
+
+    gen = run.get("output_ids", [])
+    n = len(greedy)
+    same = sum(1 for a, b in zip(greedy, gen) if a == b)
+    out["greedy_equal"] = f"{same}/{n}"
+    diff = next((i for i, (a, b) in enumerate(zip(greedy, gen)) if a != b), None)
+    if diff is None and len(gen) < n:
+        diff = len(gen)
+    out["greedy_first_diff_step"] = diff
+    if diff is not None and diff < len(margins):
+        out["margin_at_first_diff"] = float(margins[diff])
+    out["min_margin"] = float(min(margins)) if len(margins) else None
+    out["min_margin_step"] = int(np.argmin(margins)) if len(margins) else None
+    return out
+
+
 def main():
     if len(sys.argv) != 4:
         sys.exit(__doc__)
@@ -37,40 +79,9 @@ def main():
 
     mask = r["attention_mask"][0]
     want_ids = [t for t, m in zip(r["input_ids"][0], mask) if m]
-    got_ids = run.get("input_ids", [])
-    out["input_ids_equal"] = got_ids == want_ids
-    out["input_ids_len"] = [len(want_ids), len(got_ids)]
-    if got_ids != want_ids:
-        out["input_ids_first_diff"] = next(
-            (i for i, (a, b) in enumerate(zip(want_ids, got_ids)) if a != b), min(len(want_ids), len(got_ids)))
-
-    ref = np.load(os.path.join(case_dir, "golden", r["logits_last"]))[0].astype(np.float64)
-    try:
-        got = np.load(logits_npy).astype(np.float64).reshape(-1)
-        if got.shape != ref.shape:
-            out["logits"] = f"shape {got.shape} vs {ref.shape}"
-        else:
-            d = np.abs(got - ref)
-            out["logits_max_abs"] = float(d.max())
-            out["logits_max_rel"] = float(d.max() / max(np.abs(ref).max(), 1e-30))
-            out["logits_argmax_equal"] = int(got.argmax()) == int(ref.argmax())
-    except Exception as e:  # no logits written (smolvk failed)
-        out["logits"] = f"unreadable: {e!r}"
-
-    greedy = r["greedy_ids"][0]
-    margins = r["greedy_margins"][0]
-    gen = run.get("output_ids", [])
-    n = len(greedy)
-    same = sum(1 for a, b in zip(greedy, gen) if a == b)
-    out["greedy_equal"] = f"{same}/{n}"
-    diff = next((i for i, (a, b) in enumerate(zip(greedy, gen)) if a != b), None)
-    if diff is None and len(gen) < n:
-        diff = len(gen)
-    out["greedy_first_diff_step"] = diff
-    if diff is not None and diff < len(margins):
-        out["margin_at_first_diff"] = margins[diff]
-    out["min_margin"] = min(margins) if margins else None
-    out["min_margin_step"] = int(np.argmin(margins)) if margins else None
+    ref = np.load(os.path.join(case_dir, "golden", r["logits_last"]))[0]
+    out.update(compare(want_ids, ref, r["greedy_ids"][0], r["greedy_margins"][0], run, logits_npy))
+    diff = out["greedy_first_diff_step"]
 
     load = run.get("load") or {}
     if load.get("ms") and load.get("weight_bytes"):
@@ -81,7 +92,7 @@ def main():
     out["smolvk_tiles"] = t.get("tiles")
     out["smolvk_first_token_ms"] = t.get("first_token_ms")
 
-    ok = (out["input_ids_equal"] and out.get("logits_max_rel", 1) <= 5e-3 and same == n)
+    ok = out["input_ids_equal"] and out.get("logits_max_rel", 1) <= 5e-3 and diff is None
     parts = [f"input_ids {'equal' if out['input_ids_equal'] else 'DIFFER at ' + str(out.get('input_ids_first_diff'))}"
              f" ({out['input_ids_len'][0]} tokens)"]
     if "logits_max_rel" in out:

@@ -51,6 +51,31 @@ def num2words_version(module):
         return getattr(module, "__version__", "?")
 
 
+def video_inputs(processor, frames_info, prompt):
+    """transformers' SmolVLM processor on the committed frames of the test video
+    (tests/data/video/frames, `frames_info` its frames.json): its video processor's own
+    sample_frames on the metadata smolvk measures must pick those frames (else SystemExit); then
+    the chat text of one user message [video, `prompt`] and the processor's output on the frames
+    (do_sample_frames=False). Returns (sampled, messages, text, metadata, processor output).
+    Also used by video_full_check.py."""
+    from PIL import Image
+    from transformers.video_utils import VideoMetadata
+
+    vp = processor.video_processor
+    meta = VideoMetadata(total_num_frames=frames_info["total_num_frames"], fps=frames_info["fps"],
+                         duration=frames_info["duration"], width=frames_info["width"], height=frames_info["height"])
+    sampled = [int(i) for i in vp.sample_frames(meta, num_frames=vp.num_frames, fps=vp.fps)]
+    if sampled != frames_info["frames_indices"]:
+        sys.exit(f"transformers samples {sampled}, the committed frames are {frames_info['frames_indices']}")
+    messages = [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": prompt}]}]
+    text = processor.apply_chat_template(messages, add_generation_prompt=True)
+    frames = [Image.open(os.path.join(VIDEO, "frames", f)).convert("RGB") for f in frames_info["frames"]]
+    metadata = {k: frames_info[k] for k in ("total_num_frames", "fps", "duration", "frames_indices", "width", "height")}
+    out = processor(text=[text], videos=[[frames]], video_metadata=[[metadata]], do_sample_frames=False,
+                    return_tensors="pt")
+    return sampled, messages, text, metadata, out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True, help="folder for the golden files")
@@ -72,7 +97,6 @@ def main():
     import torch
     import torchvision
     import transformers
-    from PIL import Image
     from transformers.models.smolvlm.processing_smolvlm import SmolVLMProcessor
     from transformers.video_utils import VideoMetadata
 
@@ -123,23 +147,10 @@ def main():
     }
     print("video processor:", json.dumps(settings))
 
-    # 2. transformers' own sampling on the metadata smolvk measured.
-    meta = VideoMetadata(total_num_frames=frames_info["total_num_frames"], fps=frames_info["fps"],
-                         duration=frames_info["duration"], width=frames_info["width"], height=frames_info["height"])
-    sampled = [int(i) for i in vp.sample_frames(meta, num_frames=vp.num_frames, fps=vp.fps)]
+    # 2. transformers' own sampling on the metadata smolvk measured; 3. the chat text, then the
+    # processor on the frames.
+    sampled, messages, text, metadata, out = video_inputs(processor, frames_info, PROMPT)
     print("sample_frames:", sampled)
-    if sampled != frames_info["frames_indices"]:
-        sys.exit(f"transformers samples {sampled}, the committed frames are {frames_info['frames_indices']}")
-
-    # 3. The chat text, then the processor on the frames.
-    messages = [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": PROMPT}]}]
-    text = processor.apply_chat_template(messages, add_generation_prompt=True)
-    frames = [Image.open(os.path.join(VIDEO, "frames", f)).convert("RGB") for f in frames_info["frames"]]
-    metadata = {"total_num_frames": frames_info["total_num_frames"], "fps": frames_info["fps"],
-                "duration": frames_info["duration"], "frames_indices": frames_info["frames_indices"],
-                "width": frames_info["width"], "height": frames_info["height"]}
-    out = processor(text=[text], videos=[[frames]], video_metadata=[[metadata]], do_sample_frames=False,
-                    return_tensors="pt")
     input_ids = out["input_ids"].numpy().astype(np.int64)
     pixel_values = out["pixel_values"].numpy().astype(np.float32)
     mask = out["pixel_attention_mask"].numpy().astype(np.uint8)

@@ -44,6 +44,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 VIDEO = os.path.join(ROOT, "tests", "data", "video")
 PROMPT = "What happens in this video?"
 sys.path.insert(0, os.path.join(ROOT, "tools", "goldens"))
+sys.path.insert(0, os.path.join(ROOT, "tools", "gpu"))
 
 
 def main():
@@ -63,13 +64,12 @@ def main():
         sys.path.insert(0, os.path.join(a.pydeps, "root", "usr", "lib", "python3", "dist-packages"))
         import num2words  # noqa: F401  (the video prompt needs the real one)
     import numpy as np
-    import torch
-    from PIL import Image
-    from transformers.video_utils import VideoMetadata
 
     import golden_runner
     import hf_env
+    from compare_full_golden import compare
     from make_goldens import load_golden_model
+    from make_video_golden import video_inputs
 
     info = json.load(open(os.path.join(VIDEO, "frames", "frames.json")))
     video = os.path.join(VIDEO, info["video"])
@@ -83,28 +83,12 @@ def main():
     if p.returncode != 0:
         sys.exit(f"smolvk run failed ({p.returncode}): {p.stderr[-2000:]}")
     run = json.loads(p.stdout)
-    out["smolvk_stderr_frames"] = [line for line in p.stderr.splitlines() if "frame" in line.lower()][:3]
 
     processor_cls = hf_env.find_class("SmolVLMProcessor", ["transformers.models.smolvlm.processing_smolvlm"])
     processor = processor_cls.from_pretrained(a.model)
-    vp = processor.video_processor
-    meta = VideoMetadata(total_num_frames=info["total_num_frames"], fps=info["fps"], duration=info["duration"],
-                         width=info["width"], height=info["height"])
-    sampled = [int(i) for i in vp.sample_frames(meta, num_frames=vp.num_frames, fps=vp.fps)]
+    sampled, _, _, _, enc = video_inputs(processor, info, PROMPT)
     out["sampled"] = sampled
-    if sampled != info["frames_indices"]:
-        sys.exit(f"transformers samples {sampled} with this checkpoint's settings; the committed frames are "
-                 f"{info['frames_indices']}")
-    frames = [Image.open(os.path.join(VIDEO, "frames", f)).convert("RGB") for f in info["frames"]]
-    metadata = {k: info[k] for k in ("total_num_frames", "fps", "duration", "frames_indices", "width", "height")}
-    messages = [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": PROMPT}]}]
-    text = processor.apply_chat_template(messages, add_generation_prompt=True)
-    enc = processor(text=[text], videos=[[frames]], video_metadata=[[metadata]], do_sample_frames=False,
-                    return_tensors="pt")
 
-    want_ids = enc["input_ids"][0].tolist()
-    out["input_ids_equal"] = run.get("input_ids") == want_ids
-    out["input_ids_len"] = [len(want_ids), len(run.get("input_ids", []))]
     ref_px = enc["pixel_values"].numpy().astype(np.float32)
     got_px = np.load(pixels_f).astype(np.float32)
     ref_px = ref_px.reshape(-1, *ref_px.shape[-3:])
@@ -115,24 +99,10 @@ def main():
     cls = hf_env.model_class("smolvlm")
     model, how = load_golden_model(cls, a.model, "cuda", True)
     first, gids, margins = golden_runner.greedy(model, enc, a.steps, "cuda")
-    ref = first[0].astype(np.float64)
-    got = np.load(logits_f).astype(np.float64).reshape(-1)
-    if got.shape == ref.shape and np.isfinite(got).all():
-        d = np.abs(got - ref).max()
-        out["logits_max_abs_diff"] = float(d)
-        out["logits_rel"] = float(d / np.abs(ref).max())
-    else:
-        out["logits_problem"] = f"shape {got.shape} against {ref.shape}, finite {bool(np.isfinite(got).all())}"
-    want_gen, got_gen = gids[0], run.get("output_ids", [])
-    same = sum(1 for x, y in zip(want_gen, got_gen) if x == y)
-    out["greedy_equal"] = f"{same}/{len(want_gen)}"
-    out["greedy_first_diff"] = next((i for i, (x, y) in enumerate(zip(want_gen, got_gen)) if x != y), None)
-    out["min_margin"] = float(min(margins[0]))
-    if out["greedy_first_diff"] is not None:  # transformers' top-1 margin where smolvk first differs
-        out["margin_at_first_diff"] = float(margins[0][out["greedy_first_diff"]])
+    out.update(compare(enc["input_ids"][0].tolist(), first[0], gids[0], margins[0], run, logits_f))
     out["transformers_load"] = how
     print(json.dumps(out))
-    ok = (out["input_ids_equal"] and out.get("logits_rel", 1) <= a.tolerance and out["greedy_first_diff"] is None
+    ok = (out["input_ids_equal"] and out.get("logits_max_rel", 1) <= a.tolerance and out["greedy_first_diff_step"] is None
           and out.get("pixel_values_max_abs_diff", 1) <= 2 / 255 * 1.001)  # one 8-bit step
     print("video check:", "PASS" if ok else "FAIL")
     sys.exit(0 if ok else 1)
