@@ -1,4 +1,5 @@
 // smolvk run: one prompt (+ images) in, the answer streamed to stdout, timings to stderr.
+#include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -13,6 +14,7 @@ const char* kHelp =
     "usage: smolvk run [--model DIR] [--image FILE]... --prompt TEXT [options]\n"
     "       smolvk run [--model DIR] --video FILE --prompt TEXT [options]\n"
     "       smolvk run [--model DIR] [--image FILE]... --prompt-ids 1,2,3 [options]\n"
+    "       smolvk run [--model DIR] --inputs-embeds F.npy [options]\n"
     "\n"
     "Answers a prompt about zero or more images, or about a video, streaming the text to stdout\n"
     "and timings (load, image encode, prefill, tokens/s) to stderr.\n"
@@ -34,6 +36,10 @@ const char* kHelp =
     "  --prompt TEXT         the user message; the images (or the video) come before it\n"
     "  --prompt-ids LIST     token ids as they are (no chat template, no tokenizer); the prompt\n"
     "                        must already hold the expanded image tokens of the --image files\n"
+    "  --inputs-embeds F.npy float32 [rows, hidden] (or [1, rows, hidden]): the decoder's input\n"
+    "                        embeddings as they are, in place of a prompt and images (as\n"
+    "                        transformers' inputs_embeds; positions 0 .. rows-1). Generated\n"
+    "                        tokens are embedded as usual\n"
     "  --max-new-tokens N    default 64\n"
     "  --temperature T       0 = greedy (default)\n"
     "  --top-k K             0 = off (default)\n"
@@ -43,7 +49,29 @@ const char* kHelp =
     "  --json                print one JSON object (input_ids, output_ids, text, timings)\n"
     "                        instead of streaming\n"
     "  --dump-logits F.npy   float32 logits of the last prompt position\n"
-    "  --dump-pixel-values F.npy  float32 [tiles, 3, H, W] as fed to the vision encoder\n";
+    "  --dump-pixel-values F.npy  float32 [tiles, 3, H, W] as fed to the vision encoder\n"
+    "  --dump-image-features F.npy  float32 [tiles, tokens per tile, hidden]: the connector's\n"
+    "                        output, the rows that replace the image tokens (transformers'\n"
+    "                        get_image_features); an extra encoder pass\n";
+
+// --inputs-embeds: a float32 .npy of [rows, hidden] or [1, rows, hidden], checked before use.
+std::vector<float> read_embeddings(const std::string& path, int64_t hidden) {
+  NpyArray a = read_npy(path);
+  const auto& s = a.shape;
+  const bool shape_ok = (s.size() == 2 && s[1] == hidden && s[0] > 0) ||
+                        (s.size() == 3 && s[0] == 1 && s[2] == hidden && s[1] > 0);
+  if (!a.is_float() || !shape_ok) {
+    std::string got;
+    for (int64_t d : s) got += (got.empty() ? "" : ", ") + std::to_string(d);
+    throw std::invalid_argument("--inputs-embeds " + path + ": expected float32 [rows, " + std::to_string(hidden) +
+                                "] or [1, rows, " + std::to_string(hidden) + "] (the checkpoint's text hidden size), got " +
+                                (a.is_float() ? "float32" : "a non-float array") + " [" + got + "]");
+  }
+  for (size_t i = 0; i < a.floats.size(); ++i)
+    if (!std::isfinite(a.floats[i]))
+      throw std::invalid_argument("--inputs-embeds " + path + ": value " + std::to_string(i) + " is not finite");
+  return std::move(a.floats);
+}
 }  // namespace
 
 int cmd_run(const std::vector<std::string>& argv) {
@@ -55,15 +83,19 @@ int cmd_run(const std::vector<std::string>& argv) {
                                         {"ignore-eos", false},
                                         {"json", false},
                                         {"dump-logits", true},
-                                        {"dump-pixel-values", true}})
+                                        {"dump-pixel-values", true},
+                                        {"dump-image-features", true},
+                                        {"inputs-embeds", true}})
     specs.push_back(s);
   Args a(argv, specs);
   if (a.has("help")) {
     std::fputs(kHelp, stdout);
     return 0;
   }
-  if (a.has("prompt") == a.has("prompt-ids"))
-    throw std::invalid_argument("give --prompt TEXT or --prompt-ids LIST (exactly one); see --help");
+  if (int(a.has("prompt")) + int(a.has("prompt-ids")) + int(a.has("inputs-embeds")) != 1)
+    throw std::invalid_argument("give --prompt TEXT, --prompt-ids LIST or --inputs-embeds F.npy (exactly one); see --help");
+  if (a.has("inputs-embeds") && (a.has("image") || a.has("video")))
+    throw std::invalid_argument("--inputs-embeds takes no --image or --video: the embeddings already hold them");
   const bool json = a.has("json");
   GenerateOptions o;
   o.max_new_tokens = int(a.get_int("max-new-tokens", 64));
@@ -97,13 +129,23 @@ int cmd_run(const std::vector<std::string>& argv) {
     for (size_t i = 0; i < req.videos.size(); ++i) user.content.push_back({ChatItem::Video, {}});
     user.content.push_back({ChatItem::Text, a.get("prompt")});
     req.messages.push_back(std::move(user));
-  } else {
+  } else if (a.has("prompt-ids")) {
     req.prompt_ids = parse_id_list(a.get("prompt-ids"));
+  } else {
+    req.input_embeds = read_embeddings(a.get("inputs-embeds"), model->config().text.hidden_size);
   }
   if (a.has("dump-pixel-values")) {
     PreparedRequest p = model->prepare(req);
     std::vector<int64_t> shape{p.tiles, model->config().vision.num_channels, p.tile_height, p.tile_width};
     write_npy(a.get("dump-pixel-values"), model->pixel_values(p), shape);
+  }
+  if (a.has("dump-image-features")) {
+    PreparedRequest p = model->prepare(req);
+    if (p.tiles == 0) throw std::invalid_argument("--dump-image-features: the request has no image or video");
+    const std::vector<float> f = model->encode_images(p);
+    const int64_t hidden = model->config().text.hidden_size, per_tile = int64_t(f.size()) / (p.tiles * hidden);
+    std::vector<int64_t> shape{p.tiles, per_tile, hidden};
+    write_npy(a.get("dump-image-features"), f, shape);
   }
 
   Result r = model->generate(req, o, [&](int, int32_t, const std::string& piece) {

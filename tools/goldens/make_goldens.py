@@ -43,6 +43,14 @@ def parse_args():
                         "or new / all")
     p.add_argument("--full-seed", type=int,
                    help="another weight seed for --full-size (the random greedy run may hit a near-tie)")
+    p.add_argument("--full-dtype", choices=("float32", "bfloat16"),
+                   help="store the --full-size checkpoints' weights in this dtype instead of the case's")
+    p.add_argument("--head-row-sigma", type=float,
+                   help="--full-size cases: lm_head rows scaled by exp(sigma * z) (model_builder.reinit): "
+                        "logits that stand apart at the top, for long prompts' greedy margins")
+    p.add_argument("--probe-video", action="store_true",
+                   help="SmolVLM2 --full-size cases: the seed probe's margins include the video prompt of "
+                        "tools/reference/video_full_check.py (the committed frames of tests/data/video)")
     p.add_argument("--min-margin", type=float, default=0.03,
                    help="cases built on the GPU: re-seed (up to --seed-tries seeds) until the "
                         "in-memory float32 run's smallest top-1 greedy margin is at least this")
@@ -257,15 +265,16 @@ def probe_seed(case, model, proc, tok, template, device, steps, images_dir, imag
 
     import torch
 
-    from golden_runner import run_request
+    from golden_runner import greedy, run_request
     from model_builder import reinit
 
+    video_enc = video_request(case, proc, template) if case.get("probe_video") else None
     seed, history = case["seed"], []
     model.float()
     for attempt in range(tries):
         if attempt:
             seed += 1
-            reinit(model, seed, device)
+            reinit(model, seed, device, case.get("head_row_sigma", 0.0))
             if dtype != torch.float32:  # what will be saved: the weights rounded to dtype
                 with torch.no_grad():
                     for p in model.parameters():
@@ -280,6 +289,9 @@ def probe_seed(case, model, proc, tok, template, device, steps, images_dir, imag
                     continue
                 e = run_request(ctx, dict(req, images_dir=images_dir, images_dir_rel=""))
                 margins += [m for row in e["greedy_margins"] for m in row]
+            if video_enc is not None:
+                _, _, gm = greedy(model, video_enc, steps, device)
+                margins += [m for row in gm for m in row]
         m = min(margins) if margins else float("inf")
         history.append((seed, m))
         print(f"  seed probe: seed {seed}: min top-1 margin {m:.5f} over {len(margins)} steps")
@@ -289,9 +301,30 @@ def probe_seed(case, model, proc, tok, template, device, steps, images_dir, imag
         seed, m = max(history, key=lambda h: h[1])
         print(f"  seed probe: no seed reached {min_margin}; using seed {seed} (min margin {m:.5f})")
         if seed != history[-1][0]:
-            reinit(model, seed, device)
+            reinit(model, seed, device, case.get("head_row_sigma", 0.0))
     model.to(dtype)
     return seed, history
+
+
+def video_request(case, proc, template):
+    """tools/reference/video_full_check.py's prompt for `case` (a SmolVLM2): transformers' processor
+    as the case will save it (`proc` with the case's 4.x and published files, reloaded: the
+    published video sampling) on the committed frames of tests/data/video."""
+    import tempfile
+
+    sys.path.insert(0, os.path.join(os.path.dirname(HERE), "reference"))
+    import hf_env
+    from make_video_golden import PROMPT, VIDEO, video_inputs
+
+    with tempfile.TemporaryDirectory() as tmp:
+        proc.save_pretrained(tmp)
+        if case["layout"] == "4.x":
+            to_4x_processor_files(tmp, template)
+        apply_published_files(tmp, published_files(case))
+        reloaded = hf_env.find_class("SmolVLMProcessor", ["transformers.models.smolvlm.processing_smolvlm"]) \
+            .from_pretrained(tmp)
+    info = json.load(open(os.path.join(VIDEO, "frames", "frames.json")))
+    return video_inputs(reloaded, info, PROMPT)[4]
 
 
 class Stages:
@@ -385,7 +418,7 @@ def make_case(case, case_dir, raw_tok, images_dir, steps, device, vocab_size=Non
 
     build_where, seed_history = "cpu", None
     if on_device:
-        model, build_where = build_model_on(arch, cfg, case["seed"], device, dtype)
+        model, build_where = build_model_on(arch, cfg, case["seed"], device, dtype, case.get("head_row_sigma", 0.0))
         n_params = sum(p_.numel() for p_ in model.parameters())
         stage("model built", f"{n_params / 1e9:.3f} B parameters on {build_where} in {case['dtype']}")
         if seed_tries > 1 or min_margin > 0:
@@ -536,6 +569,7 @@ def make_case(case, case_dir, raw_tok, images_dir, steps, device, vocab_size=Non
         "config_layout": case["layout"],
         "tie_word_embeddings": case["tied"],
         "seed": case["seed"],
+        "head_row_sigma": case.get("head_row_sigma", 0.0),
         "image_seq_len": image_seq_len,
         "special_token_ids": sp,
         "tokenizer_layout": layout or "small",
@@ -627,6 +661,11 @@ def main():
     import numpy as np  # noqa: F401
     import hf_env
 
+    if args.probe_video:  # the video prompt spells the frame count: the real num2words (.pydeps, as
+        # tools/reference/make_video_golden.py says), not the stub
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), ".pydeps", "root", "usr", "lib",
+                                        "python3", "dist-packages"))
+        import num2words  # noqa: F401
     hf_env.install_num2words_stub()
     import torch
     import transformers
@@ -703,6 +742,12 @@ def main():
             case = dict(FULL_CASES[shape])
             if args.full_seed is not None:
                 case["seed"] = args.full_seed
+            if args.full_dtype:
+                case["dtype"] = args.full_dtype
+            if args.head_row_sigma:
+                case["head_row_sigma"] = args.head_row_sigma
+            if args.probe_video:
+                case["probe_video"] = case["arch"] == "smolvlm"
             try:
                 s, _ = make_case(case, os.path.join(args.full_size, case["name"]), raw_tok,
                                  images_dir, args.full_steps, device,
