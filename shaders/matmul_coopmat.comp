@@ -19,6 +19,13 @@
 // The epilogue scratch overlays the slices once the main loop is done: NSLOT 16x16 fp32 slots
 // (at most SLOTS, the subgroup count and what the slices' memory holds); subgroups take turns
 // in rounds of NSLOT.
+// W_SPLIT (with W_F32): each f32 weight w is staged as two halves, hi = f16(w) and
+// lo = f16((w − hi)·2^11), in two B buffers, and every product is taken twice into the same f32
+// accumulators: X·hi + (X·2^-11)·lo, with X·2^-11 rounded to f16 in the fragment. The weights
+// then reach the tensor cores to about 2^-22 of their value instead of f16's 2^-11. The 2^11
+// keeps lo a normal f16 for |w| ≥ 2^-14 whatever the device does with subnormals; X·2^-11 is
+// subnormal below |X| = 2^-3, where its rounding moves a product by at most 2^-25·|w|. X itself
+// is still rounded to f16. Twice the products and B's shared memory.
 // EMULATE_COOPMAT (test-only) replaces the matrix instructions with scalar f32 math of the
 // same meaning, so the staging, edges and epilogue can be tested on devices without them. It
 // uses no subgroup operation: its "subgroup" s is invocations s·SGE .. s·SGE + SGE − 1 (SGE =
@@ -100,7 +107,13 @@ const uint PER_A = (CHUNKS_A + WG - 1) / WG, PER_B = (CHUNKS_B + WG - 1) / WG;
 // B (= Wᵀ column-major), LDS / 8 chunks a row; a staged chunk is one 16-byte store. After the
 // main loop its start is reused as the epilogue scratch: 16x16 fp32 slots of 64 chunks each.
 const uint LDS4 = LDS / 8;
-const uint A_STAGE = BM * LDS4, STAGE = (BM + BN) * LDS4;
+#if defined(W_SPLIT)
+const uint B_COPIES = 2;  // hi, then lo (B_LO chunks further on)
+#else
+const uint B_COPIES = 1;
+#endif
+const uint A_STAGE = BM * LDS4, STAGE = (BM + B_COPIES * BN) * LDS4, B_LO = BN * LDS4;
+const float LO_SCALE = 2048.0;  // W_SPLIT: lo is staged ×2^11, X ×2^-11 multiplies it
 shared uvec4 S4[STAGES * STAGE];
 const uint CAP_SLOTS = STAGES * STAGE / 64u;
 const uint SLOTS1 = SLOTS < SUBGROUPS ? SLOTS : SUBGROUPS;
@@ -214,6 +227,11 @@ f16vec4 bf16_to_h(uint a, uint b) {
                       uintBitsToFloat(b & 0xffff0000u)));
 }
 
+// W_SPLIT's hi: f32 values (as bits) rounded to f16's 11 significant bits, to nearest even, in
+// f32 — with integer operations, which no compiler folds away (NVIDIA's took w − f32(f16(w))
+// for 0). w − hi is then exact in f32.
+vec4 f16_bits_of(uvec4 b) { return uintBitsToFloat((b + 0xfffu + ((b >> 13) & 1u)) & 0xffffe000u); }
+
 uint pack2(f16vec4 h, bool hi) { return hi ? packFloat2x16(h.zw) : packFloat2x16(h.xy); }
 uvec4 pack8(f16vec4 lo, f16vec4 hi) { return uvec4(pack2(lo, false), pack2(lo, true), pack2(hi, false), pack2(hi, true)); }
 
@@ -223,7 +241,11 @@ void store_a(uint stage, uint row, uint q, Raw r) {
 }
 void store_b(uint stage, uint row, uint q, Raw r) {
   const uint s = stage * STAGE + A_STAGE + row * LDS4 + q;
-#if defined(W_F32)
+#if defined(W_F32) && defined(W_SPLIT)
+  const vec4 hl = f16_bits_of(r.lo), hh = f16_bits_of(r.hi);
+  S4[s] = pack8(f16vec4(hl), f16vec4(hh));  // exact: hl, hh hold 11 significant bits
+  S4[s + B_LO] = pack8(f16vec4((uintBitsToFloat(r.lo) - hl) * LO_SCALE), f16vec4((uintBitsToFloat(r.hi) - hh) * LO_SCALE));
+#elif defined(W_F32)
   S4[s] = pack8(f32_to_h(r.lo), f32_to_h(r.hi));
 #elif defined(W_F16)
   S4[s] = r.lo;
@@ -236,6 +258,10 @@ float half_of(uint e) { return unpackHalf2x16(S4[e >> 3][(e >> 1) & 3u])[e & 1u]
 // Element e of row `row`, column k of a slice.
 float a_at(uint stage, uint row, uint k) { return half_of((stage * STAGE + row * LDS4) * 8 + k); }
 float b_at(uint stage, uint row, uint k) { return half_of((stage * STAGE + A_STAGE + row * LDS4) * 8 + k); }
+// W_SPLIT: the lo half of the same weight (zero without the split).
+float b_lo_at(uint stage, uint row, uint k) {
+  return B_COPIES == 2u ? half_of((stage * STAGE + A_STAGE + B_LO + row * LDS4) * 8 + k) : 0.0;
+}
 #endif
 // Epilogue scratch: float e of slot memory starting at chunk `base`.
 void scratch_put(uint base, uint e, float v) { S4[base + (e >> 2)][e & 3u] = floatBitsToUint(v); }
@@ -326,7 +352,11 @@ void main() {
           const uint e = lane + t * SGE;
           const uint ar = wm0 + i * 16 + e / 16, br = wn0 + j * 16 + e % 16;
           float a = acc[i * FN + j][t];  // one array access per element, not per k
-          for (uint kk = 0; kk < BK; ++kk) a += a_at(stage, ar, kk) * b_at(stage, br, kk);
+          for (uint kk = 0; kk < BK; ++kk) {
+            const float xa = a_at(stage, ar, kk);
+            a += xa * b_at(stage, br, kk);
+            if (B_COPIES == 2u) a += float(float16_t(xa / LO_SCALE)) * b_lo_at(stage, br, kk);  // as taken below
+          }
           acc[i * FN + j][t] = a;
         }
 #else
@@ -348,9 +378,17 @@ void main() {
       B_T b;
       [[unroll]] for (uint i = 0; i < FM; ++i)
         LOAD_FRAG(a[i], S4, stage * STAGE + (wm0 + i * 16) * LDS4 + kk / 8, LDS4, false);
+#if defined(W_SPLIT)
+      A_T a_lo[FM];  // X·2^-11 for the lo products
+      [[unroll]] for (uint i = 0; i < FM; ++i) a_lo[i] = a[i] * float16_t(1.0 / LO_SCALE);
+#endif
       [[unroll]] for (uint j = 0; j < FN; ++j) {
         LOAD_FRAG(b, S4, stage * STAGE + A_STAGE + (wn0 + j * 16) * LDS4 + kk / 8, LDS4, true);
         [[unroll]] for (uint i = 0; i < FM; ++i) acc[i * FN + j] = MUL_ADD(a[i], b, acc[i * FN + j]);
+#if defined(W_SPLIT)
+        LOAD_FRAG(b, S4, stage * STAGE + A_STAGE + B_LO + (wn0 + j * 16) * LDS4 + kk / 8, LDS4, true);
+        [[unroll]] for (uint i = 0; i < FM; ++i) acc[i * FN + j] = MUL_ADD(a_lo[i], b, acc[i * FN + j]);
+#endif
       }
     }
 #endif

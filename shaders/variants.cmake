@@ -24,6 +24,8 @@ set(SMOLVK_SHADER_VARIANTS
   "matmul_tiled_f32|matmul_tiled.comp|W_F32=1"
   "matmul_coopmat_f32|matmul_coopmat.comp|W_F32=1"
   "matmul_coopmat_emu_f32|matmul_coopmat.comp|W_F32=1|EMULATE_COOPMAT=1"  # test-only
+  "matmul_coopmat_f32split|matmul_coopmat.comp|W_F32=1|W_SPLIT=1"  # KernelPolicy::split_f32_weights
+  "matmul_coopmat_emu_f32split|matmul_coopmat.comp|W_F32=1|W_SPLIT=1|EMULATE_COOPMAT=1"  # test-only
   "matmul_reduce_f32|matmul_reduce.comp|W_F32=1"
   "embed_f32|embed.comp|W_F32=1"
   "matmul_vec_f16|matmul_vec.comp|W_F16=1"

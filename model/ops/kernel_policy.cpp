@@ -34,6 +34,7 @@ constexpr Setting kSettings[] = {
     {"HALF_ACTIVATIONS", &KernelPolicy::half_activations},
     {"HALF_GEMM_INPUTS_MIN_TILES", &KernelPolicy::half_gemm_inputs_min_tiles},
     {"F16_WEIGHTS", &KernelPolicy::f16_weights},
+    {"SPLIT_F32_WEIGHTS", &KernelPolicy::split_f32_weights},
     {"FUSE_LINEAR_GELU", &KernelPolicy::fuse_linear_gelu},
     {"ATTN_FLASH", &KernelPolicy::attention_flash},
     {"ATTN_FLASH_SUBGROUPS", &KernelPolicy::flash_subgroups},

@@ -60,6 +60,14 @@ struct KernelPolicy {
   // 1,108 tokens (45 tiles) 9.0 against 7.0 (the f16-X GEMM's larger tile splits K there).
   uint32_t half_gemm_inputs_min_tiles = 128;
   uint32_t f16_weights = 1;       // tensor-core GEMM weights converted to f16 at load
+  // f32 weights into the tensor-core GEMM as two f16 halves, hi + lo (matmul_coopmat_f32split:
+  // twice the products), not rounded to f16: f32 checkpoints (SmolVLM2's) keep their weights'
+  // precision (a GEMM's difference from f64: 1.4e-4 -> 2.7e-7). Off by default: on the H200
+  // with f32 weights it took the 17-tile encode from 48.9 to 74.9 ms and SmolVLM2-2.2B's 13-tile
+  // first token from 188 to 290 ms, for logits 1.45e-3 -> 6.2e-4 from transformers' on an image
+  // request and none on a video prompt's decoder (4.2e-3, 5.9e-3 with it: its activations'
+  // f16 rounding dominates there). 0 = rounded to f16.
+  uint32_t split_f32_weights = 0;
   uint32_t attention_flash = 1;   // attention_flash.comp where the probed layout allows it
   uint32_t flash_subgroups = 8, flash_keys = 64;
   // 16-row query fragments per subgroup of attention_flash.comp: 2 (32 rows, 32-key blocks

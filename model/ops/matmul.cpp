@@ -141,10 +141,12 @@ Kernel pick_kernel(const Capabilities& caps, int64_t rows, DType wt, const Matmu
   // against 2.36 before split K, 2.11 against 2.37 with it), or a requested tile.
   const bool few_rows_tc = tensor_cores && tc_fusable && rows <= kMatVecMaxRows &&
                            (o.coopmat_tile.bm != 0 || rows >= int64_t(policy.coopmat_min_rows));
+  // f32 weights as f16 hi + lo where the policy asks (matmul_coopmat.comp's W_SPLIT).
+  const bool split_w = wt == DType::F32 && policy.split_f32_weights != 0;
   if (few_rows_tc || (rows > kMatVecMaxRows && tensor_cores && tc_fusable))
-    if (const auto cm =
-            coopmat_kernel(o.emulate_coopmat ? emulated_coopmat_caps(caps) : caps, o.coopmat_tile, who, rows, x_half)) {
-      k.shader = (o.emulate_coopmat ? "matmul_coopmat_emu_" : "matmul_coopmat_") + dt;
+    if (const auto cm = coopmat_kernel(o.emulate_coopmat ? emulated_coopmat_caps(caps) : caps, o.coopmat_tile, who,
+                                       rows, x_half, split_w)) {
+      k.shader = (o.emulate_coopmat ? "matmul_coopmat_emu_" : "matmul_coopmat_") + dt + (split_w ? "split" : "");
       if (!o.emulate_coopmat && caps.use_coopmat2 && policy.coopmat_khr && wt == DType::F16)
         k.shader = "matmul_coopmat_khr_f16";  // (the opt-in enables VK_KHR_cooperative_matrix)
       k.spec = cm->spec(x_half, y_half);

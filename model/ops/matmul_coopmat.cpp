@@ -15,7 +15,7 @@ std::string tile_str(const CoopmatTile& t) {
 }
 
 // Empty when `t` runs on `caps`, else why not.
-std::string misfit(const Capabilities& caps, const CoopmatTile& t) {
+std::string misfit(const Capabilities& caps, const CoopmatTile& t, bool split_w) {
   for (uint32_t v : {t.bm, t.bn, t.bk, t.wm, t.wn})
     if (v == 0 || v % 16 != 0) return "every size must be a positive multiple of 16";
   if (t.bm % t.wm != 0 || t.bn % t.wn != 0) return "wm must divide bm and wn divide bn";
@@ -25,14 +25,14 @@ std::string misfit(const Capabilities& caps, const CoopmatTile& t) {
   if (wg > caps.max_workgroup_invocations || wg > caps.max_workgroup_size[0])
     return std::to_string(wg) + " invocations exceed the device's " + std::to_string(caps.max_workgroup_invocations) +
            " per workgroup";
-  if (coopmat_shared_bytes(t) > caps.max_shared_memory)
-    return std::to_string(coopmat_shared_bytes(t)) + " bytes of shared memory exceed the device's " +
+  if (coopmat_shared_bytes(t, split_w) > caps.max_shared_memory)
+    return std::to_string(coopmat_shared_bytes(t, split_w)) + " bytes of shared memory exceed the device's " +
            std::to_string(caps.max_shared_memory);
   return {};
 }
 
-CoopmatKernel make(const Capabilities& caps, const CoopmatTile& t) {
-  return {t, (t.bm / t.wm) * (t.bn / t.wn) * caps.subgroup_size, uint32_t(coopmat_shared_bytes(t))};
+CoopmatKernel make(const Capabilities& caps, const CoopmatTile& t, bool split_w) {
+  return {t, (t.bm / t.wm) * (t.bn / t.wn) * caps.subgroup_size, uint32_t(coopmat_shared_bytes(t, split_w))};
 }
 
 }  // namespace
@@ -43,21 +43,23 @@ Capabilities emulated_coopmat_caps(const Capabilities& caps) {
   return c;
 }
 
-uint64_t coopmat_shared_bytes(const CoopmatTile& t) { return uint64_t(t.stages) * (t.bm + t.bn) * (t.bk + 8) * 2; }
+uint64_t coopmat_shared_bytes(const CoopmatTile& t, bool split_w) {
+  return uint64_t(t.stages) * (t.bm + (split_w ? 2 : 1) * t.bn) * (t.bk + 8) * 2;
+}
 
 std::optional<CoopmatKernel> coopmat_kernel(const Capabilities& caps, const CoopmatTile& requested,
-                                            const std::string& who, int64_t rows, bool x_half) {
+                                            const std::string& who, int64_t rows, bool x_half, bool split_w) {
   if (requested.bm || requested.bn || requested.bk || requested.wm || requested.wn || requested.stages) {
     CoopmatTile t = requested;
     if (t.stages == 0) t.stages = 1;
-    if (const std::string why = misfit(caps, t); !why.empty())
+    if (const std::string why = misfit(caps, t, split_w); !why.empty())
       throw std::invalid_argument(who + ": tensor-core tile " + tile_str(t) + ": " + why);
-    return make(caps, t);
+    return make(caps, t, split_w);
   }
   if (rows <= 64) {
     const uint32_t bm = rows <= 32 ? 32 : 64;  // 32 columns: enough workgroups on narrow layers
     for (const CoopmatTile t : {CoopmatTile{bm, 32, 32, 16, 16, 2}, CoopmatTile{bm, 32, 32, 16, 16, 1}})
-      if (misfit(caps, t).empty()) return make(caps, t);
+      if (misfit(caps, t, split_w).empty()) return make(caps, t, split_w);
   }
   // One shared stage; on the H200 (packed layout): with f16 X (the vision encoder, 17 tiles)
   // 128×128 tiles of 8 subgroups of 64×32 beat 16 of 32×32 by 20–35% (two workgroups share an
@@ -76,7 +78,7 @@ std::optional<CoopmatKernel> coopmat_kernel(const Capabilities& caps, const Coop
                          or_pick(p.gemm_stages, pick.stages),
                          p.gemm_slots};
   for (const CoopmatTile t : {best, CoopmatTile{128, 128, 32, 64, 32, 1}, CoopmatTile{64, 64, 32, 32, 32, 1}})
-    if (misfit(caps, t).empty()) return make(caps, t);
+    if (misfit(caps, t, split_w).empty()) return make(caps, t, split_w);
   return std::nullopt;
 }
 

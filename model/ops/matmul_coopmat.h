@@ -32,8 +32,9 @@ struct CoopmatKernel {
 };
 
 // Shared memory matmul_coopmat.comp declares for `t`: `stages` fp16 A and B slices with 8
-// halves of row padding (the epilogue scratch reuses them).
-uint64_t coopmat_shared_bytes(const CoopmatTile& t);
+// halves of row padding (the epilogue scratch reuses them); `split_w`: two B slices (W_SPLIT,
+// f32 weights as f16 hi + lo).
+uint64_t coopmat_shared_bytes(const CoopmatTile& t, bool split_w = false);
 
 // The kernel for `requested` (all zero: the first of the defaults in matmul_coopmat.cpp that
 // fits the device; nullopt when none does). A non-zero request that is malformed or does not
@@ -47,8 +48,10 @@ uint64_t coopmat_shared_bytes(const CoopmatTile& t);
 // These are the capabilities they are planned with.
 Capabilities emulated_coopmat_caps(const Capabilities& caps);
 
-// `x_half`: X holds f16 values (the default tile differs).
+// `x_half`: X holds f16 values (the default tile differs). `split_w`: the W_SPLIT kernel
+// (matmul_coopmat_f32split), whose B slices take twice the shared memory.
 std::optional<CoopmatKernel> coopmat_kernel(const Capabilities& caps, const CoopmatTile& requested,
-                                            const std::string& who, int64_t rows = 1 << 30, bool x_half = false);
+                                            const std::string& who, int64_t rows = 1 << 30, bool x_half = false,
+                                            bool split_w = false);
 
 }  // namespace smolvk::ops

@@ -588,3 +588,84 @@ TEST(MatmulCoopmat, BadRequestedTilesThrowNamingTheLimit) {
   EXPECT_NE(message({128, 128, 64, 64, 32, 2}).find("49152"), std::string::npos);  // 73728 + 8 KiB
   EXPECT_EQ(message({128, 256, 32, 64, 64}), "no exception");
 }
+
+// KernelPolicy::split_f32_weights: f32 weights reach the tensor cores as f16 hi + lo
+// (matmul_coopmat_f32split, matmul_coopmat.comp's W_SPLIT) instead of rounded to f16. X holds
+// f16-exact values here, so the weights' rounding is the only one left: against a double
+// reference on the f32 weights the split must be within 2e-6 (f32 summation over K ≤ 768; the
+// lo half's own rounding is ~2^-22 of a weight; lavapipe: 2.7e-7), and rounding them to f16 (the
+// policy off; lavapipe: 1.4e-4 and 2.0e-4) must be more than 100 times further off — that is
+// what the split buys. Weights of 0.05 and less
+// put lo in f16's subnormal range unless it is scaled (the kernel stages it ×2^11).
+namespace {
+struct SplitResult {
+  double split = 0, rounded = 0;
+};
+
+SplitResult split_errors(int64_t M, int64_t N, int64_t K, bool emulate, bool x_half, bool bias, float w_range) {
+  Context& ctx = test::context();
+  const std::vector<float> x = to_f16(test::random_floats(size_t(M * K), 31, 1.0f));
+  const std::vector<float> w = test::random_floats(size_t(N * K), 32, w_range);
+  const std::vector<float> b = test::random_floats(size_t(N), 33, 1.0f);
+  std::vector<uint16_t> xh(x.size());
+  for (size_t i = 0; i < x.size(); ++i) xh[i] = ops::f32_to_f16(x[i]);
+  Buffer bx = x_half ? ctx.create_buffer((xh.size() * 2 + 3) / 4 * 4) : test::upload(ctx, x);
+  if (x_half) ctx.upload(bx, xh.data(), xh.size() * 2);
+  Buffer bw = test::upload(ctx, w), bb = test::upload(ctx, b);
+  std::vector<double> ref(size_t(M * N));
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      double s = bias ? b[size_t(n)] : 0.0;
+      for (int64_t k = 0; k < K; ++k) s += double(x[size_t(m * K + k)]) * double(w[size_t(n * K + k)]);
+      ref[size_t(m * N + n)] = s;
+    }
+  const std::vector<float> reff(ref.begin(), ref.end());
+  SplitResult r;
+  for (const bool split : {true, false}) {
+    ops::KernelPolicy policy = ops::kernel_policy(ctx.caps());
+    policy.split_f32_weights = split ? 1 : 0;
+    Buffer by = ctx.create_buffer(size_t(M * N) * 4);
+    Graph g(ctx);
+    g.enable_timestamps();
+    const Tensor tb = ops::external(g, bb, DType::F32, {N});
+    ops::matmul(g, ops::external(g, bx, x_half ? DType::F16 : DType::F32, {M, K}),
+                ops::external(g, bw, DType::F32, {N, K}), bias ? &tb : nullptr, ops::external(g, by, DType::F32, {M, N}),
+                {.name = "split", .emulate_coopmat = emulate, .policy = &policy});
+    Program p = g.compile();
+    p.run();
+    for (const auto& t : p.timings()) {
+      if (t.shader.rfind("matmul_reduce", 0) == 0) continue;
+      EXPECT_EQ(t.shader, std::string(emulate ? "matmul_coopmat_emu_f32" : "matmul_coopmat_f32") + (split ? "split" : ""));
+    }
+    std::vector<float> got(size_t(M * N));
+    ctx.download(by, got.data(), got.size() * 4);
+    (split ? r.split : r.rounded) = test::max_rel_error(reff, got);
+  }
+  return r;
+}
+}  // namespace
+
+TEST(MatmulCoopmat, SplitF32WeightsKeepTheirPrecision) {
+  struct Shape {
+    int64_t M, N, K;
+    bool x_half, bias;
+    float w_range;
+  };
+  // Emulated everywhere (lavapipe: small shapes); edges of K and N, f16 X, bias, small weights.
+  std::vector<std::pair<Shape, bool>> cases = {{{70, 40, 96, false, true, 0.1f}, true},
+                                               {{66, 33, 37, true, false, 2.0f}, true}};
+  if (test::context().caps().use_coopmat)
+    for (const Shape s : {Shape{300, 256, 768, false, true, 0.1f}, Shape{300, 256, 768, true, false, 0.1f},
+                          Shape{129, 130, 200, false, false, 2.0f}, Shape{48, 100, 64, false, true, 0.1f}})
+      cases.push_back({s, false});
+  for (const auto& [s, emulate] : cases) {
+    SCOPED_TRACE("M " + std::to_string(s.M) + " N " + std::to_string(s.N) + " K " + std::to_string(s.K) +
+                 (s.x_half ? " x f16" : "") + (s.bias ? " +bias" : "") + " |w| < " + std::to_string(s.w_range / 2) +
+                 (emulate ? " emulated" : ""));
+    const SplitResult r = split_errors(s.M, s.N, s.K, emulate, s.x_half, s.bias, s.w_range);
+    RecordProperty("split_vs_rounded", std::to_string(r.split) + " " + std::to_string(r.rounded));
+    std::printf("split %.3g rounded %.3g\n", r.split, r.rounded);    EXPECT_LE(r.split, 2e-6);
+    EXPECT_GT(r.rounded, 100 * r.split);
+    EXPECT_LE(r.rounded, kTolExact);  // (what f16 weights give: within the tensor-core bound)
+  }
+}

@@ -13,6 +13,12 @@
 #                video2 (carry .gl, build-gpu-vbin, .pydeps): video_full_check.py on the bf16 one (the
 #                default kernels and SMOLVK_PORTABLE=1), then precision_stages.py on both, the video
 #                run whole through smolvk too ($CHECKS: the video_full_check settings, "" for none)
+#   PART=split   (carry .gl, build-gpu-bin with smolvk and test_ops, .pydeps)
+#                KernelPolicy::split_f32_weights: MatmulCoopmat.* under validation; the f32 checkpoint
+#                (head-row-sigma 1): precision_stages.py with and without SMOLVK_TUNE_SPLIT_F32_WEIGHTS=1
+#                (the image whole, the video prompt's decoder alone: no FFmpeg needed); and what it
+#                costs: smolvk bench on f32 weights (256M 17 tiles, SmolVLM2-2.2B 13 tiles, 256M batch
+#                32) both ways
 set -u
 T0=$SECONDS
 . "$(dirname "$0")/env.sh"
@@ -66,6 +72,29 @@ if [ "${PART:-}" = video2 ]; then
       --variants "${VARIANTS:-default}" ${STAGES_ARGS:-} > "$OUT/stages_$ck.txt" 2>&1
     echo "precision_stages $ck: rc=$? ($((SECONDS - T0)) s)" >> "$S"
     sed -n '/^$/,$p' "$OUT/stages_$ck.txt" >> "$S"
+  done
+fi
+if [ "${PART:-}" = split ]; then
+  gtest test_ops 240 'MatmulCoopmat.*'
+  timeout -k 10 150 python3 tools/goldens/make_goldens.py --full-size /tmp/full --full-cases smolvlm2-256m \
+    --head-row-sigma 1 --min-margin 0 --seed-tries 1 --full-steps 16 > "$L/golden_full.log" 2>&1
+  echo "checkpoint f32 (head-row-sigma 1, seed 5301): rc=$? ($((SECONDS - T0)) s)" >> "$S"
+  # The image whole and the video's decoder alone (no FFmpeg here), both ways.
+  timeout -k 10 200 python3 tools/reference/precision_stages.py --model /tmp/full/full_size_smolvlm2_256m \
+    --smolvk "$BIN/smolvk" --out "$L" --variants "default;split:SMOLVK_TUNE_SPLIT_F32_WEIGHTS=1" \
+    --emulate "vision_gemm+vision_attn+connector+text_gemm+text_attn+softmax;vision_gemm/x+vision_attn+connector/x+text_gemm/x+text_attn+softmax" \
+    > "$OUT/stages_split.txt" 2>&1
+  echo "precision_stages f32: rc=$? ($((SECONDS - T0)) s)" >> "$S"
+  sed -n '/^$/,$p' "$OUT/stages_split.txt" >> "$S"
+  for c in "--shape 256m --tiles 17 --new-tokens 4 --reps 5" "--shape smolvlm2-2.2b --tiles 13 --new-tokens 4 --reps 3" \
+           "--shape 256m --batch 32 --new-tokens 32 --reps 3"; do
+    for v in default SMOLVK_TUNE_SPLIT_F32_WEIGHTS=1; do
+      e=""; [ "$v" != default ] && e="$v"
+      [ $((SECONDS - T0)) -gt 540 ] && break 2
+      n=$(echo "$c $v" | tr -dc 'a-z0-9')
+      env $e timeout 120 "$BIN/smolvk" bench --dtype f32 --no-cold-start $c > "$L/bench_$n.txt" 2>&1
+      echo "bench f32 $c [$v]: rc=$? $(grep -E 'image encode ms|prefill ms|time to first token|decode tokens/s' "$L/bench_$n.txt" | awk '{printf "%s | ", $0}')" >> "$S"
+    done
   done
 fi
 tar czf "$OUT/logs.tgz" -C "$L" --exclude='*.npy' . 2>/dev/null
