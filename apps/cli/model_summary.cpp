@@ -146,6 +146,11 @@ std::string format_summary(const ModelSummary& s) {
           : s.have_weights
               ? ", the checkpoint's dtype, which the runtime keeps (--dtype bf16 halves f32 tensors)\n"
               : ", config.json's torch_dtype (the runtime keeps the weight files' own dtype)\n");
+  if (s.weight_dtype == "F32")
+    out += "  precision: on GPUs with tensor cores the large GEMMs take these f32 weights as f16 (random\n"
+           "    SmolVLM2-256M checkpoints on an H200: last logits 1.5e-3 to 8.3e-3 from f32);\n"
+           "    SMOLVK_TUNE_SPLIT_F32_WEIGHTS=1 keeps their precision at about +50% image-encode time,\n"
+           "    SMOLVK_PORTABLE=1 runs f32 kernels throughout (README: where a tensor-core difference comes from)\n";
   return out;
 }
 

@@ -75,6 +75,11 @@ TEST(InfoModel, DtypeBf16HalvesFloat32Weights) {
   EXPECT_EQ(bf16["weights"]["parameters"], f32["weights"]["parameters"]);
   const test::CliRun r = run_cli("info --model " + dir.string() + " --dtype bf16");
   EXPECT_NE(r.out.find("--dtype bf16: the checkpoint's f32 tensors kept as bf16"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("precision:"), std::string::npos) << r.out;  // bf16 weights: exact as f16
+  // f32 weights: what the tensor cores do with them, and the two switches that keep them.
+  const test::CliRun f = run_cli("info --model " + dir.string());
+  EXPECT_NE(f.out.find("the large GEMMs take these f32 weights as f16"), std::string::npos) << f.out;
+  EXPECT_NE(f.out.find("SMOLVK_TUNE_SPLIT_F32_WEIGHTS=1"), std::string::npos) << f.out;
   const test::CliRun bad = run_cli("info --model " + dir.string() + " --dtype f16");
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.err.find("--dtype 'f16': expected auto"), std::string::npos) << bad.err;
