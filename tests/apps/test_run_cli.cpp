@@ -6,13 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <unistd.h>
 
 #include "loader/npy.h"
 #include "tests/apps/cli_test_util.h"
+#include "tests/golden_json.h"
 #include "tests/test_util.h"
 
 namespace smolvk {
@@ -30,8 +30,7 @@ fs::path temp(const std::string& name) {
 }
 
 json golden_request(const std::string& name) {
-  std::ifstream f(kGolden / "golden.json");
-  const json golden = json::parse(f);  // kept: a temporary's member would not outlive the loop's start
+  const json golden = test::read_golden(kModel);  // kept: a temporary's member would not outlive the loop's start
   for (const auto& r : golden["requests"])
     if (r["name"] == name) return r;
   ADD_FAILURE() << "no request " << name << " in " << kGolden;

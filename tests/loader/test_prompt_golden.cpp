@@ -2,12 +2,12 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "loader/processor_config.h"
 #include "loader/prompt.h"
 #include "loader/tokenizer.h"
+#include "tests/golden_json.h"
 #include "tests/test_util.h"
 
 namespace smolvk {
@@ -15,28 +15,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::vector<ChatMessage> conversation(const nlohmann::json& msgs) {
-  std::vector<ChatMessage> out;
-  for (const auto& m : msgs) {
-    ChatMessage cm{m.at("role").get<std::string>(), {}};
-    for (const auto& item : m.at("content")) {
-      if (item.at("type") == "image")
-        cm.content.push_back({ChatItem::Image, {}});
-      else
-        cm.content.push_back({ChatItem::Text, item.at("text").get<std::string>()});
-    }
-    out.push_back(std::move(cm));
-  }
-  return out;
-}
-
 TEST(PromptGolden, TextAndIdsMatchTransformers) {
   int checked_text = 0, checked_ids = 0;
   ASSERT_TRUE(fs::is_directory(test::data_dir())) << "no fixtures under " << test::data_dir();
   for (const auto& entry : fs::directory_iterator(test::data_dir())) {
     const fs::path dir = entry.path();
     if (!fs::exists(dir / "golden" / "golden.json")) continue;
-    const auto g = nlohmann::json::parse(std::ifstream(dir / "golden" / "golden.json"));
+    const auto g = test::read_golden(dir);
     const ChatTemplate tmpl = ChatTemplate::load(dir);
     const ImageTokens tokens = ImageTokens::load(dir);
     const ProcessorConfig cfg = ProcessorConfig::load(dir);
@@ -53,7 +38,7 @@ TEST(PromptGolden, TextAndIdsMatchTransformers) {
       for (size_t b = 0; b < texts.size(); ++b) {
         const std::string text = texts[b].get<std::string>();
         if (r.contains("messages") && r["messages"].is_array()) {
-          EXPECT_EQ(tmpl.apply(conversation(r["messages"][b]), true), text) << "batch row " << b;
+          EXPECT_EQ(tmpl.apply(test::chat_from_json(r["messages"][b]), true), text) << "batch row " << b;
           ++checked_text;
         }
         std::vector<ImageGrid> grids;

@@ -12,6 +12,7 @@
 #include "loader/prompt.h"
 #include "loader/tokenizer.h"
 #include "loader/video.h"
+#include "tests/golden_json.h"
 #include "tests/test_util.h"
 
 using namespace smolvk;
@@ -60,17 +61,7 @@ TEST(VideoGolden, MatchesTransformers) {
   for (size_t i = 0; i < mask.ints.size(); ++i) ASSERT_EQ(mask.ints[i], pv.pixel_mask[i]) << i;
 
   // input_ids: the video chat layout, the expansion, the tokenizer.
-  std::vector<ChatMessage> messages;
-  for (const auto& m : golden.at("messages")) {
-    ChatMessage msg{m.at("role").get<std::string>(), {}};
-    for (const auto& c : m.at("content")) {
-      if (c.at("type") == "video")
-        msg.content.push_back({ChatItem::Video, {}});
-      else
-        msg.content.push_back({ChatItem::Text, c.at("text").get<std::string>()});
-    }
-    messages.push_back(std::move(msg));
-  }
+  const std::vector<ChatMessage> messages = test::chat_from_json(golden.at("messages"));
   const std::string text = ChatTemplate().apply(messages, true);
   EXPECT_EQ(text, golden.at("chat_text").get<std::string>());
   const auto model_dir = data / "smolvlm_f32_s3";

@@ -3,36 +3,16 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include "loader/image.h"
 #include "loader/npy.h"
 #include "model/smolvlm.h"
+#include "tests/golden_json.h"
 #include "tests/test_util.h"
 
 namespace smolvk::test {
-
-inline nlohmann::json read_golden(const std::filesystem::path& model_dir) {
-  std::ifstream in(model_dir / "golden" / "golden.json");
-  return nlohmann::json::parse(in);
-}
-
-inline std::vector<ChatMessage> chat_from_json(const nlohmann::json& msgs) {
-  std::vector<ChatMessage> out;
-  for (const auto& m : msgs) {
-    ChatMessage cm{m.at("role").get<std::string>(), {}};
-    for (const auto& item : m.at("content")) {
-      if (item.at("type") == "image")
-        cm.content.push_back({ChatItem::Image, {}});
-      else
-        cm.content.push_back({ChatItem::Text, item.at("text").get<std::string>()});
-    }
-    out.push_back(std::move(cm));
-  }
-  return out;
-}
 
 // The batch of requests of golden request `r`, as a user of the library would build them.
 inline std::vector<Request> requests_from_golden(const std::filesystem::path& model_dir, const nlohmann::json& r) {
