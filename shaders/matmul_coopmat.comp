@@ -19,7 +19,7 @@
 // The epilogue scratch overlays the slices once the main loop is done: NSLOT 16x16 fp32 slots
 // (at most SLOTS, the subgroup count and what the slices' memory holds); subgroups take turns
 // in rounds of NSLOT.
-// W_SPLIT (with W_F32): each f32 weight w is staged as two halves, hi = f16(w) and
+// W_SPLIT (with W_F32): each f32 weight w is staged as two halves, hi = w rounded to f16 and
 // lo = f16((w − hi)·2^11), in two B buffers, and every product is taken twice into the same f32
 // accumulators: X·hi + (X·2^-11)·lo, with X·2^-11 rounded to f16 in the fragment. The weights
 // then reach the tensor cores to about 2^-22 of their value instead of f16's 2^-11. The 2^11
@@ -228,8 +228,8 @@ f16vec4 bf16_to_h(uint a, uint b) {
 }
 
 // W_SPLIT's hi: f32 values (as bits) rounded to f16's 11 significant bits, to nearest even, in
-// f32 — with integer operations, which no compiler folds away (NVIDIA's took w − f32(f16(w))
-// for 0). w − hi is then exact in f32.
+// f32 — with integer operations, which no compiler folds away (on the H200, lo = w − f32(f16(w))
+// in floats gave exactly the unsplit result). w − hi is then exact in f32.
 vec4 f16_bits_of(uvec4 b) { return uintBitsToFloat((b + 0xfffu + ((b >> 13) & 1u)) & 0xffffe000u); }
 
 uint pack2(f16vec4 h, bool hi) { return hi ? packFloat2x16(h.zw) : packFloat2x16(h.xy); }

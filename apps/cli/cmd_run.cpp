@@ -134,18 +134,18 @@ int cmd_run(const std::vector<std::string>& argv) {
   } else {
     req.input_embeds = read_embeddings(a.get("inputs-embeds"), model->config().text.hidden_size);
   }
-  if (a.has("dump-pixel-values")) {
-    PreparedRequest p = model->prepare(req);
-    std::vector<int64_t> shape{p.tiles, model->config().vision.num_channels, p.tile_height, p.tile_width};
-    write_npy(a.get("dump-pixel-values"), model->pixel_values(p), shape);
-  }
-  if (a.has("dump-image-features")) {
-    PreparedRequest p = model->prepare(req);
-    if (p.tiles == 0) throw std::invalid_argument("--dump-image-features: the request has no image or video");
-    const std::vector<float> f = model->encode_images(p);
-    const int64_t hidden = model->config().text.hidden_size, per_tile = int64_t(f.size()) / (p.tiles * hidden);
-    std::vector<int64_t> shape{p.tiles, per_tile, hidden};
-    write_npy(a.get("dump-image-features"), f, shape);
+  if (a.has("dump-pixel-values") || a.has("dump-image-features")) {
+    const PreparedRequest p = model->prepare(req);
+    const ModelConfig& c = model->config();
+    if (a.has("dump-pixel-values")) {
+      const std::vector<int64_t> shape{p.tiles, c.vision.num_channels, p.tile_height, p.tile_width};
+      write_npy(a.get("dump-pixel-values"), model->pixel_values(p), shape);
+    }
+    if (a.has("dump-image-features")) {
+      if (p.tiles == 0) throw std::invalid_argument("--dump-image-features: the request has no image or video");
+      const std::vector<int64_t> shape{p.tiles, c.image_seq_len(), c.text.hidden_size};
+      write_npy(a.get("dump-image-features"), model->encode_images(p), shape);
+    }
   }
 
   Result r = model->generate(req, o, [&](int, int32_t, const std::string& piece) {

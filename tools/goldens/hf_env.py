@@ -28,6 +28,24 @@ def install_num2words_stub():
     importlib.invalidate_caches()
 
 
+def import_real_num2words(pydeps):
+    """The real num2words (the video prompt spells the frame count with it): the installed one,
+    else Debian's python3-num2words extracted under `pydeps` (tools/reference/make_video_golden.py
+    says how: `pydeps`/root/usr/lib/python3/dist-packages, or `pydeps` itself). ImportError when
+    neither has it. Returns the module."""
+    try:
+        import num2words
+        return num2words
+    except ImportError:
+        pass
+    for d in (os.path.join(pydeps, "root", "usr", "lib", "python3", "dist-packages"), pydeps):
+        if os.path.isdir(os.path.join(d, "num2words")):
+            sys.path.insert(0, d)
+            break
+    import num2words
+    return num2words
+
+
 def find_class(name, modules=()):
     """transformers.<name>, else the first of `modules` that defines it."""
     import transformers

@@ -314,7 +314,7 @@ def video_request(case, proc, template):
 
     sys.path.insert(0, os.path.join(os.path.dirname(HERE), "reference"))
     import hf_env
-    from make_video_golden import PROMPT, VIDEO, video_inputs
+    from make_video_golden import PROMPT, committed_frames, video_inputs
 
     with tempfile.TemporaryDirectory() as tmp:
         proc.save_pretrained(tmp)
@@ -323,8 +323,7 @@ def video_request(case, proc, template):
         apply_published_files(tmp, published_files(case))
         reloaded = hf_env.find_class("SmolVLMProcessor", ["transformers.models.smolvlm.processing_smolvlm"]) \
             .from_pretrained(tmp)
-    info = json.load(open(os.path.join(VIDEO, "frames", "frames.json")))
-    return video_inputs(reloaded, info, PROMPT)[4]
+    return video_inputs(reloaded, committed_frames(), PROMPT)[4]
 
 
 class Stages:
@@ -661,11 +660,8 @@ def main():
     import numpy as np  # noqa: F401
     import hf_env
 
-    if args.probe_video:  # the video prompt spells the frame count: the real num2words (.pydeps, as
-        # tools/reference/make_video_golden.py says), not the stub
-        sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), ".pydeps", "root", "usr", "lib",
-                                        "python3", "dist-packages"))
-        import num2words  # noqa: F401
+    if args.probe_video:  # the video prompt spells the frame count: the real num2words, not the stub
+        hf_env.import_real_num2words(os.path.join(os.path.dirname(os.path.dirname(HERE)), ".pydeps"))
     hf_env.install_num2words_stub()
     import torch
     import transformers

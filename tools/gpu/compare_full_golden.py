@@ -25,6 +25,21 @@ def first_request(golden):
     return golden["requests"][0]
 
 
+def greedy_agreement(want, got, margins):
+    """transformers' greedy ids `want` (top-1 `margins` per step) against `got`: greedy_equal
+    "k/N", greedy_first_diff_step (None when all N agree; a short `got` differs where it ends),
+    and margin_at_first_diff, transformers' margin there."""
+    n = len(want)
+    out = {"greedy_equal": f"{sum(1 for a, b in zip(want, got) if a == b)}/{n}"}
+    diff = next((i for i, (a, b) in enumerate(zip(want, got)) if a != b), None)
+    if diff is None and len(got) < n:
+        diff = len(got)
+    out["greedy_first_diff_step"] = diff
+    if diff is not None and diff < len(margins):
+        out["margin_at_first_diff"] = float(margins[diff])
+    return out
+
+
 def compare(want_ids, ref_logits, greedy, margins, run, logits_npy):
     """transformers' prompt ids, last-position logits, greedy ids and top-1 margins against a
     `smolvk run --json` result (`run`, parsed) and its --dump-logits file: input_ids equal (and
@@ -51,16 +66,7 @@ def compare(want_ids, ref_logits, greedy, margins, run, logits_npy):
     except Exception as e:  # no logits written (smolvk failed)
         out["logits"] = f"unreadable: {e!r}"
 
-    gen = run.get("output_ids", [])
-    n = len(greedy)
-    same = sum(1 for a, b in zip(greedy, gen) if a == b)
-    out["greedy_equal"] = f"{same}/{n}"
-    diff = next((i for i, (a, b) in enumerate(zip(greedy, gen)) if a != b), None)
-    if diff is None and len(gen) < n:
-        diff = len(gen)
-    out["greedy_first_diff_step"] = diff
-    if diff is not None and diff < len(margins):
-        out["margin_at_first_diff"] = float(margins[diff])
+    out.update(greedy_agreement(greedy, run.get("output_ids", []), margins))
     out["min_margin"] = float(min(margins)) if len(margins) else None
     out["min_margin_step"] = int(np.argmin(margins)) if len(margins) else None
     return out

@@ -58,3 +58,17 @@ family() {
   OUT=$OUT/family CASES="$1" DEADLINE=$left bash tools/gpu/s12_family.sh > "$L/family.out" 2>&1
   echo "family rc=$?" >> "$S"
 }
+# unpack_video_libs: the FFmpeg libraries the video-enabled smolvk needs (.glv/vlibs.tar.xz, carried
+# alone: with the binaries they pass what a call carries; tools/gpu/s17.sh says how it is made)
+# into /tmp/vlibs, for a later call on the same machine.
+unpack_video_libs() {
+  mkdir -p /tmp/vlibs && tar xJf .glv/vlibs.tar.xz -C /tmp/vlibs
+  echo "video libraries unpacked: $(ls /tmp/vlibs | wc -l) in /tmp/vlibs" >> "$S"
+}
+# video_smolvk DIR: /tmp/smolvkv runs DIR/smolvk (built with video) with those libraries, loaded
+# for it alone (torch keeps its own); what is missing goes to the summary.
+video_smolvk() {
+  printf '#!/bin/sh\nLD_LIBRARY_PATH=/tmp/vlibs exec %s "$@"\n' "$PWD/$1/smolvk" > /tmp/smolvkv && chmod +x /tmp/smolvkv
+  echo "video libraries: $(ls /tmp/vlibs 2>/dev/null | wc -l); missing: $(LD_LIBRARY_PATH=/tmp/vlibs ldd "$1/smolvk" | grep -c 'not found')" >> "$S"
+  LD_LIBRARY_PATH=/tmp/vlibs ldd "$1/smolvk" | grep 'not found' | head -5 >> "$S"
+}

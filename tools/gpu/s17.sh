@@ -75,8 +75,7 @@ fi
 if [ "${PART:-}" = video1 ]; then
   # The libraries (only .glv carried: with them the binaries would pass the 64 MiB a call carries)
   # and the checkpoint; video2 must follow while the machine is still held.
-  mkdir -p /tmp/vlibs && tar xJf .glv/vlibs.tar.xz -C /tmp/vlibs
-  echo "video libraries unpacked: $(ls /tmp/vlibs | wc -l) in /tmp/vlibs" >> "$S"
+  unpack_video_libs
   timeout -k 10 300 python3 tools/goldens/make_goldens.py --full-size /tmp/full --full-cases smolvlm2-256m \
     --full-steps 16 > "$L/golden.log" 2>&1
   echo "checkpoint (make_goldens smolvlm2-256m): rc=$? ($((SECONDS - T0)) s)" >> "$S"
@@ -85,10 +84,7 @@ fi
 if [ "${PART:-}" = video2 ]; then
   # smolvk built with video ($VBIN, default build-gpu-vbin), with video1's libraries loaded for it
   # alone through a wrapper (torch keeps its own).
-  VBIN=${VBIN:-build-gpu-vbin}
-  printf '#!/bin/sh\nLD_LIBRARY_PATH=/tmp/vlibs exec %s "$@"\n' "$PWD/$VBIN/smolvk" > /tmp/smolvkv && chmod +x /tmp/smolvkv
-  echo "video libraries: $(ls /tmp/vlibs 2>/dev/null | wc -l); missing: $(LD_LIBRARY_PATH=/tmp/vlibs ldd $VBIN/smolvk | grep -c 'not found')" >> "$S"
-  LD_LIBRARY_PATH=/tmp/vlibs ldd $VBIN/smolvk | grep 'not found' | head -5 >> "$S"
+  video_smolvk "${VBIN:-build-gpu-vbin}"
   # $VARIANTS: smolvk settings to compare, ';'-separated (default: the default kernels only), e.g.
   # "SMOLVK_PORTABLE=1;SMOLVK_TUNE_ATTN_FLASH=0" — which part of the tensor-core path the logits'
   # difference comes from.

@@ -38,8 +38,7 @@ if [ "${PART:-}" = stages ]; then
   tail -5 "$OUT/stages.txt" >> "$S"
 fi
 if [ "${PART:-}" = video1 ]; then
-  mkdir -p /tmp/vlibs && tar xJf .glv/vlibs.tar.xz -C /tmp/vlibs
-  echo "video libraries unpacked: $(ls /tmp/vlibs | wc -l) in /tmp/vlibs" >> "$S"
+  unpack_video_libs
   # $CKPTS: which to write (default both); $HEAD_SIGMA: make_goldens.py --head-row-sigma for both
   for ck in ${CKPTS:-full fullbf}; do
     dt=float32; [ $ck = fullbf ] && dt=bfloat16
@@ -53,9 +52,7 @@ if [ "${PART:-}" = video1 ]; then
   done
 fi
 if [ "${PART:-}" = video2 ]; then
-  VBIN=${VBIN:-build-gpu-vbin}
-  printf '#!/bin/sh\nLD_LIBRARY_PATH=/tmp/vlibs exec %s "$@"\n' "$PWD/$VBIN/smolvk" > /tmp/smolvkv && chmod +x /tmp/smolvkv
-  echo "video libraries: $(ls /tmp/vlibs 2>/dev/null | wc -l); missing: $(LD_LIBRARY_PATH=/tmp/vlibs ldd $VBIN/smolvk | grep -c 'not found')" >> "$S"
+  video_smolvk "${VBIN:-build-gpu-vbin}"
   for v in ${CHECKS-default SMOLVK_PORTABLE=1}; do
     e=""; [ "$v" != default ] && e="$v"
     tol=5e-3; [ "$v" != default ] && tol=1e-4

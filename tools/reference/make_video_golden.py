@@ -51,6 +51,12 @@ def num2words_version(module):
         return getattr(module, "__version__", "?")
 
 
+def committed_frames():
+    """tests/data/video/frames/frames.json: the committed frames and the metadata smolvk measures."""
+    with open(os.path.join(VIDEO, "frames", "frames.json")) as f:
+        return json.load(f)
+
+
 def video_inputs(processor, frames_info, prompt):
     """transformers' SmolVLM processor on the committed frames of the test video
     (tests/data/video/frames, `frames_info` its frames.json): its video processor's own
@@ -83,14 +89,9 @@ def main():
                     help="a folder of extracted Debian packages (num2words) to use when not installed")
     args = ap.parse_args()
 
-    try:
-        import num2words  # noqa: F401
-    except ImportError:
-        for d in [os.path.join(args.pydeps, "root", "usr", "lib", "python3", "dist-packages"), args.pydeps]:
-            if os.path.isdir(os.path.join(d, "num2words")):
-                sys.path.insert(0, d)
-                break
-        import num2words  # noqa: F401  (stops here without it: the processor needs it)
+    sys.path.insert(0, os.path.join(ROOT, "tools", "goldens"))
+    import hf_env
+    num2words = hf_env.import_real_num2words(args.pydeps)  # stops here without it: the processor needs it
 
     import numpy as np
     import PIL
@@ -113,7 +114,7 @@ def main():
     for k, v in versions.items():
         print(f"{k}: {v}")
 
-    frames_info = json.load(open(os.path.join(VIDEO, "frames", "frames.json")))
+    frames_info = committed_frames()
     with tempfile.TemporaryDirectory() as tmp:
         for f in glob.glob(os.path.join(VIDEO, "processor", "*.json")):
             shutil.copy(f, tmp)

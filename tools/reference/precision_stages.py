@@ -43,6 +43,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 VIDEO = os.path.join(ROOT, "tests", "data", "video")
 sys.path.insert(0, os.path.join(ROOT, "tools", "goldens"))
 sys.path.insert(0, os.path.join(ROOT, "tools", "reference"))
+sys.path.insert(0, os.path.join(ROOT, "tools", "gpu"))
 
 VIDEO_PROMPT = "What happens in this video?"
 IMAGE_PROMPT = "Describe this image."
@@ -203,13 +204,11 @@ def main():
     import numpy as np
     import hf_env
     from golden_runner import load_image
+    from compare_full_golden import greedy_agreement
     from make_goldens import load_golden_model
+    from make_video_golden import committed_frames, video_inputs
 
-    try:
-        import num2words  # noqa: F401
-    except ImportError:  # SmolVLMProcessor needs it (the video prompt spells the frame count with it)
-        sys.path.insert(0, os.path.join(a.pydeps, "root", "usr", "lib", "python3", "dist-packages"))
-        import num2words  # noqa: F401
+    hf_env.import_real_num2words(a.pydeps)  # SmolVLMProcessor needs it (the video prompt spells the frame count)
     variants = []
     for v in a.variants.split(";"):
         name, _, envs = v.partition(":")
@@ -218,7 +217,7 @@ def main():
     processor = hf_env.find_class("SmolVLMProcessor", ["transformers.models.smolvlm.processing_smolvlm"]) \
         .from_pretrained(a.model)
     model, _ = load_golden_model(hf_env.model_class("smolvlm"), a.model, "cuda", True)
-    info = json.load(open(os.path.join(VIDEO, "frames", "frames.json")))
+    info = committed_frames()
     frame = os.path.join(VIDEO, "frames", info["frames"][0])
 
     requests = []
@@ -227,23 +226,14 @@ def main():
     requests.append(("image", processor(text=[text], images=[[load_image(frame).convert("RGB")]], return_tensors="pt"),
                      ["--image", frame, "--prompt", IMAGE_PROMPT], a.smolvk))
     if not a.no_video:
-        from make_video_golden import video_inputs
         whole = ["--video", os.path.join(VIDEO, info["video"]), "--prompt", VIDEO_PROMPT] if a.video_smolvk else None
         requests.append(("video", video_inputs(processor, info, VIDEO_PROMPT)[4], whole, a.video_smolvk))
 
     rows = []
 
     def same_ids(got, want, margins):
-        """'k/N' equal greedy ids, and where the first differs transformers' top-1 margin there."""
-        if not a.steps or got is None:
-            return {}
-        k = next((i for i, (x, y) in enumerate(zip(got, want)) if x != y), None)
-        if k is None and len(got) < len(want):
-            k = len(got)
-        out = {"greedy": f"{sum(x == y for x, y in zip(got, want))}/{len(want)}"}
-        if k is not None:
-            out.update(first_diff=k, margin_there=round(float(margins[k]), 5) if k < len(margins) else None)
-        return out
+        """compare_full_golden's greedy agreement over --steps (nothing when not run)."""
+        return greedy_agreement(want, got, margins) if a.steps and got is not None else {}
 
     def report(req, what, features=None, logits=None, **extra):
         r = {"request": req, "what": what, "features_rel": features, "logits_rel": logits, **extra}
@@ -305,9 +295,9 @@ def main():
     print("\n%-6s %-70s %10s %10s  %s" % ("", "", "features", "logits", "greedy ids (first diff: f32 margin there)"))
     for r in rows:
         f = lambda v: "" if v is None else (f"{v:.2e}" if isinstance(v, float) else str(v)[:40])
-        g = r.get("greedy", "")
-        if r.get("first_diff") is not None:
-            g += f" (step {r['first_diff']}: {r['margin_there']})"
+        g = r.get("greedy_equal", "")
+        if r.get("greedy_first_diff_step") is not None:
+            g += f" (step {r['greedy_first_diff_step']}: {r.get('margin_at_first_diff')})"
         if r.get("min_margin") is not None:
             g = f"min margin {r['min_margin']}"
         print("%-6s %-70s %10s %10s  %s" % (r["request"], r["what"][:70], f(r["features_rel"]), f(r["logits_rel"]), g))

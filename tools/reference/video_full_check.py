@@ -59,20 +59,16 @@ def main():
     ap.add_argument("--pydeps", default=os.path.join(ROOT, ".pydeps"))
     a = ap.parse_args()
 
-    try:
-        import num2words  # noqa: F401
-    except ImportError:
-        sys.path.insert(0, os.path.join(a.pydeps, "root", "usr", "lib", "python3", "dist-packages"))
-        import num2words  # noqa: F401  (the video prompt needs the real one)
+    import hf_env
+    hf_env.import_real_num2words(a.pydeps)  # the video prompt needs the real one
     import numpy as np
 
     import golden_runner
-    import hf_env
     from compare_full_golden import compare
     from make_goldens import load_golden_model
-    from make_video_golden import video_inputs
+    from make_video_golden import committed_frames, video_inputs
 
-    info = json.load(open(os.path.join(VIDEO, "frames", "frames.json")))
+    info = committed_frames()
     video = os.path.join(VIDEO, info["video"])
     out = {"model": os.path.basename(os.path.normpath(a.model)), "video": info["video"]}
 
